@@ -1,0 +1,97 @@
+//! The library's error type: callers branch on the variant, binaries print it in one line.
+
+use std::path::PathBuf;
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A kubeconfig could not be read, parsed or used.
+    #[error("kubeconfig {}: {reason}", path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(default)".into()))]
+    Kubeconfig {
+        /// The file, when one was named.
+        path: Option<PathBuf>,
+        /// What is wrong, never including credential values.
+        reason: String,
+    },
+    /// The hub could not be reached at all (connection refused, DNS, TLS).
+    #[error("cannot reach the hub at {server}: {reason}")]
+    Unreachable {
+        /// The API server URL.
+        server: String,
+        /// The transport error.
+        reason: String,
+    },
+    /// The API server answered with an error status.
+    #[error("{verb} {what}: {message} (HTTP {code}{})", if reason.is_empty() { String::new() } else { format!(", {reason}") })]
+    Api {
+        /// What was being done ("apply", "delete", ...).
+        verb: String,
+        /// The object or collection.
+        what: String,
+        /// HTTP status code.
+        code: u16,
+        /// Kubernetes' machine-readable reason (`AlreadyExists`, `Conflict`, ...).
+        reason: String,
+        /// The server's message.
+        message: String,
+    },
+    /// A request failed below HTTP (timeout, dropped connection) after all retries.
+    #[error("{verb} {what}: {reason}")]
+    Transport {
+        /// What was being done.
+        verb: String,
+        /// The object or collection.
+        what: String,
+        /// The transport error.
+        reason: String,
+    },
+    /// A template failed to parse or render.
+    #[error("template {name}: {reason}")]
+    Template {
+        /// The template's name or file.
+        name: String,
+        /// Tera's explanation.
+        reason: String,
+    },
+    /// Input (a rendered fixture, a file, a flag) is not valid.
+    #[error("{0}")]
+    Invalid(String),
+    /// Reading or writing a local file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The deprovision interlock refused to delete something.
+    #[error("refused to delete {0}")]
+    Refused(String),
+    /// Waiting for a condition took longer than allowed.
+    #[error("timed out after {seconds:.0}s waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// The limit.
+        seconds: f64,
+    },
+}
+
+impl Error {
+    /// The HTTP status code, when the server answered with one.
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            Error::Api { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a Kubernetes `NotFound`.
+    pub fn is_not_found(&self) -> bool {
+        self.code() == Some(404)
+    }
+}

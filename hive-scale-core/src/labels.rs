@@ -1,0 +1,46 @@
+//! Labels, annotations and names every tool of the toolkit agrees on.
+
+/// The selector label of the 2020 scale test: SelectorSyncSets match clusters carrying it.
+pub const SCALETEST: &str = "scaletest";
+/// Value of [`SCALETEST`].
+pub const SCALETEST_VALUE: &str = "true";
+/// Marks every object this toolkit creates; teardown never deletes an object without it.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// Value of [`MANAGED_BY`].
+pub const MANAGED_BY_VALUE: &str = "hive-scale";
+/// Names the run that created an object, so one run can be torn down without touching another.
+pub const RUN: &str = "hive-scale.openshift.io/run";
+/// The field manager of every server-side apply the toolkit sends.
+pub const FIELD_MANAGER: &str = "hive-scale";
+/// Hive's annotation that makes a ClusterDeployment a fake cluster (no spoke is contacted).
+pub const FAKE_CLUSTER: &str = "hive.openshift.io/fake-cluster";
+/// Hive's annotation that pauses syncing of (Selector)SyncSets to a cluster.
+pub const SYNCSET_PAUSE: &str = "hive.openshift.io/syncset-pause";
+/// Hive's finalizer on ClusterDeployments: deleting one without `preserveOnDelete` deprovisions it.
+pub const DEPROVISION_FINALIZER: &str = "hive.openshift.io/deprovision";
+
+/// Go's `strconv.ParseBool` truthiness, which Hive uses for its annotations.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_bool_matches_go() {
+        for t in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert_eq!(parse_bool(t), Some(true), "{t}");
+        }
+        for f in ["0", "f", "F", "false", "FALSE", "False"] {
+            assert_eq!(parse_bool(f), Some(false), "{f}");
+        }
+        assert_eq!(parse_bool("yes"), None);
+        assert_eq!(parse_bool(""), None);
+    }
+}
