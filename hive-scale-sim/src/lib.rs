@@ -1,1 +1,32 @@
-//! placeholder
+//! # hive-scale-sim
+//!
+//! An embedded Hive hub for scale tests: a Kubernetes-compatible API server on loopback
+//! ([`apiserver`]) that the real `kubectl`, kube-rs and hive-scale's own tools talk to.
+
+pub mod apiserver;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Errors starting or running the embedded hub.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The listening socket could not be opened.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, #[source] std::io::Error),
+    /// Certificates could not be made or loaded.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    /// A file could not be written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An in-process client could not be built.
+    #[error("client setup failed: {0}")]
+    Client(String),
+}

@@ -13,22 +13,10 @@ use serde::{Deserialize, Serialize};
     shortname = "cd",
     namespaced,
     status = "ClusterDeploymentStatus",
-    printcolumn(
-        name = "InfraID",
-        type_ = "string",
-        json_path = ".spec.clusterMetadata.infraID"
-    ),
-    printcolumn(
-        name = "Platform",
-        type_ = "string",
-        json_path = ".metadata.labels.hive\\.openshift\\.io/cluster-platform"
-    ),
-    printcolumn(name = "Installed", type_ = "boolean", json_path = ".spec.installed"),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn = r#"{"name":"InfraID","type":"string","jsonPath":".spec.clusterMetadata.infraID"}"#,
+    printcolumn = r#"{"name":"Platform","type":"string","jsonPath":".metadata.labels.hive\\.openshift\\.io/cluster-platform"}"#,
+    printcolumn = r#"{"name":"Installed","type":"boolean","jsonPath":".spec.installed"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]

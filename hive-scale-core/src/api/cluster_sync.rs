@@ -13,21 +13,9 @@ use serde::{Deserialize, Serialize};
     shortname = "csync",
     namespaced,
     status = "ClusterSyncStatus",
-    printcolumn(
-        name = "Status",
-        type_ = "string",
-        json_path = ".status.conditions[0].reason"
-    ),
-    printcolumn(
-        name = "ControllerReplica",
-        type_ = "string",
-        json_path = ".status.controlledByReplica"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.conditions[0].reason"}"#,
+    printcolumn = r#"{"name":"ControllerReplica","type":"string","jsonPath":".status.controlledByReplica"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 pub struct ClusterSyncSpec {

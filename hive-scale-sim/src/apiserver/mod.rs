@@ -1,0 +1,19 @@
+//! A Kubernetes-compatible API server: enough of kube-apiserver's behaviour that kube-rs,
+//! client-go tools and the real `kubectl` work against it.
+
+pub mod discovery;
+pub mod error;
+pub mod fields;
+pub mod registry;
+pub mod routes;
+pub mod selector;
+pub mod server;
+pub mod store;
+pub mod table;
+pub mod tls;
+pub mod validate;
+pub mod watch;
+
+pub use error::ApiError;
+pub use server::{ApiServer, ApiServerConfig};
+pub use store::{Store, StoreConfig};

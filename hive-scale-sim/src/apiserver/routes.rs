@@ -1,0 +1,479 @@
+//! HTTP front of the store: parses Kubernetes API paths and query parameters, decodes
+//! bodies, and renders results and errors the way kube-apiserver does.
+
+use super::discovery;
+use super::error::ApiError;
+use super::registry::ResourceDef;
+use super::selector::{FieldSelector, LabelSelector};
+use super::store::{ListQuery, Outcome, PatchKind, Preconditions, Store, WriteOptions};
+use super::table;
+use super::watch::{self, WatchParams};
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// State shared by every request.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// The objects.
+    pub store: Arc<Store>,
+    /// The bearer token clients must present.
+    pub token: Arc<str>,
+    /// Largest accepted request body.
+    pub max_body: usize,
+    /// Tells open watches the server is stopping.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Renders an error as a `Status` response.
+pub fn error_response(e: &ApiError) -> Response {
+    let mut resp = json_response(
+        StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        &e.status(),
+    );
+    if let Some(secs) = e.retry_after() {
+        resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+    }
+    resp
+}
+
+/// A JSON response.
+pub fn json_response(code: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    (code, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+fn ok(body: &Value) -> Response {
+    json_response(StatusCode::OK, body)
+}
+
+/// Whether the request carries the hub's token.
+pub fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some(presented) = v
+        .strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))
+    else {
+        return false;
+    };
+    // Constant-time comparison: the token is the only credential.
+    presented.len() == token.len()
+        && presented
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// Entry point of every request.
+pub async fn handle(state: ApiState, req: Request<Body>) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let public = matches!(
+        path.as_str(),
+        "/healthz" | "/livez" | "/readyz" | "/version"
+    );
+    if !public && !authorized(&parts.headers, &state.token) {
+        return error_response(&ApiError::unauthorized());
+    }
+    let query = match parse_query(parts.uri.query().unwrap_or("")) {
+        Ok(q) => q,
+        Err(e) => return error_response(&e),
+    };
+    let body = match axum::body::to_bytes(body, state.max_body).await {
+        Ok(b) => b,
+        Err(_) => return error_response(&ApiError::too_large(state.max_body)),
+    };
+    match route(&state, &parts.method, &path, &query, &parts.headers, body).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e),
+    }
+}
+
+fn parse_query(q: &str) -> Result<HashMap<String, String>, ApiError> {
+    if q.len() > 16 * 1024 {
+        return Err(ApiError::bad_request("query string too long"));
+    }
+    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+        .map(|v| v.into_iter().collect())
+        .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))
+}
+
+/// A resolved resource URL.
+struct Target {
+    def: Arc<ResourceDef>,
+    namespace: Option<String>,
+    name: Option<String>,
+    status: bool,
+}
+
+async fn route(
+    state: &ApiState,
+    method: &Method,
+    path: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let registry = state.store.registry();
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if segs.iter().any(|s| s.is_empty() || *s == "." || *s == "..") && path != "/" {
+        return Err(ApiError::no_route(path));
+    }
+    let read_only = |doc: Option<Value>| -> Result<Response, ApiError> {
+        if method != Method::GET {
+            return Err(ApiError::method_not_allowed(method.as_str(), path));
+        }
+        doc.map(|d| ok(&d)).ok_or_else(|| ApiError::no_route(path))
+    };
+    match segs.as_slice() {
+        ["healthz" | "livez" | "readyz"] => return Ok((StatusCode::OK, "ok").into_response()),
+        ["version"] => return read_only(Some(discovery::version())),
+        ["api"] => return read_only(Some(discovery::core_versions())),
+        ["apis"] => return read_only(Some(discovery::groups(&registry))),
+        ["api", v] => return read_only(discovery::resources(&registry, "", v)),
+        ["apis", g] => return read_only(discovery::group(&registry, g)),
+        ["apis", g, v] => return read_only(discovery::resources(&registry, g, v)),
+        ["openapi", "v3"] => return read_only(Some(discovery::openapi_index(&registry))),
+        ["openapi", "v3", "api", v] => return read_only(discovery::openapi_gv(&registry, "", v)),
+        ["openapi", "v3", "apis", g, v] => {
+            return read_only(discovery::openapi_gv(&registry, g, v));
+        }
+        _ => {}
+    }
+    let (group, version, rest) = match segs.as_slice() {
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return Err(ApiError::no_route(path)),
+    };
+    let lookup = |plural: &str| registry.lookup(group, version, plural);
+    let namespaced_res = |r: &str| lookup(r).filter(|d| d.namespaced);
+    let target = match rest {
+        ["namespaces", ns, res, tail @ ..] if namespaced_res(res).is_some() => {
+            let def = namespaced_res(res).expect("checked");
+            match tail {
+                [] => Target {
+                    def,
+                    namespace: Some(ns.to_string()),
+                    name: None,
+                    status: false,
+                },
+                [name] => Target {
+                    def,
+                    namespace: Some(ns.to_string()),
+                    name: Some(name.to_string()),
+                    status: false,
+                },
+                [name, "status"] if def.status_subresource => Target {
+                    def,
+                    namespace: Some(ns.to_string()),
+                    name: Some(name.to_string()),
+                    status: true,
+                },
+                _ => return Err(ApiError::no_route(path)),
+            }
+        }
+        [res, tail @ ..] => {
+            let def = lookup(res).ok_or_else(|| ApiError::no_route(path))?;
+            match tail {
+                [] => Target {
+                    def,
+                    namespace: None,
+                    name: None,
+                    status: false,
+                },
+                [name] if !def.namespaced => Target {
+                    def,
+                    namespace: None,
+                    name: Some(name.to_string()),
+                    status: false,
+                },
+                [name, "status"] if !def.namespaced && def.status_subresource => Target {
+                    def,
+                    namespace: None,
+                    name: Some(name.to_string()),
+                    status: true,
+                },
+                _ => return Err(ApiError::no_route(path)),
+            }
+        }
+        [] => return Err(ApiError::no_route(path)),
+    };
+    serve(state, method, path, query, headers, body, target).await
+}
+
+fn flag(query: &HashMap<String, String>, key: &str) -> bool {
+    query.get(key).is_some_and(|v| v == "true" || v == "1")
+}
+
+fn list_query(query: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
+    let limit = match query.get("limit") {
+        Some(l) => l.parse::<usize>().map_err(|_| {
+            ApiError::bad_request(format!("limit must be a non-negative integer, not {l:?}"))
+        })?,
+        None => 0,
+    };
+    Ok(ListQuery {
+        labels: LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))?,
+        fields: FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))?,
+        limit,
+        continue_token: query.get("continue").filter(|c| !c.is_empty()).cloned(),
+    })
+}
+
+fn write_options(
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    status: bool,
+) -> Result<WriteOptions, ApiError> {
+    let dry_run = match query.get("dryRun").map(String::as_str) {
+        None | Some("") => false,
+        Some("All") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unsupported dryRun value {other:?}: only All is supported"
+            )));
+        }
+    };
+    if let Some(v) = query.get("fieldValidation")
+        && !matches!(v.as_str(), "" | "Ignore" | "Warn" | "Strict")
+    {
+        return Err(ApiError::bad_request(format!(
+            "fieldValidation must be one of Ignore, Warn, Strict, not {v:?}"
+        )));
+    }
+    let field_manager = match query.get("fieldManager").filter(|m| !m.is_empty()) {
+        Some(m) if m.len() > 128 => {
+            return Err(ApiError::bad_request(
+                "fieldManager must be at most 128 characters",
+            ));
+        }
+        Some(m) => m.clone(),
+        // Kubernetes names the manager after the client's User-Agent when none is given.
+        None => headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ua| ua.split('/').next())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("unknown")
+            .chars()
+            .take(128)
+            .collect(),
+    };
+    Ok(WriteOptions {
+        field_manager,
+        dry_run,
+        force: flag(query, "force"),
+        status,
+    })
+}
+
+/// Decodes a request body from JSON or YAML.
+fn decode(headers: &HeaderMap, body: &Bytes) -> Result<(Value, String), ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the request body is empty"));
+    }
+    let value = match ct.as_str() {
+        "application/json"
+        | "application/merge-patch+json"
+        | "application/json-patch+json"
+        | "application/strategic-merge-patch+json"
+        | "" => serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!("the body of the request is not valid JSON: {e}"))
+        })?,
+        "application/yaml"
+        | "application/apply-patch+yaml"
+        | "application/x-yaml"
+        | "text/yaml" => {
+            let text = std::str::from_utf8(body)
+                .map_err(|_| ApiError::bad_request("the body of the request is not UTF-8"))?;
+            serde_saphyr::from_str::<Value>(text).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the body of the request is not valid YAML: {}",
+                    e.to_string().replace('\n', " ")
+                ))
+            })?
+        }
+        other => return Err(ApiError::unsupported_media_type(other)),
+    };
+    Ok((value, ct))
+}
+
+async fn serve(
+    state: &ApiState,
+    method: &Method,
+    path: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: Bytes,
+    t: Target,
+) -> Result<Response, ApiError> {
+    let store = &state.store;
+    let def = &t.def;
+    let as_table = table::wanted(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let ns = t.namespace.as_deref().unwrap_or("");
+    if def.namespaced && t.name.is_some() && t.namespace.is_none() {
+        return Err(ApiError::no_route(path));
+    }
+    match (method.clone(), &t.name) {
+        (Method::GET, None) if flag(query, "watch") => {
+            let q = list_query(query)?;
+            let params = WatchParams::from_query(query)?;
+            watch::serve(state, def.clone(), t.namespace.clone(), q, params, as_table)
+        }
+        (Method::GET, None) => {
+            let q = list_query(query)?;
+            let res = store.list(def, t.namespace.as_deref(), &q)?;
+            if as_table {
+                let meta = list_meta(&res);
+                return Ok(ok(&table::table(
+                    def,
+                    res.items.iter().map(|o| &**o),
+                    meta,
+                    true,
+                )));
+            }
+            Ok(list_response(def, res))
+        }
+        (Method::POST, None) => {
+            if !def.namespaced && t.namespace.is_some() {
+                return Err(ApiError::no_route(path));
+            }
+            let (obj, _) = decode(headers, &body)?;
+            let opts = write_options(query, headers, false)?;
+            let (obj, _) = store.create(def, ns, obj, &opts)?;
+            Ok(json_response(StatusCode::CREATED, &obj))
+        }
+        (Method::DELETE, None) => {
+            let q = list_query(query)?;
+            let opts = write_options(query, headers, false)?;
+            let items = store.delete_collection(def, t.namespace.as_deref(), &q, opts.dry_run)?;
+            let list = json!({
+                "kind": format!("{}List", def.kind),
+                "apiVersion": def.api_version(),
+                "metadata": {"resourceVersion": store.current_rv().to_string()},
+                "items": items.iter().map(|o| (**o).clone()).collect::<Vec<_>>(),
+            });
+            Ok(ok(&list))
+        }
+        (Method::GET, Some(name)) => {
+            let obj = store.get(def, ns, name)?;
+            if as_table {
+                let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or_default()});
+                return Ok(ok(&table::table(def, std::iter::once(&*obj), meta, true)));
+            }
+            Ok(ok(&obj))
+        }
+        (Method::PUT, Some(name)) => {
+            let (obj, _) = decode(headers, &body)?;
+            let opts = write_options(query, headers, t.status)?;
+            let (obj, _) = store.update(def, ns, name, obj, &opts)?;
+            Ok(ok(&obj))
+        }
+        (Method::PATCH, Some(name)) => {
+            let (patch, ct) = decode(headers, &body)?;
+            let kind = match ct.as_str() {
+                "application/merge-patch+json" => PatchKind::Merge,
+                "application/json-patch+json" => PatchKind::Json,
+                "application/strategic-merge-patch+json" => PatchKind::Strategic,
+                "application/apply-patch+yaml" => PatchKind::Apply,
+                other => return Err(ApiError::unsupported_media_type(other)),
+            };
+            let opts = write_options(query, headers, t.status)?;
+            let (obj, outcome) = store.patch(def, ns, name, kind, patch, &opts)?;
+            let code = if outcome == Outcome::Created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(json_response(code, &obj))
+        }
+        (Method::DELETE, Some(name)) => {
+            let options: Value = if body.is_empty() {
+                json!({})
+            } else {
+                serde_json::from_slice(&body)
+                    .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+            };
+            let pre = Preconditions {
+                uid: options
+                    .pointer("/preconditions/uid")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+                resource_version: options
+                    .pointer("/preconditions/resourceVersion")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+            };
+            let dry_run = query.get("dryRun").is_some_and(|v| v == "All")
+                || options
+                    .get("dryRun")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| a.iter().any(|v| v == "All"));
+            let (obj, outcome) = store.delete(def, ns, name, &pre, dry_run)?;
+            if outcome == Outcome::Deleted {
+                let uid = obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
+                Ok(ok(&json!({
+                    "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                    "details": {"name": name, "group": def.group, "kind": def.plural, "uid": uid},
+                })))
+            } else {
+                Ok(ok(&obj))
+            }
+        }
+        _ => Err(ApiError::method_not_allowed(method.as_str(), path)),
+    }
+}
+
+fn list_meta(res: &super::store::ListResult) -> Value {
+    let mut meta = json!({"resourceVersion": res.resource_version.to_string()});
+    if let Some(c) = &res.continue_token {
+        meta["continue"] = c.clone().into();
+    }
+    if let Some(r) = res.remaining {
+        meta["remainingItemCount"] = r.into();
+    }
+    meta
+}
+
+fn list_response(def: &ResourceDef, res: super::store::ListResult) -> Response {
+    // Objects are serialized straight into the list body: a 60,000-item list must not clone them.
+    let mut out = Vec::with_capacity(res.items.len() * 512 + 256);
+    out.extend_from_slice(br#"{"kind":""#);
+    out.extend_from_slice(def.kind.as_bytes());
+    out.extend_from_slice(br#"List","apiVersion":""#);
+    out.extend_from_slice(def.api_version().as_bytes());
+    out.extend_from_slice(br#"","metadata":"#);
+    serde_json::to_writer(&mut out, &list_meta(&res)).expect("writing to a Vec cannot fail");
+    out.extend_from_slice(br#","items":["#);
+    for (i, item) in res.items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, &**item).expect("writing to a Vec cannot fail");
+    }
+    out.extend_from_slice(b"]}");
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        out,
+    )
+        .into_response()
+}

@@ -1,0 +1,253 @@
+//! Label and field selectors in the query-string syntax kubectl sends.
+
+use super::error::ApiError;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Op {
+    Eq(String),
+    NotEq(String),
+    In(Vec<String>),
+    NotIn(Vec<String>),
+    Exists,
+    DoesNotExist,
+}
+
+/// A parsed `labelSelector`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LabelSelector(Vec<(String, Op)>);
+
+impl LabelSelector {
+    /// Parses `a=b,c!=d,e in (f,g),h notin (i),j,!k`.
+    pub fn parse(text: &str) -> Result<Self, ApiError> {
+        let bad = |why: &str| {
+            ApiError::bad_request(format!(
+                "unable to parse requirement: {why} in label selector {text:?}"
+            ))
+        };
+        let mut reqs = Vec::new();
+        for part in split_top_level(text) {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            let req = if let Some(key) = part.strip_prefix('!') {
+                (key.trim().to_string(), Op::DoesNotExist)
+            } else if let Some((k, v)) = part.split_once("!=") {
+                (k.trim().to_string(), Op::NotEq(v.trim().to_string()))
+            } else if let Some((k, v)) = part.split_once("==") {
+                (k.trim().to_string(), Op::Eq(v.trim().to_string()))
+            } else if let Some((k, v)) = part.split_once('=') {
+                (k.trim().to_string(), Op::Eq(v.trim().to_string()))
+            } else if let Some((k, rest)) = split_word(part, " notin ") {
+                (
+                    k,
+                    Op::NotIn(parse_set(rest).ok_or_else(|| bad("malformed set"))?),
+                )
+            } else if let Some((k, rest)) = split_word(part, " in ") {
+                (
+                    k,
+                    Op::In(parse_set(rest).ok_or_else(|| bad("malformed set"))?),
+                )
+            } else {
+                (part.to_string(), Op::Exists)
+            };
+            if !valid_key(&req.0) {
+                return Err(bad(&format!("invalid label key {:?}", req.0)));
+            }
+            if let Op::Eq(v) | Op::NotEq(v) = &req.1
+                && !valid_value(v)
+            {
+                return Err(bad(&format!("invalid label value {v:?}")));
+            }
+            reqs.push(req);
+        }
+        Ok(Self(reqs))
+    }
+
+    /// Whether the object's `metadata.labels` satisfy every requirement.
+    pub fn matches(&self, obj: &Value) -> bool {
+        let labels = obj.pointer("/metadata/labels").and_then(Value::as_object);
+        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+        self.0.iter().all(|(k, op)| match op {
+            Op::Eq(v) => get(k) == Some(v.as_str()),
+            Op::NotEq(v) => get(k) != Some(v.as_str()),
+            Op::In(vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
+            Op::NotIn(vs) => get(k).is_none_or(|x| !vs.iter().any(|v| v == x)),
+            Op::Exists => get(k).is_some(),
+            Op::DoesNotExist => get(k).is_none(),
+        })
+    }
+
+    /// Whether the selector selects everything.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A parsed `fieldSelector` (metadata.name, metadata.namespace, and a few status fields).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldSelector(Vec<(String, bool, String)>);
+
+impl FieldSelector {
+    /// Parses `metadata.name=x,metadata.namespace!=y`.
+    pub fn parse(text: &str) -> Result<Self, ApiError> {
+        let mut reqs = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (field, eq, value) = if let Some((f, v)) = part.split_once("!=") {
+                (f, false, v)
+            } else if let Some((f, v)) = part.split_once("==") {
+                (f, true, v)
+            } else if let Some((f, v)) = part.split_once('=') {
+                (f, true, v)
+            } else {
+                return Err(ApiError::bad_request(format!(
+                    "invalid selector: {text:?}; can't understand {part:?}"
+                )));
+            };
+            let field = field.trim();
+            if !matches!(
+                field,
+                "metadata.name" | "metadata.namespace" | "status.phase" | "type"
+            ) {
+                return Err(ApiError::bad_request(format!(
+                    "field label not supported: {field}"
+                )));
+            }
+            reqs.push((field.to_string(), eq, value.trim().to_string()));
+        }
+        Ok(Self(reqs))
+    }
+
+    /// Whether the object satisfies every requirement.
+    pub fn matches(&self, obj: &Value) -> bool {
+        self.0.iter().all(|(field, eq, value)| {
+            let pointer = format!("/{}", field.replace('.', "/"));
+            let actual = obj.pointer(&pointer).and_then(Value::as_str).unwrap_or("");
+            (actual == value) == *eq
+        })
+    }
+
+    /// The name the selector pins, if it pins one (`metadata.name=x`).
+    pub fn pinned_name(&self) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(f, eq, _)| f == "metadata.name" && *eq)
+            .map(|(_, _, v)| v.as_str())
+    }
+}
+
+/// Splits on commas that are not inside parentheses.
+fn split_top_level(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+fn split_word(part: &str, word: &str) -> Option<(String, String)> {
+    let normalized = part.replace('\t', " ");
+    let idx = normalized.find(word)?;
+    Some((
+        normalized[..idx].trim().to_string(),
+        normalized[idx + word.len()..].trim().to_string(),
+    ))
+}
+
+fn parse_set(text: String) -> Option<Vec<String>> {
+    let inner = text.trim().strip_prefix('(')?.strip_suffix(')')?;
+    Some(
+        inner
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    )
+}
+
+fn valid_key(key: &str) -> bool {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    prefix.is_none_or(|p| !p.is_empty() && p.len() <= 253) && valid_value(name) && !name.is_empty()
+}
+
+fn valid_value(v: &str) -> bool {
+    v.len() <= 63
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && v.bytes().next().is_none_or(|b| b.is_ascii_alphanumeric())
+        && v.bytes().last().is_none_or(|b| b.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(labels: Value) -> Value {
+        json!({"metadata": {"name": "n", "namespace": "ns", "labels": labels}})
+    }
+
+    #[test]
+    fn label_selector_syntax() {
+        let o = obj(
+            json!({"scaletest": "true", "env": "prod", "app.kubernetes.io/managed-by": "hive-scale"}),
+        );
+        for (sel, want) in [
+            ("", true),
+            ("scaletest=true", true),
+            ("scaletest==true", true),
+            ("scaletest!=true", false),
+            ("env in (prod, dev)", true),
+            ("env notin (prod)", false),
+            ("env", true),
+            ("!env", false),
+            ("!missing", true),
+            ("missing notin (x)", true),
+            ("scaletest=true,env in (dev)", false),
+            ("app.kubernetes.io/managed-by=hive-scale,scaletest", true),
+        ] {
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap().matches(&o),
+                want,
+                "{sel}"
+            );
+        }
+        for bad in ["a in (", "=x", "a=b c", "a in x"] {
+            assert!(LabelSelector::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn field_selector_syntax() {
+        let o = obj(json!({}));
+        assert!(FieldSelector::parse("metadata.name=n").unwrap().matches(&o));
+        assert!(
+            !FieldSelector::parse("metadata.namespace!=ns")
+                .unwrap()
+                .matches(&o)
+        );
+        assert_eq!(
+            FieldSelector::parse("metadata.name=n")
+                .unwrap()
+                .pinned_name(),
+            Some("n")
+        );
+        let err = FieldSelector::parse("spec.foo=1").unwrap_err();
+        assert_eq!(err.code, 400);
+        assert!(err.message.contains("field label not supported"));
+    }
+}

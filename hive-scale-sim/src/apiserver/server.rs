@@ -1,0 +1,220 @@
+//! The running API server: TLS listener, bearer token, kubeconfig on disk.
+
+use super::routes::{self, ApiState};
+use super::store::{Store, StoreConfig};
+use super::tls;
+use crate::SimError;
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use base64::Engine as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to start an API server.
+#[derive(Debug, Clone)]
+pub struct ApiServerConfig {
+    /// Address to listen on; port 0 picks a free one.
+    pub bind: SocketAddr,
+    /// Where the kubeconfig (and nothing else) is written.
+    pub dir: PathBuf,
+    /// Name of the cluster, context and kubeconfig file (`hub` writes `hub.kubeconfig`).
+    pub name: String,
+    /// The bearer token; random when `None`.
+    pub token: Option<String>,
+    /// Store tunables.
+    pub store: StoreConfig,
+    /// Largest accepted request body (Kubernetes allows 3 MiB).
+    pub max_body: usize,
+    /// CRDs to install; the Hive CRDs by default.
+    pub crds: Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>,
+}
+
+impl ApiServerConfig {
+    /// Defaults: loopback, a free port, the Hive CRDs, kubeconfig `DIR/NAME.kubeconfig`.
+    pub fn new(dir: impl Into<PathBuf>, name: impl Into<String>) -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir: dir.into(),
+            name: name.into(),
+            token: None,
+            store: StoreConfig::default(),
+            max_body: 3 * 1024 * 1024,
+            crds: hive_scale_core::api::crds(),
+        }
+    }
+}
+
+/// A Kubernetes-compatible API server on loopback.
+pub struct ApiServer {
+    addr: SocketAddr,
+    store: Arc<Store>,
+    kubeconfig_path: PathBuf,
+    kubeconfig_yaml: String,
+    handle: axum_server::Handle<SocketAddr>,
+    shutdown_tx: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for ApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServer")
+            .field("addr", &self.addr)
+            .field("kubeconfig", &self.kubeconfig_path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Installs ring as rustls' process-wide provider (kube and the server both use rustls).
+pub fn install_crypto_provider() {
+    // Err means another part of the process installed one first, which is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn random_token() -> String {
+    use rand::Rng;
+    let bytes: [u8; 24] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl ApiServer {
+    /// Starts serving; returns once the port is bound and the kubeconfig written.
+    pub async fn start(config: ApiServerConfig) -> Result<Self, SimError> {
+        install_crypto_provider();
+        let certs = tls::generate()?;
+        let listener =
+            std::net::TcpListener::bind(config.bind).map_err(|e| SimError::Bind(config.bind, e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| SimError::Bind(config.bind, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| SimError::Bind(config.bind, e))?;
+        let token: Arc<str> = config.token.clone().unwrap_or_else(random_token).into();
+        let store = Store::new(&config.crds, config.store.clone());
+        let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+        let state = ApiState {
+            store: store.clone(),
+            token: token.clone(),
+            max_body: config.max_body,
+            shutdown: shutdown_rx,
+        };
+        let app =
+            Router::new().fallback(move |req: Request<Body>| routes::handle(state.clone(), req));
+        let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem(
+            certs.cert_pem.into_bytes(),
+            certs.key_pem.into_bytes(),
+        )
+        .await
+        .map_err(|e| SimError::Tls(e.to_string()))?;
+        let handle = axum_server::Handle::new();
+        let server = axum_server::from_tcp_rustls(listener, tls_config)
+            .map_err(|e| SimError::Bind(addr, e))?
+            .handle(handle.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = server.serve(app.into_make_service()).await {
+                tracing::error!(error = %e, "API server stopped");
+            }
+        });
+        let kubeconfig_yaml = kubeconfig_text(
+            &config.name,
+            &format!("https://{addr}"),
+            &certs.ca_pem,
+            &token,
+        );
+        std::fs::create_dir_all(&config.dir).map_err(|e| SimError::Io {
+            path: config.dir.clone(),
+            source: e,
+        })?;
+        let kubeconfig_path = config.dir.join(format!("{}.kubeconfig", config.name));
+        write_private(&kubeconfig_path, &kubeconfig_yaml)?;
+        tracing::info!(%addr, kubeconfig = %kubeconfig_path.display(), "API server listening");
+        Ok(Self {
+            addr,
+            store,
+            kubeconfig_path,
+            kubeconfig_yaml,
+            handle,
+            shutdown_tx,
+            task,
+        })
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// The kubeconfig file (mode 0600).
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig_path
+    }
+
+    /// The object store, for in-process controllers and assertions.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// A kube client for this server.
+    pub async fn client(&self) -> Result<kube::Client, SimError> {
+        let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_yaml)
+            .map_err(|e| SimError::Client(e.to_string()))?;
+        let mut cfg =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| SimError::Client(e.to_string()))?;
+        cfg.default_retry = false;
+        kube::Client::try_from(cfg).map_err(|e| SimError::Client(e.to_string()))
+    }
+
+    /// Stops serving: open watches end, connections get a short grace period.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        self.handle.graceful_shutdown(Some(Duration::from_secs(2)));
+        let _ = self.task.await;
+    }
+}
+
+/// A kubeconfig with the CA, server and bearer token.
+fn kubeconfig_text(name: &str, server: &str, ca_pem: &str, token: &str) -> String {
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: {name}-admin\n  user:\n    token: {token}\ncontexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}-admin\n    namespace: default\ncurrent-context: {name}\n"
+    )
+}
+
+/// Writes a file readable only by its owner (it holds a credential).
+pub fn write_private(path: &Path, text: &str) -> Result<(), SimError> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(|e| SimError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| SimError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+    }
+    f.write_all(text.as_bytes()).map_err(|e| SimError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}

@@ -1,0 +1,245 @@
+//! Admission checks: object names, CRD schemas, and the core kinds' own rules.
+
+use base64::Engine as _;
+use serde_json::Value;
+
+/// Problems found, as `(field, message)`.
+pub type Causes = Vec<(String, String)>;
+
+/// Kubernetes' DNS-1123 subdomain rule for object names.
+pub fn name(name: &str, causes: &mut Causes) {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        });
+    if !ok {
+        causes.push((
+            "metadata.name".into(),
+            format!("Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"),
+        ));
+    }
+}
+
+/// Namespace names are DNS-1123 labels (no dots, at most 63 characters).
+pub fn namespace_name(name: &str, causes: &mut Causes) {
+    if name.len() > 63 || name.contains('.') {
+        causes.push(("metadata.name".into(), format!("Invalid value: {name:?}: a lowercase RFC 1123 label must be at most 63 characters and contain no dots")));
+    } else {
+        self::name(name, causes);
+    }
+}
+
+/// Labels must be maps of strings; values at most 63 characters.
+pub fn metadata(obj: &Value, causes: &mut Causes) {
+    for section in ["labels", "annotations"] {
+        match obj.pointer(&format!("/metadata/{section}")) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) => {
+                for (k, v) in m {
+                    if !v.is_string() {
+                        causes.push((
+                            format!("metadata.{section}.{k}"),
+                            "Invalid value: must be a string".into(),
+                        ));
+                    } else if section == "labels" && v.as_str().is_some_and(|s| s.len() > 63) {
+                        causes.push((
+                            format!("metadata.labels.{k}"),
+                            "Invalid value: must be no more than 63 characters".into(),
+                        ));
+                    }
+                }
+            }
+            Some(_) => causes.push((
+                format!("metadata.{section}"),
+                "Invalid value: must be a map of strings".into(),
+            )),
+        }
+    }
+}
+
+/// Secret `data` values must be base64.
+pub fn secret(obj: &Value, causes: &mut Causes) {
+    if let Some(data) = obj.get("data").and_then(Value::as_object) {
+        for (k, v) in data {
+            let ok = v
+                .as_str()
+                .is_some_and(|s| base64::engine::general_purpose::STANDARD.decode(s).is_ok());
+            if !ok {
+                causes.push((
+                    format!("data[{k}]"),
+                    "Invalid value: must be base64-encoded".into(),
+                ));
+            }
+        }
+    }
+}
+
+/// Checks `obj` against a CRD's structural schema: types, required fields, enums.
+pub fn schema(schema: &Value, obj: &Value, causes: &mut Causes) {
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        for (k, s) in props {
+            if k == "metadata" || k == "apiVersion" || k == "kind" {
+                continue;
+            }
+            if let Some(v) = obj.get(k) {
+                node(s, v, k, causes);
+            }
+        }
+    }
+    required(schema, obj, "", causes);
+}
+
+fn required(schema: &Value, obj: &Value, path: &str, causes: &mut Causes) {
+    if let (Some(req), Some(map)) = (
+        schema.get("required").and_then(Value::as_array),
+        obj.as_object(),
+    ) {
+        for r in req.iter().filter_map(Value::as_str) {
+            if !map.contains_key(r) {
+                let field = if path.is_empty() {
+                    r.to_string()
+                } else {
+                    format!("{path}.{r}")
+                };
+                causes.push((field, "Required value".into()));
+            }
+        }
+    }
+}
+
+fn node(schema: &Value, v: &Value, path: &str, causes: &mut Causes) {
+    // Kubernetes prunes nulls of non-nullable fields instead of refusing them.
+    if v.is_null() {
+        return;
+    }
+    let ty = schema.get("type").and_then(Value::as_str);
+    let ok = match ty {
+        Some("object") => v.is_object(),
+        Some("array") => v.is_array(),
+        Some("string") => v.is_string(),
+        Some("integer") => v.is_i64() || v.is_u64(),
+        Some("number") => v.is_number(),
+        Some("boolean") => v.is_boolean(),
+        _ => true,
+    };
+    if !ok {
+        causes.push((
+            path.to_string(),
+            format!(
+                "Invalid value: {}: {path} in body must be of type {}",
+                short(v),
+                ty.unwrap_or("?")
+            ),
+        ));
+        return;
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(v)
+    {
+        let list: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
+        causes.push((
+            path.to_string(),
+            format!(
+                "Unsupported value: {}: supported values: {}",
+                short(v),
+                list.join(", ")
+            ),
+        ));
+    }
+    if let Some(map) = v.as_object() {
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for (k, s) in props {
+                if let Some(child) = map.get(k) {
+                    node(s, child, &format!("{path}.{k}"), causes);
+                }
+            }
+        }
+        required(schema, v, path, causes);
+    }
+    if let (Some(items), Some(list)) = (schema.get("items"), v.as_array()) {
+        for (i, child) in list.iter().enumerate() {
+            node(items, child, &format!("{path}[{i}]"), causes);
+            if items
+                .get("x-kubernetes-embedded-resource")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+            {
+                for f in ["apiVersion", "kind"] {
+                    if child
+                        .get(f)
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty)
+                    {
+                        causes.push((
+                            format!("{path}[{i}].{f}"),
+                            "Required value: must not be empty".into(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 40 {
+        format!("{}...", &s[..40])
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn schema_checks_types_required_enums_and_embedded_resources() {
+        let s = json!({"type": "object", "properties": {"spec": {"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string"}, "mode": {"type": "string", "enum": ["A", "B"]},
+            "n": {"type": "integer"},
+            "res": {"type": "array", "items": {"type": "object", "x-kubernetes-embedded-resource": true}}
+        }}}, "required": ["spec"]});
+        let mut c = Causes::new();
+        schema(
+            &s,
+            &json!({"spec": {"name": "x", "mode": "A", "n": 1, "res": [{"apiVersion": "v1", "kind": "K"}]}}),
+            &mut c,
+        );
+        assert!(c.is_empty(), "{c:?}");
+        schema(
+            &s,
+            &json!({"spec": {"mode": "C", "n": "1", "res": [{"kind": "K"}]}}),
+            &mut c,
+        );
+        let fields: Vec<&str> = c.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec!["spec.mode", "spec.n", "spec.res[0].apiVersion", "spec.name"]
+        );
+        let mut c = Causes::new();
+        schema(&s, &json!({}), &mut c);
+        assert_eq!(c, vec![("spec".to_string(), "Required value".to_string())]);
+    }
+
+    #[test]
+    fn names_and_secrets() {
+        let mut c = Causes::new();
+        name("ok-name.x", &mut c);
+        namespace_name("ns1", &mut c);
+        secret(&json!({"data": {"k": "aGk="}}), &mut c);
+        assert!(c.is_empty());
+        name("Bad_Name", &mut c);
+        namespace_name("a.b", &mut c);
+        secret(&json!({"data": {"k": "not base64!"}}), &mut c);
+        assert_eq!(c.len(), 3);
+    }
+}
