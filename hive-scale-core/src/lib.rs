@@ -11,6 +11,7 @@
 //! [OpenShift Hive]: https://github.com/openshift/hive
 
 pub mod api;
+pub mod apply;
 pub mod error;
 pub mod fixtures;
 pub mod hub;

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 /// Run the embedded Hive hub (a Kubernetes-compatible API server on loopback).
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     /// Directory for the kubeconfig (written with mode 0600).
     #[arg(long, default_value = "target/hive-scale")]
@@ -26,7 +26,10 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match hive_scale_examples::parse_args::<Args>() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     hive_scale_examples::init_logging(args.verbose);
     hive_scale_examples::run(async move {
         let mut config = ApiServerConfig::new(&args.dir, "hub");

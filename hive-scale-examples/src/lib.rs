@@ -14,6 +14,33 @@ pub fn init_logging(verbose: bool) {
         .try_init();
 }
 
+/// Parses the command line; a usage error is one line on stderr and exit code 2.
+pub fn parse_args<T: clap::Parser>() -> Result<T, ExitCode> {
+    match T::try_parse() {
+        Ok(t) => Ok(t),
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) => {
+            let _ = e.print();
+            Err(if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::from(2) } else { ExitCode::SUCCESS })
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            eprintln!("error: {first} (see --help)");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends quietly instead of panicking.
+pub fn print_stdout(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// Runs an async main on a multi-threaded runtime and turns an error into one line on stderr
 /// and exit code 1 (or the code carried by [`Failure`]).
 pub fn run<F>(fut: F) -> ExitCode
@@ -74,4 +101,51 @@ pub fn key_value(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("expected key=value, got {s:?}")),
     }
+}
+
+/// Draws a progress bar (on a terminal; hidden otherwise) fed by library progress events.
+/// Returns the sender to hand to the library and a task that ends when the sender is dropped.
+pub fn progress_bar(
+    total: u64,
+    what: &str,
+) -> (hive_scale_core::apply::Progress, tokio::task::JoinHandle<()>) {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} [{{bar:30}}] {{pos}}/{{len}} {{per_sec}} ETA {{eta}} {{msg}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<hive_scale_core::apply::Event>();
+    let task = tokio::spawn(async move {
+        let mut failed = 0u64;
+        while let Some(ev) = rx.recv().await {
+            if ev.outcome == hive_scale_core::apply::Outcome::Failed {
+                failed += 1;
+                bar.set_message(format!("{failed} failed"));
+                tracing::warn!(item = %ev.item, reason = ev.reason.as_deref().unwrap_or(""), "failed");
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+    });
+    (Some(tx), task)
+}
+
+/// One line: `created 3, updated 0, unchanged 57, failed 0 in 0.41s`.
+pub fn summary_line(c: &hive_scale_core::apply::Counts, elapsed: std::time::Duration) -> String {
+    let mut parts = vec![
+        format!("created {}", c.created),
+        format!("updated {}", c.updated),
+        format!("unchanged {}", c.unchanged),
+    ];
+    if c.deleted > 0 {
+        parts.push(format!("deleted {}", c.deleted));
+    }
+    if c.skipped > 0 {
+        parts.push(format!("skipped {}", c.skipped));
+    }
+    parts.push(format!("failed {}", c.failed));
+    format!("{} in {:.2}s", parts.join(", "), elapsed.as_secs_f64())
 }

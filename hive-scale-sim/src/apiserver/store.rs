@@ -828,6 +828,9 @@ impl Store {
         mut obj: Value,
         opts: &WriteOptions,
     ) -> Result<(Obj, Outcome), ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request("the request body must be a JSON or YAML object"));
+        }
         let name = match meta_str(&obj, "name").filter(|n| !n.is_empty()) {
             Some(n) => n.to_string(),
             None => match meta_str(&obj, "generateName").filter(|n| !n.is_empty()) {

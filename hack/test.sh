@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace. On a fresh machine it first installs what the tests use:
+# kubectl 1.32 comes with the machine (Google Cloud SDK); never install Debian's
+# kubernetes-client, which conflicts with it and is 1.20.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "error: kubectl is not on PATH; the tests drive the real kubectl against the embedded hub" >&2
+  exit 1
+fi
+
+cargo test --workspace "$@"

@@ -1,0 +1,330 @@
+//! Connecting to a hub: kubeconfig and context, one shared rate limiter, request statistics,
+//! and the retry policy every write of the toolkit goes through.
+//!
+//! ```no_run
+//! # async fn demo() -> hive_scale_core::Result<()> {
+//! use hive_scale_core::hub::{Hub, HubOptions};
+//! let hub = Hub::connect(&HubOptions::default()).await?;
+//! println!("{} runs Kubernetes {}", hub.server(), hub.check().await?);
+//! # Ok(()) }
+//! ```
+
+pub mod kubeconfig;
+mod limiter;
+mod stats;
+
+pub use limiter::RateLimiter;
+pub use stats::{RequestStats, StatsSnapshot, percentile};
+
+use crate::{Error, Result};
+use backon::{ExponentialBuilder, Retryable};
+use futures::future::BoxFuture;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::Resource;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often and how long to retry transient failures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0: never retry).
+    pub max_retries: usize,
+    /// First backoff.
+    pub min_delay: Duration,
+    /// Longest backoff (a server's Retry-After may ask for more, up to a minute).
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_retries: 6, min_delay: Duration::from_millis(100), max_delay: Duration::from_secs(10) }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    pub fn none() -> Self {
+        Self { max_retries: 0, ..Self::default() }
+    }
+}
+
+/// How to reach a hub.
+#[derive(Debug, Clone)]
+pub struct HubOptions {
+    /// Kubeconfig file; `KUBECONFIG` or `~/.kube/config` when `None`.
+    pub kubeconfig: Option<PathBuf>,
+    /// Context; the current context when `None`.
+    pub context: Option<String>,
+    /// Client-side requests per second shared by every request (0: unlimited).
+    pub qps: f64,
+    /// Burst of the limiter.
+    pub burst: u32,
+    /// Retries of transient failures.
+    pub retry: RetryPolicy,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        Self { kubeconfig: None, context: None, qps: 50.0, burst: 100, retry: RetryPolicy::default(), timeout: Duration::from_secs(30) }
+    }
+}
+
+/// A connected hub (real, or the embedded one: nothing here can tell them apart).
+#[derive(Clone)]
+pub struct Hub {
+    client: kube::Client,
+    server: String,
+    limiter: Arc<RateLimiter>,
+    stats: Arc<RequestStats>,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").field("server", &self.server).field("retry", &self.retry).finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// Reads the kubeconfig and builds a client. Does not contact the hub: see [`Hub::check`].
+    pub async fn connect(opts: &HubOptions) -> Result<Self> {
+        let loaded = kubeconfig::load(opts.kubeconfig.as_deref(), opts.context.as_deref())?;
+        Self::from_kubeconfig(loaded, opts).await
+    }
+
+    /// Builds a client from an already loaded kubeconfig.
+    pub async fn from_kubeconfig(loaded: kubeconfig::LoadedKubeconfig, opts: &HubOptions) -> Result<Self> {
+        let server = loaded.server.clone();
+        let path = loaded.path.clone();
+        let kc_opts = kube::config::KubeConfigOptions { context: Some(loaded.context.clone()), ..Default::default() };
+        let mut cfg = kube::Config::from_custom_kubeconfig(loaded.config, &kc_opts)
+            .await
+            .map_err(|e| Error::Kubeconfig { path: path.clone(), reason: e.to_string() })?;
+        // Retries are ours (see `call`), so the limiter and the statistics see every attempt.
+        cfg.default_retry = false;
+        cfg.read_timeout = Some(opts.timeout);
+        cfg.write_timeout = Some(opts.timeout);
+        cfg.connect_timeout = Some(opts.timeout.min(Duration::from_secs(10)));
+        let limiter = Arc::new(RateLimiter::new(opts.qps, opts.burst));
+        let stats = Arc::new(RequestStats::default());
+        let layer = CountingLayer { limiter: limiter.clone(), stats: stats.clone() };
+        let client = kube::client::ClientBuilder::try_from(cfg)
+            .map_err(|e| Error::Kubeconfig { path, reason: e.to_string() })?
+            .with_layer(&layer)
+            .build();
+        Ok(Self { client, server, limiter, stats, retry: opts.retry.clone() })
+    }
+
+    /// The kube client; requests made with it are limited and counted too.
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    /// The API server URL.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Request statistics so far.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot(self.limiter.total_wait())
+    }
+
+    /// Calls `/version`; a hub that cannot be reached gives [`Error::Unreachable`].
+    pub async fn check(&self) -> Result<String> {
+        let client = self.client.clone();
+        // A hub that is down should say so quickly: fewer retries than for writes.
+        let quick = Self { retry: RetryPolicy { max_retries: self.retry.max_retries.min(2), ..self.retry.clone() }, ..self.clone() };
+        let info = quick.call("get", "/version", || client.apiserver_version()).await?;
+        Ok(info.git_version)
+    }
+
+    /// Runs one API operation with the retry policy: 429 (honouring the server's
+    /// retryAfterSeconds), 5xx, timeouts and dropped connections are retried with exponential
+    /// backoff and jitter; everything else (validation errors, 404, conflicts) is returned at once.
+    pub async fn call<T, F, Fut>(&self, verb: &str, what: &str, op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, kube::Error>>,
+    {
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.retry.min_delay)
+            .with_max_delay(self.retry.max_delay)
+            .with_max_times(self.retry.max_retries)
+            .with_jitter();
+        let stats = self.stats.clone();
+        op.retry(backoff)
+            .when(is_transient)
+            .adjust(move |e, next| {
+                let next = next?;
+                stats.retried();
+                tracing::debug!(error = %short_error(e), wait_ms = next.as_millis() as u64, "retrying");
+                Some(retry_after(e).map_or(next, |ra| ra.max(next)))
+            })
+            .await
+            .map_err(|e| convert(verb, what, &self.server, e))
+    }
+
+    /// Server-side apply with field manager `hive-scale`, forcing ownership of what we write
+    /// (the toolkit is the owner of its fixtures; a re-run converges them).
+    pub async fn apply<K>(&self, api: &Api<K>, name: &str, obj: &K) -> Result<K>
+    where
+        K: Resource + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let params = PatchParams::apply(crate::labels::FIELD_MANAGER).force();
+        let what = format!("{} {name}", K::kind(&Default::default()));
+        let patch = Patch::Apply(obj);
+        self.call("apply", &what, || api.patch(name, &params, &patch)).await
+    }
+
+    /// Reads an object; `Ok(None)` when it does not exist.
+    pub async fn get_opt<K>(&self, api: &Api<K>, name: &str) -> Result<Option<K>>
+    where
+        K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let what = format!("{} {name}", K::kind(&Default::default()));
+        self.call("get", &what, || api.get_opt(name)).await
+    }
+
+    /// Lists everything a label selector matches, 500 per page as kubectl does.
+    pub async fn list_all<K>(&self, api: &Api<K>, selector: &str) -> Result<Vec<K>>
+    where
+        K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        let what = format!("{} ({selector})", K::plural(&Default::default()));
+        loop {
+            let mut lp = ListParams::default().labels(selector).limit(500);
+            if let Some(t) = &token {
+                lp = lp.continue_token(t);
+            }
+            let page = self.call("list", &what, || api.list(&lp)).await?;
+            out.extend(page.items);
+            token = page.metadata.continue_.filter(|c| !c.is_empty());
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// Whether a failure is worth retrying.
+pub fn is_transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => matches!(s.code, 429 | 500 | 502 | 503 | 504),
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
+        _ => false,
+    }
+}
+
+/// The server's `retryAfterSeconds` (capped at a minute).
+fn retry_after(e: &kube::Error) -> Option<Duration> {
+    match e {
+        kube::Error::Api(s) => s
+            .details
+            .as_ref()
+            .map(|d| d.retry_after_seconds)
+            .filter(|s| *s > 0)
+            .map(|s| Duration::from_secs(u64::from(s).min(60))),
+        _ => None,
+    }
+}
+
+fn short_error(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("HTTP {} {}: {}", s.code, s.reason, s.message),
+        other => chain(other),
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !out.contains(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        src = s.source();
+    }
+    out
+}
+
+fn convert(verb: &str, what: &str, server: &str, e: kube::Error) -> Error {
+    match e {
+        kube::Error::Api(s) => Error::Api { verb: verb.into(), what: what.into(), code: s.code, reason: s.reason, message: s.message },
+        other => {
+            let reason = chain(&other);
+            let lower = reason.to_ascii_lowercase();
+            if ["connection refused", "dns error", "tcp connect", "no route to host", "certificate", "invalid peer"]
+                .iter()
+                .any(|m| lower.contains(m))
+            {
+                Error::Unreachable { server: server.into(), reason }
+            } else {
+                Error::Transport { verb: verb.into(), what: what.into(), reason }
+            }
+        }
+    }
+}
+
+/// Counts and rate-limits every HTTP request of a kube client.
+#[derive(Clone)]
+struct CountingLayer {
+    limiter: Arc<RateLimiter>,
+    stats: Arc<RequestStats>,
+}
+
+impl<S> tower::Layer<S> for CountingLayer {
+    type Service = Counting<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Counting { inner, limiter: self.limiter.clone(), stats: self.stats.clone() }
+    }
+}
+
+struct Counting<S> {
+    inner: S,
+    limiter: Arc<RateLimiter>,
+    stats: Arc<RequestStats>,
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for Counting<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        // The inner future does nothing until polled, so the request leaves only after the
+        // limiter grants a token.
+        let fut = self.inner.call(req);
+        let limiter = self.limiter.clone();
+        let stats = self.stats.clone();
+        Box::pin(async move {
+            limiter.acquire().await;
+            let start = tokio::time::Instant::now();
+            let res = fut.await;
+            let ok = matches!(&res, Ok(r) if r.status().as_u16() < 400);
+            stats.record(start.elapsed(), ok);
+            res
+        })
+    }
+}

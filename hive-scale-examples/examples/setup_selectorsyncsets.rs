@@ -1,0 +1,144 @@
+//! Creates the scale test's SelectorSyncSets on a hub (replaces `setup-selectorsyncsets.sh`).
+//!
+//! ```text
+//! cargo run --example setup_selectorsyncsets -- [--count 60] [--configmaps 10] [--start 0]
+//!     [--template FILE] [--set k=v]... [--concurrency N] [--dry-run] [--delete] [--kubeconfig FILE]
+//! ```
+
+use anyhow::Context as _;
+use clap::Parser;
+use hive_scale_core::api::{ApplyBehavior, ResourceApplyMode};
+use hive_scale_core::fixtures::{self, SelectorSyncSetFixture};
+use hive_scale_core::hub::{Hub, HubOptions};
+use hive_scale_examples::{Failure, key_value, progress_bar, summary_line};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Create (or delete) the SelectorSyncSets of a Hive scale test.
+#[derive(Parser, Debug)]
+#[command(version, allow_negative_numbers = true)]
+struct Args {
+    /// How many SelectorSyncSets (indices START..START+COUNT).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    count: u32,
+    /// ConfigMaps in each set.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    configmaps: u32,
+    /// First index.
+    #[arg(long, default_value_t = 0)]
+    start: u32,
+    /// A tera template rendering one SelectorSyncSet (variables: index, start, count, configmaps, ... and --set).
+    #[arg(long)]
+    template: Option<PathBuf>,
+    /// A template variable, KEY=VALUE (repeatable).
+    #[arg(long = "set", value_parser = key_value)]
+    vars: Vec<(String, String)>,
+    /// Namespace of the ConfigMaps on the spoke.
+    #[arg(long, default_value = "default")]
+    namespace: String,
+    /// Upsert or Sync.
+    #[arg(long, default_value = "Sync")]
+    resource_apply_mode: ResourceApplyMode,
+    /// Apply, CreateOnly or CreateOrUpdate (unset: Hive's default, Apply).
+    #[arg(long)]
+    apply_behavior: Option<ApplyBehavior>,
+    /// Extra bytes of data in each ConfigMap.
+    #[arg(long, default_value_t = 0)]
+    payload_bytes: usize,
+    /// Value of the run label, to tell runs apart.
+    #[arg(long, default_value = "scaletest")]
+    run: String,
+    /// Sets written at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    concurrency: u32,
+    /// Print the YAML stream and contact nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Delete exactly the sets this command would create.
+    #[arg(long, conflicts_with = "dry_run")]
+    delete: bool,
+    /// Hub kubeconfig (default: KUBECONFIG, then ~/.kube/config).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: the current context).
+    #[arg(long)]
+    context: Option<String>,
+    /// Client-side requests per second (0: unlimited).
+    #[arg(long, default_value_t = 50.0)]
+    qps: f64,
+    /// Client-side burst.
+    #[arg(long, default_value_t = 100)]
+    burst: u32,
+    /// Log more (RUST_LOG overrides).
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let args = match hive_scale_examples::parse_args::<Args>() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    hive_scale_examples::init_logging(args.verbose);
+    hive_scale_examples::run(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut fixture = SelectorSyncSetFixture::new()
+        .configmaps(args.configmaps as usize)
+        .namespace(&args.namespace)
+        .resource_apply_mode(args.resource_apply_mode)
+        .apply_behavior(args.apply_behavior)
+        .payload_bytes(args.payload_bytes)
+        .run(&args.run);
+    for (k, v) in &args.vars {
+        fixture = fixture.var(k, v);
+    }
+    if let Some(t) = &args.template {
+        fixture = fixture.template_file(t)?;
+    }
+    for unused in fixture.unused_vars()? {
+        eprintln!("warning: --set {unused}=... is never used by the template");
+    }
+    let sets = fixture.render_range(args.start as usize, args.count as usize)?;
+    if args.dry_run {
+        let mut text = String::new();
+        for set in &sets {
+            text.push_str("---\n");
+            text.push_str(&serde_saphyr::to_string(set).context("rendering YAML")?);
+        }
+        hive_scale_examples::print_stdout(&text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let opts = HubOptions { kubeconfig: args.kubeconfig.clone(), context: args.context.clone(), qps: args.qps, burst: args.burst, ..Default::default() };
+    let hub = Hub::connect(&opts).await?;
+    hub.check().await?;
+    let (progress, bar) = progress_bar(sets.len() as u64, if args.delete { "deleting" } else { "applying" });
+    let summary = if args.delete {
+        fixtures::delete_selector_syncsets(&hub, &sets, args.concurrency as usize, &progress).await?
+    } else {
+        fixtures::apply_selector_syncsets(&hub, &sets, args.concurrency as usize, &progress).await?
+    };
+    drop(progress);
+    bar.await?;
+    let what = if args.delete { "selectorsyncsets (delete)" } else { "selectorsyncsets" };
+    println!("{what}: {}", summary_line(&summary.counts, summary.elapsed));
+    if !args.delete && summary.counts.nothing_changed() && summary.counts.failed == 0 {
+        println!("nothing to do: all {} sets already match", summary.counts.unchanged);
+    }
+    if let Some((name, why)) = summary.failures.first() {
+        return Err(Failure {
+            code: 1,
+            message: format!(
+                "{} of {} sets failed (first: {name}: {why}); {} created, {} updated, {} unchanged were written and kept",
+                summary.counts.failed,
+                summary.counts.total(),
+                summary.counts.created,
+                summary.counts.updated,
+                summary.counts.unchanged
+            ),
+        }
+        .into());
+    }
+    Ok(ExitCode::SUCCESS)
+}
