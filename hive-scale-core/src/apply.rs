@@ -98,7 +98,9 @@ pub fn contains(desired: &Value, existing: &Value) -> bool {
             // An empty map or null the server dropped is no difference.
             None => dv.is_null() || dv.as_object().is_some_and(|m| m.is_empty()),
         }),
-        (Value::Array(d), Value::Array(e)) => d.len() == e.len() && d.iter().zip(e).all(|(a, b)| contains(a, b)),
+        (Value::Array(d), Value::Array(e)) => {
+            d.len() == e.len() && d.iter().zip(e).all(|(a, b)| contains(a, b))
+        }
         (d, e) => d == e,
     }
 }
@@ -119,15 +121,26 @@ mod tests {
         let desired = json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "spec": {"l": [{"a": 1}], "e": {}}});
         let existing = json!({"metadata": {"name": "a", "uid": "u", "labels": {"x": "1", "y": "2"}}, "spec": {"l": [{"a": 1, "b": 2}]}, "status": {}});
         assert!(contains(&desired, &existing));
-        assert!(!contains(&json!({"metadata": {"labels": {"x": "2"}}}), &existing));
-        assert!(!contains(&json!({"spec": {"l": [{"a": 1}, {"a": 2}]}}), &existing));
+        assert!(!contains(
+            &json!({"metadata": {"labels": {"x": "2"}}}),
+            &existing
+        ));
+        assert!(!contains(
+            &json!({"spec": {"l": [{"a": 1}, {"a": 2}]}}),
+            &existing
+        ));
         assert!(!contains(&json!({"spec": {"missing": 1}}), &existing));
     }
 
     #[test]
     fn counts_add_up() {
         let mut c = Counts::default();
-        for o in [Outcome::Created, Outcome::Unchanged, Outcome::Unchanged, Outcome::Failed] {
+        for o in [
+            Outcome::Created,
+            Outcome::Unchanged,
+            Outcome::Unchanged,
+            Outcome::Failed,
+        ] {
             c.add(o);
         }
         assert_eq!((c.created, c.unchanged, c.failed, c.total()), (1, 2, 1, 4));

@@ -10,6 +10,7 @@
 //!
 //! [OpenShift Hive]: https://github.com/openshift/hive
 
+pub mod adopt;
 pub mod api;
 pub mod apply;
 pub mod error;

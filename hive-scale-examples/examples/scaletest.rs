@@ -51,22 +51,39 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(k) => (None, k.clone()),
         None => {
             let hub = ApiServer::start(ApiServerConfig::new(&args.dir, "hub")).await?;
-            println!("phase hub: embedded hub at {} (kubeconfig {})", hub.url(), hub.kubeconfig_path().display());
+            println!(
+                "phase hub: embedded hub at {} (kubeconfig {})",
+                hub.url(),
+                hub.kubeconfig_path().display()
+            );
             let path = hub.kubeconfig_path().to_path_buf();
             (Some(hub), path)
         }
     };
-    let hub = Hub::connect(&HubOptions { kubeconfig: Some(kubeconfig.clone()), qps: 0.0, ..Default::default() }).await?;
+    let hub = Hub::connect(&HubOptions {
+        kubeconfig: Some(kubeconfig.clone()),
+        qps: 0.0,
+        ..Default::default()
+    })
+    .await?;
     let version = hub.check().await?;
     println!("phase hub: connected to {} ({version})", hub.server());
     let sets = SelectorSyncSetFixture::new()
         .configmaps(args.configmaps as usize)
         .render_range(0, args.selectorsyncsets as usize)?;
-    let summary = fixtures::apply_selector_syncsets(&hub, &sets, 16, &None).await?.into_result()?;
-    println!("phase selectorsyncsets: {}", summary_line(&summary.counts, summary.elapsed));
+    let summary = fixtures::apply_selector_syncsets(&hub, &sets, 16, &None)
+        .await?
+        .into_result()?;
+    println!(
+        "phase selectorsyncsets: {}",
+        summary_line(&summary.counts, summary.elapsed)
+    );
     if let Some(server) = embedded {
         if args.keep {
-            println!("export KUBECONFIG={}", std::fs::canonicalize(&kubeconfig)?.display());
+            println!(
+                "export KUBECONFIG={}",
+                std::fs::canonicalize(&kubeconfig)?.display()
+            );
             println!("the embedded hub keeps running; press Ctrl-C to stop it");
             tokio::signal::ctrl_c().await?;
         }

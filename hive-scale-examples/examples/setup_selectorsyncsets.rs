@@ -110,21 +110,38 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         hive_scale_examples::print_stdout(&text)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let opts = HubOptions { kubeconfig: args.kubeconfig.clone(), context: args.context.clone(), qps: args.qps, burst: args.burst, ..Default::default() };
+    let opts = HubOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        qps: args.qps,
+        burst: args.burst,
+        ..Default::default()
+    };
     let hub = Hub::connect(&opts).await?;
     hub.check().await?;
-    let (progress, bar) = progress_bar(sets.len() as u64, if args.delete { "deleting" } else { "applying" });
+    let (progress, bar) = progress_bar(
+        sets.len() as u64,
+        if args.delete { "deleting" } else { "applying" },
+    );
     let summary = if args.delete {
-        fixtures::delete_selector_syncsets(&hub, &sets, args.concurrency as usize, &progress).await?
+        fixtures::delete_selector_syncsets(&hub, &sets, args.concurrency as usize, &progress)
+            .await?
     } else {
         fixtures::apply_selector_syncsets(&hub, &sets, args.concurrency as usize, &progress).await?
     };
     drop(progress);
     bar.await?;
-    let what = if args.delete { "selectorsyncsets (delete)" } else { "selectorsyncsets" };
+    let what = if args.delete {
+        "selectorsyncsets (delete)"
+    } else {
+        "selectorsyncsets"
+    };
     println!("{what}: {}", summary_line(&summary.counts, summary.elapsed));
     if !args.delete && summary.counts.nothing_changed() && summary.counts.failed == 0 {
-        println!("nothing to do: all {} sets already match", summary.counts.unchanged);
+        println!(
+            "nothing to do: all {} sets already match",
+            summary.counts.unchanged
+        );
     }
     if let Some((name, why)) = summary.failures.first() {
         return Err(Failure {

@@ -18,13 +18,30 @@ pub fn init_logging(verbose: bool) {
 pub fn parse_args<T: clap::Parser>() -> Result<T, ExitCode> {
     match T::try_parse() {
         Ok(t) => Ok(t),
-        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp
+                    | clap::error::ErrorKind::DisplayVersion
+                    | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
             let _ = e.print();
-            Err(if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::from(2) } else { ExitCode::SUCCESS })
+            Err(
+                if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                },
+            )
         }
         Err(e) => {
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
             eprintln!("error: {first} (see --help)");
             Err(ExitCode::from(2))
         }
@@ -108,7 +125,10 @@ pub fn key_value(s: &str) -> Result<(String, String), String> {
 pub fn progress_bar(
     total: u64,
     what: &str,
-) -> (hive_scale_core::apply::Progress, tokio::task::JoinHandle<()>) {
+) -> (
+    hive_scale_core::apply::Progress,
+    tokio::task::JoinHandle<()>,
+) {
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
         indicatif::ProgressStyle::with_template(&format!(

@@ -8,7 +8,14 @@ use kube::api::{Api, ListParams};
 
 async fn names(hub: &TestHub) -> Vec<String> {
     let api: Api<SelectorSyncSet> = Api::all(hub.server.client().await.unwrap());
-    let mut n: Vec<String> = api.list(&ListParams::default()).await.unwrap().items.into_iter().map(|s| s.metadata.name.unwrap()).collect();
+    let mut n: Vec<String> = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|s| s.metadata.name.unwrap())
+        .collect();
     n.sort();
     n
 }
@@ -18,23 +25,53 @@ async fn creates_exactly_sixty_then_changes_nothing_then_deletes() {
     let hub = TestHub::start().await;
     let r = hub.run("setup_selectorsyncsets", &[]).await;
     r.ok();
-    assert!(r.stdout.contains("created 60, updated 0, unchanged 0, failed 0"), "{}", r.stdout);
-    let mut want: Vec<String> = (0..60).map(|i| format!("scaletest-{i}-configmap")).collect();
+    assert!(
+        r.stdout
+            .contains("created 60, updated 0, unchanged 0, failed 0"),
+        "{}",
+        r.stdout
+    );
+    let mut want: Vec<String> = (0..60)
+        .map(|i| format!("scaletest-{i}-configmap"))
+        .collect();
     want.sort();
     assert_eq!(names(&hub).await, want, "indices 0..59, not 0..=60");
 
     let r = hub.run("setup_selectorsyncsets", &[]).await;
     r.ok();
-    assert!(r.stdout.contains("created 0, updated 0, unchanged 60"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("created 0, updated 0, unchanged 60"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("nothing to do"), "{}", r.stdout);
 
-    let r = hub.run("setup_selectorsyncsets", &["--configmaps", "3", "--count", "2"]).await;
+    let r = hub
+        .run(
+            "setup_selectorsyncsets",
+            &["--configmaps", "3", "--count", "2"],
+        )
+        .await;
     r.ok();
     assert!(r.stdout.contains("updated 2"), "{}", r.stdout);
     let api: Api<SelectorSyncSet> = Api::all(hub.server.client().await.unwrap());
-    assert_eq!(api.get("scaletest-1-configmap").await.unwrap().spec.common.resources.len(), 3);
+    assert_eq!(
+        api.get("scaletest-1-configmap")
+            .await
+            .unwrap()
+            .spec
+            .common
+            .resources
+            .len(),
+        3
+    );
 
-    let r = hub.run("setup_selectorsyncsets", &["--delete", "--start", "10", "--count", "50"]).await;
+    let r = hub
+        .run(
+            "setup_selectorsyncsets",
+            &["--delete", "--start", "10", "--count", "50"],
+        )
+        .await;
     r.ok();
     assert!(r.stdout.contains("deleted 50"), "{}", r.stdout);
     assert_eq!(names(&hub).await.len(), 10);
@@ -42,11 +79,19 @@ async fn creates_exactly_sixty_then_changes_nothing_then_deletes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_prints_yaml_and_contacts_nothing() {
-    let r = run_with_env("setup_selectorsyncsets", &["--dry-run", "--count", "3", "--configmaps", "2"], &[("KUBECONFIG", "/nonexistent/kubeconfig")]).await;
+    let r = run_with_env(
+        "setup_selectorsyncsets",
+        &["--dry-run", "--count", "3", "--configmaps", "2"],
+        &[("KUBECONFIG", "/nonexistent/kubeconfig")],
+    )
+    .await;
     r.ok();
     let docs: Vec<SelectorSyncSet> = serde_saphyr::from_multiple(&r.stdout).unwrap();
     assert_eq!(docs.len(), 3);
-    assert_eq!(docs[2].metadata.name.as_deref(), Some("scaletest-2-configmap"));
+    assert_eq!(
+        docs[2].metadata.name.as_deref(),
+        Some("scaletest-2-configmap")
+    );
     assert_eq!(docs[0].spec.common.resources.len(), 2);
 }
 
@@ -60,9 +105,29 @@ async fn user_templates_and_set_variables() {
     )
     .unwrap();
     let t = template.to_str().unwrap();
-    let r = hub.run("setup_selectorsyncsets", &["--template", t, "--set", "team=sre", "--set", "unused=1", "--count", "4", "--start", "1"]).await;
+    let r = hub
+        .run(
+            "setup_selectorsyncsets",
+            &[
+                "--template",
+                t,
+                "--set",
+                "team=sre",
+                "--set",
+                "unused=1",
+                "--count",
+                "4",
+                "--start",
+                "1",
+            ],
+        )
+        .await;
     r.ok();
-    assert!(r.stderr.contains("warning: --set unused=... is never used"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("warning: --set unused=... is never used"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(names(&hub).await, ["sre-1", "sre-2", "sre-3", "sre-4"]);
 }
 
@@ -74,7 +139,10 @@ async fn bad_input_is_one_clear_line() {
         (vec!["--count", "-3"], "--count"),
         (vec!["--count", "many"], "--count"),
         (vec!["--configmaps", "x"], "--configmaps"),
-        (vec!["--kubeconfig", "/nonexistent"], "/nonexistent: cannot be read"),
+        (
+            vec!["--kubeconfig", "/nonexistent"],
+            "/nonexistent: cannot be read",
+        ),
         (vec!["--set", "novalue"], "key=value"),
     ] {
         let r = hub.run("setup_selectorsyncsets", &args).await;
@@ -83,19 +151,45 @@ async fn bad_input_is_one_clear_line() {
     }
     let broken = hub.dir.path().join("broken.tera");
     std::fs::write(&broken, "metadata: {{ index ").unwrap();
-    let r = hub.run("setup_selectorsyncsets", &["--template", broken.to_str().unwrap()]).await;
+    let r = hub
+        .run(
+            "setup_selectorsyncsets",
+            &["--template", broken.to_str().unwrap()],
+        )
+        .await;
     assert!(r.one_error_line().contains("template"), "{}", r.stderr);
     let not_yaml = hub.dir.path().join("notyaml.tera");
     std::fs::write(&not_yaml, "a: [{{ index }}").unwrap();
-    let r = hub.run("setup_selectorsyncsets", &["--template", not_yaml.to_str().unwrap()]).await;
-    assert!(r.one_error_line().contains("invalid SelectorSyncSet for index 0"), "{}", r.stderr);
-    assert!(names(&hub).await.is_empty(), "rejected command lines create nothing");
+    let r = hub
+        .run(
+            "setup_selectorsyncsets",
+            &["--template", not_yaml.to_str().unwrap()],
+        )
+        .await;
+    assert!(
+        r.one_error_line()
+            .contains("invalid SelectorSyncSet for index 0"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        names(&hub).await.is_empty(),
+        "rejected command lines create nothing"
+    );
 
     let malformed = hub.dir.path().join("malformed.kubeconfig");
     std::fs::write(&malformed, "clusters: [[[\ntoken: SECRET").unwrap();
-    let r = run_with_env("setup_selectorsyncsets", &["--kubeconfig", malformed.to_str().unwrap()], &[]).await;
+    let r = run_with_env(
+        "setup_selectorsyncsets",
+        &["--kubeconfig", malformed.to_str().unwrap()],
+        &[],
+    )
+    .await;
     let line = r.one_error_line();
-    assert!(line.contains("not a valid kubeconfig") && !line.contains("SECRET"), "{line}");
+    assert!(
+        line.contains("not a valid kubeconfig") && !line.contains("SECRET"),
+        "{line}"
+    );
 
     // A hub that is down: one line naming the server.
     let text = std::fs::read_to_string(hub.kubeconfig()).unwrap();
@@ -104,11 +198,26 @@ async fn bad_input_is_one_clear_line() {
     drop(listener);
     let down = hub.dir.path().join("down.kubeconfig");
     let url = hub.server.url();
-    std::fs::write(&down, text.replace(&url, &format!("https://127.0.0.1:{port}"))).unwrap();
-    let r = run_with_env("setup_selectorsyncsets", &["--kubeconfig", down.to_str().unwrap()], &[]).await;
+    std::fs::write(
+        &down,
+        text.replace(&url, &format!("https://127.0.0.1:{port}")),
+    )
+    .unwrap();
+    let r = run_with_env(
+        "setup_selectorsyncsets",
+        &["--kubeconfig", down.to_str().unwrap()],
+        &[],
+    )
+    .await;
     let line = r.one_error_line();
-    assert!(line.contains(&format!("cannot reach the hub at https://127.0.0.1:{port}")), "{line}");
-    let token = text.lines().find_map(|l| l.trim().strip_prefix("token: ")).unwrap();
+    assert!(
+        line.contains(&format!("cannot reach the hub at https://127.0.0.1:{port}")),
+        "{line}"
+    );
+    let token = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .unwrap();
     assert!(!r.stderr.contains(token) && !r.stdout.contains(token));
 }
 
@@ -122,8 +231,18 @@ async fn partial_failure_says_what_was_written() {
         "apiVersion: hive.openshift.io/v1\nkind: SelectorSyncSet\nmetadata:\n  name: s-{{ index }}\n  labels: {size: \"{% if index >= 10 %}{% for i in range(end=70) %}x{% endfor %}{% else %}small{% endif %}\"}\nspec:\n  clusterDeploymentSelector: {matchLabels: {scaletest: \"true\"}}\n",
     )
     .unwrap();
-    let r = hub.run("setup_selectorsyncsets", &["--template", template.to_str().unwrap(), "--count", "12"]).await;
+    let r = hub
+        .run(
+            "setup_selectorsyncsets",
+            &["--template", template.to_str().unwrap(), "--count", "12"],
+        )
+        .await;
     let line = r.one_error_line().to_string();
-    assert!(line.contains("2 of 12 sets failed") && line.contains("s-10") && line.contains("10 created"), "{line}");
+    assert!(
+        line.contains("2 of 12 sets failed")
+            && line.contains("s-10")
+            && line.contains("10 created"),
+        "{line}"
+    );
     assert_eq!(names(&hub).await.len(), 10, "what succeeded stays");
 }

@@ -12,23 +12,46 @@ struct Kubectl<'a> {
 impl Kubectl<'_> {
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new("kubectl");
-        c.arg("--kubeconfig").arg(self.kubeconfig).arg("--cache-dir").arg(self.cache).args(args);
+        c.arg("--kubeconfig")
+            .arg(self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.cache)
+            .args(args);
         c
     }
 
     /// Runs kubectl and returns stdout, failing the test with stderr on a non-zero exit.
     fn ok(&self, args: &[&str]) -> String {
         let out = self.command(args).output().expect("kubectl is installed");
-        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
     fn stdin(&self, args: &[&str], input: &str) -> String {
         use std::io::Write;
-        let mut child = self.command(args).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let mut child = self
+            .command(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 }
@@ -67,36 +90,107 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_works_against_the_hub() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = ApiServer::start(ApiServerConfig::new(dir.path(), "hub")).await.unwrap();
+    let hub = ApiServer::start(ApiServerConfig::new(dir.path(), "hub"))
+        .await
+        .unwrap();
     let kubeconfig = hub.kubeconfig_path().to_path_buf();
     let cache = dir.path().join("cache");
     tokio::task::spawn_blocking(move || {
-        let k = Kubectl { kubeconfig: &kubeconfig, cache: &cache };
+        let k = Kubectl {
+            kubeconfig: &kubeconfig,
+            cache: &cache,
+        };
         // Our CRDs apply cleanly to a hub that already has them, as a user would apply them.
         let out = k.stdin(&["apply", "-f", "-"], &hive_scale_core::api::crds_yaml());
-        assert!(out.contains("customresourcedefinition.apiextensions.k8s.io/clusterdeployments.hive.openshift.io"), "{out}");
+        assert!(
+            out.contains(
+                "customresourcedefinition.apiextensions.k8s.io/clusterdeployments.hive.openshift.io"
+            ),
+            "{out}"
+        );
 
-        assert!(k.stdin(&["create", "-f", "-"], CD).contains("clusterdeployment.hive.openshift.io/c1 created"));
-        assert!(k.stdin(&["apply", "-f", "-"], SSS).contains("selectorsyncset.hive.openshift.io/scaletest-0-configmap created"));
-        assert!(k.stdin(&["apply", "-f", "-"], SSS).contains("unchanged"), "a second client-side apply changes nothing");
+        assert!(
+            k.stdin(&["create", "-f", "-"], CD)
+                .contains("clusterdeployment.hive.openshift.io/c1 created")
+        );
+        assert!(
+            k.stdin(&["apply", "-f", "-"], SSS)
+                .contains("selectorsyncset.hive.openshift.io/scaletest-0-configmap created")
+        );
+        assert!(
+            k.stdin(&["apply", "-f", "-"], SSS).contains("unchanged"),
+            "a second client-side apply changes nothing"
+        );
         let changed = SSS.replace("foo: bar", "foo: baz");
-        assert!(k.stdin(&["apply", "-f", "-"], &changed).contains("configured"));
-        assert!(k.stdin(&["apply", "--server-side", "--force-conflicts", "-f", "-"], &changed).contains("serverside-applied"));
+        assert!(
+            k.stdin(&["apply", "-f", "-"], &changed)
+                .contains("configured")
+        );
+        assert!(
+            k.stdin(
+                &["apply", "--server-side", "--force-conflicts", "-f", "-"],
+                &changed
+            )
+            .contains("serverside-applied")
+        );
 
-        let yaml = k.ok(&["get", "selectorsyncset", "scaletest-0-configmap", "-o", "yaml"]);
-        assert!(yaml.contains("foo: baz") && yaml.contains("resourceVersion:") && yaml.contains("generation: 2"), "{yaml}");
+        let yaml = k.ok(&[
+            "get",
+            "selectorsyncset",
+            "scaletest-0-configmap",
+            "-o",
+            "yaml",
+        ]);
+        assert!(
+            yaml.contains("foo: baz")
+                && yaml.contains("resourceVersion:")
+                && yaml.contains("generation: 2"),
+            "{yaml}"
+        );
         let sss = k.ok(&["get", "sss"]);
-        assert!(sss.lines().next().unwrap().starts_with("NAME") && sss.contains("scaletest-0-configmap"), "{sss}");
-        let labelled = k.ok(&["get", "selectorsyncsets,clusterdeployments", "-A", "-l", "scaletest=true", "-o", "name"]);
+        assert!(
+            sss.lines().next().unwrap().starts_with("NAME")
+                && sss.contains("scaletest-0-configmap"),
+            "{sss}"
+        );
+        let labelled = k.ok(&[
+            "get",
+            "selectorsyncsets,clusterdeployments",
+            "-A",
+            "-l",
+            "scaletest=true",
+            "-o",
+            "name",
+        ]);
         assert_eq!(labelled.lines().count(), 2, "{labelled}");
         let cds = k.ok(&["get", "clusterdeployments", "-A"]);
         let header: Vec<&str> = cds.lines().next().unwrap().split_whitespace().collect();
-        assert_eq!(header, ["NAMESPACE", "NAME", "INFRAID", "PLATFORM", "INSTALLED", "AGE"], "printer columns come from the CRD");
+        assert_eq!(
+            header,
+            [
+                "NAMESPACE",
+                "NAME",
+                "INFRAID",
+                "PLATFORM",
+                "INSTALLED",
+                "AGE"
+            ],
+            "printer columns come from the CRD"
+        );
         assert!(cds.contains("fake-c1"), "{cds}");
 
         // Watch: start, change the object twice, and read the events kubectl prints.
         let mut watch = k
-            .command(&["get", "cd", "-n", "ns1", "--watch", "--output-watch-events", "--request-timeout", "8s"])
+            .command(&[
+                "get",
+                "cd",
+                "-n",
+                "ns1",
+                "--watch",
+                "--output-watch-events",
+                "--request-timeout",
+                "8s",
+            ])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -115,9 +209,16 @@ async fn kubectl_works_against_the_hub() {
             })
             .collect();
         assert!(out.starts_with("EVENT"), "{out}");
-        assert_eq!(events, [("ADDED", "c1"), ("MODIFIED", "c1"), ("MODIFIED", "c1")], "{out}");
+        assert_eq!(
+            events,
+            [("ADDED", "c1"), ("MODIFIED", "c1"), ("MODIFIED", "c1")],
+            "{out}"
+        );
 
-        assert!(k.ok(&["delete", "sss", "scaletest-0-configmap"]).contains("deleted"));
+        assert!(
+            k.ok(&["delete", "sss", "scaletest-0-configmap"])
+                .contains("deleted")
+        );
         assert!(k.ok(&["delete", "namespace", "ns1"]).contains("deleted"));
         let none = k.command(&["get", "cd", "-A"]).output().unwrap();
         assert!(String::from_utf8_lossy(&none.stderr).contains("No resources found"));
@@ -130,24 +231,42 @@ async fn kubectl_works_against_the_hub() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_without_the_token_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = ApiServer::start(ApiServerConfig::new(dir.path(), "hub")).await.unwrap();
+    let hub = ApiServer::start(ApiServerConfig::new(dir.path(), "hub"))
+        .await
+        .unwrap();
     let text = std::fs::read_to_string(hub.kubeconfig_path()).unwrap();
-    let token_line = text.lines().find(|l| l.trim_start().starts_with("token:")).unwrap();
+    let token_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("token:"))
+        .unwrap();
     let bad = dir.path().join("bad.kubeconfig");
     std::fs::write(&bad, text.replace(token_line, "    token: wrong")).unwrap();
     let cache = dir.path().join("cache");
     let out = tokio::task::spawn_blocking(move || {
-        Command::new("kubectl").arg("--kubeconfig").arg(&bad).arg("--cache-dir").arg(&cache).args(["get", "ns"]).output().unwrap()
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&bad)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args(["get", "ns"])
+            .output()
+            .unwrap()
     })
     .await
     .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Unauthorized") || err.contains("must be logged in"), "{err}");
+    assert!(
+        err.contains("Unauthorized") || err.contains("must be logged in"),
+        "{err}"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(hub.kubeconfig_path()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(hub.kubeconfig_path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "the kubeconfig holds the token");
     }
     hub.shutdown().await;

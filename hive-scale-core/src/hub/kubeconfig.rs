@@ -28,7 +28,10 @@ impl std::fmt::Debug for LoadedKubeconfig {
 }
 
 fn err(path: Option<&Path>, reason: impl Into<String>) -> Error {
-    Error::Kubeconfig { path: path.map(Path::to_path_buf), reason: reason.into() }
+    Error::Kubeconfig {
+        path: path.map(Path::to_path_buf),
+        reason: reason.into(),
+    }
 }
 
 /// Parses kubeconfig text. Parse errors report only a position: the text holds credentials.
@@ -39,10 +42,19 @@ pub fn parse(text: &str, path: Option<&Path>) -> Result<Kubeconfig> {
     match Kubeconfig::from_yaml(text) {
         Ok(kc) => Ok(kc),
         Err(e) => {
-            let msg = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.to_string());
+            let msg = std::error::Error::source(&e)
+                .map(ToString::to_string)
+                .unwrap_or_else(|| e.to_string());
             let position = msg
                 .find("line ")
-                .map(|i| msg[i..].split(|c: char| c == '\n' || c == ':').next().unwrap_or("").trim().to_string())
+                .map(|i| {
+                    msg[i..]
+                        .split(|c: char| c == '\n' || c == ':')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string()
+                })
                 .filter(|p| !p.is_empty())
                 .map(|p| format!(" ({p})"))
                 .unwrap_or_default();
@@ -53,7 +65,8 @@ pub fn parse(text: &str, path: Option<&Path>) -> Result<Kubeconfig> {
 
 /// Reads the file at `path`.
 pub fn read(path: &Path) -> Result<Kubeconfig> {
-    let text = std::fs::read_to_string(path).map_err(|e| err(Some(path), format!("cannot be read: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| err(Some(path), format!("cannot be read: {e}")))?;
     parse(&text, Some(path))
 }
 
@@ -71,7 +84,8 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
             .cloned()
             .ok_or_else(|| err(None, "KUBECONFIG is set but names no file"));
     }
-    let home = std::env::var_os("HOME").ok_or_else(|| err(None, "no --kubeconfig, no KUBECONFIG and no HOME"))?;
+    let home = std::env::var_os("HOME")
+        .ok_or_else(|| err(None, "no --kubeconfig, no KUBECONFIG and no HOME"))?;
     Ok(PathBuf::from(home).join(".kube").join("config"))
 }
 
@@ -84,9 +98,16 @@ pub fn load(explicit: Option<&Path>, context: Option<&str>) -> Result<LoadedKube
 }
 
 /// Checks a parsed kubeconfig (see [`load`]).
-pub fn validate(config: Kubeconfig, path: Option<PathBuf>, context: Option<&str>) -> Result<LoadedKubeconfig> {
+pub fn validate(
+    config: Kubeconfig,
+    path: Option<PathBuf>,
+    context: Option<&str>,
+) -> Result<LoadedKubeconfig> {
     let p = path.as_deref();
-    let name = match context.map(String::from).or_else(|| config.current_context.clone()) {
+    let name = match context
+        .map(String::from)
+        .or_else(|| config.current_context.clone())
+    {
         Some(n) if !n.is_empty() => n,
         _ => return Err(err(p, "has no current-context (pass --context)")),
     };
@@ -101,14 +122,28 @@ pub fn validate(config: Kubeconfig, path: Option<PathBuf>, context: Option<&str>
         .iter()
         .find(|c| c.name == ctx.cluster)
         .and_then(|c| c.cluster.as_ref())
-        .ok_or_else(|| err(p, format!("context {name:?} names cluster {:?}, which is not defined", ctx.cluster)))?;
+        .ok_or_else(|| {
+            err(
+                p,
+                format!(
+                    "context {name:?} names cluster {:?}, which is not defined",
+                    ctx.cluster
+                ),
+            )
+        })?;
     let server = cluster
         .server
         .clone()
         .filter(|s| !s.is_empty())
         .ok_or_else(|| err(p, format!("cluster {:?} has no server", ctx.cluster)))?;
     if !(server.starts_with("https://") || server.starts_with("http://")) {
-        return Err(err(p, format!("cluster {:?} has a server that is not an http(s) URL", ctx.cluster)));
+        return Err(err(
+            p,
+            format!(
+                "cluster {:?} has a server that is not an http(s) URL",
+                ctx.cluster
+            ),
+        ));
     }
     let user_name = ctx.user.clone().unwrap_or_default();
     let user = config
@@ -116,7 +151,12 @@ pub fn validate(config: Kubeconfig, path: Option<PathBuf>, context: Option<&str>
         .iter()
         .find(|a| a.name == user_name)
         .and_then(|a| a.auth_info.as_ref())
-        .ok_or_else(|| err(p, format!("context {name:?} names user {user_name:?}, which is not defined")))?;
+        .ok_or_else(|| {
+            err(
+                p,
+                format!("context {name:?} names user {user_name:?}, which is not defined"),
+            )
+        })?;
     let has_credentials = user.token.is_some()
         || user.token_file.is_some()
         || (user.client_certificate.is_some() || user.client_certificate_data.is_some())
@@ -125,9 +165,19 @@ pub fn validate(config: Kubeconfig, path: Option<PathBuf>, context: Option<&str>
         || user.auth_provider.is_some()
         || (user.username.is_some() && user.password.is_some());
     if !has_credentials {
-        return Err(err(p, format!("user {user_name:?} has no credentials (token, client certificate, exec or basic auth)")));
+        return Err(err(
+            p,
+            format!(
+                "user {user_name:?} has no credentials (token, client certificate, exec or basic auth)"
+            ),
+        ));
     }
-    Ok(LoadedKubeconfig { config, path, context: name, server })
+    Ok(LoadedKubeconfig {
+        config,
+        path,
+        context: name,
+        server,
+    })
 }
 
 #[cfg(test)]
@@ -142,27 +192,60 @@ mod tests {
         let l = validate(kc, None, None).unwrap();
         assert_eq!(l.server, "https://127.0.0.1:6443");
         assert_eq!(l.context, "x");
-        assert!(!format!("{l:?}").contains("SECRET"), "Debug must not show credentials");
+        assert!(
+            !format!("{l:?}").contains("SECRET"),
+            "Debug must not show credentials"
+        );
     }
 
     #[test]
     fn explains_what_is_missing_without_echoing_secrets() {
         let cases = [
-            (GOOD.replace("current-context: x\n", ""), "no current-context"),
-            (GOOD.replace("server: 'https://127.0.0.1:6443'", "insecure-skip-tls-verify: true"), "has no server"),
-            (GOOD.replace("{token: SECRET-TOKEN-123}", "{}"), "has no credentials"),
-            (GOOD.replace("cluster: c, user", "cluster: nope, user"), "which is not defined"),
+            (
+                GOOD.replace("current-context: x\n", ""),
+                "no current-context",
+            ),
+            (
+                GOOD.replace(
+                    "server: 'https://127.0.0.1:6443'",
+                    "insecure-skip-tls-verify: true",
+                ),
+                "has no server",
+            ),
+            (
+                GOOD.replace("{token: SECRET-TOKEN-123}", "{}"),
+                "has no credentials",
+            ),
+            (
+                GOOD.replace("cluster: c, user", "cluster: nope, user"),
+                "which is not defined",
+            ),
         ];
         for (text, want) in cases {
-            let e = parse(&text, None).and_then(|kc| validate(kc, None, None)).unwrap_err().to_string();
+            let e = parse(&text, None)
+                .and_then(|kc| validate(kc, None, None))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(want), "{e}");
             assert!(!e.contains("SECRET"), "{e}");
         }
-        for broken in [GOOD.replace("users:", "users: [").to_string(), "token: SECRET-TOKEN-123: : :\n  - [".to_string(), "   ".into()] {
+        for broken in [
+            GOOD.replace("users:", "users: [").to_string(),
+            "token: SECRET-TOKEN-123: : :\n  - [".to_string(),
+            "   ".into(),
+        ] {
             let e = parse(&broken, None).unwrap_err().to_string();
             assert!(!e.contains("SECRET"), "{e}");
-            assert!(e.contains("not a valid kubeconfig") || e.contains("is empty"), "{e}");
+            assert!(
+                e.contains("not a valid kubeconfig") || e.contains("is empty"),
+                "{e}"
+            );
         }
-        assert!(validate(parse(GOOD, None).unwrap(), None, Some("other")).unwrap_err().to_string().contains("no context named \"other\""));
+        assert!(
+            validate(parse(GOOD, None).unwrap(), None, Some("other"))
+                .unwrap_err()
+                .to_string()
+                .contains("no context named \"other\"")
+        );
     }
 }

@@ -20,7 +20,12 @@ impl RateLimiter {
     /// A limiter that starts with a full bucket.
     pub fn new(qps: f64, burst: u32) -> Self {
         let burst = f64::from(burst.max(1));
-        Self { qps, burst, state: Mutex::new((burst, Instant::now())), waited: Mutex::new(Duration::ZERO) }
+        Self {
+            qps,
+            burst,
+            state: Mutex::new((burst, Instant::now())),
+            waited: Mutex::new(Duration::ZERO),
+        }
     }
 
     /// Whether the limiter lets everything through.
@@ -39,7 +44,11 @@ impl RateLimiter {
             let refill = now.saturating_duration_since(st.1).as_secs_f64() * self.qps;
             st.0 = (st.0 + refill).min(self.burst) - 1.0;
             st.1 = now;
-            if st.0 < 0.0 { Duration::from_secs_f64(-st.0 / self.qps) } else { Duration::ZERO }
+            if st.0 < 0.0 {
+                Duration::from_secs_f64(-st.0 / self.qps)
+            } else {
+                Duration::ZERO
+            }
         };
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;

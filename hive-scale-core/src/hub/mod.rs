@@ -19,8 +19,8 @@ pub use stats::{RequestStats, StatsSnapshot, percentile};
 use crate::{Error, Result};
 use backon::{ExponentialBuilder, Retryable};
 use futures::future::BoxFuture;
-use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::Resource;
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::PathBuf;
@@ -40,14 +40,21 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_retries: 6, min_delay: Duration::from_millis(100), max_delay: Duration::from_secs(10) }
+        Self {
+            max_retries: 6,
+            min_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(10),
+        }
     }
 }
 
 impl RetryPolicy {
     /// No retries at all.
     pub fn none() -> Self {
-        Self { max_retries: 0, ..Self::default() }
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
     }
 }
 
@@ -70,7 +77,14 @@ pub struct HubOptions {
 
 impl Default for HubOptions {
     fn default() -> Self {
-        Self { kubeconfig: None, context: None, qps: 50.0, burst: 100, retry: RetryPolicy::default(), timeout: Duration::from_secs(30) }
+        Self {
+            kubeconfig: None,
+            context: None,
+            qps: 50.0,
+            burst: 100,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -86,7 +100,10 @@ pub struct Hub {
 
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hub").field("server", &self.server).field("retry", &self.retry).finish_non_exhaustive()
+        f.debug_struct("Hub")
+            .field("server", &self.server)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
     }
 }
 
@@ -98,13 +115,22 @@ impl Hub {
     }
 
     /// Builds a client from an already loaded kubeconfig.
-    pub async fn from_kubeconfig(loaded: kubeconfig::LoadedKubeconfig, opts: &HubOptions) -> Result<Self> {
+    pub async fn from_kubeconfig(
+        loaded: kubeconfig::LoadedKubeconfig,
+        opts: &HubOptions,
+    ) -> Result<Self> {
         let server = loaded.server.clone();
         let path = loaded.path.clone();
-        let kc_opts = kube::config::KubeConfigOptions { context: Some(loaded.context.clone()), ..Default::default() };
+        let kc_opts = kube::config::KubeConfigOptions {
+            context: Some(loaded.context.clone()),
+            ..Default::default()
+        };
         let mut cfg = kube::Config::from_custom_kubeconfig(loaded.config, &kc_opts)
             .await
-            .map_err(|e| Error::Kubeconfig { path: path.clone(), reason: e.to_string() })?;
+            .map_err(|e| Error::Kubeconfig {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
         // Retries are ours (see `call`), so the limiter and the statistics see every attempt.
         cfg.default_retry = false;
         cfg.read_timeout = Some(opts.timeout);
@@ -112,12 +138,24 @@ impl Hub {
         cfg.connect_timeout = Some(opts.timeout.min(Duration::from_secs(10)));
         let limiter = Arc::new(RateLimiter::new(opts.qps, opts.burst));
         let stats = Arc::new(RequestStats::default());
-        let layer = CountingLayer { limiter: limiter.clone(), stats: stats.clone() };
+        let layer = CountingLayer {
+            limiter: limiter.clone(),
+            stats: stats.clone(),
+        };
         let client = kube::client::ClientBuilder::try_from(cfg)
-            .map_err(|e| Error::Kubeconfig { path, reason: e.to_string() })?
+            .map_err(|e| Error::Kubeconfig {
+                path,
+                reason: e.to_string(),
+            })?
             .with_layer(&layer)
             .build();
-        Ok(Self { client, server, limiter, stats, retry: opts.retry.clone() })
+        Ok(Self {
+            client,
+            server,
+            limiter,
+            stats,
+            retry: opts.retry.clone(),
+        })
     }
 
     /// The kube client; requests made with it are limited and counted too.
@@ -139,8 +177,16 @@ impl Hub {
     pub async fn check(&self) -> Result<String> {
         let client = self.client.clone();
         // A hub that is down should say so quickly: fewer retries than for writes.
-        let quick = Self { retry: RetryPolicy { max_retries: self.retry.max_retries.min(2), ..self.retry.clone() }, ..self.clone() };
-        let info = quick.call("get", "/version", || client.apiserver_version()).await?;
+        let quick = Self {
+            retry: RetryPolicy {
+                max_retries: self.retry.max_retries.min(2),
+                ..self.retry.clone()
+            },
+            ..self.clone()
+        };
+        let info = quick
+            .call("get", "/version", || client.apiserver_version())
+            .await?;
         Ok(info.git_version)
     }
 
@@ -180,7 +226,8 @@ impl Hub {
         let params = PatchParams::apply(crate::labels::FIELD_MANAGER).force();
         let what = format!("{} {name}", K::kind(&Default::default()));
         let patch = Patch::Apply(obj);
-        self.call("apply", &what, || api.patch(name, &params, &patch)).await
+        self.call("apply", &what, || api.patch(name, &params, &patch))
+            .await
     }
 
     /// Reads an object; `Ok(None)` when it does not exist.
@@ -262,17 +309,37 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 fn convert(verb: &str, what: &str, server: &str, e: kube::Error) -> Error {
     match e {
-        kube::Error::Api(s) => Error::Api { verb: verb.into(), what: what.into(), code: s.code, reason: s.reason, message: s.message },
+        kube::Error::Api(s) => Error::Api {
+            verb: verb.into(),
+            what: what.into(),
+            code: s.code,
+            reason: s.reason,
+            message: s.message,
+        },
         other => {
             let reason = chain(&other);
             let lower = reason.to_ascii_lowercase();
-            if ["connection refused", "dns error", "tcp connect", "no route to host", "certificate", "invalid peer"]
-                .iter()
-                .any(|m| lower.contains(m))
+            if [
+                "connection refused",
+                "dns error",
+                "tcp connect",
+                "no route to host",
+                "certificate",
+                "invalid peer",
+            ]
+            .iter()
+            .any(|m| lower.contains(m))
             {
-                Error::Unreachable { server: server.into(), reason }
+                Error::Unreachable {
+                    server: server.into(),
+                    reason,
+                }
             } else {
-                Error::Transport { verb: verb.into(), what: what.into(), reason }
+                Error::Transport {
+                    verb: verb.into(),
+                    what: what.into(),
+                    reason,
+                }
             }
         }
     }
@@ -288,7 +355,11 @@ struct CountingLayer {
 impl<S> tower::Layer<S> for CountingLayer {
     type Service = Counting<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Counting { inner, limiter: self.limiter.clone(), stats: self.stats.clone() }
+        Counting {
+            inner,
+            limiter: self.limiter.clone(),
+            stats: self.stats.clone(),
+        }
     }
 }
 
@@ -308,7 +379,10 @@ where
     type Error = S::Error;
     type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
 
-    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 

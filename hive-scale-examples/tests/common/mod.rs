@@ -10,7 +10,11 @@ pub fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let path = dir.join("examples").join(name);
-    assert!(path.exists(), "{} is not built; run cargo test, which builds examples", path.display());
+    assert!(
+        path.exists(),
+        "{} is not built; run cargo test, which builds examples",
+        path.display()
+    );
     path
 }
 
@@ -24,7 +28,9 @@ impl TestHub {
     pub async fn start() -> Self {
         hive_scale_sim::apiserver::server::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
-        let server = ApiServer::start(ApiServerConfig::new(dir.path(), "hub")).await.unwrap();
+        let server = ApiServer::start(ApiServerConfig::new(dir.path(), "hub"))
+            .await
+            .unwrap();
         Self { dir, server }
     }
 
@@ -34,7 +40,12 @@ impl TestHub {
 
     /// Runs an example with KUBECONFIG pointing at this hub.
     pub async fn run(&self, name: &str, args: &[&str]) -> Run {
-        run_with_env(name, args, &[("KUBECONFIG", self.kubeconfig().to_str().unwrap())]).await
+        run_with_env(
+            name,
+            args,
+            &[("KUBECONFIG", self.kubeconfig().to_str().unwrap())],
+        )
+        .await
     }
 }
 
@@ -48,14 +59,22 @@ pub struct Run {
 
 impl Run {
     pub fn ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "stdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     /// Asserts a failure reported as exactly one `error:` line.
     pub fn one_error_line(&self) -> &str {
         assert_ne!(self.code, 0, "expected a failure; stdout: {}", self.stdout);
-        let errors: Vec<&str> = self.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        let errors: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .collect();
         assert_eq!(errors.len(), 1, "stderr: {}", self.stderr);
         assert!(!self.stderr.contains("panicked"), "stderr: {}", self.stderr);
         errors[0]
@@ -64,10 +83,20 @@ impl Run {
 
 pub async fn run_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = tokio::process::Command::new(example(name));
-    cmd.args(args).env_remove("KUBECONFIG").env("RUST_LOG", "warn");
+    cmd.args(args)
+        .env_remove("KUBECONFIG")
+        .env("RUST_LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let Output { status, stdout, stderr } = cmd.output().await.unwrap();
-    Run { code: status.code().unwrap_or(-1), stdout: String::from_utf8(stdout).unwrap(), stderr: String::from_utf8(stderr).unwrap() }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().await.unwrap();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    }
 }

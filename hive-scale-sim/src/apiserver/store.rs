@@ -829,7 +829,9 @@ impl Store {
         opts: &WriteOptions,
     ) -> Result<(Obj, Outcome), ApiError> {
         if !obj.is_object() {
-            return Err(ApiError::bad_request("the request body must be a JSON or YAML object"));
+            return Err(ApiError::bad_request(
+                "the request body must be a JSON or YAML object",
+            ));
         }
         let name = match meta_str(&obj, "name").filter(|n| !n.is_empty()) {
             Some(n) => n.to_string(),

@@ -1,0 +1,13 @@
+//! Adopting many copies of one real cluster into a hub, and removing them safely.
+//!
+//! * [`plan`]: the objects of clone `i` (pure).
+//! * [`engine`]: applies plans for a range with bounded concurrency, resumable.
+//! * [`teardown`]: deletes clones, guarded by the deprovision interlock.
+
+pub mod engine;
+pub mod plan;
+pub mod teardown;
+
+pub use engine::{AdoptSummary, EngineOptions, adopt, check_spoke};
+pub use plan::{AdoptPlan, CloneObjects, PlatformChoice};
+pub use teardown::{Refusal, Selection, TeardownOptions, TeardownSummary, interlock, teardown};
