@@ -6,6 +6,7 @@
 //! It prints `export KUBECONFIG=...`; `kubectl` and every hive-scale tool then talk to it.
 
 use clap::Parser;
+use hive_scale_sim::apiserver::faults::FaultConfig;
 use hive_scale_sim::apiserver::{ApiServer, ApiServerConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +21,9 @@ struct Args {
     /// Port to listen on (0: any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Inject faults into resource requests, e.g. `429=0.1,500=0.1,503=0.1,409=0.1,drop=0.1,latency=5ms,retry-after=1,seed=7`.
+    #[arg(long, value_parser = FaultConfig::parse)]
+    faults: Option<FaultConfig>,
     /// Log more (RUST_LOG overrides).
     #[arg(short, long)]
     verbose: bool,
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
     hive_scale_examples::run(async move {
         let mut config = ApiServerConfig::new(&args.dir, "hub");
         config.bind.set_port(args.port);
+        config.faults = args.faults.clone();
         let hub = ApiServer::start(config).await?;
         let path = std::fs::canonicalize(hub.kubeconfig_path())?;
         println!("hub listening on {}", hub.url());

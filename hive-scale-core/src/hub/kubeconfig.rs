@@ -49,7 +49,7 @@ pub fn parse(text: &str, path: Option<&Path>) -> Result<Kubeconfig> {
                 .find("line ")
                 .map(|i| {
                     msg[i..]
-                        .split(|c: char| c == '\n' || c == ':')
+                        .split(['\n', ':'])
                         .next()
                         .unwrap_or("")
                         .trim()

@@ -3,6 +3,7 @@
 
 pub mod discovery;
 pub mod error;
+pub mod faults;
 pub mod fields;
 pub mod registry;
 pub mod routes;

@@ -3,6 +3,7 @@
 
 use super::discovery;
 use super::error::ApiError;
+use super::faults::{Fault, Faults};
 use super::registry::ResourceDef;
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{ListQuery, Outcome, PatchKind, Preconditions, Store, WriteOptions};
@@ -26,6 +27,57 @@ pub struct ApiState {
     pub max_body: usize,
     /// Tells open watches the server is stopping.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Injected faults, when configured.
+    pub faults: Option<Arc<Faults>>,
+    /// Requests being served now, and the most ever at once.
+    pub in_flight: Arc<InFlight>,
+}
+
+/// Concurrent request accounting.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    now: std::sync::atomic::AtomicUsize,
+    max: std::sync::atomic::AtomicUsize,
+    total: std::sync::atomic::AtomicU64,
+}
+
+impl InFlight {
+    fn enter(self: &Arc<Self>) -> InFlightGuard {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = self.now.fetch_add(1, SeqCst) + 1;
+        self.max.fetch_max(n, SeqCst);
+        self.total.fetch_add(1, SeqCst);
+        InFlightGuard(self.clone())
+    }
+
+    /// The most requests served at once so far.
+    pub fn max(&self) -> usize {
+        self.max.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Requests served now.
+    pub fn current(&self) -> usize {
+        self.now.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Requests received so far.
+    pub fn total(&self) -> u64 {
+        self.total.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Forgets the maximum (a test measures one phase).
+    pub fn reset_max(&self) {
+        self.max
+            .store(self.current(), std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+struct InFlightGuard(Arc<InFlight>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Renders an error as a `Status` response.
@@ -84,6 +136,21 @@ pub async fn handle(state: ApiState, req: Request<Body>) -> Response {
     if !public && !authorized(&parts.headers, &state.token) {
         return error_response(&ApiError::unauthorized());
     }
+    let _in_flight = state.in_flight.enter();
+    let is_resource = path.starts_with("/api/") || path.starts_with("/apis/");
+    if let (Some(faults), true) = (&state.faults, is_resource) {
+        if !faults.latency().is_zero() {
+            tokio::time::sleep(faults.latency()).await;
+        }
+        match faults.decide(
+            parts.method.as_str(),
+            &format!("{} {}", parts.method, parts.uri),
+        ) {
+            Some(Fault::Error(e)) => return error_response(&e),
+            Some(Fault::Drop) => return dropped_connection(),
+            None => {}
+        }
+    }
     let query = match parse_query(parts.uri.query().unwrap_or("")) {
         Ok(q) => q,
         Err(e) => return error_response(&e),
@@ -96,6 +163,25 @@ pub async fn handle(state: ApiState, req: Request<Body>) -> Response {
         Ok(r) => r,
         Err(e) => error_response(&e),
     }
+}
+
+/// A response whose body fails after the headers: the client sees the connection cut.
+fn dropped_connection() -> Response {
+    let body = futures::stream::once(async {
+        Err::<Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected fault: connection dropped",
+        ))
+    });
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CONTENT_LENGTH, "64"),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
 }
 
 fn parse_query(q: &str) -> Result<HashMap<String, String>, ApiError> {

@@ -1,6 +1,7 @@
 //! The running API server: TLS listener, bearer token, kubeconfig on disk.
 
-use super::routes::{self, ApiState};
+use super::faults::{FaultConfig, Faults};
+use super::routes::{self, ApiState, InFlight};
 use super::store::{Store, StoreConfig};
 use super::tls;
 use crate::SimError;
@@ -28,6 +29,8 @@ pub struct ApiServerConfig {
     pub store: StoreConfig,
     /// Largest accepted request body (Kubernetes allows 3 MiB).
     pub max_body: usize,
+    /// Faults to inject into resource requests.
+    pub faults: Option<FaultConfig>,
     /// CRDs to install; the Hive CRDs by default.
     pub crds: Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>,
 }
@@ -42,6 +45,7 @@ impl ApiServerConfig {
             token: None,
             store: StoreConfig::default(),
             max_body: 3 * 1024 * 1024,
+            faults: None,
             crds: hive_scale_core::api::crds(),
         }
     }
@@ -56,6 +60,8 @@ pub struct ApiServer {
     handle: axum_server::Handle<SocketAddr>,
     shutdown_tx: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    faults: Option<Arc<Faults>>,
+    in_flight: Arc<InFlight>,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -95,11 +101,19 @@ impl ApiServer {
         let token: Arc<str> = config.token.clone().unwrap_or_else(random_token).into();
         let store = Store::new(&config.crds, config.store.clone());
         let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+        let faults = config
+            .faults
+            .clone()
+            .filter(FaultConfig::active)
+            .map(|f| Arc::new(Faults::new(f)));
+        let in_flight = Arc::new(InFlight::default());
         let state = ApiState {
             store: store.clone(),
             token: token.clone(),
             max_body: config.max_body,
             shutdown: shutdown_rx,
+            faults: faults.clone(),
+            in_flight: in_flight.clone(),
         };
         let app =
             Router::new().fallback(move |req: Request<Body>| routes::handle(state.clone(), req));
@@ -139,6 +153,8 @@ impl ApiServer {
             handle,
             shutdown_tx,
             task,
+            faults,
+            in_flight,
         })
     }
 
@@ -160,6 +176,16 @@ impl ApiServer {
     /// The object store, for in-process controllers and assertions.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// Injected-fault counts, when faults are configured.
+    pub fn fault_stats(&self) -> Option<super::faults::FaultStats> {
+        self.faults.as_ref().map(|f| f.stats())
+    }
+
+    /// Concurrent request accounting.
+    pub fn in_flight(&self) -> &Arc<InFlight> {
+        &self.in_flight
     }
 
     /// A kube client for this server.

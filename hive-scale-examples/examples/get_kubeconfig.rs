@@ -1,0 +1,84 @@
+//! Prints the admin kubeconfig of a ClusterDeployment (replaces `hack/get-kubeconfig.sh`).
+//!
+//! ```text
+//! cargo run --example get_kubeconfig -- [NAMESPACE/]NAME [--kubeconfig FILE]
+//! ```
+//! The kubeconfig goes to stdout and nowhere else.
+
+use anyhow::Context as _;
+use clap::Parser;
+use hive_scale_core::api::ClusterDeployment;
+use hive_scale_core::hub::{Hub, HubOptions};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Print a ClusterDeployment's admin kubeconfig.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// The ClusterDeployment, NAME (in the context's namespace) or NAMESPACE/NAME.
+    cluster: String,
+    /// The hub's kubeconfig (default: KUBECONFIG, then ~/.kube/config).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Hub kubeconfig context.
+    #[arg(long)]
+    context: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args = match hive_scale_examples::parse_args::<Args>() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    hive_scale_examples::init_logging(false);
+    hive_scale_examples::run(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let hub = Hub::connect(&HubOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        ..Default::default()
+    })
+    .await?;
+    let client = hub.client();
+    let (ns, name) = match args.cluster.split_once('/') {
+        Some((ns, name)) => (ns.to_string(), name.to_string()),
+        None => (client.default_namespace().to_string(), args.cluster.clone()),
+    };
+    if ns.is_empty() || name.is_empty() {
+        anyhow::bail!("expected [NAMESPACE/]NAME, got {:?}", args.cluster);
+    }
+    let cds: Api<ClusterDeployment> = Api::namespaced(client.clone(), &ns);
+    let cd = hub
+        .get_opt(&cds, &name)
+        .await?
+        .with_context(|| format!("ClusterDeployment {ns}/{name} not found"))?;
+    let secret_name = cd
+        .spec
+        .cluster_metadata
+        .as_ref()
+        .map(|m| m.admin_kubeconfig_secret_ref.name.clone())
+        .filter(|n| !n.is_empty())
+        .with_context(|| {
+            format!("ClusterDeployment {ns}/{name} has no clusterMetadata.adminKubeconfigSecretRef")
+        })?;
+    let secrets: Api<Secret> = Api::namespaced(client, &ns);
+    let secret = hub
+        .get_opt(&secrets, &secret_name)
+        .await?
+        .with_context(|| format!("Secret {ns}/{secret_name} not found"))?;
+    // Hive's controllers read `kubeconfig`; `raw-kubeconfig` is the untouched copy.
+    let data = secret.data.unwrap_or_default();
+    let bytes = data
+        .get("kubeconfig")
+        .or_else(|| data.get("raw-kubeconfig"))
+        .with_context(|| format!("Secret {ns}/{secret_name} has no kubeconfig key"))?;
+    let text = String::from_utf8(bytes.0.clone())
+        .with_context(|| format!("Secret {ns}/{secret_name}: the kubeconfig is not UTF-8 text"))?;
+    hive_scale_examples::print_stdout(&text)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,178 @@
+//! Removes adopted clones (and optionally the SelectorSyncSets), safely.
+//!
+//! ```text
+//! cargo run --example teardown -- START END | --all | --selector SEL
+//!     [--selectorsyncsets] [--run R] [--dry-run] [--timeout 300] [--kubeconfig FILE]
+//! ```
+//! A ClusterDeployment without `preserveOnDelete: true` or without the toolkit's label is never
+//! deleted (Hive would deprovision the real cluster behind it); the command lists what it refused.
+
+use clap::Parser;
+use hive_scale_core::adopt::{self, Selection, TeardownOptions};
+use hive_scale_core::hub::{Hub, HubOptions};
+use hive_scale_examples::{Failure, progress_bar};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Delete adopted clones by index range, by label, or everything the toolkit created.
+#[derive(Parser, Debug)]
+#[command(version, allow_negative_numbers = true)]
+struct Args {
+    /// First clone index.
+    #[arg(required_unless_present_any = ["all", "selector"], conflicts_with_all = ["all", "selector"])]
+    start: Option<u32>,
+    /// Last clone index (inclusive).
+    #[arg(requires = "start")]
+    end: Option<u32>,
+    /// Everything carrying the toolkit's label (with --run: of that run).
+    #[arg(long, conflicts_with = "selector")]
+    all: bool,
+    /// ClusterDeployments matching this label selector (what is not ours is refused).
+    #[arg(long)]
+    selector: Option<String>,
+    /// Only objects with this run label.
+    #[arg(long)]
+    run: Option<String>,
+    /// Also delete the SelectorSyncSets the toolkit created.
+    #[arg(long)]
+    selectorsyncsets: bool,
+    /// List what would be deleted, delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Seconds to wait for everything to be gone.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    /// Deletions in flight at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    concurrency: u32,
+    /// Namespace name prefix (with START END).
+    #[arg(long, default_value = "ns")]
+    namespace_prefix: String,
+    /// ClusterDeployment name prefix (with START END).
+    #[arg(long, default_value = "c")]
+    name_prefix: String,
+    /// The hub's kubeconfig (default: KUBECONFIG, then ~/.kube/config).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Hub kubeconfig context.
+    #[arg(long)]
+    context: Option<String>,
+    /// Client-side requests per second (0: unlimited).
+    #[arg(long, default_value_t = 50.0)]
+    qps: f64,
+    /// Print a machine-readable summary on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Log more (RUST_LOG overrides).
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let args = match hive_scale_examples::parse_args::<Args>() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    hive_scale_examples::init_logging(args.verbose);
+    hive_scale_examples::run(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let selection = if args.all {
+        Selection::All
+    } else if let Some(sel) = &args.selector {
+        Selection::Selector(sel.clone())
+    } else {
+        let start = args.start.unwrap_or_default();
+        let end = args.end.unwrap_or(start);
+        if start == 0 {
+            anyhow::bail!("START must be 1 or more");
+        }
+        if start > end {
+            anyhow::bail!("START ({start}) must not be greater than END ({end})");
+        }
+        Selection::Range {
+            start,
+            end,
+            namespace_prefix: args.namespace_prefix.clone(),
+            name_prefix: args.name_prefix.clone(),
+        }
+    };
+    let hub = Hub::connect(&HubOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        qps: args.qps,
+        ..Default::default()
+    })
+    .await?;
+    hub.check().await?;
+    let mut opts = TeardownOptions::new(selection);
+    opts.run = args.run.clone();
+    opts.concurrency = args.concurrency as usize;
+    opts.timeout = Duration::from_secs(args.timeout);
+    opts.dry_run = args.dry_run;
+    opts.selectorsyncsets = args.selectorsyncsets;
+    let (progress, bar) = progress_bar(0, "deleting");
+    let summary = adopt::teardown(&hub, &opts, &progress).await?;
+    drop(progress);
+    bar.await?;
+    if args.json {
+        hive_scale_examples::print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&summary)?
+        ))?;
+    } else {
+        let verb = if summary.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        if summary.dry_run {
+            for cd in &summary.cluster_deployments {
+                println!("would delete clusterdeployment {cd}");
+            }
+            for ns in &summary.namespaces {
+                println!("would delete namespace {ns}");
+            }
+            for s in &summary.selectorsyncsets {
+                println!("would delete selectorsyncset {s}");
+            }
+        }
+        println!(
+            "{verb} {} clusterdeployments, {} namespaces, {} selectorsyncsets in {:.1}s; refused {}",
+            summary.cluster_deployments.len(),
+            summary.namespaces.len(),
+            summary.selectorsyncsets.len(),
+            summary.elapsed_seconds,
+            summary.refused.len()
+        );
+    }
+    for r in &summary.refused {
+        eprintln!("refused {}: {}", r.object, r.reason);
+    }
+    if let Some((what, why)) = summary.failures.first() {
+        return Err(Failure {
+            code: 1,
+            message: format!(
+                "{} deletions failed (first: {what}: {why})",
+                summary.failures.len()
+            ),
+        }
+        .into());
+    }
+    if summary.timed_out {
+        return Err(Failure {
+            code: 1,
+            message: format!(
+                "timed out after {}s waiting for the deletions to finish",
+                args.timeout
+            ),
+        }
+        .into());
+    }
+    if !summary.refused.is_empty() {
+        return Err(Failure { code: 3, message: format!("the deprovision interlock refused {} objects (listed above); nothing else was left behind", summary.refused.len()) }.into());
+    }
+    Ok(ExitCode::SUCCESS)
+}

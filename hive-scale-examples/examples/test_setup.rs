@@ -1,0 +1,198 @@
+//! Adopts copies of one real cluster into a hub (replaces `hack/scaletest/test_setup.sh`).
+//!
+//! ```text
+//! cargo run --example test_setup -- KUBECONFIG START END [--concurrency N] [--qps Q] [--burst B]
+//!     [--fake-cluster] [--label k=v]... [--annotation k=v]... [--platform none|aws] [--region R]
+//!     [--base-domain D] [--hub-kubeconfig FILE] [--json]
+//! ```
+//! KUBECONFIG is the spoke's admin kubeconfig (`-` with `--fake-cluster`); START and END are
+//! inclusive. The hub comes from `--hub-kubeconfig`, else `KUBECONFIG` in the environment.
+
+use clap::{Parser, ValueEnum};
+use hive_scale_core::adopt::{self, AdoptPlan, EngineOptions, PlatformChoice};
+use hive_scale_core::hub::{Hub, HubOptions};
+use hive_scale_examples::{Failure, key_value, progress_bar, summary_line};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PlatformArg {
+    None,
+    Aws,
+}
+
+/// Adopt clones START..=END of a spoke cluster into a Hive hub.
+#[derive(Parser, Debug)]
+#[command(version, allow_negative_numbers = true)]
+struct Args {
+    /// The spoke's admin kubeconfig (`-` with --fake-cluster: no spoke).
+    spoke_kubeconfig: String,
+    /// First clone index (1 or more).
+    start: u32,
+    /// Last clone index (inclusive, at least START).
+    end: u32,
+    /// Clones in flight at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    concurrency: u32,
+    /// Client-side requests per second shared by all requests (0: unlimited).
+    #[arg(long, default_value_t = 50.0)]
+    qps: f64,
+    /// Client-side burst.
+    #[arg(long, default_value_t = 100)]
+    burst: u32,
+    /// Mark clones hive.openshift.io/fake-cluster=true (Hive then contacts no spoke).
+    #[arg(long)]
+    fake_cluster: bool,
+    /// Extra label on every ClusterDeployment, KEY=VALUE (repeatable).
+    #[arg(long = "label", value_parser = key_value)]
+    labels: Vec<(String, String)>,
+    /// Extra annotation on every ClusterDeployment, KEY=VALUE (repeatable).
+    #[arg(long = "annotation", value_parser = key_value)]
+    annotations: Vec<(String, String)>,
+    /// Platform block of the ClusterDeployments.
+    #[arg(long, value_enum, default_value_t = PlatformArg::None)]
+    platform: PlatformArg,
+    /// AWS region (with --platform aws).
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// spec.baseDomain.
+    #[arg(long, default_value = "new-installer.openshift.com")]
+    base_domain: String,
+    /// Namespace name prefix.
+    #[arg(long, default_value = "ns")]
+    namespace_prefix: String,
+    /// ClusterDeployment name prefix.
+    #[arg(long, default_value = "c")]
+    name_prefix: String,
+    /// Value of the run label.
+    #[arg(long, default_value = "scaletest")]
+    run: String,
+    /// Also call the spoke's /version before adopting.
+    #[arg(long)]
+    check_spoke: bool,
+    /// The hub's kubeconfig (default: KUBECONFIG, then ~/.kube/config).
+    #[arg(long)]
+    hub_kubeconfig: Option<PathBuf>,
+    /// Hub kubeconfig context.
+    #[arg(long)]
+    context: Option<String>,
+    /// Print a machine-readable summary on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Log more (RUST_LOG overrides).
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let args = match hive_scale_examples::parse_args::<Args>() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    hive_scale_examples::init_logging(args.verbose);
+    hive_scale_examples::run(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.start == 0 {
+        anyhow::bail!("START must be 1 or more (clones are named c1, c2, ...)");
+    }
+    if args.start > args.end {
+        anyhow::bail!(
+            "START ({}) must not be greater than END ({})",
+            args.start,
+            args.end
+        );
+    }
+    let mut plan = if args.spoke_kubeconfig == "-" {
+        if !args.fake_cluster {
+            anyhow::bail!("the spoke kubeconfig may be '-' only with --fake-cluster");
+        }
+        AdoptPlan::fake()
+    } else {
+        let path = PathBuf::from(&args.spoke_kubeconfig);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            anyhow::anyhow!("spoke kubeconfig {}: cannot be read: {e}", path.display())
+        })?;
+        let server = adopt::check_spoke(&bytes, Some(&path), args.check_spoke).await?;
+        tracing::info!(spoke = %server, "spoke kubeconfig is valid");
+        let mut p = AdoptPlan::new(bytes);
+        p.fake_cluster = args.fake_cluster;
+        p
+    };
+    plan.labels = args.labels.iter().cloned().collect();
+    plan.annotations = args.annotations.iter().cloned().collect();
+    plan.platform = match args.platform {
+        PlatformArg::None => PlatformChoice::None,
+        PlatformArg::Aws => PlatformChoice::Aws {
+            region: args.region.clone(),
+        },
+    };
+    plan.base_domain = args.base_domain.clone();
+    plan.namespace_prefix = args.namespace_prefix.clone();
+    plan.name_prefix = args.name_prefix.clone();
+    plan.run = args.run.clone();
+    plan.validate()?;
+
+    let opts = HubOptions {
+        kubeconfig: args.hub_kubeconfig.clone(),
+        context: args.context.clone(),
+        qps: args.qps,
+        burst: args.burst,
+        ..Default::default()
+    };
+    let hub = Hub::connect(&opts).await?;
+    hub.check().await?;
+    let total = u64::from(args.end - args.start + 1);
+    let (progress, bar) = progress_bar(total, "adopting");
+    let summary = adopt::adopt(
+        &hub,
+        &plan,
+        args.start..=args.end,
+        &EngineOptions {
+            concurrency: args.concurrency as usize,
+        },
+        &progress,
+    )
+    .await?;
+    drop(progress);
+    bar.await?;
+    if args.json {
+        hive_scale_examples::print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&summary)?
+        ))?;
+    } else {
+        let r = &summary.requests;
+        println!(
+            "clones {}..={}: {}",
+            summary.start,
+            summary.end,
+            summary_line(
+                &summary.clones,
+                std::time::Duration::from_secs_f64(summary.elapsed_seconds)
+            )
+        );
+        println!(
+            "{:.1} clones/s; {} requests ({} retried), latency p50 {:.1} ms p99 {:.1} ms, {:.1} s waiting on the rate limiter",
+            summary.clones_per_second,
+            r.requests,
+            r.retries,
+            r.latency_p50 * 1e3,
+            r.latency_p99 * 1e3,
+            r.limiter_wait_seconds
+        );
+    }
+    if let Some((i, why)) = summary.failures.first() {
+        return Err(Failure {
+            code: 1,
+            message: format!(
+                "{} of {} clones failed (first: clone {i}: {why}); the others are in place, re-run the same command to finish",
+                summary.failures.len(),
+                total
+            ),
+        }
+        .into());
+    }
+    Ok(ExitCode::SUCCESS)
+}

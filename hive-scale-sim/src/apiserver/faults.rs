@@ -1,0 +1,244 @@
+//! Fault injection: answer a share of resource requests with what a struggling API server
+//! answers (429 with Retry-After, 500, 503, 409 on update, a dropped connection, latency), so
+//! clients' retry paths can be tested. Decisions come from a seeded generator: a run repeats.
+
+use super::error::ApiError;
+use parking_lot::Mutex;
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Rates (0..=1) of each fault, per resource request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FaultConfig {
+    /// 429 TooManyRequests with a Retry-After of `retry_after`.
+    pub too_many_requests: f64,
+    /// Seconds clients are asked to wait after a 429.
+    pub retry_after: u64,
+    /// 500 InternalError.
+    pub internal_error: f64,
+    /// 503 ServiceUnavailable.
+    pub unavailable: f64,
+    /// 409 Conflict on PUT.
+    pub conflict: f64,
+    /// The response starts, then the connection is cut.
+    pub drop_connection: f64,
+    /// Added to every resource request.
+    pub latency: Duration,
+    /// Seed of the generator.
+    pub seed: u64,
+}
+
+impl FaultConfig {
+    /// Parses `429=0.1,500=0.1,503=0.1,409=0.1,drop=0.1,latency=5ms,retry-after=1,seed=7`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut f = Self {
+            retry_after: 1,
+            seed: 1,
+            ..Default::default()
+        };
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| format!("expected KIND=VALUE, got {part:?}"))?;
+            let rate = || -> Result<f64, String> {
+                let r: f64 = v
+                    .parse()
+                    .map_err(|_| format!("{k}: {v:?} is not a number"))?;
+                if (0.0..=1.0).contains(&r) {
+                    Ok(r)
+                } else {
+                    Err(format!("{k}: rate {r} is not between 0 and 1"))
+                }
+            };
+            match k {
+                "429" => f.too_many_requests = rate()?,
+                "500" => f.internal_error = rate()?,
+                "503" => f.unavailable = rate()?,
+                "409" => f.conflict = rate()?,
+                "drop" => f.drop_connection = rate()?,
+                "retry-after" => {
+                    f.retry_after = v
+                        .parse()
+                        .map_err(|_| format!("retry-after: {v:?} is not whole seconds"))?
+                }
+                "seed" => {
+                    f.seed = v
+                        .parse()
+                        .map_err(|_| format!("seed: {v:?} is not a number"))?
+                }
+                "latency" => {
+                    let ms = v
+                        .strip_suffix("ms")
+                        .ok_or_else(|| format!("latency: {v:?} must end in ms"))?;
+                    f.latency = Duration::from_millis(
+                        ms.parse()
+                            .map_err(|_| format!("latency: {v:?} is not a number of ms"))?,
+                    );
+                }
+                other => {
+                    return Err(format!(
+                        "unknown fault {other:?} (known: 429, 500, 503, 409, drop, latency, retry-after, seed)"
+                    ));
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    /// Whether any fault is configured.
+    pub fn active(&self) -> bool {
+        self.too_many_requests
+            + self.internal_error
+            + self.unavailable
+            + self.conflict
+            + self.drop_connection
+            > 0.0
+            || !self.latency.is_zero()
+    }
+}
+
+/// What to do with one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Answer with this error.
+    Error(ApiError),
+    /// Start a response and cut the connection.
+    Drop,
+}
+
+/// Counts of injected faults and how clients reacted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FaultStats {
+    /// Faults injected, by kind (`429`, `500`, `503`, `409`, `drop`).
+    pub injected: HashMap<&'static str, u64>,
+    /// Shortest time between a 429 and the next request for the same URL (seconds).
+    pub min_retry_gap: Option<f64>,
+}
+
+/// The injector.
+#[derive(Debug)]
+pub struct Faults {
+    config: FaultConfig,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    rng: rand::rngs::StdRng,
+    stats: FaultStats,
+    throttled: HashMap<String, Instant>,
+}
+
+impl Faults {
+    /// An injector for `config`.
+    pub fn new(config: FaultConfig) -> Self {
+        let rng = rand::rngs::StdRng::seed_from_u64(config.seed);
+        Self {
+            config,
+            state: Mutex::new(State {
+                rng,
+                stats: FaultStats::default(),
+                throttled: HashMap::new(),
+            }),
+        }
+    }
+
+    /// Added latency.
+    pub fn latency(&self) -> Duration {
+        self.config.latency
+    }
+
+    /// Decides the fate of a request to `key` (method and path).
+    pub fn decide(&self, method: &str, key: &str) -> Option<Fault> {
+        let c = &self.config;
+        let mut st = self.state.lock();
+        if let Some(at) = st.throttled.remove(key) {
+            let gap = at.elapsed().as_secs_f64();
+            st.stats.min_retry_gap = Some(st.stats.min_retry_gap.map_or(gap, |g| g.min(gap)));
+        }
+        let roll: f64 = st.rng.random();
+        let mut edge = 0.0;
+        let mut pick = |rate: f64| {
+            edge += rate;
+            roll < edge
+        };
+        let (kind, fault) = if pick(c.too_many_requests) {
+            st.throttled.insert(key.to_string(), Instant::now());
+            (
+                "429",
+                Fault::Error(ApiError::too_many_requests(c.retry_after)),
+            )
+        } else if pick(c.internal_error) {
+            (
+                "500",
+                Fault::Error(ApiError::internal("injected fault: internal error")),
+            )
+        } else if pick(c.unavailable) {
+            (
+                "503",
+                Fault::Error(ApiError::unavailable("injected fault: service unavailable")),
+            )
+        } else if method == "PUT" && pick(c.conflict) {
+            (
+                "409",
+                Fault::Error(ApiError::conflict(
+                    "object",
+                    key,
+                    "injected fault: the object has been modified; please apply your changes to the latest version and try again",
+                )),
+            )
+        } else if pick(c.drop_connection) {
+            ("drop", Fault::Drop)
+        } else {
+            return None;
+        };
+        *st.stats.injected.entry(kind).or_default() += 1;
+        Some(fault)
+    }
+
+    /// What was injected so far.
+    pub fn stats(&self) -> FaultStats {
+        self.state.lock().stats.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects() {
+        let f = FaultConfig::parse("429=0.1,500=0.2,drop=0.05,latency=5ms,retry-after=2,seed=9")
+            .unwrap();
+        assert_eq!(
+            (f.too_many_requests, f.internal_error, f.drop_connection),
+            (0.1, 0.2, 0.05)
+        );
+        assert_eq!(
+            (f.latency, f.retry_after, f.seed),
+            (Duration::from_millis(5), 2, 9)
+        );
+        assert!(f.active());
+        assert!(FaultConfig::parse("429=2").is_err());
+        assert!(FaultConfig::parse("teapot=0.1").is_err());
+        assert!(FaultConfig::parse("latency=5s").is_err());
+    }
+
+    #[test]
+    fn injects_at_roughly_the_configured_rate_and_repeats_with_the_seed() {
+        let cfg = FaultConfig {
+            internal_error: 0.1,
+            seed: 3,
+            ..Default::default()
+        };
+        let count = |f: &Faults| {
+            (0..10_000)
+                .filter(|i| f.decide("GET", &format!("/x/{i}")).is_some())
+                .count()
+        };
+        let a = count(&Faults::new(cfg.clone()));
+        assert!((900..1100).contains(&a), "{a}");
+        assert_eq!(a, count(&Faults::new(cfg)), "same seed, same faults");
+    }
+}
