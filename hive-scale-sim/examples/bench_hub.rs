@@ -1,0 +1,146 @@
+//! Measures the embedded hub: request throughput, paged listing of 60,000 objects, storage
+//! overhead per object, and applying the 60 SelectorSyncSets. Run through `hack/bench/hub.sh`
+//! (release build); prints each figure beside its target as a ratio.
+
+use futures::StreamExt;
+use hive_scale_core::fixtures::{self, SelectorSyncSetFixture};
+use hive_scale_core::hub::{Hub, HubOptions};
+use hive_scale_sim::apiserver::{ApiServer, ApiServerConfig};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, ListParams, PostParams};
+use std::time::{Duration, Instant};
+
+fn cm(name: &str) -> ConfigMap {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "labels": {"scaletest": "true"}},
+        "data": {"foo": "bar", "a": "1", "b": "2"}
+    }))
+    .expect("valid ConfigMap")
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let dir = tempfile::tempdir()?;
+    let server = ApiServer::start(ApiServerConfig::new(dir.path(), "hub")).await?;
+    let clients = 8;
+    let secs = 5.0;
+
+    // 1. Small requests: each client on its own keep-alive connection, alternating create and get.
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let client = server.client().await?;
+        tasks.push(tokio::spawn(async move {
+            let api: Api<ConfigMap> = Api::namespaced(client, "default");
+            let deadline = Instant::now() + Duration::from_secs_f64(secs);
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                let name = format!("load-{c}-{n}");
+                api.create(&PostParams::default(), &cm(&name))
+                    .await
+                    .expect("create");
+                api.get(&name).await.expect("get");
+                n += 2;
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await?;
+    }
+    let rps = total as f64 / secs;
+    println!(
+        "requests/s (get+create, {clients} clients, keep-alive): {rps:.0}  target 5000  ratio {:.2}",
+        rps / 5000.0
+    );
+
+    // 2. 60,000 objects of one kind, listed 500 per page as kubectl does.
+    let client = server.client().await?;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "bulk");
+    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    ns.create(
+        &PostParams::default(),
+        &serde_json::from_value(serde_json::json!({"metadata": {"name": "bulk"}}))?,
+    )
+    .await?;
+    let rss_before = rss_kib();
+    let fill = Instant::now();
+    futures::stream::iter(0..60_000)
+        .map(|i| {
+            let api = api.clone();
+            async move {
+                api.create(&PostParams::default(), &cm(&format!("cm-{i:05}")))
+                    .await
+                    .expect("create")
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    let fill_s = fill.elapsed().as_secs_f64();
+    let rss_after = rss_kib();
+    println!(
+        "created 60,000 ConfigMaps in {fill_s:.1}s ({:.0}/s)",
+        60_000.0 / fill_s
+    );
+    let start = Instant::now();
+    let mut seen = 0;
+    let mut lp = ListParams::default().limit(500);
+    loop {
+        let page = api.list(&lp).await?;
+        seen += page.items.len();
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
+            _ => break,
+        }
+    }
+    let list_s = start.elapsed().as_secs_f64();
+    assert_eq!(seen, 60_000);
+    println!(
+        "paged list of 60,000 (limit 500): {list_s:.3}s  target 1.0s  ratio {:.2}  (2020 hub: 16s for 31k)",
+        list_s / 1.0
+    );
+
+    // 3. Storage: bytes per object beyond its JSON.
+    let def = server
+        .store()
+        .registry()
+        .lookup("", "v1", "configmaps")
+        .expect("built in");
+    if let Some((json, held)) = server.store().overhead_estimate(&def) {
+        println!(
+            "storage per ConfigMap: JSON {json} B, held {held} B (overhead {} B beyond the JSON, {:.1}x); RSS grew {:.0} B per object (objects plus watch history)",
+            held.saturating_sub(json),
+            held as f64 / json as f64,
+            (rss_after.saturating_sub(rss_before) * 1024) as f64 / 60_000.0
+        );
+    }
+
+    // 4. The 60 SelectorSyncSets of the 2020 test, through the library as setup_selectorsyncsets does.
+    let hub = Hub::connect(&HubOptions {
+        kubeconfig: Some(server.kubeconfig_path().to_path_buf()),
+        qps: 0.0,
+        ..Default::default()
+    })
+    .await?;
+    let sets = SelectorSyncSetFixture::new().render_range(0, 60)?;
+    let start = Instant::now();
+    let s = fixtures::apply_selector_syncsets(&hub, &sets, 16, &None).await?;
+    let took = start.elapsed().as_secs_f64();
+    assert_eq!(s.counts.created, 60);
+    println!("apply 60 SelectorSyncSets: {took:.3}s  target 1.0s  ratio {took:.2}");
+    server.shutdown().await;
+    Ok(())
+}
