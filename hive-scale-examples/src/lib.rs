@@ -1,5 +1,7 @@
 //! Helpers shared by the hive-scale examples: logging, error reporting, `key=value` flags.
 
+pub mod model_args;
+
 use std::process::ExitCode;
 
 /// Sets up `tracing` to stderr, filtered by `RUST_LOG` (default `warn`, or `info` when verbose).

@@ -25,8 +25,16 @@ impl Clock {
 
     /// A modeled duration `d` takes `d / scale` of the runtime's time.
     pub fn scaled(scale: f64) -> Self {
-        let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
-        Self { scale, start: Instant::now(), epoch: jiff::Timestamp::now() }
+        let scale = if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            1.0
+        };
+        Self {
+            scale,
+            start: Instant::now(),
+            epoch: jiff::Timestamp::now(),
+        }
     }
 
     /// The scale factor (1 for real time and for the virtual clock).
@@ -56,14 +64,17 @@ impl Clock {
 
     /// The modeled wall-clock time: the start plus modeled time elapsed.
     pub fn now(&self) -> jiff::Timestamp {
-        let d = jiff::SignedDuration::try_from(self.elapsed()).unwrap_or(jiff::SignedDuration::ZERO);
+        let d =
+            jiff::SignedDuration::try_from(self.elapsed()).unwrap_or(jiff::SignedDuration::ZERO);
         self.epoch.checked_add(d).unwrap_or(self.epoch)
     }
 
     /// [`Clock::now`] as Kubernetes writes timestamps (RFC 3339, whole seconds).
     pub fn now_rfc3339(&self) -> String {
         let t = self.now();
-        jiff::Timestamp::from_second(t.as_second()).unwrap_or(t).to_string()
+        jiff::Timestamp::from_second(t.as_second())
+            .unwrap_or(t)
+            .to_string()
     }
 
     /// Modeled seconds between a timestamp and now (for ages and latencies).
@@ -76,7 +87,10 @@ impl Clock {
 /// Runs `fut` on a current-thread runtime whose clock is paused: time advances only when every
 /// task is waiting, straight to the next timer. Returns what `fut` returns.
 pub fn run_virtual<F: std::future::Future>(fut: F) -> std::io::Result<F::Output> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()?;
     Ok(rt.block_on(fut))
 }
 

@@ -4,6 +4,12 @@
 //! ([`apiserver`]) that the real `kubectl`, kube-rs and hive-scale's own tools talk to.
 
 pub mod apiserver;
+pub mod clock;
+pub mod controllers;
+pub mod hive;
+pub mod metrics;
+pub mod model;
+pub mod plan;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

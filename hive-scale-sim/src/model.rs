@@ -27,7 +27,9 @@ impl std::str::FromStr for ApplyMode {
             "client-side" => Ok(Self::ClientSide),
             "server-side" => Ok(Self::ServerSide),
             "fake" => Ok(Self::Fake),
-            other => Err(format!("apply mode must be client-side, server-side or fake, not {other:?}")),
+            other => Err(format!(
+                "apply mode must be client-side, server-side or fake, not {other:?}"
+            )),
         }
     }
 }
@@ -82,7 +84,8 @@ pub struct CostModel {
 
 impl CostModel {
     /// The named presets.
-    pub const PRESETS: [&'static str; 4] = ["m4.xlarge-2020", "c5.24xlarge-2020", "m5.xlarge", "laptop"];
+    pub const PRESETS: [&'static str; 4] =
+        ["m4.xlarge-2020", "c5.24xlarge-2020", "m5.xlarge", "laptop"];
 
     /// A preset by name.
     pub fn preset(name: &str) -> Result<Self, String> {
@@ -93,29 +96,49 @@ impl CostModel {
             cores: 3,
             cpu_speed: 1.0,
             apply_mode: ApplyMode::ClientSide,
-            cpu_per_apply_client_side: 0.265,
-            cpu_per_apply_server_side: 0.018,
-            contention: 0.0074,
-            reconcile_cpu: 0.12,
+            cpu_per_apply_client_side: 0.267,
+            cpu_per_apply_server_side: 0.019,
+            contention: 0.00729,
+            reconcile_cpu: 0.11,
             remote_get_latency: 0.016,
             remote_write_latency: 0.005,
-            hub_write_latency: 0.005,
-            spoke_capacity: Some(800.0),
+            hub_write_latency: 0.004,
+            spoke_capacity: Some(700.0),
             hub_capacity: Some(800.0),
         };
         match name {
             "m4.xlarge-2020" => Ok(m4),
-            "c5.24xlarge-2020" => Ok(Self { cores: 96, cpu_speed: 1.8, ..m4 }),
-            "m5.xlarge" => Ok(Self { cores: 3, cpu_speed: 1.3, ..m4 }),
-            "laptop" => Ok(Self { cores: 2, cpu_speed: 1.5, spoke_capacity: None, hub_capacity: None, ..m4 }),
-            other => Err(format!("unknown preset {other:?}; known: {}", Self::PRESETS.join(", "))),
+            "c5.24xlarge-2020" => Ok(Self {
+                cores: 96,
+                cpu_speed: 1.8,
+                ..m4
+            }),
+            "m5.xlarge" => Ok(Self {
+                cores: 3,
+                cpu_speed: 1.3,
+                ..m4
+            }),
+            "laptop" => Ok(Self {
+                cores: 2,
+                cpu_speed: 1.5,
+                spoke_capacity: None,
+                hub_capacity: None,
+                ..m4
+            }),
+            other => Err(format!(
+                "unknown preset {other:?}; known: {}",
+                Self::PRESETS.join(", ")
+            )),
         }
     }
 
     /// CPU of one apply in this mode with `in_flight` applies running, in modeled seconds.
     pub fn apply_cpu(&self, in_flight: usize) -> Duration {
         let base = match self.apply_mode {
-            ApplyMode::ClientSide => self.cpu_per_apply_client_side * (1.0 + self.contention * in_flight.saturating_sub(1) as f64),
+            ApplyMode::ClientSide => {
+                self.cpu_per_apply_client_side
+                    * (1.0 + self.contention * in_flight.saturating_sub(1) as f64)
+            }
             ApplyMode::ServerSide => self.cpu_per_apply_server_side,
             ApplyMode::Fake => 0.0,
         };
@@ -145,7 +168,11 @@ impl CostModel {
         if all.iter().any(|v| !v.is_finite() || *v < 0.0) || self.cpu_speed == 0.0 {
             return Err("costs must be finite and non-negative, and cpu speed positive".into());
         }
-        if [self.spoke_capacity, self.hub_capacity].iter().flatten().any(|c| !c.is_finite() || *c <= 0.0) {
+        if [self.spoke_capacity, self.hub_capacity]
+            .iter()
+            .flatten()
+            .any(|c| !c.is_finite() || *c <= 0.0)
+        {
             return Err("capacities must be positive".into());
         }
         Ok(())
@@ -163,7 +190,11 @@ mod tests {
             m.validate().unwrap();
             assert_eq!(m.preset, p);
         }
-        assert!(CostModel::preset("z80").unwrap_err().contains("m4.xlarge-2020"));
+        assert!(
+            CostModel::preset("z80")
+                .unwrap_err()
+                .contains("m4.xlarge-2020")
+        );
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub struct ListResult {
     pub resource_version: u64,
     /// Token for the next page.
     pub continue_token: Option<String>,
-    /// How many matching objects follow this page.
+    /// How many matching objects follow this page, when known.
     pub remaining: Option<u64>,
 }
 
@@ -467,7 +467,7 @@ impl Store {
         let pinned = q.fields.pinned_name();
         let mut items = Vec::new();
         let mut last_key = None;
-        let mut remaining = 0u64;
+        let mut more = false;
         let range: Box<dyn Iterator<Item = (&(String, String), &Obj)>> = match (ns, &after) {
             (_, Some(k)) => Box::new(st.objects.range((
                 std::ops::Bound::Excluded(k.clone()),
@@ -489,13 +489,15 @@ impl Store {
                 continue;
             }
             if q.limit > 0 && items.len() == q.limit {
-                remaining += 1;
-                continue;
+                // One more match means another page; counting them all would make paging
+                // quadratic, so remainingItemCount is left out (as Kubernetes does with selectors).
+                more = true;
+                break;
             }
             items.push(obj.clone());
             last_key = Some(key.clone());
         }
-        let continue_token = (remaining > 0).then(|| {
+        let continue_token = more.then(|| {
             encode_continue(
                 list_rv,
                 last_key.as_ref().expect("a full page has a last key"),
@@ -505,7 +507,7 @@ impl Store {
             items,
             resource_version: list_rv,
             continue_token,
-            remaining: (remaining > 0).then_some(remaining),
+            remaining: None,
         })
     }
 

@@ -413,7 +413,7 @@ fn list_selectors_and_pagination() {
     {
         let page = s.list(&cms, Some("default"), &q).unwrap();
         first_rv = page.resource_version;
-        assert_eq!(page.remaining, Some(15));
+        assert!(page.continue_token.is_some());
         names.extend(
             page.items
                 .iter()

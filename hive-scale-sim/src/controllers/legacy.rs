@@ -1,0 +1,372 @@
+//! The 2020 pipeline the report's numbers came from: the syncset controller keeps one
+//! SyncSetInstance per (cluster, matching set), and the syncsetinstance controller applies each.
+
+use super::clusterdeployment::set_condition;
+use super::clustersync::{MatchedSet, apply_set, matching_sets, skip_reason};
+use super::runner::{Reconciler, Requeue};
+use super::{Sim, defs, meta_str};
+use crate::apiserver::selector::LabelSelector;
+use crate::apiserver::store::{ListQuery, WriteOptions};
+use crate::metrics::labels;
+use futures::future::BoxFuture;
+use hive_scale_core::labels::FAKE_CLUSTER;
+use serde_json::{Value, json};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The syncset controller's name (2020).
+pub const SYNCSET: &str = "syncset-controller";
+/// The syncsetinstance controller's name (2020).
+pub const SYNCSETINSTANCE: &str = "syncsetinstance-controller";
+const CD_LABEL: &str = "hive.openshift.io/cluster-deployment-name";
+
+/// Name of the instance of `set` for cluster `cd`.
+pub fn instance_name(cd: &str, set: &MatchedSet) -> String {
+    if set.selector {
+        format!("{cd}-{}-selector-syncset", set.name())
+    } else {
+        format!("{cd}-{}-syncset", set.name())
+    }
+}
+
+/// The SyncSetInstance the syncset controller wants for `cd` and `set`.
+pub fn instance_object(cd: &Value, set: &MatchedSet) -> Value {
+    let (ns, name) = (meta_str(cd, "namespace"), meta_str(cd, "name"));
+    let (ref_field, set_label) = if set.selector {
+        (
+            "selectorSyncSetRef",
+            "hive.openshift.io/selector-syncset-name",
+        )
+    } else {
+        ("syncSetRef", "hive.openshift.io/syncset-name")
+    };
+    json!({
+        "apiVersion": "hive.openshift.io/v1", "kind": "SyncSetInstance",
+        "metadata": {"name": instance_name(name, set), "namespace": ns, "labels": {CD_LABEL: name, set_label: set.name()},
+            "ownerReferences": [{"apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment", "name": name, "uid": meta_str(cd, "uid"), "controller": true, "blockOwnerDeletion": true}]},
+        "spec": {"clusterDeploymentRef": {"name": name}, ref_field: {"name": set.name()}, "syncSetHash": spec_hash(set),
+            "resourceApplyMode": if set.sync_mode() { "Sync" } else { "Upsert" }},
+    })
+}
+
+fn spec_hash(set: &MatchedSet) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    set.obj
+        .get("spec")
+        .map(|s| s.to_string())
+        .unwrap_or_default()
+        .hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// Creates, updates and deletes a cluster's SyncSetInstances.
+#[derive(Debug)]
+pub struct SyncSetController {
+    sim: Arc<Sim>,
+}
+
+impl SyncSetController {
+    /// A controller over `sim`.
+    pub fn new(sim: Arc<Sim>) -> Arc<Self> {
+        Arc::new(Self { sim })
+    }
+
+    async fn run(self: Arc<Self>, (ns, name): (String, String)) -> (Requeue, &'static str) {
+        let sim = &self.sim;
+        let Ok(cd) = sim.hub.get(&sim.def(defs::CD), &ns, &name) else {
+            return (Requeue::Done, "no-op");
+        };
+        if cd.pointer("/metadata/deletionTimestamp").is_some()
+            || !cd
+                .pointer("/spec/installed")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        {
+            return (Requeue::Done, "skipped-sync");
+        }
+        sim.cores.run(sim.model.reconcile_cpu()).await;
+        let ssi_def = sim.def(defs::SSI);
+        let q = ListQuery {
+            labels: LabelSelector::parse(&format!("{CD_LABEL}={name}")).unwrap_or_default(),
+            ..Default::default()
+        };
+        let existing = sim
+            .hub
+            .list(&ssi_def, Some(&ns), &q)
+            .map(|l| l.items)
+            .unwrap_or_default();
+        let mut wanted = std::collections::BTreeSet::new();
+        let mut failed = false;
+        for set in matching_sets(sim, &cd) {
+            let ssi_name = instance_name(&name, &set);
+            wanted.insert(ssi_name.clone());
+            let hash = spec_hash(&set);
+            let current = existing.iter().find(|e| meta_str(e, "name") == ssi_name);
+            if current.is_some_and(|c| {
+                c.pointer("/spec/syncSetHash").and_then(Value::as_str) == Some(hash.as_str())
+            }) {
+                continue;
+            }
+            let mut body = instance_object(&cd, &set);
+            let result = match current {
+                None => {
+                    sim.hub_write(
+                        SYNCSET,
+                        "POST",
+                        "hive.openshift.io/v1/syncsetinstances",
+                        |s, o| s.create(&ssi_def, &ns, body, o),
+                    )
+                    .await
+                }
+                Some(c) => {
+                    body["metadata"]["resourceVersion"] = c
+                        .pointer("/metadata/resourceVersion")
+                        .cloned()
+                        .unwrap_or_default();
+                    if let Some(st) = c.get("status") {
+                        body["status"] = st.clone();
+                    }
+                    sim.hub_write(
+                        SYNCSET,
+                        "PUT",
+                        "hive.openshift.io/v1/syncsetinstances",
+                        |s, o| s.update(&ssi_def, &ns, &ssi_name, body, o),
+                    )
+                    .await
+                }
+            };
+            failed |= result.is_err_and(|e| e.code != 409);
+        }
+        for stale in existing
+            .iter()
+            .filter(|e| !wanted.contains(meta_str(e, "name")))
+        {
+            if stale
+                .pointer("/spec/resourceApplyMode")
+                .and_then(Value::as_str)
+                == Some("Sync")
+            {
+                let refs: Vec<Value> = stale
+                    .pointer("/status/resources")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let _ = super::clustersync::delete_stale(sim, SYNCSET, &refs).await;
+            }
+            let stale_name = meta_str(stale, "name").to_string();
+            let _ = sim
+                .hub_write(
+                    SYNCSET,
+                    "DELETE",
+                    "hive.openshift.io/v1/syncsetinstances",
+                    |s, _| s.delete(&ssi_def, &ns, &stale_name, &Default::default(), false),
+                )
+                .await;
+        }
+        if failed {
+            (Requeue::Error, "full-sync")
+        } else {
+            (Requeue::Done, "full-sync")
+        }
+    }
+}
+
+impl Reconciler<(String, String)> for SyncSetController {
+    fn name(&self) -> &str {
+        SYNCSET
+    }
+    fn reconcile(
+        self: Arc<Self>,
+        key: (String, String),
+    ) -> BoxFuture<'static, (Requeue, &'static str)> {
+        Box::pin(self.run(key))
+    }
+}
+
+/// Applies one SyncSetInstance.
+#[derive(Debug)]
+pub struct SyncSetInstanceController {
+    sim: Arc<Sim>,
+}
+
+impl SyncSetInstanceController {
+    /// A controller over `sim`.
+    pub fn new(sim: Arc<Sim>) -> Arc<Self> {
+        Arc::new(Self { sim })
+    }
+
+    async fn run(self: Arc<Self>, (ns, ssi_name): (String, String)) -> (Requeue, &'static str) {
+        let sim = &self.sim;
+        let ssi_def = sim.def(defs::SSI);
+        let Ok(ssi) = sim.hub.get(&ssi_def, &ns, &ssi_name) else {
+            return (Requeue::Done, "no-op");
+        };
+        let cd_name = ssi
+            .pointer("/spec/clusterDeploymentRef/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let Ok(cd) = sim.hub.get(&sim.def(defs::CD), &ns, &cd_name) else {
+            return (Requeue::Done, "no-op");
+        };
+        if skip_reason(&cd).is_some() {
+            return (Requeue::Done, "skipped-sync");
+        }
+        let (set_def, set_ns, set_name, selector) = match ssi
+            .pointer("/spec/selectorSyncSetRef/name")
+            .and_then(Value::as_str)
+        {
+            Some(n) => (sim.def(defs::SSS), "", n.to_string(), true),
+            None => (
+                sim.def(defs::SS),
+                ns.as_str(),
+                ssi.pointer("/spec/syncSetRef/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                false,
+            ),
+        };
+        let Ok(obj) = sim.hub.get(&set_def, set_ns, &set_name) else {
+            return (Requeue::Done, "no-op");
+        };
+        let set = MatchedSet { obj, selector };
+        let now = sim.clock.now_rfc3339();
+        let interval = sim.jittered_interval();
+        let status = ssi.get("status").cloned().unwrap_or_else(|| json!({}));
+        let hash = ssi
+            .pointer("/spec/syncSetHash")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let last = status
+            .get("conditions")
+            .and_then(Value::as_array)
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.get("type").and_then(Value::as_str) == Some("ApplySuccess"))
+            })
+            .and_then(|c| c.get("lastProbeTime").and_then(Value::as_str))
+            .and_then(|t| sim.clock.seconds_since(t));
+        let applied = status
+            .get("applied")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let due = last.is_none_or(|secs| secs >= interval.as_secs_f64());
+        if applied
+            && status.get("syncSetHash").and_then(Value::as_str) == Some(hash.as_str())
+            && !due
+        {
+            let left = interval.as_secs_f64() - last.unwrap_or(0.0);
+            return (
+                Requeue::After(Duration::from_secs_f64(left.max(1.0))),
+                "no-op",
+            );
+        }
+        sim.cores.run(sim.model.reconcile_cpu()).await;
+        let fake = super::annotation_true(&cd, FAKE_CLUSTER);
+        let result = apply_set(sim, SYNCSETINSTANCE, &set, &format!("{ns}/{cd_name}"), fake).await;
+        let ok = result.is_ok();
+        let mut new_status = status.clone();
+        new_status["applied"] = ok.into();
+        new_status["syncSetHash"] = hash.into();
+        let resources: Vec<Value> = set
+            .obj
+            .pointer("/spec/resources")
+            .and_then(Value::as_array)
+            .map(|rs| {
+                rs.iter()
+                    .map(|r| json!({"apiVersion": r.get("apiVersion"), "kind": r.get("kind"), "name": r.pointer("/metadata/name"), "namespace": r.pointer("/metadata/namespace").cloned().unwrap_or_else(|| "".into()), "hash": format!("{:016x}", super::spoke::content_hash(r))}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        new_status["resources"] = json!(resources);
+        if ok {
+            set_condition(
+                &mut new_status,
+                "ApplySuccess",
+                "True",
+                "ApplySucceeded",
+                "Apply successful",
+                &now,
+            );
+            // The probe time marks the last full apply, for the re-apply interval.
+            if let Some(c) = new_status["conditions"]
+                .as_array_mut()
+                .and_then(|cs| cs.iter_mut().find(|c| c["type"] == "ApplySuccess"))
+            {
+                c["lastProbeTime"] = now.clone().into();
+            }
+            if status.get("firstSuccessTimestamp").is_none() {
+                new_status["firstSuccessTimestamp"] = now.clone().into();
+                sim.counters
+                    .set_first_successes
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let since = [
+                    meta_str(&set.obj, "creationTimestamp"),
+                    cd.pointer("/status/installedTimestamp")
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                ]
+                .iter()
+                .filter_map(|t| sim.clock.seconds_since(t))
+                .fold(f64::INFINITY, f64::min);
+                if since.is_finite() {
+                    sim.metrics
+                        .selectorsyncset_apply_duration
+                        .get_or_create(&labels(&[("name", set.name())]))
+                        .observe(since.max(0.0));
+                }
+            }
+        } else {
+            set_condition(
+                &mut new_status,
+                "ApplySuccess",
+                "False",
+                "ApplyFailed",
+                result.as_ref().err().map(String::as_str).unwrap_or(""),
+                &now,
+            );
+        }
+        let mut updated = (*ssi).clone();
+        updated["status"] = new_status;
+        let write = |s: &crate::apiserver::store::Store, o: &WriteOptions| {
+            s.update(
+                &ssi_def,
+                &ns,
+                &ssi_name,
+                updated,
+                &WriteOptions {
+                    status: true,
+                    ..o.clone()
+                },
+            )
+        };
+        let written = sim
+            .hub_write(
+                SYNCSETINSTANCE,
+                "PUT",
+                "hive.openshift.io/v1/syncsetinstances/status",
+                write,
+            )
+            .await;
+        match (ok, written) {
+            (true, Ok(_)) => (Requeue::After(interval), "full-sync"),
+            (_, Err(e)) if e.code == 409 => (Requeue::Soon, "full-sync"),
+            _ => (Requeue::Error, "full-sync"),
+        }
+    }
+}
+
+impl Reconciler<(String, String)> for SyncSetInstanceController {
+    fn name(&self) -> &str {
+        SYNCSETINSTANCE
+    }
+    fn reconcile(
+        self: Arc<Self>,
+        key: (String, String),
+    ) -> BoxFuture<'static, (Requeue, &'static str)> {
+        Box::pin(self.run(key))
+    }
+}

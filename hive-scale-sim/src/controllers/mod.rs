@@ -1,0 +1,374 @@
+//! A model of Hive's controllers, running against the embedded hub's store.
+//!
+//! * [`clusterdeployment`]: installedTimestamp, conditions, reachability, the deprovision finalizer.
+//! * [`clustersync`]: current Hive's sync controller (one ClusterSync per cluster).
+//! * [`legacy`]: the 2020 pipeline (syncset controller creating SyncSetInstances, and the
+//!   syncsetinstance controller applying them).
+//!
+//! Work costs modeled time from the [`CostModel`](crate::model::CostModel) on one
+//! [`Clock`](crate::clock::Clock); see [`Sim`].
+
+pub mod clusterdeployment;
+pub mod clustersync;
+pub mod legacy;
+pub mod resources;
+pub mod runner;
+pub mod spoke;
+pub mod workqueue;
+
+use crate::apiserver::registry::ResourceDef;
+use crate::apiserver::store::{Store, WriteOptions};
+use crate::clock::Clock;
+use crate::metrics::{HiveMetrics, labels};
+use crate::model::{ApplyMode, CostModel, FAKE_APPLY_MS};
+use parking_lot::Mutex;
+use rand::{Rng, SeedableRng};
+use resources::{ApiCapacity, ClientLimiter, CorePool};
+use serde_json::Value;
+use spoke::Spoke;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Everything the simulated controllers share.
+#[derive(Debug)]
+pub struct Sim {
+    /// The one clock.
+    pub clock: Clock,
+    /// Costs.
+    pub model: CostModel,
+    /// Hive's metrics.
+    pub metrics: Arc<HiveMetrics>,
+    /// The hub's objects.
+    pub hub: Arc<Store>,
+    /// Where resources are applied.
+    pub spoke: Option<Arc<Spoke>>,
+    /// Modeled cores.
+    pub cores: CorePool,
+    /// The spoke API server's capacity.
+    pub spoke_api: ApiCapacity,
+    /// The hub API server's capacity.
+    pub hub_api: ApiCapacity,
+    /// The controllers' client-side limiter towards the hub.
+    pub hub_client: ClientLimiter,
+    /// Full re-apply interval (2h by default).
+    pub reapply_interval: Duration,
+    /// Use the 2020 SyncSetInstance pipeline.
+    pub legacy: bool,
+    in_flight_applies: AtomicUsize,
+    /// Counters the planner reads without scraping.
+    pub counters: Counters,
+    rng: Mutex<rand::rngs::StdRng>,
+    sets: Mutex<HashMap<(String, i64), Arc<SetCache>>>,
+}
+
+/// Running totals of the sync controller's work.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Resource applies finished.
+    pub applies: AtomicU64,
+    /// Their summed modeled duration, nanoseconds.
+    pub apply_nanos: AtomicU64,
+    /// Reconciles of the sync controller.
+    pub sync_reconciles: AtomicU64,
+    /// (set, cluster) pairs that succeeded for the first time.
+    pub set_first_successes: AtomicU64,
+    /// Clusters whose every set has succeeded once.
+    pub cluster_first_successes: AtomicU64,
+}
+
+/// A (Selector)SyncSet's resources, parsed and hashed once per generation.
+#[derive(Debug)]
+pub struct SetCache {
+    /// Resources with their content hash.
+    pub resources: Vec<(Value, u64)>,
+}
+
+/// Settings of a [`Sim`].
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Costs.
+    pub model: CostModel,
+    /// 2020 pipeline.
+    pub legacy: bool,
+    /// Full re-apply interval.
+    pub reapply_interval: Duration,
+    /// Controllers' client QPS towards the hub (None: unlimited).
+    pub hub_qps: Option<f64>,
+    /// Seed of the jitter and fake-apply draws.
+    pub seed: u64,
+}
+
+impl SimConfig {
+    /// 2h re-apply, 2020's measured hub client rate (about 30 writes/s), seed 1.
+    pub fn new(model: CostModel) -> Self {
+        Self {
+            model,
+            legacy: false,
+            reapply_interval: Duration::from_secs(7200),
+            hub_qps: Some(30.0),
+            seed: 1,
+        }
+    }
+}
+
+/// The Kubernetes resource names the controllers use.
+pub mod defs {
+    /// (group, version, plural) of each kind.
+    pub const CD: (&str, &str, &str) = ("hive.openshift.io", "v1", "clusterdeployments");
+    /// SelectorSyncSets.
+    pub const SSS: (&str, &str, &str) = ("hive.openshift.io", "v1", "selectorsyncsets");
+    /// SyncSets.
+    pub const SS: (&str, &str, &str) = ("hive.openshift.io", "v1", "syncsets");
+    /// SyncSetInstances.
+    pub const SSI: (&str, &str, &str) = ("hive.openshift.io", "v1", "syncsetinstances");
+    /// ClusterSyncs.
+    pub const CSYNC: (&str, &str, &str) = ("hiveinternal.openshift.io", "v1alpha1", "clustersyncs");
+    /// ClusterSyncLeases.
+    pub const LEASE: (&str, &str, &str) =
+        ("hiveinternal.openshift.io", "v1alpha1", "clustersyncleases");
+    /// HiveConfigs.
+    pub const HIVECONFIG: (&str, &str, &str) = ("hive.openshift.io", "v1", "hiveconfigs");
+    /// Secrets.
+    pub const SECRET: (&str, &str, &str) = ("", "v1", "secrets");
+}
+
+impl Sim {
+    /// A simulation over `hub`, applying to `spoke`.
+    pub fn new(
+        config: SimConfig,
+        clock: Clock,
+        metrics: Arc<HiveMetrics>,
+        hub: Arc<Store>,
+        spoke: Option<Arc<Spoke>>,
+    ) -> Arc<Self> {
+        metrics.sim_time_scale.set(clock.scale());
+        Arc::new(Self {
+            cores: CorePool::new(config.model.cores, clock.clone(), metrics.clone()),
+            spoke_api: ApiCapacity::new(config.model.spoke_capacity, clock.clone()),
+            hub_api: ApiCapacity::new(config.model.hub_capacity, clock.clone()),
+            hub_client: ClientLimiter::new(config.hub_qps, 100, clock.clone()),
+            reapply_interval: config.reapply_interval,
+            legacy: config.legacy,
+            in_flight_applies: AtomicUsize::new(0),
+            counters: Counters::default(),
+            rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(config.seed)),
+            sets: Mutex::new(HashMap::new()),
+            model: config.model,
+            clock,
+            metrics,
+            hub,
+            spoke,
+        })
+    }
+
+    /// A resource definition of the hub.
+    pub fn def(&self, gvr: (&str, &str, &str)) -> Arc<ResourceDef> {
+        self.hub
+            .registry()
+            .lookup(gvr.0, gvr.1, gvr.2)
+            .expect("the hub serves the Hive CRDs")
+    }
+
+    /// The re-apply interval plus Hive's 0-10 % jitter.
+    pub fn jittered_interval(&self) -> Duration {
+        let j: f64 = self.rng.lock().random_range(0.0..0.1);
+        self.reapply_interval.mul_f64(1.0 + j)
+    }
+
+    /// A write to the hub by `controller`: client limiter, hub capacity, latency, metrics; then `f`.
+    pub async fn hub_write<T>(
+        &self,
+        controller: &str,
+        method: &str,
+        resource: &str,
+        f: impl FnOnce(&Store, &WriteOptions) -> T,
+    ) -> T {
+        self.hub_client.acquire().await;
+        let took = self
+            .hub_api
+            .request(Duration::from_secs_f64(self.model.hub_write_latency))
+            .await;
+        let opts = WriteOptions {
+            field_manager: "hive1-clustersync".into(),
+            ..Default::default()
+        };
+        let out = f(&self.hub, &opts);
+        self.client_metric(controller, method, resource, false, took);
+        out
+    }
+
+    fn client_metric(
+        &self,
+        controller: &str,
+        method: &str,
+        resource: &str,
+        remote: bool,
+        took: Duration,
+    ) {
+        let remote = if remote { "true" } else { "false" };
+        let l = labels(&[
+            ("controller", controller),
+            ("method", method),
+            ("resource", resource),
+            ("remote", remote),
+            ("status", "200 OK"),
+        ]);
+        self.metrics.client_requests.get_or_create(&l).inc();
+        self.metrics
+            .client_request_seconds
+            .get_or_create(&l)
+            .observe(took.as_secs_f64());
+    }
+
+    /// Parsed resources of a set at a generation.
+    pub fn set_cache(&self, name: &str, generation: i64, set: &Value) -> Arc<SetCache> {
+        let key = (name.to_string(), generation);
+        if let Some(c) = self.sets.lock().get(&key) {
+            return c.clone();
+        }
+        let resources = set
+            .pointer("/spec/resources")
+            .and_then(Value::as_array)
+            .map(|rs| {
+                rs.iter()
+                    .map(|r| (r.clone(), spoke::content_hash(r)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let c = Arc::new(SetCache { resources });
+        self.sets.lock().insert(key, c.clone());
+        c
+    }
+
+    /// Applies one resource of `set` for clone `cd`, as the controller `controller` does:
+    /// modeled cost first, then the real write to the spoke. Returns an error message on failure.
+    pub async fn apply_resource(
+        &self,
+        controller: &str,
+        resource: &Value,
+        hash: u64,
+        writer: &str,
+        fake: bool,
+    ) -> Result<(), String> {
+        let start = self.clock.elapsed();
+        let in_flight = self.in_flight_applies.fetch_add(1, Ordering::SeqCst) + 1;
+        let mode = if fake {
+            ApplyMode::Fake
+        } else {
+            self.model.apply_mode
+        };
+        let result = match mode {
+            ApplyMode::Fake => {
+                let ms = FAKE_APPLY_MS[self.rng.lock().random_range(0..FAKE_APPLY_MS.len())];
+                self.clock.sleep(Duration::from_millis(ms)).await;
+                Ok(())
+            }
+            ApplyMode::ClientSide | ApplyMode::ServerSide => {
+                let resource_label = format!(
+                    "{}/{}",
+                    resource
+                        .get("apiVersion")
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                    resource.get("kind").and_then(Value::as_str).unwrap_or("")
+                );
+                if mode == ApplyMode::ClientSide {
+                    let took = self
+                        .spoke_api
+                        .request(Duration::from_secs_f64(self.model.remote_get_latency))
+                        .await;
+                    self.client_metric(controller, "GET", &resource_label, true, took);
+                }
+                self.cores.run(self.model.apply_cpu(in_flight)).await;
+                let changed = match &self.spoke {
+                    Some(s) => s.apply(resource, hash, writer),
+                    None => Ok(false),
+                };
+                // Server-side apply always sends the patch; client-side only when something changed.
+                if mode == ApplyMode::ServerSide || changed.as_ref().is_ok_and(|c| *c) {
+                    let method = if mode == ApplyMode::ServerSide {
+                        "PATCH"
+                    } else {
+                        "POST"
+                    };
+                    let took = self
+                        .spoke_api
+                        .request(Duration::from_secs_f64(self.model.remote_write_latency))
+                        .await;
+                    self.client_metric(controller, method, &resource_label, true, took);
+                }
+                changed.map(|_| ())
+            }
+        };
+        self.in_flight_applies.fetch_sub(1, Ordering::SeqCst);
+        let took = self.clock.elapsed().saturating_sub(start);
+        self.counters.applies.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .apply_nanos
+            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+        let result_label = if result.is_ok() { "success" } else { "error" };
+        let l = labels(&[("type", "apply"), ("result", result_label)]);
+        self.metrics.resources_applied.get_or_create(&l).inc();
+        self.metrics
+            .apply_duration
+            .get_or_create(&l)
+            .observe(took.as_secs_f64());
+        result
+    }
+
+    /// Deletes a resource from the spoke (Sync mode), paying a remote write.
+    pub async fn delete_resource(
+        &self,
+        controller: &str,
+        api_version: &str,
+        kind: &str,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<(), String> {
+        let took = self
+            .spoke_api
+            .request(Duration::from_secs_f64(self.model.remote_write_latency))
+            .await;
+        self.client_metric(
+            controller,
+            "DELETE",
+            &format!("{api_version}/{kind}"),
+            true,
+            took,
+        );
+        match &self.spoke {
+            Some(s) => s.delete(api_version, kind, ns, name),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Go's ParseBool truthiness of an annotation.
+pub fn annotation_true(obj: &Value, key: &str) -> bool {
+    obj.pointer("/metadata/annotations")
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
+        .and_then(hive_scale_core::labels::parse_bool)
+        .unwrap_or(false)
+}
+
+/// `metadata.labels` as a map.
+pub fn labels_of(obj: &Value) -> std::collections::BTreeMap<String, String> {
+    obj.pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `metadata.field` as a string.
+pub fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
+    obj.pointer(&format!("/metadata/{field}"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}

@@ -1,0 +1,168 @@
+//! The modeled resources work waits for: a fixed pool of cores, and API servers of limited
+//! capacity. Both queue in arrival order, so waiting times emerge as they would on real hardware.
+
+use crate::clock::Clock;
+use crate::metrics::HiveMetrics;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// Cores: a CPU burst holds one for its modeled duration; bursts beyond the core count wait.
+#[derive(Debug)]
+pub struct CorePool {
+    permits: Semaphore,
+    clock: Clock,
+    metrics: Arc<HiveMetrics>,
+}
+
+impl CorePool {
+    /// `cores` cores.
+    pub fn new(cores: usize, clock: Clock, metrics: Arc<HiveMetrics>) -> Self {
+        Self {
+            permits: Semaphore::new(cores.max(1)),
+            clock,
+            metrics,
+        }
+    }
+
+    /// Spends `cpu` of modeled CPU time on one core.
+    pub async fn run(&self, cpu: Duration) {
+        if cpu.is_zero() {
+            return;
+        }
+        // The semaphore is never closed.
+        let Ok(_permit) = self.permits.acquire().await else {
+            return;
+        };
+        self.metrics.sim_cores_busy.inc();
+        self.clock.sleep(cpu).await;
+        self.metrics.sim_cores_busy.dec();
+        self.metrics.sim_cpu_seconds.inc_by(cpu.as_secs_f64());
+    }
+}
+
+/// An API server that serves `capacity` requests per second, first come first served; each
+/// request also takes its own latency.
+#[derive(Debug)]
+pub struct ApiCapacity {
+    interval: Option<Duration>,
+    next_free: Mutex<Duration>,
+    clock: Clock,
+}
+
+impl ApiCapacity {
+    /// `None`: unlimited.
+    pub fn new(capacity: Option<f64>, clock: Clock) -> Self {
+        Self {
+            interval: capacity.map(|c| Duration::from_secs_f64(1.0 / c)),
+            next_free: Mutex::new(Duration::ZERO),
+            clock,
+        }
+    }
+
+    /// Waits for a slot, then for the request's latency. Returns the modeled time it took.
+    pub async fn request(&self, latency: Duration) -> Duration {
+        let start = self.clock.elapsed();
+        if let Some(interval) = self.interval {
+            let slot = {
+                let mut next = self.next_free.lock();
+                let slot = (*next).max(start);
+                *next = slot + interval;
+                slot
+            };
+            self.clock.sleep_until(slot).await;
+        }
+        self.clock.sleep(latency).await;
+        self.clock.elapsed().saturating_sub(start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn cores_queue_beyond_their_count() {
+        let pool = Arc::new(CorePool::new(
+            2,
+            Clock::real(),
+            Arc::new(HiveMetrics::new()),
+        ));
+        let start = tokio::time::Instant::now();
+        let jobs: Vec<_> = (0..4)
+            .map(|_| {
+                let p = pool.clone();
+                tokio::spawn(async move { p.run(Duration::from_secs(1)).await })
+            })
+            .collect();
+        for j in jobs {
+            j.await.unwrap();
+        }
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(2),
+            "4 one-second bursts on 2 cores"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn capacity_caps_the_request_rate() {
+        let api = Arc::new(ApiCapacity::new(Some(100.0), Clock::real()));
+        let start = tokio::time::Instant::now();
+        let reqs: Vec<_> = (0..200)
+            .map(|_| {
+                let a = api.clone();
+                tokio::spawn(async move { a.request(Duration::from_millis(5)).await })
+            })
+            .collect();
+        for r in reqs {
+            r.await.unwrap();
+        }
+        let took = start.elapsed().as_secs_f64();
+        assert!(
+            (took - 1.995).abs() < 0.02,
+            "200 requests at 100/s took {took}"
+        );
+    }
+}
+
+/// A client-side token bucket on modeled time (controller-runtime's client QPS and burst).
+#[derive(Debug)]
+pub struct ClientLimiter {
+    qps: Option<f64>,
+    burst: f64,
+    state: Mutex<(f64, Duration)>,
+    clock: Clock,
+}
+
+impl ClientLimiter {
+    /// `None`: unlimited.
+    pub fn new(qps: Option<f64>, burst: u32, clock: Clock) -> Self {
+        let burst = f64::from(burst.max(1));
+        Self {
+            qps: qps.filter(|q| *q > 0.0),
+            burst,
+            state: Mutex::new((burst, Duration::ZERO)),
+            clock,
+        }
+    }
+
+    /// Waits for a token.
+    pub async fn acquire(&self) {
+        let Some(qps) = self.qps else { return };
+        let wait = {
+            let mut st = self.state.lock();
+            let now = self.clock.elapsed();
+            let tokens =
+                (st.0 + now.saturating_sub(st.1).as_secs_f64() * qps).min(self.burst) - 1.0;
+            *st = (tokens, now);
+            if tokens < 0.0 {
+                Duration::from_secs_f64(-tokens / qps)
+            } else {
+                Duration::ZERO
+            }
+        };
+        self.clock.sleep(wait).await;
+    }
+}

@@ -1,0 +1,351 @@
+//! The simulated Hive: its controllers started over a hub store, fed by the store's events.
+
+use crate::apiserver::store::{EventType, ListQuery};
+use crate::controllers::clusterdeployment::ClusterDeploymentController;
+use crate::controllers::clustersync::ClusterSyncController;
+use crate::controllers::legacy::{SyncSetController, SyncSetInstanceController};
+use crate::controllers::runner::{Controller, pump};
+use crate::controllers::{Sim, defs, labels_of, meta_str};
+use crate::metrics::labels;
+use hive_scale_core::api::LabelSelector;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+type Key = (String, String);
+
+/// Running controllers.
+#[derive(Debug)]
+pub struct SimulatedHive {
+    sim: Arc<Sim>,
+    clusterdeployment: Arc<Controller<Key>>,
+    /// clustersync, or syncsetinstance in legacy mode: the controller the cost model describes.
+    sync: Arc<Controller<Key>>,
+    /// The legacy syncset controller.
+    syncset: Option<Arc<Controller<Key>>>,
+}
+
+fn key_of(obj: &Value) -> Key {
+    (
+        meta_str(obj, "namespace").to_string(),
+        meta_str(obj, "name").to_string(),
+    )
+}
+
+fn selector_of(set: &Value) -> LabelSelector {
+    set.pointer("/spec/clusterDeploymentSelector")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+impl SimulatedHive {
+    /// Starts the controllers Hive runs for adopted clusters.
+    pub fn start(sim: Arc<Sim>) -> Self {
+        let cd_rec = ClusterDeploymentController::new(sim.clone());
+        let clusterdeployment = Controller::start(&sim, cd_rec, "clusterdeployment-controller", 5);
+        {
+            let q = clusterdeployment.queue.clone();
+            pump(&sim, sim.def(defs::CD), move |e| q.add(key_of(&e.object)));
+        }
+        let workers = sim.model.workers;
+        let (sync, syncset) = if sim.legacy {
+            let ssi = Controller::start(
+                &sim,
+                Arc::new(SyncWorkers { sim: sim.clone() }),
+                crate::controllers::legacy::SYNCSETINSTANCE,
+                workers,
+            );
+            let ss = Controller::start(
+                &sim,
+                SyncSetController::new(sim.clone()),
+                crate::controllers::legacy::SYNCSET,
+                5,
+            );
+            {
+                let q = ssi.queue.clone();
+                // Like controller-runtime's GenerationChangedPredicate: an instance's own status
+                // updates do not requeue it (one reconcile per apply, as the 2020 report counts).
+                pump(&sim, sim.def(defs::SSI), move |e| {
+                    let generation = |o: &Value| o.pointer("/metadata/generation").cloned();
+                    let changed = match (&e.type_, &e.prev) {
+                        (EventType::Added, _) | (_, None) => true,
+                        (EventType::Modified, Some(p)) => generation(p) != generation(&e.object),
+                        (EventType::Deleted, _) => false,
+                    };
+                    if changed {
+                        q.add(key_of(&e.object));
+                    }
+                });
+            }
+            {
+                // A cluster change (say, it became reachable) concerns its instances too.
+                let (q, qi, s) = (ss.queue.clone(), ssi.queue.clone(), sim.clone());
+                pump(&sim, sim.def(defs::CD), move |e| {
+                    let (ns, name) = key_of(&e.object);
+                    q.add((ns.clone(), name.clone()));
+                    let reachability = |o: &Value| crate::controllers::clustersync::skip_reason(o);
+                    let became_ready = e.type_ == EventType::Modified
+                        && e.prev.as_deref().map(reachability) != Some(reachability(&e.object));
+                    if became_ready {
+                        let lq = ListQuery {
+                            labels: crate::apiserver::selector::LabelSelector::parse(&format!(
+                                "hive.openshift.io/cluster-deployment-name={name}"
+                            ))
+                            .unwrap_or_default(),
+                            ..Default::default()
+                        };
+                        for i in s
+                            .hub
+                            .list(&s.def(defs::SSI), Some(&ns), &lq)
+                            .map(|l| l.items)
+                            .unwrap_or_default()
+                        {
+                            qi.add(key_of(&i));
+                        }
+                    }
+                });
+            }
+            Self::pump_sets(&sim, ss.queue.clone());
+            (ssi, Some(ss))
+        } else {
+            let cs = Controller::start(
+                &sim,
+                Arc::new(SyncWorkers { sim: sim.clone() }),
+                crate::controllers::clustersync::NAME,
+                workers,
+            );
+            {
+                let q = cs.queue.clone();
+                pump(&sim, sim.def(defs::CD), move |e| q.add(key_of(&e.object)));
+            }
+            Self::pump_sets(&sim, cs.queue.clone());
+            (cs, None)
+        };
+        let hive = Self {
+            sim: sim.clone(),
+            clusterdeployment,
+            sync,
+            syncset,
+        };
+        hive.watch_hiveconfig();
+        hive.start_metrics_loop();
+        hive
+    }
+
+    /// SelectorSyncSet changes enqueue the clusters its old or new selector matches; SyncSet
+    /// changes enqueue the clusters they name.
+    fn pump_sets(sim: &Arc<Sim>, q: Arc<crate::controllers::workqueue::WorkQueue<Key>>) {
+        let (qq, s) = (q.clone(), sim.clone());
+        pump(sim, sim.def(defs::SSS), move |e| {
+            let mut selectors = vec![selector_of(&e.object)];
+            if let Some(p) = &e.prev {
+                selectors.push(selector_of(p));
+            }
+            for cd in s
+                .hub
+                .list(&s.def(defs::CD), None, &ListQuery::default())
+                .map(|l| l.items)
+                .unwrap_or_default()
+            {
+                let l = labels_of(&cd);
+                if selectors.iter().any(|sel| sel.matches(&l)) {
+                    qq.add(key_of(&cd));
+                }
+            }
+        });
+        pump(sim, sim.def(defs::SS), move |e| {
+            let ns = meta_str(&e.object, "namespace").to_string();
+            for obj in std::iter::once(&e.object).chain(e.prev.iter()) {
+                for r in obj
+                    .pointer("/spec/clusterDeploymentRefs")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(n) = r.get("name").and_then(Value::as_str) {
+                        q.add((ns.clone(), n.to_string()));
+                    }
+                }
+            }
+        });
+    }
+
+    /// HiveConfig `hive`'s `controllersConfig` sets the sync controller's workers, as in Hive.
+    fn watch_hiveconfig(&self) {
+        let (sim, sync) = (self.sim.clone(), self.sync.clone());
+        let name = if sim.legacy {
+            "syncsetinstance"
+        } else {
+            "clustersync"
+        };
+        pump(
+            &self.sim.clone(),
+            self.sim.def(defs::HIVECONFIG),
+            move |e| {
+                if meta_str(&e.object, "name") != "hive" {
+                    return;
+                }
+                let spec: hive_scale_core::api::HiveConfigSpec = e
+                    .object
+                    .get("spec")
+                    .and_then(|s| serde_json::from_value(s.clone()).ok())
+                    .unwrap_or_default();
+                let workers = match (e.type_, spec.concurrent_reconciles(name)) {
+                    (EventType::Deleted, _) | (_, None) => sim.model.workers,
+                    (_, Some(n)) => n.max(1) as usize,
+                };
+                let rec = Arc::new(SyncWorkers { sim: sim.clone() });
+                sync.set_workers(&sim, &rec, workers);
+            },
+        );
+    }
+
+    /// Recomputes Hive's metrics-controller gauges every 2 modeled minutes and refreshes the
+    /// workqueue gauges.
+    fn start_metrics_loop(&self) {
+        let (sim, queues) = (self.sim.clone(), self.queues());
+        tokio::spawn(async move {
+            loop {
+                for q in &queues {
+                    q.refresh_gauges();
+                }
+                refresh_selectorsyncset_gauges(&sim);
+                sim.clock.sleep(Duration::from_secs(120)).await;
+            }
+        });
+    }
+
+    fn queues(&self) -> Vec<Arc<crate::controllers::workqueue::WorkQueue<Key>>> {
+        let mut v = vec![
+            self.clusterdeployment.queue.clone(),
+            self.sync.queue.clone(),
+        ];
+        if let Some(s) = &self.syncset {
+            v.push(s.queue.clone());
+        }
+        v
+    }
+
+    /// Keys waiting or being worked on in the sync controller's queue (and the legacy syncset
+    /// controller's).
+    pub fn pending(&self) -> usize {
+        self.queues()
+            .iter()
+            .skip(1)
+            .map(|q| q.len() + q.in_progress())
+            .sum()
+    }
+
+    /// The shared simulation state.
+    pub fn sim(&self) -> &Arc<Sim> {
+        &self.sim
+    }
+
+    /// Refreshes gauges that are computed on scrape.
+    pub fn refresh(&self) {
+        for q in self.queues() {
+            q.refresh_gauges();
+        }
+    }
+
+    /// Stops handing out work.
+    pub fn shutdown(&self) {
+        for q in self.queues() {
+            q.shutdown();
+        }
+    }
+}
+
+/// `hive_selectorsyncset_clusters_total` and `..._unapplied_total` from the ClusterSyncs (or,
+/// in legacy mode, the SyncSetInstances).
+pub fn refresh_selectorsyncset_gauges(sim: &Sim) {
+    let mut totals: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+    if sim.legacy {
+        for ssi in sim
+            .hub
+            .list(&sim.def(defs::SSI), None, &ListQuery::default())
+            .map(|l| l.items)
+            .unwrap_or_default()
+        {
+            if let Some(n) = ssi
+                .pointer("/spec/selectorSyncSetRef/name")
+                .and_then(Value::as_str)
+            {
+                let e = totals.entry(n.to_string()).or_default();
+                e.0 += 1;
+                if !ssi
+                    .pointer("/status/applied")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                {
+                    e.1 += 1;
+                }
+            }
+        }
+    } else {
+        for cs in sim
+            .hub
+            .list(&sim.def(defs::CSYNC), None, &ListQuery::default())
+            .map(|l| l.items)
+            .unwrap_or_default()
+        {
+            for entry in cs
+                .pointer("/status/selectorSyncSets")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let n = entry
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let e = totals.entry(n).or_default();
+                e.0 += 1;
+                if entry.get("result").and_then(Value::as_str) != Some("Success") {
+                    e.1 += 1;
+                }
+            }
+        }
+    }
+    for (name, (total, unapplied)) in totals {
+        sim.metrics
+            .selectorsyncset_clusters
+            .get_or_create(&labels(&[("name", &name)]))
+            .set(total);
+        sim.metrics
+            .selectorsyncset_unapplied
+            .get_or_create(&labels(&[("name", &name)]))
+            .set(unapplied);
+    }
+}
+
+/// The sync controller's reconciler, rebuilt when HiveConfig changes the worker count.
+struct SyncWorkers {
+    sim: Arc<Sim>,
+}
+
+impl crate::controllers::runner::Reconciler<Key> for SyncWorkers {
+    fn name(&self) -> &str {
+        if self.sim.legacy {
+            crate::controllers::legacy::SYNCSETINSTANCE
+        } else {
+            crate::controllers::clustersync::NAME
+        }
+    }
+    fn reconcile(
+        self: Arc<Self>,
+        key: Key,
+    ) -> futures::future::BoxFuture<'static, (crate::controllers::runner::Requeue, &'static str)>
+    {
+        self.sim
+            .counters
+            .sync_reconciles
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.sim.legacy {
+            SyncSetInstanceController::new(self.sim.clone()).reconcile(key)
+        } else {
+            ClusterSyncController::new(self.sim.clone()).reconcile(key)
+        }
+    }
+}

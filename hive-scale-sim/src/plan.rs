@@ -1,0 +1,378 @@
+//! Capacity planning: the simulated Hive on the virtual clock. It adopts the clusters and
+//! creates the sets at time zero, runs until every (set, cluster) pair has applied once, then
+//! times one more SelectorSyncSet reaching every cluster.
+
+use crate::apiserver::store::{Store, StoreConfig, WriteOptions};
+use crate::clock::{self, Clock};
+use crate::controllers::spoke::Spoke;
+use crate::controllers::{Sim, SimConfig, defs};
+use crate::hive::SimulatedHive;
+use crate::metrics::HiveMetrics;
+use crate::model::{ApplyMode, CostModel};
+use hive_scale_core::adopt::AdoptPlan;
+use hive_scale_core::fixtures::SelectorSyncSetFixture;
+use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// What to plan.
+#[derive(Debug, Clone)]
+pub struct PlanConfig {
+    /// Adopted clusters.
+    pub clusters: usize,
+    /// SelectorSyncSets matching every cluster.
+    pub selectorsyncsets: usize,
+    /// ConfigMaps per set.
+    pub configmaps: usize,
+    /// Costs (workers, cores, apply mode, ...).
+    pub model: CostModel,
+    /// The 2020 SyncSetInstance pipeline.
+    pub legacy: bool,
+    /// Controllers' client QPS towards the hub.
+    pub hub_qps: Option<f64>,
+    /// Sampling interval of the time series, modeled.
+    pub sample_every: Duration,
+    /// Give up after this much modeled time.
+    pub max_duration: Duration,
+    /// After the initial drain, add one set and time its fan-out.
+    pub probe_new_set: bool,
+    /// Seed of jitter and fake-apply draws.
+    pub seed: u64,
+}
+
+impl PlanConfig {
+    /// The 2020 shape with `model`.
+    pub fn new(model: CostModel) -> Self {
+        Self {
+            clusters: 1000,
+            selectorsyncsets: 60,
+            configmaps: 10,
+            model,
+            legacy: false,
+            hub_qps: None,
+            sample_every: Duration::from_secs(60),
+            max_duration: Duration::from_secs(7 * 24 * 3600),
+            probe_new_set: true,
+            seed: 1,
+        }
+    }
+}
+
+/// One point of the time series the metrics would have shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    /// Modeled seconds since the start.
+    pub t: f64,
+    /// Keys queued or in progress in the sync controller (and the legacy syncset controller).
+    pub queue_depth: usize,
+    /// Resource applies per second over the last interval.
+    pub applies_per_second: f64,
+    /// Sync controller reconciles per second over the last interval.
+    pub reconciles_per_second: f64,
+    /// Mean modeled cores busy over the last interval.
+    pub cores_busy: f64,
+    /// Mean apply duration over the last interval, seconds.
+    pub apply_seconds: f64,
+}
+
+/// The planner's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanResult {
+    /// Preset name.
+    pub preset: String,
+    /// Apply mode.
+    pub apply_mode: String,
+    /// Sync workers.
+    pub workers: usize,
+    /// Modeled cores.
+    pub cores: usize,
+    /// Legacy pipeline.
+    pub legacy: bool,
+    /// Clusters.
+    pub clusters: usize,
+    /// Sets.
+    pub selectorsyncsets: usize,
+    /// Resources per set.
+    pub configmaps: usize,
+    /// Resource applies per second while draining.
+    pub applies_per_second: f64,
+    /// Sync reconciles per second while draining (SyncSetInstances/s in legacy mode).
+    pub reconciles_per_second: f64,
+    /// Mean modeled duration of one resource apply, seconds.
+    pub apply_seconds: f64,
+    /// Modeled seconds until every (set, cluster) pair applied once; None if it never did.
+    pub drain_seconds: Option<f64>,
+    /// Modeled seconds for one new SelectorSyncSet to reach every cluster.
+    pub new_set_seconds: Option<f64>,
+    /// Whether one full re-apply of everything fits in the 2h interval.
+    pub reapply_fits_2h: bool,
+    /// Mean modeled cores busy while draining.
+    pub cores_busy: f64,
+    /// Applies simulated.
+    pub applies: u64,
+    /// Spoke writes that overwrote another writer's content.
+    pub thrash: u64,
+    /// Wall-clock seconds the simulation took.
+    pub wall_seconds: f64,
+    /// The time series.
+    pub series: Vec<Sample>,
+}
+
+/// Runs the plan on the virtual clock.
+pub fn plan(cfg: &PlanConfig) -> Result<PlanResult, String> {
+    cfg.model.validate()?;
+    if cfg.clusters == 0 || cfg.selectorsyncsets == 0 {
+        return Err("clusters and selectorsyncsets must be at least 1".into());
+    }
+    let wall = Instant::now();
+    let cfg = cfg.clone();
+    clock::run_virtual(async move { run(cfg, wall).await })
+        .map_err(|e| format!("cannot start the virtual clock: {e}"))?
+}
+
+async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
+    let store_cfg = StoreConfig {
+        history_limit: 64,
+        watch_buffer: 1 << 21,
+    };
+    let hub = Store::new(&hive_scale_core::api::crds(), store_cfg.clone());
+    let spoke_store = Store::new(&[], store_cfg);
+    let metrics = Arc::new(HiveMetrics::new());
+    let clock = Clock::real();
+    let spoke_url = "https://spoke.plan.invalid:6443".to_string();
+    let spoke = Arc::new(Spoke::new(spoke_url.clone(), spoke_store, metrics.clone()));
+    let sim_cfg = SimConfig {
+        model: cfg.model.clone(),
+        legacy: cfg.legacy,
+        reapply_interval: Duration::from_secs(7200),
+        hub_qps: cfg.hub_qps,
+        seed: cfg.seed,
+    };
+    let sim = Sim::new(sim_cfg, clock.clone(), metrics, hub.clone(), Some(spoke));
+    let opts = WriteOptions {
+        field_manager: "plan".into(),
+        ..Default::default()
+    };
+    let fixture = SelectorSyncSetFixture::new().configmaps(cfg.configmaps);
+    let sss = sim.def(defs::SSS);
+    for set in fixture
+        .render_range(0, cfg.selectorsyncsets)
+        .map_err(|e| e.to_string())?
+    {
+        hub.create(
+            &sss,
+            "",
+            serde_json::to_value(&set).map_err(|e| e.to_string())?,
+            &opts,
+        )
+        .map_err(|e| e.message)?;
+    }
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: spoke\n  cluster: {{server: '{spoke_url}'}}\nusers:\n- name: u\n  user: {{token: plan}}\ncontexts:\n- name: spoke\n  context: {{cluster: spoke, user: u}}\ncurrent-context: spoke\n"
+    );
+    let mut adopt = AdoptPlan::new(kubeconfig.into_bytes());
+    adopt.fake_cluster = cfg.model.apply_mode == ApplyMode::Fake;
+    let (ns_def, secret_def, cd_def) = (
+        hub.registry()
+            .lookup("", "v1", "namespaces")
+            .expect("built in"),
+        sim.def(defs::SECRET),
+        sim.def(defs::CD),
+    );
+    for i in 1..=cfg.clusters as u32 {
+        let c = adopt.clone_objects(i);
+        let ns = adopt.namespace_name(i);
+        let to = |v: &dyn erased::Ser| v.value();
+        hub.create(&ns_def, "", to(&c.namespace), &opts)
+            .map_err(|e| e.message)?;
+        hub.create(&secret_def, &ns, to(&c.admin_kubeconfig), &opts)
+            .map_err(|e| e.message)?;
+        hub.create(&cd_def, &ns, to(&c.cluster_deployment), &opts)
+            .map_err(|e| e.message)?;
+    }
+    // An adopted fleet as the clusterdeployment controller leaves it: installed and reachable.
+    let now = clock.now_rfc3339();
+    for cd in hub
+        .list(&cd_def, None, &Default::default())
+        .map_err(|e| e.message)?
+        .items
+    {
+        let mut with_status = (*cd).clone();
+        with_status["status"] = serde_json::json!({
+            "installedTimestamp": crate::controllers::meta_str(&cd, "creationTimestamp"),
+            "conditions": [
+                {"type": "Unreachable", "status": "False", "reason": "ClusterReachable", "message": "cluster is reachable", "lastProbeTime": now, "lastTransitionTime": now},
+                {"type": "Provisioned", "status": "True", "reason": "Provisioned", "message": "cluster is provisioned", "lastProbeTime": now, "lastTransitionTime": now},
+            ],
+        });
+        let (ns, name) = (
+            crate::controllers::meta_str(&cd, "namespace").to_string(),
+            crate::controllers::meta_str(&cd, "name").to_string(),
+        );
+        hub.update(
+            &cd_def,
+            &ns,
+            &name,
+            with_status,
+            &WriteOptions {
+                status: true,
+                ..opts.clone()
+            },
+        )
+        .map_err(|e| e.message)?;
+    }
+    if cfg.legacy {
+        // The 2020 day-two state: every SyncSetInstance exists and waits to be applied.
+        let ssi = sim.def(defs::SSI);
+        for cd in hub
+            .list(&cd_def, None, &Default::default())
+            .map_err(|e| e.message)?
+            .items
+        {
+            for set in crate::controllers::clustersync::matching_sets(&sim, &cd) {
+                let ns = crate::controllers::meta_str(&cd, "namespace").to_string();
+                hub.create(
+                    &ssi,
+                    &ns,
+                    crate::controllers::legacy::instance_object(&cd, &set),
+                    &opts,
+                )
+                .map_err(|e| e.message)?;
+            }
+        }
+    }
+    let hive = SimulatedHive::start(sim.clone());
+    let pairs = (cfg.clusters * cfg.selectorsyncsets) as u64;
+    let mut series = Vec::new();
+    let mut last = Snapshot::take(&sim);
+    // Poll each modeled second for the drain; sample the series at its own interval.
+    let poll = Duration::from_secs(1).min(cfg.sample_every);
+    let mut next_sample = cfg.sample_every;
+    let drained_at = loop {
+        clock.sleep(poll).await;
+        let drained = sim.counters.set_first_successes.load(Ordering::Relaxed) >= pairs;
+        if drained || clock.elapsed() >= next_sample {
+            let now = Snapshot::take(&sim);
+            series.push(now.sample_since(&last, hive.pending()));
+            last = now;
+            next_sample += cfg.sample_every;
+        }
+        if drained {
+            break Some(clock.elapsed());
+        }
+        if clock.elapsed() >= cfg.max_duration {
+            break None;
+        }
+    };
+    let at_drain = Snapshot::take(&sim);
+    let mut new_set_seconds = None;
+    if drained_at.is_some() && cfg.probe_new_set {
+        let extra = fixture
+            .render_range(cfg.selectorsyncsets, 1)
+            .map_err(|e| e.to_string())?
+            .remove(0);
+        hub.create(
+            &sss,
+            "",
+            serde_json::to_value(&extra).map_err(|e| e.to_string())?,
+            &opts,
+        )
+        .map_err(|e| e.message)?;
+        let start = clock.elapsed();
+        let target = pairs + cfg.clusters as u64;
+        let step = Duration::from_secs(1);
+        while sim.counters.set_first_successes.load(Ordering::Relaxed) < target
+            && clock.elapsed() < start + cfg.max_duration
+        {
+            clock.sleep(step).await;
+        }
+        if sim.counters.set_first_successes.load(Ordering::Relaxed) >= target {
+            new_set_seconds = Some(clock.elapsed().saturating_sub(start).as_secs_f64());
+        }
+    }
+    hive.shutdown();
+    let span = drained_at
+        .unwrap_or_else(|| clock.elapsed())
+        .as_secs_f64()
+        .max(1e-9);
+    let applies = at_drain.applies;
+    let m = &cfg.model;
+    Ok(PlanResult {
+        preset: m.preset.clone(),
+        apply_mode: m.apply_mode.to_string(),
+        workers: m.workers,
+        cores: m.cores,
+        legacy: cfg.legacy,
+        clusters: cfg.clusters,
+        selectorsyncsets: cfg.selectorsyncsets,
+        configmaps: cfg.configmaps,
+        applies_per_second: applies as f64 / span,
+        reconciles_per_second: at_drain.reconciles as f64 / span,
+        apply_seconds: if applies > 0 {
+            at_drain.apply_nanos as f64 / 1e9 / applies as f64
+        } else {
+            0.0
+        },
+        drain_seconds: drained_at.map(|d| d.as_secs_f64()),
+        new_set_seconds,
+        reapply_fits_2h: drained_at.is_some_and(|d| d <= Duration::from_secs(7200)),
+        cores_busy: at_drain.cpu / span,
+        applies: sim.counters.applies.load(Ordering::Relaxed),
+        thrash: sim.metrics.sim_thrash.get(),
+        wall_seconds: wall.elapsed().as_secs_f64(),
+        series,
+    })
+}
+
+/// Serializing planned objects to JSON values without naming each type.
+mod erased {
+    /// Anything serializable.
+    pub trait Ser {
+        fn value(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn value(&self) -> serde_json::Value {
+            serde_json::to_value(self).expect("planned objects serialize")
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Snapshot {
+    t: f64,
+    applies: u64,
+    apply_nanos: u64,
+    reconciles: u64,
+    cpu: f64,
+}
+
+impl Snapshot {
+    fn take(sim: &Sim) -> Self {
+        let c = &sim.counters;
+        Self {
+            t: sim.clock.elapsed().as_secs_f64(),
+            applies: c.applies.load(Ordering::Relaxed),
+            apply_nanos: c.apply_nanos.load(Ordering::Relaxed),
+            reconciles: c.sync_reconciles.load(Ordering::Relaxed),
+            cpu: sim.metrics.sim_cpu_seconds.get(),
+        }
+    }
+
+    fn sample_since(&self, prev: &Snapshot, depth: usize) -> Sample {
+        let dt = (self.t - prev.t).max(1e-9);
+        let applies = self.applies - prev.applies;
+        Sample {
+            t: self.t,
+            queue_depth: depth,
+            applies_per_second: applies as f64 / dt,
+            reconciles_per_second: (self.reconciles - prev.reconciles) as f64 / dt,
+            cores_busy: (self.cpu - prev.cpu) / dt,
+            apply_seconds: if applies > 0 {
+                (self.apply_nanos - prev.apply_nanos) as f64 / 1e9 / applies as f64
+            } else {
+                0.0
+            },
+        }
+    }
+}
