@@ -1,26 +1,48 @@
-//! Runs the embedded Hive hub until Ctrl-C.
+//! Runs the embedded Hive hub until Ctrl-C: the hub API server, one spoke every clone can point
+//! at, the simulated Hive controllers, and Hive's metrics endpoint.
 //!
 //! ```text
-//! cargo run --example hub -- [--dir DIR] [--port PORT]
+//! cargo run --example hub -- [--dir DIR] [--port PORT] [--metrics-port 2112] [--time-scale K]
+//!     [--preset laptop] [--apply client-side|server-side|fake] [--workers 5] [--legacy-syncsetinstances]
+//!     [--faults SPEC] [--no-controllers]
 //! ```
 //! It prints `export KUBECONFIG=...`; `kubectl` and every hive-scale tool then talk to it.
 
 use clap::Parser;
+use hive_scale_examples::model_args::ModelArgs;
 use hive_scale_sim::apiserver::faults::FaultConfig;
-use hive_scale_sim::apiserver::{ApiServer, ApiServerConfig};
+use hive_scale_sim::controllers::SimConfig;
+use hive_scale_sim::hub::{EmbeddedHub, EmbeddedHubConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Run the embedded Hive hub (a Kubernetes-compatible API server on loopback).
+/// Run the embedded Hive hub (a Kubernetes-compatible API server with simulated Hive controllers).
 #[derive(Parser, Debug)]
 #[command(version, allow_negative_numbers = true)]
 struct Args {
-    /// Directory for the kubeconfig (written with mode 0600).
+    /// Directory for hub.kubeconfig and spoke.kubeconfig (written with mode 0600).
     #[arg(long, default_value = "target/hive-scale")]
     dir: PathBuf,
-    /// Port to listen on (0: any free port).
+    /// Port of the hub API server (0: any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Port of the plain-HTTP metrics endpoint (Hive uses 2112; 0: any free port).
+    #[arg(long, default_value_t = 0)]
+    metrics_port: u16,
+    /// Modeled seconds per real second (time runs this much faster inside the hub).
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Sync controller workers (clustersync, or syncsetinstance with --legacy-syncsetinstances).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Modeled cores.
+    #[arg(long)]
+    cores: Option<usize>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Serve the API only: no simulated controllers, no spoke.
+    #[arg(long)]
+    no_controllers: bool,
     /// Inject faults into resource requests, e.g. `429=0.1,500=0.1,503=0.1,409=0.1,drop=0.1,latency=5ms,retry-after=1,seed=7`.
     #[arg(long, value_parser = FaultConfig::parse)]
     faults: Option<FaultConfig>,
@@ -36,13 +58,42 @@ fn main() -> ExitCode {
     };
     hive_scale_examples::init_logging(args.verbose);
     hive_scale_examples::run(async move {
-        let mut config = ApiServerConfig::new(&args.dir, "hub");
-        config.bind.set_port(args.port);
-        config.faults = args.faults.clone();
-        let hub = ApiServer::start(config).await?;
-        let path = std::fs::canonicalize(hub.kubeconfig_path())?;
-        println!("hub listening on {}", hub.url());
-        println!("export KUBECONFIG={}", path.display());
+        if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+            anyhow::bail!(
+                "--time-scale must be a positive number, not {}",
+                args.time_scale
+            );
+        }
+        let model = args
+            .model
+            .model(args.workers, args.cores)
+            .map_err(anyhow::Error::msg)?;
+        let mut cfg = EmbeddedHubConfig::new(&args.dir);
+        cfg.port = args.port;
+        cfg.metrics_addr.set_port(args.metrics_port);
+        cfg.controllers = !args.no_controllers;
+        cfg.spoke = !args.no_controllers;
+        cfg.time_scale = args.time_scale;
+        cfg.faults = args.faults.clone();
+        cfg.sim = SimConfig {
+            legacy: args.model.legacy_syncsetinstances,
+            hub_qps: args.model.hub_qps(),
+            ..SimConfig::new(model)
+        };
+        let hub = EmbeddedHub::start(cfg).await?;
+        println!("hub listening on {}", hub.hub().url());
+        if let Some(spoke) = hub.spoke() {
+            println!(
+                "spoke listening on {} (kubeconfig {})",
+                spoke.url(),
+                std::fs::canonicalize(spoke.kubeconfig_path())?.display()
+            );
+        }
+        println!("Hive metrics on {}", hub.metrics_url());
+        println!(
+            "export KUBECONFIG={}",
+            std::fs::canonicalize(hub.kubeconfig_path())?.display()
+        );
         tokio::signal::ctrl_c().await?;
         eprintln!("stopping");
         hub.shutdown().await;

@@ -1,12 +1,16 @@
 //! # hive-scale-sim
 //!
 //! An embedded Hive hub for scale tests: a Kubernetes-compatible API server on loopback
-//! ([`apiserver`]) that the real `kubectl`, kube-rs and hive-scale's own tools talk to.
+//! ([`apiserver`]) that the real `kubectl`, kube-rs and hive-scale's own tools talk to; a model
+//! of Hive's controllers ([`controllers`], [`hive`]) whose costs come from a [`model`] and whose
+//! time comes from one [`clock`]; Hive's [`metrics`]; the whole hub with its spoke ([`hub`]); and
+//! a capacity [`plan`]ner that runs the same controllers on a virtual clock.
 
 pub mod apiserver;
 pub mod clock;
 pub mod controllers;
 pub mod hive;
+pub mod hub;
 pub mod metrics;
 pub mod model;
 pub mod plan;
@@ -35,4 +39,7 @@ pub enum SimError {
     /// An in-process client could not be built.
     #[error("client setup failed: {0}")]
     Client(String),
+    /// The configuration is not usable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }

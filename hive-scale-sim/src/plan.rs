@@ -135,6 +135,7 @@ async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
     let store_cfg = StoreConfig {
         history_limit: 64,
         watch_buffer: 1 << 21,
+        clock: None,
     };
     let hub = Store::new(&hive_scale_core::api::crds(), store_cfg.clone());
     let spoke_store = Store::new(&[], store_cfg);

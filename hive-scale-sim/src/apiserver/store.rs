@@ -184,7 +184,14 @@ fn check_namespace_open(
 }
 
 /// Sets what the server owns in metadata: identity, timestamps, generation.
-fn stamp_metadata(def: &ResourceDef, ns: &str, name: &str, old: Option<&Value>, new: &mut Value) {
+fn stamp_metadata(
+    def: &ResourceDef,
+    ns: &str,
+    name: &str,
+    old: Option<&Value>,
+    new: &mut Value,
+    now: &str,
+) {
     let m = meta_mut(new);
     m.insert("name".into(), name.into());
     if def.namespaced {
@@ -228,7 +235,7 @@ fn stamp_metadata(def: &ResourceDef, ns: &str, name: &str, old: Option<&Value>, 
         }
         None => {
             m.insert("uid".into(), uuid::Uuid::new_v4().to_string().into());
-            m.insert("creationTimestamp".into(), now_rfc3339().into());
+            m.insert("creationTimestamp".into(), now.into());
             m.remove("deletionTimestamp");
             m.remove("deletionGracePeriodSeconds");
             if def.custom {
@@ -258,6 +265,9 @@ pub struct StoreConfig {
     pub history_limit: usize,
     /// Events a slow watcher may fall behind before its stream is closed.
     pub watch_buffer: usize,
+    /// Clock of timestamps (creation, deletion, managed fields); real time when `None`. A hub
+    /// on a scaled clock stamps modeled time, so ages and latencies read in modeled seconds.
+    pub clock: Option<crate::clock::Clock>,
 }
 
 impl Default for StoreConfig {
@@ -265,6 +275,7 @@ impl Default for StoreConfig {
         Self {
             history_limit: 50_000,
             watch_buffer: 16_384,
+            clock: None,
         }
     }
 }
@@ -272,6 +283,7 @@ impl Default for StoreConfig {
 /// All objects of the hub.
 pub struct Store {
     rv: AtomicU64,
+    clock: crate::clock::Clock,
     config: StoreConfig,
     registry: RwLock<Arc<Registry>>,
     kinds: RwLock<HashMap<(String, String), Arc<Kind>>>,
@@ -350,6 +362,10 @@ impl Store {
             .expect("namespaces are built in");
         let store = Arc::new(Self {
             rv: AtomicU64::new(1),
+            clock: config
+                .clock
+                .clone()
+                .unwrap_or_else(crate::clock::Clock::real),
             config,
             registry: RwLock::new(Arc::new(registry)),
             kinds: RwLock::new(HashMap::new()),
@@ -585,7 +601,14 @@ impl Store {
                         name,
                     )?;
                 }
-                stamp_metadata(def, ns, name, old.as_deref(), &mut new);
+                stamp_metadata(
+                    def,
+                    ns,
+                    name,
+                    old.as_deref(),
+                    &mut new,
+                    &self.clock.now_rfc3339(),
+                );
                 match &old {
                     Some(o) if **o == new => return Ok((o.clone(), Outcome::Unchanged)),
                     // A namespace's own finalizer is its contents: finish_namespace removes it.
@@ -1236,7 +1259,7 @@ impl Store {
             if is_namespace || has_finalizers(old) {
                 let mut new = (**old).clone();
                 let m = meta_mut(&mut new);
-                m.insert("deletionTimestamp".into(), now_rfc3339().into());
+                m.insert("deletionTimestamp".into(), self.clock.now_rfc3339().into());
                 m.insert("deletionGracePeriodSeconds".into(), 0.into());
                 if is_namespace {
                     new["status"] = json!({"phase": "Terminating"});

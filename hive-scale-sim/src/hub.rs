@@ -1,0 +1,199 @@
+//! The embedded hub: the hub API server, the one spoke every clone points at, the simulated
+//! Hive controllers, and a plain-HTTP metrics endpoint in Hive's format.
+
+use crate::SimError;
+use crate::apiserver::faults::FaultConfig;
+use crate::apiserver::{ApiServer, ApiServerConfig};
+use crate::clock::Clock;
+use crate::controllers::spoke::Spoke;
+use crate::controllers::{Sim, SimConfig};
+use crate::hive::SimulatedHive;
+use crate::metrics::HiveMetrics;
+use crate::model::CostModel;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How to run the embedded hub.
+#[derive(Debug, Clone)]
+pub struct EmbeddedHubConfig {
+    /// Where `hub.kubeconfig` and `spoke.kubeconfig` are written.
+    pub dir: PathBuf,
+    /// The hub API server's port (0: any free port).
+    pub port: u16,
+    /// The metrics endpoint's address (Hive serves :2112; port 0: any free port).
+    pub metrics_addr: SocketAddr,
+    /// Run the simulated Hive controllers (off: a plain API server, as for fixture tests).
+    pub controllers: bool,
+    /// Start the embedded spoke.
+    pub spoke: bool,
+    /// The simulation's settings.
+    pub sim: SimConfig,
+    /// Modeled seconds per real second.
+    pub time_scale: f64,
+    /// Faults injected into the hub API server.
+    pub faults: Option<FaultConfig>,
+}
+
+impl EmbeddedHubConfig {
+    /// Hub, spoke and controllers with the `laptop` preset (fake applies are not assumed: the
+    /// clones point at the embedded spoke), at real time.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let model = CostModel::preset("laptop").expect("built-in preset");
+        Self {
+            dir: dir.into(),
+            port: 0,
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            controllers: true,
+            spoke: true,
+            sim: SimConfig {
+                hub_qps: None,
+                ..SimConfig::new(model)
+            },
+            time_scale: 1.0,
+            faults: None,
+        }
+    }
+}
+
+/// A running embedded hub.
+#[derive(Debug)]
+pub struct EmbeddedHub {
+    hub: ApiServer,
+    spoke: Option<ApiServer>,
+    hive: Option<SimulatedHive>,
+    metrics: Arc<HiveMetrics>,
+    metrics_addr: SocketAddr,
+    metrics_task: tokio::task::JoinHandle<()>,
+    clock: Clock,
+}
+
+impl EmbeddedHub {
+    /// Starts everything; returns when the ports are bound and the kubeconfigs written.
+    pub async fn start(cfg: EmbeddedHubConfig) -> Result<Self, SimError> {
+        cfg.sim.model.validate().map_err(SimError::Config)?;
+        let clock = Clock::scaled(cfg.time_scale);
+        let mut hub_cfg = ApiServerConfig::new(&cfg.dir, "hub");
+        hub_cfg.bind.set_port(cfg.port);
+        hub_cfg.faults = cfg.faults.clone();
+        hub_cfg.store.clock = Some(clock.clone());
+        let hub = ApiServer::start(hub_cfg).await?;
+        let spoke = if cfg.spoke {
+            let mut spoke_cfg = ApiServerConfig::new(&cfg.dir, "spoke");
+            spoke_cfg.crds = Vec::new();
+            spoke_cfg.store.clock = Some(clock.clone());
+            Some(ApiServer::start(spoke_cfg).await?)
+        } else {
+            None
+        };
+        let metrics = Arc::new(HiveMetrics::new());
+        metrics.sim_time_scale.set(clock.scale());
+        let hive = if cfg.controllers {
+            let target = spoke
+                .as_ref()
+                .map(|s| Arc::new(Spoke::new(s.url(), s.store().clone(), metrics.clone())));
+            let sim = Sim::new(
+                cfg.sim.clone(),
+                clock.clone(),
+                metrics.clone(),
+                hub.store().clone(),
+                target,
+            );
+            Some(SimulatedHive::start(sim))
+        } else {
+            None
+        };
+        let listener = tokio::net::TcpListener::bind(cfg.metrics_addr)
+            .await
+            .map_err(|e| SimError::Bind(cfg.metrics_addr, e))?;
+        let metrics_addr = listener
+            .local_addr()
+            .map_err(|e| SimError::Bind(cfg.metrics_addr, e))?;
+        let (m, queues) = (metrics.clone(), hive.as_ref().map(|h| h.sim().clone()));
+        let app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let (m, sim) = (m.clone(), queues.clone());
+                async move {
+                    if let Some(sim) = &sim {
+                        crate::hive::refresh_selectorsyncset_gauges(sim);
+                    }
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            HiveMetrics::content_type(),
+                        )],
+                        m.encode(),
+                    )
+                }
+            }),
+        );
+        let metrics_task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "metrics endpoint stopped");
+            }
+        });
+        tracing::info!(metrics = %metrics_addr, "Hive metrics endpoint listening");
+        Ok(Self {
+            hub,
+            spoke,
+            hive,
+            metrics,
+            metrics_addr,
+            metrics_task,
+            clock,
+        })
+    }
+
+    /// The hub API server.
+    pub fn hub(&self) -> &ApiServer {
+        &self.hub
+    }
+
+    /// The spoke API server.
+    pub fn spoke(&self) -> Option<&ApiServer> {
+        self.spoke.as_ref()
+    }
+
+    /// The hub's kubeconfig.
+    pub fn kubeconfig_path(&self) -> &Path {
+        self.hub.kubeconfig_path()
+    }
+
+    /// The spoke's kubeconfig: the admin kubeconfig to adopt copies of.
+    pub fn spoke_kubeconfig_path(&self) -> Option<&Path> {
+        self.spoke.as_ref().map(|s| s.kubeconfig_path())
+    }
+
+    /// `http://127.0.0.1:PORT/metrics`.
+    pub fn metrics_url(&self) -> String {
+        format!("http://{}/metrics", self.metrics_addr)
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<HiveMetrics> {
+        &self.metrics
+    }
+
+    /// The simulated controllers, when running.
+    pub fn hive(&self) -> Option<&SimulatedHive> {
+        self.hive.as_ref()
+    }
+
+    /// The clock the hub runs on.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Stops everything.
+    pub async fn shutdown(self) {
+        if let Some(h) = &self.hive {
+            h.shutdown();
+        }
+        self.metrics_task.abort();
+        if let Some(s) = self.spoke {
+            s.shutdown().await;
+        }
+        self.hub.shutdown().await;
+    }
+}
