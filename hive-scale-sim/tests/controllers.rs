@@ -1,0 +1,403 @@
+//! The simulated Hive against the embedded hub: what adopted clones and SelectorSyncSets turn
+//! into, on the hub and on the spoke.
+
+use hive_scale_core::adopt::{self, AdoptPlan, EngineOptions};
+use hive_scale_core::api::{
+    ClusterDeployment, ClusterSync, HiveConfig, SelectorSyncSet, SyncSetInstance,
+};
+use hive_scale_core::fixtures::{self, SelectorSyncSetFixture};
+use hive_scale_core::hub::{Hub, HubOptions};
+use hive_scale_sim::controllers::SimConfig;
+use hive_scale_sim::hub::{EmbeddedHub, EmbeddedHubConfig};
+use hive_scale_sim::model::CostModel;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use std::time::Duration;
+
+async fn start(legacy: bool, scale: f64) -> (tempfile::TempDir, EmbeddedHub, Hub) {
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = EmbeddedHubConfig::new(dir.path());
+    let mut model = CostModel::preset("laptop").unwrap();
+    model.apply_mode = hive_scale_sim::model::ApplyMode::ServerSide;
+    cfg.sim = SimConfig {
+        legacy,
+        hub_qps: None,
+        ..SimConfig::new(model)
+    };
+    cfg.time_scale = scale;
+    let hub = EmbeddedHub::start(cfg).await.unwrap();
+    let client = Hub::connect(&HubOptions {
+        kubeconfig: Some(hub.kubeconfig_path().to_path_buf()),
+        qps: 0.0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    (dir, hub, client)
+}
+
+async fn adopt_clones(hub: &EmbeddedHub, client: &Hub, range: std::ops::RangeInclusive<u32>) {
+    let spoke = std::fs::read(hub.spoke_kubeconfig_path().unwrap()).unwrap();
+    let s = adopt::adopt(
+        client,
+        &AdoptPlan::new(spoke),
+        range,
+        &EngineOptions::default(),
+        &None,
+    )
+    .await
+    .unwrap();
+    assert!(s.succeeded(), "{s:?}");
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..300 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn synced(client: &kube::Client, sets: usize) -> usize {
+    let cs: Api<ClusterSync> = Api::all(client.clone());
+    cs.list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|c| {
+            c.status.as_ref().is_some_and(|s| {
+                s.first_success_time.is_some() && s.selector_sync_sets.len() == sets
+            })
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clones_sync_every_set_to_the_spoke() {
+    let (_d, hub, client) = start(false, 20.0).await;
+    let kc = hub.hub().client().await.unwrap();
+    let sets = SelectorSyncSetFixture::new()
+        .configmaps(3)
+        .render_range(0, 4)
+        .unwrap();
+    fixtures::apply_selector_syncsets(&client, &sets, 4, &None)
+        .await
+        .unwrap();
+    adopt_clones(&hub, &client, 1..=6).await;
+    eventually("every ClusterSync to succeed", || async {
+        synced(&kc, 4).await == 6
+    })
+    .await;
+
+    let cd: ClusterDeployment = Api::namespaced(kc.clone(), "ns3").get("c3").await.unwrap();
+    let st = cd.status.unwrap();
+    assert!(st.installed_timestamp.is_some());
+    assert_eq!(st.condition("Unreachable").unwrap().status, "False");
+    assert!(
+        cd.metadata
+            .finalizers
+            .unwrap()
+            .contains(&"hive.openshift.io/deprovision".to_string())
+    );
+    let cs: ClusterSync = Api::namespaced(kc.clone(), "ns3").get("c3").await.unwrap();
+    let st = cs.status.unwrap();
+    assert_eq!(st.conditions[0].type_, "Failed");
+    assert_eq!(st.conditions[0].status, "False");
+    let names: Vec<&str> = st
+        .selector_sync_sets
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "scaletest-0-configmap",
+            "scaletest-1-configmap",
+            "scaletest-2-configmap",
+            "scaletest-3-configmap"
+        ],
+        "sorted by name"
+    );
+    assert!(
+        st.selector_sync_sets
+            .iter()
+            .all(|s| s.first_success_time.is_some()
+                && s.resources_to_delete.len() == 3
+                && s.observed_generation == 1)
+    );
+    let lease = Api::<hive_scale_core::api::ClusterSyncLease>::namespaced(kc.clone(), "ns3")
+        .get("c3")
+        .await
+        .unwrap();
+    assert!(!lease.spec.renew_time.is_empty());
+
+    let spoke = hub.spoke().unwrap().client().await.unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(spoke.clone(), "default");
+    let applied = cms
+        .list(&ListParams::default().labels("hive.openshift.io/managed=true"))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        applied.len(),
+        12,
+        "4 sets x 3 ConfigMaps, written once however many clones"
+    );
+    assert_eq!(hub.metrics().sim_thrash.get(), 0);
+
+    // Sync mode: a ConfigMap dropped from a set is deleted from the spoke; a new generation is applied.
+    let sss: Api<SelectorSyncSet> = Api::all(kc.clone());
+    let mut set = sss.get("scaletest-0-configmap").await.unwrap();
+    set.spec.common.resources.pop();
+    set.metadata.managed_fields = None;
+    sss.replace("scaletest-0-configmap", &PostParams::default(), &set)
+        .await
+        .unwrap();
+    eventually("the dropped ConfigMap to leave the spoke", || async {
+        cms.get_opt("scaletest-0-configmap-2")
+            .await
+            .unwrap()
+            .is_none()
+    })
+    .await;
+    eventually("generation 2 to be observed everywhere", || async {
+        let all = Api::<ClusterSync>::all(kc.clone())
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items;
+        all.iter()
+            .all(|c| c.status.as_ref().unwrap().selector_sync_sets[0].observed_generation == 2)
+    })
+    .await;
+
+    // The exported metrics carry Hive's names.
+    let text = hub.metrics().encode();
+    for name in [
+        "workqueue_depth{name=\"clusterSync-controller\"",
+        "controller_runtime_reconcile_total{controller=\"clusterSync-controller\"",
+        "hive_syncsetinstance_apply_duration_seconds_bucket",
+        "hive_selectorsyncset_apply_duration_seconds_count{name=\"scaletest-1-configmap\"} 6",
+        "hive_clustersync_first_success_duration_seconds_count 6",
+        "hive_kube_client_requests_total{controller=\"clusterSync-controller\",method=\"PATCH\"",
+        "hive_sim_time_scale 20",
+    ] {
+        assert!(text.contains(name), "{name} missing from\n{text}");
+    }
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_and_paused_clusters_are_skipped() {
+    let (_d, hub, client) = start(false, 20.0).await;
+    let kc = hub.hub().client().await.unwrap();
+    let sets = SelectorSyncSetFixture::new()
+        .configmaps(1)
+        .render_range(0, 1)
+        .unwrap();
+    fixtures::apply_selector_syncsets(&client, &sets, 1, &None)
+        .await
+        .unwrap();
+    // c1 points at a server that is not the spoke; c2 is paused; c3 is fine.
+    let elsewhere = hive_scale_core::adopt::plan::placeholder_kubeconfig().into_bytes();
+    adopt::adopt(
+        &client,
+        &AdoptPlan::new(elsewhere),
+        1..=1,
+        &EngineOptions::default(),
+        &None,
+    )
+    .await
+    .unwrap();
+    let spoke = std::fs::read(hub.spoke_kubeconfig_path().unwrap()).unwrap();
+    let mut paused = AdoptPlan::new(spoke.clone());
+    paused
+        .annotations
+        .insert("hive.openshift.io/syncset-pause".into(), "true".into());
+    adopt::adopt(&client, &paused, 2..=2, &EngineOptions::default(), &None)
+        .await
+        .unwrap();
+    adopt::adopt(
+        &client,
+        &AdoptPlan::new(spoke),
+        3..=3,
+        &EngineOptions::default(),
+        &None,
+    )
+    .await
+    .unwrap();
+    eventually("c3 to sync", || async { synced(&kc, 1).await == 1 }).await;
+    let c1: ClusterDeployment = Api::namespaced(kc.clone(), "ns1").get("c1").await.unwrap();
+    assert_eq!(
+        c1.status.unwrap().condition("Unreachable").unwrap().status,
+        "True"
+    );
+    let cs: Api<ClusterSync> = Api::all(kc.clone());
+    let names: Vec<String> = cs
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| c.metadata.name.unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["c3"],
+        "no ClusterSync for the unreachable or the paused clone"
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hiveconfig_sets_the_workers_and_deleting_without_preserve_is_counted() {
+    let (_d, hub, client) = start(false, 20.0).await;
+    let kc = hub.hub().client().await.unwrap();
+    let gauge = |n: usize| {
+        format!(
+            "controller_runtime_max_concurrent_reconciles{{controller=\"clusterSync-controller\"}} {n}"
+        )
+    };
+    assert!(hub.metrics().encode().contains(&gauge(5)));
+    let hc: HiveConfig = serde_json::from_value(serde_json::json!({
+        "apiVersion": "hive.openshift.io/v1", "kind": "HiveConfig", "metadata": {"name": "hive"},
+        "spec": {"controllersConfig": {"controllers": [{"name": "clustersync", "config": {"concurrentReconciles": 25}}]}}
+    }))
+    .unwrap();
+    Api::<HiveConfig>::all(kc.clone())
+        .patch(
+            "hive",
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&hc),
+        )
+        .await
+        .unwrap();
+    eventually("25 workers", || async {
+        hub.metrics().encode().contains(&gauge(25))
+    })
+    .await;
+
+    adopt_clones(&hub, &client, 1..=2).await;
+    let cds: Api<ClusterDeployment> = Api::namespaced(kc.clone(), "ns1");
+    eventually("the deprovision finalizer", || async {
+        cds.get("c1").await.unwrap().metadata.finalizers.is_some()
+    })
+    .await;
+    // Bypassing the toolkit's interlock on purpose: the simulated Hive must notice.
+    let mut cd = cds.get("c1").await.unwrap();
+    cd.spec.preserve_on_delete = false;
+    cd.metadata.managed_fields = None;
+    cds.replace("c1", &PostParams::default(), &cd)
+        .await
+        .unwrap();
+    cds.delete("c1", &Default::default()).await.unwrap();
+    eventually("c1 to be gone", || async {
+        cds.get_opt("c1").await.unwrap().is_none()
+    })
+    .await;
+    assert_eq!(hub.metrics().sim_deprovisions.get(), 1);
+    let ns2: Api<ClusterDeployment> = Api::namespaced(kc.clone(), "ns2");
+    ns2.delete("c2", &Default::default()).await.unwrap();
+    eventually("c2 to be gone", || async {
+        ns2.get_opt("c2").await.unwrap().is_none()
+    })
+    .await;
+    assert_eq!(
+        hub.metrics().sim_deprovisions.get(),
+        1,
+        "preserveOnDelete: no deprovision"
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_mode_keeps_one_instance_per_cluster_and_set() {
+    let (_d, hub, client) = start(true, 20.0).await;
+    let kc = hub.hub().client().await.unwrap();
+    let sets = SelectorSyncSetFixture::new()
+        .configmaps(2)
+        .render_range(0, 3)
+        .unwrap();
+    fixtures::apply_selector_syncsets(&client, &sets, 3, &None)
+        .await
+        .unwrap();
+    adopt_clones(&hub, &client, 1..=4).await;
+    let ssi: Api<SyncSetInstance> = Api::all(kc.clone());
+    eventually("12 applied instances", || async {
+        let all = ssi.list(&ListParams::default()).await.unwrap().items;
+        all.len() == 12
+            && all.iter().all(|i| {
+                i.status
+                    .as_ref()
+                    .is_some_and(|s| s.applied && s.first_success_timestamp.is_some())
+            })
+    })
+    .await;
+    let one = Api::<SyncSetInstance>::namespaced(kc.clone(), "ns2")
+        .get("c2-scaletest-1-configmap-selector-syncset")
+        .await
+        .unwrap();
+    assert_eq!(one.spec.cluster_deployment_ref.name, "c2");
+    assert_eq!(
+        one.metadata.labels.unwrap()["hive.openshift.io/selector-syncset-name"],
+        "scaletest-1-configmap"
+    );
+    let text = hub.metrics().encode();
+    assert!(
+        text.contains("workqueue_depth{name=\"syncsetinstance-controller\"} 0"),
+        "2020 label set: {text}"
+    );
+    // A set that stops matching loses its instances.
+    Api::<SelectorSyncSet>::all(kc.clone())
+        .delete("scaletest-2-configmap", &Default::default())
+        .await
+        .unwrap();
+    let cd: Api<ClusterDeployment> = Api::namespaced(kc.clone(), "ns1");
+    cd.patch(
+        "c1",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"metadata": {"labels": {"touch": "1"}}})),
+    )
+    .await
+    .unwrap();
+    eventually("c1's instance of the deleted set to go", || async {
+        Api::<SyncSetInstance>::namespaced(kc.clone(), "ns1")
+            .get_opt("c1-scaletest-2-configmap-selector-syncset")
+            .await
+            .unwrap()
+            .is_none()
+    })
+    .await;
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicting_sets_thrash_and_are_counted() {
+    let (_d, hub, client) = start(false, 20.0).await;
+    let kc = hub.hub().client().await.unwrap();
+    // Two sets writing the same ConfigMap with different data.
+    let template = "apiVersion: hive.openshift.io/v1\nkind: SelectorSyncSet\nmetadata: {name: clash-{{ index }}}\nspec:\n  clusterDeploymentSelector: {matchLabels: {scaletest: \"true\"}}\n  resources:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: shared, namespace: default}, data: {owner: \"{{ index }}\"}}\n";
+    let sets = SelectorSyncSetFixture::new()
+        .template("clash", template)
+        .unwrap()
+        .render_range(0, 2)
+        .unwrap();
+    fixtures::apply_selector_syncsets(&client, &sets, 2, &None)
+        .await
+        .unwrap();
+    adopt_clones(&hub, &client, 1..=3).await;
+    eventually("all clones to sync", || async { synced(&kc, 2).await == 3 }).await;
+    assert!(
+        hub.metrics().sim_thrash.get() > 0,
+        "two sets fought over default/shared"
+    );
+    hub.shutdown().await;
+}
