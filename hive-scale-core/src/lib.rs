@@ -17,5 +17,7 @@ pub mod error;
 pub mod fixtures;
 pub mod hub;
 pub mod labels;
+pub mod metrics;
+pub mod scenario;
 
 pub use error::{Error, Result};

@@ -1,6 +1,7 @@
 //! Helpers shared by the hive-scale examples: logging, error reporting, `key=value` flags.
 
 pub mod model_args;
+pub mod scaletest;
 
 use std::process::ExitCode;
 

@@ -9,6 +9,13 @@
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// Lateness beyond which a sleep no longer chains from the previous one's due time.
+const SLACK: Duration = Duration::from_millis(3);
+
+tokio::task_local! {
+    static CURSOR: std::cell::Cell<Option<Instant>>;
+}
+
 /// Maps modeled time to the runtime's clock.
 #[derive(Debug, Clone)]
 pub struct Clock {
@@ -43,18 +50,43 @@ impl Clock {
     }
 
     /// Waits a modeled duration.
+    ///
+    /// Tokio's timers fire on whole milliseconds, so at a high time scale every short sleep
+    /// would last a full millisecond and modeled time would inflate. Inside [`Clock::track`],
+    /// consecutive sleeps of one task are chained from where the previous one was due, not
+    /// from when it woke, so the rounding does not accumulate.
     pub async fn sleep(&self, modeled: Duration) {
-        if !modeled.is_zero() {
-            tokio::time::sleep(modeled.div_f64(self.scale)).await;
+        if modeled.is_zero() {
+            return;
         }
+        let real = modeled.div_f64(self.scale);
+        let now = Instant::now();
+        let deadline = CURSOR
+            .try_with(|c| {
+                // A task that waited on something else (a core, the queue) starts afresh.
+                let from = c
+                    .get()
+                    .filter(|due| now.saturating_duration_since(*due) < SLACK)
+                    .unwrap_or(now);
+                let due = from + real;
+                c.set(Some(due));
+                due
+            })
+            .unwrap_or(now + real);
+        tokio::time::sleep_until(deadline).await;
+    }
+
+    /// Runs `fut` with its own sleep cursor (see [`Clock::sleep`]).
+    pub fn track<F: std::future::Future>(fut: F) -> impl std::future::Future<Output = F::Output> {
+        CURSOR.scope(std::cell::Cell::new(None), fut)
     }
 
     /// Waits until modeled time `at` (since the clock started).
     pub async fn sleep_until(&self, at: Duration) {
-        let now = self.elapsed();
-        if at > now {
-            self.sleep(at - now).await;
-        }
+        let deadline = self.start + at.div_f64(self.scale);
+        // The next chained sleep starts from this deadline.
+        let _ = CURSOR.try_with(|c| c.set(Some(deadline)));
+        tokio::time::sleep_until(deadline).await;
     }
 
     /// Modeled time since the clock started.
@@ -109,6 +141,22 @@ mod tests {
         .unwrap();
         assert!(modeled >= Duration::from_secs(7200) && modeled < Duration::from_secs(7201));
         assert!(wall.elapsed() < Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn chained_short_sleeps_do_not_inflate() {
+        // 200 sleeps of 50 microseconds real time each: 10 ms, not 200 timer ticks.
+        let c = Clock::scaled(100.0);
+        let start = std::time::Instant::now();
+        Clock::track(async {
+            for _ in 0..200 {
+                c.sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        let took = start.elapsed();
+        assert!(took < Duration::from_millis(60), "took {took:?}");
+        assert!(took >= Duration::from_millis(10));
     }
 
     #[tokio::test(start_paused = true)]

@@ -236,6 +236,18 @@ impl SimulatedHive {
             .sum()
     }
 
+    /// A closure reporting [`SimulatedHive::pending`], for pollers that outlive a borrow.
+    pub fn pending_counter(&self) -> impl Fn() -> usize + Send + Sync + 'static {
+        let queues = self.queues();
+        move || {
+            queues
+                .iter()
+                .skip(1)
+                .map(|q| q.len() + q.in_progress())
+                .sum()
+        }
+    }
+
     /// The shared simulation state.
     pub fn sim(&self) -> &Arc<Sim> {
         &self.sim

@@ -105,7 +105,7 @@ pub struct HiveMetrics {
     pub sim_deprovisions: Counter,
     /// `hive_sim_time_scale`: modeled seconds per real second.
     pub sim_time_scale: FGauge,
-    process_cpu: FGauge,
+    process_cpu: Counter<f64, AtomicU64>,
     process_rss: Gauge,
     process_vm: Gauge,
     process_start: FGauge,
@@ -151,7 +151,7 @@ impl HiveMetrics {
             sim_thrash: Counter::default(),
             sim_deprovisions: Counter::default(),
             sim_time_scale: Gauge::default(),
-            process_cpu: Gauge::default(),
+            process_cpu: Counter::default(),
             process_rss: Gauge::default(),
             process_vm: Gauge::default(),
             process_start: Gauge::default(),
@@ -343,7 +343,12 @@ impl HiveMetrics {
         let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
         let ticks = 100.0;
         // utime and stime are fields 14 and 15 of stat (index 11, 12 after the name).
-        self.process_cpu.set((num(11) + num(12)) / ticks);
+        // A counter, as client_golang exports it (process_cpu_seconds_total).
+        let cpu = (num(11) + num(12)) / ticks;
+        let delta = cpu - self.process_cpu.get();
+        if delta > 0.0 {
+            self.process_cpu.inc_by(delta);
+        }
         self.process_vm.set(num(20) as i64);
         self.process_rss.set((num(21) * 4096.0) as i64);
         let boot = std::fs::read_to_string("/proc/stat")
@@ -403,6 +408,10 @@ mod tests {
         assert!(text.contains("workqueue_depth{name=\"clusterSync-controller\",controller=\"clusterSync-controller\",priority=\"0\"} 3"), "{text}");
         assert!(text.contains("hive_sim_time_scale 10"), "{text}");
         assert!(text.contains("process_resident_memory_bytes"), "{text}");
+        assert!(
+            text.contains("# TYPE process_cpu_seconds_total counter"),
+            "{text}"
+        );
         m.reconcile_total
             .get_or_create(&labels(&[("controller", "c"), ("result", "success")]))
             .inc();

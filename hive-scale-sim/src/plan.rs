@@ -134,7 +134,7 @@ pub fn plan(cfg: &PlanConfig) -> Result<PlanResult, String> {
 async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
     let store_cfg = StoreConfig {
         history_limit: 64,
-        watch_buffer: 1 << 21,
+        watch_buffer: 1 << 15,
         clock: None,
     };
     let hub = Store::new(&hive_scale_core::api::crds(), store_cfg.clone());
@@ -149,6 +149,7 @@ async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
         reapply_interval: Duration::from_secs(7200),
         hub_qps: cfg.hub_qps,
         seed: cfg.seed,
+        client_metrics: false,
     };
     let sim = Sim::new(sim_cfg, clock.clone(), metrics, hub.clone(), Some(spoke));
     let opts = WriteOptions {

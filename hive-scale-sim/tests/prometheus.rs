@@ -99,7 +99,7 @@ async fn prometheus_scrapes_hive_metrics_from_the_hub() {
     let mut answers = Vec::new();
     for q in [
         "sum by (name) (workqueue_depth)",
-        "hive_syncsetinstance_resources_applied_total",
+        "sum(hive_syncsetinstance_resources_applied_total)",
         "controller_runtime_reconcile_total{controller=\"clusterSync-controller\"}",
         "hive_sim_time_scale",
         "process_resident_memory_bytes",

@@ -273,7 +273,7 @@ pub struct StoreConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
-            history_limit: 50_000,
+            history_limit: 10_000,
             watch_buffer: 16_384,
             clock: None,
         }

@@ -160,9 +160,8 @@ pub async fn apply_set(
 ) -> Result<(), String> {
     let cache = sim.set_cache(set.name(), set.generation(), &set.obj);
     let writer = format!("{}@{cd_key}", set.name());
-    for (r, hash) in &cache.resources {
-        sim.apply_resource(controller, r, *hash, &writer, fake)
-            .await?;
+    for r in &cache.resources {
+        sim.apply_resource(controller, r, &writer, fake).await?;
     }
     Ok(())
 }

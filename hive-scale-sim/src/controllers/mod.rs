@@ -59,6 +59,16 @@ pub struct Sim {
     in_flight_applies: AtomicUsize,
     /// Counters the planner reads without scraping.
     pub counters: Counters,
+    /// Record `hive_kube_client_*` per request (off in the planner, where nobody scrapes).
+    pub client_metrics: bool,
+    apply_ok: (
+        prometheus_client::metrics::counter::Counter,
+        prometheus_client::metrics::histogram::Histogram,
+    ),
+    apply_err: (
+        prometheus_client::metrics::counter::Counter,
+        prometheus_client::metrics::histogram::Histogram,
+    ),
     rng: Mutex<rand::rngs::StdRng>,
     sets: Mutex<HashMap<(String, i64), Arc<SetCache>>>,
 }
@@ -81,8 +91,21 @@ pub struct Counters {
 /// A (Selector)SyncSet's resources, parsed and hashed once per generation.
 #[derive(Debug)]
 pub struct SetCache {
-    /// Resources with their content hash.
-    pub resources: Vec<(Value, u64)>,
+    /// The resources.
+    pub resources: Vec<CachedResource>,
+}
+
+/// One resource of a set, with what every apply of it needs precomputed.
+#[derive(Debug)]
+pub struct CachedResource {
+    /// The object.
+    pub value: Value,
+    /// Hash of its content.
+    pub hash: u64,
+    /// `apiVersion/kind/namespace/name`.
+    pub key: String,
+    /// `apiVersion/kind`, as client metrics label resources.
+    pub label: String,
 }
 
 /// Settings of a [`Sim`].
@@ -98,6 +121,8 @@ pub struct SimConfig {
     pub hub_qps: Option<f64>,
     /// Seed of the jitter and fake-apply draws.
     pub seed: u64,
+    /// Record per-request client metrics (the planner turns them off).
+    pub client_metrics: bool,
 }
 
 impl SimConfig {
@@ -109,6 +134,7 @@ impl SimConfig {
             reapply_interval: Duration::from_secs(7200),
             hub_qps: Some(30.0),
             seed: 1,
+            client_metrics: true,
         }
     }
 }
@@ -153,6 +179,21 @@ impl Sim {
             legacy: config.legacy,
             in_flight_applies: AtomicUsize::new(0),
             counters: Counters::default(),
+            client_metrics: config.client_metrics,
+            apply_ok: {
+                let l = labels(&[("type", "apply"), ("result", "success")]);
+                (
+                    metrics.resources_applied.get_or_create(&l).clone(),
+                    metrics.apply_duration.get_or_create(&l).clone(),
+                )
+            },
+            apply_err: {
+                let l = labels(&[("type", "apply"), ("result", "error")]);
+                (
+                    metrics.resources_applied.get_or_create(&l).clone(),
+                    metrics.apply_duration.get_or_create(&l).clone(),
+                )
+            },
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(config.seed)),
             sets: Mutex::new(HashMap::new()),
             model: config.model,
@@ -207,6 +248,9 @@ impl Sim {
         remote: bool,
         took: Duration,
     ) {
+        if !self.client_metrics {
+            return;
+        }
         let remote = if remote { "true" } else { "false" };
         let l = labels(&[
             ("controller", controller),
@@ -233,7 +277,16 @@ impl Sim {
             .and_then(Value::as_array)
             .map(|rs| {
                 rs.iter()
-                    .map(|r| (r.clone(), spoke::content_hash(r)))
+                    .map(|r| CachedResource {
+                        value: r.clone(),
+                        hash: spoke::content_hash(r),
+                        key: spoke::resource_key(r),
+                        label: format!(
+                            "{}/{}",
+                            r.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
+                            r.get("kind").and_then(Value::as_str).unwrap_or("")
+                        ),
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -247,8 +300,7 @@ impl Sim {
     pub async fn apply_resource(
         &self,
         controller: &str,
-        resource: &Value,
-        hash: u64,
+        resource: &CachedResource,
         writer: &str,
         fake: bool,
     ) -> Result<(), String> {
@@ -266,24 +318,16 @@ impl Sim {
                 Ok(())
             }
             ApplyMode::ClientSide | ApplyMode::ServerSide => {
-                let resource_label = format!(
-                    "{}/{}",
-                    resource
-                        .get("apiVersion")
-                        .and_then(Value::as_str)
-                        .unwrap_or(""),
-                    resource.get("kind").and_then(Value::as_str).unwrap_or("")
-                );
                 if mode == ApplyMode::ClientSide {
                     let took = self
                         .spoke_api
                         .request(Duration::from_secs_f64(self.model.remote_get_latency))
                         .await;
-                    self.client_metric(controller, "GET", &resource_label, true, took);
+                    self.client_metric(controller, "GET", &resource.label, true, took);
                 }
                 self.cores.run(self.model.apply_cpu(in_flight)).await;
                 let changed = match &self.spoke {
-                    Some(s) => s.apply(resource, hash, writer),
+                    Some(s) => s.apply(&resource.value, &resource.key, resource.hash, writer),
                     None => Ok(false),
                 };
                 // Server-side apply always sends the patch; client-side only when something changed.
@@ -297,7 +341,7 @@ impl Sim {
                         .spoke_api
                         .request(Duration::from_secs_f64(self.model.remote_write_latency))
                         .await;
-                    self.client_metric(controller, method, &resource_label, true, took);
+                    self.client_metric(controller, method, &resource.label, true, took);
                 }
                 changed.map(|_| ())
             }
@@ -308,13 +352,13 @@ impl Sim {
         self.counters
             .apply_nanos
             .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
-        let result_label = if result.is_ok() { "success" } else { "error" };
-        let l = labels(&[("type", "apply"), ("result", result_label)]);
-        self.metrics.resources_applied.get_or_create(&l).inc();
-        self.metrics
-            .apply_duration
-            .get_or_create(&l)
-            .observe(took.as_secs_f64());
+        let (applied, duration) = if result.is_ok() {
+            &self.apply_ok
+        } else {
+            &self.apply_err
+        };
+        applied.inc();
+        duration.observe(took.as_secs_f64());
         result
     }
 

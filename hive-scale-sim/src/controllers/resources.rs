@@ -64,16 +64,17 @@ impl ApiCapacity {
     /// Waits for a slot, then for the request's latency. Returns the modeled time it took.
     pub async fn request(&self, latency: Duration) -> Duration {
         let start = self.clock.elapsed();
-        if let Some(interval) = self.interval {
-            let slot = {
+        let slot = match self.interval {
+            Some(interval) => {
                 let mut next = self.next_free.lock();
                 let slot = (*next).max(start);
                 *next = slot + interval;
                 slot
-            };
-            self.clock.sleep_until(slot).await;
-        }
-        self.clock.sleep(latency).await;
+            }
+            None => start,
+        };
+        // One timer for the wait and the latency.
+        self.clock.sleep_until(slot + latency).await;
         self.clock.elapsed().saturating_sub(start)
     }
 }

@@ -97,7 +97,9 @@ impl<K: Clone + Eq + Hash + Ord + Send + Sync + std::fmt::Debug + 'static> Contr
         while self.spawned.load(Ordering::SeqCst) < workers {
             let id = self.spawned.fetch_add(1, Ordering::SeqCst);
             let (me, sim, r) = (self.clone(), sim.clone(), reconciler.clone());
-            tokio::spawn(async move { me.work(id, sim, r).await });
+            tokio::spawn(crate::clock::Clock::track(async move {
+                me.work(id, sim, r).await
+            }));
         }
     }
 

@@ -51,10 +51,15 @@ impl Spoke {
     }
 
     /// Applies `resource` for `writer` (set and clone). Returns whether the spoke changed.
-    pub fn apply(&self, resource: &Value, hash: u64, writer: &str) -> Result<bool, String> {
-        let key = resource_key(resource);
+    pub fn apply(
+        &self,
+        resource: &Value,
+        key: &str,
+        hash: u64,
+        writer: &str,
+    ) -> Result<bool, String> {
         let mut written = self.written.lock();
-        if let Some((h, w)) = written.get(&key) {
+        if let Some((h, w)) = written.get(key) {
             if *h == hash {
                 return Ok(false);
             }
@@ -97,7 +102,7 @@ impl Spoke {
                 &opts,
             )
             .map_err(|e| format!("failed to apply {kind} {ns}/{name}: {}", e.message))?;
-        written.insert(key, (hash, writer.to_string()));
+        written.insert(key.to_string(), (hash, writer.to_string()));
         Ok(true)
     }
 

@@ -1,0 +1,288 @@
+//! Watching Hive while it works: what the 2020 scale test did by hand with a Prometheus
+//! dashboard, as a library.
+//!
+//! * [`PrometheusClient`]: instant and range queries over Prometheus' HTTP API, with Prometheus'
+//!   own error message when a query fails, timeouts, bearer or basic auth and a custom CA.
+//! * [`Profile`]: named PromQL queries with a unit and a [`Kind`], loaded from YAML
+//!   (`config/profiles/`); [`Profile::builtin`] is `config/profiles/default.yaml`, compiled in.
+//! * [`Snapshot`]: a profile evaluated at one instant, every query at once, typed results. When
+//!   the target is the simulator (it exports `hive_sim_time_scale` = K), rates are converted to
+//!   per modeled second (divided by K) and the snapshot says so.
+//! * [`Scraper`]: the same profile straight from a `/metrics` endpoint when no Prometheus runs,
+//!   for the queries that declare a [`ScrapeSpec`].
+//! * [`Recorder`]: snapshots every interval into a JSON Lines file, with phase markers, each line
+//!   flushed as it is written.
+//! * [`report`]: `report.md`, `summary.json` and one SVG chart per query from a recording, with
+//!   the findings the 2020 author worked out by hand (peak queue, time to drain, rates, time left
+//!   at the current rate, whether a full re-apply fits in the re-apply interval).
+
+mod chart;
+mod http;
+pub mod profile;
+pub mod prometheus;
+pub mod recorder;
+pub mod report;
+pub mod scrape;
+pub mod snapshot;
+
+pub use http::{Auth, HttpOptions, Secret};
+pub use profile::{Findings, Kind, Profile, ProfileQuery, ScrapeOp, ScrapeSpec};
+pub use prometheus::PrometheusClient;
+pub use recorder::{RecordLine, Recorder, RecorderHandle, RecordingSummary};
+pub use report::{ReportOptions, ReportSummary, read_recording, write_report};
+pub use scrape::{Exposition, Scrape, Scraper};
+pub use snapshot::{
+    Outcome, Point, QueryResult, QueryValue, RangeSeries, Series, Snapshot, Source,
+};
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What can go wrong while querying, scraping, recording or reporting. Never carries a
+/// credential: URLs are shown without their user information.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// A profile could not be read, parsed or validated.
+    #[error("profile {origin}: {reason}")]
+    Profile {
+        /// The file, or `(built-in)`.
+        origin: String,
+        /// What is wrong, on one line.
+        reason: String,
+    },
+    /// The endpoint could not be reached (connection refused, DNS, TLS handshake).
+    #[error("cannot reach {what} at {url}: {reason}")]
+    Unreachable {
+        /// `Prometheus` or `the metrics endpoint`.
+        what: &'static str,
+        /// The endpoint, without credentials.
+        url: String,
+        /// The transport error.
+        reason: String,
+    },
+    /// The endpoint did not answer in time.
+    #[error("{what} at {url} did not answer within {seconds:.1}s")]
+    Timeout {
+        /// `Prometheus` or `the metrics endpoint`.
+        what: &'static str,
+        /// The endpoint, without credentials.
+        url: String,
+        /// The limit.
+        seconds: f64,
+    },
+    /// The endpoint answered with an HTTP error that is not a Prometheus API error.
+    #[error("{what} at {url} answered HTTP {status}{}", if message.is_empty() { String::new() } else { format!(": {message}") })]
+    Http {
+        /// `Prometheus` or `the metrics endpoint`.
+        what: &'static str,
+        /// The endpoint, without credentials.
+        url: String,
+        /// HTTP status code.
+        status: u16,
+        /// The start of the body.
+        message: String,
+    },
+    /// Prometheus refused or failed the query (`{"status":"error",...}`).
+    #[error("Prometheus: {error_type}: {message}")]
+    Query {
+        /// Prometheus' `errorType` (`bad_data`, `execution`, `timeout`, ...).
+        error_type: String,
+        /// Prometheus' `error`.
+        message: String,
+    },
+    /// The answer could not be understood.
+    #[error("{what} at {url}: {reason}")]
+    BadResponse {
+        /// `Prometheus` or `the metrics endpoint`.
+        what: &'static str,
+        /// The endpoint, without credentials.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The TLS settings (the CA file) are not usable.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// Reading or writing a local file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A recording could not be used.
+    #[error("recording {}: {reason}", path.display())]
+    Recording {
+        /// The JSON Lines file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A chart could not be drawn.
+    #[error("chart {name}: {reason}")]
+    Chart {
+        /// The query the chart is for.
+        name: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// An argument is not valid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl MetricsError {
+    /// Whether the endpoint itself failed (unreachable, timeout, HTTP error), as opposed to one
+    /// query being wrong: a snapshot gives up on these instead of recording them per query.
+    pub fn is_transport(&self) -> bool {
+        matches!(
+            self,
+            MetricsError::Unreachable { .. }
+                | MetricsError::Timeout { .. }
+                | MetricsError::Http { .. }
+        )
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        MetricsError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl From<MetricsError> for crate::Error {
+    fn from(e: MetricsError) -> Self {
+        match e {
+            MetricsError::Io { path, source } => crate::Error::Io { path, source },
+            MetricsError::Unreachable { url, reason, .. } => crate::Error::Unreachable {
+                server: url,
+                reason,
+            },
+            MetricsError::Timeout { what, url, seconds } => crate::Error::Timeout {
+                what: format!("{what} at {url}"),
+                seconds,
+            },
+            other => crate::Error::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// Parses a duration such as `5s`, `2m`, `1h`, `1h30m`, `500ms` or `1d`; a bare number is
+/// seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, MetricsError> {
+    let s = text.trim();
+    let bad = || {
+        MetricsError::Invalid(format!(
+            "invalid duration {text:?}: expected e.g. 500ms, 5s, 2m, 1h, 1h30m"
+        ))
+    };
+    if s.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).map_err(|_| bad());
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let factor = match &rest[..unit_len] {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            _ => return Err(bad()),
+        };
+        total += n * factor;
+        rest = &rest[unit_len..];
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| bad())
+}
+
+/// Formats a number of seconds the way a person reads it: `45 s`, `12.5 min`, `13.9 h`.
+pub fn human_duration(seconds: f64) -> String {
+    if !seconds.is_finite() {
+        return "forever".into();
+    }
+    let s = seconds.abs();
+    if s < 1.0 {
+        format!("{:.0} ms", seconds * 1000.0)
+    } else if s < 120.0 {
+        format!("{seconds:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else if s < 3.0 * 86400.0 {
+        format!("{:.1} h", seconds / 3600.0)
+    } else {
+        format!("{:.1} d", seconds / 86400.0)
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+pub(crate) fn now_unix() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_the_tools_expect() {
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
+        assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86400));
+        for bad in ["", "s", "5x", "-5s", "5 s", "m5", "1h-"] {
+            let e = parse_duration(bad).unwrap_err().to_string();
+            assert!(e.contains("invalid duration"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn human_durations_pick_a_readable_unit() {
+        assert_eq!(human_duration(0.25), "250 ms");
+        assert_eq!(human_duration(45.0), "45 s");
+        assert_eq!(human_duration(50.0 * 60.0), "50.0 min");
+        assert_eq!(human_duration(60000.0 / 1.2), "13.9 h");
+        assert_eq!(human_duration(f64::INFINITY), "forever");
+    }
+
+    #[test]
+    fn errors_convert_to_the_crate_error() {
+        let e: crate::Error = MetricsError::Unreachable {
+            what: "Prometheus",
+            url: "http://127.0.0.1:1".into(),
+            reason: "connection refused".into(),
+        }
+        .into();
+        assert!(matches!(e, crate::Error::Unreachable { .. }));
+        let e: crate::Error = MetricsError::Query {
+            error_type: "bad_data".into(),
+            message: "parse error".into(),
+        }
+        .into();
+        assert_eq!(e.to_string(), "Prometheus: bad_data: parse error");
+    }
+}

@@ -1,0 +1,595 @@
+//! Direct scrape, for when no Prometheus runs: fetch `/metrics` pages, parse the text
+//! exposition format, and compute what needs no PromQL (sums, histogram means, rates between two
+//! scrapes) for the profile queries that declare a [`ScrapeSpec`].
+
+use super::MetricsError;
+use super::http::{self, Auth, HttpOptions};
+use super::profile::{Profile, ScrapeOp, ScrapeSpec};
+use super::snapshot::{Outcome, QueryResult, QueryValue, Series, Snapshot};
+use openmetrics_parser::PrometheusValue;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const WHAT: &str = "the metrics endpoint";
+
+/// Per group (its `by` labels): sum of values (or of distribution sums), sum of distribution
+/// counts, and whether the samples were distributions.
+type Groups = BTreeMap<BTreeMap<String, String>, (f64, f64, bool)>;
+
+/// One sample's value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SampleValue {
+    /// A gauge, counter or untyped value.
+    Number(f64),
+    /// A histogram's or summary's sum and count.
+    Distribution { sum: f64, count: f64 },
+}
+
+#[derive(Debug, Clone, Default)]
+struct Family {
+    samples: Vec<(BTreeMap<String, String>, SampleValue)>,
+}
+
+/// A parsed `/metrics` page (or several merged): metric families by name.
+#[derive(Debug, Clone, Default)]
+pub struct Exposition {
+    families: HashMap<String, Family>,
+}
+
+impl Exposition {
+    /// Parses the Prometheus text format (0.0.4); label values come out unescaped. A missing
+    /// final newline is added.
+    pub fn parse(text: &str) -> Result<Exposition, String> {
+        if text.trim().is_empty() {
+            return Ok(Exposition::default());
+        }
+        let owned;
+        let text = if text.ends_with('\n') || text.is_empty() {
+            text
+        } else {
+            owned = format!("{text}\n");
+            &owned
+        };
+        let parsed = openmetrics_parser::prometheus::parse_prometheus(text).map_err(|e| {
+            e.to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })?;
+        let mut families = HashMap::with_capacity(parsed.families.len());
+        for (name, fam) in parsed.families {
+            let mut samples = Vec::new();
+            for s in fam.iter_samples() {
+                let labels = s
+                    .get_labelset()
+                    .map_err(|e| format!("{name}: {e}"))?
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let value = match &s.value {
+                    PrometheusValue::Unknown(n) | PrometheusValue::Gauge(n) => {
+                        SampleValue::Number(n.as_f64())
+                    }
+                    PrometheusValue::Counter(c) => SampleValue::Number(c.value.as_f64()),
+                    PrometheusValue::Histogram(h) => SampleValue::Distribution {
+                        sum: h.sum.map(|n| n.as_f64()).unwrap_or(0.0),
+                        count: h.count.unwrap_or(0) as f64,
+                    },
+                    PrometheusValue::Summary(h) => SampleValue::Distribution {
+                        sum: h.sum.map(|n| n.as_f64()).unwrap_or(0.0),
+                        count: h.count.unwrap_or(0) as f64,
+                    },
+                };
+                samples.push((labels, value));
+            }
+            families.insert(name, Family { samples });
+        }
+        Ok(Exposition { families })
+    }
+
+    /// Adds another page's families (several pods of one deployment).
+    pub fn merge(&mut self, other: Exposition) {
+        for (name, fam) in other.families {
+            self.families
+                .entry(name)
+                .or_default()
+                .samples
+                .extend(fam.samples);
+        }
+    }
+
+    /// The family names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.families.keys().map(String::as_str)
+    }
+
+    /// Number of samples (a histogram series counts once).
+    pub fn len(&self) -> usize {
+        self.families.values().map(|f| f.samples.len()).sum()
+    }
+
+    /// Whether there is no sample.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A family by the name a profile uses; counters are found with or without `_total`.
+    fn family(&self, metric: &str) -> Option<&Family> {
+        self.families
+            .get(metric)
+            .or_else(|| self.families.get(&format!("{metric}_total")))
+            .or_else(|| {
+                metric
+                    .strip_suffix("_total")
+                    .and_then(|m| self.families.get(m))
+            })
+    }
+
+    /// The largest value of a gauge (`hive_sim_time_scale`), if it is there.
+    pub fn max(&self, metric: &str) -> Option<f64> {
+        self.family(metric)?
+            .samples
+            .iter()
+            .filter_map(|(_, v)| match v {
+                SampleValue::Number(n) => Some(*n),
+                SampleValue::Distribution { .. } => None,
+            })
+            .reduce(f64::max)
+    }
+
+    /// Sums per group of `spec`: numbers, or distributions' `(sum, count)`.
+    fn grouped(&self, spec: &ScrapeSpec) -> Groups {
+        let mut groups = Groups::new();
+        let Some(fam) = self.family(&spec.metric) else {
+            return groups;
+        };
+        for (labels, value) in &fam.samples {
+            if !spec
+                .matchers
+                .iter()
+                .all(|(k, v)| labels.get(k).map(String::as_str).unwrap_or("") == v)
+            {
+                continue;
+            }
+            let key: BTreeMap<String, String> = spec
+                .by
+                .iter()
+                .filter_map(|l| {
+                    labels
+                        .get(l)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| (l.clone(), v.clone()))
+                })
+                .collect();
+            let g = groups.entry(key).or_insert((0.0, 0.0, false));
+            match value {
+                SampleValue::Number(n) => g.0 += n,
+                SampleValue::Distribution { sum, count } => {
+                    g.0 += sum;
+                    g.1 += count;
+                    g.2 = true;
+                }
+            }
+        }
+        groups
+    }
+}
+
+/// One scrape of every endpoint, merged.
+#[derive(Debug, Clone)]
+pub struct Scrape {
+    /// When it was taken, Unix seconds.
+    pub t: f64,
+    /// When it was taken, for intervals.
+    pub at: Instant,
+    /// What the endpoints said.
+    pub exposition: Exposition,
+}
+
+/// Computes a scrape equivalent from the current scrape and, for rates, the one before.
+pub fn evaluate(
+    spec: &ScrapeSpec,
+    cur: &Scrape,
+    prev: Option<&Scrape>,
+) -> Result<QueryValue, Outcome> {
+    let groups = cur.exposition.grouped(spec);
+    let distribution = groups.values().any(|g| g.2);
+    let series = match spec.op {
+        ScrapeOp::Sum => {
+            if distribution {
+                return Err(Outcome::Error {
+                    error: format!(
+                        "scrape op sum needs a gauge or counter; {} is a histogram (use mean or rate)",
+                        spec.metric
+                    ),
+                });
+            }
+            groups
+                .into_iter()
+                .map(|(labels, (v, _, _))| Series { labels, value: v })
+                .collect()
+        }
+        ScrapeOp::Mean => {
+            if !groups.is_empty() && !distribution {
+                return Err(Outcome::Error {
+                    error: format!(
+                        "scrape op mean needs a histogram or summary; {} is not one",
+                        spec.metric
+                    ),
+                });
+            }
+            groups
+                .into_iter()
+                .map(|(labels, (sum, count, _))| Series {
+                    labels,
+                    value: if count == 0.0 { f64::NAN } else { sum / count },
+                })
+                .collect()
+        }
+        ScrapeOp::Rate => {
+            let Some(prev) = prev else {
+                return Err(Outcome::Unavailable {
+                    reason: "a rate needs two scrapes".into(),
+                });
+            };
+            let dt = cur.at.saturating_duration_since(prev.at).as_secs_f64();
+            if dt <= 0.0 {
+                return Err(Outcome::Unavailable {
+                    reason: "a rate needs two scrapes at different times".into(),
+                });
+            }
+            let before = prev.exposition.grouped(spec);
+            groups
+                .into_iter()
+                .filter_map(|(labels, (sum, count, dist))| {
+                    // A group seen only now has no rate yet (as in Prometheus).
+                    let (psum, pcount, _) = *before.get(&labels)?;
+                    let (now, then) = if dist { (count, pcount) } else { (sum, psum) };
+                    // A counter that went down was reset: it counted `now` since.
+                    let delta = if now >= then { now - then } else { now };
+                    Some(Series {
+                        labels,
+                        value: delta / dt,
+                    })
+                })
+                .collect()
+        }
+    };
+    Ok(QueryValue::Vector { series })
+}
+
+/// Scrapes `/metrics` endpoints and evaluates profiles from them.
+pub struct Scraper {
+    urls: Vec<reqwest::Url>,
+    http: reqwest::Client,
+    auth: Auth,
+    timeout: Duration,
+    rate_window: Duration,
+    last: parking_lot::Mutex<Option<Arc<Scrape>>>,
+}
+
+impl std::fmt::Debug for Scraper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scraper")
+            .field("urls", &self.urls())
+            .field("auth", &self.auth)
+            .field("rate_window", &self.rate_window)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scraper {
+    /// Scrapes these endpoints (their pages are merged: several pods of one deployment).
+    pub fn new(urls: &[String], opts: &HttpOptions) -> Result<Self, MetricsError> {
+        if urls.is_empty() {
+            return Err(MetricsError::Invalid("no /metrics URL to scrape".into()));
+        }
+        let mut parsed = Vec::new();
+        let mut auth = opts.auth.clone();
+        for u in urls {
+            let (url, a) = http::endpoint(u, "metrics", &opts.auth)?;
+            if a != Auth::None {
+                auth = a;
+            }
+            parsed.push(url);
+        }
+        Ok(Self {
+            urls: parsed,
+            http: opts.client()?,
+            auth,
+            timeout: opts.timeout,
+            rate_window: Duration::from_secs(2),
+            last: parking_lot::Mutex::new(None),
+        })
+    }
+
+    /// When the first snapshot needs a rate and there is no earlier scrape, it scrapes twice
+    /// this far apart (default 2 s; zero: rates are unavailable until the next snapshot).
+    pub fn with_rate_window(mut self, window: Duration) -> Self {
+        self.rate_window = window;
+        self
+    }
+
+    /// The endpoints, without credentials.
+    pub fn urls(&self) -> Vec<String> {
+        self.urls.iter().map(|u| u.to_string()).collect()
+    }
+
+    /// Fetches and parses every endpoint.
+    pub async fn scrape(&self) -> Result<Scrape, MetricsError> {
+        let t = super::now_unix();
+        let at = Instant::now();
+        let pages = futures::future::try_join_all(self.urls.iter().map(|u| self.fetch(u))).await?;
+        let mut exposition = Exposition::default();
+        for p in pages {
+            exposition.merge(p);
+        }
+        Ok(Scrape { t, at, exposition })
+    }
+
+    async fn fetch(&self, url: &reqwest::Url) -> Result<Exposition, MetricsError> {
+        let req = http::authorize(
+            self.http.get(url.clone()).header(
+                reqwest::header::ACCEPT,
+                "text/plain;version=0.0.4;q=1,*/*;q=0.1",
+            ),
+            &self.auth,
+        );
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| http::transport_error(WHAT, url, self.timeout, e))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| http::transport_error(WHAT, url, self.timeout, e))?;
+        let text = String::from_utf8_lossy(&body);
+        if !(200..300).contains(&status) {
+            return Err(MetricsError::Http {
+                what: WHAT,
+                url: url.to_string(),
+                status,
+                message: text
+                    .split_whitespace()
+                    .take(30)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            });
+        }
+        Exposition::parse(&text).map_err(|reason| MetricsError::BadResponse {
+            what: WHAT,
+            url: url.to_string(),
+            reason: format!("not the Prometheus text format: {reason}"),
+        })
+    }
+
+    /// Evaluates the profile: queries with a scrape equivalent from the page (rates against the
+    /// previous snapshot's scrape), the others marked unavailable.
+    pub async fn snapshot(&self, profile: &Profile) -> Result<Snapshot, MetricsError> {
+        let started = Instant::now();
+        let needs_rate = profile
+            .queries
+            .iter()
+            .any(|q| q.scrape.as_ref().is_some_and(|s| s.op == ScrapeOp::Rate));
+        let mut prev = self.last.lock().clone();
+        let mut cur = Arc::new(self.scrape().await?);
+        if needs_rate && prev.is_none() && !self.rate_window.is_zero() {
+            tokio::time::sleep(self.rate_window).await;
+            prev = Some(cur);
+            cur = Arc::new(self.scrape().await?);
+        }
+        *self.last.lock() = Some(cur.clone());
+        let time_scale = cur
+            .exposition
+            .max("hive_sim_time_scale")
+            .filter(|k| k.is_finite() && *k > 0.0);
+        let results = profile
+            .queries
+            .iter()
+            .map(|q| {
+                let outcome = match &q.scrape {
+                    Some(spec) => evaluate(spec, &cur, prev.as_deref()),
+                    None => Err(Outcome::Unavailable {
+                        reason: "no scrape equivalent: needs Prometheus".into(),
+                    }),
+                };
+                QueryResult::new(q, outcome, time_scale)
+            })
+            .collect();
+        Ok(Snapshot {
+            t: cur.t,
+            source: format!("scrape {}", self.urls().join(",")),
+            profile: profile.name.clone(),
+            time_scale,
+            modeled: time_scale.is_some(),
+            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            results,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: &str = r#"# HELP workqueue_depth Current depth of workqueue
+# TYPE workqueue_depth gauge
+workqueue_depth{name="clusterSync-controller",controller="clusterSync-controller",priority="0"} 40
+workqueue_depth{name="clusterSync-controller",controller="clusterSync-controller",priority="-100"} 2
+workqueue_depth{name="clusterdeployment-controller",controller="clusterdeployment-controller",priority="0"} 1
+# HELP controller_runtime_reconcile_total Total number of reconciliations per controller
+# TYPE controller_runtime_reconcile_total counter
+controller_runtime_reconcile_total{controller="clusterSync-controller",result="success"} 100
+controller_runtime_reconcile_total{controller="clusterSync-controller",result="error"} 4
+# HELP hive_syncsetinstance_apply_duration_seconds Time to apply a resource or secret
+# TYPE hive_syncsetinstance_apply_duration_seconds histogram
+hive_syncsetinstance_apply_duration_seconds_bucket{type="apply",result="success",le="0.5"} 1
+hive_syncsetinstance_apply_duration_seconds_bucket{type="apply",result="success",le="+Inf"} 4
+hive_syncsetinstance_apply_duration_seconds_sum{type="apply",result="success"} 2.4
+hive_syncsetinstance_apply_duration_seconds_count{type="apply",result="success"} 4
+# HELP hive_sim_time_scale Modeled seconds per real second
+# TYPE hive_sim_time_scale gauge
+hive_sim_time_scale 10
+# HELP weird A label with escapes
+# TYPE weird gauge
+weird{path="a\"b\\c"} 1
+# HELP process_cpu_seconds CPU
+# TYPE process_cpu_seconds gauge
+process_cpu_seconds 12.5"#;
+
+    fn spec(metric: &str, op: ScrapeOp, by: &[&str]) -> ScrapeSpec {
+        ScrapeSpec {
+            metric: metric.into(),
+            op,
+            by: by.iter().map(|s| s.to_string()).collect(),
+            matchers: BTreeMap::new(),
+        }
+    }
+
+    fn scrape(text: &str, at: Instant) -> Scrape {
+        Scrape {
+            t: 0.0,
+            at,
+            exposition: Exposition::parse(text).unwrap(),
+        }
+    }
+
+    fn by_name(v: &QueryValue) -> BTreeMap<String, f64> {
+        v.values()
+            .into_iter()
+            .map(|(l, v)| (l.values().cloned().collect::<Vec<_>>().join(","), v))
+            .collect()
+    }
+
+    #[test]
+    fn sums_group_by_labels_across_priorities() {
+        let s = scrape(PAGE, Instant::now());
+        let v = evaluate(&spec("workqueue_depth", ScrapeOp::Sum, &["name"]), &s, None).unwrap();
+        let m = by_name(&v);
+        assert_eq!(m["clusterSync-controller"], 42.0);
+        assert_eq!(m["clusterdeployment-controller"], 1.0);
+        let v = evaluate(&spec("workqueue_depth", ScrapeOp::Sum, &[]), &s, None).unwrap();
+        assert_eq!(v.total(), Some(43.0));
+        let mut only = spec("controller_runtime_reconcile_total", ScrapeOp::Sum, &[]);
+        only.matchers.insert("result".into(), "error".into());
+        assert_eq!(evaluate(&only, &s, None).unwrap().total(), Some(4.0));
+        // A metric nobody exports: no series, as Prometheus answers.
+        assert!(
+            evaluate(&spec("nothing", ScrapeOp::Sum, &[]), &s, None)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn means_are_sum_over_count_and_wrong_ops_say_so() {
+        let s = scrape(PAGE, Instant::now());
+        let v = evaluate(
+            &spec(
+                "hive_syncsetinstance_apply_duration_seconds",
+                ScrapeOp::Mean,
+                &["type"],
+            ),
+            &s,
+            None,
+        )
+        .unwrap();
+        assert!((v.total().unwrap() - 0.6).abs() < 1e-12);
+        let e = evaluate(
+            &spec(
+                "hive_syncsetinstance_apply_duration_seconds",
+                ScrapeOp::Sum,
+                &[],
+            ),
+            &s,
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, Outcome::Error { error } if error.contains("is a histogram")),
+            "{e:?}"
+        );
+        let e = evaluate(&spec("workqueue_depth", ScrapeOp::Mean, &[]), &s, None).unwrap_err();
+        assert!(
+            matches!(&e, Outcome::Error { error } if error.contains("needs a histogram")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn rates_come_from_two_scrapes_and_survive_resets() {
+        let t0 = Instant::now();
+        let before = scrape(PAGE, t0);
+        let after_text = PAGE
+            .replace(r#"result="success"} 100"#, r#"result="success"} 120"#)
+            .replace(r#"result="error"} 4"#, r#"result="error"} 1"#)
+            .replace("process_cpu_seconds 12.5", "process_cpu_seconds 13.5");
+        let after = scrape(&after_text, t0 + Duration::from_secs(10));
+        let r = spec(
+            "controller_runtime_reconcile_total",
+            ScrapeOp::Rate,
+            &["result"],
+        );
+        let v = evaluate(&r, &after, Some(&before)).unwrap();
+        let m = by_name(&v);
+        assert_eq!(m["success"], 2.0);
+        assert_eq!(m["error"], 0.1, "reset: 1 counted since");
+        let e = evaluate(&r, &after, None).unwrap_err();
+        assert!(matches!(e, Outcome::Unavailable { .. }));
+        // The name with _total finds a family exported without it.
+        let cpu = evaluate(
+            &spec("process_cpu_seconds_total", ScrapeOp::Rate, &[]),
+            &after,
+            Some(&before),
+        )
+        .unwrap();
+        assert_eq!(cpu.total(), Some(0.1));
+        let h = evaluate(
+            &spec(
+                "hive_syncsetinstance_apply_duration_seconds",
+                ScrapeOp::Rate,
+                &[],
+            ),
+            &after,
+            Some(&before),
+        )
+        .unwrap();
+        assert_eq!(h.total(), Some(0.0), "rate of the count");
+    }
+
+    #[test]
+    fn pages_parse_with_escapes_and_without_a_final_newline() {
+        let e = Exposition::parse(PAGE).unwrap();
+        assert_eq!(e.max("hive_sim_time_scale"), Some(10.0));
+        let fam = e.family("weird").unwrap();
+        assert_eq!(fam.samples[0].0["path"], "a\"b\\c");
+        assert!(e.len() > 5 && !e.is_empty());
+        assert!(e.names().any(|n| n == "workqueue_depth"));
+        let err = Exposition::parse("this is not metrics\n").unwrap_err();
+        assert!(!err.contains('\n'));
+        assert!(Exposition::parse("").unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_endpoint_fails_the_snapshot() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let s = Scraper::new(
+            &[format!("http://127.0.0.1:{port}/metrics")],
+            &HttpOptions::default(),
+        )
+        .unwrap();
+        let e = s.snapshot(&Profile::builtin()).await.unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot reach the metrics endpoint at http://127.0.0.1:"),
+            "{e}"
+        );
+        assert!(Scraper::new(&[], &HttpOptions::default()).is_err());
+    }
+}

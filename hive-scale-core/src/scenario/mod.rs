@@ -1,0 +1,374 @@
+//! Scale-test scenarios as data: what to create, in which phases, and which thresholds must hold.
+//! Three are built in (`2020-adoption`, `2019-incremental`, `starvation`); a user passes a YAML
+//! file of the same shape.
+
+pub mod progress;
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// A scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name.
+    pub name: String,
+    /// One line for humans.
+    #[serde(default)]
+    pub description: String,
+    /// Clusters adopted in all.
+    pub clusters: u32,
+    /// SelectorSyncSets created in all.
+    pub selectorsyncsets: u32,
+    /// ConfigMaps per set.
+    pub configmaps: u32,
+    /// How the embedded hub models Hive (ignored against a real hub).
+    #[serde(default)]
+    pub embedded: EmbeddedSettings,
+    /// The phases, in order.
+    pub phases: Vec<Phase>,
+    /// Limits that fail the run.
+    #[serde(default)]
+    pub thresholds: Thresholds,
+}
+
+/// The embedded hub's model of Hive for a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddedSettings {
+    /// Cost model preset.
+    pub preset: String,
+    /// `client-side`, `server-side` or `fake`.
+    pub apply: String,
+    /// Sync workers.
+    pub workers: usize,
+    /// The 2020 SyncSetInstance pipeline.
+    pub legacy: bool,
+    /// Modeled seconds per real second; `None` picks one so the run takes a few minutes.
+    pub time_scale: Option<f64>,
+    /// The controllers' client QPS towards the hub (2020: about 30 writes/s); `None`: unlimited.
+    pub hub_qps: Option<f64>,
+}
+
+impl Default for EmbeddedSettings {
+    fn default() -> Self {
+        Self {
+            preset: "m4.xlarge-2020".into(),
+            apply: "client-side".into(),
+            workers: 5,
+            legacy: false,
+            time_scale: None,
+            hub_qps: None,
+        }
+    }
+}
+
+/// One step of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Phase {
+    /// Create SelectorSyncSets `start..start+count`.
+    Selectorsyncsets {
+        /// First index.
+        #[serde(default)]
+        start: u32,
+        /// How many.
+        count: u32,
+    },
+    /// Adopt clones `start..=end`.
+    Adopt {
+        /// First index (1 or more).
+        start: u32,
+        /// Last index.
+        end: u32,
+    },
+    /// Adopt `count` clones from `start`, one every `every_seconds` modeled seconds.
+    Trickle {
+        /// First index.
+        start: u32,
+        /// How many.
+        count: u32,
+        /// Modeled seconds between two clones.
+        every_seconds: f64,
+    },
+    /// Add one ConfigMap to an existing set.
+    AddResource {
+        /// Index of the set.
+        set: u32,
+    },
+    /// Wait until every (set, cluster) pair has applied once and the sync queue is empty.
+    Observe {
+        /// Give up after this many wall seconds (default: the run's --timeout).
+        #[serde(default)]
+        timeout_seconds: Option<f64>,
+    },
+}
+
+impl Phase {
+    /// The phase's name in recordings and summaries.
+    pub fn name(&self) -> String {
+        match self {
+            Phase::Selectorsyncsets { start, count } => {
+                format!("selectorsyncsets {start}..{}", start + count)
+            }
+            Phase::Adopt { start, end } => format!("adopt {start}..={end}"),
+            Phase::Trickle {
+                start,
+                count,
+                every_seconds,
+            } => format!("trickle {count} from {start} every {every_seconds}s"),
+            Phase::AddResource { set } => format!("add-resource to set {set}"),
+            Phase::Observe { .. } => "observe".into(),
+        }
+    }
+}
+
+/// Limits that fail a run, each with its own exit code.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// Longest acceptable observe phase (modeled seconds).
+    pub max_drain_seconds: Option<f64>,
+    /// Longest acceptable P99 fan-out latency (modeled seconds).
+    pub max_p99_fanout_seconds: Option<f64>,
+    /// Most acceptable failed writes.
+    pub max_errors: Option<u64>,
+}
+
+/// Exit codes of `scaletest`, one per kind of failure.
+pub mod exit {
+    /// Everything held.
+    pub const OK: u8 = 0;
+    /// A phase failed (the hub refused writes, a clone failed...).
+    pub const PHASE_FAILED: u8 = 1;
+    /// Bad command line or scenario.
+    pub const USAGE: u8 = 2;
+    /// Teardown left objects the deprovision interlock refused to delete.
+    pub const REFUSED: u8 = 3;
+    /// An observe phase did not settle before its timeout.
+    pub const TIMEOUT: u8 = 4;
+    /// The drain threshold did not hold.
+    pub const DRAIN: u8 = 5;
+    /// The P99 fan-out threshold did not hold.
+    pub const FANOUT: u8 = 6;
+    /// The error threshold did not hold.
+    pub const ERRORS: u8 = 7;
+    /// Interrupted (Ctrl-C).
+    pub const INTERRUPTED: u8 = 130;
+}
+
+const BUILTIN: [(&str, &str); 3] = [
+    (
+        "2020-adoption",
+        include_str!("../../../config/scenarios/2020-adoption.yaml"),
+    ),
+    (
+        "2019-incremental",
+        include_str!("../../../config/scenarios/2019-incremental.yaml"),
+    ),
+    (
+        "starvation",
+        include_str!("../../../config/scenarios/starvation.yaml"),
+    ),
+];
+
+impl Scenario {
+    /// Names of the built-in scenarios.
+    pub fn builtin_names() -> Vec<&'static str> {
+        BUILTIN.iter().map(|(n, _)| *n).collect()
+    }
+
+    /// A built-in scenario, or the YAML file at `name_or_path`.
+    pub fn load(name_or_path: &str) -> Result<Self> {
+        if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+            return Self::from_yaml(text, name_or_path);
+        }
+        let path = std::path::Path::new(name_or_path);
+        if !path.exists() {
+            return Err(Error::Invalid(format!(
+                "no scenario {name_or_path:?}: not a built-in one ({}) and no such file",
+                Self::builtin_names().join(", ")
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.into(),
+            source,
+        })?;
+        Self::from_yaml(&text, name_or_path)
+    }
+
+    /// Parses and checks a scenario.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self> {
+        let s: Scenario = serde_saphyr::from_str(text).map_err(|e| {
+            Error::Invalid(format!(
+                "scenario {origin}: {}",
+                e.to_string().replace('\n', " ")
+            ))
+        })?;
+        s.validate()
+            .map_err(|why| Error::Invalid(format!("scenario {origin}: {why}")))?;
+        Ok(s)
+    }
+
+    /// Checks ranges and that phases stay within the declared counts.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.phases.is_empty() {
+            return Err("it has no phases".into());
+        }
+        for p in &self.phases {
+            match p {
+                Phase::Selectorsyncsets { start, count }
+                    if *count == 0 || start + count > self.selectorsyncsets =>
+                {
+                    return Err(format!(
+                        "phase {:?} goes beyond selectorsyncsets: {}",
+                        p.name(),
+                        self.selectorsyncsets
+                    ));
+                }
+                Phase::Adopt { start, end }
+                    if *start == 0 || start > end || *end > self.clusters + 1 =>
+                {
+                    return Err(format!(
+                        "phase {:?} needs 1 <= start <= end <= clusters ({})",
+                        p.name(),
+                        self.clusters
+                    ));
+                }
+                Phase::Trickle {
+                    start,
+                    count,
+                    every_seconds,
+                } if *start == 0
+                    || *count == 0
+                    || *every_seconds <= 0.0
+                    || start + count - 1 > self.clusters =>
+                {
+                    return Err(format!("phase {:?} is out of range", p.name()));
+                }
+                Phase::AddResource { set } if *set >= self.selectorsyncsets => {
+                    return Err(format!(
+                        "phase {:?} names a set beyond selectorsyncsets",
+                        p.name()
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some(k) = self.embedded.time_scale
+            && !(k.is_finite() && k > 0.0)
+        {
+            return Err("embedded.time_scale must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// Shrinks the scenario to `clusters` and `sets`, scaling every phase (for quick runs).
+    pub fn scaled(&self, clusters: u32, sets: u32) -> Self {
+        let mut s = self.clone();
+        let fc = |v: u32| {
+            ((u64::from(v) * u64::from(clusters)).div_ceil(u64::from(self.clusters.max(1)))) as u32
+        };
+        let fs = |v: u32| {
+            ((u64::from(v) * u64::from(sets)).div_ceil(u64::from(self.selectorsyncsets.max(1))))
+                as u32
+        };
+        s.clusters = clusters;
+        s.selectorsyncsets = sets;
+        for p in &mut s.phases {
+            *p = match p.clone() {
+                Phase::Selectorsyncsets { start, count } => Phase::Selectorsyncsets {
+                    start: fs(start),
+                    count: fs(count).max(1).min(sets.saturating_sub(fs(start)).max(1)),
+                },
+                Phase::Adopt { start, end } => {
+                    let (a, b) = (fc(start).max(1), fc(end).max(1));
+                    // "One more cluster" stays one more.
+                    if end == start && start > self.clusters {
+                        Phase::Adopt {
+                            start: clusters + 1,
+                            end: clusters + 1,
+                        }
+                    } else {
+                        Phase::Adopt {
+                            start: a,
+                            end: b.max(a),
+                        }
+                    }
+                }
+                Phase::Trickle {
+                    start,
+                    count,
+                    every_seconds,
+                } => Phase::Trickle {
+                    start: fc(start).max(1),
+                    count: fc(count).max(1).min(clusters),
+                    every_seconds,
+                },
+                Phase::AddResource { set } => Phase::AddResource {
+                    set: fs(set).min(sets.saturating_sub(1)),
+                },
+                other => other,
+            };
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_parse_and_validate() {
+        for name in Scenario::builtin_names() {
+            let s = Scenario::load(name).unwrap();
+            assert_eq!(s.name, name);
+            s.validate().unwrap();
+        }
+        let s = Scenario::load("2020-adoption").unwrap();
+        assert_eq!(
+            (s.clusters, s.selectorsyncsets, s.configmaps),
+            (1000, 60, 10)
+        );
+        assert!(s.embedded.legacy);
+    }
+
+    #[test]
+    fn bad_scenarios_say_why() {
+        let e = Scenario::load("nope").unwrap_err().to_string();
+        assert!(
+            e.contains("2020-adoption") && e.contains("no such file"),
+            "{e}"
+        );
+        let e = Scenario::from_yaml("name: x\nclusters: 5\nselectorsyncsets: 1\nconfigmaps: 1\nphases: [{adopt: {start: 0, end: 3}}]\n", "t").unwrap_err().to_string();
+        assert!(e.contains("adopt 0..=3"), "{e}");
+        let e = Scenario::from_yaml(
+            "name: x\nclusters: 5\nselectorsyncsets: 1\nconfigmaps: 1\nphases: [{teleport: {}}]\n",
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("scenario t:"), "{e}");
+        let e = Scenario::from_yaml(
+            "name: x\nclusters: 5\nselectorsyncsets: 1\nconfigmaps: 1\nphases: []\n",
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("no phases"), "{e}");
+    }
+
+    #[test]
+    fn scaling_keeps_the_shape() {
+        let s = Scenario::load("2019-incremental").unwrap().scaled(50, 6);
+        s.validate().unwrap();
+        assert_eq!(s.phases[0], Phase::Adopt { start: 1, end: 50 });
+        assert_eq!(s.phases[2], Phase::Selectorsyncsets { start: 0, count: 1 });
+        assert_eq!(
+            s.phases[10],
+            Phase::Adopt { start: 51, end: 51 },
+            "one more cluster stays one more"
+        );
+    }
+}

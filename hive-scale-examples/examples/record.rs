@@ -1,0 +1,194 @@
+//! Records snapshots of a metric profile every interval into a JSON Lines file.
+//!
+//! ```text
+//! cargo run --example record -- [--prometheus URL | --scrape URL...] [--profile FILE]
+//!     [--interval 5s] --out run.jsonl [--duration D] [--phase NAME]
+//!     [--token-file F] [--ca-file F] [--user U --password-file F] [--timeout 10s]
+//! ```
+//! Runs for `--duration` (e.g. `30m`, `2h`), or until Ctrl-C (or SIGTERM). Each line is written
+//! and flushed as it is taken, so whatever happens the file holds everything recorded so far
+//! (`report` skips a line cut short by a crash). Type a phase name and Enter on stdin to mark a
+//! phase (`adopt`, `sync`, ...); `--phase NAME` marks the first one at the start.
+//! An unreachable source at the start is one `error:` line and exit code 1; later outages are
+//! recorded as error lines and recording goes on.
+
+use clap::Parser;
+use hive_scale_core::metrics::{
+    HttpOptions, Profile, PrometheusClient, Recorder, Scraper, Secret, Source, parse_duration,
+};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Record a metric profile every interval into JSON Lines, with phase markers.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Prometheus' URL (default http://127.0.0.1:9091).
+    #[arg(long, conflicts_with = "scrape")]
+    prometheus: Option<String>,
+    /// A /metrics URL to scrape instead of asking Prometheus (repeat for several pods).
+    #[arg(long)]
+    scrape: Vec<String>,
+    /// Profile YAML (default: the built-in config/profiles/default.yaml).
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// Time between snapshots (e.g. 5s, 1m).
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    interval: Duration,
+    /// The JSON Lines file to write (replaced if it exists).
+    #[arg(long)]
+    out: PathBuf,
+    /// Stop after this long (default: run until Ctrl-C).
+    #[arg(long, value_parser = duration)]
+    duration: Option<Duration>,
+    /// Mark this phase at the start.
+    #[arg(long)]
+    phase: Option<String>,
+    /// A file holding a bearer token.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// PEM file of the CA to trust for HTTPS.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// User for basic auth (password from --password-file).
+    #[arg(long, requires = "password_file", conflicts_with = "token_file")]
+    user: Option<String>,
+    /// A file holding the basic-auth password.
+    #[arg(long, requires = "user")]
+    password_file: Option<PathBuf>,
+    /// Limit for each request (e.g. 10s).
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    timeout: Duration,
+    /// Log more (RUST_LOG overrides).
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let args = match hive_scale_examples::parse_args::<Args>() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    hive_scale_examples::init_logging(args.verbose);
+    hive_scale_examples::run(run(args))
+}
+
+fn http_options(args: &Args) -> anyhow::Result<HttpOptions> {
+    let mut o = HttpOptions::default().with_timeout(args.timeout);
+    if let Some(f) = &args.token_file {
+        o = o.with_token_file(f)?;
+    }
+    if let (Some(user), Some(f)) = (&args.user, &args.password_file) {
+        let pw = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        o = o.with_basic_auth(user, Secret::new(pw.trim_end_matches(['\r', '\n'])));
+    }
+    if let Some(f) = &args.ca_file {
+        o = o.with_ca_file(f)?;
+    }
+    Ok(o)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let profile = match &args.profile {
+        Some(f) => Profile::load(f)?,
+        None => Profile::builtin(),
+    };
+    let opts = http_options(&args)?;
+    let source = if args.scrape.is_empty() {
+        let url = args
+            .prometheus
+            .as_deref()
+            .unwrap_or("http://127.0.0.1:9091");
+        Source::Prometheus(PrometheusClient::new(url, &opts)?)
+    } else {
+        Source::Scrape(Scraper::new(&args.scrape, &opts)?.with_rate_window(Duration::ZERO))
+    };
+    let described = source.describe();
+    let handle = Recorder::start(source, profile, args.interval, &args.out).await?;
+    for r in handle.first_snapshot().failed() {
+        eprintln!(
+            "warning: query {} failed (still recording the others): {}",
+            r.name,
+            r.error().unwrap_or_default()
+        );
+    }
+    if let Some(p) = &args.phase {
+        handle.mark_phase(p);
+    }
+    eprintln!(
+        "recording {described} every {:?} to {}{}",
+        args.interval,
+        args.out.display(),
+        match args.duration {
+            Some(d) => format!(" for {d:?}"),
+            None => " until Ctrl-C (type a phase name and Enter to mark a phase)".into(),
+        }
+    );
+    let (tx, mut phases) = tokio::sync::mpsc::unbounded_channel::<String>();
+    // A plain thread: reading stdin blocks, and the process exits without waiting for it.
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            let name = line.trim();
+            if !name.is_empty() && tx.send(name.to_string()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = async {
+        match args.duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+    let stop = interrupted();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => break,
+            _ = &mut stop => break,
+            Some(p) = phases.recv() => {
+                handle.mark_phase(&p);
+                eprintln!("phase {p}");
+            }
+        }
+    }
+    let s = handle.stop().await?;
+    eprintln!(
+        "recorded {} snapshots ({} failed, {} phases) to {}",
+        s.snapshots,
+        s.errors,
+        s.phases,
+        s.path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

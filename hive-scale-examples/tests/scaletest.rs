@@ -1,0 +1,289 @@
+//! The main job, scaled down, end to end on the embedded hub.
+
+mod common;
+
+use common::run_with_env;
+use hive_scale_core::api::{ClusterDeployment, SyncSetInstance};
+use hive_scale_core::hub::{Hub, HubOptions};
+use hive_scale_core::metrics::{HttpOptions, Scraper, Source};
+use hive_scale_core::scenario::Scenario;
+use hive_scale_examples::scaletest::{self, RunSettings, Target};
+use hive_scale_sim::controllers::SimConfig;
+use hive_scale_sim::hub::{EmbeddedHub, EmbeddedHubConfig};
+use hive_scale_sim::model::{ApplyMode, CostModel};
+use kube::api::{Api, ListParams};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_scenario_scaled_down_matches_the_hubs_state() {
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Scenario::load("2020-adoption").unwrap().scaled(50, 6);
+    let e = &scenario.embedded;
+    let mut model = CostModel::preset(&e.preset).unwrap();
+    model.apply_mode = e.apply.parse::<ApplyMode>().unwrap();
+    let mut cfg = EmbeddedHubConfig::new(dir.path().join("hub"));
+    cfg.time_scale = 200.0;
+    cfg.sim = SimConfig {
+        legacy: e.legacy,
+        hub_qps: e.hub_qps,
+        ..SimConfig::new(model)
+    };
+    let embedded = EmbeddedHub::start(cfg).await.unwrap();
+    let hub = Hub::connect(&HubOptions {
+        kubeconfig: Some(embedded.kubeconfig_path().to_path_buf()),
+        qps: 0.0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let target = Target {
+        description: "embedded".into(),
+        hub,
+        spoke_kubeconfig: Some(std::fs::read(embedded.spoke_kubeconfig_path().unwrap()).unwrap()),
+        fake_cluster: false,
+        legacy: true,
+        time_scale: 200.0,
+        metrics: Some(Source::Scrape(
+            Scraper::new(&[embedded.metrics_url()], &HttpOptions::default()).unwrap(),
+        )),
+        queue: embedded
+            .hive()
+            .map(|h| Box::new(h.pending_counter()) as Box<dyn Fn() -> usize + Send + Sync>),
+        applied_pairs: embedded.hive().map(|h| {
+            let sim = h.sim().clone();
+            Box::new(move || {
+                sim.counters
+                    .set_first_successes
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            }) as Box<dyn Fn() -> u64 + Send + Sync>
+        }),
+    };
+    let out = dir.path().join("out");
+    let settings = RunSettings {
+        out: out.clone(),
+        timeout: Duration::from_secs(120),
+        interval: Duration::from_millis(300),
+        concurrency: 16,
+        keep: true,
+        parameters: serde_json::json!({}),
+    };
+    let summary = scaletest::run(&scenario, target, &settings).await.unwrap();
+    assert_eq!(summary.status, "passed", "{summary:?}");
+    assert_eq!(summary.exit_code, 0);
+
+    // The summary's numbers against the hub's own state.
+    let kc = embedded.hub().client().await.unwrap();
+    let cds = Api::<ClusterDeployment>::all(kc.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(cds.len(), 50);
+    let ssis = Api::<SyncSetInstance>::all(kc)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    let applied: Vec<&SyncSetInstance> = ssis
+        .iter()
+        .filter(|s| {
+            s.status
+                .as_ref()
+                .is_some_and(|st| st.first_success_timestamp.is_some())
+        })
+        .collect();
+    assert_eq!(applied.len(), 300, "50 clusters x 6 sets");
+    let observe = summary.phases.iter().find(|p| p.name == "observe").unwrap();
+    assert_eq!((observe.pairs_expected, observe.pairs_applied), (300, 300));
+    assert_eq!(summary.fanout.count, 300);
+    // Recompute the slowest fan-out from the objects.
+    let created = |c: &ClusterDeployment| c.metadata.creation_timestamp.as_ref().unwrap().0;
+    let max = applied
+        .iter()
+        .map(|s| {
+            let cd = cds
+                .iter()
+                .find(|c| {
+                    c.metadata.name.as_deref() == Some(s.spec.cluster_deployment_ref.name.as_str())
+                })
+                .unwrap();
+            let first: jiff::Timestamp = s
+                .status
+                .as_ref()
+                .unwrap()
+                .first_success_timestamp
+                .as_deref()
+                .unwrap()
+                .parse()
+                .unwrap();
+            (first.as_second() - created(cd).as_second()) as f64
+        })
+        .fold(0.0, f64::max);
+    assert!(
+        (summary.fanout.max - max).abs() <= 1.0,
+        "summary max {} vs hub {max}",
+        summary.fanout.max
+    );
+    assert!(summary.fanout.p50 <= summary.fanout.p99 && summary.fanout.p99 <= summary.fanout.max);
+
+    // The result directory.
+    for f in [
+        "summary.json",
+        "recording.jsonl",
+        "report.md",
+        "workqueue_depth.svg",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let on_disk: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(on_disk["status"], "passed");
+    assert_eq!(on_disk["scenario"]["name"], "2020-adoption");
+    assert_eq!(on_disk["tool_version"], env!("CARGO_PKG_VERSION"));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("## Scale test: 2020-adoption") && report.contains("| observe | ok |"),
+        "{report}"
+    );
+    embedded.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_exits_with_a_code_per_failure_and_always_writes_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    // Passes, then tears down.
+    let ok = out("ok");
+    let r = run_with_env(
+        "scaletest",
+        &[
+            "--clusters",
+            "5",
+            "--selectorsyncsets",
+            "2",
+            "--configmaps",
+            "2",
+            "--time-scale",
+            "100",
+            "--out",
+            &ok,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("phase teardown: deleted 5 clusterdeployments"),
+        "{}",
+        r.stdout
+    );
+    // A P99 fan-out threshold nobody can meet: exit 6, summary says which threshold.
+    let th = out("threshold");
+    let r = run_with_env(
+        "scaletest",
+        &[
+            "--clusters",
+            "5",
+            "--selectorsyncsets",
+            "2",
+            "--configmaps",
+            "2",
+            "--time-scale",
+            "100",
+            "--max-p99-fanout",
+            "0.001",
+            "--out",
+            &th,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{th}/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(s["thresholds"][0]["kind"], "p99-fanout");
+    assert_eq!(s["thresholds"][0]["held"], false);
+    // An observe phase that cannot finish in time: exit 4, summary written.
+    let to = out("timeout");
+    let r = run_with_env(
+        "scaletest",
+        &[
+            "--clusters",
+            "20",
+            "--selectorsyncsets",
+            "6",
+            "--time-scale",
+            "1",
+            "--timeout",
+            "1",
+            "--out",
+            &to,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{to}/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(s["status"], "timeout");
+    assert!(std::path::Path::new(&format!("{to}/report.md")).exists());
+    // Bad scenario: exit 2, one line.
+    let r = run_with_env("scaletest", &["--scenario", "/nonexistent.yaml"], &[]).await;
+    assert_eq!(r.code, 2);
+    assert!(r.one_error_line().contains("no scenario"), "{}", r.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_keeps_what_was_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("int");
+    let child = tokio::process::Command::new(common::example("scaletest"))
+        .args([
+            "--clusters",
+            "30",
+            "--selectorsyncsets",
+            "6",
+            "--time-scale",
+            "1",
+            "--interval",
+            "0.2",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().await.unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["status"], "interrupted");
+    let recording = std::fs::read_to_string(out.join("recording.jsonl")).unwrap();
+    assert!(
+        recording.lines().count() > 3,
+        "snapshots were recorded before the interrupt"
+    );
+    assert!(
+        recording
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "every line is whole JSON"
+    );
+    assert!(out.join("report.md").exists());
+}
