@@ -6,6 +6,8 @@
 //! clock (see [`run_virtual`]), which jumps to the next timer whenever every task is waiting, so
 //! the same code plans hours of Hive work in seconds.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -22,6 +24,9 @@ pub struct Clock {
     scale: f64,
     start: Instant,
     epoch: jiff::Timestamp,
+    /// Modeled nanoseconds published by a paced simulation (see [`pace`]), for readers on
+    /// another runtime (the API server's timestamps).
+    follow: Option<Arc<AtomicU64>>,
 }
 
 impl Clock {
@@ -41,7 +46,32 @@ impl Clock {
             scale,
             start: Instant::now(),
             epoch: jiff::Timestamp::now(),
+            follow: None,
         }
+    }
+
+    /// A clock on the caller's runtime starting at `epoch` (a paced simulation's own clock).
+    pub fn starting_at(epoch: jiff::Timestamp) -> Self {
+        Self {
+            epoch,
+            ..Self::real()
+        }
+    }
+
+    /// A read-only view of a paced simulation's time for another runtime: modeled time is what
+    /// the simulation published, the scale is informational.
+    pub fn following(epoch: jiff::Timestamp, scale: f64, published: Arc<AtomicU64>) -> Self {
+        Self {
+            scale,
+            start: Instant::now(),
+            epoch,
+            follow: Some(published),
+        }
+    }
+
+    /// The wall-clock time modeled time starts from.
+    pub fn epoch(&self) -> jiff::Timestamp {
+        self.epoch
     }
 
     /// The scale factor (1 for real time and for the virtual clock).
@@ -91,7 +121,10 @@ impl Clock {
 
     /// Modeled time since the clock started.
     pub fn elapsed(&self) -> Duration {
-        self.start.elapsed().mul_f64(self.scale)
+        match &self.follow {
+            Some(f) => Duration::from_nanos(f.load(Ordering::Relaxed)),
+            None => self.start.elapsed().mul_f64(self.scale),
+        }
     }
 
     /// The modeled wall-clock time: the start plus modeled time elapsed.
@@ -113,6 +146,34 @@ impl Clock {
     pub fn seconds_since(&self, ts: &str) -> Option<f64> {
         let t: jiff::Timestamp = ts.parse().ok()?;
         Some((self.now().as_millisecond() - t.as_millisecond()) as f64 / 1000.0)
+    }
+}
+
+/// Keeps a paused runtime's clock `scale` times ahead of real time until `stop` is set, and
+/// publishes the modeled time reached into `published`.
+///
+/// The simulation runs on a current-thread runtime whose clock is paused: its timers fire at
+/// exact modeled instants (no millisecond rounding of scaled-down sleeps), and this task lets
+/// time advance only as fast as real time allows. If the simulation needs more real CPU than it
+/// has, modeled time simply advances more slowly: results stay right, the run takes longer.
+pub async fn pace(scale: f64, stop: Arc<AtomicBool>, published: Arc<AtomicU64>) {
+    let real0 = std::time::Instant::now();
+    let virt0 = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        published.store(
+            now.saturating_duration_since(virt0).as_nanos() as u64,
+            Ordering::Relaxed,
+        );
+        let target = virt0 + real0.elapsed().mul_f64(scale);
+        if now < target {
+            // Other timers before the target fire first; then time jumps to the target.
+            tokio::time::sleep_until(target).await;
+        } else {
+            // Ahead of real time: let real time pass.
+            std::thread::sleep(Duration::from_micros(500));
+            tokio::task::yield_now().await;
+        }
     }
 }
 
@@ -141,6 +202,36 @@ mod tests {
         .unwrap();
         assert!(modeled >= Duration::from_secs(7200) && modeled < Duration::from_secs(7201));
         assert!(wall.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn pacing_keeps_modeled_time_at_the_scale() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let published = Arc::new(AtomicU64::new(0));
+        let (s2, p2) = (stop.clone(), published.clone());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let wall = std::time::Instant::now();
+        let modeled = rt.block_on(async move {
+            tokio::spawn(pace(100.0, s2, p2));
+            let c = Clock::real();
+            // 1000 sleeps of 1 ms modeled: 1 s modeled, 10 ms real at scale 100.
+            for _ in 0..1000 {
+                c.sleep(Duration::from_millis(1)).await;
+            }
+            stop.store(true, Ordering::Relaxed);
+            c.elapsed()
+        });
+        let real = wall.elapsed();
+        assert!(modeled >= Duration::from_secs(1), "{modeled:?}");
+        assert!(
+            real >= Duration::from_millis(9) && real < Duration::from_millis(200),
+            "{real:?}"
+        );
+        assert!(published.load(Ordering::Relaxed) > 0);
     }
 
     #[tokio::test]

@@ -200,8 +200,7 @@ impl SimulatedHive {
         );
     }
 
-    /// Recomputes Hive's metrics-controller gauges every 2 modeled minutes and refreshes the
-    /// workqueue gauges.
+    /// Refreshes the workqueue gauges every 2 modeled minutes.
     fn start_metrics_loop(&self) {
         let (sim, queues) = (self.sim.clone(), self.queues());
         tokio::spawn(async move {
@@ -209,7 +208,8 @@ impl SimulatedHive {
                 for q in &queues {
                     q.refresh_gauges();
                 }
-                refresh_selectorsyncset_gauges(&sim);
+                // hive_selectorsyncset_clusters_* are computed when scraped (see hub.rs): scanning
+                // every instance every 2 modeled minutes would cost more than the simulation.
                 sim.clock.sleep(Duration::from_secs(120)).await;
             }
         });
@@ -271,6 +271,9 @@ impl SimulatedHive {
 /// `hive_selectorsyncset_clusters_total` and `..._unapplied_total` from the ClusterSyncs (or,
 /// in legacy mode, the SyncSetInstances).
 pub fn refresh_selectorsyncset_gauges(sim: &Sim) {
+    let field = |v: &Value, path: &[&str]| -> Option<Value> {
+        path.iter().try_fold(v, |v, k| v.get(*k)).cloned()
+    };
     let mut totals: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
     if sim.legacy {
         for ssi in sim
@@ -279,17 +282,10 @@ pub fn refresh_selectorsyncset_gauges(sim: &Sim) {
             .map(|l| l.items)
             .unwrap_or_default()
         {
-            if let Some(n) = ssi
-                .pointer("/spec/selectorSyncSetRef/name")
-                .and_then(Value::as_str)
-            {
-                let e = totals.entry(n.to_string()).or_default();
+            if let Some(Value::String(n)) = field(&ssi, &["spec", "selectorSyncSetRef", "name"]) {
+                let e = totals.entry(n).or_default();
                 e.0 += 1;
-                if !ssi
-                    .pointer("/status/applied")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false)
-                {
+                if field(&ssi, &["status", "applied"]) != Some(Value::Bool(true)) {
                     e.1 += 1;
                 }
             }
@@ -302,7 +298,8 @@ pub fn refresh_selectorsyncset_gauges(sim: &Sim) {
             .unwrap_or_default()
         {
             for entry in cs
-                .pointer("/status/selectorSyncSets")
+                .get("status")
+                .and_then(|s| s.get("selectorSyncSets"))
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()

@@ -13,6 +13,24 @@ use crate::model::CostModel;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Without a simulation, publishes wall time times `scale` for the API servers' timestamps.
+fn published_by_wall(scale: f64, published: Arc<AtomicU64>) {
+    let start = std::time::Instant::now();
+    let weak = Arc::downgrade(&published);
+    drop(published);
+    tokio::spawn(async move {
+        while let Some(p) = weak.upgrade() {
+            p.store(
+                start.elapsed().mul_f64(scale).as_nanos() as u64,
+                Ordering::Relaxed,
+            );
+            drop(p);
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    });
+}
 
 /// How to run the embedded hub.
 #[derive(Debug, Clone)]
@@ -66,13 +84,66 @@ pub struct EmbeddedHub {
     metrics_addr: SocketAddr,
     metrics_task: tokio::task::JoinHandle<()>,
     clock: Clock,
+    sim_thread: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+}
+
+/// Starts the simulated Hive on its own thread: a current-thread runtime with a paused clock,
+/// paced to `scale` times real time (see [`crate::clock::pace`]).
+fn start_paced_hive(
+    sim_config: SimConfig,
+    scale: f64,
+    epoch: jiff::Timestamp,
+    metrics: Arc<HiveMetrics>,
+    hub: Arc<crate::apiserver::Store>,
+    spoke: Option<Arc<Spoke>>,
+    published: Arc<AtomicU64>,
+) -> Result<(SimulatedHive, Arc<AtomicBool>, std::thread::JoinHandle<()>), SimError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stop2 = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("hive-sim".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let sim = Sim::new(sim_config, Clock::starting_at(epoch), metrics, hub, spoke);
+                sim.metrics.sim_time_scale.set(scale);
+                let _ = tx.send(Ok(SimulatedHive::start(sim)));
+                crate::clock::pace(scale, stop2, published).await;
+            });
+        })
+        .map_err(|e| SimError::Config(format!("cannot start the simulation thread: {e}")))?;
+    let hive = rx
+        .recv()
+        .map_err(|_| SimError::Config("the simulation thread ended early".into()))?
+        .map_err(|e| SimError::Config(format!("cannot start the simulation runtime: {e}")))?;
+    Ok((hive, stop, thread))
 }
 
 impl EmbeddedHub {
     /// Starts everything; returns when the ports are bound and the kubeconfigs written.
     pub async fn start(cfg: EmbeddedHubConfig) -> Result<Self, SimError> {
         cfg.sim.model.validate().map_err(SimError::Config)?;
-        let clock = Clock::scaled(cfg.time_scale);
+        if !(cfg.time_scale.is_finite() && cfg.time_scale > 0.0) {
+            return Err(SimError::Config(format!(
+                "the time scale must be positive, not {}",
+                cfg.time_scale
+            )));
+        }
+        // The API servers stamp objects with the simulation's modeled time.
+        let published = Arc::new(AtomicU64::new(0));
+        let epoch = jiff::Timestamp::now();
+        let clock = Clock::following(epoch, cfg.time_scale, published.clone());
         let mut hub_cfg = ApiServerConfig::new(&cfg.dir, "hub");
         hub_cfg.bind.set_port(cfg.port);
         hub_cfg.faults = cfg.faults.clone();
@@ -88,20 +159,24 @@ impl EmbeddedHub {
         };
         let metrics = Arc::new(HiveMetrics::new());
         metrics.sim_time_scale.set(clock.scale());
-        let hive = if cfg.controllers {
+        let (hive, sim_thread) = if cfg.controllers {
             let target = spoke
                 .as_ref()
                 .map(|s| Arc::new(Spoke::new(s.url(), s.store().clone(), metrics.clone())));
-            let sim = Sim::new(
+            let (hive, stop, thread) = start_paced_hive(
                 cfg.sim.clone(),
-                clock.clone(),
+                cfg.time_scale,
+                epoch,
                 metrics.clone(),
                 hub.store().clone(),
                 target,
-            );
-            Some(SimulatedHive::start(sim))
+                published,
+            )?;
+            (Some(hive), Some((stop, thread)))
         } else {
-            None
+            // No simulation to follow: modeled time is real time times the scale.
+            published_by_wall(cfg.time_scale, published);
+            (None, None)
         };
         let listener = tokio::net::TcpListener::bind(cfg.metrics_addr)
             .await
@@ -142,6 +217,7 @@ impl EmbeddedHub {
             metrics_addr,
             metrics_task,
             clock,
+            sim_thread,
         })
     }
 
@@ -189,6 +265,11 @@ impl EmbeddedHub {
     pub async fn shutdown(self) {
         if let Some(h) = &self.hive {
             h.shutdown();
+        }
+        if let Some((stop, thread)) = self.sim_thread {
+            stop.store(true, Ordering::Relaxed);
+            // The pacing loop notices within a millisecond.
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
         self.metrics_task.abort();
         if let Some(s) = self.spoke {

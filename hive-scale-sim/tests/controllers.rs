@@ -292,12 +292,14 @@ async fn hiveconfig_sets_the_workers_and_deleting_without_preserve_is_counted() 
     })
     .await;
     // Bypassing the toolkit's interlock on purpose: the simulated Hive must notice.
-    let mut cd = cds.get("c1").await.unwrap();
-    cd.spec.preserve_on_delete = false;
-    cd.metadata.managed_fields = None;
-    cds.replace("c1", &PostParams::default(), &cd)
-        .await
-        .unwrap();
+    // A merge patch: the simulated controllers update c1 concurrently, a replace could conflict.
+    cds.patch(
+        "c1",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"preserveOnDelete": false}})),
+    )
+    .await
+    .unwrap();
     cds.delete("c1", &Default::default()).await.unwrap();
     eventually("c1 to be gone", || async {
         cds.get_opt("c1").await.unwrap().is_none()

@@ -179,7 +179,7 @@ async fn kubectl_works_against_the_hub() {
         );
         assert!(cds.contains("fake-c1"), "{cds}");
 
-        // Watch: start, change the object twice, and read the events kubectl prints.
+        // Watch: start, wait for the initial ADDED, change the object twice, read the events.
         let mut watch = k
             .command(&[
                 "get",
@@ -189,19 +189,45 @@ async fn kubectl_works_against_the_hub() {
                 "--watch",
                 "--output-watch-events",
                 "--request-timeout",
-                "8s",
+                "20s",
             ])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let stdout = watch.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let timeout = std::time::Duration::from_secs(15);
+        let mut lines = Vec::new();
+        while !lines.iter().any(|l: &String| l.starts_with("ADDED")) {
+            lines.push(
+                rx.recv_timeout(timeout)
+                    .expect("kubectl printed the initial ADDED event"),
+            );
+        }
         k.ok(&["label", "cd", "c1", "-n", "ns1", "watched=yes"]);
         k.ok(&["annotate", "cd", "c1", "-n", "ns1", "note=hi"]);
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        while lines.iter().filter(|l| l.starts_with("MODIFIED")).count() < 2 {
+            lines.push(
+                rx.recv_timeout(timeout)
+                    .expect("kubectl printed both MODIFIED events"),
+            );
+        }
         watch.kill().unwrap();
-        let out = String::from_utf8(watch.wait_with_output().unwrap().stdout).unwrap();
-        let events: Vec<(&str, &str)> = out
-            .lines()
+        let _ = watch.wait();
+        let out = lines.join("\n");
+        let events: Vec<(&str, &str)> = lines
+            .iter()
             .skip(1)
             .map(|l| {
                 let mut w = l.split_whitespace();
