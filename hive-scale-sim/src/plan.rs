@@ -154,6 +154,7 @@ async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
     let sim = Sim::new(sim_cfg, clock.clone(), metrics, hub.clone(), Some(spoke));
     let opts = WriteOptions {
         field_manager: "plan".into(),
+        internal: true,
         ..Default::default()
     };
     let fixture = SelectorSyncSetFixture::new().configmaps(cfg.configmaps);

@@ -359,6 +359,7 @@ fn write_options(
         dry_run,
         force: flag(query, "force"),
         status,
+        internal: false,
     })
 }
 

@@ -111,6 +111,10 @@ pub struct WriteOptions {
     pub force: bool,
     /// The write targets the `/status` subresource.
     pub status: bool,
+    /// A write by the simulated controllers, whose objects are built by code: schema validation
+    /// and managed-field tracking are skipped (on big statuses they cost more than the rest of
+    /// the write, and nobody applies over them).
+    pub internal: bool,
 }
 
 /// Patch formats.
@@ -225,7 +229,7 @@ fn stamp_metadata(
                 "resourceVersion".into(),
                 meta_str(o, "resourceVersion").unwrap_or_default().into(),
             );
-            if def.custom && spec_part(o) != spec_part(new) {
+            if def.custom && spec_changed(o, new) {
                 let g = meta(o)
                     .and_then(|om| om.get("generation"))
                     .and_then(Value::as_i64)
@@ -341,13 +345,33 @@ fn comparable(obj: &Value) -> Value {
 }
 
 /// Everything except metadata and status: what a generation counts.
-fn spec_part(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if let Some(m) = v.as_object_mut() {
-        m.remove("metadata");
-        m.remove("status");
+/// Whether anything besides metadata and status differs: what a generation counts.
+fn spec_changed(a: &Value, b: &Value) -> bool {
+    let fields = |v: &Value| -> Vec<(String, Value)> {
+        v.as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| *k != "metadata" && *k != "status")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Compare key by key without cloning the (possibly large) status.
+    match (a.as_object(), b.as_object()) {
+        (Some(x), Some(y)) => {
+            let keys = |m: &serde_json::Map<String, Value>| {
+                m.keys()
+                    .filter(|k| *k != "metadata" && *k != "status")
+                    .count()
+            };
+            keys(x) != keys(y)
+                || x.iter()
+                    .filter(|(k, _)| *k != "metadata" && *k != "status")
+                    .any(|(k, v)| y.get(k) != Some(v))
+        }
+        _ => fields(a) != fields(b),
     }
-    v
 }
 
 impl Store {
@@ -787,6 +811,7 @@ impl Store {
         ns: &str,
         name: &str,
         obj: &mut Value,
+        internal: bool,
     ) -> Result<(), ApiError> {
         let Some(map) = obj.as_object_mut() else {
             return Err(ApiError::bad_request(
@@ -836,7 +861,7 @@ impl Store {
             fold_string_data(obj);
             validate::secret(obj, &mut causes);
         }
-        if let Some(schema) = &def.schema {
+        if !internal && let Some(schema) = &def.schema {
             validate::schema(schema, obj, &mut causes);
         }
         if !causes.is_empty() {
@@ -874,7 +899,7 @@ impl Store {
                 }
             },
         };
-        self.admit(def, ns, &name, &mut obj)?;
+        self.admit(def, ns, &name, &mut obj, opts.internal)?;
         let m = meta_mut(&mut obj);
         m.remove("resourceVersion");
         m.remove("managedFields");
@@ -890,16 +915,18 @@ impl Store {
         let scope = Scope::Main {
             status_subresource: def.status_subresource,
         };
-        let owned = fields::leaf_paths(&obj, scope);
-        set_managed(
-            &mut obj,
-            &[],
-            &opts.field_manager,
-            "Update",
-            None,
-            owned,
-            false,
-        );
+        if !opts.internal {
+            let owned = fields::leaf_paths(&obj, scope);
+            set_managed(
+                &mut obj,
+                &[],
+                &opts.field_manager,
+                "Update",
+                None,
+                owned,
+                false,
+            );
+        }
         self.mutate(def, ns, &name, opts.dry_run, |old| match old {
             Some(_) => Err(ApiError::already_exists(&def.qualified(), &name)),
             None => Ok(Decision::Put(obj)),
@@ -922,7 +949,7 @@ impl Store {
                 "the name of the object ({body_name}) does not match the name on the URL ({name})"
             )));
         }
-        self.admit(def, ns, name, &mut obj)?;
+        self.admit(def, ns, name, &mut obj, opts.internal)?;
         let want_rv = meta_str(&obj, "resourceVersion")
             .filter(|r| !r.is_empty())
             .map(String::from);
@@ -992,6 +1019,9 @@ impl Store {
         mut new: Value,
         opts: &WriteOptions,
     ) -> Value {
+        if opts.internal {
+            return new;
+        }
         let scope = if opts.status {
             Scope::Status
         } else {
@@ -1062,7 +1092,7 @@ impl Store {
             if meta_str(&patched, "name") != Some(name) {
                 return Err(ApiError::bad_request("a patch cannot change metadata.name"));
             }
-            self.admit(def, ns, name, &mut patched)?;
+            self.admit(def, ns, name, &mut patched, opts.internal)?;
             let new = self.merge_scope(def, old, patched, opts.status);
             Ok(Decision::Put(self.track_update(def, old, new, opts)))
         })
@@ -1100,7 +1130,7 @@ impl Store {
                 )));
             }
         }
-        self.admit(def, ns, name, &mut applied)?;
+        self.admit(def, ns, name, &mut applied, opts.internal)?;
         let m = meta_mut(&mut applied);
         m.insert("name".into(), name.into());
         m.remove("managedFields");

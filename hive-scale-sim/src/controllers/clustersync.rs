@@ -131,25 +131,6 @@ pub fn matching_sets(sim: &Sim, cd: &Value) -> Vec<MatchedSet> {
     out
 }
 
-/// References of a set's resources, as `resourcesToDelete` records them.
-fn resource_refs(set: &MatchedSet) -> Vec<Value> {
-    set.obj
-        .pointer("/spec/resources")
-        .and_then(Value::as_array)
-        .map(|rs| {
-            rs.iter()
-                .map(|r| {
-                    let mut v = json!({"apiVersion": r.get("apiVersion"), "kind": r.get("kind"), "name": r.pointer("/metadata/name")});
-                    if let Some(ns) = r.pointer("/metadata/namespace") {
-                        v["namespace"] = ns.clone();
-                    }
-                    v
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Applies one set's resources in order; the first failure stops the set.
 pub async fn apply_set(
     sim: &Sim,
@@ -281,7 +262,10 @@ impl ClusterSyncController {
                 continue;
             }
             let mut result = apply_set(sim, NAME, set, &cd_key, fake).await;
-            let refs = resource_refs(set);
+            let refs = sim
+                .set_cache(set.name(), set.generation(), &set.obj)
+                .refs
+                .clone();
             if result.is_ok() && set.sync_mode() {
                 let previous: Vec<Value> = old
                     .as_ref()
@@ -343,7 +327,7 @@ impl ClusterSyncController {
                 None => {}
             }
             if set.sync_mode() {
-                entry["resourcesToDelete"] = json!(refs);
+                entry["resourcesToDelete"] = Value::Array(refs);
             }
             if set.selector {
                 new_sss.push(entry)

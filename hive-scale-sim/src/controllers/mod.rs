@@ -93,6 +93,8 @@ pub struct Counters {
 pub struct SetCache {
     /// The resources.
     pub resources: Vec<CachedResource>,
+    /// Their references, as ClusterSync's `resourcesToDelete` lists them.
+    pub refs: Vec<Value>,
 }
 
 /// One resource of a set, with what every apply of it needs precomputed.
@@ -233,6 +235,7 @@ impl Sim {
             .await;
         let opts = WriteOptions {
             field_manager: "hive1-clustersync".into(),
+            internal: true,
             ..Default::default()
         };
         let out = f(&self.hub, &opts);
@@ -272,7 +275,7 @@ impl Sim {
         if let Some(c) = self.sets.lock().get(&key) {
             return c.clone();
         }
-        let resources = set
+        let resources: Vec<CachedResource> = set
             .pointer("/spec/resources")
             .and_then(Value::as_array)
             .map(|rs| {
@@ -290,7 +293,25 @@ impl Sim {
                     .collect()
             })
             .unwrap_or_default();
-        let c = Arc::new(SetCache { resources });
+        let refs = resources
+            .iter()
+            .map(|r: &CachedResource| {
+                let v = &r.value;
+                let mut reference = serde_json::Map::new();
+                for (k, src) in [
+                    ("apiVersion", v.get("apiVersion")),
+                    ("kind", v.get("kind")),
+                    ("name", v.get("metadata").and_then(|m| m.get("name"))),
+                ] {
+                    reference.insert(k.into(), src.cloned().unwrap_or(Value::Null));
+                }
+                if let Some(ns) = v.get("metadata").and_then(|m| m.get("namespace")) {
+                    reference.insert("namespace".into(), ns.clone());
+                }
+                Value::Object(reference)
+            })
+            .collect();
+        let c = Arc::new(SetCache { resources, refs });
         self.sets.lock().insert(key, c.clone());
         c
     }
