@@ -7,7 +7,13 @@ use std::process::ExitCode;
 
 /// Sets up `tracing` to stderr, filtered by `RUST_LOG` (default `warn`, or `info` when verbose).
 pub fn init_logging(verbose: bool) {
-    let default = if verbose { "info" } else { "warn" };
+    // kube logs every failed HTTP request at ERROR; the tools retry and report failures
+    // themselves, so those lines stay off unless RUST_LOG asks for them.
+    let default = if verbose {
+        "info,kube_client::client::builder=off"
+    } else {
+        "warn,kube_client::client::builder=off"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()

@@ -51,6 +51,8 @@ pub struct EmbeddedHubConfig {
     pub time_scale: f64,
     /// Faults injected into the hub API server.
     pub faults: Option<FaultConfig>,
+    /// The hub's bearer token (random when `None`).
+    pub token: Option<String>,
 }
 
 impl EmbeddedHubConfig {
@@ -70,6 +72,7 @@ impl EmbeddedHubConfig {
             },
             time_scale: 1.0,
             faults: None,
+            token: None,
         }
     }
 }
@@ -147,6 +150,7 @@ impl EmbeddedHub {
         let mut hub_cfg = ApiServerConfig::new(&cfg.dir, "hub");
         hub_cfg.bind.set_port(cfg.port);
         hub_cfg.faults = cfg.faults.clone();
+        hub_cfg.token = cfg.token.clone();
         hub_cfg.store.clock = Some(clock.clone());
         let hub = ApiServer::start(hub_cfg).await?;
         let spoke = if cfg.spoke {

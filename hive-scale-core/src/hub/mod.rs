@@ -41,7 +41,9 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            max_retries: 6,
+            // Twelve: with 40% of requests failing (10% of each fault kind), a request still fails
+            // for good only about once in 150,000 tries.
+            max_retries: 12,
             min_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(10),
         }
@@ -209,7 +211,7 @@ impl Hub {
             .adjust(move |e, next| {
                 let next = next?;
                 stats.retried();
-                tracing::debug!(error = %short_error(e), wait_ms = next.as_millis() as u64, "retrying");
+                tracing::debug!(verb, what, error = %short_error(e), wait_ms = next.as_millis() as u64, "retrying");
                 Some(retry_after(e).map_or(next, |ra| ra.max(next)))
             })
             .await

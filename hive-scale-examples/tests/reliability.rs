@@ -1,0 +1,259 @@
+//! Faults, crashes and the deprovision interlock on the paths a run deletes through.
+
+mod common;
+
+use common::run_with_env;
+use hive_scale_core::adopt::{self, AdoptPlan, EngineOptions};
+use hive_scale_core::api::{ClusterDeployment, SelectorSyncSet};
+use hive_scale_core::fixtures::{self, SelectorSyncSetFixture};
+use hive_scale_core::hub::{Hub, HubOptions, RetryPolicy};
+use hive_scale_sim::apiserver::faults::FaultConfig;
+use hive_scale_sim::apiserver::{ApiServer, ApiServerConfig};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, ListParams, PostParams};
+
+async fn faulty(spec: &str) -> (tempfile::TempDir, ApiServer) {
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = ApiServerConfig::new(dir.path(), "hub");
+    cfg.faults = Some(FaultConfig::parse(spec).unwrap());
+    let server = ApiServer::start(cfg).await.unwrap();
+    (dir, server)
+}
+
+async fn exact(server: &ApiServer, clones: usize, sets: usize) {
+    let kc = server.client().await.unwrap();
+    let lp = ListParams::default().labels("app.kubernetes.io/managed-by=hive-scale");
+    // The hub still injects faults: read with retries.
+    let h = Hub::connect(&HubOptions {
+        kubeconfig: Some(server.kubeconfig_path().to_path_buf()),
+        qps: 0.0,
+        retry: RetryPolicy {
+            max_retries: 30,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (a, b, c, d) = (
+        Api::<ClusterDeployment>::all(kc.clone()),
+        Api::<Secret>::all(kc.clone()),
+        Api::<Namespace>::all(kc.clone()),
+        Api::<SelectorSyncSet>::all(kc),
+    );
+    let cds = h.call("list", "cds", || a.list(&lp)).await.unwrap().items;
+    let secrets = h
+        .call("list", "secrets", || b.list(&lp))
+        .await
+        .unwrap()
+        .items;
+    let ns = h.call("list", "ns", || c.list(&lp)).await.unwrap().items;
+    let sss = h.call("list", "sss", || d.list(&lp)).await.unwrap().items;
+    assert_eq!(
+        (cds.len(), secrets.len(), ns.len(), sss.len()),
+        (clones, clones, clones, sets)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_percent_of_each_fault_and_the_job_still_ends_exact() {
+    let (_d, server) =
+        faulty("429=0.1,500=0.1,503=0.1,409=0.1,drop=0.1,latency=1ms,retry-after=1,seed=11").await;
+    let kc = server.kubeconfig_path().to_str().unwrap().to_string();
+    let env = [("KUBECONFIG", kc.as_str())];
+    let r = run_with_env(
+        "test_setup",
+        &[
+            "-",
+            "1",
+            "1000",
+            "--fake-cluster",
+            "--qps",
+            "0",
+            "--json",
+            "--concurrency",
+            "32",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(s["clones"]["created"], 1000, "{}", r.stdout);
+    assert!(
+        s["requests"]["retries"].as_u64().unwrap() > 300,
+        "about 40% of ~3000 requests were faulted: {}",
+        s["requests"]
+    );
+    let r = run_with_env(
+        "setup_selectorsyncsets",
+        &["--qps", "0", "--count", "60"],
+        &env,
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    exact(&server, 1000, 60).await;
+    let injected = server.fault_stats().unwrap().injected;
+    for kind in ["429", "500", "503", "drop"] {
+        assert!(
+            injected.get(kind).copied().unwrap_or(0) > 50,
+            "{kind}: {injected:?}"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_retries_the_summary_says_what_was_and_was_not_written() {
+    let (_d, server) = faulty("500=0.2,seed=3").await;
+    let h = Hub::connect(&HubOptions {
+        kubeconfig: Some(server.kubeconfig_path().to_path_buf()),
+        qps: 0.0,
+        retry: RetryPolicy::none(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let s = loop {
+        // The initial lists themselves may be faulted: that is an error before anything is written.
+        match adopt::adopt(
+            &h,
+            &AdoptPlan::fake(),
+            1..=100,
+            &EngineOptions::default(),
+            &None,
+        )
+        .await
+        {
+            Ok(s) => break s,
+            Err(e) => assert!(e.to_string().contains("500"), "{e}"),
+        }
+    };
+    assert!(
+        s.clones.failed > 0 && s.clones.created > 0,
+        "{:?}",
+        s.clones
+    );
+    assert_eq!(s.clones.failed, s.failures.len());
+    let kc = server.client().await.unwrap();
+    let written = loop {
+        if let Ok(l) = Api::<ClusterDeployment>::all(kc.clone())
+            .list(&ListParams::default())
+            .await
+        {
+            break l.items.len();
+        }
+    };
+    assert!(
+        written >= s.clones.created,
+        "every clone reported created has its ClusterDeployment"
+    );
+    let sets = SelectorSyncSetFixture::new().render_range(0, 60).unwrap();
+    if let Ok(summary) = fixtures::apply_selector_syncsets(&h, &sets, 8, &None).await {
+        let msg = summary.clone().into_result().unwrap_err().to_string();
+        assert!(
+            msg.contains("failed (first:") && msg.contains("created"),
+            "{msg}"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaletest_cleanup_goes_through_the_interlock() {
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let server = ApiServer::start(ApiServerConfig::new(dir.path(), "hub"))
+        .await
+        .unwrap();
+    let kc = server.client().await.unwrap();
+    // A ClusterDeployment carrying the toolkit's labels but not preserveOnDelete, in a namespace of
+    // the run: scaletest's cleanup must refuse it (and the namespace).
+    let h = Hub::connect(&HubOptions {
+        kubeconfig: Some(server.kubeconfig_path().to_path_buf()),
+        qps: 0.0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    adopt::adopt(
+        &h,
+        &AdoptPlan::fake(),
+        1..=1,
+        &EngineOptions::default(),
+        &None,
+    )
+    .await
+    .unwrap();
+    let cds: Api<ClusterDeployment> = Api::namespaced(kc.clone(), "ns1");
+    let mut risky = cds.get("c1").await.unwrap();
+    risky.metadata = kube::api::ObjectMeta {
+        name: Some("real-cluster".into()),
+        namespace: Some("ns1".into()),
+        labels: risky.metadata.labels.clone(),
+        ..Default::default()
+    };
+    risky.spec.preserve_on_delete = false;
+    cds.create(&PostParams::default(), &risky).await.unwrap();
+    let out = dir.path().join("out");
+    let hub_kc = server.kubeconfig_path().to_str().unwrap().to_string();
+    let r = run_with_env(
+        "scaletest",
+        &[
+            "--hub-kubeconfig",
+            &hub_kc,
+            "--fake-cluster",
+            "--clusters",
+            "2",
+            "--selectorsyncsets",
+            "1",
+            "--configmaps",
+            "1",
+            "--timeout",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    // No controllers on this hub, so the observe phase times out (exit 4); cleanup still runs.
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("refused ns1/real-cluster: spec.preserveOnDelete is not true"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        cds.get_opt("real-cluster").await.unwrap().is_some(),
+        "never deleted"
+    );
+    assert!(
+        Api::<Namespace>::all(kc.clone())
+            .get_opt("ns1")
+            .await
+            .unwrap()
+            .is_some(),
+        "nor its namespace"
+    );
+    assert!(
+        Api::<Namespace>::all(kc)
+            .get_opt("ns2")
+            .await
+            .unwrap()
+            .is_none(),
+        "the run's other clone was cleaned up"
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert!(
+        s["teardown"]["refused"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["object"] == "ns1/real-cluster")
+    );
+    server.shutdown().await;
+}
