@@ -257,3 +257,33 @@ async fn scaletest_cleanup_goes_through_the_interlock() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_restart_in_the_middle_of_a_run_is_ridden_out() {
+    // The API server goes away one second in, for two seconds; the objects survive (etcd).
+    let (_d, server) = faulty("restart=1:2").await;
+    let kc = server.kubeconfig_path().to_str().unwrap().to_string();
+    let env = [("KUBECONFIG", kc.as_str())];
+    let start = std::time::Instant::now();
+    let r = run_with_env(
+        "test_setup",
+        &["-", "1", "400", "--fake-cluster", "--qps", "100", "--json"],
+        &env,
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        start.elapsed() > std::time::Duration::from_secs(3),
+        "the run spanned the restart"
+    );
+    let s: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(s["clones"]["created"], 400);
+    assert!(
+        s["requests"]["retries"].as_u64().unwrap() > 0,
+        "requests during the outage were retried"
+    );
+    let r = run_with_env("setup_selectorsyncsets", &["--qps", "0"], &env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    exact(&server, 400, 60).await;
+    server.shutdown().await;
+}

@@ -27,6 +27,8 @@ pub struct FaultConfig {
     pub latency: Duration,
     /// Seed of the generator.
     pub seed: u64,
+    /// Restart the API server once: after the first duration, for the second.
+    pub restart: Option<(Duration, Duration)>,
 }
 
 impl FaultConfig {
@@ -67,6 +69,21 @@ impl FaultConfig {
                         .parse()
                         .map_err(|_| format!("seed: {v:?} is not a number"))?
                 }
+                "restart" => {
+                    let (after, down) = v.split_once(':').ok_or_else(|| {
+                        format!("restart: expected AFTER:DOWN seconds, got {v:?}")
+                    })?;
+                    let secs = |x: &str| {
+                        x.parse::<f64>()
+                            .ok()
+                            .filter(|s| s.is_finite() && *s >= 0.0)
+                            .map(Duration::from_secs_f64)
+                    };
+                    f.restart = Some((
+                        secs(after).ok_or("restart: AFTER is not seconds")?,
+                        secs(down).ok_or("restart: DOWN is not seconds")?,
+                    ));
+                }
                 "latency" => {
                     let ms = v
                         .strip_suffix("ms")
@@ -78,7 +95,7 @@ impl FaultConfig {
                 }
                 other => {
                     return Err(format!(
-                        "unknown fault {other:?} (known: 429, 500, 503, 409, drop, latency, retry-after, seed)"
+                        "unknown fault {other:?} (known: 429, 500, 503, 409, drop, latency, retry-after, restart, seed)"
                     ));
                 }
             }
@@ -95,6 +112,7 @@ impl FaultConfig {
             + self.drop_connection
             > 0.0
             || !self.latency.is_zero()
+            || self.restart.is_some()
     }
 }
 

@@ -57,7 +57,8 @@ pub struct ApiServer {
     store: Arc<Store>,
     kubeconfig_path: PathBuf,
     kubeconfig_yaml: String,
-    handle: axum_server::Handle<SocketAddr>,
+    handle: Arc<parking_lot::Mutex<axum_server::Handle<SocketAddr>>>,
+    restart_tx: tokio::sync::mpsc::UnboundedSender<Duration>,
     shutdown_tx: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     faults: Option<Arc<Faults>>,
@@ -123,15 +124,23 @@ impl ApiServer {
         )
         .await
         .map_err(|e| SimError::Tls(e.to_string()))?;
-        let handle = axum_server::Handle::new();
-        let server = axum_server::from_tcp_rustls(listener, tls_config)
-            .map_err(|e| SimError::Bind(addr, e))?
-            .handle(handle.clone());
-        let task = tokio::spawn(async move {
-            if let Err(e) = server.serve(app.into_make_service()).await {
-                tracing::error!(error = %e, "API server stopped");
-            }
-        });
+        let handle = Arc::new(parking_lot::Mutex::new(axum_server::Handle::new()));
+        let (restart_tx, restart_rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(supervise(
+            listener,
+            addr,
+            tls_config,
+            app,
+            handle.clone(),
+            restart_rx,
+        ));
+        if let Some(f) = config.faults.as_ref().and_then(|f| f.restart) {
+            let tx = restart_tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(f.0).await;
+                let _ = tx.send(f.1);
+            });
+        }
         let kubeconfig_yaml = kubeconfig_text(
             &config.name,
             &format!("https://{addr}"),
@@ -151,6 +160,7 @@ impl ApiServer {
             kubeconfig_path,
             kubeconfig_yaml,
             handle,
+            restart_tx,
             shutdown_tx,
             task,
             faults,
@@ -200,11 +210,81 @@ impl ApiServer {
         kube::Client::try_from(cfg).map_err(|e| SimError::Client(e.to_string()))
     }
 
+    /// Simulates an API server restart: the listener and every connection go away now, and the
+    /// server comes back on the same address with the same objects after `down`.
+    pub fn restart(&self, down: Duration) {
+        let _ = self.restart_tx.send(down);
+    }
+
     /// Stops serving: open watches end, connections get a short grace period.
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);
-        self.handle.graceful_shutdown(Some(Duration::from_secs(2)));
+        drop(self.restart_tx);
+        self.handle
+            .lock()
+            .graceful_shutdown(Some(Duration::from_secs(2)));
         let _ = self.task.await;
+    }
+}
+
+/// Serves until shut down; a restart request drops the listener and all connections, waits,
+/// and binds the same address again.
+async fn supervise(
+    listener: std::net::TcpListener,
+    addr: SocketAddr,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    app: Router,
+    handle: Arc<parking_lot::Mutex<axum_server::Handle<SocketAddr>>>,
+    mut restart_rx: tokio::sync::mpsc::UnboundedReceiver<Duration>,
+) {
+    let mut listener = Some(listener);
+    loop {
+        let l = match listener.take() {
+            Some(l) => l,
+            None => match std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(%addr, error = %e, "cannot listen again after a restart");
+                    return;
+                }
+            },
+        };
+        let h = axum_server::Handle::new();
+        *handle.lock() = h.clone();
+        let server = match axum_server::from_tcp_rustls(l, tls.clone()) {
+            Ok(s) => s.handle(h.clone()),
+            Err(e) => {
+                tracing::error!(%addr, error = %e, "cannot serve");
+                return;
+            }
+        };
+        let serve = server.serve(app.clone().into_make_service());
+        tokio::pin!(serve);
+        tokio::select! {
+            r = &mut serve => {
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "API server stopped");
+                }
+                return;
+            }
+            down = restart_rx.recv() => match down {
+                Some(down) => {
+                    tracing::warn!(%addr, down_ms = down.as_millis() as u64, "restarting the API server");
+                    // Every connection goes, as when the process dies.
+                    h.shutdown();
+                    let _ = serve.await;
+                    tokio::time::sleep(down).await;
+                }
+                // The server is shutting down: let the graceful shutdown finish.
+                None => {
+                    h.graceful_shutdown(Some(Duration::from_secs(2)));
+                    let _ = serve.await;
+                    return;
+                }
+            },
+        }
     }
 }
 
