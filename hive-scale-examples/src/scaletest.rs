@@ -8,10 +8,11 @@ use hive_scale_core::api::SelectorSyncSet;
 use hive_scale_core::fixtures::{self, ConfigMapFixture, SelectorSyncSetFixture};
 use hive_scale_core::hub::{Hub, StatsSnapshot};
 use hive_scale_core::metrics::{self, Profile, Recorder, RecorderHandle, Source};
-use hive_scale_core::scenario::progress::{Percentiles, Progress, progress};
+use hive_scale_core::scenario::progress::{Percentiles, Progress, applied_marks, progress};
 use hive_scale_core::scenario::{Phase, Scenario, exit};
 use kube::api::{Api, PostParams};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -165,8 +166,21 @@ struct Run<'a> {
     settings: &'a RunSettings,
     summary: Summary,
     started: Instant,
-    seen_fanout: usize,
-    all_fanout: Vec<f64>,
+    /// Fan-out of every applied pair so far, by `namespace/cluster/set`.
+    all_fanout: HashMap<String, f64>,
+    /// A change to an existing set that the next observe phase waits for.
+    change: Option<Change>,
+    /// Fan-out of the last change, modeled seconds, once an observe phase has seen it land.
+    change_fanout: Vec<f64>,
+}
+
+/// A resource added to an existing set: what each cluster had applied before, and when each
+/// was first seen to have applied the new content.
+struct Change {
+    set: String,
+    before: HashMap<String, String>,
+    at: Instant,
+    reached: HashMap<String, f64>,
 }
 
 impl Run<'_> {
@@ -201,6 +215,42 @@ impl Run<'_> {
                 tracing::warn!(error = %e, "cannot read progress");
                 Progress::default()
             }
+        }
+    }
+
+    /// With a change pending, whether every cluster has applied it (recording when each was
+    /// first seen to); without one, true. Polls until then or the deadline.
+    async fn change_landed(&mut self, deadline: Instant, poll: Duration) -> Result<bool, String> {
+        let Some(change) = self.change.as_mut() else {
+            return Ok(true);
+        };
+        loop {
+            let now = applied_marks(&self.target.hub, self.target.legacy, &change.set)
+                .await
+                .map_err(|e| format!("reading what applied {}: {e}", change.set))?;
+            let seen = change.at.elapsed().as_secs_f64() * self.target.time_scale;
+            for (key, old) in &change.before {
+                if let Some(mark) = now.get(key)
+                    && !mark.is_empty()
+                    && mark != old
+                {
+                    change.reached.entry(key.clone()).or_insert(seen);
+                }
+            }
+            if change.reached.len() >= change.before.len() {
+                self.change_fanout = change.reached.values().copied().collect();
+                self.change = None;
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "timeout: {} of {} clusters applied the change to {}",
+                    change.reached.len(),
+                    change.before.len(),
+                    change.set
+                ));
+            }
+            tokio::time::sleep(poll).await;
         }
     }
 
@@ -259,6 +309,9 @@ impl Run<'_> {
                     .get(&name)
                     .await
                     .map_err(|e| format!("SelectorSyncSet {name}: {e}"))?;
+                let before = applied_marks(hub, self.target.legacy, &name)
+                    .await
+                    .map_err(|e| format!("reading what applied {name}: {e}"))?;
                 let j = s.spec.common.resources.len();
                 s.spec.common.resources.push(
                     ConfigMapFixture::new(format!("{name}-{j}"))
@@ -268,8 +321,14 @@ impl Run<'_> {
                 s.metadata.managed_fields = None;
                 api.replace(&name, &PostParams::default(), &s)
                     .await
-                    .map(|_| ())
-                    .map_err(|e| format!("SelectorSyncSet {name}: {e}"))
+                    .map_err(|e| format!("SelectorSyncSet {name}: {e}"))?;
+                self.change = Some(Change {
+                    set: name,
+                    before,
+                    at: Instant::now(),
+                    reached: HashMap::new(),
+                });
+                Ok(())
             }
             Phase::Observe { timeout_seconds } => {
                 let timeout = timeout_seconds
@@ -306,7 +365,7 @@ impl Run<'_> {
                             (p.done, p.expected)
                         }
                     };
-                    if done >= expected {
+                    if done >= expected && self.change_landed(deadline, poll).await? {
                         // Settled: every pair applied once; give the queue a moment to empty.
                         let grace = Instant::now() + Duration::from_secs(5);
                         while self.target.queue.as_ref().is_some_and(|q| q() > 0)
@@ -364,8 +423,9 @@ pub async fn run(
         settings,
         summary,
         started: Instant::now(),
-        seen_fanout: 0,
-        all_fanout: Vec::new(),
+        all_fanout: HashMap::new(),
+        change: None,
+        change_fanout: Vec::new(),
     };
     run.save();
     let recording = settings.out.join("recording.jsonl");
@@ -401,20 +461,19 @@ pub async fn run(
             _ = tokio::signal::ctrl_c() => Err("interrupted".to_string()),
         };
         let p = run.progress().await;
-        let fresh: Vec<f64> = if p.fanout.len() >= run.seen_fanout {
-            p.fanout[..].to_vec()
-        } else {
-            Vec::new()
-        };
         let phase_fanout = matches!(phase, Phase::Observe { .. }).then(|| {
-            // Pairs applied since the last observe phase.
-            let new: Vec<f64> = fresh.iter().skip(run.seen_fanout).copied().collect();
+            // Pairs applied since the last observe phase, and clusters reached by a change.
+            let mut new: Vec<f64> = p
+                .fanout
+                .iter()
+                .filter(|(k, _)| !run.all_fanout.contains_key(*k))
+                .map(|(_, v)| *v)
+                .collect();
+            new.append(&mut run.change_fanout);
+            run.all_fanout
+                .extend(p.fanout.iter().map(|(k, v)| (k.clone(), *v)));
             Percentiles::of(&new)
         });
-        if matches!(phase, Phase::Observe { .. }) {
-            run.seen_fanout = fresh.len();
-            run.all_fanout = fresh;
-        }
         let wall = t0.elapsed().as_secs_f64();
         let outcome = match &result {
             Ok(()) => "ok".to_string(),
@@ -436,7 +495,7 @@ pub async fn run(
             fanout: phase_fanout,
             errors: run.summary.errors - errors_before,
         });
-        run.summary.fanout = Percentiles::of(&run.all_fanout);
+        run.summary.fanout = Percentiles::of(&run.all_fanout.values().copied().collect::<Vec<_>>());
         run.save();
         if let Err(e) = result {
             (status, code) = if e == "interrupted" {

@@ -287,3 +287,89 @@ async fn ctrl_c_keeps_what_was_recorded() {
     );
     assert!(out.join("report.md").exists());
 }
+
+/// The other built-in scenarios, scaled down: every step's fan-out is timed, including a
+/// resource added to an existing set (which no creation timestamp can time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_and_starvation_scenarios_time_each_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("incremental");
+    let r = run_with_env(
+        "scaletest",
+        &[
+            "--scenario",
+            "2019-incremental",
+            "--clusters",
+            "20",
+            "--selectorsyncsets",
+            "6",
+            "--time-scale",
+            "20",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let phases = s["phases"].as_array().unwrap();
+    let names: Vec<&str> = phases.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.starts_with("selectorsyncsets"))
+            .count(),
+        3
+    );
+    // Each observe phase times exactly the pairs its step added: 20 x 1, 20 x 1, 20 x 4, the
+    // 20 clusters reached by the added resource, then the new cluster's 6 sets.
+    let counts: Vec<u64> = phases
+        .iter()
+        .filter(|p| p["name"] == "observe")
+        .map(|p| p["fanout"]["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, vec![0, 20, 20, 80, 20, 6], "{phases:#?}");
+    let change = &phases
+        .iter()
+        .filter(|p| p["name"] == "observe")
+        .nth(4)
+        .unwrap()["fanout"];
+    assert!(change["max"].as_f64().unwrap() > 0.0, "{change}");
+    assert_eq!(phases.last().unwrap()["pairs_applied"], 21 * 6);
+
+    let out = dir.path().join("starvation");
+    let r = run_with_env(
+        "scaletest",
+        &[
+            "--scenario",
+            "starvation",
+            "--clusters",
+            "8",
+            "--selectorsyncsets",
+            "6",
+            "--time-scale",
+            "120",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let trickle = s["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"].as_str().unwrap().starts_with("trickle"))
+        .unwrap();
+    // Eight clusters, one every 60 modeled seconds: the phase spans at least 7 intervals.
+    assert!(
+        trickle["modeled_seconds"].as_f64().unwrap() >= 7.0 * 60.0,
+        "{trickle}"
+    );
+    assert_eq!(s["fanout"]["count"], 8 * 6);
+}

@@ -275,12 +275,23 @@ impl Scenario {
         };
         s.clusters = clusters;
         s.selectorsyncsets = sets;
+        // Consecutive set phases stay consecutive and disjoint after scaling: each keeps at
+        // least one set, and one that began where the last ended still does.
+        let mut last_sets: Option<(u32, u32)> = None;
         for p in &mut s.phases {
             *p = match p.clone() {
-                Phase::Selectorsyncsets { start, count } => Phase::Selectorsyncsets {
-                    start: fs(start),
-                    count: fs(count).max(1).min(sets.saturating_sub(fs(start)).max(1)),
-                },
+                Phase::Selectorsyncsets { start, count } => {
+                    let from = match last_sets {
+                        Some((orig_end, scaled_end)) if orig_end == start => scaled_end,
+                        _ => fs(start),
+                    };
+                    let to = fs(start + count).max(from + 1);
+                    last_sets = Some((start + count, to));
+                    Phase::Selectorsyncsets {
+                        start: from,
+                        count: to - from,
+                    }
+                }
                 Phase::Adopt { start, end } => {
                     let (a, b) = (fc(start).max(1), fc(end).max(1));
                     // "One more cluster" stays one more.
@@ -332,6 +343,29 @@ mod tests {
             (1000, 60, 10)
         );
         assert!(s.embedded.legacy);
+    }
+
+    #[test]
+    fn scaled_set_phases_stay_disjoint() {
+        let s = Scenario::load("2019-incremental").unwrap().scaled(50, 6);
+        let ranges: Vec<(u32, u32)> = s
+            .phases
+            .iter()
+            .filter_map(|p| match p {
+                Phase::Selectorsyncsets { start, count } => Some((*start, *count)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ranges, vec![(0, 1), (1, 1), (2, 4)]);
+        let two = Scenario::load("2019-incremental").unwrap().scaled(5, 2);
+        let mut next = 0;
+        for p in &two.phases {
+            if let Phase::Selectorsyncsets { start, count } = p {
+                assert_eq!(*start, next);
+                assert!(*count >= 1);
+                next = start + count;
+            }
+        }
     }
 
     #[test]

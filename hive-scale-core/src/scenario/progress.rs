@@ -3,7 +3,7 @@
 //! creation). Read from ClusterSyncs, or SyncSetInstances for the 2020 pipeline.
 
 use crate::Result;
-use crate::api::{ClusterDeployment, ClusterSync, SelectorSyncSet, SyncSetInstance};
+use crate::api::{ClusterDeployment, ClusterSync, SelectorSyncSet, SyncResult, SyncSetInstance};
 use crate::hub::{Hub, percentile};
 use crate::labels::{SYNCSET_PAUSE, parse_bool};
 use kube::api::Api;
@@ -17,9 +17,9 @@ pub struct Progress {
     pub expected: usize,
     /// Pairs that have applied at least once.
     pub done: usize,
-    /// Fan-out latency of each applied pair, modeled seconds.
+    /// Fan-out latency of each applied pair, modeled seconds, by `namespace/cluster/set`.
     #[serde(skip)]
-    pub fanout: Vec<f64>,
+    pub fanout: HashMap<String, f64>,
 }
 
 /// P50/P90/P99/max of fan-out latencies.
@@ -133,7 +133,8 @@ pub async fn progress(hub: &Hub, legacy: bool) -> Result<Progress> {
         );
         matching.insert(key, (names, created(&cd.metadata.creation_timestamp)));
     }
-    let mut record = |set: &str,
+    let mut record = |(ns, cd): &(String, String),
+                      set: &str,
                       first: Option<jiff::Timestamp>,
                       cd_created: Option<jiff::Timestamp>| {
         let Some(first) = first else { return };
@@ -143,8 +144,10 @@ pub async fn progress(hub: &Hub, legacy: bool) -> Result<Progress> {
             .flatten()
             .max();
         if let Some(since) = since {
-            p.fanout
-                .push(((first.as_millisecond() - since.as_millisecond()) as f64 / 1000.0).max(0.0));
+            p.fanout.insert(
+                format!("{ns}/{cd}/{set}"),
+                ((first.as_millisecond() - since.as_millisecond()) as f64 / 1000.0).max(0.0),
+            );
         }
     };
     if legacy {
@@ -169,6 +172,7 @@ pub async fn progress(hub: &Hub, legacy: bool) -> Result<Progress> {
             };
             if names.contains(&set) {
                 record(
+                    &key,
                     &set,
                     ts(ssi
                         .status
@@ -190,6 +194,7 @@ pub async fn progress(hub: &Hub, legacy: bool) -> Result<Progress> {
             for entry in cs.status.iter().flat_map(|s| s.selector_sync_sets.iter()) {
                 if names.contains(&entry.name) {
                     record(
+                        &key,
                         &entry.name,
                         ts(entry.first_success_time.as_deref()),
                         *cd_created,
@@ -199,6 +204,67 @@ pub async fn progress(hub: &Hub, legacy: bool) -> Result<Progress> {
         }
     }
     Ok(p)
+}
+
+/// What each cluster last applied of SelectorSyncSet `set`, by `namespace/cluster`: the
+/// ClusterSync entry's observedGeneration, or for the 2020 pipeline the SyncSetInstance's
+/// applied spec hash. A change to the set has reached a cluster once its mark differs from the
+/// one read before the change; no timestamp on either object says when, so callers poll.
+pub async fn applied_marks(hub: &Hub, legacy: bool, set: &str) -> Result<HashMap<String, String>> {
+    let client = hub.client();
+    let mut marks = HashMap::new();
+    if legacy {
+        for ssi in hub
+            .list_all(&Api::<SyncSetInstance>::all(client), "")
+            .await?
+        {
+            if ssi
+                .spec
+                .selector_sync_set_ref
+                .as_ref()
+                .map(|r| r.name.as_str())
+                != Some(set)
+            {
+                continue;
+            }
+            let applied = ssi.status.as_ref().and_then(|s| {
+                s.applied
+                    .then(|| s.extra.get("syncSetHash").and_then(|h| h.as_str()))
+                    .flatten()
+            });
+            marks.insert(
+                format!(
+                    "{}/{}",
+                    ssi.metadata.namespace.as_deref().unwrap_or_default(),
+                    ssi.spec.cluster_deployment_ref.name
+                ),
+                applied.unwrap_or_default().to_string(),
+            );
+        }
+    } else {
+        for cs in hub.list_all(&Api::<ClusterSync>::all(client), "").await? {
+            let entry = cs
+                .status
+                .iter()
+                .flat_map(|s| s.selector_sync_sets.iter())
+                .find(|e| e.name == set);
+            if let Some(e) = entry {
+                marks.insert(
+                    format!(
+                        "{}/{}",
+                        cs.metadata.namespace.as_deref().unwrap_or_default(),
+                        cs.metadata.name.as_deref().unwrap_or_default()
+                    ),
+                    if e.result == SyncResult::Success {
+                        e.observed_generation.to_string()
+                    } else {
+                        String::new()
+                    },
+                );
+            }
+        }
+    }
+    Ok(marks)
 }
 
 #[cfg(test)]
