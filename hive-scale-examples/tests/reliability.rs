@@ -287,3 +287,205 @@ async fn a_hub_restart_in_the_middle_of_a_run_is_ridden_out() {
     exact(&server, 400, 60).await;
     server.shutdown().await;
 }
+
+/// A fixed-seed generator for kill points, so a failure repeats.
+struct Seeded(u64);
+
+impl Seeded {
+    fn millis(&mut self, lo: u64, hi: u64) -> std::time::Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        std::time::Duration::from_millis(lo + self.0 % (hi - lo))
+    }
+}
+
+/// Starts `name`, SIGKILLs it after `after` (unless it ended first), and says whether it was
+/// killed.
+async fn kill_after(name: &str, args: &[&str], after: std::time::Duration) -> bool {
+    let mut child = tokio::process::Command::new(common::example(name))
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    tokio::select! {
+        status = child.wait() => {
+            let mut text = String::new();
+            tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text).await.unwrap();
+            assert!(status.unwrap().success(), "{name} ended on its own, failing: {text}");
+            false
+        }
+        _ = tokio::time::sleep(after) => {
+            // start_kill sends SIGKILL: no handler runs, nothing is flushed on the way out.
+            child.start_kill().unwrap();
+            child.wait().await.unwrap();
+            true
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_setup_killed_at_random_points_ends_exact() {
+    let (_dir, server) = faulty("latency=2ms,seed=1").await;
+    let kc = server.kubeconfig_path().to_str().unwrap().to_string();
+    let args = [
+        kc.as_str(),
+        "1",
+        "400",
+        "--hub-kubeconfig",
+        &kc,
+        "--qps",
+        "200",
+    ];
+    let mut rng = Seeded(0x5eed_2020);
+    let mut kills = 0;
+    for _ in 0..5 {
+        kills += usize::from(kill_after("test_setup", &args, rng.millis(200, 1500)).await);
+    }
+    assert!(kills >= 3, "most runs should be cut short ({kills} killed)");
+    let r = run_with_env("test_setup", &args, &[]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    exact(&server, 400, 0).await;
+    let names: std::collections::BTreeSet<String> =
+        Api::<ClusterDeployment>::all(server.client().await.unwrap())
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|c| c.metadata.name.unwrap())
+            .collect();
+    assert_eq!(names, (1..=400).map(|i| format!("c{i}")).collect());
+    server.shutdown().await;
+}
+
+/// What a killed scaletest left must be readable: a whole summary, whole recording lines (only
+/// the last may be cut), and a report made from it.
+async fn readable_after_kill(out: &std::path::Path) {
+    if let Ok(text) = std::fs::read_to_string(out.join("summary.json")) {
+        let s: serde_json::Value = serde_json::from_str(&text).expect("summary.json is whole");
+        assert!(s["phases"].is_array(), "{s}");
+    }
+    if let Ok(text) = std::fs::read_to_string(out.join("recording.jsonl")) {
+        let lines: Vec<&str> = text.lines().collect();
+        let whole = if text.ends_with('\n') {
+            lines.len()
+        } else {
+            lines.len().saturating_sub(1)
+        };
+        for l in &lines[..whole] {
+            serde_json::from_str::<serde_json::Value>(l).expect("a whole recording line");
+        }
+        if whole > 0 {
+            let report = out.join("report-after-kill");
+            let r = run_with_env(
+                "report",
+                &[
+                    out.join("recording.jsonl").to_str().unwrap(),
+                    "--out",
+                    report.to_str().unwrap(),
+                ],
+                &[],
+            )
+            .await;
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            assert!(report.join("report.md").exists());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaletest_killed_at_random_points_ends_exact_and_leaves_readable_files() {
+    use hive_scale_sim::controllers::SimConfig;
+    use hive_scale_sim::hub::{EmbeddedHub, EmbeddedHubConfig};
+    use hive_scale_sim::model::CostModel;
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    // A hub that outlives every run, as a real one does.
+    let mut cfg = EmbeddedHubConfig::new(dir.path().join("hub"));
+    cfg.time_scale = 20.0;
+    cfg.sim = SimConfig::new(CostModel::preset("laptop").unwrap());
+    let hub = EmbeddedHub::start(cfg).await.unwrap();
+    let (hub_kc, spoke_kc, metrics) = (
+        hub.kubeconfig_path().to_str().unwrap().to_string(),
+        hub.spoke_kubeconfig_path()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string(),
+        hub.metrics_url(),
+    );
+    // Killed runs would tear down at the end, so each is a whole run and a kill can land in any
+    // phase, teardown included; the last run keeps what it made, to be counted.
+    let args = |out: &std::path::Path, keep: bool| -> Vec<String> {
+        let mut a = [
+            "--hub-kubeconfig",
+            &hub_kc,
+            "--spoke-kubeconfig",
+            &spoke_kc,
+            "--metrics-url",
+            &metrics,
+            "--clusters",
+            "40",
+            "--selectorsyncsets",
+            "3",
+            "--configmaps",
+            "2",
+            "--interval",
+            "0.2",
+            "--timeout",
+            "120",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec();
+        if keep {
+            a.push("--keep".into());
+        }
+        a
+    };
+    let mut rng = Seeded(0xdead_beef);
+    let mut kills = 0;
+    for i in 0..4 {
+        let out = dir.path().join(format!("killed-{i}"));
+        let a = args(&out, false);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        kills += usize::from(kill_after("scaletest", &a, rng.millis(300, 6000)).await);
+        readable_after_kill(&out).await;
+    }
+    assert!(kills >= 3, "most runs should be cut short ({kills} killed)");
+    let out = dir.path().join("final");
+    let a = args(&out, true);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let r = run_with_env("scaletest", &a, &[]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let kc = hub.hub().client().await.unwrap();
+    let lp = ListParams::default().labels("app.kubernetes.io/managed-by=hive-scale");
+    let cds = Api::<ClusterDeployment>::all(kc.clone())
+        .list(&lp)
+        .await
+        .unwrap()
+        .items;
+    let sets = Api::<SelectorSyncSet>::all(kc.clone())
+        .list(&lp)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!((cds.len(), sets.len()), (40, 3));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["status"], "passed");
+    let observe = s["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "observe")
+        .unwrap();
+    assert_eq!(observe["pairs_applied"], 40 * 3);
+    hub.shutdown().await;
+}
