@@ -243,6 +243,13 @@ async fn malformed_requests_get_a_status_not_a_crash() {
             cms.into(),
             "application/vnd.kubernetes.protobuf",
             b"k8s\0xx".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            "/apis/hive.openshift.io/v1/selectorsyncsets".into(),
+            "application/vnd.kubernetes.protobuf",
+            b"k8s\0xx".to_vec(),
             415,
         ),
         (

@@ -297,3 +297,83 @@ async fn kubectl_without_the_token_is_refused() {
     }
     hub.shutdown().await;
 }
+
+/// kubectl's imperative creates send protobuf; the hub reads it and kubectl reads the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_imperative_creates_send_protobuf_and_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = ApiServer::start(ApiServerConfig::new(dir.path(), "hub"))
+        .await
+        .unwrap();
+    let kubeconfig = hub.kubeconfig_path().to_path_buf();
+    let cache = dir.path().join("cache");
+    tokio::task::spawn_blocking(move || {
+        let k = Kubectl {
+            kubeconfig: &kubeconfig,
+            cache: &cache,
+        };
+        assert!(
+            k.ok(&["create", "namespace", "team-a"])
+                .contains("namespace/team-a created")
+        );
+        assert!(
+            k.ok(&[
+                "create",
+                "configmap",
+                "settings",
+                "-n",
+                "team-a",
+                "--from-literal=mode=fast",
+                "--from-literal=size=3"
+            ])
+            .contains("configmap/settings created")
+        );
+        assert!(
+            k.ok(&[
+                "create",
+                "secret",
+                "generic",
+                "creds",
+                "-n",
+                "team-a",
+                "--from-literal=password=hunter2"
+            ])
+            .contains("secret/creds created")
+        );
+        let data = k.ok(&[
+            "get",
+            "configmap",
+            "settings",
+            "-n",
+            "team-a",
+            "-o",
+            "jsonpath={.data}",
+        ]);
+        assert_eq!(data, r#"{"mode":"fast","size":"3"}"#);
+        let secret = k.ok(&[
+            "get",
+            "secret",
+            "creds",
+            "-n",
+            "team-a",
+            "-o",
+            "jsonpath={.data.password} {.type}",
+        ]);
+        assert_eq!(secret, "aHVudGVyMg== Opaque");
+        // A second create is refused the way the API server refuses it.
+        let again = k
+            .command(&["create", "namespace", "team-a"])
+            .output()
+            .unwrap();
+        assert!(!again.status.success());
+        assert!(
+            String::from_utf8_lossy(&again.stderr).contains("AlreadyExists")
+                || String::from_utf8_lossy(&again.stderr).contains("already exists"),
+            "{}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+    })
+    .await
+    .unwrap();
+    hub.shutdown().await;
+}

@@ -5,6 +5,7 @@ pub mod discovery;
 pub mod error;
 pub mod faults;
 pub mod fields;
+pub mod protobuf;
 pub mod registry;
 pub mod routes;
 pub mod selector;

@@ -4,6 +4,7 @@
 use super::discovery;
 use super::error::ApiError;
 use super::faults::{Fault, Faults};
+use super::protobuf;
 use super::registry::ResourceDef;
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{ListQuery, Outcome, PatchKind, Preconditions, Store, WriteOptions};
@@ -364,7 +365,11 @@ fn write_options(
 }
 
 /// Decodes a request body from JSON or YAML.
-fn decode(headers: &HeaderMap, body: &Bytes) -> Result<(Value, String), ApiError> {
+fn decode(
+    headers: &HeaderMap,
+    body: &Bytes,
+    def: &ResourceDef,
+) -> Result<(Value, String), ApiError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -398,6 +403,7 @@ fn decode(headers: &HeaderMap, body: &Bytes) -> Result<(Value, String), ApiError
                 ))
             })?
         }
+        protobuf::CONTENT_TYPE => protobuf::decode(&def.kind, body)?,
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     Ok((value, ct))
@@ -443,7 +449,7 @@ async fn serve(
             if !def.namespaced && t.namespace.is_some() {
                 return Err(ApiError::no_route(path));
             }
-            let (obj, _) = decode(headers, &body)?;
+            let (obj, _) = decode(headers, &body, def)?;
             let opts = write_options(query, headers, false)?;
             let (obj, _) = store.create(def, ns, obj, &opts)?;
             Ok(json_response(StatusCode::CREATED, &obj))
@@ -469,13 +475,13 @@ async fn serve(
             Ok(ok(&obj))
         }
         (Method::PUT, Some(name)) => {
-            let (obj, _) = decode(headers, &body)?;
+            let (obj, _) = decode(headers, &body, def)?;
             let opts = write_options(query, headers, t.status)?;
             let (obj, _) = store.update(def, ns, name, obj, &opts)?;
             Ok(ok(&obj))
         }
         (Method::PATCH, Some(name)) => {
-            let (patch, ct) = decode(headers, &body)?;
+            let (patch, ct) = decode(headers, &body, def)?;
             let kind = match ct.as_str() {
                 "application/merge-patch+json" => PatchKind::Merge,
                 "application/json-patch+json" => PatchKind::Json,

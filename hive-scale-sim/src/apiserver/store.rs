@@ -859,6 +859,14 @@ impl Store {
         validate::metadata(obj, &mut causes);
         if def.group.is_empty() && def.plural == "secrets" {
             fold_string_data(obj);
+            // Kubernetes defaults an unset type, and clients (kubectl get -o) rely on it.
+            if let Some(m) = obj.as_object_mut()
+                && m.get("type")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+            {
+                m.insert("type".into(), "Opaque".into());
+            }
             validate::secret(obj, &mut causes);
         }
         if !internal && let Some(schema) = &def.schema {
