@@ -45,7 +45,9 @@ impl SimulatedHive {
         let clusterdeployment = Controller::start(&sim, cd_rec, "clusterdeployment-controller", 5);
         {
             let q = clusterdeployment.queue.clone();
-            pump(&sim, sim.def(defs::CD), move |e| q.add(key_of(&e.object)));
+            pump(&sim, sim.def(defs::CD), move |e| {
+                q.add(key_of(e.object.head()))
+            });
         }
         let workers = sim.model.workers;
         let (sync, syncset) = if sim.legacy {
@@ -69,11 +71,13 @@ impl SimulatedHive {
                     let generation = |o: &Value| o.pointer("/metadata/generation").cloned();
                     let changed = match (&e.type_, &e.prev) {
                         (EventType::Added, _) | (_, None) => true,
-                        (EventType::Modified, Some(p)) => generation(p) != generation(&e.object),
+                        (EventType::Modified, Some(p)) => {
+                            generation(p.head()) != generation(e.object.head())
+                        }
                         (EventType::Deleted, _) => false,
                     };
                     if changed {
-                        q.add(key_of(&e.object));
+                        q.add(key_of(e.object.head()));
                     }
                 });
             }
@@ -81,11 +85,12 @@ impl SimulatedHive {
                 // A cluster change (say, it became reachable) concerns its instances too.
                 let (q, qi, s) = (ss.queue.clone(), ssi.queue.clone(), sim.clone());
                 pump(&sim, sim.def(defs::CD), move |e| {
-                    let (ns, name) = key_of(&e.object);
+                    let (ns, name) = key_of(e.object.head());
                     q.add((ns.clone(), name.clone()));
                     let reachability = |o: &Value| crate::controllers::clustersync::skip_reason(o);
                     let became_ready = e.type_ == EventType::Modified
-                        && e.prev.as_deref().map(reachability) != Some(reachability(&e.object));
+                        && e.prev.as_ref().map(|p| reachability(&p.value()))
+                            != Some(reachability(&e.object.value()));
                     if became_ready {
                         let lq = ListQuery {
                             labels: crate::apiserver::selector::LabelSelector::parse(&format!(
@@ -100,7 +105,7 @@ impl SimulatedHive {
                             .map(|l| l.items)
                             .unwrap_or_default()
                         {
-                            qi.add(key_of(&i));
+                            qi.add(key_of(i.head()));
                         }
                     }
                 });
@@ -116,7 +121,9 @@ impl SimulatedHive {
             );
             {
                 let q = cs.queue.clone();
-                pump(&sim, sim.def(defs::CD), move |e| q.add(key_of(&e.object)));
+                pump(&sim, sim.def(defs::CD), move |e| {
+                    q.add(key_of(e.object.head()))
+                });
             }
             Self::pump_sets(&sim, cs.queue.clone());
             (cs, None)
@@ -137,9 +144,9 @@ impl SimulatedHive {
     fn pump_sets(sim: &Arc<Sim>, q: Arc<crate::controllers::workqueue::WorkQueue<Key>>) {
         let (qq, s) = (q.clone(), sim.clone());
         pump(sim, sim.def(defs::SSS), move |e| {
-            let mut selectors = vec![selector_of(&e.object)];
+            let mut selectors = vec![selector_of(&e.object.value())];
             if let Some(p) = &e.prev {
-                selectors.push(selector_of(p));
+                selectors.push(selector_of(&p.value()));
             }
             for cd in s
                 .hub
@@ -147,15 +154,18 @@ impl SimulatedHive {
                 .map(|l| l.items)
                 .unwrap_or_default()
             {
-                let l = labels_of(&cd);
+                let l = labels_of(cd.head());
                 if selectors.iter().any(|sel| sel.matches(&l)) {
-                    qq.add(key_of(&cd));
+                    qq.add(key_of(cd.head()));
                 }
             }
         });
         pump(sim, sim.def(defs::SS), move |e| {
-            let ns = meta_str(&e.object, "namespace").to_string();
-            for obj in std::iter::once(&e.object).chain(e.prev.iter()) {
+            let ns = meta_str(e.object.head(), "namespace").to_string();
+            for obj in std::iter::once(&e.object)
+                .chain(e.prev.iter())
+                .map(|o| o.value())
+            {
                 for r in obj
                     .pointer("/spec/clusterDeploymentRefs")
                     .and_then(Value::as_array)
@@ -182,11 +192,12 @@ impl SimulatedHive {
             &self.sim.clone(),
             self.sim.def(defs::HIVECONFIG),
             move |e| {
-                if meta_str(&e.object, "name") != "hive" {
+                if meta_str(e.object.head(), "name") != "hive" {
                     return;
                 }
                 let spec: hive_scale_core::api::HiveConfigSpec = e
                     .object
+                    .value()
                     .get("spec")
                     .and_then(|s| serde_json::from_value(s.clone()).ok())
                     .unwrap_or_default();
@@ -271,47 +282,70 @@ impl SimulatedHive {
 /// `hive_selectorsyncset_clusters_total` and `..._unapplied_total` from the ClusterSyncs (or,
 /// in legacy mode, the SyncSetInstances).
 pub fn refresh_selectorsyncset_gauges(sim: &Sim) {
-    let field = |v: &Value, path: &[&str]| -> Option<Value> {
-        path.iter().try_fold(v, |v, k| v.get(*k)).cloned()
+    // Typed views of just the fields counted: deserializing them from the stored JSON skips
+    // the rest, which is far cheaper than building whole trees for 60,000 instances.
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct Named {
+        name: String,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct SsiSpec {
+        selector_sync_set_ref: Option<Named>,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct SsiStatus {
+        applied: bool,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Ssi {
+        spec: SsiSpec,
+        status: SsiStatus,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Entry {
+        name: String,
+        result: String,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct CsStatus {
+        selector_sync_sets: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Cs {
+        status: CsStatus,
+    }
+    let all = |def: (&str, &str, &str)| {
+        sim.hub
+            .list(&sim.def(def), None, &ListQuery::default())
+            .map(|l| l.items)
+            .unwrap_or_default()
     };
     let mut totals: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
     if sim.legacy {
-        for ssi in sim
-            .hub
-            .list(&sim.def(defs::SSI), None, &ListQuery::default())
-            .map(|l| l.items)
-            .unwrap_or_default()
-        {
-            if let Some(Value::String(n)) = field(&ssi, &["spec", "selectorSyncSetRef", "name"]) {
-                let e = totals.entry(n).or_default();
+        for ssi in all(defs::SSI) {
+            let ssi: Ssi = serde_json::from_slice(ssi.json()).unwrap_or_default();
+            if let Some(set) = ssi.spec.selector_sync_set_ref {
+                let e = totals.entry(set.name).or_default();
                 e.0 += 1;
-                if field(&ssi, &["status", "applied"]) != Some(Value::Bool(true)) {
+                if !ssi.status.applied {
                     e.1 += 1;
                 }
             }
         }
     } else {
-        for cs in sim
-            .hub
-            .list(&sim.def(defs::CSYNC), None, &ListQuery::default())
-            .map(|l| l.items)
-            .unwrap_or_default()
-        {
-            for entry in cs
-                .get("status")
-                .and_then(|s| s.get("selectorSyncSets"))
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let n = entry
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                let e = totals.entry(n).or_default();
+        for cs in all(defs::CSYNC) {
+            let cs: Cs = serde_json::from_slice(cs.json()).unwrap_or_default();
+            for entry in cs.status.selector_sync_sets {
+                let e = totals.entry(entry.name).or_default();
                 e.0 += 1;
-                if entry.get("result").and_then(Value::as_str) != Some("Success") {
+                if entry.result != "Success" {
                     e.1 += 1;
                 }
             }

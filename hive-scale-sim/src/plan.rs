@@ -197,9 +197,8 @@ async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
     // An adopted fleet as the clusterdeployment controller leaves it: installed and reachable.
     let now = clock.now_rfc3339();
     for cd in hub
-        .list(&cd_def, None, &Default::default())
+        .list_values(&cd_def, None, &Default::default())
         .map_err(|e| e.message)?
-        .items
     {
         let mut with_status = (*cd).clone();
         with_status["status"] = serde_json::json!({
@@ -229,9 +228,8 @@ async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
         // The 2020 day-two state: every SyncSetInstance exists and waits to be applied.
         let ssi = sim.def(defs::SSI);
         for cd in hub
-            .list(&cd_def, None, &Default::default())
+            .list_values(&cd_def, None, &Default::default())
             .map_err(|e| e.message)?
-            .items
         {
             for set in crate::controllers::clustersync::matching_sets(&sim, &cd) {
                 let ns = crate::controllers::meta_str(&cd, "namespace").to_string();

@@ -436,12 +436,8 @@ async fn serve(
             let res = store.list(def, t.namespace.as_deref(), &q)?;
             if as_table {
                 let meta = list_meta(&res);
-                return Ok(ok(&table::table(
-                    def,
-                    res.items.iter().map(|o| &**o),
-                    meta,
-                    true,
-                )));
+                let items: Vec<Value> = res.items.iter().map(|o| o.value()).collect();
+                return Ok(ok(&table::table(def, items.iter(), meta, true)));
             }
             Ok(list_response(def, res))
         }
@@ -560,7 +556,8 @@ fn list_response(def: &ResourceDef, res: super::store::ListResult) -> Response {
         if i > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut out, &**item).expect("writing to a Vec cannot fail");
+        // Stored JSON goes out as it is: no parse, no re-serialization.
+        out.extend_from_slice(item.json());
     }
     out.extend_from_slice(b"]}");
     (

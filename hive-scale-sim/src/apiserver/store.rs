@@ -18,8 +18,77 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::broadcast;
 
-/// A stored object; shared by the store, list results and watch events.
+/// An object being read or written: parsed, owned by the caller.
 pub type Obj = Arc<Value>;
+
+/// An object at rest, shared by the store, list results and watch events.
+pub type Entry = Arc<Stored>;
+
+/// An object at rest: its compact JSON plus the few fields selectors and bookkeeping read.
+/// A parsed serde_json tree takes about twelve times its text (a ClusterSync with 60 Sync-mode
+/// entries is 68 kB of JSON and 800 kB parsed), and a hub holds 1000 of those, or 60,000
+/// SyncSetInstances, plus its watch history; as text they fit in a laptop's memory.
+#[derive(Debug)]
+pub struct Stored {
+    json: Box<[u8]>,
+    head: Value,
+}
+
+/// Fields kept parsed in [`Stored::head`]: what label and field selectors, garbage collection
+/// and watch bookkeeping read.
+const HEAD_METADATA: [&str; 8] = [
+    "name",
+    "namespace",
+    "labels",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "ownerReferences",
+    "deletionTimestamp",
+];
+
+impl Stored {
+    /// Stores `v`.
+    pub fn new(v: &Value) -> Self {
+        let mut md = Map::new();
+        if let Some(m) = meta(v) {
+            for k in HEAD_METADATA {
+                if let Some(x) = m.get(k) {
+                    md.insert(k.into(), x.clone());
+                }
+            }
+        }
+        let mut head = json!({ "metadata": md });
+        if let Some(phase) = v.pointer("/status/phase") {
+            head["status"] = json!({ "phase": phase });
+        }
+        if let Some(t) = v.get("type").filter(|t| t.is_string()) {
+            head["type"] = t.clone();
+        }
+        Self {
+            json: serde_json::to_vec(v)
+                .expect("a JSON value serializes")
+                .into_boxed_slice(),
+            head,
+        }
+    }
+
+    /// The object, parsed.
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.json).expect("the store wrote this JSON itself")
+    }
+
+    /// The object's JSON, as sent on the wire.
+    pub fn json(&self) -> &[u8] {
+        &self.json
+    }
+
+    /// Metadata (name, namespace, labels, uid, resourceVersion, generation, ownerReferences,
+    /// deletionTimestamp), `status.phase` and `type`: enough for selectors without parsing.
+    pub fn head(&self) -> &Value {
+        &self.head
+    }
+}
 
 /// Kind of a watch event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +120,9 @@ pub struct WatchEvent {
     /// The resourceVersion the change was given.
     pub rv: u64,
     /// The object after the change (for deletes: its last state).
-    pub object: Obj,
+    pub object: Entry,
     /// The object before the change, so selector watches can tell "stopped matching".
-    pub prev: Option<Obj>,
+    pub prev: Option<Entry>,
 }
 
 /// Filters and paging of a list or watch.
@@ -80,7 +149,7 @@ impl ListQuery {
 #[derive(Debug)]
 pub struct ListResult {
     /// The objects, ordered by namespace then name.
-    pub items: Vec<Obj>,
+    pub items: Vec<Entry>,
     /// The list's resourceVersion (a watch from it misses nothing).
     pub resource_version: u64,
     /// Token for the next page.
@@ -170,14 +239,16 @@ fn is_namespace(def: &ResourceDef) -> bool {
 }
 
 fn check_namespace_open(
-    nsobj: Option<&Obj>,
+    nsobj: Option<&Entry>,
     def: &ResourceDef,
     ns: &str,
     name: &str,
 ) -> Result<(), ApiError> {
     match nsobj {
         None => Err(ApiError::not_found("namespaces", ns)),
-        Some(n) if n.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating") => {
+        Some(n)
+            if n.head().pointer("/status/phase").and_then(Value::as_str) == Some("Terminating") =>
+        {
             Err(ApiError::forbidden(format!(
                 "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
                 def.qualified()
@@ -252,7 +323,7 @@ fn stamp_metadata(
 }
 
 struct KindState {
-    objects: BTreeMap<(String, String), Obj>,
+    objects: BTreeMap<(String, String), Entry>,
     history: VecDeque<Arc<WatchEvent>>,
     compacted_rv: u64,
     tx: broadcast::Sender<Arc<WatchEvent>>,
@@ -484,7 +555,7 @@ impl Store {
         let st = kind.state.read();
         st.objects
             .get(&(ns.to_string(), name.to_string()))
-            .cloned()
+            .map(|e| Arc::new(e.value()))
             .ok_or_else(|| ApiError::not_found(&def.qualified(), name))
     }
 
@@ -508,7 +579,7 @@ impl Store {
         let mut items = Vec::new();
         let mut last_key = None;
         let mut more = false;
-        let range: Box<dyn Iterator<Item = (&(String, String), &Obj)>> = match (ns, &after) {
+        let range: Box<dyn Iterator<Item = (&(String, String), &Entry)>> = match (ns, &after) {
             (_, Some(k)) => Box::new(st.objects.range((
                 std::ops::Bound::Excluded(k.clone()),
                 std::ops::Bound::Unbounded,
@@ -525,7 +596,7 @@ impl Store {
                 }
                 continue;
             }
-            if pinned.is_some_and(|n| n != key.1) || !q.matches(obj) {
+            if pinned.is_some_and(|n| n != key.1) || !q.matches(obj.head()) {
                 continue;
             }
             if q.limit > 0 && items.len() == q.limit {
@@ -551,6 +622,21 @@ impl Store {
         })
     }
 
+    /// Every object `list` selects, parsed (no paging).
+    pub fn list_values(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        q: &ListQuery,
+    ) -> Result<Vec<Obj>, ApiError> {
+        Ok(self
+            .list(def, ns, q)?
+            .items
+            .iter()
+            .map(|e| Arc::new(e.value()))
+            .collect())
+    }
+
     /// Events after `rv` (or the current state, when `rv` is `None`) and a receiver for what follows.
     pub fn watch(&self, def: &ResourceDef, rv: Option<u64>) -> Result<WatchStart, ApiError> {
         let kind = self.kind(def);
@@ -562,7 +648,7 @@ impl Store {
                 .objects
                 .values()
                 .map(|o| {
-                    let rv = meta_str(o, "resourceVersion")
+                    let rv = meta_str(o.head(), "resourceVersion")
                         .and_then(|r| r.parse().ok())
                         .unwrap_or(now);
                     Arc::new(WatchEvent {
@@ -604,7 +690,8 @@ impl Store {
         let kind = self.kind(def);
         let mut st = kind.state.write();
         let key = (ns.to_string(), name.to_string());
-        let old = st.objects.get(&key).cloned();
+        let old_entry = st.objects.get(&key).cloned();
+        let old = old_entry.as_ref().map(|e| Arc::new(e.value()));
         let step = match decide(old.as_ref())? {
             Decision::Keep => {
                 let old = old.ok_or_else(|| ApiError::not_found(&def.qualified(), name))?;
@@ -658,8 +745,8 @@ impl Store {
         let (event, result) = match step {
             Step::Store(mut n, outcome) => {
                 meta_mut(&mut n).insert("resourceVersion".into(), rv.to_string().into());
-                let n = Arc::new(n);
-                st.objects.insert(key, n.clone());
+                let stored = Arc::new(Stored::new(&n));
+                st.objects.insert(key, stored.clone());
                 let type_ = if outcome == Outcome::Created {
                     EventType::Added
                 } else {
@@ -669,26 +756,24 @@ impl Store {
                     WatchEvent {
                         type_,
                         rv,
-                        object: n.clone(),
-                        prev: old,
+                        object: stored,
+                        prev: old_entry,
                     },
-                    (n, outcome),
+                    (Arc::new(n), outcome),
                 )
             }
             Step::Drop(last) => {
                 st.objects.remove(&key);
                 let mut gone = (*last).clone();
                 meta_mut(&mut gone).insert("resourceVersion".into(), rv.to_string().into());
-                let gone = Arc::new(gone);
-                (
-                    WatchEvent {
-                        type_: EventType::Deleted,
-                        rv,
-                        object: gone.clone(),
-                        prev: Some(last),
-                    },
-                    (gone, Outcome::Deleted),
-                )
+                let event = WatchEvent {
+                    type_: EventType::Deleted,
+                    rv,
+                    object: Arc::new(Stored::new(&gone)),
+                    prev: old_entry,
+                };
+                drop(last);
+                (event, (Arc::new(gone), Outcome::Deleted))
             }
         };
         let event = Arc::new(event);
@@ -731,7 +816,7 @@ impl Store {
             .read()
             .objects
             .values()
-            .filter_map(|o| serde_json::from_value((**o).clone()).ok())
+            .filter_map(|o| serde_json::from_value(o.value()).ok())
             .collect();
         *self.registry.write() = Arc::new(Registry::new(&crds));
     }
@@ -749,7 +834,7 @@ impl Store {
                     .range((ns.to_string(), String::new())..)
                     .take_while(|((n, _), _)| n == ns)
                     .filter(|(_, o)| {
-                        meta(o)
+                        meta(o.head())
                             .and_then(|m| m.get("ownerReferences"))
                             .and_then(Value::as_array)
                             .is_some_and(|refs| {
@@ -1356,8 +1441,8 @@ impl Store {
         let items = self.list(def, ns, &all)?.items;
         let mut out = Vec::new();
         for item in items {
-            let ns = meta_str(&item, "namespace").unwrap_or_default();
-            let name = meta_str(&item, "name").unwrap_or_default();
+            let ns = meta_str(item.head(), "namespace").unwrap_or_default();
+            let name = meta_str(item.head(), "name").unwrap_or_default();
             match self.delete(def, ns, name, &Preconditions::default(), dry_run) {
                 Ok((o, _)) => out.push(o),
                 Err(e) if e.code == 404 => {}
@@ -1375,18 +1460,18 @@ impl Store {
         if n == 0 {
             return None;
         }
-        let json: usize = st
+        let json: usize = st.objects.values().map(|o| o.json().len()).sum();
+        let values: usize = st
             .objects
             .values()
-            .map(|o| serde_json::to_vec(&**o).map(|v| v.len()).unwrap_or(0))
+            .map(|o| o.json().len() + value_heap_size(o.head()) + std::mem::size_of::<Stored>())
             .sum();
-        let values: usize = st.objects.values().map(|o| value_heap_size(o)).sum();
         let keys: usize = st
             .objects
             .keys()
             .map(|(a, b)| a.capacity() + b.capacity() + 2 * std::mem::size_of::<String>())
             .sum();
-        let per_entry = std::mem::size_of::<Obj>() + 16 /* Arc counts */ + 8 /* B-tree slack */;
+        let per_entry = std::mem::size_of::<Entry>() + 16 /* Arc counts */ + 8 /* B-tree slack */;
         Some((json / n, (values + keys) / n + per_entry))
     }
 }

@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::registry::ResourceDef;
 use super::routes::{ApiState, error_response};
-use super::store::{EventType, ListQuery, WatchEvent};
+use super::store::{EventType, ListQuery, Stored, WatchEvent};
 use super::table;
 use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, header};
@@ -83,8 +83,8 @@ impl Stream {
                 o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)
             }) && self.query.matches(o)
         };
-        let now = in_scope(&e.object);
-        let before = e.prev.as_deref().is_some_and(in_scope);
+        let now = in_scope(e.object.head());
+        let before = e.prev.as_deref().map(Stored::head).is_some_and(in_scope);
         let type_ = match (e.type_, before, now) {
             (EventType::Deleted, true, _) => EventType::Deleted,
             (EventType::Deleted, false, _) => return None,
@@ -98,14 +98,14 @@ impl Stream {
             let meta = json!({"resourceVersion": e.rv.to_string()});
             let t = table::table(
                 &self.def,
-                std::iter::once(&*e.object),
+                std::iter::once(&e.object.value()),
                 meta,
                 !self.columns_sent,
             );
             self.columns_sent = true;
             return Some(line(type_.as_str(), &t));
         }
-        Some(line(type_.as_str(), &e.object))
+        Some(line_raw(type_.as_str(), e.object.json()))
     }
 
     fn bookmark(&self, initial_end: bool) -> Bytes {
@@ -147,6 +147,17 @@ impl Stream {
             }
         }
     }
+}
+
+/// An event line around an object's stored JSON, which goes out as it is.
+fn line_raw(type_: &str, object: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(object.len() + 32);
+    out.extend_from_slice(br#"{"type":""#);
+    out.extend_from_slice(type_.as_bytes());
+    out.extend_from_slice(br#"","object":"#);
+    out.extend_from_slice(object);
+    out.extend_from_slice(b"}\n");
+    Bytes::from(out)
 }
 
 fn line(type_: &str, object: &Value) -> Bytes {

@@ -4,7 +4,7 @@
 use super::clusterdeployment::set_condition;
 use super::runner::{Reconciler, Requeue};
 use super::{Sim, annotation_true, defs, labels_of, meta_str};
-use crate::apiserver::store::{ListQuery, Obj, WriteOptions};
+use crate::apiserver::store::{Obj, WriteOptions};
 use crate::metrics::labels;
 use futures::future::BoxFuture;
 use hive_scale_core::api::LabelSelector;
@@ -92,10 +92,7 @@ pub fn matching_sets(sim: &Sim, cd: &Value) -> Vec<MatchedSet> {
     let name = meta_str(cd, "name");
     let cd_labels = labels_of(cd);
     let mut out: Vec<MatchedSet> = sim
-        .hub
-        .list(&sim.def(defs::SSS), None, &ListQuery::default())
-        .map(|l| l.items)
-        .unwrap_or_default()
+        .list_cached(&sim.def(defs::SSS), None)
         .into_iter()
         .filter(|s| {
             let sel: LabelSelector = s
@@ -110,10 +107,7 @@ pub fn matching_sets(sim: &Sim, cd: &Value) -> Vec<MatchedSet> {
         })
         .collect();
     out.extend(
-        sim.hub
-            .list(&sim.def(defs::SS), Some(ns), &ListQuery::default())
-            .map(|l| l.items)
-            .unwrap_or_default()
+        sim.list_cached(&sim.def(defs::SS), Some(ns))
             .into_iter()
             .filter(|s| {
                 s.pointer("/spec/clusterDeploymentRefs")

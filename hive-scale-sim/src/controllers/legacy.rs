@@ -93,8 +93,7 @@ impl SyncSetController {
         };
         let existing = sim
             .hub
-            .list(&ssi_def, Some(&ns), &q)
-            .map(|l| l.items)
+            .list_values(&ssi_def, Some(&ns), &q)
             .unwrap_or_default();
         let mut wanted = std::collections::BTreeSet::new();
         let mut failed = false;

@@ -71,6 +71,7 @@ pub struct Sim {
     ),
     rng: Mutex<rand::rngs::StdRng>,
     sets: Mutex<HashMap<(String, i64), Arc<SetCache>>>,
+    parsed: Mutex<HashMap<String, (String, crate::apiserver::store::Obj)>>,
 }
 
 /// Running totals of the sync controller's work.
@@ -198,6 +199,7 @@ impl Sim {
             },
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(config.seed)),
             sets: Mutex::new(HashMap::new()),
+            parsed: Mutex::new(HashMap::new()),
             model: config.model,
             clock,
             metrics,
@@ -267,6 +269,42 @@ impl Sim {
             .client_request_seconds
             .get_or_create(&l)
             .observe(took.as_secs_f64());
+    }
+
+    /// Every object of `def` in `ns` (all when `None`), parsed once per resourceVersion: every
+    /// reconcile reads all (Selector)SyncSets, and the store keeps them as text.
+    pub fn list_cached(
+        &self,
+        def: &crate::apiserver::registry::ResourceDef,
+        ns: Option<&str>,
+    ) -> Vec<crate::apiserver::store::Obj> {
+        let entries = self
+            .hub
+            .list(def, ns, &Default::default())
+            .map(|l| l.items)
+            .unwrap_or_default();
+        let mut cache = self.parsed.lock();
+        if ns.is_none() && cache.len() > entries.len() {
+            // Forget deleted objects, so set churn does not grow the cache.
+            let live: std::collections::HashSet<&str> =
+                entries.iter().map(|e| meta_str(e.head(), "uid")).collect();
+            cache.retain(|uid, _| live.contains(uid.as_str()));
+        }
+        entries
+            .iter()
+            .map(|e| {
+                let uid = meta_str(e.head(), "uid");
+                let rv = meta_str(e.head(), "resourceVersion");
+                match cache.get(uid) {
+                    Some((at, obj)) if at == rv => obj.clone(),
+                    _ => {
+                        let obj = Arc::new(e.value());
+                        cache.insert(uid.to_string(), (rv.to_string(), obj.clone()));
+                        obj
+                    }
+                }
+            })
+            .collect()
     }
 
     /// Parsed resources of a set at a generation.

@@ -418,7 +418,7 @@ fn list_selectors_and_pagination() {
         names.extend(
             page.items
                 .iter()
-                .map(|o| o["metadata"]["name"].as_str().unwrap().to_string()),
+                .map(|o| o.head()["metadata"]["name"].as_str().unwrap().to_string()),
         );
         q.continue_token = page.continue_token;
         pages += 1;
@@ -432,7 +432,7 @@ fn list_selectors_and_pagination() {
         names.extend(
             page.items
                 .iter()
-                .map(|o| o["metadata"]["name"].as_str().unwrap().to_string()),
+                .map(|o| o.head()["metadata"]["name"].as_str().unwrap().to_string()),
         );
         q.continue_token = page.continue_token;
         pages += 1;
