@@ -16,6 +16,10 @@ use hive_scale_sim::hub::{EmbeddedHub, EmbeddedHubConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// Many small JSON trees are built and dropped per request and reconcile; see plan.rs.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Run the embedded Hive hub (a Kubernetes-compatible API server with simulated Hive controllers).
 #[derive(Parser, Debug)]
 #[command(version, allow_negative_numbers = true)]

@@ -26,6 +26,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+// Many small JSON trees are built and dropped per request and reconcile; see plan.rs.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Run a Hive scale test (on the embedded hub unless --hub-kubeconfig is given) and write a report.
 #[derive(Parser, Debug)]
 #[command(

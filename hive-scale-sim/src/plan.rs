@@ -236,7 +236,7 @@ async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
                 hub.create(
                     &ssi,
                     &ns,
-                    crate::controllers::legacy::instance_object(&cd, &set),
+                    crate::controllers::legacy::instance_object(&sim, &cd, &set),
                     &opts,
                 )
                 .map_err(|e| e.message)?;

@@ -2,7 +2,7 @@
 //!
 //! * [`plan`]: the objects of clone `i` (pure).
 //! * [`engine`]: applies plans for a range with bounded concurrency, resumable.
-//! * [`teardown`]: deletes clones, guarded by the deprovision interlock.
+//! * [`teardown`](mod@teardown): deletes clones, guarded by the deprovision interlock.
 
 pub mod engine;
 pub mod plan;

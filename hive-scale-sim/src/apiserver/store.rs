@@ -1,7 +1,7 @@
 //! The object store and its Kubernetes semantics: resourceVersions, generations, uids,
 //! namespaces, finalizers, owner garbage collection, managed fields and the watch history.
 //!
-//! Every write goes through [`Store::mutate`], which holds the resource's lock (and, for
+//! Every write goes through `Store::mutate`, which holds the resource's lock (and, for
 //! namespaced resources, a read lock on namespaces, so a namespace cannot start terminating
 //! half-way through a create), assigns the next resourceVersion and publishes the event.
 
@@ -551,11 +551,16 @@ impl Store {
 
     /// Reads one object.
     pub fn get(&self, def: &ResourceDef, ns: &str, name: &str) -> Result<Obj, ApiError> {
+        self.get_entry(def, ns, name).map(|e| Arc::new(e.value()))
+    }
+
+    /// One object as stored (unparsed).
+    pub fn get_entry(&self, def: &ResourceDef, ns: &str, name: &str) -> Result<Entry, ApiError> {
         let kind = self.kind(def);
         let st = kind.state.read();
         st.objects
             .get(&(ns.to_string(), name.to_string()))
-            .map(|e| Arc::new(e.value()))
+            .cloned()
             .ok_or_else(|| ApiError::not_found(&def.qualified(), name))
     }
 

@@ -165,7 +165,7 @@ impl ClusterSyncController {
 
     async fn run(self: Arc<Self>, (ns, name): (String, String)) -> (Requeue, &'static str) {
         let sim = &self.sim;
-        let Ok(cd) = sim.hub.get(&sim.def(defs::CD), &ns, &name) else {
+        let Ok(cd) = sim.get_cached(&sim.def(defs::CD), &ns, &name) else {
             return (Requeue::Done, "no-op");
         };
         if skip_reason(&cd).is_some() {

@@ -11,7 +11,6 @@ use crate::metrics::labels;
 use futures::future::BoxFuture;
 use hive_scale_core::labels::FAKE_CLUSTER;
 use serde_json::{Value, json};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +30,7 @@ pub fn instance_name(cd: &str, set: &MatchedSet) -> String {
 }
 
 /// The SyncSetInstance the syncset controller wants for `cd` and `set`.
-pub fn instance_object(cd: &Value, set: &MatchedSet) -> Value {
+pub fn instance_object(sim: &Sim, cd: &Value, set: &MatchedSet) -> Value {
     let (ns, name) = (meta_str(cd, "namespace"), meta_str(cd, "name"));
     let (ref_field, set_label) = if set.selector {
         (
@@ -45,19 +44,15 @@ pub fn instance_object(cd: &Value, set: &MatchedSet) -> Value {
         "apiVersion": "hive.openshift.io/v1", "kind": "SyncSetInstance",
         "metadata": {"name": instance_name(name, set), "namespace": ns, "labels": {CD_LABEL: name, set_label: set.name()},
             "ownerReferences": [{"apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment", "name": name, "uid": meta_str(cd, "uid"), "controller": true, "blockOwnerDeletion": true}]},
-        "spec": {"clusterDeploymentRef": {"name": name}, ref_field: {"name": set.name()}, "syncSetHash": spec_hash(set),
+        "spec": {"clusterDeploymentRef": {"name": name}, ref_field: {"name": set.name()}, "syncSetHash": spec_hash(sim, set),
             "resourceApplyMode": if set.sync_mode() { "Sync" } else { "Upsert" }},
     })
 }
 
-fn spec_hash(set: &MatchedSet) -> String {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    set.obj
-        .get("spec")
-        .map(|s| s.to_string())
-        .unwrap_or_default()
-        .hash(&mut h);
-    format!("{:016x}", h.finish())
+fn spec_hash(sim: &Sim, set: &MatchedSet) -> String {
+    sim.set_cache(set.name(), set.generation(), &set.obj)
+        .spec_hash
+        .clone()
 }
 
 /// Creates, updates and deletes a cluster's SyncSetInstances.
@@ -74,7 +69,7 @@ impl SyncSetController {
 
     async fn run(self: Arc<Self>, (ns, name): (String, String)) -> (Requeue, &'static str) {
         let sim = &self.sim;
-        let Ok(cd) = sim.hub.get(&sim.def(defs::CD), &ns, &name) else {
+        let Ok(cd) = sim.get_cached(&sim.def(defs::CD), &ns, &name) else {
             return (Requeue::Done, "no-op");
         };
         if cd.pointer("/metadata/deletionTimestamp").is_some()
@@ -100,14 +95,14 @@ impl SyncSetController {
         for set in matching_sets(sim, &cd) {
             let ssi_name = instance_name(&name, &set);
             wanted.insert(ssi_name.clone());
-            let hash = spec_hash(&set);
+            let hash = spec_hash(sim, &set);
             let current = existing.iter().find(|e| meta_str(e, "name") == ssi_name);
             if current.is_some_and(|c| {
                 c.pointer("/spec/syncSetHash").and_then(Value::as_str) == Some(hash.as_str())
             }) {
                 continue;
             }
-            let mut body = instance_object(&cd, &set);
+            let mut body = instance_object(sim, &cd, &set);
             let result = match current {
                 None => {
                     sim.hub_write(
@@ -206,7 +201,7 @@ impl SyncSetInstanceController {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let Ok(cd) = sim.hub.get(&sim.def(defs::CD), &ns, &cd_name) else {
+        let Ok(cd) = sim.get_cached(&sim.def(defs::CD), &ns, &cd_name) else {
             return (Requeue::Done, "no-op");
         };
         if skip_reason(&cd).is_some() {
@@ -227,7 +222,7 @@ impl SyncSetInstanceController {
                 false,
             ),
         };
-        let Ok(obj) = sim.hub.get(&set_def, set_ns, &set_name) else {
+        let Ok(obj) = sim.get_cached(&set_def, set_ns, &set_name) else {
             return (Requeue::Done, "no-op");
         };
         let set = MatchedSet { obj, selector };
@@ -270,16 +265,10 @@ impl SyncSetInstanceController {
         let mut new_status = status.clone();
         new_status["applied"] = ok.into();
         new_status["syncSetHash"] = hash.into();
-        let resources: Vec<Value> = set
-            .obj
-            .pointer("/spec/resources")
-            .and_then(Value::as_array)
-            .map(|rs| {
-                rs.iter()
-                    .map(|r| json!({"apiVersion": r.get("apiVersion"), "kind": r.get("kind"), "name": r.pointer("/metadata/name"), "namespace": r.pointer("/metadata/namespace").cloned().unwrap_or_else(|| "".into()), "hash": format!("{:016x}", super::spoke::content_hash(r))}))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let resources = sim
+            .set_cache(set.name(), set.generation(), &set.obj)
+            .statuses
+            .clone();
         new_status["resources"] = json!(resources);
         if ok {
             set_condition(

@@ -5,8 +5,8 @@
 //! * [`legacy`]: the 2020 pipeline (syncset controller creating SyncSetInstances, and the
 //!   syncsetinstance controller applying them).
 //!
-//! Work costs modeled time from the [`CostModel`](crate::model::CostModel) on one
-//! [`Clock`](crate::clock::Clock); see [`Sim`].
+//! Work costs modeled time from the [`CostModel`] on one
+//! [`Clock`]; see [`Sim`].
 
 pub mod clusterdeployment;
 pub mod clustersync;
@@ -71,8 +71,12 @@ pub struct Sim {
     ),
     rng: Mutex<rand::rngs::StdRng>,
     sets: Mutex<HashMap<(String, i64), Arc<SetCache>>>,
-    parsed: Mutex<HashMap<String, (String, crate::apiserver::store::Obj)>>,
+    /// Parsed objects by resource and uid, with the resourceVersion they were parsed at.
+    parsed: Mutex<HashMap<String, ParsedByUid>>,
 }
+
+/// Parsed objects of one resource by uid, each with the resourceVersion it was parsed at.
+type ParsedByUid = HashMap<String, (String, crate::apiserver::store::Obj)>;
 
 /// Running totals of the sync controller's work.
 #[derive(Debug, Default)]
@@ -96,6 +100,10 @@ pub struct SetCache {
     pub resources: Vec<CachedResource>,
     /// Their references, as ClusterSync's `resourcesToDelete` lists them.
     pub refs: Vec<Value>,
+    /// Their references with content hashes, as a 2020 SyncSetInstance's status lists them.
+    pub statuses: Vec<Value>,
+    /// Hash of the set's spec (a 2020 SyncSetInstance's `syncSetHash`).
+    pub spec_hash: String,
 }
 
 /// One resource of a set, with what every apply of it needs precomputed.
@@ -271,8 +279,26 @@ impl Sim {
             .observe(took.as_secs_f64());
     }
 
+    /// `entry` parsed, once per resourceVersion.
+    fn parsed(
+        cache: &mut ParsedByUid,
+        entry: &crate::apiserver::store::Stored,
+    ) -> crate::apiserver::store::Obj {
+        let uid = meta_str(entry.head(), "uid");
+        let rv = meta_str(entry.head(), "resourceVersion");
+        match cache.get(uid) {
+            Some((at, obj)) if at == rv => obj.clone(),
+            _ => {
+                let obj = Arc::new(entry.value());
+                cache.insert(uid.to_string(), (rv.to_string(), obj.clone()));
+                obj
+            }
+        }
+    }
+
     /// Every object of `def` in `ns` (all when `None`), parsed once per resourceVersion: every
-    /// reconcile reads all (Selector)SyncSets, and the store keeps them as text.
+    /// reconcile reads all (Selector)SyncSets, and the store keeps them as text. Only for
+    /// small kinds: the cache holds what it parsed.
     pub fn list_cached(
         &self,
         def: &crate::apiserver::registry::ResourceDef,
@@ -283,28 +309,30 @@ impl Sim {
             .list(def, ns, &Default::default())
             .map(|l| l.items)
             .unwrap_or_default();
-        let mut cache = self.parsed.lock();
+        let mut all = self.parsed.lock();
+        let cache = all.entry(def.plural.clone()).or_default();
         if ns.is_none() && cache.len() > entries.len() {
-            // Forget deleted objects, so set churn does not grow the cache.
+            // Forget deleted objects, so churn does not grow the cache.
             let live: std::collections::HashSet<&str> =
                 entries.iter().map(|e| meta_str(e.head(), "uid")).collect();
             cache.retain(|uid, _| live.contains(uid.as_str()));
         }
-        entries
-            .iter()
-            .map(|e| {
-                let uid = meta_str(e.head(), "uid");
-                let rv = meta_str(e.head(), "resourceVersion");
-                match cache.get(uid) {
-                    Some((at, obj)) if at == rv => obj.clone(),
-                    _ => {
-                        let obj = Arc::new(e.value());
-                        cache.insert(uid.to_string(), (rv.to_string(), obj.clone()));
-                        obj
-                    }
-                }
-            })
-            .collect()
+        entries.iter().map(|e| Self::parsed(cache, e)).collect()
+    }
+
+    /// One object, parsed once per resourceVersion (see [`Sim::list_cached`]).
+    pub fn get_cached(
+        &self,
+        def: &crate::apiserver::registry::ResourceDef,
+        ns: &str,
+        name: &str,
+    ) -> Result<crate::apiserver::store::Obj, crate::apiserver::ApiError> {
+        let entry = self.hub.get_entry(def, ns, name)?;
+        let mut all = self.parsed.lock();
+        Ok(Self::parsed(
+            all.entry(def.plural.clone()).or_default(),
+            &entry,
+        ))
     }
 
     /// Parsed resources of a set at a generation.
@@ -349,7 +377,28 @@ impl Sim {
                 Value::Object(reference)
             })
             .collect();
-        let c = Arc::new(SetCache { resources, refs });
+        let statuses = resources
+            .iter()
+            .map(|r| {
+                let v = &r.value;
+                serde_json::json!({"apiVersion": v.get("apiVersion"), "kind": v.get("kind"), "name": v.pointer("/metadata/name"), "namespace": v.pointer("/metadata/namespace").cloned().unwrap_or_else(|| "".into()), "hash": format!("{:016x}", r.hash)})
+            })
+            .collect();
+        let spec_hash = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            set.get("spec")
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+                .hash(&mut h);
+            format!("{:016x}", h.finish())
+        };
+        let c = Arc::new(SetCache {
+            resources,
+            refs,
+            statuses,
+            spec_hash,
+        });
         self.sets.lock().insert(key, c.clone());
         c
     }
