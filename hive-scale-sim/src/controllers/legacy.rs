@@ -86,22 +86,44 @@ impl SyncSetController {
             labels: LabelSelector::parse(&format!("{CD_LABEL}={name}")).unwrap_or_default(),
             ..Default::default()
         };
-        let existing = sim
+        // Most reconciles only compare hashes: read just the spec hash from each stored instance
+        // and parse a whole one only to update or delete it.
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default, rename_all = "camelCase")]
+        struct Spec {
+            sync_set_hash: Option<String>,
+        }
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default)]
+        struct Lite {
+            spec: Spec,
+        }
+        let existing: Vec<(String, Option<String>, crate::apiserver::store::Entry)> = sim
             .hub
-            .list_values(&ssi_def, Some(&ns), &q)
-            .unwrap_or_default();
+            .list(&ssi_def, Some(&ns), &q)
+            .map(|l| l.items)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| {
+                let lite: Lite = serde_json::from_slice(e.json()).unwrap_or_default();
+                (
+                    meta_str(e.head(), "name").to_string(),
+                    lite.spec.sync_set_hash,
+                    e,
+                )
+            })
+            .collect();
         let mut wanted = std::collections::BTreeSet::new();
         let mut failed = false;
         for set in matching_sets(sim, &cd) {
             let ssi_name = instance_name(&name, &set);
             wanted.insert(ssi_name.clone());
             let hash = spec_hash(sim, &set);
-            let current = existing.iter().find(|e| meta_str(e, "name") == ssi_name);
-            if current.is_some_and(|c| {
-                c.pointer("/spec/syncSetHash").and_then(Value::as_str) == Some(hash.as_str())
-            }) {
+            let current = existing.iter().find(|(n, _, _)| *n == ssi_name);
+            if current.is_some_and(|(_, h, _)| h.as_deref() == Some(hash.as_str())) {
                 continue;
             }
+            let current = current.map(|(_, _, e)| e.value());
             let mut body = instance_object(sim, &cd, &set);
             let result = match current {
                 None => {
@@ -132,10 +154,8 @@ impl SyncSetController {
             };
             failed |= result.is_err_and(|e| e.code != 409);
         }
-        for stale in existing
-            .iter()
-            .filter(|e| !wanted.contains(meta_str(e, "name")))
-        {
+        for (_, _, stale) in existing.iter().filter(|(n, _, _)| !wanted.contains(n)) {
+            let stale = stale.value();
             if stale
                 .pointer("/spec/resourceApplyMode")
                 .and_then(Value::as_str)
@@ -148,7 +168,7 @@ impl SyncSetController {
                     .unwrap_or_default();
                 let _ = super::clustersync::delete_stale(sim, SYNCSET, &refs).await;
             }
-            let stale_name = meta_str(stale, "name").to_string();
+            let stale_name = meta_str(&stale, "name").to_string();
             let _ = sim
                 .hub_write(
                     SYNCSET,
