@@ -288,23 +288,26 @@ async fn ctrl_c_keeps_what_was_recorded() {
     assert!(out.join("report.md").exists());
 }
 
-/// The other built-in scenarios, scaled down: every step's fan-out is timed, including a
-/// resource added to an existing set (which no creation timestamp can time).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn incremental_and_starvation_scenarios_time_each_step() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("incremental");
+/// Runs the scaletest binary on `scenario` scaled to `clusters` and 6 sets at `time_scale`,
+/// expects success, and returns its summary.
+async fn scaled_run(
+    dir: &std::path::Path,
+    scenario: &str,
+    clusters: &str,
+    time_scale: &str,
+) -> serde_json::Value {
+    let out = dir.join(scenario);
     let r = run_with_env(
         "scaletest",
         &[
             "--scenario",
-            "2019-incremental",
+            scenario,
             "--clusters",
-            "20",
+            clusters,
             "--selectorsyncsets",
             "6",
             "--time-scale",
-            "20",
+            time_scale,
             "--out",
             out.to_str().unwrap(),
         ],
@@ -312,8 +315,15 @@ async fn incremental_and_starvation_scenarios_time_each_step() {
     )
     .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}
+
+/// The other built-in scenarios, scaled down: every step's fan-out is timed, including a
+/// resource added to an existing set (which no creation timestamp can time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_and_starvation_scenarios_time_each_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scaled_run(dir.path(), "2019-incremental", "20", "20").await;
     let phases = s["phases"].as_array().unwrap();
     let names: Vec<&str> = phases.iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(
@@ -339,27 +349,7 @@ async fn incremental_and_starvation_scenarios_time_each_step() {
     assert!(change["max"].as_f64().unwrap() > 0.0, "{change}");
     assert_eq!(phases.last().unwrap()["pairs_applied"], 21 * 6);
 
-    let out = dir.path().join("starvation");
-    let r = run_with_env(
-        "scaletest",
-        &[
-            "--scenario",
-            "starvation",
-            "--clusters",
-            "8",
-            "--selectorsyncsets",
-            "6",
-            "--time-scale",
-            "120",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s = scaled_run(dir.path(), "starvation", "8", "120").await;
     let trickle = s["phases"]
         .as_array()
         .unwrap()
