@@ -77,10 +77,10 @@ impl Counts {
 }
 
 /// Where progress events go: a channel, so callers can draw a bar, log, or collect.
-pub type Progress = Option<tokio::sync::mpsc::UnboundedSender<Event>>;
+pub type ProgressSink = Option<tokio::sync::mpsc::UnboundedSender<Event>>;
 
 /// Sends `event` if anybody listens.
-pub fn emit(progress: &Progress, event: Event) {
+pub fn emit(progress: &ProgressSink, event: Event) {
     if let Some(tx) = progress {
         // A caller that stopped listening does not stop the work.
         let _ = tx.send(event);

@@ -19,6 +19,33 @@ pub const SYNCSET_PAUSE: &str = "hive.openshift.io/syncset-pause";
 /// Hive's finalizer on ClusterDeployments: deleting one without `preserveOnDelete` deprovisions it.
 pub const DEPROVISION_FINALIZER: &str = "hive.openshift.io/deprovision";
 
+/// A fresh run id, e.g. `hs-20261130t002949-4f2a`: a valid label value that sorts by time and
+/// differs between two runs started in the same second.
+pub fn new_run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let now = jiff::Timestamp::now();
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_i128(now.as_nanosecond());
+    h.write_u32(std::process::id());
+    format!(
+        "hs-{}-{:04x}",
+        now.strftime("%Y%m%dt%H%M%S"),
+        h.finish() & 0xffff
+    )
+}
+
+/// Whether `value` is a valid label value (at most 63 characters of letters, digits, `-`, `_`
+/// and `.`, starting and ending with a letter or digit, or empty).
+pub fn is_label_value(value: &str) -> bool {
+    value.is_empty()
+        || (value.len() <= 63
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            && value.as_bytes()[0].is_ascii_alphanumeric()
+            && value.as_bytes()[value.len() - 1].is_ascii_alphanumeric())
+}
+
 /// Go's `strconv.ParseBool` truthiness, which Hive uses for its annotations.
 pub fn parse_bool(value: &str) -> Option<bool> {
     match value {
@@ -42,5 +69,16 @@ mod tests {
         }
         assert_eq!(parse_bool("yes"), None);
         assert_eq!(parse_bool(""), None);
+    }
+
+    #[test]
+    fn run_ids_are_distinct_label_values() {
+        let (a, b) = (new_run_id(), new_run_id());
+        assert_ne!(a, b);
+        assert!(is_label_value(&a) && a.starts_with("hs-"), "{a}");
+        for bad in ["-x", "x-", "a b", "ü", &"x".repeat(64)] {
+            assert!(!is_label_value(bad), "{bad}");
+        }
+        assert!(is_label_value("scaletest") && is_label_value(""));
     }
 }

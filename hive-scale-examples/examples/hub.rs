@@ -3,16 +3,17 @@
 //!
 //! ```text
 //! cargo run --example hub -- [--dir DIR] [--port PORT] [--metrics-port 2112] [--time-scale K]
-//!     [--preset laptop] [--apply client-side|server-side|fake] [--workers 5] [--legacy-syncsetinstances]
+//!     [--preset laptop] [--apply client-side|server-side|fake] [--workers 5] [--pipeline clustersync|syncsetinstance]
 //!     [--faults SPEC] [--no-controllers]
 //! ```
 //! It prints `export KUBECONFIG=...`; `kubectl` and every hive-scale tool then talk to it.
 
 use clap::Parser;
-use hive_scale_examples::model_args::ModelArgs;
 use hive_scale_sim::apiserver::faults::FaultConfig;
+use hive_scale_sim::clock::TimeScale;
 use hive_scale_sim::controllers::SimConfig;
 use hive_scale_sim::hub::{EmbeddedHub, EmbeddedHubConfig};
+use hive_scale_sim::model::ModelConfig;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -34,8 +35,8 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     metrics_port: u16,
     /// Modeled seconds per real second (time runs this much faster inside the hub).
-    #[arg(long, default_value_t = 1.0)]
-    time_scale: f64,
+    #[arg(long, default_value = "1")]
+    time_scale: TimeScale,
     /// Sync controller workers (clustersync, or syncsetinstance with --legacy-syncsetinstances).
     #[arg(long)]
     workers: Option<usize>,
@@ -43,7 +44,7 @@ struct Args {
     #[arg(long)]
     cores: Option<usize>,
     #[command(flatten)]
-    model: ModelArgs,
+    model: ModelConfig,
     /// Serve the API only: no simulated controllers, no spoke.
     #[arg(long)]
     no_controllers: bool,
@@ -62,16 +63,9 @@ fn main() -> ExitCode {
     };
     hive_scale_examples::init_logging(args.verbose);
     hive_scale_examples::run(async move {
-        if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
-            anyhow::bail!(
-                "--time-scale must be a positive number, not {}",
-                args.time_scale
-            );
-        }
-        let model = args
-            .model
-            .model(args.workers, args.cores)
-            .map_err(anyhow::Error::msg)?;
+        let mut config = args.model.clone();
+        (config.workers, config.cores) = (args.workers, args.cores);
+        let model = config.resolve().map_err(anyhow::Error::msg)?;
         let mut cfg = EmbeddedHubConfig::new(&args.dir);
         cfg.port = args.port;
         cfg.metrics_addr.set_port(args.metrics_port);
@@ -79,11 +73,7 @@ fn main() -> ExitCode {
         cfg.spoke = !args.no_controllers;
         cfg.time_scale = args.time_scale;
         cfg.faults = args.faults.clone();
-        cfg.sim = SimConfig {
-            legacy: args.model.legacy_syncsetinstances,
-            hub_qps: args.model.hub_qps(),
-            ..SimConfig::new(model)
-        };
+        cfg.sim = SimConfig::new(model);
         let hub = EmbeddedHub::start(cfg).await?;
         println!("hub listening on {}", hub.hub().url());
         if let Some(spoke) = hub.spoke() {

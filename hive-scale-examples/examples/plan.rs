@@ -2,12 +2,13 @@
 //!
 //! ```text
 //! cargo run --release --example plan -- --clusters 1000 --selectorsyncsets 60 --configmaps 10 \
-//!     --workers 5 --preset m4.xlarge-2020 --apply client-side [--legacy-syncsetinstances] [--json] [--out DIR]
+//!     --workers 5 --preset m4.xlarge-2020 --apply client-side [--pipeline syncsetinstance] [--json] [--out DIR]
 //! ```
 //! `--workers 5,10,20,40,100` (and `--cores` likewise) sweeps, one row per combination.
 
 use clap::Parser;
-use hive_scale_examples::model_args::{ModelArgs, Numbers, number_list};
+use hive_scale_examples::flags::{Numbers, number_list};
+use hive_scale_sim::model::ModelConfig;
 use hive_scale_sim::plan::{PlanConfig, PlanResult, plan};
 use std::path::PathBuf;
 
@@ -37,7 +38,7 @@ struct Args {
     #[arg(long, value_parser = number_list)]
     cores: Option<Numbers>,
     #[command(flatten)]
-    model: ModelArgs,
+    model: ModelConfig,
     /// Skip timing one new set's fan-out after the drain.
     #[arg(long)]
     no_probe: bool,
@@ -77,7 +78,9 @@ fn main() -> ExitCode {
     let mut results: Vec<PlanResult> = Vec::new();
     for w in &workers {
         for c in &cores {
-            let model = match args.model.model(*w, *c) {
+            let mut config = args.model.clone();
+            (config.workers, config.cores) = (*w, *c);
+            let model = match config.resolve() {
                 Ok(m) => m,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -88,8 +91,6 @@ fn main() -> ExitCode {
             cfg.clusters = args.clusters as usize;
             cfg.selectorsyncsets = args.selectorsyncsets as usize;
             cfg.configmaps = args.configmaps as usize;
-            cfg.legacy = args.model.legacy_syncsetinstances;
-            cfg.hub_qps = args.model.hub_qps();
             cfg.probe_new_set = !args.no_probe;
             match plan(&cfg) {
                 Ok(r) => results.push(r),
@@ -153,7 +154,7 @@ fn main() -> ExitCode {
                 r.configmaps,
                 r.preset,
                 r.apply_mode,
-                if r.legacy { "2020 SyncSetInstance" } else { "clustersync" },
+                r.pipeline,
                 results.iter().map(|r| r.wall_seconds).sum::<f64>()
             ));
         }

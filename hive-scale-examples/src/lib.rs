@@ -1,7 +1,6 @@
 //! Helpers shared by the hive-scale examples: logging, error reporting, `key=value` flags.
 
-pub mod model_args;
-pub mod scaletest;
+pub mod flags;
 
 use std::process::ExitCode;
 
@@ -135,7 +134,7 @@ pub fn progress_bar(
     total: u64,
     what: &str,
 ) -> (
-    hive_scale_core::apply::Progress,
+    hive_scale_core::apply::ProgressSink,
     tokio::task::JoinHandle<()>,
 ) {
     let bar = indicatif::ProgressBar::new(total);

@@ -115,7 +115,7 @@ fn local_config(target: &str) -> String {
 async fn start_hub(dir: &Path) -> (EmbeddedHub, Hub) {
     hive_scale_sim::apiserver::server::install_crypto_provider();
     let mut cfg = EmbeddedHubConfig::new(dir);
-    cfg.time_scale = 10.0;
+    cfg.time_scale = hive_scale_sim::clock::TimeScale::new(10.0).unwrap();
     let hub = EmbeddedHub::start(cfg).await.unwrap();
     let client = Hub::connect(&HubOptions {
         kubeconfig: Some(hub.kubeconfig_path().to_path_buf()),

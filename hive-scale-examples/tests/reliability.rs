@@ -212,6 +212,8 @@ async fn scaletest_cleanup_goes_through_the_interlock() {
             "1",
             "--timeout",
             "3",
+            "--run",
+            "scaletest",
             "--out",
             out.to_str().unwrap(),
         ],
@@ -407,7 +409,7 @@ async fn scaletest_killed_at_random_points_ends_exact_and_leaves_readable_files(
     let dir = tempfile::tempdir().unwrap();
     // A hub that outlives every run, as a real one does.
     let mut cfg = EmbeddedHubConfig::new(dir.path().join("hub"));
-    cfg.time_scale = 20.0;
+    cfg.time_scale = hive_scale_sim::clock::TimeScale::new(20.0).unwrap();
     cfg.sim = SimConfig::new(CostModel::preset("laptop").unwrap());
     let hub = EmbeddedHub::start(cfg).await.unwrap();
     let (hub_kc, spoke_kc, metrics) = (

@@ -4,13 +4,10 @@ mod common;
 
 use common::run_with_env;
 use hive_scale_core::api::{ClusterDeployment, SyncSetInstance};
-use hive_scale_core::hub::{Hub, HubOptions};
-use hive_scale_core::metrics::{HttpOptions, Scraper, Source};
 use hive_scale_core::scenario::Scenario;
-use hive_scale_examples::scaletest::{self, RunSettings, Target};
-use hive_scale_sim::controllers::SimConfig;
-use hive_scale_sim::hub::{EmbeddedHub, EmbeddedHubConfig};
-use hive_scale_sim::model::{ApplyMode, CostModel};
+use hive_scale_core::scenario::runner::{self, RunSettings, Status};
+use hive_scale_sim::clock::TimeScale;
+use hive_scale_sim::hub::EmbeddedHub;
 use kube::api::{Api, ListParams};
 use std::time::Duration;
 
@@ -19,57 +16,23 @@ async fn default_scenario_scaled_down_matches_the_hubs_state() {
     hive_scale_sim::apiserver::server::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let scenario = Scenario::load("2020-adoption").unwrap().scaled(50, 6);
-    let e = &scenario.embedded;
-    let mut model = CostModel::preset(&e.preset).unwrap();
-    model.apply_mode = e.apply.parse::<ApplyMode>().unwrap();
-    let mut cfg = EmbeddedHubConfig::new(dir.path().join("hub"));
-    cfg.time_scale = 200.0;
-    cfg.sim = SimConfig {
-        legacy: e.legacy,
-        hub_qps: e.hub_qps,
-        ..SimConfig::new(model)
-    };
-    let embedded = EmbeddedHub::start(cfg).await.unwrap();
-    let hub = Hub::connect(&HubOptions {
-        kubeconfig: Some(embedded.kubeconfig_path().to_path_buf()),
-        qps: 0.0,
-        ..Default::default()
-    })
+    let (embedded, _) = EmbeddedHub::for_scenario(
+        &scenario,
+        dir.path().join("hub"),
+        Some(TimeScale::new(200.0).unwrap()),
+    )
     .await
     .unwrap();
-    let target = Target {
-        description: "embedded".into(),
-        hub,
-        spoke_kubeconfig: Some(std::fs::read(embedded.spoke_kubeconfig_path().unwrap()).unwrap()),
-        fake_cluster: false,
-        legacy: true,
-        time_scale: 200.0,
-        metrics: Some(Source::Scrape(
-            Scraper::new(&[embedded.metrics_url()], &HttpOptions::default()).unwrap(),
-        )),
-        queue: embedded
-            .hive()
-            .map(|h| Box::new(h.pending_counter()) as Box<dyn Fn() -> usize + Send + Sync>),
-        applied_pairs: embedded.hive().map(|h| {
-            let sim = h.sim().clone();
-            Box::new(move || {
-                sim.counters
-                    .set_first_successes
-                    .load(std::sync::atomic::Ordering::Relaxed)
-            }) as Box<dyn Fn() -> u64 + Send + Sync>
-        }),
-    };
+    let target = embedded
+        .target(embedded.connect(0.0).await.unwrap(), false)
+        .unwrap();
     let out = dir.path().join("out");
-    let settings = RunSettings {
-        out: out.clone(),
-        timeout: Duration::from_secs(120),
-        interval: Duration::from_millis(300),
-        concurrency: 16,
-        keep: true,
-        parameters: serde_json::json!({}),
-    };
-    let summary = scaletest::run(&scenario, target, &settings).await.unwrap();
-    assert_eq!(summary.status, "passed", "{summary:?}");
+    let mut settings = RunSettings::new(&out);
+    settings.timeout = Duration::from_secs(120);
+    settings.interval = Duration::from_millis(300);
+    settings.keep = true;
+    let summary = runner::run(&scenario, target, &settings).await.unwrap();
+    assert_eq!(summary.status, Status::Passed, "{summary:?}");
     assert_eq!(summary.exit_code, 0);
 
     // The summary's numbers against the hub's own state.
@@ -141,6 +104,8 @@ async fn default_scenario_scaled_down_matches_the_hubs_state() {
     assert_eq!(on_disk["status"], "passed");
     assert_eq!(on_disk["scenario"]["name"], "2020-adoption");
     assert_eq!(on_disk["tool_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(on_disk["run_id"], settings.run_id.as_str());
+    assert_eq!(on_disk["pipeline"], "syncsetinstance");
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
         report.contains("## Scale test: 2020-adoption") && report.contains("| observe | ok |"),

@@ -27,7 +27,7 @@ async fn no_tool_prints_or_writes_a_credential() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = EmbeddedHubConfig::new(dir.path().join("hub"));
     cfg.token = Some(HUB_TOKEN.to_string());
-    cfg.time_scale = 50.0;
+    cfg.time_scale = hive_scale_sim::clock::TimeScale::new(50.0).unwrap();
     let hub = EmbeddedHub::start(cfg).await.unwrap();
     let hub_kc = hub.kubeconfig_path().to_str().unwrap().to_string();
     assert!(

@@ -14,6 +14,77 @@ use tokio::time::Instant;
 /// Lateness beyond which a sleep no longer chains from the previous one's due time.
 const SLACK: Duration = Duration::from_millis(3);
 
+/// Modeled seconds per real second: at 100, a modeled hour passes in 36 real seconds.
+///
+/// Checked once, where it is made: a clock never sees a value that is not finite and positive.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct TimeScale(f64);
+
+impl TimeScale {
+    /// Real time.
+    pub const REAL: TimeScale = TimeScale(1.0);
+    /// The largest scale the paced simulation is meant for.
+    pub const MAX: f64 = 1_000_000.0;
+
+    /// `k` modeled seconds per real second.
+    ///
+    /// # Errors
+    ///
+    /// When `k` is not finite, not positive, or above [`TimeScale::MAX`].
+    pub fn new(k: f64) -> Result<Self, String> {
+        if k.is_finite() && k > 0.0 && k <= Self::MAX {
+            Ok(Self(k))
+        } else {
+            Err(format!(
+                "the time scale must be a positive number of modeled seconds per real second (at most {}), not {k}",
+                Self::MAX
+            ))
+        }
+    }
+
+    /// The factor.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl Default for TimeScale {
+    fn default() -> Self {
+        Self::REAL
+    }
+}
+
+impl TryFrom<f64> for TimeScale {
+    type Error = String;
+    fn try_from(k: f64) -> Result<Self, String> {
+        Self::new(k)
+    }
+}
+
+impl From<TimeScale> for f64 {
+    fn from(k: TimeScale) -> f64 {
+        k.0
+    }
+}
+
+impl std::str::FromStr for TimeScale {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let k: f64 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("the time scale must be a number, not {s:?}"))?;
+        Self::new(k)
+    }
+}
+
+impl std::fmt::Display for TimeScale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 tokio::task_local! {
     static CURSOR: std::cell::Cell<Option<Instant>>;
 }
@@ -32,18 +103,13 @@ pub struct Clock {
 impl Clock {
     /// Modeled time is wall time.
     pub fn real() -> Self {
-        Self::scaled(1.0)
+        Self::scaled(TimeScale::REAL)
     }
 
     /// A modeled duration `d` takes `d / scale` of the runtime's time.
-    pub fn scaled(scale: f64) -> Self {
-        let scale = if scale.is_finite() && scale > 0.0 {
-            scale
-        } else {
-            1.0
-        };
+    pub fn scaled(scale: TimeScale) -> Self {
         Self {
-            scale,
+            scale: scale.get(),
             start: Instant::now(),
             epoch: jiff::Timestamp::now(),
             follow: None,
@@ -60,9 +126,9 @@ impl Clock {
 
     /// A read-only view of a paced simulation's time for another runtime: modeled time is what
     /// the simulation published, the scale is informational.
-    pub fn following(epoch: jiff::Timestamp, scale: f64, published: Arc<AtomicU64>) -> Self {
+    pub fn following(epoch: jiff::Timestamp, scale: TimeScale, published: Arc<AtomicU64>) -> Self {
         Self {
-            scale,
+            scale: scale.get(),
             start: Instant::now(),
             epoch,
             follow: Some(published),
@@ -156,7 +222,8 @@ impl Clock {
 /// exact modeled instants (no millisecond rounding of scaled-down sleeps), and this task lets
 /// time advance only as fast as real time allows. If the simulation needs more real CPU than it
 /// has, modeled time simply advances more slowly: results stay right, the run takes longer.
-pub async fn pace(scale: f64, stop: Arc<AtomicBool>, published: Arc<AtomicU64>) {
+pub async fn pace(scale: TimeScale, stop: Arc<AtomicBool>, published: Arc<AtomicU64>) {
+    let scale = scale.get();
     let real0 = std::time::Instant::now();
     let virt0 = Instant::now();
     while !stop.load(Ordering::Relaxed) {
@@ -216,7 +283,7 @@ mod tests {
             .unwrap();
         let wall = std::time::Instant::now();
         let modeled = rt.block_on(async move {
-            tokio::spawn(pace(100.0, s2, p2));
+            tokio::spawn(pace(TimeScale::new(100.0).unwrap(), s2, p2));
             let c = Clock::real();
             // 1000 sleeps of 1 ms modeled: 1 s modeled, 10 ms real at scale 100.
             for _ in 0..1000 {
@@ -237,7 +304,7 @@ mod tests {
     #[tokio::test]
     async fn chained_short_sleeps_do_not_inflate() {
         // 200 sleeps of 50 microseconds real time each: 10 ms, not 200 timer ticks.
-        let c = Clock::scaled(100.0);
+        let c = Clock::scaled(TimeScale::new(100.0).unwrap());
         let start = std::time::Instant::now();
         Clock::track(async {
             for _ in 0..200 {
@@ -250,9 +317,20 @@ mod tests {
         assert!(took >= Duration::from_millis(10));
     }
 
+    #[test]
+    fn time_scales_are_checked_once() {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 2e6] {
+            assert!(TimeScale::new(bad).is_err(), "{bad}");
+        }
+        assert!("fast".parse::<TimeScale>().unwrap_err().contains("number"));
+        assert_eq!("250".parse::<TimeScale>().unwrap().get(), 250.0);
+        assert!(serde_json::from_str::<TimeScale>("-3").is_err());
+        assert_eq!(serde_json::from_str::<TimeScale>("2.5").unwrap().get(), 2.5);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn scaled_time_divides_sleeps() {
-        let c = Clock::scaled(100.0);
+        let c = Clock::scaled(TimeScale::new(100.0).unwrap());
         let real = Instant::now();
         c.sleep(Duration::from_secs(100)).await;
         assert_eq!(real.elapsed(), Duration::from_secs(1));

@@ -7,7 +7,7 @@ use crate::controllers::legacy::{SyncSetController, SyncSetInstanceController};
 use crate::controllers::runner::{Controller, pump};
 use crate::controllers::{Sim, defs, labels_of, meta_str};
 use crate::metrics::labels;
-use hive_scale_core::api::LabelSelector;
+use hive_scale_core::api::{LabelSelector, Pipeline};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,7 +50,7 @@ impl SimulatedHive {
             });
         }
         let workers = sim.model.workers;
-        let (sync, syncset) = if sim.legacy {
+        let (sync, syncset) = if sim.pipeline == Pipeline::SyncSetInstance {
             let ssi = Controller::start(
                 &sim,
                 Arc::new(SyncWorkers { sim: sim.clone() }),
@@ -183,11 +183,7 @@ impl SimulatedHive {
     /// HiveConfig `hive`'s `controllersConfig` sets the sync controller's workers, as in Hive.
     fn watch_hiveconfig(&self) {
         let (sim, sync) = (self.sim.clone(), self.sync.clone());
-        let name = if sim.legacy {
-            "syncsetinstance"
-        } else {
-            "clustersync"
-        };
+        let name = sim.pipeline.config_name();
         pump(
             &self.sim.clone(),
             self.sim.def(defs::HIVECONFIG),
@@ -328,7 +324,7 @@ pub fn refresh_selectorsyncset_gauges(sim: &Sim) {
             .unwrap_or_default()
     };
     let mut totals: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
-    if sim.legacy {
+    if sim.pipeline == Pipeline::SyncSetInstance {
         for ssi in all(defs::SSI) {
             let ssi: Ssi = serde_json::from_slice(ssi.json()).unwrap_or_default();
             if let Some(set) = ssi.spec.selector_sync_set_ref {
@@ -370,11 +366,7 @@ struct SyncWorkers {
 
 impl crate::controllers::runner::Reconciler<Key> for SyncWorkers {
     fn name(&self) -> &str {
-        if self.sim.legacy {
-            crate::controllers::legacy::SYNCSETINSTANCE
-        } else {
-            crate::controllers::clustersync::NAME
-        }
+        self.sim.pipeline.sync_controller()
     }
     fn reconcile(
         self: Arc<Self>,
@@ -385,10 +377,11 @@ impl crate::controllers::runner::Reconciler<Key> for SyncWorkers {
             .counters
             .sync_reconciles
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if self.sim.legacy {
-            SyncSetInstanceController::new(self.sim.clone()).reconcile(key)
-        } else {
-            ClusterSyncController::new(self.sim.clone()).reconcile(key)
+        match self.sim.pipeline {
+            Pipeline::SyncSetInstance => {
+                SyncSetInstanceController::new(self.sim.clone()).reconcile(key)
+            }
+            Pipeline::ClusterSync => ClusterSyncController::new(self.sim.clone()).reconcile(key),
         }
     }
 }

@@ -4,7 +4,7 @@
 use crate::SimError;
 use crate::apiserver::faults::FaultConfig;
 use crate::apiserver::{ApiServer, ApiServerConfig};
-use crate::clock::Clock;
+use crate::clock::{Clock, TimeScale};
 use crate::controllers::spoke::Spoke;
 use crate::controllers::{Sim, SimConfig};
 use crate::hive::SimulatedHive;
@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Without a simulation, publishes wall time times `scale` for the API servers' timestamps.
-fn published_by_wall(scale: f64, published: Arc<AtomicU64>) {
+fn published_by_wall(scale: TimeScale, published: Arc<AtomicU64>) {
+    let scale = scale.get();
     let start = std::time::Instant::now();
     let weak = Arc::downgrade(&published);
     drop(published);
@@ -48,7 +49,7 @@ pub struct EmbeddedHubConfig {
     /// The simulation's settings.
     pub sim: SimConfig,
     /// Modeled seconds per real second.
-    pub time_scale: f64,
+    pub time_scale: TimeScale,
     /// Faults injected into the hub API server.
     pub faults: Option<FaultConfig>,
     /// The hub's bearer token (random when `None`).
@@ -66,11 +67,8 @@ impl EmbeddedHubConfig {
             metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             controllers: true,
             spoke: true,
-            sim: SimConfig {
-                hub_qps: None,
-                ..SimConfig::new(model)
-            },
-            time_scale: 1.0,
+            sim: SimConfig::new(model),
+            time_scale: TimeScale::REAL,
             faults: None,
             token: None,
         }
@@ -87,6 +85,7 @@ pub struct EmbeddedHub {
     metrics_addr: SocketAddr,
     metrics_task: tokio::task::JoinHandle<()>,
     clock: Clock,
+    model: CostModel,
     sim_thread: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
 }
 
@@ -94,7 +93,7 @@ pub struct EmbeddedHub {
 /// paced to `scale` times real time (see [`crate::clock::pace`]).
 fn start_paced_hive(
     sim_config: SimConfig,
-    scale: f64,
+    scale: TimeScale,
     epoch: jiff::Timestamp,
     metrics: Arc<HiveMetrics>,
     hub: Arc<crate::apiserver::Store>,
@@ -120,7 +119,7 @@ fn start_paced_hive(
             };
             rt.block_on(async move {
                 let sim = Sim::new(sim_config, Clock::starting_at(epoch), metrics, hub, spoke);
-                sim.metrics.sim_time_scale.set(scale);
+                sim.metrics.sim_time_scale.set(scale.get());
                 let _ = tx.send(Ok(SimulatedHive::start(sim)));
                 crate::clock::pace(scale, stop2, published).await;
             });
@@ -137,12 +136,6 @@ impl EmbeddedHub {
     /// Starts everything; returns when the ports are bound and the kubeconfigs written.
     pub async fn start(cfg: EmbeddedHubConfig) -> Result<Self, SimError> {
         cfg.sim.model.validate().map_err(SimError::Config)?;
-        if !(cfg.time_scale.is_finite() && cfg.time_scale > 0.0) {
-            return Err(SimError::Config(format!(
-                "the time scale must be positive, not {}",
-                cfg.time_scale
-            )));
-        }
         // The API servers stamp objects with the simulation's modeled time.
         let published = Arc::new(AtomicU64::new(0));
         let epoch = jiff::Timestamp::now();
@@ -221,6 +214,7 @@ impl EmbeddedHub {
             metrics_addr,
             metrics_task,
             clock,
+            model: cfg.sim.model.clone(),
             sim_thread,
         })
     }
@@ -263,6 +257,11 @@ impl EmbeddedHub {
     /// The clock the hub runs on.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The model the simulated controllers run.
+    pub fn model(&self) -> &CostModel {
+        &self.model
     }
 
     /// Stops everything.

@@ -14,6 +14,7 @@ pub mod hub;
 pub mod metrics;
 pub mod model;
 pub mod plan;
+pub mod scenario;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,4 +43,10 @@ pub enum SimError {
     /// The configuration is not usable.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Connecting to the hub as a client failed.
+    #[error(transparent)]
+    Hub(#[from] hive_scale_core::Error),
+    /// The metrics endpoint cannot be read as a client.
+    #[error(transparent)]
+    Metrics(#[from] hive_scale_core::metrics::MetricsError),
 }

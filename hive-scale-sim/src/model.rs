@@ -5,6 +5,8 @@
 //! fitted to the 2020 scale test; `docs/performance.md` shows how each was derived and the model's
 //! numbers beside the report's.
 
+use crate::clock::TimeScale;
+use hive_scale_core::api::Pipeline;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -53,6 +55,8 @@ pub const FAKE_APPLY_MS: [u64; 10] = [27, 27, 27, 27, 27, 45, 45, 45, 53, 230];
 pub struct CostModel {
     /// Preset the values came from (informational).
     pub preset: String,
+    /// Which Hive pipeline runs: today's clustersync, or 2020's SyncSetInstances.
+    pub pipeline: Pipeline,
     /// Workers of the sync controller (clustersync, or syncsetinstance in legacy mode).
     pub workers: usize,
     /// Cores Hive's controllers get.
@@ -80,6 +84,9 @@ pub struct CostModel {
     pub spoke_capacity: Option<f64>,
     /// Requests per second the hub's API server serves (None: unlimited).
     pub hub_capacity: Option<f64>,
+    /// The controllers' client-side QPS towards the hub (None: unlimited; 2020's syncset
+    /// controller wrote about 30 objects/s).
+    pub hub_qps: Option<f64>,
 }
 
 impl CostModel {
@@ -92,6 +99,7 @@ impl CostModel {
         // Reference values (m4.xlarge, 2020), fitted in docs/performance.md.
         let m4 = Self {
             preset: name.to_string(),
+            pipeline: Pipeline::ClusterSync,
             workers: 5,
             cores: 3,
             cpu_speed: 1.0,
@@ -105,6 +113,7 @@ impl CostModel {
             hub_write_latency: 0.004,
             spoke_capacity: Some(700.0),
             hub_capacity: Some(800.0),
+            hub_qps: None,
         };
         match name {
             "m4.xlarge-2020" => Ok(m4),
@@ -168,14 +177,164 @@ impl CostModel {
         if all.iter().any(|v| !v.is_finite() || *v < 0.0) || self.cpu_speed == 0.0 {
             return Err("costs must be finite and non-negative, and cpu speed positive".into());
         }
-        if [self.spoke_capacity, self.hub_capacity]
+        if [self.spoke_capacity, self.hub_capacity, self.hub_qps]
             .iter()
             .flatten()
             .any(|c| !c.is_finite() || *c <= 0.0)
         {
-            return Err("capacities must be positive".into());
+            return Err("capacities and the hub QPS must be positive".into());
         }
         Ok(())
+    }
+}
+
+/// How a user configures the model: a preset plus what to change in it. One type for the
+/// command-line flags of `hub` and `plan`, a scenario's `embedded:` section and preset files;
+/// [`ModelConfig::resolve`] is the one place it is checked and turned into a [`CostModel`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Named preset (m4.xlarge-2020, c5.24xlarge-2020, m5.xlarge, laptop).
+    #[cfg_attr(feature = "cli", arg(long, default_value = "m4.xlarge-2020"))]
+    pub preset: String,
+    /// Hive pipeline: clustersync (today) or syncsetinstance (2020).
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            default_value = "clustersync",
+            alias = "legacy-syncsetinstances",
+            num_args = 0..=1,
+            default_missing_value = "syncsetinstance"
+        )
+    )]
+    pub pipeline: Pipeline,
+    /// Apply mode: client-side, server-side or fake.
+    #[cfg_attr(feature = "cli", arg(long = "apply"))]
+    pub apply: Option<ApplyMode>,
+    /// Sync controller workers.
+    #[cfg_attr(feature = "cli", arg(skip))]
+    pub workers: Option<usize>,
+    /// Modeled cores.
+    #[cfg_attr(feature = "cli", arg(skip))]
+    pub cores: Option<usize>,
+    /// CPU seconds per apply for the chosen mode (reference core).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub cpu_per_apply: Option<f64>,
+    /// Extra CPU per apply for each concurrent apply (client-side).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub contention: Option<f64>,
+    /// CPU seconds per reconcile besides the applies.
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub reconcile_cpu: Option<f64>,
+    /// Speed of a modeled core relative to an m4.xlarge vCPU.
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub cpu_speed: Option<f64>,
+    /// Latency of a GET to the spoke, seconds.
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub remote_get_latency: Option<f64>,
+    /// Latency of a write to the spoke, seconds.
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub remote_write_latency: Option<f64>,
+    /// Latency of a write to the hub, seconds.
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub hub_write_latency: Option<f64>,
+    /// Requests/s the spoke API server serves (0: unlimited).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub spoke_capacity: Option<f64>,
+    /// Requests/s the hub API server serves (0: unlimited).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub hub_capacity: Option<f64>,
+    /// The controllers' client QPS towards the hub (0: unlimited).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub hub_qps: Option<f64>,
+    /// Modeled seconds per real second on the embedded hub (none: the tool picks one).
+    #[cfg_attr(feature = "cli", arg(skip))]
+    pub time_scale: Option<TimeScale>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            preset: "m4.xlarge-2020".into(),
+            pipeline: Pipeline::ClusterSync,
+            apply: None,
+            workers: None,
+            cores: None,
+            cpu_per_apply: None,
+            contention: None,
+            reconcile_cpu: None,
+            cpu_speed: None,
+            remote_get_latency: None,
+            remote_write_latency: None,
+            hub_write_latency: None,
+            spoke_capacity: None,
+            hub_capacity: None,
+            hub_qps: None,
+            time_scale: None,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Reads a scenario's `embedded:` section.
+    ///
+    /// # Errors
+    ///
+    /// An unknown field or a value of the wrong type, as one line.
+    pub fn from_section(
+        section: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, String> {
+        serde_json::from_value(serde_json::Value::Object(section.clone()))
+            .map_err(|e| format!("embedded: {e}"))
+    }
+
+    /// The preset with every override applied, checked.
+    ///
+    /// # Errors
+    ///
+    /// An unknown preset, or a value out of range, as one line.
+    pub fn resolve(&self) -> Result<CostModel, String> {
+        let mut m = CostModel::preset(&self.preset)?;
+        m.pipeline = self.pipeline;
+        if let Some(mode) = self.apply {
+            m.apply_mode = mode;
+        }
+        if let Some(w) = self.workers {
+            m.workers = w;
+        }
+        if let Some(c) = self.cores {
+            m.cores = c;
+        }
+        if let Some(v) = self.cpu_per_apply {
+            match m.apply_mode {
+                ApplyMode::ClientSide => m.cpu_per_apply_client_side = v,
+                _ => m.cpu_per_apply_server_side = v,
+            }
+        }
+        let set = |dst: &mut f64, v: Option<f64>| {
+            if let Some(v) = v {
+                *dst = v;
+            }
+        };
+        set(&mut m.contention, self.contention);
+        set(&mut m.reconcile_cpu, self.reconcile_cpu);
+        set(&mut m.cpu_speed, self.cpu_speed);
+        set(&mut m.remote_get_latency, self.remote_get_latency);
+        set(&mut m.remote_write_latency, self.remote_write_latency);
+        set(&mut m.hub_write_latency, self.hub_write_latency);
+        // 0 means unlimited on the command line and in files.
+        let limit = |v: Option<f64>, default: Option<f64>| match v {
+            Some(0.0) => None,
+            Some(c) => Some(c),
+            None => default,
+        };
+        m.spoke_capacity = limit(self.spoke_capacity, m.spoke_capacity);
+        m.hub_capacity = limit(self.hub_capacity, m.hub_capacity);
+        m.hub_qps = limit(self.hub_qps, m.hub_qps);
+        m.validate()?;
+        Ok(m)
     }
 }
 
@@ -205,5 +364,42 @@ mod tests {
         assert_eq!(m.apply_cpu(100), m.apply_cpu(1));
         m.apply_mode = ApplyMode::Fake;
         assert_eq!(m.apply_cpu(5), Duration::ZERO);
+    }
+
+    #[test]
+    fn one_config_from_a_scenario_section() {
+        let section = serde_json::json!({"preset": "m5.xlarge", "apply": "server-side", "workers": 7, "pipeline": "syncsetinstance", "hub_qps": 30, "time_scale": 50});
+        let c = ModelConfig::from_section(section.as_object().unwrap()).unwrap();
+        assert_eq!(c.time_scale.map(TimeScale::get), Some(50.0));
+        let m = c.resolve().unwrap();
+        assert_eq!(
+            (m.workers, m.apply_mode, m.pipeline, m.hub_qps),
+            (
+                7,
+                ApplyMode::ServerSide,
+                Pipeline::SyncSetInstance,
+                Some(30.0)
+            )
+        );
+        assert_eq!(m.cores, 3, "the preset's cores");
+        for (bad, why) in [
+            (serde_json::json!({"legacy": true}), "unknown field"),
+            (serde_json::json!({"apply": "sideways"}), "unknown variant"),
+            (serde_json::json!({"time_scale": 0}), "time scale"),
+            (serde_json::json!({"workers": "five"}), "invalid type"),
+        ] {
+            let e = ModelConfig::from_section(bad.as_object().unwrap()).unwrap_err();
+            assert!(e.starts_with("embedded:") && e.contains(why), "{e}");
+        }
+        let zero = ModelConfig {
+            workers: Some(0),
+            ..Default::default()
+        };
+        assert!(zero.resolve().unwrap_err().contains("at least 1"));
+        let unlimited = ModelConfig {
+            spoke_capacity: Some(0.0),
+            ..Default::default()
+        };
+        assert_eq!(unlimited.resolve().unwrap().spoke_capacity, None);
     }
 }

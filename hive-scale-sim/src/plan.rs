@@ -25,12 +25,8 @@ pub struct PlanConfig {
     pub selectorsyncsets: usize,
     /// ConfigMaps per set.
     pub configmaps: usize,
-    /// Costs (workers, cores, apply mode, ...).
+    /// The model: pipeline, workers, cores, apply mode, costs.
     pub model: CostModel,
-    /// The 2020 SyncSetInstance pipeline.
-    pub legacy: bool,
-    /// Controllers' client QPS towards the hub.
-    pub hub_qps: Option<f64>,
     /// Sampling interval of the time series, modeled.
     pub sample_every: Duration,
     /// Give up after this much modeled time.
@@ -49,8 +45,6 @@ impl PlanConfig {
             selectorsyncsets: 60,
             configmaps: 10,
             model,
-            legacy: false,
-            hub_qps: None,
             sample_every: Duration::from_secs(60),
             max_duration: Duration::from_secs(7 * 24 * 3600),
             probe_new_set: true,
@@ -87,8 +81,8 @@ pub struct PlanResult {
     pub workers: usize,
     /// Modeled cores.
     pub cores: usize,
-    /// Legacy pipeline.
-    pub legacy: bool,
+    /// The pipeline modeled.
+    pub pipeline: hive_scale_core::api::Pipeline,
     /// Clusters.
     pub clusters: usize,
     /// Sets.
@@ -145,9 +139,7 @@ async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
     let spoke = Arc::new(Spoke::new(spoke_url.clone(), spoke_store, metrics.clone()));
     let sim_cfg = SimConfig {
         model: cfg.model.clone(),
-        legacy: cfg.legacy,
         reapply_interval: Duration::from_secs(7200),
-        hub_qps: cfg.hub_qps,
         seed: cfg.seed,
         client_metrics: false,
     };
@@ -224,7 +216,7 @@ async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
         )
         .map_err(|e| e.message)?;
     }
-    if cfg.legacy {
+    if cfg.model.pipeline == hive_scale_core::api::Pipeline::SyncSetInstance {
         // The 2020 day-two state: every SyncSetInstance exists and waits to be applied.
         let ssi = sim.def(defs::SSI);
         for cd in hub
@@ -304,7 +296,7 @@ async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
         apply_mode: m.apply_mode.to_string(),
         workers: m.workers,
         cores: m.cores,
-        legacy: cfg.legacy,
+        pipeline: m.pipeline,
         clusters: cfg.clusters,
         selectorsyncsets: cfg.selectorsyncsets,
         configmaps: cfg.configmaps,
@@ -376,4 +368,26 @@ impl Snapshot {
             },
         }
     }
+}
+
+/// Modeled seconds `clusters` clusters with `sets` SelectorSyncSets of `configmaps` resources
+/// take to sync from scratch under `model`: the planner run on at most 100 clusters (the rates
+/// do not depend on the fleet's size), scaled up. `None` when the plan never drains.
+pub fn predicted_drain(
+    model: &CostModel,
+    clusters: usize,
+    sets: usize,
+    configmaps: usize,
+) -> Option<f64> {
+    let sample = clusters.clamp(1, 100);
+    let mut cfg = PlanConfig::new(model.clone());
+    cfg.clusters = sample;
+    cfg.selectorsyncsets = sets.max(1);
+    cfg.configmaps = configmaps;
+    cfg.probe_new_set = false;
+    // The planner runs its own virtual-clock runtime, which cannot nest in the caller's.
+    let planned = std::thread::spawn(move || plan(&cfg)).join().ok()?.ok()?;
+    planned
+        .drain_seconds
+        .map(|d| d * clusters as f64 / sample as f64)
 }

@@ -3,10 +3,11 @@
 
 use hive_scale_core::adopt::{self, AdoptPlan, EngineOptions};
 use hive_scale_core::api::{
-    ClusterDeployment, ClusterSync, HiveConfig, SelectorSyncSet, SyncSetInstance,
+    ClusterDeployment, ClusterSync, HiveConfig, Pipeline, SelectorSyncSet, SyncSetInstance,
 };
 use hive_scale_core::fixtures::{self, SelectorSyncSetFixture};
-use hive_scale_core::hub::{Hub, HubOptions};
+use hive_scale_core::hub::Hub;
+use hive_scale_sim::clock::TimeScale;
 use hive_scale_sim::controllers::SimConfig;
 use hive_scale_sim::hub::{EmbeddedHub, EmbeddedHubConfig};
 use hive_scale_sim::model::CostModel;
@@ -14,26 +15,17 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use std::time::Duration;
 
-async fn start(legacy: bool, scale: f64) -> (tempfile::TempDir, EmbeddedHub, Hub) {
+async fn start(pipeline: Pipeline, scale: f64) -> (tempfile::TempDir, EmbeddedHub, Hub) {
     hive_scale_sim::apiserver::server::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = EmbeddedHubConfig::new(dir.path());
     let mut model = CostModel::preset("laptop").unwrap();
     model.apply_mode = hive_scale_sim::model::ApplyMode::ServerSide;
-    cfg.sim = SimConfig {
-        legacy,
-        hub_qps: None,
-        ..SimConfig::new(model)
-    };
-    cfg.time_scale = scale;
+    model.pipeline = pipeline;
+    cfg.sim = SimConfig::new(model);
+    cfg.time_scale = TimeScale::new(scale).unwrap();
     let hub = EmbeddedHub::start(cfg).await.unwrap();
-    let client = Hub::connect(&HubOptions {
-        kubeconfig: Some(hub.kubeconfig_path().to_path_buf()),
-        qps: 0.0,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let client = hub.connect(0.0).await.unwrap();
     (dir, hub, client)
 }
 
@@ -82,7 +74,7 @@ async fn synced(client: &kube::Client, sets: usize) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clones_sync_every_set_to_the_spoke() {
-    let (_d, hub, client) = start(false, 20.0).await;
+    let (_d, hub, client) = start(Pipeline::ClusterSync, 20.0).await;
     let kc = hub.hub().client().await.unwrap();
     let sets = SelectorSyncSetFixture::new()
         .configmaps(3)
@@ -197,7 +189,7 @@ async fn clones_sync_every_set_to_the_spoke() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_and_paused_clusters_are_skipped() {
-    let (_d, hub, client) = start(false, 20.0).await;
+    let (_d, hub, client) = start(Pipeline::ClusterSync, 20.0).await;
     let kc = hub.hub().client().await.unwrap();
     let sets = SelectorSyncSetFixture::new()
         .configmaps(1)
@@ -259,7 +251,7 @@ async fn unreachable_and_paused_clusters_are_skipped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hiveconfig_sets_the_workers_and_deleting_without_preserve_is_counted() {
-    let (_d, hub, client) = start(false, 20.0).await;
+    let (_d, hub, client) = start(Pipeline::ClusterSync, 20.0).await;
     let kc = hub.hub().client().await.unwrap();
     let gauge = |n: usize| {
         format!(
@@ -322,7 +314,7 @@ async fn hiveconfig_sets_the_workers_and_deleting_without_preserve_is_counted() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_mode_keeps_one_instance_per_cluster_and_set() {
-    let (_d, hub, client) = start(true, 20.0).await;
+    let (_d, hub, client) = start(Pipeline::SyncSetInstance, 20.0).await;
     let kc = hub.hub().client().await.unwrap();
     let sets = SelectorSyncSetFixture::new()
         .configmaps(2)
@@ -383,7 +375,7 @@ async fn legacy_mode_keeps_one_instance_per_cluster_and_set() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflicting_sets_thrash_and_are_counted() {
-    let (_d, hub, client) = start(false, 20.0).await;
+    let (_d, hub, client) = start(Pipeline::ClusterSync, 20.0).await;
     let kc = hub.hub().client().await.unwrap();
     // Two sets writing the same ConfigMap with different data.
     let template = "apiVersion: hive.openshift.io/v1\nkind: SelectorSyncSet\nmetadata: {name: clash-{{ index }}}\nspec:\n  clusterDeploymentSelector: {matchLabels: {scaletest: \"true\"}}\n  resources:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: shared, namespace: default}, data: {owner: \"{{ index }}\"}}\n";

@@ -12,9 +12,9 @@ fn run(preset: &str, mode: ApplyMode, workers: usize) -> PlanResult {
     let mut model = CostModel::preset(preset).unwrap();
     model.apply_mode = mode;
     model.workers = workers;
+    model.pipeline = hive_scale_core::api::Pipeline::SyncSetInstance;
     let mut cfg = PlanConfig::new(model);
     cfg.clusters = 100;
-    cfg.legacy = true;
     cfg.probe_new_set = false;
     plan(&cfg).unwrap()
 }

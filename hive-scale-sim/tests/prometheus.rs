@@ -32,7 +32,7 @@ async fn prometheus_scrapes_hive_metrics_from_the_hub() {
     hive_scale_sim::apiserver::server::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = EmbeddedHubConfig::new(dir.path());
-    cfg.time_scale = 10.0;
+    cfg.time_scale = hive_scale_sim::clock::TimeScale::new(10.0).unwrap();
     let hub = EmbeddedHub::start(cfg).await.unwrap();
     let client = Hub::connect(&HubOptions {
         kubeconfig: Some(hub.kubeconfig_path().to_path_buf()),

@@ -4,7 +4,7 @@
 
 use super::plan::AdoptPlan;
 use crate::api::ClusterDeployment;
-use crate::apply::{self, Counts, Event, Outcome, Progress};
+use crate::apply::{self, Counts, Event, Outcome, ProgressSink};
 use crate::hub::{Hub, StatsSnapshot};
 use crate::labels;
 use crate::{Error, Result};
@@ -115,7 +115,7 @@ pub async fn adopt(
     plan: &AdoptPlan,
     range: RangeInclusive<u32>,
     opts: &EngineOptions,
-    progress: &Progress,
+    progress: &ProgressSink,
 ) -> Result<AdoptSummary> {
     plan.validate()?;
     if range.is_empty() || *range.start() == 0 {

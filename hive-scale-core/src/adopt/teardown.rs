@@ -7,7 +7,7 @@
 //! (deleting a namespace deletes what is in it).
 
 use crate::api::{ClusterDeployment, SelectorSyncSet};
-use crate::apply::{self, Event, Outcome, Progress};
+use crate::apply::{self, Event, Outcome, ProgressSink};
 use crate::hub::Hub;
 use crate::labels;
 use crate::{Error, Result};
@@ -95,6 +95,8 @@ pub struct TeardownSummary {
     pub dry_run: bool,
     /// Whether waiting for deletions timed out.
     pub timed_out: bool,
+    /// What was still there when waiting gave up (`clusterdeployment/ns/name`, `namespace/ns`).
+    pub left_behind: Vec<String>,
     /// Wall time, seconds.
     pub elapsed_seconds: f64,
 }
@@ -176,7 +178,7 @@ fn toolkit_selector(run: Option<&str>) -> String {
 pub async fn teardown(
     hub: &Hub,
     opts: &TeardownOptions,
-    progress: &Progress,
+    progress: &ProgressSink,
 ) -> Result<TeardownSummary> {
     let started = Instant::now();
     let client = hub.client();
@@ -409,12 +411,13 @@ pub async fn teardown(
     }
     summary.refused.sort();
     summary.failures.sort();
-    summary.timed_out = !wait_gone(hub, &summary, opts.timeout).await?;
+    summary.left_behind = wait_gone(hub, &summary, opts.timeout).await?;
+    summary.timed_out = !summary.left_behind.is_empty();
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
 
-fn emit_result(progress: &Progress, item: &str, r: &Result<()>) {
+fn emit_result(progress: &ProgressSink, item: &str, r: &Result<()>) {
     let (outcome, reason) = match r {
         Ok(()) => (Outcome::Deleted, None),
         Err(Error::Refused(why)) => (Outcome::Skipped, Some(why.clone())),
@@ -452,8 +455,8 @@ async fn delete_namespace_guarded(hub: &Hub, client: kube::Client, ns: &str) -> 
     }
 }
 
-/// Polls until the deleted objects are gone; `false` on timeout.
-async fn wait_gone(hub: &Hub, summary: &TeardownSummary, timeout: Duration) -> Result<bool> {
+/// Polls until the deleted objects are gone; returns what is still there at the timeout.
+async fn wait_gone(hub: &Hub, summary: &TeardownSummary, timeout: Duration) -> Result<Vec<String>> {
     let deadline = Instant::now() + timeout;
     let client = hub.client();
     let cd_api: Api<ClusterDeployment> = Api::all(client.clone());
@@ -461,39 +464,35 @@ async fn wait_gone(hub: &Hub, summary: &TeardownSummary, timeout: Duration) -> R
     let want_cds: BTreeSet<&String> = summary.cluster_deployments.iter().collect();
     let want_ns: BTreeSet<&String> = summary.namespaces.iter().collect();
     loop {
-        let cds_left = if want_cds.is_empty() {
-            0
-        } else {
-            hub.list_all(&cd_api, "")
-                .await?
-                .iter()
-                .filter(|c| want_cds.contains(&key(c)))
-                .count()
-        };
-        let ns_left = if want_ns.is_empty() {
-            0
-        } else {
-            hub.list_all(&ns_api, "")
-                .await?
-                .iter()
-                .filter(|n| {
-                    n.metadata
-                        .name
-                        .as_ref()
-                        .is_some_and(|x| want_ns.contains(x))
-                })
-                .count()
-        };
-        if cds_left == 0 && ns_left == 0 {
-            return Ok(true);
-        }
-        if Instant::now() >= deadline {
-            tracing::warn!(
-                cds_left,
-                ns_left,
-                "teardown timed out waiting for deletions"
+        let mut left = Vec::new();
+        if !want_cds.is_empty() {
+            left.extend(
+                hub.list_all(&cd_api, "")
+                    .await?
+                    .iter()
+                    .map(key)
+                    .filter(|k| want_cds.contains(k))
+                    .map(|k| format!("clusterdeployment/{k}")),
             );
-            return Ok(false);
+        }
+        if !want_ns.is_empty() {
+            left.extend(
+                hub.list_all(&ns_api, "")
+                    .await?
+                    .iter()
+                    .filter_map(|n| n.metadata.name.clone())
+                    .filter(|n| want_ns.contains(n))
+                    .map(|n| format!("namespace/{n}")),
+            );
+        }
+        if left.is_empty() || Instant::now() >= deadline {
+            if !left.is_empty() {
+                tracing::warn!(
+                    left = left.len(),
+                    "teardown timed out waiting for deletions"
+                );
+            }
+            return Ok(left);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

@@ -9,6 +9,7 @@ mod cluster_image_set;
 mod cluster_sync;
 mod crd;
 mod hive_config;
+mod pipeline;
 mod syncset;
 
 pub use cluster_deployment::*;
@@ -16,6 +17,7 @@ pub use cluster_image_set::*;
 pub use cluster_sync::*;
 pub use crd::{crds, crds_yaml};
 pub use hive_config::*;
+pub use pipeline::Pipeline;
 pub use syncset::*;
 
 /// Fields a struct does not model, kept verbatim.

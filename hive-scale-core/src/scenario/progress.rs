@@ -3,7 +3,9 @@
 //! creation). Read from ClusterSyncs, or SyncSetInstances for the 2020 pipeline.
 
 use crate::Result;
-use crate::api::{ClusterDeployment, ClusterSync, SelectorSyncSet, SyncResult, SyncSetInstance};
+use crate::api::{
+    ClusterDeployment, ClusterSync, Pipeline, SelectorSyncSet, SyncResult, SyncSetInstance,
+};
 use crate::hub::{Hub, percentile};
 use crate::labels::{SYNCSET_PAUSE, parse_bool};
 use kube::api::Api;
@@ -12,7 +14,7 @@ use std::collections::HashMap;
 
 /// A hub's sync progress.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Progress {
+pub struct SyncProgress {
     /// Pairs that should apply (eligible clusters x matching SelectorSyncSets).
     pub expected: usize,
     /// Pairs that have applied at least once.
@@ -52,7 +54,7 @@ impl Percentiles {
     }
 }
 
-impl Progress {
+impl SyncProgress {
     /// Whether every expected pair has applied.
     pub fn complete(&self) -> bool {
         self.done >= self.expected
@@ -97,7 +99,7 @@ pub async fn expected(hub: &Hub) -> Result<usize> {
 }
 
 /// Reads the hub's progress.
-pub async fn progress(hub: &Hub, legacy: bool) -> Result<Progress> {
+pub async fn progress(hub: &Hub, pipeline: Pipeline) -> Result<SyncProgress> {
     let client = hub.client();
     let cds = hub
         .list_all(&Api::<ClusterDeployment>::all(client.clone()), "")
@@ -116,7 +118,7 @@ pub async fn progress(hub: &Hub, legacy: bool) -> Result<Progress> {
             )
         })
         .collect();
-    let mut p = Progress::default();
+    let mut p = SyncProgress::default();
     let mut matching: HashMap<(String, String), (Vec<String>, Option<jiff::Timestamp>)> =
         HashMap::new();
     for cd in cds.iter().filter(|c| eligible(c)) {
@@ -150,7 +152,7 @@ pub async fn progress(hub: &Hub, legacy: bool) -> Result<Progress> {
             );
         }
     };
-    if legacy {
+    if pipeline == Pipeline::SyncSetInstance {
         for ssi in hub
             .list_all(&Api::<SyncSetInstance>::all(client), "")
             .await?
@@ -210,10 +212,14 @@ pub async fn progress(hub: &Hub, legacy: bool) -> Result<Progress> {
 /// ClusterSync entry's observedGeneration, or for the 2020 pipeline the SyncSetInstance's
 /// applied spec hash. A change to the set has reached a cluster once its mark differs from the
 /// one read before the change; no timestamp on either object says when, so callers poll.
-pub async fn applied_marks(hub: &Hub, legacy: bool, set: &str) -> Result<HashMap<String, String>> {
+pub async fn applied_marks(
+    hub: &Hub,
+    pipeline: Pipeline,
+    set: &str,
+) -> Result<HashMap<String, String>> {
     let client = hub.client();
     let mut marks = HashMap::new();
-    if legacy {
+    if pipeline == Pipeline::SyncSetInstance {
         for ssi in hub
             .list_all(&Api::<SyncSetInstance>::all(client), "")
             .await?

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The controller and workqueue name Hive uses.
-pub const NAME: &str = "clusterSync-controller";
+pub const NAME: &str = hive_scale_core::api::Pipeline::ClusterSync.sync_controller();
 
 /// The reconciler.
 #[derive(Debug)]

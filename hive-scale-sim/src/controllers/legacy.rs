@@ -17,7 +17,7 @@ use std::time::Duration;
 /// The syncset controller's name (2020).
 pub const SYNCSET: &str = "syncset-controller";
 /// The syncsetinstance controller's name (2020).
-pub const SYNCSETINSTANCE: &str = "syncsetinstance-controller";
+pub const SYNCSETINSTANCE: &str = hive_scale_core::api::Pipeline::SyncSetInstance.sync_controller();
 const CD_LABEL: &str = "hive.openshift.io/cluster-deployment-name";
 
 /// Name of the instance of `set` for cluster `cd`.

@@ -54,8 +54,8 @@ pub struct Sim {
     pub hub_client: ClientLimiter,
     /// Full re-apply interval (2h by default).
     pub reapply_interval: Duration,
-    /// Use the 2020 SyncSetInstance pipeline.
-    pub legacy: bool,
+    /// Which pipeline runs (the model's).
+    pub pipeline: hive_scale_core::api::Pipeline,
     in_flight_applies: AtomicUsize,
     /// Counters the planner reads without scraping.
     pub counters: Counters,
@@ -119,17 +119,13 @@ pub struct CachedResource {
     pub label: String,
 }
 
-/// Settings of a [`Sim`].
+/// Settings of a [`Sim`] besides the model.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
-    /// Costs.
+    /// The model: pipeline, workers, cores, costs.
     pub model: CostModel,
-    /// 2020 pipeline.
-    pub legacy: bool,
     /// Full re-apply interval.
     pub reapply_interval: Duration,
-    /// Controllers' client QPS towards the hub (None: unlimited).
-    pub hub_qps: Option<f64>,
     /// Seed of the jitter and fake-apply draws.
     pub seed: u64,
     /// Record per-request client metrics (the planner turns them off).
@@ -137,13 +133,11 @@ pub struct SimConfig {
 }
 
 impl SimConfig {
-    /// 2h re-apply, 2020's measured hub client rate (about 30 writes/s), seed 1.
+    /// 2h re-apply, seed 1, client metrics on.
     pub fn new(model: CostModel) -> Self {
         Self {
             model,
-            legacy: false,
             reapply_interval: Duration::from_secs(7200),
-            hub_qps: Some(30.0),
             seed: 1,
             client_metrics: true,
         }
@@ -185,9 +179,9 @@ impl Sim {
             cores: CorePool::new(config.model.cores, clock.clone(), metrics.clone()),
             spoke_api: ApiCapacity::new(config.model.spoke_capacity, clock.clone()),
             hub_api: ApiCapacity::new(config.model.hub_capacity, clock.clone()),
-            hub_client: ClientLimiter::new(config.hub_qps, 100, clock.clone()),
+            hub_client: ClientLimiter::new(config.model.hub_qps, 100, clock.clone()),
             reapply_interval: config.reapply_interval,
-            legacy: config.legacy,
+            pipeline: config.model.pipeline,
             in_flight_applies: AtomicUsize::new(0),
             counters: Counters::default(),
             client_metrics: config.client_metrics,

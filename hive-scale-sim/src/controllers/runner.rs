@@ -62,7 +62,7 @@ impl<K: Clone + Eq + Hash + Ord + Send + Sync + std::fmt::Debug + 'static> Contr
         let queue = WorkQueue::new(
             QueueNames {
                 name: queue_name.to_string(),
-                legacy: sim.legacy,
+                pipeline: sim.pipeline,
             },
             sim.clock.clone(),
             sim.metrics.clone(),

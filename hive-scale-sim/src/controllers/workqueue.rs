@@ -18,13 +18,16 @@ use tokio::sync::Notify;
 pub struct QueueNames {
     /// The queue's name (`clusterSync-controller`, `syncsetinstance-controller`, ...).
     pub name: String,
-    /// Whether to use the 2020 label set (`name` only).
-    pub legacy: bool,
+    /// The pipeline, which dates the label set: the 2020 one had `name` only.
+    pub pipeline: hive_scale_core::api::Pipeline,
 }
 
 impl QueueNames {
+    fn era_2020(&self) -> bool {
+        self.pipeline == hive_scale_core::api::Pipeline::SyncSetInstance
+    }
     fn base(&self) -> Labels {
-        if self.legacy {
+        if self.era_2020() {
             labels(&[("name", &self.name)])
         } else {
             labels(&[("name", &self.name), ("controller", &self.name)])
@@ -32,7 +35,7 @@ impl QueueNames {
     }
     fn depth(&self) -> Labels {
         let mut l = self.base();
-        if !self.legacy {
+        if !self.era_2020() {
             l.push(("priority", "0".to_string()));
         }
         l
@@ -340,7 +343,7 @@ mod tests {
         WorkQueue::new(
             QueueNames {
                 name: "test".into(),
-                legacy: false,
+                pipeline: hive_scale_core::api::Pipeline::ClusterSync,
             },
             Clock::real(),
             Arc::new(HiveMetrics::new()),

@@ -1,0 +1,433 @@
+//! The scale test's engine: runs a [`Scenario`] phase by phase against a [`Target`], records
+//! Hive's metrics, checks the thresholds, tears down what the run created, and always leaves a
+//! result directory (`summary.json`, `recording.jsonl`, `report.md`, charts), also when a phase
+//! fails, times out or the run is interrupted.
+//!
+//! ```no_run
+//! # async fn demo(target: hive_scale_core::scenario::runner::Target) -> hive_scale_core::Result<()> {
+//! use hive_scale_core::scenario::Scenario;
+//! use hive_scale_core::scenario::runner::{RunSettings, run};
+//! let scenario = Scenario::load("2020-adoption")?.scaled(10, 2);
+//! let summary = run(&scenario, target, &RunSettings::new("target/scaletest/demo")).await?;
+//! println!("{} (exit code {})", summary.status, summary.exit_code);
+//! # Ok(()) }
+//! ```
+
+mod phases;
+mod summary;
+mod target;
+
+pub use summary::{PhaseRecord, Status, Summary, TeardownRecord, ThresholdResult};
+pub use target::{ListObserver, Observer, PairCount, RealHub, Target};
+
+use crate::adopt::{self, AdoptPlan, Selection, TeardownOptions};
+use crate::fixtures::SelectorSyncSetFixture;
+use crate::hub::StatsSnapshot;
+use crate::metrics::{self, Profile, Recorder, RecorderHandle};
+use crate::scenario::progress::Percentiles;
+use crate::scenario::{Phase, Scenario, exit};
+use crate::{Error, Result};
+use phases::Change;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Settings of a run besides the scenario and the target.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RunSettings {
+    /// The result directory.
+    pub out: PathBuf,
+    /// Wall time an observe phase may take (unless the scenario says otherwise).
+    pub timeout: Duration,
+    /// Recording interval (wall).
+    pub interval: Duration,
+    /// Clones in flight while adopting.
+    pub concurrency: usize,
+    /// Keep what was created (no teardown).
+    pub keep: bool,
+    /// The run id: every object the run creates carries it as its run label, and teardown
+    /// removes only objects carrying it.
+    pub run_id: String,
+    /// How long teardown may wait for deletions to finish.
+    pub teardown_timeout: Duration,
+    /// Parameters to record in the summary (flags as given, without credentials).
+    pub parameters: serde_json::Value,
+}
+
+impl RunSettings {
+    /// Results in `out`; 10 minutes per observe phase, a 2 s recording interval, 16 clones in
+    /// flight, a fresh run id, teardown at the end.
+    pub fn new(out: impl Into<PathBuf>) -> Self {
+        Self {
+            out: out.into(),
+            timeout: Duration::from_secs(600),
+            interval: Duration::from_secs(2),
+            concurrency: 16,
+            keep: false,
+            run_id: crate::labels::new_run_id(),
+            teardown_timeout: Duration::from_secs(300),
+            parameters: serde_json::Value::Null,
+        }
+    }
+}
+
+/// Why a phase did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum PhaseError {
+    /// Ctrl-C or SIGTERM.
+    #[error("interrupted")]
+    Interrupted,
+    /// An observe phase did not settle in time.
+    #[error("timeout: {0}")]
+    Timeout(String),
+    /// A request or a step failed.
+    #[error(transparent)]
+    Failed(#[from] Error),
+    /// The phase ran but not everything in it succeeded.
+    #[error("{0}")]
+    Incomplete(String),
+}
+
+impl PhaseError {
+    fn status(&self) -> Status {
+        match self {
+            PhaseError::Interrupted => Status::Interrupted,
+            PhaseError::Timeout(_) => Status::Timeout,
+            PhaseError::Failed(_) | PhaseError::Incomplete(_) => Status::Failed,
+        }
+    }
+}
+
+/// Resolves on Ctrl-C, or SIGTERM on unix (how Kubernetes stops a Job's pod).
+pub async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+struct Run<'a> {
+    scenario: &'a Scenario,
+    target: &'a Target,
+    settings: &'a RunSettings,
+    /// The target's clone plan with this run's id.
+    clones: AdoptPlan,
+    summary: Summary,
+    started: Instant,
+    /// Fan-out of every applied pair so far, by `namespace/cluster/set`.
+    all_fanout: HashMap<String, f64>,
+    /// A change to an existing set that the next observe phase waits for.
+    change: Option<Change>,
+    /// Fan-out of the last change, modeled seconds, once an observe phase has seen it land.
+    change_fanout: Vec<f64>,
+}
+
+impl Run<'_> {
+    fn save(&mut self) {
+        self.summary.wall_seconds = self.started.elapsed().as_secs_f64();
+        self.summary.requests = self.target.hub.stats();
+        if let Err(e) = self.summary.write(&self.settings.out) {
+            tracing::warn!(error = %e, "cannot write summary.json");
+        }
+    }
+
+    fn fixture(&self) -> SelectorSyncSetFixture {
+        SelectorSyncSetFixture::new()
+            .configmaps(self.scenario.configmaps as usize)
+            .run(&self.settings.run_id)
+    }
+
+    /// Runs one phase, interruptible, and records it.
+    async fn record_phase(
+        &mut self,
+        phase: &Phase,
+        recorder: Option<&RecorderHandle>,
+    ) -> Result<(), PhaseError> {
+        let name = phase.name();
+        if let Some(r) = recorder {
+            r.mark_phase(&name);
+        }
+        println!("phase {name} ...");
+        let t0 = Instant::now();
+        let errors_before = self.summary.errors;
+        let result = tokio::select! {
+            r = self.phase(phase) => r,
+            _ = interrupted() => Err(PhaseError::Interrupted),
+        };
+        let p = match self.target.observer.progress().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read progress");
+                Default::default()
+            }
+        };
+        let fanout = matches!(phase, Phase::Observe { .. }).then(|| {
+            // Pairs applied since the last observe phase, and clusters reached by a change.
+            let mut new: Vec<f64> = p
+                .fanout
+                .iter()
+                .filter(|(k, _)| !self.all_fanout.contains_key(*k))
+                .map(|(_, v)| *v)
+                .collect();
+            new.append(&mut self.change_fanout);
+            self.all_fanout
+                .extend(p.fanout.iter().map(|(k, v)| (k.clone(), *v)));
+            Percentiles::of(&new)
+        });
+        let wall = t0.elapsed().as_secs_f64();
+        let outcome = match &result {
+            Ok(()) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        };
+        let modeled = wall * self.target.time_scale;
+        println!(
+            "phase {name}: {outcome} in {wall:.1}s ({modeled:.0} modeled s); {} of {} pairs applied",
+            p.done, p.expected
+        );
+        self.summary.phases.push(PhaseRecord {
+            name,
+            outcome,
+            wall_seconds: wall,
+            modeled_seconds: modeled,
+            pairs_expected: p.expected,
+            pairs_applied: p.done,
+            fanout,
+            errors: self.summary.errors - errors_before,
+        });
+        self.summary.fanout =
+            Percentiles::of(&self.all_fanout.values().copied().collect::<Vec<_>>());
+        self.save();
+        result
+    }
+
+    /// Stops the recorder and writes the metrics report next to the summary.
+    async fn finish_recording(&mut self, recorder: RecorderHandle) {
+        if let Err(e) = recorder.stop().await {
+            self.summary.metrics_error = Some(e.to_string());
+        }
+        let opts = metrics::ReportOptions {
+            pairs: Some(
+                u64::from(self.scenario.clusters) * u64::from(self.scenario.selectorsyncsets),
+            ),
+            ..Default::default()
+        };
+        let recording = self.settings.out.join("recording.jsonl");
+        match metrics::write_report(&recording, &self.settings.out, &opts) {
+            Ok(report) => self.summary.metrics = serde_json::to_value(&report).ok(),
+            Err(e) => self.summary.metrics_error = Some(e.to_string()),
+        }
+    }
+
+    /// Checks the scenario's thresholds; returns the exit code of the first that failed.
+    fn check_thresholds(&mut self) -> Option<u8> {
+        let t = &self.scenario.thresholds;
+        let drain = self
+            .summary
+            .phases
+            .iter()
+            .filter(|p| p.name == "observe")
+            .map(|p| p.modeled_seconds)
+            .fold(0.0, f64::max);
+        let checks = [
+            ("drain", t.max_drain_seconds, drain, exit::DRAIN),
+            (
+                "p99-fanout",
+                t.max_p99_fanout_seconds,
+                self.summary.fanout.p99,
+                exit::FANOUT,
+            ),
+            (
+                "errors",
+                t.max_errors.map(|e| e as f64),
+                self.summary.errors as f64,
+                exit::ERRORS,
+            ),
+        ];
+        let mut failed = None;
+        for (kind, limit, value, exit_code) in checks {
+            if let Some(limit) = limit {
+                let held = value <= limit;
+                self.summary.thresholds.push(ThresholdResult {
+                    kind: kind.into(),
+                    limit,
+                    value,
+                    held,
+                    exit_code,
+                });
+                if !held {
+                    failed = failed.or(Some(exit_code));
+                }
+            }
+        }
+        failed
+    }
+
+    /// Deletes what this run created, through the library's interlock like every other
+    /// delete path; returns how teardown ended, if it did not leave everything clean.
+    async fn teardown(&mut self) -> Option<Status> {
+        println!("phase teardown ...");
+        let mut opts = TeardownOptions::new(Selection::All);
+        opts.selectorsyncsets = true;
+        opts.run = Some(self.settings.run_id.clone());
+        opts.timeout = self.settings.teardown_timeout;
+        match adopt::teardown(&self.target.hub, &opts, &None).await {
+            Ok(t) => {
+                println!(
+                    "phase teardown: deleted {} clusterdeployments, {} namespaces, {} selectorsyncsets; refused {}, failed {}, left behind {}",
+                    t.cluster_deployments.len(),
+                    t.namespaces.len(),
+                    t.selectorsyncsets.len(),
+                    t.refused.len(),
+                    t.failures.len(),
+                    t.left_behind.len()
+                );
+                for r in &t.refused {
+                    eprintln!("refused {}: {}", r.object, r.reason);
+                }
+                for (what, why) in &t.failures {
+                    eprintln!("teardown failed {what}: {why}");
+                }
+                for what in &t.left_behind {
+                    eprintln!("left behind {what}");
+                }
+                let status = if !t.failures.is_empty() || t.timed_out {
+                    Some(Status::TeardownFailed)
+                } else if !t.refused.is_empty() {
+                    Some(Status::Refused)
+                } else {
+                    None
+                };
+                self.summary.teardown = Some(TeardownRecord::Ran(t));
+                status
+            }
+            Err(e) => {
+                eprintln!("teardown failed: {e}");
+                self.summary.teardown = Some(TeardownRecord::Error {
+                    error: e.to_string(),
+                });
+                Some(Status::TeardownFailed)
+            }
+        }
+    }
+}
+
+/// Runs `scenario` on `target`; returns the summary (also written to `summary.json`).
+///
+/// # Errors
+///
+/// Only when the result directory cannot be created: everything that goes wrong later is
+/// recorded in the summary's status and exit code.
+pub async fn run(
+    scenario: &Scenario,
+    mut target: Target,
+    settings: &RunSettings,
+) -> Result<Summary> {
+    let source = target.metrics.take();
+    let target = &target;
+    std::fs::create_dir_all(&settings.out).map_err(|source| Error::Io {
+        path: settings.out.clone(),
+        source,
+    })?;
+    let mut clones = target.clones.clone();
+    clones.run = settings.run_id.clone();
+    let summary = Summary {
+        status: Status::Running,
+        exit_code: exit::OK,
+        run_id: settings.run_id.clone(),
+        scenario: scenario.clone(),
+        parameters: settings.parameters.clone(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        hub: target.description.clone(),
+        pipeline: target.pipeline,
+        time_scale: target.time_scale,
+        started: metrics::now_unix(),
+        wall_seconds: 0.0,
+        phases: Vec::new(),
+        fanout: Percentiles::default(),
+        thresholds: Vec::new(),
+        errors: 0,
+        requests: StatsSnapshot::default(),
+        teardown: None,
+        metrics: None,
+        metrics_error: None,
+    };
+    let mut run = Run {
+        scenario,
+        target,
+        settings,
+        clones,
+        summary,
+        started: Instant::now(),
+        all_fanout: HashMap::new(),
+        change: None,
+        change_fanout: Vec::new(),
+    };
+    run.save();
+    let recording = settings.out.join("recording.jsonl");
+    let recorder = match source {
+        Some(source) => {
+            match Recorder::start(source, Profile::builtin(), settings.interval, &recording).await {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    run.summary.metrics_error = Some(e.to_string());
+                    eprintln!("warning: not recording metrics: {e}");
+                    None
+                }
+            }
+        }
+        None => {
+            run.summary.metrics_error =
+                Some("no metrics source (a Prometheus or /metrics URL)".into());
+            None
+        }
+    };
+    let mut status = Status::Passed;
+    let mut code = exit::OK;
+    for phase in &scenario.phases {
+        if let Err(e) = run.record_phase(phase, recorder.as_ref()).await {
+            status = e.status();
+            code = status.exit_code();
+            break;
+        }
+    }
+    if let Some(r) = recorder {
+        run.finish_recording(r).await;
+    }
+    if let Some(threshold_code) = run.check_thresholds()
+        && code == exit::OK
+    {
+        status = Status::ThresholdsFailed;
+        code = threshold_code;
+    }
+    if !settings.keep
+        && status != Status::Interrupted
+        && let Some(teardown_status) = run.teardown().await
+        && code == exit::OK
+    {
+        status = teardown_status;
+        code = teardown_status.exit_code();
+    }
+    run.summary.status = status;
+    run.summary.exit_code = code;
+    run.save();
+    if let Err(e) = run.summary.append_to_report(&settings.out) {
+        tracing::warn!(error = %e, "cannot write report.md");
+    }
+    Ok(run.summary)
+}

@@ -1,0 +1,193 @@
+//! Running one phase of a scenario.
+
+use super::{PhaseError, Run};
+use crate::adopt::{self, EngineOptions};
+use crate::api::SelectorSyncSet;
+use crate::fixtures::{self, ConfigMapFixture};
+use crate::scenario::Phase;
+use kube::api::{Api, PostParams};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// A resource added to an existing set: what each cluster had applied before, and when each
+/// was first seen to have applied the new content.
+pub(super) struct Change {
+    set: String,
+    before: HashMap<String, String>,
+    at: Instant,
+    reached: HashMap<String, f64>,
+}
+
+impl Run<'_> {
+    /// Runs one phase.
+    pub(super) async fn phase(&mut self, phase: &Phase) -> Result<(), PhaseError> {
+        match phase {
+            Phase::Selectorsyncsets { start, count } => self.create_sets(*start, *count).await,
+            Phase::Adopt { start, end } => self.adopt(*start, *end).await,
+            Phase::Trickle {
+                start,
+                count,
+                every_seconds,
+            } => self.trickle(*start, *count, *every_seconds).await,
+            Phase::AddResource { set } => self.add_resource(*set).await,
+            Phase::Observe { timeout_seconds } => {
+                let timeout = timeout_seconds
+                    .map(Duration::from_secs_f64)
+                    .unwrap_or(self.settings.timeout);
+                self.observe(timeout).await
+            }
+        }
+    }
+
+    async fn create_sets(&mut self, start: u32, count: u32) -> Result<(), PhaseError> {
+        let sets = self
+            .fixture()
+            .render_range(start as usize, count as usize)?;
+        let s = fixtures::apply_selector_syncsets(&self.target.hub, &sets, 16, &None).await?;
+        self.summary.errors += s.counts.failed as u64;
+        s.into_result()?;
+        Ok(())
+    }
+
+    async fn adopt(&mut self, start: u32, end: u32) -> Result<(), PhaseError> {
+        let opts = EngineOptions {
+            concurrency: self.settings.concurrency,
+        };
+        let s = adopt::adopt(&self.target.hub, &self.clones, start..=end, &opts, &None).await?;
+        self.summary.errors += s.failures.len() as u64;
+        match s.failures.first() {
+            None => Ok(()),
+            Some((i, why)) => Err(PhaseError::Incomplete(format!(
+                "{} clones failed (first: clone {i}: {why})",
+                s.failures.len()
+            ))),
+        }
+    }
+
+    async fn trickle(
+        &mut self,
+        start: u32,
+        count: u32,
+        every_seconds: f64,
+    ) -> Result<(), PhaseError> {
+        let every = Duration::from_secs_f64(every_seconds / self.target.time_scale);
+        for i in start..start + count {
+            let tick = Instant::now();
+            let s = adopt::adopt(
+                &self.target.hub,
+                &self.clones,
+                i..=i,
+                &EngineOptions::default(),
+                &None,
+            )
+            .await?;
+            self.summary.errors += s.failures.len() as u64;
+            tokio::time::sleep(every.saturating_sub(tick.elapsed())).await;
+        }
+        Ok(())
+    }
+
+    async fn add_resource(&mut self, set: u32) -> Result<(), PhaseError> {
+        let hub = &self.target.hub;
+        let api: Api<SelectorSyncSet> = Api::all(hub.client());
+        let name = self
+            .fixture()
+            .render_range(set as usize, 1)?
+            .remove(0)
+            .metadata
+            .name
+            .unwrap_or_default();
+        let mut s = hub
+            .get_opt(&api, &name)
+            .await?
+            .ok_or_else(|| PhaseError::Incomplete(format!("SelectorSyncSet {name} is gone")))?;
+        let before = self.target.observer.applied_marks(&name).await?;
+        let j = s.spec.common.resources.len();
+        s.spec.common.resources.push(
+            ConfigMapFixture::new(format!("{name}-{j}"))
+                .data("added", "true")
+                .build_resource(),
+        );
+        s.metadata.managed_fields = None;
+        // A replace with the resourceVersion just read: if anybody changed the set meanwhile,
+        // this fails with a conflict instead of overwriting their change.
+        let pp = PostParams::default();
+        hub.call("replace", &format!("SelectorSyncSet {name}"), || {
+            api.replace(&name, &pp, &s)
+        })
+        .await?;
+        self.change = Some(Change {
+            set: name,
+            before,
+            at: Instant::now(),
+            reached: HashMap::new(),
+        });
+        Ok(())
+    }
+
+    /// Waits until every expected pair has applied once (and a pending change has reached every
+    /// cluster), then gives the sync queue a moment to empty.
+    async fn observe(&mut self, timeout: Duration) -> Result<(), PhaseError> {
+        let deadline = Instant::now() + timeout;
+        let poll = self.target.observer.poll_interval();
+        loop {
+            let now = self.target.observer.pairs().await?;
+            if now.applied >= now.expected && self.change_landed(deadline, poll).await? {
+                let grace = Instant::now() + Duration::from_secs(5);
+                while self.target.observer.queue_depth().is_some_and(|q| q > 0)
+                    && Instant::now() < grace
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(PhaseError::Timeout(format!(
+                    "{} of {} pairs applied after {:.0}s",
+                    now.applied,
+                    now.expected,
+                    timeout.as_secs_f64()
+                )));
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    /// With a change pending, whether every cluster has applied it (recording when each was
+    /// first seen to); without one, true. Polls until then or the deadline.
+    async fn change_landed(
+        &mut self,
+        deadline: Instant,
+        poll: Duration,
+    ) -> Result<bool, PhaseError> {
+        let Some(change) = self.change.as_mut() else {
+            return Ok(true);
+        };
+        loop {
+            let now = self.target.observer.applied_marks(&change.set).await?;
+            let seen = change.at.elapsed().as_secs_f64() * self.target.time_scale;
+            for (key, old) in &change.before {
+                if let Some(mark) = now.get(key)
+                    && !mark.is_empty()
+                    && mark != old
+                {
+                    change.reached.entry(key.clone()).or_insert(seen);
+                }
+            }
+            if change.reached.len() >= change.before.len() {
+                self.change_fanout = change.reached.values().copied().collect();
+                self.change = None;
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Err(PhaseError::Timeout(format!(
+                    "{} of {} clusters applied the change to {}",
+                    change.reached.len(),
+                    change.before.len(),
+                    change.set
+                )));
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! `summary.json`: one writer, one schema, rewritten whole after every phase so a crash leaves
+//! the last complete state; and the scale test's section of `report.md`.
+
+use crate::adopt::TeardownSummary;
+use crate::hub::StatsSnapshot;
+use crate::scenario::progress::Percentiles;
+use crate::scenario::{Scenario, exit};
+use serde::Serialize;
+use std::path::Path;
+
+/// How a run ended (or that it is still going).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Still running (or killed: the file was last written mid-run).
+    Running,
+    /// Every phase ran, every threshold held, teardown left nothing behind.
+    Passed,
+    /// A phase failed.
+    Failed,
+    /// An observe phase did not settle in time.
+    Timeout,
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// A threshold did not hold.
+    ThresholdsFailed,
+    /// Teardown refused objects (the deprovision interlock, or objects not ours).
+    Refused,
+    /// Teardown failed or timed out: objects were left behind.
+    TeardownFailed,
+}
+
+impl Status {
+    /// The process exit code of a run that ended this way (thresholds carry their own).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Running | Status::Passed => exit::OK,
+            Status::Failed => exit::PHASE_FAILED,
+            Status::Timeout => exit::TIMEOUT,
+            Status::Interrupted => exit::INTERRUPTED,
+            Status::ThresholdsFailed => exit::DRAIN,
+            Status::Refused => exit::REFUSED,
+            Status::TeardownFailed => exit::TEARDOWN,
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = serde_json::to_value(self).unwrap_or_default();
+        f.write_str(v.as_str().unwrap_or("?"))
+    }
+}
+
+/// One phase's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseRecord {
+    /// The phase.
+    pub name: String,
+    /// `ok`, or what went wrong (`timeout: ...`, `interrupted`, the failure).
+    pub outcome: String,
+    /// Wall seconds.
+    pub wall_seconds: f64,
+    /// Modeled seconds (wall times the time scale).
+    pub modeled_seconds: f64,
+    /// Pairs expected when the phase ended.
+    pub pairs_expected: usize,
+    /// Pairs applied when the phase ended.
+    pub pairs_applied: usize,
+    /// Fan-out of the pairs that first applied during this phase (observe phases).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<Percentiles>,
+    /// Writes that failed.
+    pub errors: u64,
+}
+
+/// A threshold and whether it held.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThresholdResult {
+    /// `drain`, `p99-fanout` or `errors`.
+    pub kind: String,
+    /// The limit.
+    pub limit: f64,
+    /// The measured value.
+    pub value: f64,
+    /// Whether it held.
+    pub held: bool,
+    /// The exit code if it did not.
+    pub exit_code: u8,
+}
+
+/// What teardown did, or why it could not run.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum TeardownRecord {
+    /// Teardown ran.
+    Ran(TeardownSummary),
+    /// Teardown could not run at all.
+    Error {
+        /// Why.
+        error: String,
+    },
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// How the run ended.
+    pub status: Status,
+    /// The process exit code.
+    pub exit_code: u8,
+    /// The run id: the value of the run label on every object this run created.
+    pub run_id: String,
+    /// The scenario as run.
+    pub scenario: Scenario,
+    /// Flags as given (URLs without credentials).
+    pub parameters: serde_json::Value,
+    /// hive-scale's version.
+    pub tool_version: String,
+    /// `embedded (URL)` or the hub's URL.
+    pub hub: String,
+    /// The Hive pipeline observed.
+    pub pipeline: crate::api::Pipeline,
+    /// Modeled seconds per real second.
+    pub time_scale: f64,
+    /// Unix seconds at start.
+    pub started: f64,
+    /// Wall seconds so far.
+    pub wall_seconds: f64,
+    /// The phases.
+    pub phases: Vec<PhaseRecord>,
+    /// Fan-out over all pairs applied during the run.
+    pub fanout: Percentiles,
+    /// Thresholds.
+    pub thresholds: Vec<ThresholdResult>,
+    /// Failed writes in all.
+    pub errors: u64,
+    /// Requests the run sent to the hub.
+    pub requests: StatsSnapshot,
+    /// Teardown: what was deleted, refused, failed or left behind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<TeardownRecord>,
+    /// The metrics report's findings, when metrics were recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<serde_json::Value>,
+    /// Why metrics are missing, if they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_error: Option<String>,
+}
+
+impl Summary {
+    /// Writes `dir/summary.json` whole (through a temporary file, synced before the rename).
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        crate::files::write_atomic(&dir.join("summary.json"), &text)
+    }
+
+    /// Adds the scale test's own section (phases, fan-out, thresholds, teardown) to
+    /// `dir/report.md`, after the metrics report if there is one.
+    pub fn append_to_report(&self, dir: &Path) -> std::io::Result<()> {
+        let path = dir.join("report.md");
+        let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            format!(
+                "# Scale test report\n\n(no metrics were recorded: {})\n",
+                self.metrics_error.clone().unwrap_or_default()
+            )
+        });
+        text.push_str(&self.report_section());
+        crate::files::write_atomic(&path, text.as_bytes())
+    }
+
+    fn report_section(&self) -> String {
+        let mut text = format!(
+            "\n## Scale test: {}\n\n{}\n\nStatus **{}** (exit code {}), run {}, hub {} ({} pipeline), time scale {} (modeled seconds per real second), {:.0}s wall.\n\n",
+            self.scenario.name,
+            self.scenario.description,
+            self.status,
+            self.exit_code,
+            self.run_id,
+            self.hub,
+            self.pipeline,
+            self.time_scale,
+            self.wall_seconds
+        );
+        text.push_str("| phase | outcome | wall s | modeled s | pairs applied | fan-out P50 / P90 / P99 / max (s) |\n|---|---|---|---|---|---|\n");
+        for p in &self.phases {
+            let f = p
+                .fanout
+                .as_ref()
+                .map(|f| {
+                    format!(
+                        "{:.0} / {:.0} / {:.0} / {:.0} ({} pairs)",
+                        f.p50, f.p90, f.p99, f.max, f.count
+                    )
+                })
+                .unwrap_or_default();
+            text.push_str(&format!(
+                "| {} | {} | {:.1} | {:.0} | {} of {} | {} |\n",
+                p.name,
+                p.outcome,
+                p.wall_seconds,
+                p.modeled_seconds,
+                p.pairs_applied,
+                p.pairs_expected,
+                f
+            ));
+        }
+        let f = &self.fanout;
+        text.push_str(&format!(
+            "\nFan-out over the run ({} pairs, first success against the later of the set's and the cluster's creation): P50 {:.0}s, P90 {:.0}s, P99 {:.0}s, max {:.0}s.\n",
+            f.count, f.p50, f.p90, f.p99, f.max
+        ));
+        for t in &self.thresholds {
+            text.push_str(&format!(
+                "\nThreshold {}: {:.1} against a limit of {:.1}: {}.\n",
+                t.kind,
+                t.value,
+                t.limit,
+                if t.held { "held" } else { "FAILED" }
+            ));
+        }
+        match &self.teardown {
+            Some(TeardownRecord::Ran(t)) => {
+                text.push_str(&format!(
+                    "\nTeardown: deleted {} ClusterDeployments, {} namespaces, {} SelectorSyncSets; refused {}; failed {}; left behind {}.\n",
+                    t.cluster_deployments.len(),
+                    t.namespaces.len(),
+                    t.selectorsyncsets.len(),
+                    t.refused.len(),
+                    t.failures.len(),
+                    t.left_behind.len()
+                ));
+                for r in &t.refused {
+                    text.push_str(&format!("- refused {}: {}\n", r.object, r.reason));
+                }
+                for (what, why) in &t.failures {
+                    text.push_str(&format!("- failed {what}: {why}\n"));
+                }
+                for what in &t.left_behind {
+                    text.push_str(&format!("- left behind {what}\n"));
+                }
+            }
+            Some(TeardownRecord::Error { error }) => {
+                text.push_str(&format!("\nTeardown could not run: {error}.\n"));
+            }
+            None => {}
+        }
+        text
+    }
+}

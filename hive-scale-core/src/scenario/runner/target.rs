@@ -1,0 +1,178 @@
+//! Where a scenario runs, and what that hub can tell the runner about Hive's progress.
+
+use crate::Result;
+use crate::adopt::AdoptPlan;
+use crate::api::Pipeline;
+use crate::hub::Hub;
+use crate::metrics::Source;
+use crate::scenario::progress::{self, SyncProgress};
+use futures::future::BoxFuture;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Applied and expected (set, cluster) pairs at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PairCount {
+    /// Pairs that have applied at least once.
+    pub applied: usize,
+    /// Pairs that should apply (eligible clusters times the sets matching each).
+    pub expected: usize,
+}
+
+/// What the runner asks of a hub while Hive works. A hub that can count cheaply (the embedded
+/// one reads its own counters) answers [`Observer::pairs`] without reading Hive's objects; a
+/// real hub answers from what it has watched.
+pub trait Observer: Send + Sync + std::fmt::Debug {
+    /// Applied and expected pairs now; called every [`Observer::poll_interval`].
+    fn pairs(&self) -> BoxFuture<'_, Result<PairCount>>;
+
+    /// Every applied pair with its fan-out latency; called once when a phase ends.
+    fn progress(&self) -> BoxFuture<'_, Result<SyncProgress>>;
+
+    /// What each cluster last applied of SelectorSyncSet `set`, by `namespace/cluster` (see
+    /// [`progress::applied_marks`]).
+    fn applied_marks<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<HashMap<String, String>>>;
+
+    /// Keys queued or in progress in the sync controller, when the hub can tell.
+    fn queue_depth(&self) -> Option<usize> {
+        None
+    }
+
+    /// How often the runner polls [`Observer::pairs`] (wall time).
+    fn poll_interval(&self) -> Duration;
+}
+
+/// Reads progress by listing Hive's objects (ClusterDeployments, SelectorSyncSets and every
+/// ClusterSync or SyncSetInstance) at each poll.
+#[derive(Debug, Clone)]
+pub struct ListObserver {
+    hub: Hub,
+    pipeline: Pipeline,
+    poll: Duration,
+}
+
+impl ListObserver {
+    /// Lists through `hub`, reading the objects of `pipeline`, every `poll`.
+    pub fn new(hub: Hub, pipeline: Pipeline, poll: Duration) -> Self {
+        Self {
+            hub,
+            pipeline,
+            poll,
+        }
+    }
+
+    /// The hub it lists from.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+}
+
+impl Observer for ListObserver {
+    fn pairs(&self) -> BoxFuture<'_, Result<PairCount>> {
+        Box::pin(async move {
+            let p = progress::progress(&self.hub, self.pipeline).await?;
+            Ok(PairCount {
+                applied: p.done,
+                expected: p.expected,
+            })
+        })
+    }
+
+    fn progress(&self) -> BoxFuture<'_, Result<SyncProgress>> {
+        Box::pin(progress::progress(&self.hub, self.pipeline))
+    }
+
+    fn applied_marks<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<HashMap<String, String>>> {
+        Box::pin(progress::applied_marks(&self.hub, self.pipeline, set))
+    }
+
+    fn poll_interval(&self) -> Duration {
+        self.poll
+    }
+}
+
+/// A hub to run a scenario on: where the objects go and how the run observes.
+#[derive(Debug)]
+pub struct Target {
+    /// The hub.
+    pub hub: Hub,
+    /// For the summary: `embedded (URL)` or the server URL.
+    pub description: String,
+    /// The clones' objects (spoke kubeconfig or fake clusters, prefixes, labels); the runner
+    /// sets its run id.
+    pub clones: AdoptPlan,
+    /// Which Hive pipeline the hub runs.
+    pub pipeline: Pipeline,
+    /// Modeled seconds per real second (1 on a real hub).
+    pub time_scale: f64,
+    /// Where Hive's metrics come from, if anywhere.
+    pub metrics: Option<Source>,
+    /// What tells the runner how far Hive has come.
+    pub observer: Box<dyn Observer>,
+}
+
+/// How to reach a real hub for a scenario.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct RealHub {
+    /// The hub: kubeconfig, context, client QPS.
+    pub hub: crate::hub::HubOptions,
+    /// The spoke's admin kubeconfig, adopted many times; `None` adopts fake clusters.
+    pub spoke_kubeconfig: Option<std::path::PathBuf>,
+    /// Mark clones as fake clusters even with a spoke kubeconfig.
+    pub fake_cluster: bool,
+    /// Which Hive pipeline the hub runs.
+    pub pipeline: Pipeline,
+    /// A Prometheus to record Hive's metrics from.
+    pub prometheus: Option<String>,
+    /// A `/metrics` URL to scrape instead.
+    pub metrics_url: Option<String>,
+    /// TLS and credentials for the metrics source.
+    pub http: crate::metrics::HttpOptions,
+}
+
+impl Target {
+    /// Connects to a real hub: checks the spoke kubeconfig (if any) and that the hub answers.
+    ///
+    /// # Errors
+    ///
+    /// A spoke kubeconfig that cannot be read or is not valid, a hub that cannot be reached,
+    /// or a metrics URL that is not usable; nothing has been written when this fails.
+    pub async fn real(opts: &RealHub) -> Result<Self> {
+        let clones = match &opts.spoke_kubeconfig {
+            Some(path) => {
+                let bytes = std::fs::read(path).map_err(|e| crate::Error::Kubeconfig {
+                    path: Some(path.clone()),
+                    reason: format!("cannot be read: {e}"),
+                })?;
+                crate::adopt::check_spoke(&bytes, Some(path), false).await?;
+                let mut plan = AdoptPlan::new(bytes);
+                plan.fake_cluster = opts.fake_cluster;
+                plan
+            }
+            None => AdoptPlan::fake(),
+        };
+        let hub = Hub::connect(&opts.hub).await?;
+        hub.check().await?;
+        let metrics = match (&opts.prometheus, &opts.metrics_url) {
+            (Some(url), _) => Some(Source::Prometheus(crate::metrics::PrometheusClient::new(
+                url, &opts.http,
+            )?)),
+            (None, Some(url)) => Some(Source::Scrape(crate::metrics::Scraper::new(
+                std::slice::from_ref(url),
+                &opts.http,
+            )?)),
+            (None, None) => None,
+        };
+        let observer = ListObserver::new(hub.clone(), opts.pipeline, Duration::from_secs(5));
+        Ok(Self {
+            description: hub.server().to_string(),
+            hub,
+            clones,
+            pipeline: opts.pipeline,
+            time_scale: 1.0,
+            metrics,
+            observer: Box::new(observer),
+        })
+    }
+}
