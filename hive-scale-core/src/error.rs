@@ -68,9 +68,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The deprovision interlock refused to delete something.
-    #[error("refused to delete {0}")]
-    Refused(String),
+    /// An object was left alone: not the toolkit's, another run's, or refused by the
+    /// deprovision interlock.
+    #[error("refused {0}")]
+    Refused(crate::ownership::Refusal),
     /// Waiting for a condition took longer than allowed.
     #[error("timed out after {seconds:.0}s waiting for {what}")]
     Timeout {
@@ -94,4 +95,28 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         self.code() == Some(404)
     }
+
+    /// The refusal, when the toolkit left an object alone.
+    pub fn refusal(&self) -> Option<&crate::ownership::Refusal> {
+        match self {
+            Error::Refused(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// An error and its causes on one line, joined by ": ", without repeating a cause the text
+/// already contains.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !out.contains(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        src = s.source();
+    }
+    out
 }

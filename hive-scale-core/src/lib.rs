@@ -16,9 +16,11 @@ pub mod apply;
 pub mod error;
 pub mod files;
 pub mod fixtures;
+pub mod guarded;
 pub mod hub;
 pub mod labels;
 pub mod metrics;
+pub mod ownership;
 pub mod scenario;
 
 pub use error::{Error, Result};

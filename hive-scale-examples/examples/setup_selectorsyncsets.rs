@@ -16,7 +16,11 @@ use std::process::ExitCode;
 
 /// Create (or delete) the SelectorSyncSets of a Hive scale test.
 #[derive(Parser, Debug)]
-#[command(version, allow_negative_numbers = true)]
+#[command(
+    version,
+    allow_negative_numbers = true,
+    after_help = "Exit codes: 0 done, 1 a set failed (the others are written), 2 bad command line, 3 sets refused (a set of that name is not this run's)."
+)]
 struct Args {
     /// How many SelectorSyncSets (indices START..START+COUNT).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -45,9 +49,10 @@ struct Args {
     /// Extra bytes of data in each ConfigMap.
     #[arg(long, default_value_t = 0)]
     payload_bytes: usize,
-    /// Value of the run label, to tell runs apart.
-    #[arg(long, default_value = "scaletest")]
-    run: String,
+    /// The run id the sets carry (default: a fresh one); pass an earlier run's id to update or
+    /// delete its sets.
+    #[arg(long, value_parser = hive_scale_examples::flags::run_id)]
+    run: Option<String>,
     /// Sets written at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
     concurrency: u32,
@@ -90,7 +95,11 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .resource_apply_mode(args.resource_apply_mode)
         .apply_behavior(args.apply_behavior)
         .payload_bytes(args.payload_bytes)
-        .run(&args.run);
+        .run(
+            args.run
+                .clone()
+                .unwrap_or_else(hive_scale_core::labels::new_run_id),
+        );
     for (k, v) in &args.vars {
         fixture = fixture.var(k, v);
     }
@@ -136,7 +145,14 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         "selectorsyncsets"
     };
-    println!("{what}: {}", summary_line(&summary.counts, summary.elapsed));
+    println!(
+        "{what} (run {}): {}",
+        fixture.run_id(),
+        summary_line(&summary.counts, summary.elapsed)
+    );
+    for r in &summary.refused {
+        eprintln!("refused {r}");
+    }
     if !args.delete && summary.counts.nothing_changed() && summary.counts.failed == 0 {
         println!(
             "nothing to do: all {} sets already match",
@@ -153,6 +169,17 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 summary.counts.created,
                 summary.counts.updated,
                 summary.counts.unchanged
+            ),
+        }
+        .into());
+    }
+    if !summary.refused.is_empty() {
+        return Err(Failure {
+            code: 3,
+            message: format!(
+                "refused {} of {} sets (listed above): a set of that name is not this run's and was left as it is",
+                summary.refused.len(),
+                summary.counts.total()
             ),
         }
         .into());

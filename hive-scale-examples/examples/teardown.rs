@@ -17,7 +17,11 @@ use std::time::Duration;
 
 /// Delete adopted clones by index range, by label, or everything the toolkit created.
 #[derive(Parser, Debug)]
-#[command(version, allow_negative_numbers = true)]
+#[command(
+    version,
+    allow_negative_numbers = true,
+    after_help = "Exit codes: 0 everything selected is gone, 1 a deletion failed or timed out (what was left is listed), 2 bad command line, 3 objects refused (not ours, another run's, or the deprovision interlock)."
+)]
 struct Args {
     /// First clone index.
     #[arg(required_unless_present_any = ["all", "selector"], conflicts_with_all = ["all", "selector"])]
@@ -25,14 +29,14 @@ struct Args {
     /// Last clone index (inclusive).
     #[arg(requires = "start")]
     end: Option<u32>,
-    /// Everything carrying the toolkit's label (with --run: of that run).
+    /// Everything the toolkit created (with --run: of that run; without: of every run).
     #[arg(long, conflicts_with = "selector")]
     all: bool,
     /// ClusterDeployments matching this label selector (what is not ours is refused).
     #[arg(long)]
     selector: Option<String>,
-    /// Only objects with this run label.
-    #[arg(long)]
+    /// Only objects of this run (default: the toolkit's objects of every run).
+    #[arg(long, value_parser = hive_scale_examples::flags::run_id)]
     run: Option<String>,
     /// Also delete the SelectorSyncSets the toolkit created.
     #[arg(long)]
@@ -135,9 +139,15 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             for ns in &summary.namespaces {
                 println!("would delete namespace {ns}");
             }
+            for s in &summary.secrets {
+                println!("would delete secret {s}");
+            }
             for s in &summary.selectorsyncsets {
                 println!("would delete selectorsyncset {s}");
             }
+        }
+        for ns in &summary.kept_namespaces {
+            println!("kept namespace {ns}: not hive-scale's (only our objects in it are deleted)");
         }
         println!(
             "{verb} {} clusterdeployments, {} namespaces, {} selectorsyncsets in {:.1}s; refused {}",
@@ -149,7 +159,10 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     for r in &summary.refused {
-        eprintln!("refused {}: {}", r.object, r.reason);
+        eprintln!("refused {r}");
+    }
+    for what in &summary.left_behind {
+        eprintln!("left behind {what}");
     }
     if let Some((what, why)) = summary.failures.first() {
         return Err(Failure {
@@ -165,14 +178,22 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Err(Failure {
             code: 1,
             message: format!(
-                "timed out after {}s waiting for the deletions to finish",
-                args.timeout
+                "timed out after {}s waiting for the deletions to finish; {} objects left behind (listed above)",
+                args.timeout,
+                summary.left_behind.len()
             ),
         }
         .into());
     }
     if !summary.refused.is_empty() {
-        return Err(Failure { code: 3, message: format!("the deprovision interlock refused {} objects (listed above); nothing else was left behind", summary.refused.len()) }.into());
+        return Err(Failure {
+            code: 3,
+            message: format!(
+                "refused {} objects (listed above); everything else selected was deleted",
+                summary.refused.len()
+            ),
+        }
+        .into());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --example test_setup -- KUBECONFIG START END [--concurrency N] [--qps Q] [--burst B]
 //!     [--fake-cluster] [--label k=v]... [--annotation k=v]... [--platform none|aws] [--region R]
-//!     [--base-domain D] [--hub-kubeconfig FILE] [--json]
+//!     [--base-domain D] [--kubeconfig FILE] [--context C] [--run ID] [--json]
 //! ```
 //! KUBECONFIG is the spoke's admin kubeconfig (`-` with `--fake-cluster`); START and END are
 //! inclusive. The hub comes from `--hub-kubeconfig`, else `KUBECONFIG` in the environment.
@@ -23,7 +23,11 @@ enum PlatformArg {
 
 /// Adopt clones START..=END of a spoke cluster into a Hive hub.
 #[derive(Parser, Debug)]
-#[command(version, allow_negative_numbers = true)]
+#[command(
+    version,
+    allow_negative_numbers = true,
+    after_help = "Exit codes: 0 every clone is in place, 1 a clone failed (re-run with --run to finish), 2 bad command line, 3 clones refused (an object in the way is not this run's)."
+)]
 struct Args {
     /// The spoke's admin kubeconfig (`-` with --fake-cluster: no spoke).
     spoke_kubeconfig: String,
@@ -64,15 +68,15 @@ struct Args {
     /// ClusterDeployment name prefix.
     #[arg(long, default_value = "c")]
     name_prefix: String,
-    /// Value of the run label.
-    #[arg(long, default_value = "scaletest")]
-    run: String,
+    /// The run id the clones carry (default: a fresh one); pass an earlier run's id to resume it.
+    #[arg(long, value_parser = hive_scale_examples::flags::run_id)]
+    run: Option<String>,
     /// Also call the spoke's /version before adopting.
     #[arg(long)]
     check_spoke: bool,
     /// The hub's kubeconfig (default: KUBECONFIG, then ~/.kube/config).
-    #[arg(long)]
-    hub_kubeconfig: Option<PathBuf>,
+    #[arg(long, alias = "hub-kubeconfig")]
+    kubeconfig: Option<PathBuf>,
     /// Hub kubeconfig context.
     #[arg(long)]
     context: Option<String>,
@@ -131,11 +135,14 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     plan.base_domain = args.base_domain.clone();
     plan.namespace_prefix = args.namespace_prefix.clone();
     plan.name_prefix = args.name_prefix.clone();
-    plan.run = args.run.clone();
+    plan.run = args
+        .run
+        .clone()
+        .unwrap_or_else(hive_scale_core::labels::new_run_id);
     plan.validate()?;
 
     let opts = HubOptions {
-        kubeconfig: args.hub_kubeconfig.clone(),
+        kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
         qps: args.qps,
         burst: args.burst,
@@ -151,6 +158,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.start..=args.end,
         &EngineOptions {
             concurrency: args.concurrency as usize,
+            ..Default::default()
         },
         &progress,
     )
@@ -165,9 +173,10 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         let r = &summary.requests;
         println!(
-            "clones {}..={}: {}",
+            "clones {}..={} (run {}): {}",
             summary.start,
             summary.end,
+            summary.run,
             summary_line(
                 &summary.clones,
                 std::time::Duration::from_secs_f64(summary.elapsed_seconds)
@@ -183,12 +192,32 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             r.limiter_wait_seconds
         );
     }
+    for ns in &summary.borrowed_namespaces {
+        eprintln!(
+            "note: namespace {ns} existed and is not hive-scale's: it hosts the clone, stays unlabelled and is never deleted"
+        );
+    }
+    for (i, r) in &summary.refused {
+        eprintln!("refused clone {i}: {r}");
+    }
     if let Some((i, why)) = summary.failures.first() {
         return Err(Failure {
             code: 1,
             message: format!(
-                "{} of {} clones failed (first: clone {i}: {why}); the others are in place, re-run the same command to finish",
+                "{} of {} clones failed (first: clone {i}: {why}); the others are in place, re-run with --run {} to finish",
                 summary.failures.len(),
+                total,
+                summary.run
+            ),
+        }
+        .into());
+    }
+    if !summary.refused.is_empty() {
+        return Err(Failure {
+            code: 3,
+            message: format!(
+                "{} of {} clones refused (listed above): objects in their way are not this run's and were left as they are",
+                summary.refused.len(),
                 total
             ),
         }

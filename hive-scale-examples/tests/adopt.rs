@@ -95,7 +95,14 @@ async fn adopts_250_with_every_field_then_reports_them_unchanged() {
     let r = hub
         .run(
             "test_setup",
-            &[hub.kubeconfig().to_str().unwrap(), "1", "250", "--json"],
+            &[
+                hub.kubeconfig().to_str().unwrap(),
+                "1",
+                "250",
+                "--json",
+                "--run",
+                "scaletest",
+            ],
         )
         .await;
     r.ok();
@@ -117,7 +124,10 @@ async fn concurrency_bound_and_rate_limit_hold() {
         &h,
         &AdoptPlan::fake(),
         1..=200,
-        &EngineOptions { concurrency: 4 },
+        &EngineOptions {
+            concurrency: 4,
+            ..Default::default()
+        },
         &None,
     )
     .await
@@ -137,7 +147,10 @@ async fn concurrency_bound_and_rate_limit_hold() {
         &h,
         &AdoptPlan::fake(),
         201..=260,
-        &EngineOptions { concurrency: 16 },
+        &EngineOptions {
+            concurrency: 16,
+            ..Default::default()
+        },
         &None,
     )
     .await
@@ -164,16 +177,21 @@ async fn retry_after_is_honoured_and_retries_finish_the_job() {
     cfg.faults = Some(FaultConfig::parse("429=0.2,retry-after=1,seed=5").unwrap());
     let server = ApiServer::start(cfg).await.unwrap();
     let h = connect(server.kubeconfig_path(), 0.0, 1).await;
+    // One clone at a time: creates of one kind share a URL, so the injector can tell a retry
+    // from another clone's first try only when they do not overlap.
     let s = adopt::adopt(
         &h,
         &AdoptPlan::fake(),
-        1..=20,
-        &EngineOptions::default(),
+        1..=10,
+        &EngineOptions {
+            concurrency: 1,
+            ..Default::default()
+        },
         &None,
     )
     .await
     .unwrap();
-    assert_eq!(s.clones.created, 20, "{s:?}");
+    assert_eq!(s.clones.created, 10, "{s:?}");
     let stats = server.fault_stats().unwrap();
     assert!(stats.injected["429"] > 0);
     assert!(s.requests.retries >= stats.injected["429"]);
@@ -220,6 +238,8 @@ async fn a_killed_run_resumes_to_the_exact_set() {
             "150",
             "--concurrency",
             "8",
+            "--run",
+            "resume-1",
         ])
         .env("KUBECONFIG", &kc)
         .stdout(std::process::Stdio::null())
@@ -234,8 +254,15 @@ async fn a_killed_run_resumes_to_the_exact_set() {
         cds > 0 && cds < 300,
         "the kill should land mid-run ({cds} adopted)"
     );
+    // Another run (a fresh run id) leaves the killed run's clones alone and says how to resume.
+    let r = hub.run("test_setup", &[&kc, "1", "1"]).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("pass --run resume-1"), "{}", r.stderr);
     let r = hub
-        .run("test_setup", &[&kc, "1", "300", "--qps", "0"])
+        .run(
+            "test_setup",
+            &[&kc, "1", "300", "--qps", "0", "--run", "resume-1"],
+        )
         .await;
     r.ok();
     assert_eq!(count_clones(&hub).await, (300, 300, 300));
@@ -316,13 +343,13 @@ async fn teardown_refuses_what_the_interlock_forbids() {
     assert_eq!(r.code, 3, "refusals have their own exit code: {}", r.stderr);
     assert!(
         r.stderr
-            .contains("refused ns2/c2: spec.preserveOnDelete is not true"),
+            .contains("refused ClusterDeployment ns2/c2: spec.preserveOnDelete is not true"),
         "{}",
         r.stderr
     );
     assert!(
         r.stderr.contains(
-            "refused ns3/: namespace holds ClusterDeployments the interlock refuses (ns3/real)"
+            "refused Namespace ns3: the namespace still holds ClusterDeployments (ns3/real)"
         ),
         "{}",
         r.stderr
@@ -365,13 +392,27 @@ async fn teardown_refuses_what_the_interlock_forbids() {
     .unwrap();
     let refused: Vec<&str> = s.refused.iter().map(|r| r.object.as_str()).collect();
     assert!(
-        refused.contains(&"ns2/c2") && refused.contains(&"ns3/real"),
+        refused.contains(&"ClusterDeployment ns2/c2")
+            && refused.contains(&"ClusterDeployment ns3/real"),
         "{refused:?}"
     );
-    let err = adopt::teardown::delete_cluster_deployment(&h, &foreign)
+    let foreign = Api::<ClusterDeployment>::namespaced(c.clone(), "ns3")
+        .get("real")
+        .await
+        .unwrap();
+    let err = adopt::teardown::delete_cluster_deployment(&h, &foreign, None)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("lacks the label"), "{err}");
+    assert!(err.to_string().contains("is not hive-scale's"), "{err}");
+    let mut preserved = foreign.clone();
+    preserved.spec.preserve_on_delete = true;
+    let err = adopt::teardown::delete_cluster_deployment(&h, &preserved, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.refusal(), Some(r) if r.reason == adopt::RefusalReason::NotOurs),
+        "preserveOnDelete alone is not enough: {err}"
+    );
     assert_eq!(
         Api::<ClusterDeployment>::all(c)
             .list(&ListParams::default())

@@ -223,8 +223,9 @@ async fn scaletest_cleanup_goes_through_the_interlock() {
     // No controllers on this hub, so the observe phase times out (exit 4); cleanup still runs.
     assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
     assert!(
-        r.stderr
-            .contains("refused ns1/real-cluster: spec.preserveOnDelete is not true"),
+        r.stderr.contains(
+            "refused ClusterDeployment ns1/real-cluster: spec.preserveOnDelete is not true"
+        ),
         "{}",
         r.stderr
     );
@@ -255,7 +256,7 @@ async fn scaletest_cleanup_goes_through_the_interlock() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r["object"] == "ns1/real-cluster")
+            .any(|r| r["object"] == "ClusterDeployment ns1/real-cluster")
     );
     server.shutdown().await;
 }
@@ -342,6 +343,9 @@ async fn test_setup_killed_at_random_points_ends_exact() {
         &kc,
         "--qps",
         "200",
+        // Every attempt is the same run, resumed.
+        "--run",
+        "crash-1",
     ];
     let mut rng = Seeded(0x5eed_2020);
     let mut kills = 0;
@@ -441,6 +445,9 @@ async fn scaletest_killed_at_random_points_ends_exact_and_leaves_readable_files(
             "0.2",
             "--timeout",
             "120",
+            // Every attempt is the same run, resumed.
+            "--run",
+            "crash-2",
             "--out",
             out.to_str().unwrap(),
         ]

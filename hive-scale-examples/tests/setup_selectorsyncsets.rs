@@ -23,7 +23,7 @@ async fn names(hub: &TestHub) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_exactly_sixty_then_changes_nothing_then_deletes() {
     let hub = TestHub::start().await;
-    let r = hub.run("setup_selectorsyncsets", &[]).await;
+    let r = hub.run("setup_selectorsyncsets", &["--run", "r1"]).await;
     r.ok();
     assert!(
         r.stdout
@@ -37,7 +37,7 @@ async fn creates_exactly_sixty_then_changes_nothing_then_deletes() {
     want.sort();
     assert_eq!(names(&hub).await, want, "indices 0..59, not 0..=60");
 
-    let r = hub.run("setup_selectorsyncsets", &[]).await;
+    let r = hub.run("setup_selectorsyncsets", &["--run", "r1"]).await;
     r.ok();
     assert!(
         r.stdout.contains("created 0, updated 0, unchanged 60"),
@@ -46,10 +46,30 @@ async fn creates_exactly_sixty_then_changes_nothing_then_deletes() {
     );
     assert!(r.stdout.contains("nothing to do"), "{}", r.stdout);
 
+    // Another run (a fresh run id) finds the sets of run r1: it leaves every one alone.
+    let r = hub.run("setup_selectorsyncsets", &["--count", "2"]).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "refused SelectorSyncSet scaletest-0-configmap: it belongs to hive-scale run \"r1\""
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.one_error_line().contains("refused 2 of 2 sets"));
     let r = hub
         .run(
             "setup_selectorsyncsets",
-            &["--configmaps", "3", "--count", "2"],
+            &["--delete", "--run", "other", "--count", "1"],
+        )
+        .await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(names(&hub).await.len(), 60, "nothing of run r1 deleted");
+
+    let r = hub
+        .run(
+            "setup_selectorsyncsets",
+            &["--configmaps", "3", "--count", "2", "--run", "r1"],
         )
         .await;
     r.ok();
@@ -69,7 +89,7 @@ async fn creates_exactly_sixty_then_changes_nothing_then_deletes() {
     let r = hub
         .run(
             "setup_selectorsyncsets",
-            &["--delete", "--start", "10", "--count", "50"],
+            &["--delete", "--start", "10", "--count", "50", "--run", "r1"],
         )
         .await;
     r.ok();

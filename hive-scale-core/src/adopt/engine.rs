@@ -1,12 +1,19 @@
 //! Applies adoption plans for a range of clones: bounded concurrency, the hub's shared limiter
 //! and retries, and a comparison with what already exists so a re-run (or a resumed run after a
 //! crash) writes only what is missing or different.
+//!
+//! Every write goes through [`guarded::ensure`]: an object of a clone's name that is not the
+//! toolkit's (or is another run's) is never overwritten or relabelled; that clone is refused, and
+//! the refusal names the object. A namespace that already exists and is not ours may host a
+//! clone; it is left unlabelled, and teardown never deletes it.
 
 use super::plan::AdoptPlan;
 use crate::api::ClusterDeployment;
 use crate::apply::{self, Counts, Event, Outcome, ProgressSink};
+use crate::guarded::{self, EnsureOptions, Written};
 use crate::hub::{Hub, StatsSnapshot};
 use crate::labels;
+use crate::ownership::Refusal;
 use crate::{Error, Result};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -14,7 +21,6 @@ use kube::Resource;
 use kube::api::Api;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,11 +31,16 @@ use std::time::{Duration, Instant};
 pub struct EngineOptions {
     /// Clones in flight at once.
     pub concurrency: usize,
+    /// How long to wait for an object of ours that is being deleted before recreating it.
+    pub terminating_timeout: Duration,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { concurrency: 16 }
+        Self {
+            concurrency: 16,
+            terminating_timeout: Duration::from_secs(60),
+        }
     }
 }
 
@@ -40,10 +51,16 @@ pub struct AdoptSummary {
     pub start: u32,
     /// Last index (inclusive).
     pub end: u32,
-    /// Per-outcome clone counts.
+    /// The run id the clones carry.
+    pub run: String,
+    /// Per-outcome clone counts (refused clones count as skipped).
     pub clones: Counts,
     /// Failed clones with the reason, by index.
     pub failures: Vec<(u32, String)>,
+    /// Clones left alone because an object in their way is not this run's, by index.
+    pub refused: Vec<(u32, Refusal)>,
+    /// Namespaces that existed and are not ours, hosting clones (kept unlabelled).
+    pub borrowed_namespaces: Vec<String>,
     /// Wall time, seconds.
     pub elapsed_seconds: f64,
     /// Clones handled per second.
@@ -57,15 +74,16 @@ pub struct AdoptSummary {
 impl AdoptSummary {
     /// Whether every requested clone now exists as planned.
     pub fn succeeded(&self) -> bool {
-        self.failures.is_empty()
+        self.failures.is_empty() && self.refused.is_empty()
     }
 }
 
-type Existing = HashMap<(String, String), Value>;
+/// The toolkit's objects of a kind, by (namespace, name), as listed once up front.
+type Seen<K> = HashMap<(String, String), K>;
 
-async fn existing<K>(hub: &Hub, api: &Api<K>) -> Result<Existing>
+async fn list_ours<K>(hub: &Hub, api: &Api<K>) -> Result<Seen<K>>
 where
-    K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
     K::DynamicType: Default,
 {
     let selector = format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE);
@@ -78,38 +96,98 @@ where
                 o.meta().namespace.clone().unwrap_or_default(),
                 o.meta().name.clone()?,
             );
-            Some((key, serde_json::to_value(o).ok()?))
+            Some((key, o))
         })
         .collect())
 }
 
-/// What one object's step did.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Step {
-    Missing,
-    Differed,
-    Matched,
+fn seen<K: Resource + Clone>(seen: &Seen<K>, obj: &K) -> Option<K> {
+    let m = obj.meta();
+    let key = (
+        m.namespace.clone().unwrap_or_default(),
+        m.name.clone().unwrap_or_default(),
+    );
+    seen.get(&key).cloned()
 }
 
-async fn ensure<K>(hub: &Hub, api: Api<K>, existing: &Existing, obj: &K) -> Result<Step>
-where
-    K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
-    K::DynamicType: Default,
-{
-    let meta = obj.meta();
-    let name = meta.name.clone().unwrap_or_default();
-    let key = (meta.namespace.clone().unwrap_or_default(), name.clone());
-    let desired = serde_json::to_value(obj).expect("planned objects serialize");
-    let step = match existing.get(&key) {
-        Some(e) if apply::contains(&desired, e) => return Ok(Step::Matched),
-        Some(_) => Step::Differed,
-        None => Step::Missing,
-    };
-    hub.apply(&api, &name, obj).await?;
-    Ok(step)
+/// How one clone ended.
+enum CloneResult {
+    Done(Outcome, bool),
+    Refused(Refusal),
+    Failed(String),
+}
+
+/// The toolkit's objects listed up front, shared by every clone.
+struct Listed {
+    namespaces: Seen<Namespace>,
+    secrets: Seen<Secret>,
+    cds: Seen<ClusterDeployment>,
+}
+
+/// Writes clone `i`'s objects in order (namespace, secrets, ClusterDeployment), stopping at the
+/// first that is refused: a ClusterDeployment is never created beside a Secret that is not ours.
+async fn adopt_one(
+    hub: &Hub,
+    plan: &AdoptPlan,
+    i: u32,
+    listed: &Listed,
+    opts: &EnsureOptions,
+) -> CloneResult {
+    let client = hub.client();
+    let objs = plan.clone_objects(i);
+    let ns = plan.namespace_name(i);
+    let result = async {
+        let ns_opts = EnsureOptions {
+            borrow_foreign: true,
+            ..opts.clone()
+        };
+        let ns_api: Api<Namespace> = Api::all(client.clone());
+        let namespace = guarded::ensure(
+            hub,
+            &ns_api,
+            &objs.namespace,
+            seen(&listed.namespaces, &objs.namespace),
+            &ns_opts,
+        )
+        .await?;
+        let mut steps = Vec::new();
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+        for secret in objs.aws_credentials.iter().chain([&objs.admin_kubeconfig]) {
+            steps.push(
+                guarded::ensure(hub, &secrets, secret, seen(&listed.secrets, secret), opts).await?,
+            );
+        }
+        let cds: Api<ClusterDeployment> = Api::namespaced(client.clone(), &ns);
+        let cd = &objs.cluster_deployment;
+        steps.push(guarded::ensure(hub, &cds, cd, seen(&listed.cds, cd), opts).await?);
+        if namespace != Written::Borrowed {
+            steps.push(namespace);
+        }
+        Ok::<_, Error>((steps, namespace == Written::Borrowed))
+    }
+    .await;
+    match result {
+        Ok((steps, borrowed)) => {
+            let outcome = if steps.iter().all(|s| *s == Written::Unchanged) {
+                Outcome::Unchanged
+            } else if steps.iter().all(|s| *s == Written::Created) {
+                Outcome::Created
+            } else {
+                Outcome::Updated
+            };
+            CloneResult::Done(outcome, borrowed)
+        }
+        Err(Error::Refused(r)) => CloneResult::Refused(r),
+        Err(e) => CloneResult::Failed(crate::error::chain(&e)),
+    }
 }
 
 /// Adopts clones `range` (inclusive) into the hub.
+///
+/// # Errors
+///
+/// An invalid plan or range, or a hub that cannot be listed; failures and refusals of single
+/// clones are in the summary.
 pub async fn adopt(
     hub: &Hub,
     plan: &AdoptPlan,
@@ -127,80 +205,90 @@ pub async fn adopt(
     }
     let started = Instant::now();
     let client = hub.client();
-    let ns_api: Api<Namespace> = Api::all(client.clone());
-    let secrets_all: Api<Secret> = Api::all(client.clone());
-    let cds_all: Api<ClusterDeployment> = Api::all(client.clone());
-    let (have_ns, have_secrets, have_cds) = futures::try_join!(
-        existing(hub, &ns_api),
-        existing(hub, &secrets_all),
-        existing(hub, &cds_all)
+    let (ns_api, secret_api, cd_api) = (
+        Api::<Namespace>::all(client.clone()),
+        Api::<Secret>::all(client.clone()),
+        Api::<ClusterDeployment>::all(client),
+    );
+    let (namespaces, secrets, cds) = futures::try_join!(
+        list_ours(hub, &ns_api),
+        list_ours(hub, &secret_api),
+        list_ours(hub, &cd_api)
     )?;
+    let listed = Listed {
+        namespaces,
+        secrets,
+        cds,
+    };
+    let ensure = EnsureOptions {
+        terminating_timeout: opts.terminating_timeout,
+        ..EnsureOptions::new(plan.run.clone())
+    };
     let in_flight = AtomicUsize::new(0);
     let max_in_flight = AtomicUsize::new(0);
-    let results: Vec<(u32, Outcome, Option<String>)> = futures::stream::iter(range.clone())
+    let results: Vec<(u32, CloneResult)> = futures::stream::iter(range.clone())
         .map(|i| {
-            let (client, ns_api) = (client.clone(), ns_api.clone());
-            let (have_ns, have_secrets, have_cds) = (&have_ns, &have_secrets, &have_cds);
+            let (listed, ensure) = (&listed, &ensure);
             let (in_flight, max_in_flight) = (&in_flight, &max_in_flight);
             async move {
                 let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 max_in_flight.fetch_max(now, Ordering::SeqCst);
-                let objs = plan.clone_objects(i);
-                let ns = plan.namespace_name(i);
-                let result = async {
-                    let mut steps = vec![ensure(hub, ns_api, have_ns, &objs.namespace).await?];
-                    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-                    if let Some(creds) = &objs.aws_credentials {
-                        steps.push(ensure(hub, secrets.clone(), have_secrets, creds).await?);
-                    }
-                    steps.push(ensure(hub, secrets, have_secrets, &objs.admin_kubeconfig).await?);
-                    let cds: Api<ClusterDeployment> = Api::namespaced(client.clone(), &ns);
-                    steps.push(ensure(hub, cds, have_cds, &objs.cluster_deployment).await?);
-                    Ok::<_, Error>(steps)
-                }
-                .await;
+                let r = adopt_one(hub, plan, i, listed, ensure).await;
                 in_flight.fetch_sub(1, Ordering::SeqCst);
-                match result {
-                    Ok(steps) if steps.iter().all(|s| *s == Step::Matched) => {
-                        (i, Outcome::Unchanged, None)
-                    }
-                    Ok(steps) if steps.iter().all(|s| *s == Step::Missing) => {
-                        (i, Outcome::Created, None)
-                    }
-                    Ok(_) => (i, Outcome::Updated, None),
-                    Err(e) => (i, Outcome::Failed, Some(e.to_string())),
-                }
+                (i, r)
             }
         })
         .buffer_unordered(opts.concurrency.max(1))
-        .inspect(|(i, outcome, reason)| {
+        .inspect(|(i, r)| {
+            let (outcome, reason) = match r {
+                CloneResult::Done(o, _) => (*o, None),
+                CloneResult::Refused(r) => (Outcome::Skipped, Some(r.to_string())),
+                CloneResult::Failed(why) => (Outcome::Failed, Some(why.clone())),
+            };
             apply::emit(
                 progress,
                 Event {
                     item: format!("clone/{i}"),
-                    outcome: *outcome,
-                    reason: reason.clone(),
+                    outcome,
+                    reason,
                 },
             )
         })
         .collect()
         .await;
     let mut clones = Counts::default();
-    let mut failures = Vec::new();
-    for (i, outcome, reason) in results {
-        clones.add(outcome);
-        if let Some(r) = reason.filter(|_| outcome == Outcome::Failed) {
-            failures.push((i, r));
+    let (mut failures, mut refused, mut borrowed) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, r) in results {
+        match r {
+            CloneResult::Done(o, b) => {
+                clones.add(o);
+                if b {
+                    borrowed.push(plan.namespace_name(i));
+                }
+            }
+            CloneResult::Refused(r) => {
+                clones.add(Outcome::Skipped);
+                refused.push((i, r));
+            }
+            CloneResult::Failed(why) => {
+                clones.add(Outcome::Failed);
+                failures.push((i, why));
+            }
         }
     }
     failures.sort();
+    refused.sort();
+    borrowed.sort();
     let elapsed = started.elapsed();
     Ok(AdoptSummary {
         start: *range.start(),
         end: *range.end(),
+        run: plan.run.clone(),
         clones_per_second: apply::per_second(clones.total(), elapsed),
         clones,
         failures,
+        refused,
+        borrowed_namespaces: borrowed,
         elapsed_seconds: elapsed.as_secs_f64(),
         max_in_flight: max_in_flight.load(Ordering::SeqCst),
         requests: hub.stats(),

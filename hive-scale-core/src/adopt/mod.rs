@@ -8,6 +8,7 @@ pub mod engine;
 pub mod plan;
 pub mod teardown;
 
+pub use crate::ownership::{Refusal, RefusalReason};
 pub use engine::{AdoptSummary, EngineOptions, adopt, check_spoke};
 pub use plan::{AdoptPlan, CloneObjects, PlatformChoice};
-pub use teardown::{Refusal, Selection, TeardownOptions, TeardownSummary, interlock, teardown};
+pub use teardown::{Selection, TeardownOptions, TeardownSummary, interlock, teardown};

@@ -1,22 +1,33 @@
-//! Deleting adopted clones, guarded by the deprovision interlock.
+//! Deleting adopted clones, guarded by the deprovision interlock and by ownership.
 //!
 //! Deleting a ClusterDeployment makes Hive deprovision the cluster it describes unless
 //! `spec.preserveOnDelete` is true, and every clone points at the same real cluster. So no
-//! path of this toolkit deletes a ClusterDeployment without going through [`interlock`], and a
-//! namespace is deleted only when every ClusterDeployment in it passes the interlock too
-//! (deleting a namespace deletes what is in it).
+//! path of this toolkit deletes a ClusterDeployment without [`interlock`], and only objects the
+//! toolkit created (of the run asked about) are ever deleted.
+//!
+//! The order keeps the namespace controller from sweeping anything away: ClusterDeployments
+//! first, each with the uid and resourceVersion that were checked; then, once they are gone
+//! (watched, not polled), each namespace of ours that holds no ClusterDeployment at all, with its
+//! uid as precondition; our Secrets in namespaces that are not ours (which are never deleted);
+//! last, the run's SelectorSyncSets.
 
 use crate::api::{ClusterDeployment, SelectorSyncSet};
 use crate::apply::{self, Event, Outcome, ProgressSink};
+use crate::guarded::{self, Deleted};
 use crate::hub::Hub;
 use crate::labels;
+use crate::ownership::{Ownership, Refusal, RefusalReason, is_toolkits, ownership};
 use crate::{Error, Result};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, Preconditions};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::Resource;
+use kube::api::{Api, PropagationPolicy};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use serde::de::DeserializeOwned;
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+
+pub use crate::ownership::interlock;
 
 /// Which clones to remove.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,18 +43,20 @@ pub enum Selection {
         /// ClusterDeployment prefix (`c`).
         name_prefix: String,
     },
-    /// Everything carrying the toolkit's label.
+    /// Everything the toolkit created (of the run, when one is given).
     All,
-    /// ClusterDeployments matching a label selector (anything else it matches is refused).
+    /// ClusterDeployments matching a label selector (anything it matches that is not ours is
+    /// refused).
     Selector(String),
 }
 
 /// How to tear down.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TeardownOptions {
     /// What to remove.
     pub selection: Selection,
-    /// Only objects of this run (the run label), when set.
+    /// Only objects of this run (the run label); `None`: the toolkit's objects of every run.
     pub run: Option<String>,
     /// Deletions in flight at once.
     pub concurrency: usize,
@@ -56,7 +69,7 @@ pub struct TeardownOptions {
 }
 
 impl TeardownOptions {
-    /// Defaults: 16 at a time, 5 minutes, no dry run, fixtures kept.
+    /// Defaults: every run, 16 at a time, 5 minutes, no dry run, SelectorSyncSets kept.
     pub fn new(selection: Selection) -> Self {
         Self {
             selection,
@@ -69,25 +82,20 @@ impl TeardownOptions {
     }
 }
 
-/// A ClusterDeployment (or namespace) the interlock would not delete.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Refusal {
-    /// `namespace/name` of the ClusterDeployment, or `namespace/` for a namespace.
-    pub object: String,
-    /// Why.
-    pub reason: String,
-}
-
 /// What a teardown did (or, with `dry_run`, would do).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TeardownSummary {
-    /// ClusterDeployments deleted (or to delete).
+    /// ClusterDeployments deleted (or to delete), `namespace/name`.
     pub cluster_deployments: Vec<String>,
     /// Namespaces deleted (or to delete).
     pub namespaces: Vec<String>,
+    /// Secrets of ours deleted from namespaces that are not ours, `namespace/name`.
+    pub secrets: Vec<String>,
     /// SelectorSyncSets deleted (or to delete).
     pub selectorsyncsets: Vec<String>,
-    /// What the interlock refused.
+    /// Namespaces that are not the toolkit's but held its objects: kept.
+    pub kept_namespaces: Vec<String>,
+    /// What was left alone, and why.
     pub refused: Vec<Refusal>,
     /// Deletions that failed.
     pub failures: Vec<(String, String)>,
@@ -95,76 +103,25 @@ pub struct TeardownSummary {
     pub dry_run: bool,
     /// Whether waiting for deletions timed out.
     pub timed_out: bool,
-    /// What was still there when waiting gave up (`clusterdeployment/ns/name`, `namespace/ns`).
+    /// What was still there when waiting gave up (`Kind namespace/name`).
     pub left_behind: Vec<String>,
     /// Wall time, seconds.
     pub elapsed_seconds: f64,
 }
 
-/// The deprovision interlock: `Ok` only for a ClusterDeployment with `preserveOnDelete: true`
-/// that carries the toolkit's label.
-pub fn interlock(cd: &ClusterDeployment) -> std::result::Result<(), String> {
-    if !cd.spec.preserve_on_delete {
-        return Err("spec.preserveOnDelete is not true: deleting it would make Hive deprovision the cluster it points at".into());
-    }
-    let ours = cd
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(labels::MANAGED_BY))
-        .map(String::as_str)
-        == Some(labels::MANAGED_BY_VALUE);
-    if !ours {
-        return Err(format!(
-            "it lacks the label {}={}: hive-scale did not create it",
-            labels::MANAGED_BY,
-            labels::MANAGED_BY_VALUE
-        ));
-    }
-    Ok(())
+fn keys<K: Resource>(objects: &[K]) -> Vec<String> {
+    objects.iter().map(|o| key(o.meta())).collect()
 }
 
-fn key(cd: &ClusterDeployment) -> String {
+fn key(meta: &kube::api::ObjectMeta) -> String {
     format!(
         "{}/{}",
-        cd.metadata.namespace.as_deref().unwrap_or(""),
-        cd.metadata.name.as_deref().unwrap_or("")
+        meta.namespace.as_deref().unwrap_or(""),
+        meta.name.as_deref().unwrap_or("")
     )
 }
 
-/// Deletes one ClusterDeployment if, and only if, the interlock allows it. The delete carries
-/// the uid and resourceVersion that were checked, so a concurrent edit (say, someone clearing
-/// preserveOnDelete) makes it fail instead of deleting an object that was never checked.
-pub async fn delete_cluster_deployment(hub: &Hub, cd: &ClusterDeployment) -> Result<()> {
-    interlock(cd).map_err(|why| Error::Refused(format!("ClusterDeployment {}: {why}", key(cd))))?;
-    let ns = cd.metadata.namespace.clone().unwrap_or_default();
-    let name = cd.metadata.name.clone().unwrap_or_default();
-    let api: Api<ClusterDeployment> = Api::namespaced(hub.client(), &ns);
-    let dp = DeleteParams {
-        preconditions: Some(Preconditions {
-            uid: cd.metadata.uid.clone(),
-            resource_version: cd.metadata.resource_version.clone(),
-        }),
-        ..Default::default()
-    };
-    match hub
-        .call("delete", &format!("ClusterDeployment {ns}/{name}"), || {
-            api.delete(&name, &dp)
-        })
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-fn ours(labels_: Option<&BTreeMap<String, String>>, run: Option<&str>) -> bool {
-    let l = labels_.cloned().unwrap_or_default();
-    l.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGED_BY_VALUE)
-        && run.is_none_or(|r| l.get(labels::RUN).map(String::as_str) == Some(r))
-}
-
+/// The label selector of the toolkit's objects (of `run`, when given).
 fn toolkit_selector(run: Option<&str>) -> String {
     let mut s = format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE);
     if let Some(r) = run {
@@ -173,327 +130,403 @@ fn toolkit_selector(run: Option<&str>) -> String {
     s
 }
 
-/// Removes the selected clones (ClusterDeployments first, then their namespaces), waits until
-/// they are gone, and reports what the interlock refused.
+/// Whether an object may be deleted by a teardown of `run` (every run's when `None`).
+fn owned(
+    meta: &kube::api::ObjectMeta,
+    run: Option<&str>,
+) -> std::result::Result<(), RefusalReason> {
+    match run {
+        None if is_toolkits(meta) => Ok(()),
+        None => Err(RefusalReason::NotOurs),
+        Some(run) => match ownership(meta, run) {
+            Ownership::Ours => Ok(()),
+            Ownership::OtherRun(r) => Err(RefusalReason::OtherRun(r)),
+            Ownership::Foreign => Err(RefusalReason::NotOurs),
+        },
+    }
+}
+
+/// Deletes one ClusterDeployment if, and only if, the interlock allows it (re-checked after
+/// every conflict). The delete carries the uid and resourceVersion that were checked, so a
+/// concurrent edit (someone clearing preserveOnDelete) is read and checked again instead of
+/// deleting an object that was never checked.
+///
+/// # Errors
+///
+/// [`Error::Refused`] when the interlock refuses; the hub's error when the delete fails.
+pub async fn delete_cluster_deployment(
+    hub: &Hub,
+    cd: &ClusterDeployment,
+    run: Option<&str>,
+) -> Result<Deleted> {
+    let ns = cd.metadata.namespace.clone().unwrap_or_default();
+    let api: Api<ClusterDeployment> = Api::namespaced(hub.client(), &ns);
+    guarded::delete(hub, &api, cd, PropagationPolicy::Background, |c| {
+        interlock(c, run)
+    })
+    .await
+}
+
+/// What one teardown is about to delete.
+#[derive(Debug, Default)]
+struct Plan {
+    cds: Vec<ClusterDeployment>,
+    namespaces: Vec<Namespace>,
+    secrets: Vec<Secret>,
+    sets: Vec<SelectorSyncSet>,
+    kept_namespaces: BTreeSet<String>,
+    refused: Vec<Refusal>,
+}
+
+/// Lists what the selection covers: the toolkit's objects (by label, never every object of a
+/// kind), and for a label selector whatever it matches, so what is not ours can be refused.
+async fn plan(hub: &Hub, opts: &TeardownOptions) -> Result<Plan> {
+    let client = hub.client();
+    let run = opts.run.as_deref();
+    let ours = toolkit_selector(run);
+    let cd_api: Api<ClusterDeployment> = Api::all(client.clone());
+    let ns_api: Api<Namespace> = Api::all(client.clone());
+    let secret_api: Api<Secret> = Api::all(client.clone());
+    let cd_selector = match &opts.selection {
+        Selection::Selector(sel) => sel,
+        _ => &ours,
+    };
+    let mut p = Plan::default();
+    let (cds, namespaces, secrets) = futures::try_join!(
+        hub.list_all(&cd_api, cd_selector),
+        hub.list_all(&ns_api, &ours),
+        hub.list_all(&secret_api, &ours),
+    )?;
+    let in_range = |ns: &str, name: &str| match &opts.selection {
+        Selection::Range {
+            start,
+            end,
+            namespace_prefix,
+            name_prefix,
+        } => (*start..=*end).any(|i| {
+            ns == format!("{namespace_prefix}{i}")
+                && (name.is_empty()
+                    || name == format!("{name_prefix}{i}")
+                    || name.starts_with(&format!("{name_prefix}{i}-")))
+        }),
+        _ => true,
+    };
+    for cd in cds {
+        let (ns, name) = (
+            cd.metadata.namespace.clone().unwrap_or_default(),
+            cd.metadata.name.clone().unwrap_or_default(),
+        );
+        if !in_range(&ns, &name) {
+            continue;
+        }
+        match interlock(&cd, run) {
+            Ok(()) => p.cds.push(cd),
+            Err(reason) => p
+                .refused
+                .push(Refusal::new("ClusterDeployment", &cd.metadata, reason)),
+        }
+    }
+    let cd_namespaces: BTreeSet<String> = p
+        .cds
+        .iter()
+        .filter_map(|c| c.metadata.namespace.clone())
+        .collect();
+    let our_namespaces: BTreeSet<String> = namespaces
+        .iter()
+        .filter_map(|n| n.metadata.name.clone())
+        .collect();
+    p.namespaces = namespaces
+        .into_iter()
+        .filter(|n| {
+            let name = n.metadata.name.as_deref().unwrap_or_default();
+            match &opts.selection {
+                Selection::Selector(_) => cd_namespaces.contains(name),
+                _ => in_range(name, ""),
+            }
+        })
+        .collect();
+    // Our Secrets in namespaces that are not ours: deleted one by one, the namespace kept.
+    for s in secrets {
+        let ns = s.metadata.namespace.clone().unwrap_or_default();
+        let name = s.metadata.name.clone().unwrap_or_default();
+        let selected = match &opts.selection {
+            Selection::Selector(_) => cd_namespaces.contains(&ns),
+            _ => in_range(&ns, &name),
+        };
+        if selected && !our_namespaces.contains(&ns) {
+            p.kept_namespaces.insert(ns);
+            p.secrets.push(s);
+        }
+    }
+    for cd in &p.cds {
+        if let Some(ns) = &cd.metadata.namespace
+            && !our_namespaces.contains(ns)
+        {
+            p.kept_namespaces.insert(ns.clone());
+        }
+    }
+    if opts.selectorsyncsets {
+        p.sets = hub
+            .list_all(&Api::<SelectorSyncSet>::all(client), &ours)
+            .await?;
+    }
+    Ok(p)
+}
+
+/// Deletes `objects` (at most `concurrency` at a time) through [`guarded::delete`], each
+/// checked with `check`; records what happened in `summary` and returns the uids accepted.
+async fn delete_all<K>(
+    hub: &Hub,
+    api: impl Fn(&K) -> Api<K> + Sync,
+    objects: &[K],
+    concurrency: usize,
+    progress: &ProgressSink,
+    summary: &mut TeardownSummary,
+    check: impl Fn(&K) -> std::result::Result<(), RefusalReason> + Sync,
+) -> BTreeSet<String>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let kind = K::kind(&()).into_owned();
+    let (check, api) = (&check, &api);
+    let results: Vec<(&K, Result<Deleted>)> = futures::stream::iter(objects)
+        .map(|o| async move {
+            let api = api(o);
+            (
+                o,
+                guarded::delete(hub, &api, o, PropagationPolicy::Background, check).await,
+            )
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut accepted = BTreeSet::new();
+    for (o, r) in results {
+        let item = format!("{}/{}", kind.to_lowercase(), key(o.meta()));
+        let (outcome, reason) = match r {
+            Ok(_) => {
+                accepted.insert(o.meta().uid.clone().unwrap_or_default());
+                (Outcome::Deleted, None)
+            }
+            Err(Error::Refused(r)) => {
+                let why = r.reason.to_string();
+                summary.refused.push(r);
+                (Outcome::Skipped, Some(why))
+            }
+            Err(e) => {
+                let why = crate::error::chain(&e);
+                summary.failures.push((item.clone(), why.clone()));
+                (Outcome::Failed, Some(why))
+            }
+        };
+        apply::emit(
+            progress,
+            Event {
+                item,
+                outcome,
+                reason,
+            },
+        );
+    }
+    accepted
+}
+
+/// Waits until the objects of `uids` (selected by `selector`) are gone; lists what is left.
+async fn wait_gone<K>(
+    hub: &Hub,
+    objects: &[K],
+    uids: BTreeSet<String>,
+    selector: &str,
+    timeout: Duration,
+    left_behind: &mut Vec<String>,
+) -> Result<BTreeSet<String>>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let left =
+        guarded::wait_all_gone(&Api::<K>::all(hub.client()), selector, uids, timeout).await?;
+    let kind = K::kind(&());
+    left_behind.extend(
+        objects
+            .iter()
+            .filter(|o| o.meta().uid.as_ref().is_some_and(|u| left.contains(u)))
+            .map(|o| crate::ownership::describe(&kind, o.meta())),
+    );
+    Ok(left)
+}
+
+/// Removes the selected clones and waits until they are gone; reports what was refused, what
+/// failed and what was left behind.
+///
+/// # Errors
+///
+/// A bad selection, or when the hub cannot be listed at all; failures of single deletions are
+/// in the summary.
 pub async fn teardown(
     hub: &Hub,
     opts: &TeardownOptions,
     progress: &ProgressSink,
 ) -> Result<TeardownSummary> {
     let started = Instant::now();
-    let client = hub.client();
-    let cd_api: Api<ClusterDeployment> = Api::all(client.clone());
-    let ns_api: Api<Namespace> = Api::all(client.clone());
-    let run = opts.run.as_deref();
-
-    // Every ClusterDeployment in the hub, once: we need all of those in a namespace before
-    // deleting the namespace, ours or not.
-    let all_cds = hub.list_all(&cd_api, "").await?;
-    let mut by_ns: BTreeMap<String, Vec<ClusterDeployment>> = BTreeMap::new();
-    for cd in &all_cds {
-        by_ns
-            .entry(cd.metadata.namespace.clone().unwrap_or_default())
-            .or_default()
-            .push(cd.clone());
+    if let Selection::Range { start, end, .. } = &opts.selection
+        && (start > end || *start == 0)
+    {
+        return Err(Error::Invalid(format!(
+            "clone indices start at 1 and START <= END; got {start}..={end}"
+        )));
     }
-    let namespaces: BTreeMap<String, Namespace> = hub
-        .list_all(&ns_api, "")
-        .await?
-        .into_iter()
-        .filter_map(|n| Some((n.metadata.name.clone()?, n)))
-        .collect();
-
-    let (selected_cds, candidate_ns): (Vec<ClusterDeployment>, BTreeSet<String>) =
-        match &opts.selection {
-            Selection::Range {
-                start,
-                end,
-                namespace_prefix,
-                name_prefix,
-            } => {
-                if start > end || *start == 0 {
-                    return Err(Error::Invalid(format!(
-                        "clone indices start at 1 and START <= END; got {start}..={end}"
-                    )));
-                }
-                let wanted: BTreeSet<String> = (*start..=*end)
-                    .map(|i| format!("{namespace_prefix}{i}"))
-                    .collect();
-                let names: BTreeSet<(String, String)> = (*start..=*end)
-                    .map(|i| {
-                        (
-                            format!("{namespace_prefix}{i}"),
-                            format!("{name_prefix}{i}"),
-                        )
-                    })
-                    .collect();
-                let cds = all_cds
-                    .iter()
-                    .filter(|c| {
-                        names.contains(&(
-                            c.metadata.namespace.clone().unwrap_or_default(),
-                            c.metadata.name.clone().unwrap_or_default(),
-                        ))
-                    })
-                    .cloned()
-                    .collect();
-                (
-                    cds,
-                    wanted
-                        .into_iter()
-                        .filter(|n| namespaces.contains_key(n))
-                        .collect(),
-                )
-            }
-            Selection::All => {
-                let cds: Vec<ClusterDeployment> = all_cds
-                    .iter()
-                    .filter(|c| ours(c.metadata.labels.as_ref(), run))
-                    .cloned()
-                    .collect();
-                let ns = namespaces
-                    .iter()
-                    .filter(|(_, n)| ours(n.metadata.labels.as_ref(), run))
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                (cds, ns)
-            }
-            Selection::Selector(sel) => {
-                let cds = hub.list_all(&cd_api, sel).await?;
-                let ns = cds
-                    .iter()
-                    .filter_map(|c| c.metadata.namespace.clone())
-                    .collect();
-                (cds, ns)
-            }
-        };
-
+    let run = opts.run.as_deref();
+    let plan = plan(hub, opts).await?;
     let mut summary = TeardownSummary {
         dry_run: opts.dry_run,
+        cluster_deployments: keys(&plan.cds),
+        namespaces: plan
+            .namespaces
+            .iter()
+            .filter_map(|n| n.metadata.name.clone())
+            .collect(),
+        secrets: keys(&plan.secrets),
+        selectorsyncsets: plan
+            .sets
+            .iter()
+            .filter_map(|s| s.metadata.name.clone())
+            .collect(),
+        kept_namespaces: plan.kept_namespaces.iter().cloned().collect(),
+        refused: plan.refused.clone(),
         ..Default::default()
     };
-    let mut deletable = Vec::new();
-    for cd in selected_cds {
-        let run_ok = run.is_none_or(|r| {
-            cd.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(labels::RUN))
-                .map(String::as_str)
-                == Some(r)
-        });
-        if !run_ok {
-            continue;
-        }
-        match interlock(&cd) {
-            Ok(()) => deletable.push(cd),
-            Err(reason) => {
-                apply::emit(
-                    progress,
-                    Event {
-                        item: format!("clusterdeployment/{}", key(&cd)),
-                        outcome: Outcome::Skipped,
-                        reason: Some(reason.clone()),
-                    },
-                );
-                summary.refused.push(Refusal {
-                    object: key(&cd),
-                    reason,
-                });
-            }
-        }
-    }
-    let mut ns_to_delete = Vec::new();
-    for ns in candidate_ns {
-        let Some(n) = namespaces.get(&ns) else {
-            continue;
-        };
-        if !ours(n.metadata.labels.as_ref(), run) {
-            if matches!(opts.selection, Selection::Range { .. }) {
-                summary.refused.push(Refusal {
-                    object: format!("{ns}/"),
-                    reason: format!(
-                        "namespace lacks the label {}={}",
-                        labels::MANAGED_BY,
-                        labels::MANAGED_BY_VALUE
-                    ),
-                });
-            }
-            continue;
-        }
-        let blockers: Vec<String> = by_ns
-            .get(&ns)
-            .into_iter()
-            .flatten()
-            .filter(|c| interlock(c).is_err())
-            .map(key)
-            .collect();
-        if blockers.is_empty() {
-            ns_to_delete.push(ns);
-        } else {
-            let reason = format!(
-                "namespace holds ClusterDeployments the interlock refuses ({}); deleting it would delete them",
-                blockers.join(", ")
-            );
-            summary.refused.push(Refusal {
-                object: format!("{ns}/"),
-                reason,
-            });
-        }
-    }
-    let sss_api: Api<SelectorSyncSet> = Api::all(client.clone());
-    let sets = if opts.selectorsyncsets {
-        hub.list_all(&sss_api, &toolkit_selector(run)).await?
-    } else {
-        Vec::new()
-    };
-    summary.cluster_deployments = deletable.iter().map(key).collect();
-    summary.namespaces = ns_to_delete.clone();
-    summary.selectorsyncsets = sets
-        .iter()
-        .filter_map(|s| s.metadata.name.clone())
-        .collect();
-    summary.refused.sort();
     if opts.dry_run {
+        summary.refused.sort();
         summary.elapsed_seconds = started.elapsed().as_secs_f64();
         return Ok(summary);
     }
+    let conc = opts.concurrency;
+    let ours = toolkit_selector(run);
+    let deadline = Instant::now() + opts.timeout;
+    let remaining = || deadline.saturating_duration_since(Instant::now());
 
-    // ClusterDeployments first, each with its own checked preconditions.
-    let conc = opts.concurrency.max(1);
-    let cd_results: Vec<(String, Result<()>)> = futures::stream::iter(deletable.iter())
-        .map(|cd| async move { (key(cd), delete_cluster_deployment(hub, cd).await) })
-        .buffer_unordered(conc)
-        .inspect(|(k, r)| emit_result(progress, &format!("clusterdeployment/{k}"), r))
-        .collect()
-        .await;
-    // Then namespaces, re-checking what is inside right before each delete.
-    let ns_results: Vec<(String, Result<()>)> = futures::stream::iter(ns_to_delete.iter())
-        .map(|ns| {
-            let client = client.clone();
-            async move { (ns.clone(), delete_namespace_guarded(hub, client, ns).await) }
-        })
-        .buffer_unordered(conc)
-        .inspect(|(k, r)| emit_result(progress, &format!("namespace/{k}"), r))
-        .collect()
-        .await;
-    let sss_results: Vec<(String, Result<()>)> = futures::stream::iter(sets.iter())
-        .map(|s| {
-            let api = sss_api.clone();
-            async move {
-                let name = s.metadata.name.clone().unwrap_or_default();
-                let dp = DeleteParams::default();
-                let r = match hub
-                    .call("delete", &format!("SelectorSyncSet {name}"), || {
-                        api.delete(&name, &dp)
-                    })
-                    .await
-                {
-                    Err(e) if !e.is_not_found() => Err(e),
-                    _ => Ok(()),
-                };
-                (name, r)
-            }
-        })
-        .buffer_unordered(conc)
-        .inspect(|(k, r)| emit_result(progress, &format!("selectorsyncset/{k}"), r))
-        .collect()
-        .await;
-    for (k, r) in cd_results.into_iter().chain(ns_results).chain(sss_results) {
-        match r {
-            Ok(()) => {}
-            Err(Error::Refused(why)) => summary.refused.push(Refusal {
-                object: k,
-                reason: why,
-            }),
-            Err(e) => summary.failures.push((k, e.to_string())),
+    // 1. ClusterDeployments, and wait until they are gone.
+    let namespaced = |o: &kube::api::ObjectMeta| o.namespace.clone().unwrap_or_default();
+    let cds = delete_all(
+        hub,
+        |c: &ClusterDeployment| Api::namespaced(hub.client(), &namespaced(&c.metadata)),
+        &plan.cds,
+        conc,
+        progress,
+        &mut summary,
+        |c| interlock(c, run),
+    )
+    .await;
+    wait_gone(
+        hub,
+        &plan.cds,
+        cds,
+        &ours,
+        remaining(),
+        &mut summary.left_behind,
+    )
+    .await?;
+
+    // 2. Namespaces of ours that hold no ClusterDeployment at all (ours still there included).
+    let mut namespaces = Vec::new();
+    for n in &plan.namespaces {
+        let name = n.metadata.name.clone().unwrap_or_default();
+        let inside = hub
+            .list_all(
+                &Api::<ClusterDeployment>::namespaced(hub.client(), &name),
+                "",
+            )
+            .await?;
+        if inside.is_empty() {
+            namespaces.push(n.clone());
+        } else {
+            let held: Vec<String> = inside.iter().map(|c| key(&c.metadata)).collect();
+            summary.refused.push(Refusal::new(
+                "Namespace",
+                &n.metadata,
+                RefusalReason::HoldsClusterDeployments(held.join(", ")),
+            ));
         }
     }
+    summary.namespaces.retain(|n| {
+        namespaces
+            .iter()
+            .any(|x| x.metadata.name.as_deref() == Some(n))
+    });
+    let ns_uids = delete_all(
+        hub,
+        |_: &Namespace| Api::all(hub.client()),
+        &namespaces,
+        conc,
+        progress,
+        &mut summary,
+        |n| owned(&n.metadata, run),
+    )
+    .await;
+    // 3. Our Secrets in namespaces that are not ours, and the run's SelectorSyncSets.
+    let secret_uids = delete_all(
+        hub,
+        |s: &Secret| Api::namespaced(hub.client(), &namespaced(&s.metadata)),
+        &plan.secrets,
+        conc,
+        progress,
+        &mut summary,
+        |s| owned(&s.metadata, run),
+    )
+    .await;
+    let set_uids = delete_all(
+        hub,
+        |_: &SelectorSyncSet| Api::all(hub.client()),
+        &plan.sets,
+        conc,
+        progress,
+        &mut summary,
+        |s| owned(&s.metadata, run),
+    )
+    .await;
+    wait_gone(
+        hub,
+        &namespaces,
+        ns_uids,
+        &ours,
+        remaining(),
+        &mut summary.left_behind,
+    )
+    .await?;
+    wait_gone(
+        hub,
+        &plan.secrets,
+        secret_uids,
+        &ours,
+        remaining(),
+        &mut summary.left_behind,
+    )
+    .await?;
+    wait_gone(
+        hub,
+        &plan.sets,
+        set_uids,
+        &ours,
+        remaining(),
+        &mut summary.left_behind,
+    )
+    .await?;
     summary.refused.sort();
     summary.failures.sort();
-    summary.left_behind = wait_gone(hub, &summary, opts.timeout).await?;
+    summary.left_behind.sort();
     summary.timed_out = !summary.left_behind.is_empty();
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
-}
-
-fn emit_result(progress: &ProgressSink, item: &str, r: &Result<()>) {
-    let (outcome, reason) = match r {
-        Ok(()) => (Outcome::Deleted, None),
-        Err(Error::Refused(why)) => (Outcome::Skipped, Some(why.clone())),
-        Err(e) => (Outcome::Failed, Some(e.to_string())),
-    };
-    apply::emit(
-        progress,
-        Event {
-            item: item.to_string(),
-            outcome,
-            reason,
-        },
-    );
-}
-
-/// Deletes a namespace only if every ClusterDeployment still in it passes the interlock.
-async fn delete_namespace_guarded(hub: &Hub, client: kube::Client, ns: &str) -> Result<()> {
-    let inside: Api<ClusterDeployment> = Api::namespaced(client.clone(), ns);
-    let cds = hub.list_all(&inside, "").await?;
-    if let Some(bad) = cds.iter().find(|c| interlock(c).is_err()) {
-        let why = interlock(bad).err().unwrap_or_default();
-        return Err(Error::Refused(format!(
-            "namespace {ns} holds ClusterDeployment {}: {why}",
-            key(bad)
-        )));
-    }
-    let api: Api<Namespace> = Api::all(client);
-    let dp = DeleteParams::default();
-    match hub
-        .call("delete", &format!("Namespace {ns}"), || api.delete(ns, &dp))
-        .await
-    {
-        Err(e) if !e.is_not_found() => Err(e),
-        _ => Ok(()),
-    }
-}
-
-/// Polls until the deleted objects are gone; returns what is still there at the timeout.
-async fn wait_gone(hub: &Hub, summary: &TeardownSummary, timeout: Duration) -> Result<Vec<String>> {
-    let deadline = Instant::now() + timeout;
-    let client = hub.client();
-    let cd_api: Api<ClusterDeployment> = Api::all(client.clone());
-    let ns_api: Api<Namespace> = Api::all(client);
-    let want_cds: BTreeSet<&String> = summary.cluster_deployments.iter().collect();
-    let want_ns: BTreeSet<&String> = summary.namespaces.iter().collect();
-    loop {
-        let mut left = Vec::new();
-        if !want_cds.is_empty() {
-            left.extend(
-                hub.list_all(&cd_api, "")
-                    .await?
-                    .iter()
-                    .map(key)
-                    .filter(|k| want_cds.contains(k))
-                    .map(|k| format!("clusterdeployment/{k}")),
-            );
-        }
-        if !want_ns.is_empty() {
-            left.extend(
-                hub.list_all(&ns_api, "")
-                    .await?
-                    .iter()
-                    .filter_map(|n| n.metadata.name.clone())
-                    .filter(|n| want_ns.contains(n))
-                    .map(|n| format!("namespace/{n}")),
-            );
-        }
-        if left.is_empty() || Instant::now() >= deadline {
-            if !left.is_empty() {
-                tracing::warn!(
-                    left = left.len(),
-                    "teardown timed out waiting for deletions"
-                );
-            }
-            return Ok(left);
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }

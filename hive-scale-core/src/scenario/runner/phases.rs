@@ -52,16 +52,32 @@ impl Run<'_> {
     async fn adopt(&mut self, start: u32, end: u32) -> Result<(), PhaseError> {
         let opts = EngineOptions {
             concurrency: self.settings.concurrency,
+            ..Default::default()
         };
         let s = adopt::adopt(&self.target.hub, &self.clones, start..=end, &opts, &None).await?;
+        Self::adopted(&s)?;
         self.summary.errors += s.failures.len() as u64;
-        match s.failures.first() {
-            None => Ok(()),
-            Some((i, why)) => Err(PhaseError::Incomplete(format!(
+        Ok(())
+    }
+
+    /// A phase error if any clone failed or was refused (each refusal printed on its own line).
+    fn adopted(s: &adopt::AdoptSummary) -> Result<(), PhaseError> {
+        for (i, r) in &s.refused {
+            eprintln!("refused clone {i}: {r}");
+        }
+        if let Some((i, why)) = s.failures.first() {
+            return Err(PhaseError::Incomplete(format!(
                 "{} clones failed (first: clone {i}: {why})",
                 s.failures.len()
-            ))),
+            )));
         }
+        if let Some((i, r)) = s.refused.first() {
+            return Err(PhaseError::Incomplete(format!(
+                "{} clones refused (first: clone {i}: {r})",
+                s.refused.len()
+            )));
+        }
+        Ok(())
     }
 
     async fn trickle(
@@ -82,6 +98,7 @@ impl Run<'_> {
             )
             .await?;
             self.summary.errors += s.failures.len() as u64;
+            Self::adopted(&s)?;
             tokio::time::sleep(every.saturating_sub(tick.elapsed())).await;
         }
         Ok(())
