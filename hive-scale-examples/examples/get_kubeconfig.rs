@@ -8,10 +8,9 @@
 use anyhow::Context as _;
 use clap::Parser;
 use hive_scale_core::api::ClusterDeployment;
-use hive_scale_core::hub::{Hub, HubOptions};
+use hive_scale_examples::flags::HubFlags;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Print a ClusterDeployment's admin kubeconfig.
@@ -20,12 +19,8 @@ use std::process::ExitCode;
 struct Args {
     /// The ClusterDeployment, NAME (in the context's namespace) or NAMESPACE/NAME.
     cluster: String,
-    /// The hub's kubeconfig (default: KUBECONFIG, then ~/.kube/config).
-    #[arg(long)]
-    kubeconfig: Option<PathBuf>,
-    /// Hub kubeconfig context.
-    #[arg(long)]
-    context: Option<String>,
+    #[command(flatten)]
+    hub: HubFlags,
 }
 
 fn main() -> ExitCode {
@@ -38,12 +33,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let hub = Hub::connect(&HubOptions {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
-        ..Default::default()
-    })
-    .await?;
+    let hub = args.hub.connect(50.0).await?;
     let client = hub.client();
     let (ns, name) = match args.cluster.split_once('/') {
         Some((ns, name)) => (ns.to_string(), name.to_string()),

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use hive_scale_core::api::{ApplyBehavior, ResourceApplyMode};
 use hive_scale_core::fixtures::{self, SelectorSyncSetFixture};
-use hive_scale_core::hub::{Hub, HubOptions};
+use hive_scale_examples::flags::HubFlags;
 use hive_scale_examples::{Failure, key_value, progress_bar, summary_line};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,18 +62,8 @@ struct Args {
     /// Delete exactly the sets this command would create.
     #[arg(long, conflicts_with = "dry_run")]
     delete: bool,
-    /// Hub kubeconfig (default: KUBECONFIG, then ~/.kube/config).
-    #[arg(long)]
-    kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context (default: the current context).
-    #[arg(long)]
-    context: Option<String>,
-    /// Client-side requests per second (0: unlimited).
-    #[arg(long, default_value_t = 50.0)]
-    qps: f64,
-    /// Client-side burst.
-    #[arg(long, default_value_t = 100)]
-    burst: u32,
+    #[command(flatten)]
+    hub: HubFlags,
     /// Log more (RUST_LOG overrides).
     #[arg(short, long)]
     verbose: bool,
@@ -119,15 +109,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         hive_scale_examples::print_stdout(&text)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let opts = HubOptions {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
-        qps: args.qps,
-        burst: args.burst,
-        ..Default::default()
-    };
-    let hub = Hub::connect(&opts).await?;
-    hub.check().await?;
+    let hub = args.hub.connect(50.0).await?;
     let (progress, bar) = progress_bar(
         sets.len() as u64,
         if args.delete { "deleting" } else { "applying" },

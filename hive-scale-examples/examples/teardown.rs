@@ -9,9 +9,8 @@
 
 use clap::Parser;
 use hive_scale_core::adopt::{self, Selection, TeardownOptions};
-use hive_scale_core::hub::{Hub, HubOptions};
+use hive_scale_examples::flags::HubFlags;
 use hive_scale_examples::{Failure, progress_bar};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -56,15 +55,8 @@ struct Args {
     /// ClusterDeployment name prefix (with START END).
     #[arg(long, default_value = "c")]
     name_prefix: String,
-    /// The hub's kubeconfig (default: KUBECONFIG, then ~/.kube/config).
-    #[arg(long)]
-    kubeconfig: Option<PathBuf>,
-    /// Hub kubeconfig context.
-    #[arg(long)]
-    context: Option<String>,
-    /// Client-side requests per second (0: unlimited).
-    #[arg(long, default_value_t = 50.0)]
-    qps: f64,
+    #[command(flatten)]
+    hub: HubFlags,
     /// Print a machine-readable summary on stdout.
     #[arg(long)]
     json: bool,
@@ -103,14 +95,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             name_prefix: args.name_prefix.clone(),
         }
     };
-    let hub = Hub::connect(&HubOptions {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
-        qps: args.qps,
-        ..Default::default()
-    })
-    .await?;
-    hub.check().await?;
+    let hub = args.hub.connect(50.0).await?;
     let mut opts = TeardownOptions::new(selection);
     opts.run = args.run.clone();
     opts.concurrency = args.concurrency as usize;

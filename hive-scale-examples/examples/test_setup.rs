@@ -10,7 +10,7 @@
 
 use clap::{Parser, ValueEnum};
 use hive_scale_core::adopt::{self, AdoptPlan, EngineOptions, PlatformChoice};
-use hive_scale_core::hub::{Hub, HubOptions};
+use hive_scale_examples::flags::HubFlags;
 use hive_scale_examples::{Failure, key_value, progress_bar, summary_line};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,12 +38,6 @@ struct Args {
     /// Clones in flight at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
     concurrency: u32,
-    /// Client-side requests per second shared by all requests (0: unlimited).
-    #[arg(long, default_value_t = 50.0)]
-    qps: f64,
-    /// Client-side burst.
-    #[arg(long, default_value_t = 100)]
-    burst: u32,
     /// Mark clones hive.openshift.io/fake-cluster=true (Hive then contacts no spoke).
     #[arg(long)]
     fake_cluster: bool,
@@ -74,12 +68,8 @@ struct Args {
     /// Also call the spoke's /version before adopting.
     #[arg(long)]
     check_spoke: bool,
-    /// The hub's kubeconfig (default: KUBECONFIG, then ~/.kube/config).
-    #[arg(long, alias = "hub-kubeconfig")]
-    kubeconfig: Option<PathBuf>,
-    /// Hub kubeconfig context.
-    #[arg(long)]
-    context: Option<String>,
+    #[command(flatten)]
+    hub: HubFlags,
     /// Print a machine-readable summary on stdout.
     #[arg(long)]
     json: bool,
@@ -141,15 +131,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(hive_scale_core::labels::new_run_id);
     plan.validate()?;
 
-    let opts = HubOptions {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
-        qps: args.qps,
-        burst: args.burst,
-        ..Default::default()
-    };
-    let hub = Hub::connect(&opts).await?;
-    hub.check().await?;
+    let hub = args.hub.connect(50.0).await?;
     let total = u64::from(args.end - args.start + 1);
     let (progress, bar) = progress_bar(total, "adopting");
     let summary = adopt::adopt(

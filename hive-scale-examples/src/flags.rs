@@ -29,6 +29,14 @@ impl HubFlags {
         self.kubeconfig.is_some() || self.context.is_some()
     }
 
+    /// Connects (kubeconfig and context resolved as kubectl does) and checks that the hub
+    /// answers; `default_qps` unless `--qps` is given.
+    pub async fn connect(&self, default_qps: f64) -> anyhow::Result<hive_scale_core::hub::Hub> {
+        let hub = hive_scale_core::hub::Hub::connect(&self.options(default_qps)).await?;
+        hub.check().await?;
+        Ok(hub)
+    }
+
     /// The connection options, with `default_qps` when `--qps` is not given.
     pub fn options(&self, default_qps: f64) -> HubOptions {
         HubOptions {

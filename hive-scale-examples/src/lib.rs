@@ -5,16 +5,32 @@ pub mod flags;
 use std::process::ExitCode;
 
 /// Sets up `tracing` to stderr, filtered by `RUST_LOG` (default `warn`, or `info` when verbose).
+///
+/// Two of kube's log lines stay off unless `RUST_LOG` names kube's client explicitly: the
+/// builder's ERROR line for every failed request (the tools retry and report failures
+/// themselves), and the client's WARN line on a response it cannot decode, which carries the
+/// whole response body: for a list of Secrets, every kubeconfig in it.
 pub fn init_logging(verbose: bool) {
-    // kube logs every failed HTTP request at ERROR; the tools retry and report failures
-    // themselves, so those lines stay off unless RUST_LOG asks for them.
-    let default = if verbose {
-        "info,kube_client::client::builder=off"
-    } else {
-        "warn,kube_client::client::builder=off"
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let quiet = [
+        "kube_client::client::builder=off",
+        "kube_client::client=error",
+    ];
+    let default = if verbose { "info" } else { "warn" };
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let asks_for_kube = from_env
+        .as_deref()
+        .is_some_and(|v| v.contains("kube_client"));
+    let mut filter = tracing_subscriber::EnvFilter::try_new(from_env.as_deref().unwrap_or(default))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    if !asks_for_kube {
+        for d in quiet {
+            if let Ok(d) = d.parse() {
+                filter = filter.add_directive(d);
+            }
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

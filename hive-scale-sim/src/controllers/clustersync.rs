@@ -157,6 +157,63 @@ pub async fn delete_stale(sim: &Sim, controller: &str, stale: &[Value]) -> Resul
     Ok(())
 }
 
+/// One reconcile's view of a cluster.
+struct Cluster<'a> {
+    ns: &'a str,
+    name: &'a str,
+    cd: Obj,
+    /// `namespace/name`, the spoke writer's key.
+    key: String,
+    fake: bool,
+    installed_at: Option<String>,
+    /// The ClusterSync had `firstSuccessTime` before this reconcile.
+    had_first_success: bool,
+    now: String,
+}
+
+/// When the lease says the next full re-apply is due.
+struct Lease {
+    /// Modeled time the lease was read (the reconcile's start).
+    read_at: jiff::Timestamp,
+    full_reapply: bool,
+    renew_due: Option<jiff::Timestamp>,
+    interval: Duration,
+}
+
+/// The per-set entries a reconcile wrote, and the sets that failed.
+#[derive(Default)]
+struct Applied {
+    selector_sync_sets: Vec<Value>,
+    sync_sets: Vec<Value>,
+    failures: Vec<String>,
+}
+
+impl Applied {
+    fn push(&mut self, selector: bool, entry: Value) {
+        if selector {
+            self.selector_sync_sets.push(entry)
+        } else {
+            self.sync_sets.push(entry)
+        }
+    }
+}
+
+fn entries_by_name(status: &Value, field: &str) -> BTreeMap<String, Value> {
+    status
+        .get(field)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| Some((e.get("name")?.as_str()?.to_string(), e.clone())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn str_field<'a>(entry: Option<&'a Value>, field: &str) -> Option<&'a str> {
+    entry.and_then(|o| o.get(field)).and_then(Value::as_str)
+}
+
 impl ClusterSyncController {
     /// A controller over `sim`.
     pub fn new(sim: Arc<Sim>) -> Arc<Self> {
@@ -172,197 +229,246 @@ impl ClusterSyncController {
             return (Requeue::Done, "skipped-sync");
         }
         sim.cores.run(sim.model.reconcile_cpu()).await;
-        let cs_def = sim.def(defs::CSYNC);
-        let cs = match sim.hub.get(&cs_def, &ns, &name) {
-            Ok(cs) => cs,
-            Err(_) => {
-                let owner = json!([{"apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment", "name": name, "uid": meta_str(&cd, "uid"), "blockOwnerDeletion": true}]);
-                let body = json!({"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSync", "metadata": {"name": name, "namespace": ns, "ownerReferences": owner}, "spec": {}});
-                let _ = sim
-                    .hub_write(
-                        NAME,
-                        "POST",
-                        "hiveinternal.openshift.io/v1alpha1/clustersyncs",
-                        |s, o| s.create(&cs_def, &ns, body, o),
-                    )
-                    .await;
-                return (Requeue::Soon, "clustersync-created");
-            }
+        let Some(cs) = self.clustersync(&ns, &name, &cd).await else {
+            // A fresh ClusterSync: Hive returns and comes back at once.
+            return (Requeue::Soon, "clustersync-created");
         };
-        let lease_def = sim.def(defs::LEASE);
-        let lease = sim.hub.get(&lease_def, &ns, &name).ok();
-        let now_ts = sim.clock.now();
-        let now = sim.clock.now_rfc3339();
+        let lease = self.lease(&ns, &name);
+        let old_status = cs.get("status").cloned().unwrap_or_else(|| json!({}));
+        let cluster = Cluster {
+            ns: &ns,
+            name: &name,
+            fake: annotation_true(&cd, FAKE_CLUSTER),
+            key: format!("{ns}/{name}"),
+            installed_at: cd
+                .pointer("/status/installedTimestamp")
+                .and_then(Value::as_str)
+                .map(String::from),
+            had_first_success: old_status.get("firstSuccessTime").is_some(),
+            now: sim.clock.now_rfc3339(),
+            cd,
+        };
+        let applied = self.apply_sets(&cluster, &lease, &old_status).await;
+        let failed = !applied.failures.is_empty();
+        let status = self.status(&cluster, applied, &old_status);
+        if status != old_status && !self.write_status(&cluster, &cs, status).await {
+            return (Requeue::Error, "full-sync");
+        }
+        if lease.full_reapply {
+            self.renew_lease(&cluster, &cs).await;
+        }
+        if failed {
+            return (Requeue::Error, "full-sync");
+        }
+        (Requeue::After(next_renewal(&lease)), "full-sync")
+    }
+
+    /// The cluster's ClusterSync, or `None` after creating it.
+    async fn clustersync(&self, ns: &str, name: &str, cd: &Value) -> Option<Obj> {
+        let sim = &self.sim;
+        let cs_def = sim.def(defs::CSYNC);
+        if let Ok(cs) = sim.hub.get(&cs_def, ns, name) {
+            return Some(cs);
+        }
+        let owner = json!([{"apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment", "name": name, "uid": meta_str(cd, "uid"), "blockOwnerDeletion": true}]);
+        let body = json!({"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSync", "metadata": {"name": name, "namespace": ns, "ownerReferences": owner}, "spec": {}});
+        let _ = sim
+            .hub_write(
+                NAME,
+                "POST",
+                "hiveinternal.openshift.io/v1alpha1/clustersyncs",
+                |s, o| s.create(&cs_def, ns, body, o),
+            )
+            .await;
+        None
+    }
+
+    /// Whether a full re-apply is due: no lease yet, or its renew time plus the jittered
+    /// interval has passed.
+    fn lease(&self, ns: &str, name: &str) -> Lease {
+        let sim = &self.sim;
         let interval = sim.jittered_interval();
-        let renew_due = lease
-            .as_ref()
-            .and_then(|l| l.pointer("/spec/renewTime").and_then(Value::as_str))
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        let renew_due = sim
+            .hub
+            .get(&sim.def(defs::LEASE), ns, name)
+            .ok()
+            .and_then(|l| {
+                l.pointer("/spec/renewTime")
+                    .and_then(Value::as_str)
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            })
             .and_then(|t| {
                 t.checked_add(jiff::SignedDuration::try_from(interval).ok()?)
                     .ok()
             });
-        let full_reapply = renew_due.is_none_or(|due| due <= now_ts);
-        let sets = matching_sets(sim, &cd);
-        let old_status = cs.get("status").cloned().unwrap_or_else(|| json!({}));
-        let old_entries = |field: &str| -> BTreeMap<String, Value> {
-            old_status
-                .get(field)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|e| Some((e.get("name")?.as_str()?.to_string(), e.clone())))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let (mut old_sss, mut old_ss) = (old_entries("selectorSyncSets"), old_entries("syncSets"));
-        let fake = annotation_true(&cd, FAKE_CLUSTER);
-        let cd_key = format!("{ns}/{name}");
-        let installed_at = cd
-            .pointer("/status/installedTimestamp")
-            .and_then(Value::as_str)
-            .map(String::from);
-        let had_first_success = old_status.get("firstSuccessTime").is_some();
-        let (mut new_sss, mut new_ss) = (Vec::new(), Vec::new());
-        let mut failures = Vec::new();
-        let mut sorted = sets.clone();
-        sorted.sort_by(|a, b| (a.selector, a.name()).cmp(&(b.selector, b.name())));
-        for set in &sorted {
+        let read_at = sim.clock.now();
+        Lease {
+            read_at,
+            full_reapply: renew_due.is_none_or(|due| due <= read_at),
+            renew_due,
+            interval,
+        }
+    }
+
+    /// Applies every matching set that needs it (in Hive's order), keeps the entries of those
+    /// that do not, and cleans up after sets that stopped matching.
+    async fn apply_sets(&self, c: &Cluster<'_>, lease: &Lease, old_status: &Value) -> Applied {
+        let sim = &self.sim;
+        let mut old_sss = entries_by_name(old_status, "selectorSyncSets");
+        let mut old_ss = entries_by_name(old_status, "syncSets");
+        let mut sets = matching_sets(sim, &c.cd);
+        sets.sort_by(|a, b| (a.selector, a.name()).cmp(&(b.selector, b.name())));
+        let mut applied = Applied::default();
+        for set in &sets {
             let old = if set.selector {
                 old_sss.remove(set.name())
             } else {
                 old_ss.remove(set.name())
             };
-            let needs = full_reapply
-                || old.is_none()
-                || old
-                    .as_ref()
-                    .and_then(|o| o.get("result"))
-                    .and_then(Value::as_str)
-                    != Some("Success")
+            let needs = lease.full_reapply
+                || str_field(old.as_ref(), "result") != Some("Success")
                 || old
                     .as_ref()
                     .and_then(|o| o.get("observedGeneration"))
                     .and_then(Value::as_i64)
                     != Some(set.generation());
-            if !needs {
-                let entry = old.expect("needs is true without an old entry");
-                if set.selector {
-                    new_sss.push(entry)
-                } else {
-                    new_ss.push(entry)
+            let entry = match old {
+                Some(entry) if !needs => entry,
+                old => {
+                    let (entry, failure) = self.apply_one(c, set, old.as_ref()).await;
+                    applied.failures.extend(failure);
+                    entry
                 }
-                continue;
-            }
-            let mut result = apply_set(sim, NAME, set, &cd_key, fake).await;
-            let refs = sim
-                .set_cache(set.name(), set.generation(), &set.obj)
-                .refs
-                .clone();
-            if result.is_ok() && set.sync_mode() {
-                let previous: Vec<Value> = old
-                    .as_ref()
-                    .and_then(|o| o.get("resourcesToDelete"))
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                let stale: Vec<Value> =
-                    previous.into_iter().filter(|p| !refs.contains(p)).collect();
-                result = delete_stale(sim, NAME, &stale).await;
-            }
-            let ok = result.is_ok();
-            let old_result = old
-                .as_ref()
-                .and_then(|o| o.get("result"))
-                .and_then(Value::as_str);
-            let mut entry = json!({
-                "name": set.name(),
-                "observedGeneration": set.generation(),
-                "result": if ok { "Success" } else { "Failure" },
-                "lastTransitionTime": if old_result == Some(if ok { "Success" } else { "Failure" }) { old.as_ref().and_then(|o| o.get("lastTransitionTime")).cloned().unwrap_or_else(|| now.clone().into()) } else { now.clone().into() },
-            });
-            if let Err(msg) = &result {
-                entry["failureMessage"] = msg.clone().into();
-                failures.push(set.name().to_string());
-            }
-            match old.as_ref().and_then(|o| o.get("firstSuccessTime")) {
-                Some(t) => entry["firstSuccessTime"] = t.clone(),
-                None if ok => {
-                    entry["firstSuccessTime"] = now.clone().into();
-                    sim.counters
-                        .set_first_successes
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if !had_first_success {
-                        // Measured from the latest of: set created, cluster installed, cluster reachable.
-                        let mut since: Vec<&str> = vec![meta_str(&set.obj, "creationTimestamp")];
-                        if let Some(i) = &installed_at {
-                            since.push(i);
-                        }
-                        let latest = since
-                            .iter()
-                            .filter_map(|t| sim.clock.seconds_since(t))
-                            .fold(f64::INFINITY, f64::min);
-                        if latest.is_finite() {
-                            if set.selector {
-                                sim.metrics
-                                    .selectorsyncset_apply_duration
-                                    .get_or_create(&labels(&[("name", set.name())]))
-                                    .observe(latest.max(0.0));
-                            } else {
-                                sim.metrics
-                                    .syncset_apply_duration
-                                    .get_or_create(&labels(&[("group", "none")]))
-                                    .observe(latest.max(0.0));
-                            }
-                        }
-                    }
-                }
-                None => {}
-            }
-            if set.sync_mode() {
-                entry["resourcesToDelete"] = Value::Array(refs);
-            }
-            if set.selector {
-                new_sss.push(entry)
-            } else {
-                new_ss.push(entry)
-            }
+            };
+            applied.push(set.selector, entry);
         }
         // Sets that stopped matching: Sync mode removes what they applied.
         for gone in old_sss.values().chain(old_ss.values()) {
             if let Some(stale) = gone.get("resourcesToDelete").and_then(Value::as_array)
                 && let Err(e) = delete_stale(sim, NAME, stale).await
             {
-                failures.push(format!(
+                applied.failures.push(format!(
                     "{} (cleanup: {e})",
                     gone.get("name").and_then(Value::as_str).unwrap_or("")
                 ));
             }
         }
-        let mut status =
-            json!({"selectorSyncSets": new_sss, "syncSets": new_ss, "controlledByReplica": 0});
-        if new_sss.is_empty() {
-            status
-                .as_object_mut()
-                .expect("object")
-                .remove("selectorSyncSets");
+        applied
+    }
+
+    /// Applies one set and returns its status entry (and its name if it failed).
+    async fn apply_one(
+        &self,
+        c: &Cluster<'_>,
+        set: &MatchedSet,
+        old: Option<&Value>,
+    ) -> (Value, Option<String>) {
+        let sim = &self.sim;
+        let mut result = apply_set(sim, NAME, set, &c.key, c.fake).await;
+        let refs = sim
+            .set_cache(set.name(), set.generation(), &set.obj)
+            .refs
+            .clone();
+        if result.is_ok() && set.sync_mode() {
+            let previous: Vec<Value> = old
+                .and_then(|o| o.get("resourcesToDelete"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let stale: Vec<Value> = previous.into_iter().filter(|p| !refs.contains(p)).collect();
+            result = delete_stale(sim, NAME, &stale).await;
         }
-        if new_ss.is_empty() {
-            status.as_object_mut().expect("object").remove("syncSets");
+        let result_name = if result.is_ok() { "Success" } else { "Failure" };
+        // The transition time moves only when the result changes.
+        let transition = match old.and_then(|o| o.get("lastTransitionTime")) {
+            Some(t) if str_field(old, "result") == Some(result_name) => t.clone(),
+            _ => c.now.clone().into(),
+        };
+        let mut entry = json!({
+            "name": set.name(),
+            "observedGeneration": set.generation(),
+            "result": result_name,
+            "lastTransitionTime": transition,
+        });
+        let failure = match &result {
+            Err(msg) => {
+                entry["failureMessage"] = msg.clone().into();
+                Some(set.name().to_string())
+            }
+            Ok(()) => None,
+        };
+        match old.and_then(|o| o.get("firstSuccessTime")) {
+            Some(t) => entry["firstSuccessTime"] = t.clone(),
+            None if result.is_ok() => {
+                entry["firstSuccessTime"] = c.now.clone().into();
+                self.first_success(c, set);
+            }
+            None => {}
         }
+        if set.sync_mode() {
+            entry["resourcesToDelete"] = Value::Array(refs);
+        }
+        (entry, failure)
+    }
+
+    /// Counts a (set, cluster) pair's first success and, while the cluster has never fully
+    /// succeeded, observes the apply-duration histogram as Hive does.
+    fn first_success(&self, c: &Cluster<'_>, set: &MatchedSet) {
+        let sim = &self.sim;
+        sim.counters
+            .set_first_successes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if c.had_first_success {
+            return;
+        }
+        // Measured from the latest of: set created, cluster installed.
+        let mut since: Vec<&str> = vec![meta_str(&set.obj, "creationTimestamp")];
+        if let Some(i) = &c.installed_at {
+            since.push(i);
+        }
+        let latest = since
+            .iter()
+            .filter_map(|t| sim.clock.seconds_since(t))
+            .fold(f64::INFINITY, f64::min);
+        if !latest.is_finite() {
+            return;
+        }
+        if set.selector {
+            sim.metrics
+                .selectorsyncset_apply_duration
+                .get_or_create(&labels(&[("name", set.name())]))
+                .observe(latest.max(0.0));
+        } else {
+            sim.metrics
+                .syncset_apply_duration
+                .get_or_create(&labels(&[("group", "none")]))
+                .observe(latest.max(0.0));
+        }
+    }
+
+    /// The ClusterSync's new status: the entries, the `Failed` condition, `firstSuccessTime`.
+    fn status(&self, c: &Cluster<'_>, applied: Applied, old_status: &Value) -> Value {
+        let sim = &self.sim;
+        let mut status = json!({});
+        if !applied.selector_sync_sets.is_empty() {
+            status["selectorSyncSets"] = Value::Array(applied.selector_sync_sets);
+        }
+        if !applied.sync_sets.is_empty() {
+            status["syncSets"] = Value::Array(applied.sync_sets);
+        }
+        status["controlledByReplica"] = 0.into();
         status["conditions"] = old_status
             .get("conditions")
             .cloned()
             .unwrap_or_else(|| json!([]));
-        if failures.is_empty() {
+        if applied.failures.is_empty() {
             set_condition(
                 &mut status,
                 "Failed",
                 "False",
                 "Success",
                 "All SyncSets and SelectorSyncSets have been applied to the cluster",
-                &now,
+                &c.now,
             );
         } else {
             set_condition(
@@ -370,18 +476,19 @@ impl ClusterSyncController {
                 "Failed",
                 "True",
                 "Failure",
-                &format!("Failed to apply: {}", failures.join(", ")),
-                &now,
+                &format!("Failed to apply: {}", applied.failures.join(", ")),
+                &c.now,
             );
         }
         match old_status.get("firstSuccessTime") {
             Some(t) => status["firstSuccessTime"] = t.clone(),
-            None if failures.is_empty() && installed_at.is_some() => {
-                status["firstSuccessTime"] = now.clone().into();
+            None if applied.failures.is_empty() && c.installed_at.is_some() => {
+                status["firstSuccessTime"] = c.now.clone().into();
                 sim.counters
                     .cluster_first_successes
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if let Some(secs) = installed_at
+                if let Some(secs) = c
+                    .installed_at
                     .as_deref()
                     .and_then(|i| sim.clock.seconds_since(i))
                 {
@@ -393,76 +500,85 @@ impl ClusterSyncController {
             }
             None => {}
         }
-        if status != old_status {
-            let mut updated = (*cs).clone();
-            updated["status"] = status;
-            let write = |s: &crate::apiserver::store::Store, o: &WriteOptions| {
-                s.update(
-                    &cs_def,
-                    &ns,
-                    &name,
-                    updated,
-                    &WriteOptions {
-                        status: true,
-                        ..o.clone()
-                    },
-                )
-            };
-            if sim
-                .hub_write(
-                    NAME,
-                    "PUT",
-                    "hiveinternal.openshift.io/v1alpha1/clustersyncs/status",
-                    write,
-                )
-                .await
-                .is_err()
-            {
-                return (Requeue::Error, "full-sync");
-            }
-        }
-        if full_reapply {
-            let renew = sim.clock.now();
-            let renew = renew.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string();
-            let owner = json!([{"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSync", "name": name, "uid": meta_str(&cs, "uid")}]);
-            let body = json!({"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSyncLease", "metadata": {"name": name, "namespace": ns, "ownerReferences": owner}, "spec": {"renewTime": renew}});
-            let _ = sim
-                .hub_write(
-                    NAME,
-                    "PATCH",
-                    "hiveinternal.openshift.io/v1alpha1/clustersyncleases",
-                    |s, o| {
-                        s.patch(
-                            &lease_def,
-                            &ns,
-                            &name,
-                            crate::apiserver::store::PatchKind::Apply,
-                            body,
-                            &WriteOptions {
-                                force: true,
-                                ..o.clone()
-                            },
-                        )
-                    },
-                )
-                .await;
-        }
-        if !failures.is_empty() {
-            return (Requeue::Error, "full-sync");
-        }
-        let next = if full_reapply {
-            interval
-        } else {
-            renew_due
-                .map(|d| {
-                    Duration::from_secs_f64(
-                        ((d.as_millisecond() - now_ts.as_millisecond()).max(0) as f64) / 1000.0,
-                    )
-                })
-                .unwrap_or(interval)
-        };
-        (Requeue::After(next), "full-sync")
+        status
     }
+
+    /// Writes the status; false if the hub refused.
+    async fn write_status(&self, c: &Cluster<'_>, cs: &Obj, status: Value) -> bool {
+        let sim = &self.sim;
+        let cs_def = sim.def(defs::CSYNC);
+        let mut updated = (**cs).clone();
+        updated["status"] = status;
+        let write = |s: &crate::apiserver::store::Store, o: &WriteOptions| {
+            s.update(
+                &cs_def,
+                c.ns,
+                c.name,
+                updated,
+                &WriteOptions {
+                    status: true,
+                    ..o.clone()
+                },
+            )
+        };
+        sim.hub_write(
+            NAME,
+            "PUT",
+            "hiveinternal.openshift.io/v1alpha1/clustersyncs/status",
+            write,
+        )
+        .await
+        .is_ok()
+    }
+
+    /// Records a full re-apply in the ClusterSyncLease.
+    async fn renew_lease(&self, c: &Cluster<'_>, cs: &Obj) {
+        let sim = &self.sim;
+        let lease_def = sim.def(defs::LEASE);
+        let renew = sim
+            .clock
+            .now()
+            .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
+            .to_string();
+        let owner = json!([{"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSync", "name": c.name, "uid": meta_str(cs, "uid")}]);
+        let body = json!({"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSyncLease", "metadata": {"name": c.name, "namespace": c.ns, "ownerReferences": owner}, "spec": {"renewTime": renew}});
+        let _ = sim
+            .hub_write(
+                NAME,
+                "PATCH",
+                "hiveinternal.openshift.io/v1alpha1/clustersyncleases",
+                |s, o| {
+                    s.patch(
+                        &lease_def,
+                        c.ns,
+                        c.name,
+                        crate::apiserver::store::PatchKind::Apply,
+                        body,
+                        &WriteOptions {
+                            force: true,
+                            ..o.clone()
+                        },
+                    )
+                },
+            )
+            .await;
+    }
+}
+
+/// When to come back: after the interval following a full re-apply, else when the lease is due.
+fn next_renewal(lease: &Lease) -> Duration {
+    let now = lease.read_at;
+    if lease.full_reapply {
+        return lease.interval;
+    }
+    lease
+        .renew_due
+        .map(|d| {
+            Duration::from_secs_f64(
+                ((d.as_millisecond() - now.as_millisecond()).max(0) as f64) / 1000.0,
+            )
+        })
+        .unwrap_or(lease.interval)
 }
 
 impl Reconciler<(String, String)> for ClusterSyncController {
