@@ -1,0 +1,236 @@
+//! Server-side apply: the applier owns exactly the fields it sends; changing a field another
+//! manager owns is a conflict unless forced; fields the applier stops sending are removed
+//! unless someone else owns them.
+
+use super::writes::{Decision, Outcome, WriteOptions, write_scope};
+use super::{Obj, Store, is_namespace, meta_mut, meta_str, now_rfc3339};
+use crate::apiserver::error::ApiError;
+use crate::apiserver::fields::{self, Claim, FieldSet, ManagedEntry, Scope};
+use crate::apiserver::registry::ResourceDef;
+use serde_json::{Value, json};
+
+/// One apply request, checked and admitted.
+struct Applied<'a> {
+    /// The apply configuration.
+    body: Value,
+    /// The fields it sets.
+    fields: FieldSet,
+    scope: Scope,
+    opts: &'a WriteOptions,
+}
+
+impl Applied<'_> {
+    fn claim<'t>(&'t self, time: &'t str) -> Claim<'t> {
+        Claim {
+            manager: &self.opts.field_manager,
+            operation: "Apply",
+            subresource: self.subresource(),
+            time,
+        }
+    }
+
+    fn subresource(&self) -> Option<&'static str> {
+        self.opts.status.then_some("status")
+    }
+
+    /// Whether `e` is this applier's own entry.
+    fn owns(&self, e: &ManagedEntry) -> bool {
+        e.manager == self.opts.field_manager && e.operation == "Apply"
+    }
+}
+
+impl Store {
+    /// Server-side apply.
+    pub(super) fn apply(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        body: Value,
+        opts: &WriteOptions,
+    ) -> Result<(Obj, Outcome), ApiError> {
+        let applied = self.admit_apply(def, ns, name, body, opts)?;
+        self.mutate(def, ns, name, opts.dry_run, |old| {
+            let Some(old) = old else {
+                return Ok(Decision::Put(first_apply(def, &applied)));
+            };
+            let mut entries = fields::managed_entries(old);
+            let conflicts = take_over(&mut entries, &applied, old);
+            if !conflicts.is_empty() {
+                return Err(ApiError::apply_conflict(&def.qualified(), name, &conflicts));
+            }
+            let new = merge_applied(old, &entries, &applied);
+            if same_content_and_owners(&new, old) {
+                return Ok(Decision::Keep);
+            }
+            Ok(Decision::Put(new))
+        })
+    }
+
+    /// Checks an apply configuration and admits it.
+    fn admit_apply<'a>(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        mut body: Value,
+        opts: &'a WriteOptions,
+    ) -> Result<Applied<'a>, ApiError> {
+        if opts.field_manager.is_empty() {
+            return Err(ApiError::bad_request(
+                "PATCH with apply requires a fieldManager",
+            ));
+        }
+        if !body.is_object() {
+            return Err(ApiError::bad_request(
+                "the apply configuration must be an object",
+            ));
+        }
+        if let Some(sent) = meta_str(&body, "name").filter(|n| *n != name) {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({sent}) does not match the name on the URL ({name})"
+            )));
+        }
+        for k in ["apiVersion", "kind"] {
+            if body.get(k).and_then(Value::as_str).is_none() {
+                return Err(ApiError::bad_request(format!(
+                    "{k} must be set in an apply configuration"
+                )));
+            }
+        }
+        self.admit(def, ns, name, &mut body, opts.internal)?;
+        let m = meta_mut(&mut body);
+        m.insert("name".into(), name.into());
+        m.remove("managedFields");
+        m.remove("resourceVersion");
+        let scope = write_scope(def, opts.status);
+        Ok(Applied {
+            fields: fields::leaf_paths(&body, scope),
+            body,
+            scope,
+            opts,
+        })
+    }
+}
+
+/// The object an apply creates.
+fn first_apply(def: &ResourceDef, applied: &Applied<'_>) -> Value {
+    let mut obj = applied.body.clone();
+    if def.status_subresource
+        && def.custom
+        && !applied.opts.status
+        && let Some(m) = obj.as_object_mut()
+    {
+        m.remove("status");
+    }
+    if is_namespace(def) {
+        obj["status"] = json!({"phase": "Active"});
+    }
+    let now = now_rfc3339();
+    fields::set_managed(
+        &mut obj,
+        &[],
+        applied.claim(&now),
+        applied.fields.clone(),
+        true,
+    );
+    obj
+}
+
+/// Finds the fields other managers own that the apply changes: with `force` they change hands
+/// (are removed from the other entries); without, they are returned as (field, manager)
+/// conflicts.
+fn take_over(
+    entries: &mut [ManagedEntry],
+    applied: &Applied<'_>,
+    old: &Value,
+) -> Vec<(String, String)> {
+    let mut conflicts = Vec::new();
+    for e in entries.iter_mut() {
+        if applied.owns(e) || e.subresource.as_deref() != applied.subresource() {
+            continue;
+        }
+        let overlapping: Vec<fields::Path> = e
+            .fields
+            .iter()
+            .filter(|p| applied.fields.iter().any(|q| fields::overlaps(p, q)))
+            .cloned()
+            .collect();
+        for p in overlapping {
+            let differs = applied
+                .fields
+                .iter()
+                .filter(|q| fields::overlaps(&p, q))
+                .any(|q| fields::get(&applied.body, q) != fields::get(old, q));
+            if !differs {
+                continue;
+            }
+            if applied.opts.force {
+                e.fields.remove(&p);
+            } else {
+                conflicts.push((fields::display(&p), e.manager.clone()));
+            }
+        }
+    }
+    conflicts
+}
+
+/// The object after the apply: fields the applier dropped (and nobody else owns) removed, the
+/// configuration merged in, ownership recorded.
+fn merge_applied(old: &Value, entries: &[ManagedEntry], applied: &Applied<'_>) -> Value {
+    let previous: FieldSet = entries
+        .iter()
+        .find(|e| applied.owns(e) && e.subresource.as_deref() == applied.subresource())
+        .map(|e| e.fields.clone())
+        .unwrap_or_default();
+    let mut new = old.clone();
+    for p in previous.difference(&applied.fields) {
+        let owned_elsewhere = entries
+            .iter()
+            .any(|e| !applied.owns(e) && e.fields.iter().any(|q| fields::overlaps(p, q)));
+        if !owned_elsewhere {
+            fields::remove(&mut new, p);
+        }
+    }
+    let mut body = applied.body.clone();
+    if let Some(m) = body.as_object_mut() {
+        match applied.scope {
+            Scope::Status => m.retain(|k, _| k == "status" || k == "apiVersion" || k == "kind"),
+            Scope::Main {
+                status_subresource: true,
+            } => {
+                m.remove("status");
+            }
+            Scope::Main { .. } => {}
+        }
+    }
+    fields::deep_merge(&mut new, &body);
+    let now = now_rfc3339();
+    fields::set_managed(
+        &mut new,
+        entries,
+        applied.claim(&now),
+        applied.fields.clone(),
+        true,
+    );
+    new
+}
+
+/// Whether an apply changed neither content nor who owns what (its timestamps aside).
+fn same_content_and_owners(new: &Value, old: &Value) -> bool {
+    comparable(new) == comparable(old)
+        && fields::managed_entries(new)
+            .iter()
+            .map(|e| &e.fields)
+            .eq(fields::managed_entries(old).iter().map(|e| &e.fields))
+}
+
+/// The object without the fields that change on every write, for "did anything change?".
+fn comparable(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+        m.remove("managedFields");
+    }
+    v
+}
