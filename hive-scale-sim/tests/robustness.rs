@@ -4,7 +4,8 @@
 //! is the longer run.
 
 use axum::body::Body;
-use hive_scale_sim::apiserver::routes::{ApiState, InFlight, handle};
+use hive_scale_sim::apiserver::routes::handle;
+use hive_scale_sim::apiserver::state::{ApiState, InFlight};
 use hive_scale_sim::apiserver::{Store, StoreConfig};
 use proptest::prelude::*;
 use std::sync::Arc;
