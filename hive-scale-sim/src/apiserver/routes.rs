@@ -6,9 +6,9 @@ use super::error::ApiError;
 use super::faults::Fault;
 use super::protobuf;
 use super::registry::ResourceDef;
-use super::selector::{FieldSelector, LabelSelector};
+use super::selector::{FieldQuery, LabelQuery};
 use super::state::{ApiState, error_response, flag, json_response};
-use super::store::{ListQuery, Outcome, PatchKind, Preconditions, WriteOptions};
+use super::store::{ListQuery, PatchKind, Preconditions, WriteEffect, WriteOptions};
 use super::table;
 use super::watch::{self, WatchParams};
 use axum::body::{Body, Bytes};
@@ -224,8 +224,8 @@ fn list_query(query: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
         None => 0,
     };
     Ok(ListQuery {
-        labels: LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))?,
-        fields: FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))?,
+        labels: LabelQuery::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))?,
+        fields: FieldQuery::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))?,
         limit,
         continue_token: query.get("continue").filter(|c| !c.is_empty()).cloned(),
     })
@@ -401,8 +401,8 @@ async fn serve(
                 other => return Err(ApiError::unsupported_media_type(other)),
             };
             let opts = write_options(query, headers, t.status)?;
-            let (obj, outcome) = store.patch(def, ns, name, kind, patch, &opts)?;
-            let code = if outcome == Outcome::Created {
+            let (obj, effect) = store.patch(def, ns, name, kind, patch, &opts)?;
+            let code = if effect == WriteEffect::Created {
                 StatusCode::CREATED
             } else {
                 StatusCode::OK
@@ -431,8 +431,8 @@ async fn serve(
                     .get("dryRun")
                     .and_then(Value::as_array)
                     .is_some_and(|a| a.iter().any(|v| v == "All"));
-            let (obj, outcome) = store.delete(def, ns, name, &pre, dry_run)?;
-            if outcome == Outcome::Deleted {
+            let (obj, effect) = store.delete(def, ns, name, &pre, dry_run)?;
+            if effect == WriteEffect::Deleted {
                 let uid = obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
                 Ok(ok(&json!({
                     "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",

@@ -13,11 +13,12 @@ enum Op {
     DoesNotExist,
 }
 
-/// A parsed `labelSelector`.
+/// The parsed `labelSelector=` query parameter of a list, watch or deletecollection (not the
+/// `LabelSelector` API type objects carry).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LabelSelector(Vec<(String, Op)>);
+pub struct LabelQuery(Vec<(String, Op)>);
 
-impl LabelSelector {
+impl LabelQuery {
     /// Parses `a=b,c!=d,e in (f,g),h notin (i),j,!k`.
     pub fn parse(text: &str) -> Result<Self, ApiError> {
         let bad = |why: &str| {
@@ -85,11 +86,12 @@ impl LabelSelector {
     }
 }
 
-/// A parsed `fieldSelector` (metadata.name, metadata.namespace, and a few status fields).
+/// The parsed `fieldSelector=` query parameter (metadata.name, metadata.namespace, and a few
+/// status fields).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct FieldSelector(Vec<(String, bool, String)>);
+pub struct FieldQuery(Vec<(String, bool, String)>);
 
-impl FieldSelector {
+impl FieldQuery {
     /// Parses `metadata.name=x,metadata.namespace!=y`.
     pub fn parse(text: &str) -> Result<Self, ApiError> {
         let mut reqs = Vec::new();
@@ -220,33 +222,27 @@ mod tests {
             ("scaletest=true,env in (dev)", false),
             ("app.kubernetes.io/managed-by=hive-scale,scaletest", true),
         ] {
-            assert_eq!(
-                LabelSelector::parse(sel).unwrap().matches(&o),
-                want,
-                "{sel}"
-            );
+            assert_eq!(LabelQuery::parse(sel).unwrap().matches(&o), want, "{sel}");
         }
         for bad in ["a in (", "=x", "a=b c", "a in x"] {
-            assert!(LabelSelector::parse(bad).is_err(), "{bad}");
+            assert!(LabelQuery::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn field_selector_syntax() {
         let o = obj(json!({}));
-        assert!(FieldSelector::parse("metadata.name=n").unwrap().matches(&o));
+        assert!(FieldQuery::parse("metadata.name=n").unwrap().matches(&o));
         assert!(
-            !FieldSelector::parse("metadata.namespace!=ns")
+            !FieldQuery::parse("metadata.namespace!=ns")
                 .unwrap()
                 .matches(&o)
         );
         assert_eq!(
-            FieldSelector::parse("metadata.name=n")
-                .unwrap()
-                .pinned_name(),
+            FieldQuery::parse("metadata.name=n").unwrap().pinned_name(),
             Some("n")
         );
-        let err = FieldSelector::parse("spec.foo=1").unwrap_err();
+        let err = FieldQuery::parse("spec.foo=1").unwrap_err();
         assert_eq!(err.code, 400);
         assert!(err.message.contains("field label not supported"));
     }

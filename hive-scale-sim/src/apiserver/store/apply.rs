@@ -2,7 +2,7 @@
 //! manager owns is a conflict unless forced; fields the applier stops sending are removed
 //! unless someone else owns them.
 
-use super::writes::{Decision, Outcome, WriteOptions, write_scope};
+use super::writes::{Decision, WriteEffect, WriteOptions, write_scope};
 use super::{Obj, Store, is_namespace, meta_mut, meta_str, now_rfc3339};
 use crate::apiserver::error::ApiError;
 use crate::apiserver::fields::{self, Claim, FieldSet, ManagedEntry, Scope};
@@ -48,7 +48,7 @@ impl Store {
         name: &str,
         body: Value,
         opts: &WriteOptions,
-    ) -> Result<(Obj, Outcome), ApiError> {
+    ) -> Result<(Obj, WriteEffect), ApiError> {
         let applied = self.admit_apply(def, ns, name, body, opts)?;
         self.mutate(def, ns, name, opts.dry_run, |old| {
             let Some(old) = old else {

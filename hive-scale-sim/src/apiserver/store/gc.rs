@@ -1,7 +1,7 @@
 //! Consequences of a write for other objects: the served resources when CRDs change,
 //! dependents of a deleted owner (ownerReferences), and namespaces that finish terminating.
 
-use super::writes::{Decision, Outcome, Preconditions};
+use super::writes::{Decision, Preconditions, WriteEffect};
 use super::{Store, meta, meta_str};
 use crate::apiserver::registry::{Registry, ResourceDef};
 use serde_json::Value;
@@ -10,11 +10,11 @@ use std::sync::Arc;
 impl Store {
     /// Consequences of a write that touch other objects: CRD registration, namespace
     /// finalization, garbage collection of dependents.
-    pub(super) fn after_write(&self, def: &ResourceDef, obj: &Value, outcome: Outcome) {
+    pub(super) fn after_write(&self, def: &ResourceDef, obj: &Value, effect: WriteEffect) {
         if def.plural == "customresourcedefinitions" && def.group == "apiextensions.k8s.io" {
             self.rebuild_registry(def);
         }
-        if outcome != Outcome::Deleted {
+        if effect != WriteEffect::Deleted {
             return;
         }
         let ns = meta_str(obj, "namespace").unwrap_or_default().to_string();

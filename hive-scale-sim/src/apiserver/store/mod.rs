@@ -19,7 +19,7 @@ mod objects;
 mod writes;
 
 pub use objects::{EventType, ListQuery, ListResult, Stored, WatchEvent, WatchStart};
-pub use writes::{Outcome, PatchKind, Preconditions, WriteOptions};
+pub use writes::{PatchKind, Preconditions, WriteEffect, WriteOptions};
 
 use super::registry::{Registry, ResourceDef};
 use parking_lot::RwLock;

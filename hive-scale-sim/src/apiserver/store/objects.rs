@@ -4,7 +4,7 @@
 use super::{Entry, Obj, Store, meta, meta_str};
 use crate::apiserver::error::ApiError;
 use crate::apiserver::registry::ResourceDef;
-use crate::apiserver::selector::{FieldSelector, LabelSelector};
+use crate::apiserver::selector::{FieldQuery, LabelQuery};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -115,9 +115,9 @@ pub struct WatchEvent {
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     /// `labelSelector`.
-    pub labels: LabelSelector,
+    pub labels: LabelQuery,
     /// `fieldSelector`.
-    pub fields: FieldSelector,
+    pub fields: FieldQuery,
     /// `limit` (0: everything).
     pub limit: usize,
     /// `continue` token from a previous page.

@@ -52,9 +52,9 @@ pub struct Preconditions {
     pub resource_version: Option<String>,
 }
 
-/// What a write did.
+/// What a write did to the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum WriteEffect {
     /// A new object.
     Created,
     /// An existing object changed.
@@ -79,16 +79,16 @@ pub(super) enum Decision {
 
 /// A decision with the server's metadata applied: what is committed.
 enum Step {
-    Store(Value, Outcome),
+    Store(Value, WriteEffect),
     Drop(Obj),
 }
 
 impl Step {
     /// The result of a dry run: what would be stored, nothing committed.
-    fn preview(self) -> (Obj, Outcome) {
+    fn preview(self) -> (Obj, WriteEffect) {
         match self {
-            Step::Store(n, outcome) => (Arc::new(n), outcome),
-            Step::Drop(last) => (last, Outcome::Deleted),
+            Step::Store(n, effect) => (Arc::new(n), effect),
+            Step::Drop(last) => (last, WriteEffect::Deleted),
         }
     }
 }
@@ -114,7 +114,7 @@ impl Store {
         name: &str,
         dry_run: bool,
         decide: impl FnOnce(Option<&Obj>) -> Result<Decision, ApiError>,
-    ) -> Result<(Obj, Outcome), ApiError> {
+    ) -> Result<(Obj, WriteEffect), ApiError> {
         let ns_kind = def.namespaced.then(|| self.kind(&self.namespaces));
         let ns_state = ns_kind.as_ref().map(|k| k.state.read());
         let kind = self.kind(def);
@@ -128,7 +128,7 @@ impl Store {
             .map(|nss| nss.objects.get(&(String::new(), ns.to_string())));
         let Some(step) = self.step(def, ns, name, old.as_ref(), namespace, decision)? else {
             let old = old.ok_or_else(|| ApiError::not_found(&def.qualified(), name))?;
-            return Ok((old, Outcome::Unchanged));
+            return Ok((old, WriteEffect::Unchanged));
         };
         if dry_run {
             return Ok(step.preview());
@@ -182,8 +182,8 @@ impl Store {
             {
                 Some(Step::Drop(o.clone()))
             }
-            Some(_) => Some(Step::Store(new, Outcome::Updated)),
-            None => Some(Step::Store(new, Outcome::Created)),
+            Some(_) => Some(Step::Store(new, WriteEffect::Updated)),
+            None => Some(Step::Store(new, WriteEffect::Created)),
         })
     }
 
@@ -194,7 +194,7 @@ impl Store {
         ns: &str,
         mut obj: Value,
         opts: &WriteOptions,
-    ) -> Result<(Obj, Outcome), ApiError> {
+    ) -> Result<(Obj, WriteEffect), ApiError> {
         if !obj.is_object() {
             return Err(ApiError::bad_request(
                 "the request body must be a JSON or YAML object",
@@ -253,7 +253,7 @@ impl Store {
         name: &str,
         mut obj: Value,
         opts: &WriteOptions,
-    ) -> Result<(Obj, Outcome), ApiError> {
+    ) -> Result<(Obj, WriteEffect), ApiError> {
         if let Some(body_name) = meta_str(&obj, "name")
             && body_name != name
         {
@@ -296,7 +296,7 @@ impl Store {
         kind: PatchKind,
         body: Value,
         opts: &WriteOptions,
-    ) -> Result<(Obj, Outcome), ApiError> {
+    ) -> Result<(Obj, WriteEffect), ApiError> {
         let body = match kind {
             PatchKind::Apply => return self.apply(def, ns, name, body, opts),
             PatchKind::Strategic => strip_directives(body),
@@ -340,7 +340,7 @@ impl Store {
         name: &str,
         pre: &Preconditions,
         dry_run: bool,
-    ) -> Result<(Obj, Outcome), ApiError> {
+    ) -> Result<(Obj, WriteEffect), ApiError> {
         let is_namespace = is_namespace(def);
         let result = self.mutate(def, ns, name, dry_run, |old| {
             let old = old.ok_or_else(|| ApiError::not_found(&def.qualified(), name))?;
@@ -364,16 +364,16 @@ impl Store {
             self.empty_namespace(name);
             self.finish_namespace(name);
             if let Ok(obj) = self.get(def, "", name) {
-                return Ok((obj, Outcome::Finalizing));
+                return Ok((obj, WriteEffect::Finalizing));
             }
-            return Ok((result.0, Outcome::Deleted));
+            return Ok((result.0, WriteEffect::Deleted));
         }
-        let outcome = if result.1 == Outcome::Deleted {
-            Outcome::Deleted
+        let effect = if result.1 == WriteEffect::Deleted {
+            WriteEffect::Deleted
         } else {
-            Outcome::Finalizing
+            WriteEffect::Finalizing
         };
-        Ok((result.0, outcome))
+        Ok((result.0, effect))
     }
 
     /// Deletes every object a list query selects.
@@ -411,13 +411,13 @@ fn commit(
     step: Step,
     prev: Option<Entry>,
     rv: u64,
-) -> (WatchEvent, (Obj, Outcome)) {
+) -> (WatchEvent, (Obj, WriteEffect)) {
     match step {
-        Step::Store(mut n, outcome) => {
+        Step::Store(mut n, effect) => {
             meta_mut(&mut n).insert("resourceVersion".into(), rv.to_string().into());
             let stored = Arc::new(Stored::new(&n));
             st.objects.insert(key, stored.clone());
-            let type_ = if outcome == Outcome::Created {
+            let type_ = if effect == WriteEffect::Created {
                 EventType::Added
             } else {
                 EventType::Modified
@@ -428,7 +428,7 @@ fn commit(
                 object: stored,
                 prev,
             };
-            (event, (Arc::new(n), outcome))
+            (event, (Arc::new(n), effect))
         }
         Step::Drop(last) => {
             st.objects.remove(&key);
@@ -440,7 +440,7 @@ fn commit(
                 object: Arc::new(Stored::new(&gone)),
                 prev,
             };
-            (event, (Arc::new(gone), Outcome::Deleted))
+            (event, (Arc::new(gone), WriteEffect::Deleted))
         }
     }
 }

@@ -7,7 +7,7 @@ fn server_side_apply_creates_is_idempotent_removes_and_conflicts() {
     let s = store();
     let cms = def(&s, "", "v1", "configmaps");
     let applied = cm("a", json!({"x": "1", "y": "2"}));
-    let (o, outcome) = s
+    let (o, effect) = s
         .patch(
             &cms,
             "default",
@@ -17,9 +17,9 @@ fn server_side_apply_creates_is_idempotent_removes_and_conflicts() {
             &opts("hive-scale"),
         )
         .unwrap();
-    assert_eq!(outcome, Outcome::Created);
+    assert_eq!(effect, WriteEffect::Created);
     assert_eq!(o["metadata"]["managedFields"][0]["operation"], "Apply");
-    let (o2, outcome) = s
+    let (o2, effect) = s
         .patch(
             &cms,
             "default",
@@ -29,10 +29,10 @@ fn server_side_apply_creates_is_idempotent_removes_and_conflicts() {
             &opts("hive-scale"),
         )
         .unwrap();
-    assert_eq!(outcome, Outcome::Unchanged);
+    assert_eq!(effect, WriteEffect::Unchanged);
     assert_eq!(rv(&o2), rv(&o));
     // Dropping a field the manager owned removes it.
-    let (o3, outcome) = s
+    let (o3, effect) = s
         .patch(
             &cms,
             "default",
@@ -42,7 +42,7 @@ fn server_side_apply_creates_is_idempotent_removes_and_conflicts() {
             &opts("hive-scale"),
         )
         .unwrap();
-    assert_eq!(outcome, Outcome::Updated);
+    assert_eq!(effect, WriteEffect::Updated);
     assert_eq!(o3["data"], json!({"x": "1"}));
     // Another manager changing an owned field conflicts, unless forced.
     let err = s

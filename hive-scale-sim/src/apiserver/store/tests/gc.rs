@@ -20,19 +20,19 @@ fn finalizers_hold_deletion_and_preconditions_guard_it() {
         "{}",
         err.message
     );
-    let (held, outcome) = s
+    let (held, effect) = s
         .delete(&cds, "default", "c1", &Preconditions::default(), false)
         .unwrap();
-    assert_eq!(outcome, Outcome::Finalizing);
+    assert_eq!(effect, WriteEffect::Finalizing);
     assert!(held["metadata"]["deletionTimestamp"].is_string());
     let mut cleared = (*s.get(&cds, "default", "c1").unwrap()).clone();
     cleared["metadata"]["finalizers"] = json!([]);
-    let (_, outcome) = s
+    let (_, effect) = s
         .update(&cds, "default", "c1", cleared, &opts("ctrl"))
         .unwrap();
     assert_eq!(
-        outcome,
-        Outcome::Deleted,
+        effect,
+        WriteEffect::Deleted,
         "removing the last finalizer completes the deletion"
     );
     assert_eq!(s.get(&cds, "default", "c1").unwrap_err().code, 404);
@@ -54,12 +54,12 @@ fn namespace_deletion_cascades_and_blocks_new_content() {
     let mut m = cm("a", json!({}));
     m["metadata"]["namespace"] = "ns1".into();
     s.create(&cms, "ns1", m.clone(), &opts("t")).unwrap();
-    let (_, outcome) = s
+    let (_, effect) = s
         .delete(&nss, "", "ns1", &Preconditions::default(), false)
         .unwrap();
     assert_eq!(
-        outcome,
-        Outcome::Finalizing,
+        effect,
+        WriteEffect::Finalizing,
         "a finalizer inside holds the namespace"
     );
     assert_eq!(s.get(&cms, "ns1", "a").unwrap_err().code, 404);

@@ -7,7 +7,7 @@ mod gc;
 mod reads;
 mod writes;
 
-use crate::apiserver::selector::{FieldSelector, LabelSelector};
+use crate::apiserver::selector::{FieldQuery, LabelQuery};
 use serde_json::json;
 
 fn store() -> Arc<Store> {

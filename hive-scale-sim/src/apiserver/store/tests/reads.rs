@@ -12,12 +12,12 @@ fn list_selectors_and_pagination() {
         s.create(&cms, "default", o, &opts("t")).unwrap();
     }
     let q = ListQuery {
-        labels: LabelSelector::parse("even=true").unwrap(),
+        labels: LabelQuery::parse("even=true").unwrap(),
         ..Default::default()
     };
     assert_eq!(s.list(&cms, Some("default"), &q).unwrap().items.len(), 13);
     let q = ListQuery {
-        fields: FieldSelector::parse("metadata.name=cm-03").unwrap(),
+        fields: FieldQuery::parse("metadata.name=cm-03").unwrap(),
         ..Default::default()
     };
     assert_eq!(s.list(&cms, None, &q).unwrap().items.len(), 1);

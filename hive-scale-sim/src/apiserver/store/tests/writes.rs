@@ -6,10 +6,10 @@ use super::*;
 fn create_get_conflicts_and_metadata() {
     let s = store();
     let cms = def(&s, "", "v1", "configmaps");
-    let (o, outcome) = s
+    let (o, effect) = s
         .create(&cms, "default", cm("a", json!({"k": "v"})), &opts("t"))
         .unwrap();
-    assert_eq!(outcome, Outcome::Created);
+    assert_eq!(effect, WriteEffect::Created);
     assert!(o["metadata"]["uid"].as_str().unwrap().len() == 36);
     assert!(
         o["metadata"]["creationTimestamp"]
@@ -56,10 +56,10 @@ fn update_needs_current_resource_version_and_bumps_generation_on_spec_only() {
     assert_eq!(o["metadata"]["generation"], 1);
     let mut changed = (*o).clone();
     changed["spec"]["preserveOnDelete"] = true.into();
-    let (o2, outcome) = s
+    let (o2, effect) = s
         .update(&cds, "default", "c1", changed.clone(), &opts("t"))
         .unwrap();
-    assert_eq!(outcome, Outcome::Updated);
+    assert_eq!(effect, WriteEffect::Updated);
     assert_eq!(o2["metadata"]["generation"], 2);
     assert!(rv(&o2) > rv(&o));
     let err = s
@@ -79,10 +79,10 @@ fn update_needs_current_resource_version_and_bumps_generation_on_spec_only() {
         o3["metadata"]["generation"], 2,
         "metadata changes do not bump generation"
     );
-    let (o4, outcome) = s
+    let (o4, effect) = s
         .update(&cds, "default", "c1", (*o3).clone(), &opts("t"))
         .unwrap();
-    assert_eq!(outcome, Outcome::Unchanged);
+    assert_eq!(effect, WriteEffect::Unchanged);
     assert_eq!(rv(&o4), rv(&o3), "a no-op write keeps the resourceVersion");
 }
 
@@ -110,10 +110,10 @@ fn status_is_a_subresource() {
     assert_eq!(o2["metadata"]["generation"], 1);
     let mut main = (*o2).clone();
     main["status"] = json!({});
-    let (o3, outcome) = s.update(&cds, "default", "c1", main, &opts("t")).unwrap();
+    let (o3, effect) = s.update(&cds, "default", "c1", main, &opts("t")).unwrap();
     assert_eq!(
-        outcome,
-        Outcome::Unchanged,
+        effect,
+        WriteEffect::Unchanged,
         "the main endpoint ignores status"
     );
     assert_eq!(o3["status"]["apiURL"], "https://x");
