@@ -187,12 +187,13 @@ fn node(schema: &Value, v: &Value, path: &str, causes: &mut Causes) {
     }
 }
 
+/// A value for an error message: its JSON, cut after 40 characters (not bytes: user text may be
+/// multi-byte, and a cut inside a character would panic).
 fn short(v: &Value) -> String {
     let s = v.to_string();
-    if s.len() > 40 {
-        format!("{}...", &s[..40])
-    } else {
-        s
+    match s.char_indices().nth(40) {
+        Some((end, _)) => format!("{}...", &s[..end]),
+        None => s,
     }
 }
 
@@ -228,6 +229,14 @@ mod tests {
         let mut c = Causes::new();
         schema(&s, &json!({}), &mut c);
         assert_eq!(c, vec![("spec".to_string(), "Required value".to_string())]);
+    }
+
+    #[test]
+    fn long_values_are_cut_at_a_character_boundary() {
+        let v = Value::from("é".repeat(60));
+        // 40 characters of the JSON text: the opening quote and 39 of the accented letters.
+        assert_eq!(short(&v), format!("\"{}...", "é".repeat(39)));
+        assert_eq!(short(&Value::from("ok")), "\"ok\"");
     }
 
     #[test]
