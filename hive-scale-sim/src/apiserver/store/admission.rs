@@ -106,14 +106,25 @@ pub(super) fn check_namespace_open(
     }
 }
 
-/// Sets what the server owns in metadata: identity, timestamps, generation.
+/// What the server decides about a write's metadata.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ServerFields<'a> {
+    /// The time of the write.
+    pub(super) now: &'a str,
+    /// The write is the server starting the object's deletion.
+    pub(super) deleting: bool,
+}
+
+/// Sets what the server owns in metadata: identity, timestamps, generation. Clients cannot set
+/// these: whatever a body says, uid and creationTimestamp come from the stored object (or are
+/// new), and deletionTimestamp and deletionGracePeriodSeconds only ever come from a delete.
 pub(super) fn stamp_metadata(
     def: &ResourceDef,
     ns: &str,
     name: &str,
     old: Option<&Value>,
     new: &mut Value,
-    now: &str,
+    server: ServerFields<'_>,
 ) {
     let m = meta_mut(new);
     m.insert("name".into(), name.into());
@@ -131,9 +142,10 @@ pub(super) fn stamp_metadata(
                 "deletionGracePeriodSeconds",
                 "generation",
             ] {
-                // Once set, a deletionTimestamp stays; a write may not remove it.
-                let keep_new =
-                    field == "deletionTimestamp" || field == "deletionGracePeriodSeconds";
+                // Once set, a deletionTimestamp stays; a write may not remove it, and only the
+                // server's delete sets it.
+                let keep_new = server.deleting
+                    && (field == "deletionTimestamp" || field == "deletionGracePeriodSeconds");
                 match meta(o).and_then(|om| om.get(field)) {
                     Some(v) => {
                         m.insert(field.into(), v.clone());
@@ -158,7 +170,7 @@ pub(super) fn stamp_metadata(
         }
         None => {
             m.insert("uid".into(), uuid::Uuid::new_v4().to_string().into());
-            m.insert("creationTimestamp".into(), now.into());
+            m.insert("creationTimestamp".into(), server.now.into());
             m.remove("deletionTimestamp");
             m.remove("deletionGracePeriodSeconds");
             if def.custom {

@@ -1,6 +1,6 @@
 //! Writes: create, update, patch, delete, and `Store::mutate`, the one place objects change.
 
-use super::admission::{check_namespace_open, stamp_metadata};
+use super::admission::{ServerFields, check_namespace_open, stamp_metadata};
 use super::{
     Entry, KindState, Obj, Store, Stored, WatchEvent, has_finalizers, is_namespace, meta, meta_mut,
     meta_str, now_rfc3339,
@@ -71,6 +71,9 @@ pub enum WriteEffect {
 pub(super) enum Decision {
     /// Store this (server-owned metadata is stamped afterwards).
     Put(Value),
+    /// Start the object's deletion: store this, with the deletionTimestamp the server set in it
+    /// (the only write whose deletion fields are not taken from the stored object).
+    MarkDeleted(Value),
     /// Remove the object.
     Remove,
     /// Leave it as it is.
@@ -154,24 +157,22 @@ impl Store {
         decision: Decision,
     ) -> Result<Option<Step>, ApiError> {
         let missing = || ApiError::not_found(&def.qualified(), name);
-        let mut new = match decision {
+        let (mut new, deleting) = match decision {
             Decision::Keep => return old.map(|_| None).ok_or_else(missing),
             Decision::Remove => return Ok(Some(Step::Drop(old.cloned().ok_or_else(missing)?))),
-            Decision::Put(new) => new,
+            Decision::Put(new) => (new, false),
+            Decision::MarkDeleted(new) => (new, true),
         };
         if old.is_none()
             && let Some(nsobj) = namespace
         {
             check_namespace_open(nsobj, def, ns, name)?;
         }
-        stamp_metadata(
-            def,
-            ns,
-            name,
-            old.map(|o| &**o),
-            &mut new,
-            &self.clock.now_rfc3339(),
-        );
+        let server = ServerFields {
+            now: &self.clock.now_rfc3339(),
+            deleting,
+        };
+        stamp_metadata(def, ns, name, old.map(|o| &**o), &mut new, server);
         Ok(match old {
             Some(o) if **o == new => None,
             // A namespace's own finalizer is its contents: finish_namespace removes it.
@@ -356,7 +357,7 @@ impl Store {
                 if is_namespace {
                     new["status"] = json!({"phase": "Terminating"});
                 }
-                return Ok(Decision::Put(new));
+                return Ok(Decision::MarkDeleted(new));
             }
             Ok(Decision::Remove)
         })?;

@@ -1,0 +1,175 @@
+//! kube-apiserver behaviour clients depend on, over HTTP: typed built-in kinds, server-owned
+//! deletion fields, delete propagation and preconditions, apply preconditions, CRD removal,
+//! selectors that do not parse.
+
+use hive_scale_sim::apiserver::{ApiServer, ApiServerConfig};
+use serde_json::{Value, json};
+
+async fn hub() -> (tempfile::TempDir, ApiServer, kube::Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = ApiServer::start(ApiServerConfig::new(dir.path(), "hub"))
+        .await
+        .unwrap();
+    let client = hub.client().await.unwrap();
+    (dir, hub, client)
+}
+
+/// Sends a request and returns (status, body as JSON); a transport error fails the test.
+async fn send(
+    client: &kube::Client,
+    method: &str,
+    path: &str,
+    ct: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let bytes = if body.is_null() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(body).unwrap()
+    };
+    let req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", ct)
+        .body(kube::client::Body::from(bytes))
+        .unwrap();
+    let resp = client
+        .send(req)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: transport error: {e}"));
+    let code = resp.status().as_u16();
+    let bytes = resp
+        .into_body()
+        .collect_bytes()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: body cut: {e}"));
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (code, v)
+}
+
+async fn post(client: &kube::Client, path: &str, body: Value) -> (u16, Value) {
+    send(client, "POST", path, "application/json", &body).await
+}
+
+async fn get(client: &kube::Client, path: &str) -> (u16, Value) {
+    send(client, "GET", path, "application/json", &Value::Null).await
+}
+
+async fn apply(client: &kube::Client, path: &str, body: Value) -> (u16, Value) {
+    let path = format!("{path}?fieldManager=test&force=true");
+    send(
+        client,
+        "PATCH",
+        &path,
+        "application/apply-patch+yaml",
+        &body,
+    )
+    .await
+}
+
+async fn merge(client: &kube::Client, path: &str, body: Value) -> (u16, Value) {
+    send(client, "PATCH", path, "application/merge-patch+json", &body).await
+}
+
+async fn delete(client: &kube::Client, path: &str, options: Value) -> (u16, Value) {
+    send(client, "DELETE", path, "application/json", &options).await
+}
+
+const CMS: &str = "/api/v1/namespaces/default/configmaps";
+
+fn cm(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"a": "1"}})
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn clients_cannot_set_deletion_fields() {
+    let (_d, hub, client) = hub().await;
+    let deleting =
+        json!({"deletionTimestamp": "2020-01-01T00:00:00Z", "deletionGracePeriodSeconds": 30});
+    let mut body = cm("created");
+    body["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .extend(deleting.as_object().unwrap().clone());
+    let (code, created) = post(&client, CMS, body.clone()).await;
+    assert_eq!(code, 201, "{created}");
+    assert!(
+        created["metadata"].get("deletionTimestamp").is_none(),
+        "{created}"
+    );
+
+    // An update, a merge patch and an apply that set them change nothing, and do not delete
+    // the object (it has no finalizers, so a kept deletionTimestamp would remove it).
+    let mut put = created.clone();
+    put["metadata"]["deletionTimestamp"] = "2020-01-01T00:00:00Z".into();
+    let (code, updated) = send(
+        &client,
+        "PUT",
+        &format!("{CMS}/created"),
+        "application/json",
+        &put,
+    )
+    .await;
+    assert_eq!(code, 200, "{updated}");
+    assert!(
+        updated["metadata"].get("deletionTimestamp").is_none(),
+        "{updated}"
+    );
+    let (code, patched) = merge(
+        &client,
+        &format!("{CMS}/created"),
+        json!({"metadata": deleting}),
+    )
+    .await;
+    assert_eq!(code, 200, "{patched}");
+    assert!(
+        patched["metadata"].get("deletionTimestamp").is_none(),
+        "{patched}"
+    );
+    assert!(
+        patched["metadata"]
+            .get("deletionGracePeriodSeconds")
+            .is_none(),
+        "{patched}"
+    );
+    body["metadata"]["name"] = "applied".into();
+    let (code, applied) = apply(&client, &format!("{CMS}/applied"), body).await;
+    assert_eq!(code, 201, "{applied}");
+    assert!(
+        applied["metadata"].get("deletionTimestamp").is_none(),
+        "{applied}"
+    );
+    let (code, again) = apply(&client, &format!("{CMS}/applied"), json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied", "deletionTimestamp": "2020-01-01T00:00:00Z"}, "data": {"a": "1"}})).await;
+    assert_eq!(code, 200, "{again}");
+    assert!(
+        again["metadata"].get("deletionTimestamp").is_none(),
+        "{again}"
+    );
+    for name in ["created", "applied"] {
+        let (code, _) = get(&client, &format!("{CMS}/{name}")).await;
+        assert_eq!(code, 200, "{name} still exists");
+    }
+
+    // An object the server is deleting keeps the server's timestamp whatever a client sends.
+    let mut held = cm("held");
+    held["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    post(&client, CMS, held).await;
+    let (code, marked) = delete(&client, &format!("{CMS}/held"), Value::Null).await;
+    assert_eq!(code, 200);
+    let stamp = marked["metadata"]["deletionTimestamp"].clone();
+    assert!(stamp.is_string(), "{marked}");
+    let (_, patched) = merge(&client, &format!("{CMS}/held"), json!({"metadata": {"deletionTimestamp": "2001-01-01T00:00:00Z", "deletionGracePeriodSeconds": 99}})).await;
+    assert_eq!(patched["metadata"]["deletionTimestamp"], stamp);
+    assert_eq!(patched["metadata"]["deletionGracePeriodSeconds"], 0);
+    hub.shutdown().await;
+}
