@@ -82,15 +82,6 @@ fn cm(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"a": "1"}})
 }
 
-fn names(list: &Value) -> Vec<String> {
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn clients_cannot_set_deletion_fields() {
     let (_d, hub, client) = hub().await;
@@ -171,5 +162,120 @@ async fn clients_cannot_set_deletion_fields() {
     let (_, patched) = merge(&client, &format!("{CMS}/held"), json!({"metadata": {"deletionTimestamp": "2001-01-01T00:00:00Z", "deletionGracePeriodSeconds": 99}})).await;
     assert_eq!(patched["metadata"]["deletionTimestamp"], stamp);
     assert_eq!(patched["metadata"]["deletionGracePeriodSeconds"], 0);
+    hub.shutdown().await;
+}
+
+/// The first cause's field of a 422 Invalid.
+fn invalid_field(code: u16, status: &Value) -> String {
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(status["reason"], "Invalid", "{status}");
+    status["details"]["causes"][0]["field"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no cause: {status}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn built_in_kinds_are_type_checked_and_nothing_is_stored() {
+    let (_d, hub, client) = hub().await;
+    let secrets = "/api/v1/namespaces/default/secrets";
+    let secret = |extra: Value| {
+        let mut s = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}});
+        s.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        s
+    };
+    let cases = [
+        (secrets, secret(json!({"immutable": "yes"})), "immutable"),
+        (secrets, secret(json!({"data": "x"})), "data"),
+        (
+            secrets,
+            secret(json!({"data": {"k": "not base64!"}})),
+            "data[k]",
+        ),
+        (secrets, secret(json!({"type": 7})), "type"),
+        (
+            CMS,
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "s"}, "data": {"a": 1}}),
+            "data.a",
+        ),
+        (
+            CMS,
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "s"}, "immutable": "no"}),
+            "immutable",
+        ),
+        (
+            CMS,
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "s", "finalizers": "x"}}),
+            "metadata.finalizers",
+        ),
+        (
+            "/api/v1/namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "s"}, "spec": {"finalizers": "kubernetes"}}),
+            "spec.finalizers",
+        ),
+        (
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "s"}, "spec": {"group": "example.com", "names": {"plural": "s", "kind": "S"}, "scope": "Namespaced", "versions": "v1"}}),
+            "spec.versions",
+        ),
+        (
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "s"}}),
+            "spec.group",
+        ),
+        (
+            "/apis/hive.openshift.io/v1/selectorsyncsets",
+            json!({"apiVersion": "hive.openshift.io/v1", "kind": "SelectorSyncSet", "metadata": {"name": "s", "finalizers": {"a": "b"}}, "spec": {}}),
+            "metadata.finalizers",
+        ),
+        (
+            "/apis/hive.openshift.io/v1/selectorsyncsets",
+            json!({"apiVersion": "hive.openshift.io/v1", "kind": "SelectorSyncSet", "metadata": {"name": "s", "ownerReferences": [{"name": "o"}]}, "spec": {}}),
+            "metadata.ownerReferences[0].apiVersion",
+        ),
+    ];
+    for (collection, body, field) in cases {
+        let (code, status) = post(&client, collection, body.clone()).await;
+        assert_eq!(invalid_field(code, &status), field, "POST {body}");
+        assert!(
+            status["message"].as_str().unwrap().contains(field),
+            "{status}"
+        );
+        let (code, _) = get(&client, &format!("{collection}/s")).await;
+        assert_eq!(code, 404, "nothing stored for {body}");
+        let (code, status) = apply(&client, &format!("{collection}/s"), body.clone()).await;
+        assert_eq!(invalid_field(code, &status), field, "apply {body}");
+        let (code, _) = get(&client, &format!("{collection}/s")).await;
+        assert_eq!(code, 404, "nothing stored by apply of {body}");
+    }
+
+    // Update, merge patch, JSON patch and apply of an existing Secret: refused, unchanged.
+    let (code, stored) = post(&client, secrets, secret(json!({"data": {"k": "aGk="}}))).await;
+    assert_eq!(code, 201, "{stored}");
+    let rv = stored["metadata"]["resourceVersion"].clone();
+    let path = format!("{secrets}/s");
+    let mut put = stored.clone();
+    put["immutable"] = "yes".into();
+    let (code, status) = send(&client, "PUT", &path, "application/json", &put).await;
+    assert_eq!(invalid_field(code, &status), "immutable");
+    let (code, status) = merge(&client, &path, json!({"data": "x"})).await;
+    assert_eq!(invalid_field(code, &status), "data");
+    let (code, status) = send(
+        &client,
+        "PATCH",
+        &path,
+        "application/json-patch+json",
+        &json!([{"op": "add", "path": "/data/k2", "value": 5}]),
+    )
+    .await;
+    assert_eq!(invalid_field(code, &status), "data[k2]");
+    let (code, status) = apply(&client, &path, secret(json!({"immutable": 1}))).await;
+    assert_eq!(invalid_field(code, &status), "immutable");
+    let (_, now) = get(&client, &path).await;
+    assert_eq!(now["metadata"]["resourceVersion"], rv, "{now}");
+    assert_eq!(now["data"], json!({"k": "aGk="}));
+    assert!(now.get("immutable").is_none());
     hub.shutdown().await;
 }

@@ -66,23 +66,56 @@ impl Store {
         if def.group.is_empty() && def.plural == "secrets" {
             fold_string_data(obj);
             // Kubernetes defaults an unset type, and clients (kubectl get -o) rely on it.
-            if let Some(m) = obj.as_object_mut()
-                && m.get("type")
-                    .and_then(Value::as_str)
-                    .is_none_or(str::is_empty)
-            {
-                m.insert("type".into(), "Opaque".into());
+            if let Some(m) = obj.as_object_mut() {
+                // A type that is not a string is left for decoding to refuse.
+                let unset = match m.get("type") {
+                    None | Some(Value::Null) => true,
+                    Some(Value::String(t)) => t.is_empty(),
+                    Some(_) => false,
+                };
+                if unset {
+                    m.insert("type".into(), "Opaque".into());
+                }
             }
             validate::secret(obj, &mut causes);
         }
         if !internal && let Some(schema) = &def.schema {
             validate::schema(schema, obj, &mut causes);
         }
+        // Decoding finds what the checks above report better, so it only speaks when they
+        // found nothing.
+        if !internal && causes.is_empty() {
+            decode_check(def, name, obj, &mut causes);
+        }
         if !causes.is_empty() {
             return Err(ApiError::invalid(&def.kind, name, causes));
         }
         Ok(())
     }
+}
+
+/// Decodes an object as kube-apiserver does before storing it: built-in kinds into their
+/// types, custom resources' metadata into ObjectMeta. A CRD that decodes must also define a
+/// resource the server can serve.
+pub(super) fn decode_check(
+    def: &ResourceDef,
+    name: &str,
+    obj: &Value,
+    causes: &mut validate::Causes,
+) {
+    if def.custom {
+        validate::object_meta(obj, causes);
+        return;
+    }
+    validate::builtin(&def.kind, obj, causes);
+    if causes.is_empty() && is_crd(def) {
+        validate::crd(name, obj, causes);
+    }
+}
+
+/// Whether `def` is CustomResourceDefinitions.
+pub(super) fn is_crd(def: &ResourceDef) -> bool {
+    def.group == "apiextensions.k8s.io" && def.plural == "customresourcedefinitions"
 }
 
 /// Refuses new content in a namespace that does not exist or is terminating.

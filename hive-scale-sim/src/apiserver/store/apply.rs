@@ -2,11 +2,13 @@
 //! manager owns is a conflict unless forced; fields the applier stops sending are removed
 //! unless someone else owns them.
 
+use super::admission::decode_check;
 use super::writes::{Decision, WriteEffect, WriteOptions, write_scope};
 use super::{Obj, Store, is_namespace, meta_mut, meta_str, now_rfc3339};
 use crate::apiserver::error::ApiError;
 use crate::apiserver::fields::{self, Claim, FieldSet, ManagedEntry, Scope};
 use crate::apiserver::registry::ResourceDef;
+use crate::apiserver::validate;
 use serde_json::{Value, json};
 
 /// One apply request, checked and admitted.
@@ -60,6 +62,13 @@ impl Store {
                 return Err(ApiError::apply_conflict(&def.qualified(), name, &conflicts));
             }
             let new = merge_applied(old, &entries, &applied);
+            if !opts.internal {
+                let mut causes = validate::Causes::new();
+                decode_check(def, name, &new, &mut causes);
+                if !causes.is_empty() {
+                    return Err(ApiError::invalid(&def.kind, name, causes));
+                }
+            }
             if same_content_and_owners(&new, old) {
                 return Ok(Decision::Keep);
             }

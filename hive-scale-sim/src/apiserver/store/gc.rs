@@ -1,6 +1,7 @@
 //! Consequences of a write for other objects: the served resources when CRDs change,
 //! dependents of a deleted owner (ownerReferences), and namespaces that finish terminating.
 
+use super::admission::is_crd;
 use super::writes::{Decision, Preconditions, WriteEffect};
 use super::{Store, meta, meta_str};
 use crate::apiserver::registry::{Registry, ResourceDef};
@@ -11,7 +12,7 @@ impl Store {
     /// Consequences of a write that touch other objects: CRD registration, namespace
     /// finalization, garbage collection of dependents.
     pub(super) fn after_write(&self, def: &ResourceDef, obj: &Value, effect: WriteEffect) {
-        if def.plural == "customresourcedefinitions" && def.group == "apiextensions.k8s.io" {
+        if is_crd(def) {
             self.rebuild_registry(def);
         }
         if effect != WriteEffect::Deleted {
