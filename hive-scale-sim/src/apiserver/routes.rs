@@ -8,7 +8,9 @@ use super::protobuf;
 use super::registry::ResourceDef;
 use super::selector::{FieldQuery, LabelQuery};
 use super::state::{ApiState, error_response, flag, json_response};
-use super::store::{ListQuery, PatchKind, Preconditions, WriteEffect, WriteOptions};
+use super::store::{
+    DeleteOptions, ListQuery, PatchKind, Preconditions, Propagation, WriteEffect, WriteOptions,
+};
 use super::table;
 use super::watch::{self, WatchParams};
 use axum::body::{Body, Bytes};
@@ -279,6 +281,78 @@ fn write_options(
     })
 }
 
+/// `DeleteOptions` from the body (or the query, where Kubernetes also accepts them), and
+/// whether the delete is a dry run.
+fn delete_options(
+    query: &HashMap<String, String>,
+    body: &Bytes,
+) -> Result<(DeleteOptions, bool), ApiError> {
+    let options: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+    };
+    if !options.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid DeleteOptions: the body must be a JSON object",
+        ));
+    }
+    let text = |k: &str| {
+        options
+            .get(k)
+            .and_then(Value::as_str)
+            .or_else(|| query.get(k).map(String::as_str))
+            .filter(|v| !v.is_empty())
+    };
+    let invalid = |field: &str, why: String| {
+        ApiError::invalid("DeleteOptions", "", vec![(field.to_string(), why)])
+    };
+    let policy = match text("propagationPolicy") {
+        None => None,
+        Some(p) => Some(Propagation::parse(p).ok_or_else(|| {
+            invalid(
+                "propagationPolicy",
+                format!("Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""),
+            )
+        })?),
+    };
+    let orphan = options
+        .get("orphanDependents")
+        .and_then(Value::as_bool)
+        .or_else(|| query.get("orphanDependents").map(|v| v == "true"));
+    let propagation = match (policy, orphan) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "orphanDependents",
+                "Invalid value: orphanDependents and propagationPolicy cannot be both set".into(),
+            ));
+        }
+        (Some(p), None) => p,
+        (None, Some(true)) => Propagation::Orphan,
+        (None, _) => Propagation::Background,
+    };
+    let precondition = |k: &str| {
+        options
+            .pointer(&format!("/preconditions/{k}"))
+            .and_then(Value::as_str)
+            .map(String::from)
+    };
+    let dry_run = query.get("dryRun").is_some_and(|v| v == "All")
+        || options
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All"));
+    let opts = DeleteOptions {
+        preconditions: Preconditions {
+            uid: precondition("uid"),
+            resource_version: precondition("resourceVersion"),
+        },
+        propagation,
+    };
+    Ok((opts, dry_run))
+}
+
 /// Decodes a request body from JSON or YAML.
 fn decode(
     headers: &HeaderMap,
@@ -368,7 +442,9 @@ async fn serve(
         (Method::DELETE, None) => {
             let q = list_query(query)?;
             let opts = write_options(query, headers, false)?;
-            let items = store.delete_collection(def, t.namespace.as_deref(), &q, opts.dry_run)?;
+            let (delete, _) = delete_options(query, &body)?;
+            let items =
+                store.delete_collection(def, t.namespace.as_deref(), &q, &delete, opts.dry_run)?;
             let list = json!({
                 "kind": format!("{}List", def.kind),
                 "apiVersion": def.api_version(),
@@ -410,28 +486,8 @@ async fn serve(
             Ok(json_response(code, &obj))
         }
         (Method::DELETE, Some(name)) => {
-            let options: Value = if body.is_empty() {
-                json!({})
-            } else {
-                serde_json::from_slice(&body)
-                    .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
-            };
-            let pre = Preconditions {
-                uid: options
-                    .pointer("/preconditions/uid")
-                    .and_then(Value::as_str)
-                    .map(String::from),
-                resource_version: options
-                    .pointer("/preconditions/resourceVersion")
-                    .and_then(Value::as_str)
-                    .map(String::from),
-            };
-            let dry_run = query.get("dryRun").is_some_and(|v| v == "All")
-                || options
-                    .get("dryRun")
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| a.iter().any(|v| v == "All"));
-            let (obj, effect) = store.delete(def, ns, name, &pre, dry_run)?;
+            let (options, dry_run) = delete_options(query, &body)?;
+            let (obj, effect) = store.delete(def, ns, name, &options, dry_run)?;
             if effect == WriteEffect::Deleted {
                 let uid = obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
                 Ok(ok(&json!({

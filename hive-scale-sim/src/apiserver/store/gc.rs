@@ -1,16 +1,41 @@
 //! Consequences of a write for other objects: the served resources when CRDs change,
-//! dependents of a deleted owner (ownerReferences), and namespaces that finish terminating.
+//! dependents of a deleted owner (ownerReferences, with the three propagation policies), and
+//! namespaces that finish terminating.
+//!
+//! Dependents are looked for in the owner's namespace, so cluster-scoped owners collect nothing.
 
 use super::admission::is_crd;
-use super::writes::{Decision, Preconditions, WriteEffect};
-use super::{Store, meta, meta_str};
+use super::writes::{DeleteOptions, Propagation, WriteEffect};
+use super::{Store, meta, meta_mut, meta_str};
 use crate::apiserver::registry::{Registry, ResourceDef};
 use serde_json::Value;
 use std::sync::Arc;
 
+/// The finalizer that holds an owner being deleted in the foreground.
+pub(super) const FOREGROUND: &str = "foregroundDeletion";
+/// The finalizer that holds an owner while its dependents are orphaned.
+pub(super) const ORPHAN: &str = "orphan";
+
+/// One object whose ownerReferences name an owner.
+struct Dependent {
+    def: Arc<ResourceDef>,
+    name: String,
+    /// Its reference sets `blockOwnerDeletion`: a foreground deletion waits for it.
+    blocking: bool,
+}
+
+/// The reference to `uid` among `obj`'s ownerReferences.
+fn reference_to<'a>(obj: &'a Value, uid: &str) -> Option<&'a Value> {
+    meta(obj)?
+        .get("ownerReferences")?
+        .as_array()?
+        .iter()
+        .find(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
+}
+
 impl Store {
     /// Consequences of a write that touch other objects: CRD registration, namespace
-    /// finalization, garbage collection of dependents.
+    /// finalization, garbage collection of dependents, owners waiting for them.
     pub(super) fn after_write(&self, def: &ResourceDef, obj: &Value, effect: WriteEffect) {
         if is_crd(def) {
             self.rebuild_registry(def);
@@ -20,8 +45,9 @@ impl Store {
         }
         let ns = meta_str(obj, "namespace").unwrap_or_default().to_string();
         if let Some(uid) = meta_str(obj, "uid") {
-            self.collect_dependents(&ns, uid);
+            self.delete_dependents(&ns, uid, Propagation::Background);
         }
+        self.release_owners_of(&ns, obj);
         if def.namespaced {
             self.finish_namespace(&ns);
         }
@@ -39,33 +65,115 @@ impl Store {
         *self.registry.write() = Arc::new(Registry::new(&crds));
     }
 
-    /// Deletes objects in `ns` whose ownerReferences name `uid` (background propagation).
-    fn collect_dependents(&self, ns: &str, uid: &str) {
+    /// The objects in `ns` whose ownerReferences name `uid`.
+    fn dependents(&self, ns: &str, uid: &str) -> Vec<Dependent> {
+        if ns.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for def in self.registry().all().iter().filter(|d| d.namespaced) {
+            let kind = self.kind(def);
+            let st = kind.state.read();
+            for ((_, name), o) in st
+                .objects
+                .range((ns.to_string(), String::new())..)
+                .take_while(|((n, _), _)| n == ns)
+            {
+                if let Some(r) = reference_to(o.head(), uid) {
+                    out.push(Dependent {
+                        def: def.clone(),
+                        name: name.clone(),
+                        blocking: r.get("blockOwnerDeletion").and_then(Value::as_bool)
+                            == Some(true),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Deletes the dependents of `uid` in `ns` with `policy`.
+    pub(super) fn delete_dependents(&self, ns: &str, uid: &str, policy: Propagation) {
+        let opts = DeleteOptions {
+            propagation: policy,
+            ..Default::default()
+        };
+        for d in self.dependents(ns, uid) {
+            // Already gone or finalizing: nothing else to do.
+            let _ = self.delete(&d.def, ns, &d.name, &opts, false);
+        }
+    }
+
+    /// Removes the reference to `uid` from its dependents in `ns`, which then stay.
+    pub(super) fn orphan_dependents(&self, ns: &str, uid: &str) {
+        for d in self.dependents(ns, uid) {
+            // A dependent deleted meanwhile needs no orphaning.
+            let _ = self.edit(&d.def, ns, &d.name, |obj| {
+                let m = meta_mut(obj);
+                let refs = m.get_mut("ownerReferences").and_then(Value::as_array_mut)?;
+                refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid));
+                if refs.is_empty() {
+                    m.remove("ownerReferences");
+                }
+                Some(())
+            });
+        }
+    }
+
+    /// Removes `finalizer` from an object the server is deleting; without finalizers left, the
+    /// object goes.
+    pub(super) fn drop_finalizer(&self, def: &ResourceDef, ns: &str, name: &str, finalizer: &str) {
+        // Gone already, or somebody removed the finalizer first: nothing to do.
+        let _ = self.edit(def, ns, name, |obj| {
+            let list = meta_mut(obj)
+                .get_mut("finalizers")
+                .and_then(Value::as_array_mut)?;
+            let before = list.len();
+            list.retain(|f| f.as_str() != Some(finalizer));
+            (list.len() < before).then_some(())
+        });
+    }
+
+    /// Finishes the foreground deletion of an owner once no dependent blocks it.
+    pub(super) fn release_foreground(&self, def: &ResourceDef, ns: &str, name: &str) {
+        let Ok(owner) = self.get_entry(def, ns, name) else {
+            return;
+        };
+        let Some(uid) = meta_str(owner.head(), "uid") else {
+            return;
+        };
+        if self.dependents(ns, uid).iter().any(|d| d.blocking) {
+            return;
+        }
+        self.drop_finalizer(def, ns, name, FOREGROUND);
+    }
+
+    /// A deleted object may have been what an owner deleting in the foreground waited for.
+    fn release_owners_of(&self, ns: &str, obj: &Value) {
         if ns.is_empty() {
             return;
         }
-        for def in self.registry().all().iter().filter(|d| d.namespaced) {
-            let kind = self.kind(def);
-            let dependents: Vec<String> = {
-                let st = kind.state.read();
-                st.objects
-                    .range((ns.to_string(), String::new())..)
-                    .take_while(|((n, _), _)| n == ns)
-                    .filter(|(_, o)| {
-                        meta(o.head())
-                            .and_then(|m| m.get("ownerReferences"))
-                            .and_then(Value::as_array)
-                            .is_some_and(|refs| {
-                                refs.iter()
-                                    .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
-                            })
-                    })
-                    .map(|((_, name), _)| name.clone())
-                    .collect()
+        let Some(refs) = meta(obj)
+            .and_then(|m| m.get("ownerReferences"))
+            .and_then(Value::as_array)
+        else {
+            return;
+        };
+        let registry = self.registry();
+        for r in refs {
+            let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default();
+            let Some(def) = registry.by_kind(text("apiVersion"), text("kind")) else {
+                continue;
             };
-            for name in dependents {
-                // Already gone or finalizing: nothing else to do.
-                let _ = self.delete(def, ns, &name, &Preconditions::default(), false);
+            let Ok(owner) = self.get(&def, ns, text("name")) else {
+                continue;
+            };
+            let waiting = meta(&owner)
+                .and_then(|m| m.get("finalizers"))
+                .and_then(Value::as_array)
+                .is_some_and(|f| f.iter().any(|x| x.as_str() == Some(FOREGROUND)));
+            if waiting && meta_str(&owner, "uid") == Some(text("uid")) {
+                self.release_foreground(&def, ns, text("name"));
             }
         }
     }
@@ -84,7 +192,7 @@ impl Store {
                 .collect();
             for name in names {
                 // Objects deleted meanwhile are fine.
-                let _ = self.delete(def, ns, &name, &Preconditions::default(), false);
+                let _ = self.delete(def, ns, &name, &DeleteOptions::default(), false);
             }
         }
     }
@@ -101,13 +209,8 @@ impl Store {
         }
         let namespaces = self.namespaces.clone();
         // Somebody else may have finished it first.
-        let _ = self.mutate(&namespaces, "", ns, false, |old| match old {
-            Some(o)
-                if o.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating") =>
-            {
-                Ok(Decision::Remove)
-            }
-            _ => Ok(Decision::Keep),
+        let _ = self.remove_if(&namespaces, "", ns, |o| {
+            o.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
         });
     }
 

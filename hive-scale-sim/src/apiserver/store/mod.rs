@@ -19,7 +19,7 @@ mod objects;
 mod writes;
 
 pub use objects::{EventType, ListQuery, ListResult, Stored, WatchEvent, WatchStart};
-pub use writes::{PatchKind, Preconditions, WriteEffect, WriteOptions};
+pub use writes::{DeleteOptions, PatchKind, Preconditions, Propagation, WriteEffect, WriteOptions};
 
 use super::registry::{Registry, ResourceDef};
 use parking_lot::RwLock;

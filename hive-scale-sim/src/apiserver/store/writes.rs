@@ -1,6 +1,7 @@
 //! Writes: create, update, patch, delete, and `Store::mutate`, the one place objects change.
 
 use super::admission::{ServerFields, check_namespace_open, stamp_metadata};
+use super::gc::{FOREGROUND, ORPHAN};
 use super::{
     Entry, KindState, Obj, Store, Stored, WatchEvent, has_finalizers, is_namespace, meta, meta_mut,
     meta_str, now_rfc3339,
@@ -50,6 +51,40 @@ pub struct Preconditions {
     pub uid: Option<String>,
     /// The object must be at this resourceVersion.
     pub resource_version: Option<String>,
+}
+
+/// What happens to the dependents of a deleted object (`propagationPolicy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Propagation {
+    /// The owner goes now, its dependents after it (Kubernetes' default).
+    #[default]
+    Background,
+    /// The owner gets a deletionTimestamp and the `foregroundDeletion` finalizer; its
+    /// dependents are deleted, and the owner goes once none with `blockOwnerDeletion` is left.
+    Foreground,
+    /// The dependents stay, without their reference to the owner.
+    Orphan,
+}
+
+impl Propagation {
+    /// Parses a `propagationPolicy` value.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "Background" => Some(Self::Background),
+            "Foreground" => Some(Self::Foreground),
+            "Orphan" => Some(Self::Orphan),
+            _ => None,
+        }
+    }
+}
+
+/// Options of a delete (`DeleteOptions`).
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    /// uid and resourceVersion the object must have.
+    pub preconditions: Preconditions,
+    /// What happens to the object's dependents.
+    pub propagation: Propagation,
 }
 
 /// What a write did to the object.
@@ -333,33 +368,39 @@ impl Store {
         })
     }
 
-    /// Deletes an object; with finalizers it only gets a deletionTimestamp. Namespaces cascade.
+    /// Deletes an object; with finalizers it only gets a deletionTimestamp. Namespaces cascade;
+    /// dependents follow `opts.propagation`.
     pub fn delete(
         &self,
         def: &ResourceDef,
         ns: &str,
         name: &str,
-        pre: &Preconditions,
+        opts: &DeleteOptions,
         dry_run: bool,
     ) -> Result<(Obj, WriteEffect), ApiError> {
         let is_namespace = is_namespace(def);
-        let result = self.mutate(def, ns, name, dry_run, |old| {
+        // Orphaning and foreground deletion hold the owner with a finalizer of their own while
+        // the dependents are dealt with, as Kubernetes' garbage collector does.
+        let hold = match opts.propagation {
+            _ if is_namespace => None,
+            Propagation::Background => None,
+            Propagation::Foreground => Some(FOREGROUND),
+            Propagation::Orphan => Some(ORPHAN),
+        };
+        let (obj, effect) = self.mutate(def, ns, name, dry_run, |old| {
             let old = old.ok_or_else(|| ApiError::not_found(&def.qualified(), name))?;
-            check_preconditions(def, name, old, pre)?;
+            check_preconditions(def, name, old, &opts.preconditions)?;
             if meta(old).is_some_and(|m| m.contains_key("deletionTimestamp")) {
                 return Ok(Decision::Keep);
             }
-            if is_namespace || has_finalizers(old) {
-                let mut new = (**old).clone();
-                let m = meta_mut(&mut new);
-                m.insert("deletionTimestamp".into(), self.clock.now_rfc3339().into());
-                m.insert("deletionGracePeriodSeconds".into(), 0.into());
-                if is_namespace {
-                    new["status"] = json!({"phase": "Terminating"});
-                }
-                return Ok(Decision::MarkDeleted(new));
+            if !is_namespace && !has_finalizers(old) && hold.is_none() {
+                return Ok(Decision::Remove);
             }
-            Ok(Decision::Remove)
+            Ok(Decision::MarkDeleted(self.marked_deleted(
+                old,
+                is_namespace,
+                hold,
+            )))
         })?;
         if is_namespace && !dry_run {
             self.empty_namespace(name);
@@ -367,14 +408,81 @@ impl Store {
             if let Ok(obj) = self.get(def, "", name) {
                 return Ok((obj, WriteEffect::Finalizing));
             }
-            return Ok((result.0, WriteEffect::Deleted));
+            return Ok((obj, WriteEffect::Deleted));
         }
-        let effect = if result.1 == WriteEffect::Deleted {
-            WriteEffect::Deleted
-        } else {
-            WriteEffect::Finalizing
-        };
-        Ok((result.0, effect))
+        if effect == WriteEffect::Deleted {
+            return Ok((obj, WriteEffect::Deleted));
+        }
+        if effect == WriteEffect::Updated && !dry_run {
+            let uid = meta_str(&obj, "uid").unwrap_or_default();
+            match opts.propagation {
+                Propagation::Background => {}
+                Propagation::Orphan => {
+                    self.orphan_dependents(ns, uid);
+                    self.drop_finalizer(def, ns, name, ORPHAN);
+                }
+                Propagation::Foreground => {
+                    self.delete_dependents(ns, uid, Propagation::Foreground);
+                    self.release_foreground(def, ns, name);
+                }
+            }
+        }
+        Ok((obj, WriteEffect::Finalizing))
+    }
+
+    /// `old` with the deletionTimestamp the server sets (and `hold` added to its finalizers).
+    fn marked_deleted(&self, old: &Value, is_namespace: bool, hold: Option<&str>) -> Value {
+        let mut new = old.clone();
+        let m = meta_mut(&mut new);
+        m.insert("deletionTimestamp".into(), self.clock.now_rfc3339().into());
+        m.insert("deletionGracePeriodSeconds".into(), 0.into());
+        if let Some(f) = hold {
+            let list = m.entry("finalizers").or_insert_with(|| json!([]));
+            match list.as_array_mut() {
+                Some(l) if !l.iter().any(|x| x.as_str() == Some(f)) => l.push(f.into()),
+                Some(_) => {}
+                None => *list = json!([f]),
+            }
+        }
+        if is_namespace {
+            new["status"] = json!({"phase": "Terminating"});
+        }
+        new
+    }
+
+    /// A change the server makes to a stored object: `change` edits a copy, or returns `None`
+    /// to leave the object as it is.
+    pub(super) fn edit(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        change: impl FnOnce(&mut Value) -> Option<()>,
+    ) -> Result<(Obj, WriteEffect), ApiError> {
+        self.mutate(def, ns, name, false, |old| {
+            let old = old.ok_or_else(|| ApiError::not_found(&def.qualified(), name))?;
+            let mut new = (**old).clone();
+            Ok(match change(&mut new) {
+                Some(()) => Decision::Put(new),
+                None => Decision::Keep,
+            })
+        })
+    }
+
+    /// Removes a stored object if `condition` holds for it.
+    pub(super) fn remove_if(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        condition: impl FnOnce(&Value) -> bool,
+    ) -> Result<(Obj, WriteEffect), ApiError> {
+        self.mutate(def, ns, name, false, |old| {
+            Ok(match old {
+                Some(o) if condition(o) => Decision::Remove,
+                _ => Decision::Keep,
+            })
+        })
     }
 
     /// Deletes every object a list query selects.
@@ -383,6 +491,7 @@ impl Store {
         def: &ResourceDef,
         ns: Option<&str>,
         q: &ListQuery,
+        opts: &DeleteOptions,
         dry_run: bool,
     ) -> Result<Vec<Obj>, ApiError> {
         let all = ListQuery {
@@ -395,7 +504,7 @@ impl Store {
         for item in items {
             let ns = meta_str(item.head(), "namespace").unwrap_or_default();
             let name = meta_str(item.head(), "name").unwrap_or_default();
-            match self.delete(def, ns, name, &Preconditions::default(), dry_run) {
+            match self.delete(def, ns, name, opts, dry_run) {
                 Ok((o, _)) => out.push(o),
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),

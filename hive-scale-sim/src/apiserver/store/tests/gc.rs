@@ -9,8 +9,11 @@ fn finalizers_hold_deletion_and_preconditions_guard_it() {
     let mut body = cd("c1");
     body["metadata"]["finalizers"] = json!(["hive.openshift.io/deprovision"]);
     let (o, _) = s.create(&cds, "default", body, &opts("t")).unwrap();
-    let stale = Preconditions {
-        resource_version: Some("1".into()),
+    let stale = DeleteOptions {
+        preconditions: Preconditions {
+            resource_version: Some("1".into()),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let err = s.delete(&cds, "default", "c1", &stale, false).unwrap_err();
@@ -21,7 +24,7 @@ fn finalizers_hold_deletion_and_preconditions_guard_it() {
         err.message
     );
     let (held, effect) = s
-        .delete(&cds, "default", "c1", &Preconditions::default(), false)
+        .delete(&cds, "default", "c1", &DeleteOptions::default(), false)
         .unwrap();
     assert_eq!(effect, WriteEffect::Finalizing);
     assert!(held["metadata"]["deletionTimestamp"].is_string());
@@ -55,7 +58,7 @@ fn namespace_deletion_cascades_and_blocks_new_content() {
     m["metadata"]["namespace"] = "ns1".into();
     s.create(&cms, "ns1", m.clone(), &opts("t")).unwrap();
     let (_, effect) = s
-        .delete(&nss, "", "ns1", &Preconditions::default(), false)
+        .delete(&nss, "", "ns1", &DeleteOptions::default(), false)
         .unwrap();
     assert_eq!(
         effect,
@@ -86,7 +89,7 @@ fn owner_references_are_garbage_collected() {
         "metadata": {"name": "c1", "ownerReferences": [{"apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment", "name": "c1", "uid": owner["metadata"]["uid"]}]},
         "spec": {}});
     s.create(&syncs, "default", sync, &opts("t")).unwrap();
-    s.delete(&cds, "default", "c1", &Preconditions::default(), false)
+    s.delete(&cds, "default", "c1", &DeleteOptions::default(), false)
         .unwrap();
     assert_eq!(s.get(&syncs, "default", "c1").unwrap_err().code, 404);
 }

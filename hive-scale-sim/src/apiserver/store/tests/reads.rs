@@ -80,7 +80,7 @@ fn watch_replays_history_and_expires_old_versions() {
         &opts("t"),
     )
     .unwrap();
-    s.delete(&cms, "default", "a", &Preconditions::default(), false)
+    s.delete(&cms, "default", "a", &DeleteOptions::default(), false)
         .unwrap();
     let w = s.watch(&cms, Some(start)).unwrap();
     let types: Vec<EventType> = w.initial.iter().map(|e| e.type_).collect();
