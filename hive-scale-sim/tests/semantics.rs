@@ -513,3 +513,38 @@ async fn delete_preconditions_guard_every_kind() {
     }
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_resource_version_in_an_apply_is_a_precondition() {
+    let (_d, hub, client) = hub().await;
+    let path = format!("{CMS}/a");
+    let body = |rv: Option<&Value>, v: &str| {
+        let mut b = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"a": v}});
+        if let Some(rv) = rv {
+            b["metadata"]["resourceVersion"] = rv.clone();
+        }
+        b
+    };
+    // Nothing stored yet: the apply creates, whatever the version says.
+    let (code, first) = apply(&client, &path, body(Some(&json!("1")), "1")).await;
+    assert_eq!(code, 201, "{first}");
+    let rv = first["metadata"]["resourceVersion"].clone();
+    let (code, second) = apply(&client, &path, body(Some(&rv), "2")).await;
+    assert_eq!(code, 200, "{second}");
+    assert_eq!(second["data"]["a"], "2", "the current version proceeds");
+    let (code, status) = apply(&client, &path, body(Some(&rv), "3")).await;
+    assert_eq!(
+        (code, &status["reason"]),
+        (409, &json!("Conflict")),
+        "{status}"
+    );
+    let (_, now) = get(&client, &path).await;
+    assert_eq!(now["data"]["a"], "2", "a stale apply changes nothing");
+    assert_eq!(
+        now["metadata"]["resourceVersion"],
+        second["metadata"]["resourceVersion"]
+    );
+    let (code, _) = apply(&client, &path, body(None, "4")).await;
+    assert_eq!(code, 200, "without a version apply is unconditional");
+    hub.shutdown().await;
+}

@@ -1,9 +1,9 @@
 //! Server-side apply: the applier owns exactly the fields it sends; changing a field another
 //! manager owns is a conflict unless forced; fields the applier stops sending are removed
-//! unless someone else owns them.
+//! unless someone else owns them; a resourceVersion in the body is a precondition.
 
 use super::admission::decode_check;
-use super::writes::{Decision, WriteEffect, WriteOptions, write_scope};
+use super::writes::{Decision, WriteEffect, WriteOptions, stale, write_scope};
 use super::{Obj, Store, is_namespace, meta_mut, meta_str, now_rfc3339};
 use crate::apiserver::error::ApiError;
 use crate::apiserver::fields::{self, Claim, FieldSet, ManagedEntry, Scope};
@@ -17,6 +17,8 @@ struct Applied<'a> {
     body: Value,
     /// The fields it sets.
     fields: FieldSet,
+    /// `metadata.resourceVersion` of the body: the object must be at this version.
+    resource_version: Option<String>,
     scope: Scope,
     opts: &'a WriteOptions,
 }
@@ -53,9 +55,16 @@ impl Store {
     ) -> Result<(Obj, WriteEffect), ApiError> {
         let applied = self.admit_apply(def, ns, name, body, opts)?;
         self.mutate(def, ns, name, opts.dry_run, |old| {
+            // A resourceVersion is a precondition on an existing object only: with nothing
+            // stored, the apply creates, as kube-apiserver does.
             let Some(old) = old else {
                 return Ok(Decision::Put(first_apply(def, &applied)));
             };
+            if let Some(rv) = &applied.resource_version
+                && meta_str(old, "resourceVersion") != Some(rv.as_str())
+            {
+                return Err(stale(def, name));
+            }
             let mut entries = fields::managed_entries(old);
             let conflicts = take_over(&mut entries, &applied, old);
             if !conflicts.is_empty() {
@@ -108,6 +117,9 @@ impl Store {
             }
         }
         self.admit(def, ns, name, &mut body, opts.internal)?;
+        let resource_version = meta_str(&body, "resourceVersion")
+            .filter(|rv| !rv.is_empty())
+            .map(String::from);
         let m = meta_mut(&mut body);
         m.insert("name".into(), name.into());
         m.remove("managedFields");
@@ -115,6 +127,7 @@ impl Store {
         let scope = write_scope(def, opts.status);
         Ok(Applied {
             fields: fields::leaf_paths(&body, scope),
+            resource_version,
             body,
             scope,
             opts,

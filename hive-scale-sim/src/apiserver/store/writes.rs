@@ -570,7 +570,7 @@ fn publish(st: &mut KindState, event: WatchEvent, limit: usize) {
 }
 
 /// 409 for a write based on an older resourceVersion.
-fn stale(def: &ResourceDef, name: &str) -> ApiError {
+pub(super) fn stale(def: &ResourceDef, name: &str) -> ApiError {
     ApiError::conflict(
         &def.qualified(),
         name,
