@@ -548,3 +548,62 @@ async fn a_resource_version_in_an_apply_is_a_precondition() {
     assert_eq!(code, 200, "without a version apply is unconditional");
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn deleting_a_crd_deletes_its_objects() {
+    let (_d, hub, client) = hub().await;
+    let crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "widgets", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
+    let widgets = "/apis/example.com/v1/namespaces/default/widgets";
+    let (code, r) = post(&client, crds, crd.clone()).await;
+    assert_eq!(code, 201, "{r}");
+    for name in ["w1", "w2"] {
+        let mut w = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": name}, "spec": {"size": 1}});
+        if name == "w2" {
+            // A finalizer does not keep an object whose resource is gone.
+            w["metadata"]["finalizers"] = json!(["example.com/hold"]);
+        }
+        let (code, r) = post(&client, widgets, w).await;
+        assert_eq!(code, 201, "{r}");
+    }
+    let def = hub
+        .store()
+        .registry()
+        .lookup("example.com", "v1", "widgets")
+        .unwrap();
+    let before = hub.store().current_rv();
+
+    let (code, r) = delete(&client, &format!("{crds}/widgets.example.com"), Value::Null).await;
+    assert_eq!(code, 200, "{r}");
+    let (code, _) = get(&client, widgets).await;
+    assert_eq!(code, 404, "the resource is no longer served");
+    assert_eq!(hub.store().counts().get("widgets.example.com"), Some(&0));
+    let events: Vec<String> = hub
+        .store()
+        .watch(&def, Some(before))
+        .unwrap()
+        .initial
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e.type_.as_str(),
+                e.object.head()["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(events, ["DELETED w1", "DELETED w2"], "watchers see them go");
+
+    let (code, r) = post(&client, crds, crd).await;
+    assert_eq!(code, 201, "{r}");
+    let (code, list) = get(&client, widgets).await;
+    assert_eq!(code, 200, "{list}");
+    assert_eq!(list["items"], json!([]), "nothing comes back with the CRD");
+    let (code, _) = get(&client, &format!("{widgets}/w1")).await;
+    assert_eq!(code, 404);
+    hub.shutdown().await;
+}

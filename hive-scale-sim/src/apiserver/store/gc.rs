@@ -1,15 +1,16 @@
-//! Consequences of a write for other objects: the served resources when CRDs change,
-//! dependents of a deleted owner (ownerReferences, with the three propagation policies), and
+//! Consequences of a write for other objects: the served resources when CRDs change (and the
+//! objects of a deleted CRD's resource), dependents of a deleted owner (ownerReferences, with the three propagation policies), and
 //! namespaces that finish terminating.
 //!
 //! Dependents are looked for in the owner's namespace, so cluster-scoped owners collect nothing.
 
 use super::admission::is_crd;
-use super::writes::{DeleteOptions, Propagation, WriteEffect};
-use super::{Store, meta, meta_mut, meta_str};
+use super::writes::{DeleteOptions, Propagation, WriteEffect, publish};
+use super::{EventType, Store, Stored, WatchEvent, meta, meta_mut, meta_str};
 use crate::apiserver::registry::{Registry, ResourceDef};
 use serde_json::Value;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// The finalizer that holds an owner being deleted in the foreground.
 pub(super) const FOREGROUND: &str = "foregroundDeletion";
@@ -39,17 +40,61 @@ impl Store {
     pub(super) fn after_write(&self, def: &ResourceDef, obj: &Value, effect: WriteEffect) {
         if is_crd(def) {
             self.rebuild_registry(def);
+            if effect == WriteEffect::Deleted {
+                self.purge_resource(obj);
+            }
         }
-        if effect != WriteEffect::Deleted {
-            return;
+        if effect == WriteEffect::Deleted {
+            self.after_removal(def.namespaced, obj);
         }
+    }
+
+    /// What the removal of `obj` means for others: its dependents go (in the background),
+    /// owners waiting for it may go, and its namespace may finish terminating.
+    fn after_removal(&self, namespaced: bool, obj: &Value) {
         let ns = meta_str(obj, "namespace").unwrap_or_default().to_string();
         if let Some(uid) = meta_str(obj, "uid") {
             self.delete_dependents(&ns, uid, Propagation::Background);
         }
         self.release_owners_of(&ns, obj);
-        if def.namespaced {
+        if namespaced {
             self.finish_namespace(&ns);
+        }
+    }
+
+    /// Removes every object of the resource a deleted CRD defined (watchers see them
+    /// deleted): the resource is not served any more, and re-creating the CRD must not bring
+    /// them back. Finalizers do not hold them: nothing could reach them to remove one.
+    fn purge_resource(&self, crd: &Value) {
+        let text = |p: &str| crd.pointer(p).and_then(Value::as_str).map(String::from);
+        let (Some(group), Some(plural)) = (text("/spec/group"), text("/spec/names/plural")) else {
+            return;
+        };
+        let Some(kind) = self.kinds.read().get(&(group, plural)).cloned() else {
+            return;
+        };
+        let removed: Vec<Value> = {
+            let mut st = kind.state.write();
+            let objects = std::mem::take(&mut st.objects);
+            objects
+                .into_values()
+                .map(|entry| {
+                    let rv = self.rv.fetch_add(1, Ordering::SeqCst) + 1;
+                    let mut last = entry.value();
+                    meta_mut(&mut last).insert("resourceVersion".into(), rv.to_string().into());
+                    let event = WatchEvent {
+                        type_: EventType::Deleted,
+                        rv,
+                        object: Arc::new(Stored::new(&last)),
+                        prev: Some(entry),
+                    };
+                    publish(&mut st, event, self.config.history_limit);
+                    last
+                })
+                .collect()
+        };
+        for obj in &removed {
+            self.after_removal(meta_str(obj, "namespace").is_some(), obj);
         }
     }
 

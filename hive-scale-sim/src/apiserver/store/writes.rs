@@ -557,7 +557,7 @@ fn commit(
 
 /// Adds the event to the resource's history (dropping the oldest past `limit`) and sends it
 /// to open watches.
-fn publish(st: &mut KindState, event: WatchEvent, limit: usize) {
+pub(super) fn publish(st: &mut KindState, event: WatchEvent, limit: usize) {
     let event = Arc::new(event);
     st.history.push_back(event.clone());
     while st.history.len() > limit {
