@@ -607,3 +607,48 @@ async fn deleting_a_crd_deletes_its_objects() {
     assert_eq!(code, 404);
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn selectors_that_do_not_parse_are_refused_everywhere() {
+    let (_d, hub, client) = hub().await;
+    for name in ["a", "b"] {
+        post(&client, CMS, cm(name)).await;
+    }
+    let bad = [
+        "labelSelector=%2C",
+        "labelSelector=a%3Db%2C",
+        "labelSelector=a%20in%20()",
+        "labelSelector=a%20in%20(b%20c)",
+        "labelSelector=Bad.Prefix%2Fa%3Db",
+        "labelSelector=%E6%97%A5%3Dx",
+        "fieldSelector=%2C",
+        "fieldSelector=metadata.name",
+        "fieldSelector=spec.x%3D1",
+    ];
+    for q in bad {
+        for (method, query) in [
+            ("GET", q.to_string()),
+            ("GET", format!("watch=1&timeoutSeconds=1&{q}")),
+            ("DELETE", q.to_string()),
+        ] {
+            let path = format!("{CMS}?{query}");
+            let (code, status) =
+                send(&client, method, &path, "application/json", &Value::Null).await;
+            assert_eq!(
+                (code, &status["reason"]),
+                (400, &json!("BadRequest")),
+                "{method} {path}: {status}"
+            );
+        }
+    }
+    let (_, list) = get(&client, CMS).await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        2,
+        "deletecollection deleted nothing"
+    );
+    // An empty selector selects everything, as it should.
+    let (code, list) = get(&client, &format!("{CMS}?labelSelector=&fieldSelector=")).await;
+    assert_eq!((code, list["items"].as_array().unwrap().len()), (200, 2));
+    hub.shutdown().await;
+}

@@ -27,10 +27,15 @@ impl LabelQuery {
             ))
         };
         let mut reqs = Vec::new();
+        if text.trim().is_empty() {
+            return Ok(Self(reqs));
+        }
         for part in split_top_level(text) {
             let part = part.trim();
+            // An empty requirement (`a=b,` or `,`) is malformed, not "no requirement": a
+            // selector that fails to parse must never select everything.
             if part.is_empty() {
-                continue;
+                return Err(bad("empty requirement"));
             }
             let req = if let Some(key) = part.strip_prefix('!') {
                 (key.trim().to_string(), Op::DoesNotExist)
@@ -56,9 +61,15 @@ impl LabelQuery {
             if !valid_key(&req.0) {
                 return Err(bad(&format!("invalid label key {:?}", req.0)));
             }
-            if let Op::Eq(v) | Op::NotEq(v) = &req.1
-                && !valid_value(v)
-            {
+            let values = match &req.1 {
+                Op::Eq(v) | Op::NotEq(v) => std::slice::from_ref(v),
+                Op::In(vs) | Op::NotIn(vs) if vs.is_empty() => {
+                    return Err(bad("the set of values of in and notin cannot be empty"));
+                }
+                Op::In(vs) | Op::NotIn(vs) => vs.as_slice(),
+                Op::Exists | Op::DoesNotExist => &[],
+            };
+            if let Some(v) = values.iter().find(|v| !valid_value(v)) {
                 return Err(bad(&format!("invalid label value {v:?}")));
             }
             reqs.push(req);
@@ -95,7 +106,15 @@ impl FieldQuery {
     /// Parses `metadata.name=x,metadata.namespace!=y`.
     pub fn parse(text: &str) -> Result<Self, ApiError> {
         let mut reqs = Vec::new();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if text.trim().is_empty() {
+            return Ok(Self(reqs));
+        }
+        for part in text.split(',').map(str::trim) {
+            if part.is_empty() {
+                return Err(ApiError::bad_request(format!(
+                    "invalid selector: {text:?}; empty requirement"
+                )));
+            }
             let (field, eq, value) = if let Some((f, v)) = part.split_once("!=") {
                 (f, false, v)
             } else if let Some((f, v)) = part.split_once("==") {
@@ -178,12 +197,26 @@ fn parse_set(text: String) -> Option<Vec<String>> {
     )
 }
 
+/// A label key: an optional DNS-subdomain prefix and `/`, then a name.
 fn valid_key(key: &str) -> bool {
-    let (prefix, name) = match key.rsplit_once('/') {
+    let (prefix, name) = match key.split_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
     };
-    prefix.is_none_or(|p| !p.is_empty() && p.len() <= 253) && valid_value(name) && !name.is_empty()
+    prefix.is_none_or(valid_prefix) && valid_value(name) && !name.is_empty()
+}
+
+fn valid_prefix(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= 253
+        && p.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        })
 }
 
 fn valid_value(v: &str) -> bool {
@@ -224,7 +257,23 @@ mod tests {
         ] {
             assert_eq!(LabelQuery::parse(sel).unwrap().matches(&o), want, "{sel}");
         }
-        for bad in ["a in (", "=x", "a=b c", "a in x"] {
+        for bad in [
+            "a in (",
+            "=x",
+            "a=b c",
+            "a in x",
+            ",",
+            "a=b,",
+            ",a=b",
+            "a in ()",
+            "a notin (b c)",
+            "a in (b,c d)",
+            "Example.com/a=b",
+            "a/b/c",
+            "/a",
+            "日本=x",
+            "a=日本",
+        ] {
             assert!(LabelQuery::parse(bad).is_err(), "{bad}");
         }
     }
@@ -242,6 +291,10 @@ mod tests {
             FieldQuery::parse("metadata.name=n").unwrap().pinned_name(),
             Some("n")
         );
+        for bad in [",", "metadata.name=a,", "metadata.name"] {
+            assert!(FieldQuery::parse(bad).is_err(), "{bad}");
+        }
+        assert!(FieldQuery::parse(" ").unwrap().matches(&o));
         let err = FieldQuery::parse("spec.foo=1").unwrap_err();
         assert_eq!(err.code, 400);
         assert!(err.message.contains("field label not supported"));
