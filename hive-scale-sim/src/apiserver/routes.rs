@@ -60,6 +60,7 @@ pub async fn handle(state: ApiState, req: Request<Body>) -> Response {
     }
     let _in_flight = state.in_flight.enter();
     let is_resource = path.starts_with("/api/") || path.starts_with("/apis/");
+    let mut drop_after_serving = false;
     if let (Some(faults), true) = (&state.faults, is_resource) {
         if !faults.latency().is_zero() {
             tokio::time::sleep(faults.latency()).await;
@@ -70,6 +71,7 @@ pub async fn handle(state: ApiState, req: Request<Body>) -> Response {
         ) {
             Some(Fault::Error(e)) => return error_response(&e),
             Some(Fault::Drop) => return dropped_connection(),
+            Some(Fault::CommitThenDrop) => drop_after_serving = true,
             None => {}
         }
     }
@@ -81,10 +83,15 @@ pub async fn handle(state: ApiState, req: Request<Body>) -> Response {
         Ok(b) => b,
         Err(_) => return error_response(&ApiError::too_large(state.max_body)),
     };
-    match route(&state, &parts.method, &path, &query, &parts.headers, body).await {
+    let response = match route(&state, &parts.method, &path, &query, &parts.headers, body).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
+    };
+    if drop_after_serving {
+        // The write is done; the answer is lost on the way back.
+        return dropped_connection();
     }
+    response
 }
 
 /// A response whose body fails after the headers: the client sees the connection cut.
