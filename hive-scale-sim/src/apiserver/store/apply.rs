@@ -4,7 +4,7 @@
 
 use super::admission::decode_check;
 use super::writes::{Decision, WriteEffect, WriteOptions, stale, write_scope};
-use super::{Obj, Store, is_namespace, meta_mut, meta_str, now_rfc3339};
+use super::{Obj, Store, is_namespace, meta_mut, meta_str};
 use crate::apiserver::error::ApiError;
 use crate::apiserver::fields::{self, Claim, FieldSet, ManagedEntry, Scope};
 use crate::apiserver::registry::ResourceDef;
@@ -57,8 +57,9 @@ impl Store {
         self.mutate(def, ns, name, opts.dry_run, |old| {
             // A resourceVersion is a precondition on an existing object only: with nothing
             // stored, the apply creates, as kube-apiserver does.
+            let now = self.clock.now_rfc3339();
             let Some(old) = old else {
-                return Ok(Decision::Put(first_apply(def, &applied)));
+                return Ok(Decision::Put(first_apply(def, &applied, &now)));
             };
             if let Some(rv) = &applied.resource_version
                 && meta_str(old, "resourceVersion") != Some(rv.as_str())
@@ -70,7 +71,7 @@ impl Store {
             if !conflicts.is_empty() {
                 return Err(ApiError::apply_conflict(&def.qualified(), name, &conflicts));
             }
-            let new = merge_applied(old, &entries, &applied);
+            let new = merge_applied(old, &entries, &applied, &now);
             if !opts.internal {
                 let mut causes = validate::Causes::new();
                 decode_check(def, name, &new, &mut causes);
@@ -136,7 +137,7 @@ impl Store {
 }
 
 /// The object an apply creates.
-fn first_apply(def: &ResourceDef, applied: &Applied<'_>) -> Value {
+fn first_apply(def: &ResourceDef, applied: &Applied<'_>, now: &str) -> Value {
     let mut obj = applied.body.clone();
     if def.status_subresource
         && def.custom
@@ -148,11 +149,10 @@ fn first_apply(def: &ResourceDef, applied: &Applied<'_>) -> Value {
     if is_namespace(def) {
         obj["status"] = json!({"phase": "Active"});
     }
-    let now = now_rfc3339();
     fields::set_managed(
         &mut obj,
         &[],
-        applied.claim(&now),
+        applied.claim(now),
         applied.fields.clone(),
         true,
     );
@@ -199,7 +199,7 @@ fn take_over(
 
 /// The object after the apply: fields the applier dropped (and nobody else owns) removed, the
 /// configuration merged in, ownership recorded.
-fn merge_applied(old: &Value, entries: &[ManagedEntry], applied: &Applied<'_>) -> Value {
+fn merge_applied(old: &Value, entries: &[ManagedEntry], applied: &Applied<'_>, now: &str) -> Value {
     let previous: FieldSet = entries
         .iter()
         .find(|e| applied.owns(e) && e.subresource.as_deref() == applied.subresource())
@@ -227,11 +227,10 @@ fn merge_applied(old: &Value, entries: &[ManagedEntry], applied: &Applied<'_>) -
         }
     }
     fields::deep_merge(&mut new, &body);
-    let now = now_rfc3339();
     fields::set_managed(
         &mut new,
         entries,
-        applied.claim(&now),
+        applied.claim(now),
         applied.fields.clone(),
         true,
     );

@@ -86,14 +86,6 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// The current time as Kubernetes writes timestamps (RFC 3339, seconds).
-pub fn now_rfc3339() -> String {
-    let now = jiff::Timestamp::now();
-    jiff::Timestamp::from_second(now.as_second())
-        .unwrap_or(now)
-        .to_string()
-}
-
 fn meta(obj: &Value) -> Option<&Map<String, Value>> {
     obj.get("metadata").and_then(Value::as_object)
 }

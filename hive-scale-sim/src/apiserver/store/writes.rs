@@ -4,7 +4,7 @@ use super::admission::{ServerFields, check_namespace_open, stamp_metadata};
 use super::gc::{FOREGROUND, ORPHAN};
 use super::{
     Entry, KindState, Obj, Store, Stored, WatchEvent, has_finalizers, is_namespace, meta, meta_mut,
-    meta_str, now_rfc3339,
+    meta_str,
 };
 use super::{EventType, ListQuery};
 use crate::apiserver::error::ApiError;
@@ -271,7 +271,7 @@ impl Store {
                 manager: &opts.field_manager,
                 operation: "Update",
                 subresource: None,
-                time: &now_rfc3339(),
+                time: &self.clock.now_rfc3339(),
             };
             fields::set_managed(&mut obj, &[], claim, owned, false);
         }
@@ -319,7 +319,8 @@ impl Store {
                 return Err(stale(def, name));
             }
             let new = merge_scope(def, old, obj, opts.status);
-            Ok(Decision::Put(track_update(def, old, new, opts)))
+            let now = self.clock.now_rfc3339();
+            Ok(Decision::Put(track_update(def, old, new, opts, &now)))
         })
     }
 
@@ -364,7 +365,8 @@ impl Store {
             }
             self.admit(def, ns, name, &mut patched, opts.internal)?;
             let new = merge_scope(def, old, patched, opts.status);
-            Ok(Decision::Put(track_update(def, old, new, opts)))
+            let now = self.clock.now_rfc3339();
+            Ok(Decision::Put(track_update(def, old, new, opts, &now)))
         })
     }
 
@@ -639,7 +641,13 @@ fn merge_scope(def: &ResourceDef, old: &Value, mut new: Value, status_endpoint: 
 }
 
 /// Records a non-apply write in managedFields: the writer takes the fields it changed.
-fn track_update(def: &ResourceDef, old: &Value, mut new: Value, opts: &WriteOptions) -> Value {
+fn track_update(
+    def: &ResourceDef,
+    old: &Value,
+    mut new: Value,
+    opts: &WriteOptions,
+    now: &str,
+) -> Value {
     if opts.internal {
         return new;
     }
@@ -657,7 +665,7 @@ fn track_update(def: &ResourceDef, old: &Value, mut new: Value, opts: &WriteOpti
         manager: &opts.field_manager,
         operation: "Update",
         subresource: opts.status.then_some("status"),
-        time: &now_rfc3339(),
+        time: now,
     };
     fields::set_managed(&mut new, &entries, claim, changed, false);
     fields::strip_from_all(&mut new, &removed);

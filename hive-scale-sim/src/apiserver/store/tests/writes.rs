@@ -233,3 +233,46 @@ fn dry_run_stores_nothing() {
     assert_eq!(s.get(&cms, "default", "a").unwrap_err().code, 404);
     assert_eq!(s.current_rv(), before);
 }
+
+#[test]
+fn timestamps_come_from_the_store_clock() {
+    let clock = crate::clock::Clock::starting_at("2001-01-01T00:00:00Z".parse().unwrap());
+    let s = Store::new(
+        &[],
+        StoreConfig {
+            clock: Some(clock),
+            ..Default::default()
+        },
+    );
+    let cms = def(&s, "", "v1", "configmaps");
+    let (o, _) = s
+        .create(&cms, "default", cm("a", json!({"k": "v"})), &opts("t"))
+        .unwrap();
+    assert!(
+        o["metadata"]["creationTimestamp"]
+            .as_str()
+            .unwrap()
+            .starts_with("2001-01-01")
+    );
+    let (o, _) = s
+        .patch(
+            &cms,
+            "default",
+            "a",
+            PatchKind::Apply,
+            cm("a", json!({"other": "w"})),
+            &opts("applier"),
+        )
+        .unwrap();
+    let times: Vec<&str> = o["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["time"].as_str().unwrap())
+        .collect();
+    assert_eq!(times.len(), 2, "{o}");
+    assert!(
+        times.iter().all(|t| t.starts_with("2001-01-01")),
+        "{times:?}"
+    );
+}
