@@ -5,7 +5,8 @@
 //! Dependents are looked for in the owner's namespace, so cluster-scoped owners collect nothing.
 
 use super::admission::is_crd;
-use super::writes::{DeleteOptions, Propagation, WriteEffect, publish};
+use super::delete::{DeleteOptions, Propagation};
+use super::writes::{WriteEffect, publish};
 use super::{EventType, Store, Stored, WatchEvent, meta, meta_mut, meta_str};
 use crate::apiserver::registry::{Registry, ResourceDef};
 use serde_json::Value;

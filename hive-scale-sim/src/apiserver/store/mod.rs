@@ -3,23 +3,26 @@
 //!
 //! * [`objects`]: the stored representation, reads (get, list, the start of a watch) and
 //!   continue tokens.
-//! * [`writes`]: create, update, patch, delete and the one place objects change
+//! * [`writes`]: create, update, patch and the one place objects change
 //!   (`Store::mutate`), which holds the resource's lock (and, for namespaced resources, a read
 //!   lock on namespaces, so a namespace cannot start terminating half-way through a create),
 //!   assigns the next resourceVersion and publishes the event.
 //! * [`apply`]: server-side apply.
+//! * [`delete`]: deletes, their preconditions and propagation policies.
 //! * [`admission`]: what every write body goes through before it is stored.
 //! * [`gc`]: consequences for other objects: owner-reference dependents, namespace
 //!   finalization, the served resources when CRDs change.
 
 mod admission;
 mod apply;
+mod delete;
 mod gc;
 mod objects;
 mod writes;
 
+pub use delete::{DeleteOptions, Preconditions, Propagation};
 pub use objects::{EventType, ListQuery, ListResult, Stored, WatchEvent, WatchStart};
-pub use writes::{DeleteOptions, PatchKind, Preconditions, Propagation, WriteEffect, WriteOptions};
+pub use writes::{PatchKind, WriteEffect, WriteOptions};
 
 use super::registry::{Registry, ResourceDef};
 use parking_lot::RwLock;
