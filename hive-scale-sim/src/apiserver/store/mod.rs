@@ -1,17 +1,17 @@
 //! The object store and its Kubernetes semantics: resourceVersions, generations, uids,
 //! namespaces, finalizers, owner garbage collection, managed fields and the watch history.
 //!
-//! * [`objects`]: the stored representation, reads (get, list, the start of a watch) and
+//! * `objects`: the stored representation, reads (get, list, the start of a watch) and
 //!   continue tokens.
-//! * [`writes`]: create, update, patch and the one place objects change
+//! * `writes`: create, update, patch and the one place objects change
 //!   (`Store::mutate`), which holds the resource's lock (and, for namespaced resources, a read
 //!   lock on namespaces, so a namespace cannot start terminating half-way through a create),
 //!   assigns the next resourceVersion and publishes the event.
-//! * [`apply`]: server-side apply.
-//! * [`delete`]: deletes, their preconditions and propagation policies.
-//! * [`admission`]: what every write body goes through before it is stored.
-//! * [`gc`]: consequences for other objects: owner-reference dependents, namespace
-//!   finalization, the served resources when CRDs change.
+//! * `apply`: server-side apply.
+//! * `delete`: deletes, their preconditions and propagation policies.
+//! * `admission`: what every write body goes through before it is stored.
+//! * `gc`: consequences for other objects: owner-reference dependents, namespace
+//!   finalization, the served resources when CRDs change, the objects of a deleted CRD.
 
 mod admission;
 mod apply;
