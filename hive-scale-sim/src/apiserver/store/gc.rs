@@ -211,14 +211,15 @@ impl Store {
             let Some(def) = registry.by_kind(text("apiVersion"), text("kind")) else {
                 continue;
             };
-            let Ok(owner) = self.get(&def, ns, text("name")) else {
+            let Ok(owner) = self.get_entry(&def, ns, text("name")) else {
                 continue;
             };
-            let waiting = meta(&owner)
-                .and_then(|m| m.get("finalizers"))
-                .and_then(Value::as_array)
-                .is_some_and(|f| f.iter().any(|x| x.as_str() == Some(FOREGROUND)));
-            if waiting && meta_str(&owner, "uid") == Some(text("uid")) {
+            // Only an owner being deleted can be waiting; release_foreground checks for the
+            // finalizer itself.
+            let head = owner.head();
+            if meta_str(head, "uid") == Some(text("uid"))
+                && meta(head).is_some_and(|m| m.contains_key("deletionTimestamp"))
+            {
                 self.release_foreground(&def, ns, text("name"));
             }
         }
