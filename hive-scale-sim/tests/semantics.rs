@@ -176,6 +176,25 @@ async fn built_in_kinds_are_type_checked_and_nothing_is_stored() {
         assert_eq!(code, 404, "nothing stored by apply of {body}");
     }
 
+    // An apply configuration may be partial: the object the apply makes is what is checked.
+    let crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "widgets", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
+    let (code, r) = post(&client, crds, crd).await;
+    assert_eq!(code, 201, "{r}");
+    let partial = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com", "labels": {"a": "b"}}});
+    let (code, r) = apply(&client, &format!("{crds}/widgets.example.com"), partial).await;
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r["spec"]["names"]["plural"], "widgets");
+    let broken = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"}, "spec": {"scope": "Everywhere"}});
+    let (code, status) = apply(&client, &format!("{crds}/widgets.example.com"), broken).await;
+    assert_eq!(invalid_field(code, &status), "spec.scope");
+
     // Update, merge patch, JSON patch and apply of an existing Secret: refused, unchanged.
     let (code, stored) = post(&client, secrets, secret(json!({"data": {"k": "aGk="}}))).await;
     assert_eq!(code, 201, "{stored}");

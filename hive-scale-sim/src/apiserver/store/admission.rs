@@ -9,6 +9,18 @@ use crate::apiserver::validate;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+/// How much of admission a body gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Admission {
+    /// Everything: the body is the object to store.
+    Whole,
+    /// Everything but decoding into the kind's type: an apply configuration may be partial,
+    /// so the object the apply makes is decoded instead (see [`decode_check`]).
+    Partial,
+    /// A write by the simulated controllers: endpoint checks, names and normalization only.
+    Internal,
+}
+
 impl Store {
     /// Checks a body against the endpoint and the kind's rules, and normalizes it.
     pub(super) fn admit(
@@ -17,8 +29,9 @@ impl Store {
         ns: &str,
         name: &str,
         obj: &mut Value,
-        internal: bool,
+        admission: Admission,
     ) -> Result<(), ApiError> {
+        let internal = admission == Admission::Internal;
         let Some(map) = obj.as_object_mut() else {
             return Err(ApiError::bad_request(
                 "the request body must be a JSON or YAML object",
@@ -84,13 +97,23 @@ impl Store {
         }
         // Decoding finds what the checks above report better, so it only speaks when they
         // found nothing.
-        if !internal && causes.is_empty() {
+        if admission == Admission::Whole && causes.is_empty() {
             decode_check(def, name, obj, &mut causes);
         }
-        if !causes.is_empty() {
-            return Err(ApiError::invalid(&def.kind, name, causes));
-        }
+        invalid_unless_empty(def, name, causes)
+    }
+}
+
+/// 422 Invalid with `causes`, if there are any.
+pub(super) fn invalid_unless_empty(
+    def: &ResourceDef,
+    name: &str,
+    causes: validate::Causes,
+) -> Result<(), ApiError> {
+    if causes.is_empty() {
         Ok(())
+    } else {
+        Err(ApiError::invalid(&def.kind, name, causes))
     }
 }
 

@@ -2,7 +2,7 @@
 //! manager owns is a conflict unless forced; fields the applier stops sending are removed
 //! unless someone else owns them; a resourceVersion in the body is a precondition.
 
-use super::admission::decode_check;
+use super::admission::{Admission, decode_check, invalid_unless_empty};
 use super::writes::{Decision, WriteEffect, WriteOptions, stale, write_scope};
 use super::{Obj, Store, is_namespace, meta_mut, meta_str};
 use crate::apiserver::error::ApiError;
@@ -59,7 +59,9 @@ impl Store {
             // stored, the apply creates, as kube-apiserver does.
             let now = self.clock.now_rfc3339();
             let Some(old) = old else {
-                return Ok(Decision::Put(first_apply(def, &applied, &now)));
+                let new = first_apply(def, &applied, &now);
+                decode_result(def, name, &new, opts)?;
+                return Ok(Decision::Put(new));
             };
             if let Some(rv) = &applied.resource_version
                 && meta_str(old, "resourceVersion") != Some(rv.as_str())
@@ -72,13 +74,7 @@ impl Store {
                 return Err(ApiError::apply_conflict(&def.qualified(), name, &conflicts));
             }
             let new = merge_applied(old, &entries, &applied, &now);
-            if !opts.internal {
-                let mut causes = validate::Causes::new();
-                decode_check(def, name, &new, &mut causes);
-                if !causes.is_empty() {
-                    return Err(ApiError::invalid(&def.kind, name, causes));
-                }
-            }
+            decode_result(def, name, &new, opts)?;
             if same_content_and_owners(&new, old) {
                 return Ok(Decision::Keep);
             }
@@ -117,7 +113,12 @@ impl Store {
                 )));
             }
         }
-        self.admit(def, ns, name, &mut body, opts.internal)?;
+        let admission = if opts.internal {
+            Admission::Internal
+        } else {
+            Admission::Partial
+        };
+        self.admit(def, ns, name, &mut body, admission)?;
         let resource_version = meta_str(&body, "resourceVersion")
             .filter(|rv| !rv.is_empty())
             .map(String::from);
@@ -134,6 +135,22 @@ impl Store {
             opts,
         })
     }
+}
+
+/// Decodes the object an apply makes, as every stored object is (the configuration alone may
+/// be partial).
+fn decode_result(
+    def: &ResourceDef,
+    name: &str,
+    obj: &Value,
+    opts: &WriteOptions,
+) -> Result<(), ApiError> {
+    if opts.internal {
+        return Ok(());
+    }
+    let mut causes = validate::Causes::new();
+    decode_check(def, name, obj, &mut causes);
+    invalid_unless_empty(def, name, causes)
 }
 
 /// The object an apply creates.

@@ -1,7 +1,7 @@
 //! Writes: create, update, patch, and `Store::mutate`, the one place objects change.
 
 use super::EventType;
-use super::admission::{ServerFields, check_namespace_open, stamp_metadata};
+use super::admission::{Admission, ServerFields, check_namespace_open, stamp_metadata};
 use super::{
     Entry, KindState, Obj, Store, Stored, WatchEvent, has_finalizers, is_namespace, meta, meta_mut,
     meta_str,
@@ -84,6 +84,15 @@ impl Step {
             Step::Store(n, effect) => (Arc::new(n), effect),
             Step::Drop(last) => (last, WriteEffect::Deleted),
         }
+    }
+}
+
+/// The admission a create, update or patch result gets.
+fn admission(opts: &WriteOptions) -> Admission {
+    if opts.internal {
+        Admission::Internal
+    } else {
+        Admission::Whole
     }
 }
 
@@ -208,7 +217,7 @@ impl Store {
                 }
             },
         };
-        self.admit(def, ns, &name, &mut obj, opts.internal)?;
+        self.admit(def, ns, &name, &mut obj, admission(opts))?;
         let m = meta_mut(&mut obj);
         m.remove("resourceVersion");
         m.remove("managedFields");
@@ -253,7 +262,7 @@ impl Store {
                 "the name of the object ({body_name}) does not match the name on the URL ({name})"
             )));
         }
-        self.admit(def, ns, name, &mut obj, opts.internal)?;
+        self.admit(def, ns, name, &mut obj, admission(opts))?;
         let want_rv = meta_str(&obj, "resourceVersion")
             .filter(|r| !r.is_empty())
             .map(String::from);
@@ -319,7 +328,7 @@ impl Store {
             if meta_str(&patched, "name") != Some(name) {
                 return Err(ApiError::bad_request("a patch cannot change metadata.name"));
             }
-            self.admit(def, ns, name, &mut patched, opts.internal)?;
+            self.admit(def, ns, name, &mut patched, admission(opts))?;
             let new = merge_scope(def, old, patched, opts.status);
             let now = self.clock.now_rfc3339();
             Ok(Decision::Put(track_update(def, old, new, opts, &now)))
