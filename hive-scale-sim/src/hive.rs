@@ -93,7 +93,7 @@ impl SimulatedHive {
                             != Some(reachability(&e.object.value()));
                     if became_ready {
                         let lq = ListQuery {
-                            labels: crate::apiserver::selector::LabelSelector::parse(&format!(
+                            labels: crate::apiserver::selector::LabelQuery::parse(&format!(
                                 "hive.openshift.io/cluster-deployment-name={name}"
                             ))
                             .unwrap_or_default(),

@@ -1,6 +1,20 @@
-//! Fault injection: answer a share of resource requests with what a struggling API server
-//! answers (429 with Retry-After, 500, 503, 409 on update, a dropped connection, latency), so
-//! clients' retry paths can be tested. Decisions come from a seeded generator: a run repeats.
+//! Fault injection: answer a share of resource requests with what a struggling API server or
+//! a bad network does, so clients' retry paths can be tested. Decisions come from a seeded
+//! generator: a run repeats.
+//!
+//! The `--faults` spec is `KIND=VALUE,...`:
+//!
+//! * `429=RATE`: 429 TooManyRequests with Retry-After (`retry-after=SECONDS`, default 1).
+//! * `500=RATE`, `503=RATE`: InternalError, ServiceUnavailable.
+//! * `409=RATE`: 409 Conflict on every mutating verb that names an object (PUT, PATCH
+//!   including server-side apply, DELETE); nothing is changed.
+//! * `drop=RATE`: the connection is cut after the response headers; the request was not served.
+//! * `commit-drop=RATE`: a write (POST, PUT, PATCH, DELETE) is committed, then the connection
+//!   is cut before the response: the client sees a transport error although the change
+//!   happened.
+//! * `latency=MSms`: added to every resource request.
+//! * `restart=AFTER:DOWN`: the server restarts once, AFTER seconds in, down for DOWN seconds.
+//! * `seed=N`: the generator's seed.
 
 use super::error::ApiError;
 use parking_lot::Mutex;
@@ -19,10 +33,12 @@ pub struct FaultConfig {
     pub internal_error: f64,
     /// 503 ServiceUnavailable.
     pub unavailable: f64,
-    /// 409 Conflict on PUT.
+    /// 409 Conflict on PUT, PATCH (including apply) and DELETE, with nothing changed.
     pub conflict: f64,
-    /// The response starts, then the connection is cut.
+    /// The response starts, then the connection is cut (the request is not served).
     pub drop_connection: f64,
+    /// A write is committed, then the connection is cut before the response.
+    pub commit_drop: f64,
     /// Added to every resource request.
     pub latency: Duration,
     /// Seed of the generator.
@@ -32,7 +48,8 @@ pub struct FaultConfig {
 }
 
 impl FaultConfig {
-    /// Parses `429=0.1,500=0.1,503=0.1,409=0.1,drop=0.1,latency=5ms,retry-after=1,seed=7`.
+    /// Parses `429=0.1,500=0.1,503=0.1,409=0.1,drop=0.1,commit-drop=0.1,latency=5ms,
+    /// retry-after=1,restart=30:2,seed=7` (see the module documentation).
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut f = Self {
             retry_after: 1,
@@ -59,6 +76,7 @@ impl FaultConfig {
                 "503" => f.unavailable = rate()?,
                 "409" => f.conflict = rate()?,
                 "drop" => f.drop_connection = rate()?,
+                "commit-drop" => f.commit_drop = rate()?,
                 "retry-after" => {
                     f.retry_after = v
                         .parse()
@@ -95,7 +113,7 @@ impl FaultConfig {
                 }
                 other => {
                     return Err(format!(
-                        "unknown fault {other:?} (known: 429, 500, 503, 409, drop, latency, retry-after, restart, seed)"
+                        "unknown fault {other:?}; known: 429=RATE, 500=RATE, 503=RATE, 409=RATE (conflict on PUT, PATCH, DELETE; nothing changed), drop=RATE (cut before serving), commit-drop=RATE (write committed, then cut before the response), latency=MSms, retry-after=SECONDS, restart=AFTER:DOWN, seed=N"
                     ));
                 }
             }
@@ -110,6 +128,7 @@ impl FaultConfig {
             + self.unavailable
             + self.conflict
             + self.drop_connection
+            + self.commit_drop
             > 0.0
             || !self.latency.is_zero()
             || self.restart.is_some()
@@ -121,14 +140,16 @@ impl FaultConfig {
 pub enum Fault {
     /// Answer with this error.
     Error(ApiError),
-    /// Start a response and cut the connection.
+    /// Start a response and cut the connection, without serving the request.
     Drop,
+    /// Serve the request (commit the write), then cut the connection instead of answering.
+    CommitThenDrop,
 }
 
 /// Counts of injected faults and how clients reacted.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FaultStats {
-    /// Faults injected, by kind (`429`, `500`, `503`, `409`, `drop`).
+    /// Faults injected, by kind (`429`, `500`, `503`, `409`, `drop`, `commit-drop`).
     pub injected: HashMap<&'static str, u64>,
     /// Shortest time between a 429 and the next request for the same URL (seconds).
     pub min_retry_gap: Option<f64>,
@@ -170,6 +191,9 @@ impl Faults {
     /// Decides the fate of a request to `key` (method and path).
     pub fn decide(&self, method: &str, key: &str) -> Option<Fault> {
         let c = &self.config;
+        let writes = matches!(method, "POST" | "PUT" | "PATCH" | "DELETE");
+        // A conflict needs an object to conflict on: POST creates one.
+        let may_conflict = writes && method != "POST";
         let mut st = self.state.lock();
         if let Some(at) = st.throttled.remove(key) {
             let gap = at.elapsed().as_secs_f64();
@@ -197,7 +221,7 @@ impl Faults {
                 "503",
                 Fault::Error(ApiError::unavailable("injected fault: service unavailable")),
             )
-        } else if method == "PUT" && pick(c.conflict) {
+        } else if may_conflict && pick(c.conflict) {
             (
                 "409",
                 Fault::Error(ApiError::conflict(
@@ -208,6 +232,8 @@ impl Faults {
             )
         } else if pick(c.drop_connection) {
             ("drop", Fault::Drop)
+        } else if writes && pick(c.commit_drop) {
+            ("commit-drop", Fault::CommitThenDrop)
         } else {
             return None;
         };
@@ -241,6 +267,43 @@ mod tests {
         assert!(FaultConfig::parse("429=2").is_err());
         assert!(FaultConfig::parse("teapot=0.1").is_err());
         assert!(FaultConfig::parse("latency=5s").is_err());
+        let f = FaultConfig::parse("commit-drop=0.3,409=0.2").unwrap();
+        assert_eq!((f.commit_drop, f.conflict), (0.3, 0.2));
+        assert!(f.active());
+        let err = FaultConfig::parse("commit_drop=0.1").unwrap_err();
+        assert!(
+            err.contains("commit-drop=RATE") && err.contains("409=RATE"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn conflicts_hit_every_verb_that_names_an_object_and_commit_drops_every_write() {
+        let all = |config: FaultConfig| {
+            let f = Faults::new(config);
+            ["GET", "POST", "PUT", "PATCH", "DELETE"].map(|m| f.decide(m, &format!("{m} /x")))
+        };
+        let conflict = all(FaultConfig {
+            conflict: 1.0,
+            ..Default::default()
+        });
+        assert!(conflict[..2].iter().all(Option::is_none), "{conflict:?}");
+        assert!(
+            conflict[2..]
+                .iter()
+                .all(|f| matches!(f, Some(Fault::Error(e)) if e.code == 409)),
+            "{conflict:?}"
+        );
+        let commit = all(FaultConfig {
+            commit_drop: 1.0,
+            ..Default::default()
+        });
+        assert_eq!(commit[0], None);
+        assert!(
+            commit[1..]
+                .iter()
+                .all(|f| *f == Some(Fault::CommitThenDrop))
+        );
     }
 
     #[test]

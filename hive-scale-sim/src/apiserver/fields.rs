@@ -208,6 +208,156 @@ pub fn display(path: &[String]) -> String {
     path.iter().map(|s| format!(".{s}")).collect()
 }
 
+/// One `managedFields` entry: who wrote which fields, how, and through which subresource.
+#[derive(Debug, Clone)]
+pub(super) struct ManagedEntry {
+    pub(super) manager: String,
+    pub(super) operation: String,
+    pub(super) api_version: String,
+    pub(super) time: String,
+    pub(super) subresource: Option<String>,
+    pub(super) fields: FieldSet,
+}
+
+/// The object's `managedFields`, decoded.
+pub(super) fn managed_entries(obj: &Value) -> Vec<ManagedEntry> {
+    let text = |e: &Value, k: &str| e.get(k).and_then(Value::as_str).map(String::from);
+    obj.pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|e| ManagedEntry {
+                    manager: text(e, "manager").unwrap_or_default(),
+                    operation: text(e, "operation").unwrap_or_else(|| "Update".into()),
+                    api_version: text(e, "apiVersion").unwrap_or_default(),
+                    time: text(e, "time").unwrap_or_default(),
+                    subresource: text(e, "subresource"),
+                    fields: e.get("fieldsV1").map(from_fields_v1).unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Writes `entries` as the object's `managedFields`, leaving out entries that own nothing.
+fn write_managed(obj: &mut Value, entries: &[ManagedEntry]) {
+    let api_version = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let list: Vec<Value> = entries
+        .iter()
+        .filter(|e| !e.fields.is_empty())
+        .map(|e| {
+            let mut v = json!({
+                "manager": e.manager,
+                "operation": e.operation,
+                "apiVersion": if e.api_version.is_empty() { api_version.clone() } else { e.api_version.clone() },
+                "time": e.time,
+                "fieldsType": "FieldsV1",
+                "fieldsV1": to_fields_v1(&e.fields),
+            });
+            if let Some(s) = &e.subresource {
+                v["subresource"] = s.clone().into();
+            }
+            v
+        })
+        .collect();
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = json!({});
+    }
+    let Some(m) = obj["metadata"].as_object_mut() else {
+        return;
+    };
+    if list.is_empty() {
+        m.remove("managedFields");
+    } else {
+        m.insert("managedFields".into(), list.into());
+    }
+}
+
+/// A change of ownership: (`manager`, `operation`) on `subresource` takes `fields` at `time`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Claim<'a> {
+    pub(super) manager: &'a str,
+    pub(super) operation: &'a str,
+    pub(super) subresource: Option<&'a str>,
+    pub(super) time: &'a str,
+}
+
+/// Gives `fields` to the claimant; other Update entries lose them. With `replace` (apply) the
+/// manager's set becomes exactly `fields`, otherwise it grows by them.
+pub(super) fn set_managed(
+    obj: &mut Value,
+    entries: &[ManagedEntry],
+    claim: Claim<'_>,
+    fields: FieldSet,
+    replace: bool,
+) {
+    let mut entries = entries.to_vec();
+    let manager = if claim.manager.is_empty() {
+        "unknown"
+    } else {
+        claim.manager
+    };
+    let operation = claim.operation;
+    if operation == "Update" {
+        for e in entries
+            .iter_mut()
+            .filter(|e| !(e.manager == manager && e.operation == operation))
+        {
+            e.fields.retain(|p| !fields.iter().any(|q| overlaps(p, q)));
+        }
+    }
+    let idx = entries.iter().position(|e| {
+        e.manager == manager
+            && e.operation == operation
+            && e.subresource.as_deref() == claim.subresource
+    });
+    let api_version = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    match idx {
+        Some(i) => {
+            let e = &mut entries[i];
+            let new_set = if replace {
+                fields
+            } else {
+                e.fields.union(&fields).cloned().collect()
+            };
+            if new_set != e.fields {
+                e.fields = new_set;
+                e.time = claim.time.into();
+            }
+        }
+        None if !fields.is_empty() => entries.push(ManagedEntry {
+            manager: manager.into(),
+            operation: operation.into(),
+            api_version,
+            time: claim.time.into(),
+            subresource: claim.subresource.map(String::from),
+            fields,
+        }),
+        None => {}
+    }
+    write_managed(obj, &entries);
+}
+
+/// Takes `removed` (fields no longer in the object) away from every manager.
+pub(super) fn strip_from_all(obj: &mut Value, removed: &FieldSet) {
+    if removed.is_empty() {
+        return;
+    }
+    let mut entries = managed_entries(obj);
+    for e in &mut entries {
+        e.fields.retain(|p| !removed.contains(p));
+    }
+    write_managed(obj, &entries);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

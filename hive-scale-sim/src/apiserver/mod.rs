@@ -10,6 +10,7 @@ pub mod registry;
 pub mod routes;
 pub mod selector;
 pub mod server;
+pub mod state;
 pub mod store;
 pub mod table;
 pub mod tls;

@@ -3,11 +3,14 @@
 
 use super::discovery;
 use super::error::ApiError;
-use super::faults::{Fault, Faults};
+use super::faults::Fault;
 use super::protobuf;
 use super::registry::ResourceDef;
-use super::selector::{FieldSelector, LabelSelector};
-use super::store::{ListQuery, Outcome, PatchKind, Preconditions, Store, WriteOptions};
+use super::selector::{FieldQuery, LabelQuery};
+use super::state::{ApiState, error_response, flag, json_response};
+use super::store::{
+    DeleteOptions, ListQuery, PatchKind, Preconditions, Propagation, WriteEffect, WriteOptions,
+};
 use super::table;
 use super::watch::{self, WatchParams};
 use axum::body::{Body, Bytes};
@@ -16,88 +19,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// State shared by every request.
-#[derive(Debug, Clone)]
-pub struct ApiState {
-    /// The objects.
-    pub store: Arc<Store>,
-    /// The bearer token clients must present.
-    pub token: Arc<str>,
-    /// Largest accepted request body.
-    pub max_body: usize,
-    /// Tells open watches the server is stopping.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
-    /// Injected faults, when configured.
-    pub faults: Option<Arc<Faults>>,
-    /// Requests being served now, and the most ever at once.
-    pub in_flight: Arc<InFlight>,
-}
-
-/// Concurrent request accounting.
-#[derive(Debug, Default)]
-pub struct InFlight {
-    now: std::sync::atomic::AtomicUsize,
-    max: std::sync::atomic::AtomicUsize,
-    total: std::sync::atomic::AtomicU64,
-}
-
-impl InFlight {
-    fn enter(self: &Arc<Self>) -> InFlightGuard {
-        use std::sync::atomic::Ordering::SeqCst;
-        let n = self.now.fetch_add(1, SeqCst) + 1;
-        self.max.fetch_max(n, SeqCst);
-        self.total.fetch_add(1, SeqCst);
-        InFlightGuard(self.clone())
-    }
-
-    /// The most requests served at once so far.
-    pub fn max(&self) -> usize {
-        self.max.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Requests served now.
-    pub fn current(&self) -> usize {
-        self.now.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Requests received so far.
-    pub fn total(&self) -> u64 {
-        self.total.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Forgets the maximum (a test measures one phase).
-    pub fn reset_max(&self) {
-        self.max
-            .store(self.current(), std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-struct InFlightGuard(Arc<InFlight>);
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        self.0.now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-/// Renders an error as a `Status` response.
-pub fn error_response(e: &ApiError) -> Response {
-    let mut resp = json_response(
-        StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        &e.status(),
-    );
-    if let Some(secs) = e.retry_after() {
-        resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
-    }
-    resp
-}
-
-/// A JSON response.
-pub fn json_response(code: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    (code, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
-}
 
 fn ok(body: &Value) -> Response {
     json_response(StatusCode::OK, body)
@@ -139,6 +60,7 @@ pub async fn handle(state: ApiState, req: Request<Body>) -> Response {
     }
     let _in_flight = state.in_flight.enter();
     let is_resource = path.starts_with("/api/") || path.starts_with("/apis/");
+    let mut drop_after_serving = false;
     if let (Some(faults), true) = (&state.faults, is_resource) {
         if !faults.latency().is_zero() {
             tokio::time::sleep(faults.latency()).await;
@@ -149,6 +71,7 @@ pub async fn handle(state: ApiState, req: Request<Body>) -> Response {
         ) {
             Some(Fault::Error(e)) => return error_response(&e),
             Some(Fault::Drop) => return dropped_connection(),
+            Some(Fault::CommitThenDrop) => drop_after_serving = true,
             None => {}
         }
     }
@@ -160,10 +83,15 @@ pub async fn handle(state: ApiState, req: Request<Body>) -> Response {
         Ok(b) => b,
         Err(_) => return error_response(&ApiError::too_large(state.max_body)),
     };
-    match route(&state, &parts.method, &path, &query, &parts.headers, body).await {
+    let response = match route(&state, &parts.method, &path, &query, &parts.headers, body).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
+    };
+    if drop_after_serving {
+        // The write is done; the answer is lost on the way back.
+        return dropped_connection();
     }
+    response
 }
 
 /// A response whose body fails after the headers: the client sees the connection cut.
@@ -297,10 +225,6 @@ async fn route(
     serve(state, method, path, query, headers, body, target).await
 }
 
-fn flag(query: &HashMap<String, String>, key: &str) -> bool {
-    query.get(key).is_some_and(|v| v == "true" || v == "1")
-}
-
 fn list_query(query: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
     let limit = match query.get("limit") {
         Some(l) => l.parse::<usize>().map_err(|_| {
@@ -309,8 +233,8 @@ fn list_query(query: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
         None => 0,
     };
     Ok(ListQuery {
-        labels: LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))?,
-        fields: FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))?,
+        labels: LabelQuery::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))?,
+        fields: FieldQuery::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))?,
         limit,
         continue_token: query.get("continue").filter(|c| !c.is_empty()).cloned(),
     })
@@ -362,6 +286,78 @@ fn write_options(
         status,
         internal: false,
     })
+}
+
+/// `DeleteOptions` from the body (or the query, where Kubernetes also accepts them), and
+/// whether the delete is a dry run.
+fn delete_options(
+    query: &HashMap<String, String>,
+    body: &Bytes,
+) -> Result<(DeleteOptions, bool), ApiError> {
+    let options: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+    };
+    if !options.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid DeleteOptions: the body must be a JSON object",
+        ));
+    }
+    let text = |k: &str| {
+        options
+            .get(k)
+            .and_then(Value::as_str)
+            .or_else(|| query.get(k).map(String::as_str))
+            .filter(|v| !v.is_empty())
+    };
+    let invalid = |field: &str, why: String| {
+        ApiError::invalid("DeleteOptions", "", vec![(field.to_string(), why)])
+    };
+    let policy = match text("propagationPolicy") {
+        None => None,
+        Some(p) => Some(Propagation::parse(p).ok_or_else(|| {
+            invalid(
+                "propagationPolicy",
+                format!("Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""),
+            )
+        })?),
+    };
+    let orphan = options
+        .get("orphanDependents")
+        .and_then(Value::as_bool)
+        .or_else(|| query.get("orphanDependents").map(|v| v == "true"));
+    let propagation = match (policy, orphan) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "orphanDependents",
+                "Invalid value: orphanDependents and propagationPolicy cannot be both set".into(),
+            ));
+        }
+        (Some(p), None) => p,
+        (None, Some(true)) => Propagation::Orphan,
+        (None, _) => Propagation::Background,
+    };
+    let precondition = |k: &str| {
+        options
+            .pointer(&format!("/preconditions/{k}"))
+            .and_then(Value::as_str)
+            .map(String::from)
+    };
+    let dry_run = query.get("dryRun").is_some_and(|v| v == "All")
+        || options
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All"));
+    let opts = DeleteOptions {
+        preconditions: Preconditions {
+            uid: precondition("uid"),
+            resource_version: precondition("resourceVersion"),
+        },
+        propagation,
+    };
+    Ok((opts, dry_run))
 }
 
 /// Decodes a request body from JSON or YAML.
@@ -453,7 +449,9 @@ async fn serve(
         (Method::DELETE, None) => {
             let q = list_query(query)?;
             let opts = write_options(query, headers, false)?;
-            let items = store.delete_collection(def, t.namespace.as_deref(), &q, opts.dry_run)?;
+            let (delete, _) = delete_options(query, &body)?;
+            let items =
+                store.delete_collection(def, t.namespace.as_deref(), &q, &delete, opts.dry_run)?;
             let list = json!({
                 "kind": format!("{}List", def.kind),
                 "apiVersion": def.api_version(),
@@ -486,8 +484,8 @@ async fn serve(
                 other => return Err(ApiError::unsupported_media_type(other)),
             };
             let opts = write_options(query, headers, t.status)?;
-            let (obj, outcome) = store.patch(def, ns, name, kind, patch, &opts)?;
-            let code = if outcome == Outcome::Created {
+            let (obj, effect) = store.patch(def, ns, name, kind, patch, &opts)?;
+            let code = if effect == WriteEffect::Created {
                 StatusCode::CREATED
             } else {
                 StatusCode::OK
@@ -495,29 +493,9 @@ async fn serve(
             Ok(json_response(code, &obj))
         }
         (Method::DELETE, Some(name)) => {
-            let options: Value = if body.is_empty() {
-                json!({})
-            } else {
-                serde_json::from_slice(&body)
-                    .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
-            };
-            let pre = Preconditions {
-                uid: options
-                    .pointer("/preconditions/uid")
-                    .and_then(Value::as_str)
-                    .map(String::from),
-                resource_version: options
-                    .pointer("/preconditions/resourceVersion")
-                    .and_then(Value::as_str)
-                    .map(String::from),
-            };
-            let dry_run = query.get("dryRun").is_some_and(|v| v == "All")
-                || options
-                    .get("dryRun")
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| a.iter().any(|v| v == "All"));
-            let (obj, outcome) = store.delete(def, ns, name, &pre, dry_run)?;
-            if outcome == Outcome::Deleted {
+            let (options, dry_run) = delete_options(query, &body)?;
+            let (obj, effect) = store.delete(def, ns, name, &options, dry_run)?;
+            if effect == WriteEffect::Deleted {
                 let uid = obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
                 Ok(ok(&json!({
                     "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",

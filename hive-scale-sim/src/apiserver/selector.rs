@@ -13,11 +13,12 @@ enum Op {
     DoesNotExist,
 }
 
-/// A parsed `labelSelector`.
+/// The parsed `labelSelector=` query parameter of a list, watch or deletecollection (not the
+/// `LabelSelector` API type objects carry).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LabelSelector(Vec<(String, Op)>);
+pub struct LabelQuery(Vec<(String, Op)>);
 
-impl LabelSelector {
+impl LabelQuery {
     /// Parses `a=b,c!=d,e in (f,g),h notin (i),j,!k`.
     pub fn parse(text: &str) -> Result<Self, ApiError> {
         let bad = |why: &str| {
@@ -26,10 +27,15 @@ impl LabelSelector {
             ))
         };
         let mut reqs = Vec::new();
+        if text.trim().is_empty() {
+            return Ok(Self(reqs));
+        }
         for part in split_top_level(text) {
             let part = part.trim();
+            // An empty requirement (`a=b,` or `,`) is malformed, not "no requirement": a
+            // selector that fails to parse must never select everything.
             if part.is_empty() {
-                continue;
+                return Err(bad("empty requirement"));
             }
             let req = if let Some(key) = part.strip_prefix('!') {
                 (key.trim().to_string(), Op::DoesNotExist)
@@ -55,9 +61,15 @@ impl LabelSelector {
             if !valid_key(&req.0) {
                 return Err(bad(&format!("invalid label key {:?}", req.0)));
             }
-            if let Op::Eq(v) | Op::NotEq(v) = &req.1
-                && !valid_value(v)
-            {
+            let values = match &req.1 {
+                Op::Eq(v) | Op::NotEq(v) => std::slice::from_ref(v),
+                Op::In(vs) | Op::NotIn(vs) if vs.is_empty() => {
+                    return Err(bad("the set of values of in and notin cannot be empty"));
+                }
+                Op::In(vs) | Op::NotIn(vs) => vs.as_slice(),
+                Op::Exists | Op::DoesNotExist => &[],
+            };
+            if let Some(v) = values.iter().find(|v| !valid_value(v)) {
                 return Err(bad(&format!("invalid label value {v:?}")));
             }
             reqs.push(req);
@@ -85,15 +97,24 @@ impl LabelSelector {
     }
 }
 
-/// A parsed `fieldSelector` (metadata.name, metadata.namespace, and a few status fields).
+/// The parsed `fieldSelector=` query parameter (metadata.name, metadata.namespace, and a few
+/// status fields).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct FieldSelector(Vec<(String, bool, String)>);
+pub struct FieldQuery(Vec<(String, bool, String)>);
 
-impl FieldSelector {
+impl FieldQuery {
     /// Parses `metadata.name=x,metadata.namespace!=y`.
     pub fn parse(text: &str) -> Result<Self, ApiError> {
         let mut reqs = Vec::new();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if text.trim().is_empty() {
+            return Ok(Self(reqs));
+        }
+        for part in text.split(',').map(str::trim) {
+            if part.is_empty() {
+                return Err(ApiError::bad_request(format!(
+                    "invalid selector: {text:?}; empty requirement"
+                )));
+            }
             let (field, eq, value) = if let Some((f, v)) = part.split_once("!=") {
                 (f, false, v)
             } else if let Some((f, v)) = part.split_once("==") {
@@ -176,12 +197,26 @@ fn parse_set(text: String) -> Option<Vec<String>> {
     )
 }
 
+/// A label key: an optional DNS-subdomain prefix and `/`, then a name.
 fn valid_key(key: &str) -> bool {
-    let (prefix, name) = match key.rsplit_once('/') {
+    let (prefix, name) = match key.split_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
     };
-    prefix.is_none_or(|p| !p.is_empty() && p.len() <= 253) && valid_value(name) && !name.is_empty()
+    prefix.is_none_or(valid_prefix) && valid_value(name) && !name.is_empty()
+}
+
+fn valid_prefix(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= 253
+        && p.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        })
 }
 
 fn valid_value(v: &str) -> bool {
@@ -220,33 +255,47 @@ mod tests {
             ("scaletest=true,env in (dev)", false),
             ("app.kubernetes.io/managed-by=hive-scale,scaletest", true),
         ] {
-            assert_eq!(
-                LabelSelector::parse(sel).unwrap().matches(&o),
-                want,
-                "{sel}"
-            );
+            assert_eq!(LabelQuery::parse(sel).unwrap().matches(&o), want, "{sel}");
         }
-        for bad in ["a in (", "=x", "a=b c", "a in x"] {
-            assert!(LabelSelector::parse(bad).is_err(), "{bad}");
+        for bad in [
+            "a in (",
+            "=x",
+            "a=b c",
+            "a in x",
+            ",",
+            "a=b,",
+            ",a=b",
+            "a in ()",
+            "a notin (b c)",
+            "a in (b,c d)",
+            "Example.com/a=b",
+            "a/b/c",
+            "/a",
+            "日本=x",
+            "a=日本",
+        ] {
+            assert!(LabelQuery::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn field_selector_syntax() {
         let o = obj(json!({}));
-        assert!(FieldSelector::parse("metadata.name=n").unwrap().matches(&o));
+        assert!(FieldQuery::parse("metadata.name=n").unwrap().matches(&o));
         assert!(
-            !FieldSelector::parse("metadata.namespace!=ns")
+            !FieldQuery::parse("metadata.namespace!=ns")
                 .unwrap()
                 .matches(&o)
         );
         assert_eq!(
-            FieldSelector::parse("metadata.name=n")
-                .unwrap()
-                .pinned_name(),
+            FieldQuery::parse("metadata.name=n").unwrap().pinned_name(),
             Some("n")
         );
-        let err = FieldSelector::parse("spec.foo=1").unwrap_err();
+        for bad in [",", "metadata.name=a,", "metadata.name"] {
+            assert!(FieldQuery::parse(bad).is_err(), "{bad}");
+        }
+        assert!(FieldQuery::parse(" ").unwrap().matches(&o));
+        let err = FieldQuery::parse("spec.foo=1").unwrap_err();
         assert_eq!(err.code, 400);
         assert!(err.message.contains("field label not supported"));
     }

@@ -1,7 +1,8 @@
 //! The running API server: TLS listener, bearer token, kubeconfig on disk.
 
 use super::faults::{FaultConfig, Faults};
-use super::routes::{self, ApiState, InFlight};
+use super::routes;
+use super::state::{ApiState, InFlight};
 use super::store::{Store, StoreConfig};
 use super::tls;
 use crate::SimError;

@@ -1,4 +1,5 @@
-//! Admission checks: object names, CRD schemas, and the core kinds' own rules.
+//! Admission checks: object names, built-in kinds decoded into their types, CRD schemas, and
+//! the core kinds' own rules.
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -35,8 +36,24 @@ pub fn namespace_name(name: &str, causes: &mut Causes) {
     }
 }
 
-/// Labels must be maps of strings; values at most 63 characters.
+/// Labels must be maps of strings, values at most 63 characters; owner references must name
+/// their owner completely (garbage collection goes by uid).
 pub fn metadata(obj: &Value, causes: &mut Causes) {
+    if let Some(refs) = obj
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+    {
+        for (i, r) in refs.iter().enumerate() {
+            for f in ["apiVersion", "kind", "name", "uid"] {
+                if r.get(f).and_then(Value::as_str).is_none_or(str::is_empty) {
+                    causes.push((
+                        format!("metadata.ownerReferences[{i}].{f}"),
+                        "Required value".into(),
+                    ));
+                }
+            }
+        }
+    }
     for section in ["labels", "annotations"] {
         match obj.pointer(&format!("/metadata/{section}")) {
             None | Some(Value::Null) => {}
@@ -77,6 +94,114 @@ pub fn secret(obj: &Value, causes: &mut Causes) {
                 ));
             }
         }
+    }
+}
+
+/// Decodes a built-in kind into its Kubernetes type, as kube-apiserver decodes every body: a
+/// field of the wrong type, a missing required field or a Secret value that is not base64 is a
+/// cause naming the field. Kinds without a type here pass.
+pub fn builtin(kind: &str, obj: &Value, causes: &mut Causes) {
+    use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let cause = match kind {
+        "Namespace" => typed::<Namespace>(obj),
+        "ConfigMap" => typed::<ConfigMap>(obj),
+        "Secret" => typed::<Secret>(obj),
+        "CustomResourceDefinition" => typed::<CustomResourceDefinition>(obj),
+        _ => None,
+    };
+    causes.extend(cause);
+}
+
+/// What the server needs of a CRD to serve the resource it defines: group, names, scope, at
+/// least one version, and the name `<plural>.<group>`.
+pub fn crd(name: &str, obj: &Value, causes: &mut Causes) {
+    let text = |p: &str| {
+        obj.pointer(p)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    for field in ["spec.group", "spec.names.plural", "spec.names.kind"] {
+        if text(&format!("/{}", field.replace('.', "/"))).is_none() {
+            causes.push((field.into(), "Required value".into()));
+        }
+    }
+    match text("/spec/scope") {
+        Some("Namespaced" | "Cluster") => {}
+        Some(other) => causes.push((
+            "spec.scope".into(),
+            format!("Unsupported value: {other:?}: supported values: \"Cluster\", \"Namespaced\""),
+        )),
+        None => causes.push(("spec.scope".into(), "Required value".into())),
+    }
+    if obj
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty)
+    {
+        causes.push(("spec.versions".into(), "Required value".into()));
+    }
+    if let (Some(plural), Some(group)) = (text("/spec/names/plural"), text("/spec/group"))
+        && name != format!("{plural}.{group}")
+    {
+        causes.push((
+            "metadata.name".into(),
+            format!(
+                "Invalid value: {:?}: must be spec.names.plural+\".\"+spec.group",
+                cut(name, 80)
+            ),
+        ));
+    }
+}
+
+/// Decodes `metadata` as an ObjectMeta (what custom resources share with built-in kinds).
+pub fn object_meta(obj: &Value, causes: &mut Causes) {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    if let Some(m) = obj.get("metadata")
+        && let Some((field, message)) = typed::<ObjectMeta>(m)
+    {
+        let field = if field.is_empty() {
+            "metadata".to_string()
+        } else {
+            format!("metadata.{field}")
+        };
+        causes.push((field, message));
+    }
+}
+
+/// The first problem decoding `v` as a `T`, as (field, message).
+fn typed<T: serde::de::DeserializeOwned>(v: &Value) -> Option<(String, String)> {
+    let err = serde_path_to_error::deserialize::<_, T>(v).err()?;
+    let path = match err.path().to_string() {
+        root if root == "." => String::new(),
+        p => p,
+    };
+    let inner = err.inner().to_string();
+    let join = |leaf: &str| match (path.is_empty(), leaf.is_empty()) {
+        (true, _) => leaf.to_string(),
+        (false, true) => path.clone(),
+        (false, false) => format!("{path}.{leaf}"),
+    };
+    Some(match missing_field(&inner) {
+        Some(field) => (join(field), "Required value".into()),
+        None => (join(""), format!("Invalid value: {}", cut(&inner, 200))),
+    })
+}
+
+/// The field a serde "missing field `x`" error names.
+fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")?
+        .split_once('`')
+        .map(|(f, _)| f)
+}
+
+/// `s` cut after `max` characters (not bytes: user text may be multi-byte, and a cut inside a
+/// character would panic).
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => format!("{}...", &s[..end]),
+        None => s.to_string(),
     }
 }
 
@@ -187,13 +312,9 @@ fn node(schema: &Value, v: &Value, path: &str, causes: &mut Causes) {
     }
 }
 
+/// A value for an error message: its JSON, cut after 40 characters.
 fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.len() > 40 {
-        format!("{}...", &s[..40])
-    } else {
-        s
-    }
+    cut(&v.to_string(), 40)
 }
 
 #[cfg(test)]
@@ -228,6 +349,42 @@ mod tests {
         let mut c = Causes::new();
         schema(&s, &json!({}), &mut c);
         assert_eq!(c, vec![("spec".to_string(), "Required value".to_string())]);
+    }
+
+    #[test]
+    fn long_values_are_cut_at_a_character_boundary() {
+        let v = Value::from("é".repeat(60));
+        // 40 characters of the JSON text: the opening quote and 39 of the accented letters.
+        assert_eq!(short(&v), format!("\"{}...", "é".repeat(39)));
+        assert_eq!(short(&Value::from("ok")), "\"ok\"");
+    }
+
+    #[test]
+    fn built_in_kinds_decode_and_crds_define_a_resource() {
+        let mut c = Causes::new();
+        builtin("Secret", &json!({"data": {"k": 5}}), &mut c);
+        builtin("Widget", &json!({"anything": 5}), &mut c);
+        object_meta(&json!({"metadata": {"labels": {"a": 1}}}), &mut c);
+        let fields: Vec<&str> = c.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["data.k", "metadata.labels.a"], "{c:?}");
+        let mut c = Causes::new();
+        let spec = json!({"spec": {"group": "example.com", "names": {"plural": "widgets", "kind": "Widget"}, "scope": "Namespaced", "versions": [{"name": "v1"}]}});
+        crd("widgets.example.com", &spec, &mut c);
+        assert!(c.is_empty(), "{c:?}");
+        crd("other", &spec, &mut c);
+        crd("x", &json!({"spec": {"scope": "Galaxy"}}), &mut c);
+        let fields: Vec<&str> = c.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "metadata.name",
+                "spec.group",
+                "spec.names.plural",
+                "spec.names.kind",
+                "spec.scope",
+                "spec.versions"
+            ]
+        );
     }
 
     #[test]

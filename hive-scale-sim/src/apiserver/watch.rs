@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use super::registry::ResourceDef;
-use super::routes::{ApiState, error_response};
+use super::state::{ApiState, error_response, flag};
 use super::store::{EventType, ListQuery, Stored, WatchEvent};
 use super::table;
 use axum::body::{Body, Bytes};
@@ -50,12 +50,11 @@ impl WatchParams {
             )),
             None => None,
         };
-        let flag = |k: &str| q.get(k).is_some_and(|v| v == "true" || v == "1");
         Ok(Self {
             resource_version: rv,
-            bookmarks: flag("allowWatchBookmarks"),
+            bookmarks: flag(q, "allowWatchBookmarks"),
             timeout,
-            send_initial_events: flag("sendInitialEvents"),
+            send_initial_events: flag(q, "sendInitialEvents"),
         })
     }
 }

@@ -5,7 +5,7 @@ use super::clusterdeployment::set_condition;
 use super::clustersync::{MatchedSet, apply_set, matching_sets, skip_reason};
 use super::runner::{Reconciler, Requeue};
 use super::{Sim, defs, meta_str};
-use crate::apiserver::selector::LabelSelector;
+use crate::apiserver::selector::LabelQuery;
 use crate::apiserver::store::{ListQuery, WriteOptions};
 use crate::metrics::labels;
 use futures::future::BoxFuture;
@@ -83,7 +83,7 @@ impl SyncSetController {
         sim.cores.run(sim.model.reconcile_cpu()).await;
         let ssi_def = sim.def(defs::SSI);
         let q = ListQuery {
-            labels: LabelSelector::parse(&format!("{CD_LABEL}={name}")).unwrap_or_default(),
+            labels: LabelQuery::parse(&format!("{CD_LABEL}={name}")).unwrap_or_default(),
             ..Default::default()
         };
         // Most reconciles only compare hashes: read just the spec hash from each stored instance
