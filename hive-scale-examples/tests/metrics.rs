@@ -630,7 +630,7 @@ async fn prometheus_and_scrape_watch_the_hub_work_and_the_report_shows_it() {
     for r in &snap.results {
         let unavailable = matches!(
             r.outcome,
-            hive_scale_core::metrics::Outcome::Unavailable { .. }
+            hive_scale_core::metrics::QueryOutcome::Unavailable { .. }
         );
         assert_eq!(
             unavailable,

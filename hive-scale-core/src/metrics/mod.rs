@@ -18,12 +18,15 @@
 
 mod chart;
 mod http;
+pub mod names;
 pub mod profile;
 pub mod prometheus;
 pub mod recorder;
 pub mod report;
 pub mod scrape;
 pub mod snapshot;
+mod source;
+pub mod value;
 
 pub use http::{Auth, HttpOptions, Secret};
 pub use profile::{Findings, Kind, Profile, ProfileQuery, ScrapeOp, ScrapeSpec};
@@ -31,9 +34,9 @@ pub use prometheus::PrometheusClient;
 pub use recorder::{RecordLine, Recorder, RecorderHandle, RecordingSummary};
 pub use report::{ReportOptions, ReportSummary, read_recording, write_report};
 pub use scrape::{Exposition, Scrape, Scraper};
-pub use snapshot::{
-    Outcome, Point, QueryResult, QueryValue, RangeSeries, Series, Snapshot, Source,
-};
+pub use snapshot::{QueryOutcome, QueryResult, Snapshot};
+pub use source::Source;
+pub use value::{Point, QueryValue, RangeSeries, Series, format_value};
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 
 use super::MetricsError;
 use super::http::{self, Auth, HttpOptions};
-use super::snapshot::{Point, QueryValue, RangeSeries, Series};
+use super::value::{Point, QueryValue, RangeSeries, Series, parse_float};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -223,16 +223,6 @@ fn convert(data: ApiData) -> Result<QueryValue, String> {
     }
 }
 
-/// Parses a sample value as Prometheus writes it (`1.5`, `NaN`, `+Inf`, `-Inf`).
-pub(crate) fn parse_float(s: &str) -> Option<f64> {
-    match s {
-        "NaN" => Some(f64::NAN),
-        "+Inf" | "Inf" => Some(f64::INFINITY),
-        "-Inf" => Some(f64::NEG_INFINITY),
-        _ => s.parse().ok(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,15 +309,6 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("\"string\" is not supported"), "{e}");
-    }
-
-    #[test]
-    fn floats_parse_like_prometheus_writes_them() {
-        assert!(parse_float("NaN").unwrap().is_nan());
-        assert_eq!(parse_float("+Inf"), Some(f64::INFINITY));
-        assert_eq!(parse_float("-Inf"), Some(f64::NEG_INFINITY));
-        assert_eq!(parse_float("1e3"), Some(1000.0));
-        assert_eq!(parse_float("x"), None);
     }
 
     #[tokio::test]

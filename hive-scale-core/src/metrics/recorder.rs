@@ -12,7 +12,8 @@
 
 use super::MetricsError;
 use super::profile::Profile;
-use super::snapshot::{Snapshot, Source};
+use super::snapshot::Snapshot;
+use super::source::Source;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -342,7 +343,7 @@ mod tests {
         assert_eq!(first.time_scale, Some(10.0));
         assert!(matches!(
             first.get("reconcile_rate").unwrap().outcome,
-            crate::metrics::Outcome::Unavailable { .. }
+            crate::metrics::QueryOutcome::Unavailable { .. }
         ));
         h.mark_phase("adopt");
         tokio::time::sleep(Duration::from_millis(500)).await;

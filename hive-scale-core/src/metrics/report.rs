@@ -6,7 +6,8 @@
 use super::chart::{self, ChartSeries, ChartSpec, PhaseLine};
 use super::profile::{Kind, Profile};
 use super::recorder::RecordLine;
-use super::snapshot::{Outcome, Snapshot, format_value};
+use super::snapshot::{QueryOutcome, Snapshot};
+use super::value::format_value;
 use super::{MetricsError, human_duration};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -401,7 +402,7 @@ fn collect(rec: &Recording, profile: Option<&Profile>, clock: &Clock) -> Vec<Que
                 }
             });
             match &r.outcome {
-                Outcome::Ok { value } => {
+                QueryOutcome::Ok { value } => {
                     d.stats.ok += 1;
                     let mut total = f64::NAN;
                     for (labels, v) in value.values() {
@@ -417,12 +418,12 @@ fn collect(rec: &Recording, profile: Option<&Profile>, clock: &Clock) -> Vec<Que
                     }
                     d.totals.push((x, total));
                 }
-                Outcome::Error { error } => {
+                QueryOutcome::Error { error } => {
                     d.stats.errors += 1;
                     d.stats.last_error = Some(error.clone());
                     d.totals.push((x, f64::NAN));
                 }
-                Outcome::Unavailable { reason } => {
+                QueryOutcome::Unavailable { reason } => {
                     d.stats.unavailable += 1;
                     d.stats.last_error = Some(reason.clone());
                     d.totals.push((x, f64::NAN));
@@ -1035,7 +1036,8 @@ fn timestamp(t: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::snapshot::{QueryResult, QueryValue, Series};
+    use crate::metrics::snapshot::QueryResult;
+    use crate::metrics::value::{QueryValue, Series};
 
     /// The 2020 shape: a queue that climbs to 600 while being worked at 1.2/s, then drains.
     fn write_recording(path: &Path, truncate_last: bool) {

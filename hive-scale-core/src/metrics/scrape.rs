@@ -2,10 +2,11 @@
 //! exposition format, and compute what needs no PromQL (sums, histogram means, rates between two
 //! scrapes) for the profile queries that declare a [`ScrapeSpec`].
 
-use super::MetricsError;
+use super::{MetricsError, names};
 use super::http::{self, Auth, HttpOptions};
 use super::profile::{Profile, ScrapeOp, ScrapeSpec};
-use super::snapshot::{Outcome, QueryResult, QueryValue, Series, Snapshot};
+use super::snapshot::{QueryOutcome, QueryResult, Snapshot};
+use super::value::{QueryValue, Series};
 use openmetrics_parser::PrometheusValue;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -192,13 +193,13 @@ pub fn evaluate(
     spec: &ScrapeSpec,
     cur: &Scrape,
     prev: Option<&Scrape>,
-) -> Result<QueryValue, Outcome> {
+) -> Result<QueryValue, QueryOutcome> {
     let groups = cur.exposition.grouped(spec);
     let distribution = groups.values().any(|g| g.2);
     let series = match spec.op {
         ScrapeOp::Sum => {
             if distribution {
-                return Err(Outcome::Error {
+                return Err(QueryOutcome::Error {
                     error: format!(
                         "scrape op sum needs a gauge or counter; {} is a histogram (use mean or rate)",
                         spec.metric
@@ -212,7 +213,7 @@ pub fn evaluate(
         }
         ScrapeOp::Mean => {
             if !groups.is_empty() && !distribution {
-                return Err(Outcome::Error {
+                return Err(QueryOutcome::Error {
                     error: format!(
                         "scrape op mean needs a histogram or summary; {} is not one",
                         spec.metric
@@ -229,13 +230,13 @@ pub fn evaluate(
         }
         ScrapeOp::Rate => {
             let Some(prev) = prev else {
-                return Err(Outcome::Unavailable {
+                return Err(QueryOutcome::Unavailable {
                     reason: "a rate needs two scrapes".into(),
                 });
             };
             let dt = cur.at.saturating_duration_since(prev.at).as_secs_f64();
             if dt <= 0.0 {
-                return Err(Outcome::Unavailable {
+                return Err(QueryOutcome::Unavailable {
                     reason: "a rate needs two scrapes at different times".into(),
                 });
             }
@@ -383,7 +384,7 @@ impl Scraper {
         *self.last.lock() = Some(cur.clone());
         let time_scale = cur
             .exposition
-            .max("hive_sim_time_scale")
+            .max(names::SIM_TIME_SCALE)
             .filter(|k| k.is_finite() && *k > 0.0);
         let results = profile
             .queries
@@ -391,7 +392,7 @@ impl Scraper {
             .map(|q| {
                 let outcome = match &q.scrape {
                     Some(spec) => evaluate(spec, &cur, prev.as_deref()),
-                    None => Err(Outcome::Unavailable {
+                    None => Err(QueryOutcome::Unavailable {
                         reason: "no scrape equivalent: needs Prometheus".into(),
                     }),
                 };
@@ -508,12 +509,12 @@ process_cpu_seconds 12.5"#;
         )
         .unwrap_err();
         assert!(
-            matches!(&e, Outcome::Error { error } if error.contains("is a histogram")),
+            matches!(&e, QueryOutcome::Error { error } if error.contains("is a histogram")),
             "{e:?}"
         );
         let e = evaluate(&spec("workqueue_depth", ScrapeOp::Mean, &[]), &s, None).unwrap_err();
         assert!(
-            matches!(&e, Outcome::Error { error } if error.contains("needs a histogram")),
+            matches!(&e, QueryOutcome::Error { error } if error.contains("needs a histogram")),
             "{e:?}"
         );
     }
@@ -537,7 +538,7 @@ process_cpu_seconds 12.5"#;
         assert_eq!(m["success"], 2.0);
         assert_eq!(m["error"], 0.1, "reset: 1 counted since");
         let e = evaluate(&r, &after, None).unwrap_err();
-        assert!(matches!(e, Outcome::Unavailable { .. }));
+        assert!(matches!(e, QueryOutcome::Unavailable { .. }));
         // The name with _total finds a family exported without it.
         let cpu = evaluate(
             &spec("process_cpu_seconds_total", ScrapeOp::Rate, &[]),
