@@ -14,6 +14,7 @@ pub mod adopt;
 pub mod api;
 pub mod apply;
 pub mod error;
+pub mod files;
 pub mod fixtures;
 pub mod hub;
 pub mod labels;
