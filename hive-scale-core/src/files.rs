@@ -104,10 +104,7 @@ mod tests {
         std::fs::create_dir(&target).unwrap();
         std::fs::write(target.join("keep"), "old").unwrap();
         assert!(write_atomic(&target, b"new").is_err());
-        assert_eq!(
-            std::fs::read_to_string(target.join("keep")).unwrap(),
-            "old"
-        );
+        assert_eq!(std::fs::read_to_string(target.join("keep")).unwrap(), "old");
         assert_eq!(entries(dir.path()), ["report.md"]);
         assert!(write_atomic(Path::new("/"), b"x").is_err(), "no file name");
     }

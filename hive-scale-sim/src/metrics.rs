@@ -425,7 +425,9 @@ mod tests {
         // Every name the library reads is a family here, counters with one `_total`. A family
         // shows only once it has a series.
         let l = labels(&[("name", "x")]);
-        m.selectorsyncset_apply_duration.get_or_create(&l).observe(1.0);
+        m.selectorsyncset_apply_duration
+            .get_or_create(&l)
+            .observe(1.0);
         m.client_requests.get_or_create(&l).inc();
         m.client_request_seconds.get_or_create(&l).observe(1.0);
         let text = m.encode();

@@ -97,8 +97,10 @@ impl Writer {
     /// One line, in one write, flushed: a reader never sees half of it unless the process dies
     /// inside the write.
     fn write(&mut self, line: &RecordLine) -> Result<(), MetricsError> {
-        let mut buf = serde_json::to_vec(line)
-            .map_err(|e| MetricsError::Invalid(format!("cannot encode a recording line: {e}")))?;
+        let mut buf = serde_json::to_vec(line).map_err(|source| MetricsError::Encode {
+            what: "a recording line",
+            source,
+        })?;
         buf.push(b'\n');
         self.file
             .write_all(&buf)
@@ -205,9 +207,7 @@ impl RecorderHandle {
         let _ = self.tx.send(Command::Stop);
         match self.task.await {
             Ok(r) => r,
-            Err(e) => Err(MetricsError::Invalid(format!(
-                "the recorder task failed: {e}"
-            ))),
+            Err(source) => Err(MetricsError::Task { source }),
         }
     }
 }

@@ -240,8 +240,8 @@ mod tests {
             r#"{"type":"matrix","series":[{"points":[[1.0,2.5],[2.0,"+Inf"]]}]}"#
         );
         assert_eq!(serde_json::from_str::<QueryValue>(&text).unwrap(), m);
-        let e = serde_json::from_str::<QueryValue>(r#"{"type":"scalar","value":"lots"}"#)
-            .unwrap_err();
+        let e =
+            serde_json::from_str::<QueryValue>(r#"{"type":"scalar","value":"lots"}"#).unwrap_err();
         assert!(e.to_string().contains("not a number"), "{e}");
     }
 }
