@@ -59,7 +59,8 @@ struct RawSeries {
 
 impl PrometheusClient {
     /// A client of the Prometheus at `url` (`http://127.0.0.1:9091`; user information in the URL
-    /// is used as basic auth and not shown anywhere).
+    /// is used as basic auth and not shown anywhere; a query in it is dropped, since the API's
+    /// own parameters go there).
     pub fn new(url: &str, opts: &HttpOptions) -> Result<Self, MetricsError> {
         let (mut base, auth) = http::endpoint(url, WHAT, &opts.auth)?;
         if !base.path().ends_with('/') {

@@ -15,7 +15,8 @@ pub enum Source {
 }
 
 impl Source {
-    /// `prometheus URL` or `scrape URL`.
+    /// `prometheus URL` or `scrape URL,URL`, the URLs through [`redact_url`](super::redact_url)
+    /// (what recordings store and tools print).
     pub fn describe(&self) -> String {
         match self {
             Source::Prometheus(p) => format!("prometheus {}", p.url()),
