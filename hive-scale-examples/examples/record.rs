@@ -12,6 +12,7 @@
 //! An unreachable source at the start is one `error:` line and exit code 1; later outages are
 //! recorded as error lines and recording goes on.
 
+use anyhow::Context as _;
 use clap::Parser;
 use hive_scale_core::metrics::{
     HttpOptions, Profile, PrometheusClient, Recorder, Scraper, Secret, Source, parse_duration,
@@ -84,7 +85,7 @@ fn http_options(args: &Args) -> anyhow::Result<HttpOptions> {
         o = o.with_token_file(f)?;
     }
     if let (Some(user), Some(f)) = (&args.user, &args.password_file) {
-        let pw = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        let pw = std::fs::read_to_string(f).with_context(|| f.display().to_string())?;
         o = o.with_basic_auth(user, Secret::new(pw.trim_end_matches(['\r', '\n'])));
     }
     if let Some(f) = &args.ca_file {

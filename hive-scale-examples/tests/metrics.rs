@@ -1,7 +1,8 @@
 //! Metrics against the real Prometheus (Debian's package) scraping the embedded hub while it
 //! works: snapshots, the recorder, the report and its charts, direct scrape agreeing with
-//! Prometheus, broken queries, a dead Prometheus, TLS and basic auth; the library and the
-//! `snapshot`, `record` and `report` examples.
+//! Prometheus, broken queries, a dead Prometheus, TLS and basic auth, report templates, and
+//! credentials in URLs kept out of every file and message; the library and the `snapshot`,
+//! `record` and `report` examples.
 
 mod common;
 
@@ -367,7 +368,11 @@ async fn prometheus_and_scrape_watch_the_hub_work_and_the_report_shows_it() {
     // The report: files, findings, charts holding the recorded points.
     let out = dir.path().join("report");
     let report = write_report(&recording, &out, &ReportOptions::default()).unwrap();
-    assert!(out.join("report.md").exists() && out.join("summary.json").exists());
+    assert!(out.join("report.md").exists() && out.join("metrics-summary.json").exists());
+    assert!(
+        !out.join("summary.json").exists(),
+        "summary.json is the scale test's"
+    );
     assert_eq!(report.snapshots as u64, summary.snapshots);
     assert_eq!(report.time_scale, Some(10.0));
     assert_eq!(
@@ -402,7 +407,8 @@ async fn prometheus_and_scrape_watch_the_hub_work_and_the_report_shows_it() {
         "{md}"
     );
     let json: ReportSummary =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics-summary.json")).unwrap())
+            .unwrap();
     assert_eq!(
         (json.snapshots, json.time_scale),
         (report.snapshots, report.time_scale)
@@ -555,7 +561,7 @@ async fn prometheus_and_scrape_watch_the_hub_work_and_the_report_shows_it() {
     assert!(run.stdout.contains("wrote "), "{}", run.stdout);
     for f in [
         "report.md",
-        "summary.json",
+        "metrics-summary.json",
         "workqueue_depth.svg",
         "broken_query.svg",
     ] {
@@ -630,7 +636,7 @@ async fn prometheus_and_scrape_watch_the_hub_work_and_the_report_shows_it() {
     for r in &snap.results {
         let unavailable = matches!(
             r.outcome,
-            hive_scale_core::metrics::Outcome::Unavailable { .. }
+            hive_scale_core::metrics::QueryOutcome::Unavailable { .. }
         );
         assert_eq!(
             unavailable,
@@ -821,4 +827,229 @@ async fn tls_with_a_custom_ca_and_basic_auth() {
         "{}",
         run.stderr
     );
+}
+
+/// Every file under `dir`, with its text (lossy).
+fn files_under(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            out.push((path, text));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_metrics_urls_are_never_stored_or_shown() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let (hub, _client) = start_hub(hub_dir.path()).await;
+    let results = tempfile::tempdir().unwrap();
+    const SECRETS: [&str; 2] = ["hunter2", "abcSECRET42"];
+    // The hub ignores both; they go on the wire as basic auth and as the query.
+    let url = hub.metrics_url().replace("http://", "http://user:hunter2@") + "?token=abcSECRET42";
+    let recording = results.path().join("run.jsonl");
+    let mut runs = vec![
+        run_with_env(
+            "record",
+            &[
+                "--scrape",
+                &url,
+                "--interval",
+                "300ms",
+                "--duration",
+                "1s",
+                "--out",
+                recording.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .await,
+    ];
+    runs[0].ok();
+    let rec = hive_scale_core::metrics::read_recording(&recording).unwrap();
+    assert!(rec.snapshots.len() >= 2 && rec.stopped);
+    assert!(
+        rec.start
+            .as_ref()
+            .unwrap()
+            .source
+            .ends_with("?token=REDACTED"),
+        "{:?}",
+        rec.start.as_ref().map(|s| &s.source)
+    );
+    let report = results.path().join("report");
+    runs.push(
+        run_with_env(
+            "report",
+            &[
+                recording.to_str().unwrap(),
+                "--out",
+                report.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .await,
+    );
+    runs[1].ok();
+    runs.push(
+        run_with_env(
+            "snapshot",
+            &["--scrape", &url, "--rate-window", "200ms"],
+            &[],
+        )
+        .await,
+    );
+    runs[2].ok();
+    assert!(
+        runs[2].stdout.contains("token=REDACTED"),
+        "{}",
+        runs[2].stdout
+    );
+    // An endpoint that is not there: the error names it, without the secrets.
+    let dead = format!(
+        "http://user:hunter2@127.0.0.1:{}/metrics?token=abcSECRET42",
+        free_port()
+    );
+    let failed = run_with_env("snapshot", &["--scrape", &dead], &[]).await;
+    assert!(
+        failed
+            .one_error_line()
+            .contains("cannot reach the metrics endpoint at http://127.0.0.1:"),
+        "{}",
+        failed.stderr
+    );
+    runs.push(failed);
+    let files = files_under(results.path());
+    assert!(files.len() >= 4, "{files:?}");
+    for (path, text) in &files {
+        for secret in SECRETS {
+            assert!(!text.contains(secret), "{} holds {secret}", path.display());
+        }
+    }
+    for run in &runs {
+        for secret in SECRETS {
+            assert!(
+                !run.stdout.contains(secret) && !run.stderr.contains(secret),
+                "{secret} shown:\n{}\n{}",
+                run.stdout,
+                run.stderr
+            );
+        }
+    }
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_templates_replace_report_md_and_fail_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // A recording written by hand: two snapshots of a queue that drains.
+    let profile = Profile::builtin();
+    let q = profile.get("workqueue_depth").unwrap();
+    let mut text = serde_json::to_string(&hive_scale_core::metrics::RecordLine::Start {
+        t: 0.0,
+        source: "scrape http://127.0.0.1:1/metrics".into(),
+        interval_s: 10.0,
+        profile: profile.clone(),
+    })
+    .unwrap()
+        + "\n";
+    for (t, depth) in [(0.0, 90.0), (10.0, 0.0)] {
+        let snap = Snapshot {
+            t,
+            source: "scrape http://127.0.0.1:1/metrics".into(),
+            profile: profile.name.clone(),
+            time_scale: None,
+            modeled: false,
+            elapsed_ms: 1.0,
+            results: vec![hive_scale_core::metrics::QueryResult {
+                name: q.name.clone(),
+                kind: q.kind,
+                unit: q.unit.clone(),
+                converted: false,
+                outcome: hive_scale_core::metrics::QueryOutcome::Ok {
+                    value: hive_scale_core::metrics::QueryValue::Vector {
+                        series: vec![hive_scale_core::metrics::Series {
+                            labels: [("name".to_string(), "clusterSync".to_string())].into(),
+                            value: depth,
+                        }],
+                    },
+                },
+            }],
+        };
+        text += &(serde_json::to_string(&hive_scale_core::metrics::RecordLine::Snapshot(snap))
+            .unwrap()
+            + "\n");
+    }
+    let recording = dir.path().join("run.jsonl");
+    std::fs::write(&recording, text).unwrap();
+
+    // The built-in template's findings, as the command prints them.
+    let out = dir.path().join("builtin");
+    let run = run_with_env(
+        "report",
+        &[recording.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    run.ok();
+    assert!(
+        run.stdout.starts_with(
+            "Queue `clusterSync`: peak 90 items at 0 ms; drained to 0 at 10 s, 10 s after the peak.\n"
+        ),
+        "{}",
+        run.stdout
+    );
+
+    let template = dir.path().join("mine.md.tera");
+    std::fs::write(
+        &template,
+        "# {{ profile }}\n{% for q in findings.queues %}{{ q.queue }}: {{ q.peak | count }} drained in {{ q.drain_s | duration }}\n{% endfor %}",
+    )
+    .unwrap();
+    let out = dir.path().join("custom");
+    let run = run_with_env(
+        "report",
+        &[
+            recording.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--template",
+            template.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    run.ok();
+    assert_eq!(
+        std::fs::read_to_string(out.join("report.md")).unwrap(),
+        "# default\nclusterSync: 90 drained in 10 s\n"
+    );
+    assert!(out.join("metrics-summary.json").exists());
+
+    std::fs::write(&template, "# {{ profile }\n").unwrap();
+    let broken = dir.path().join("broken");
+    let run = run_with_env(
+        "report",
+        &[
+            recording.to_str().unwrap(),
+            "--out",
+            broken.to_str().unwrap(),
+            "--template",
+            template.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    let line = run.one_error_line();
+    assert!(
+        line.starts_with(&format!("error: report template {}: ", template.display())),
+        "{line}"
+    );
+    assert!(line.contains("line 1"), "{line}");
+    assert!(!broken.exists(), "nothing written from a broken template");
 }

@@ -2,6 +2,7 @@
 //! plus `hive_sim_*` gauges and the process's own `process_*` metrics. Served in the Prometheus
 //! text format (0.0.4), as client_golang serves them.
 
+use hive_scale_core::metrics::names;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -44,6 +45,12 @@ fn controller_runtime_buckets() -> Histogram {
         25.0, 30.0, 40.0, 50.0, 60.0,
     ]);
     Histogram::new(b)
+}
+
+/// The name to register a counter under: prometheus-client appends `_total` to counters when it
+/// encodes them, so a counter registered as `names::X_TOTAL` would come out as `x_total_total`.
+fn counter_name(name: &'static str) -> &'static str {
+    name.strip_suffix("_total").unwrap_or(name)
 }
 
 /// Every metric the simulated Hive exports.
@@ -159,7 +166,7 @@ impl HiveMetrics {
             registry: Registry::default(),
         };
         r.register(
-            "workqueue_depth",
+            names::WORKQUEUE_DEPTH,
             "Current depth of workqueue",
             m.workqueue_depth.clone(),
         );
@@ -194,7 +201,7 @@ impl HiveMetrics {
             m.workqueue_longest_running.clone(),
         );
         r.register(
-            "controller_runtime_reconcile",
+            counter_name(names::CONTROLLER_RUNTIME_RECONCILE_TOTAL),
             "Total number of reconciliations per controller",
             m.reconcile_total.clone(),
         );
@@ -219,17 +226,17 @@ impl HiveMetrics {
             m.active_workers.clone(),
         );
         r.register(
-            "hive_syncsetinstance_apply_duration_seconds",
+            names::SYNCSETINSTANCE_APPLY_DURATION_SECONDS,
             "Time to apply a resource or secret",
             m.apply_duration.clone(),
         );
         r.register(
-            "hive_syncsetinstance_resources_applied",
+            counter_name(names::SYNCSETINSTANCE_RESOURCES_APPLIED_TOTAL),
             "Resources and secrets applied",
             m.resources_applied.clone(),
         );
         r.register(
-            "hive_selectorsyncset_apply_duration_seconds",
+            names::SELECTORSYNCSET_APPLY_DURATION_SECONDS,
             "Time to first successfully apply a SelectorSyncSet to a cluster",
             m.selectorsyncset_apply_duration.clone(),
         );
@@ -244,12 +251,12 @@ impl HiveMetrics {
             m.clustersync_first_success.clone(),
         );
         r.register(
-            "hive_kube_client_requests",
+            counter_name(names::KUBE_CLIENT_REQUESTS_TOTAL),
             "Kubernetes client requests",
             m.client_requests.clone(),
         );
         r.register(
-            "hive_kube_client_request_seconds",
+            names::KUBE_CLIENT_REQUEST_SECONDS,
             "Kubernetes client request latency",
             m.client_request_seconds.clone(),
         );
@@ -285,17 +292,17 @@ impl HiveMetrics {
         );
         r.register("hive_sim_deprovisions", "ClusterDeployments deleted without preserveOnDelete: a real Hive would deprovision them", m.sim_deprovisions.clone());
         r.register(
-            "hive_sim_time_scale",
+            names::SIM_TIME_SCALE,
             "Modeled seconds per real second; divide rates by it for modeled rates",
             m.sim_time_scale.clone(),
         );
         r.register(
-            "process_cpu_seconds",
+            counter_name(names::PROCESS_CPU_SECONDS_TOTAL),
             "Total user and system CPU time spent in seconds",
             m.process_cpu.clone(),
         );
         r.register(
-            "process_resident_memory_bytes",
+            names::PROCESS_RESIDENT_MEMORY_BYTES,
             "Resident memory size in bytes",
             m.process_rss.clone(),
         );
@@ -415,6 +422,24 @@ mod tests {
         m.reconcile_total
             .get_or_create(&labels(&[("controller", "c"), ("result", "success")]))
             .inc();
+        // Every name the library reads is a family here, counters with one `_total`. A family
+        // shows only once it has a series.
+        let l = labels(&[("name", "x")]);
+        m.selectorsyncset_apply_duration
+            .get_or_create(&l)
+            .observe(1.0);
+        m.client_requests.get_or_create(&l).inc();
+        m.client_request_seconds.get_or_create(&l).observe(1.0);
+        let text = m.encode();
+        for name in names::ALL {
+            assert!(
+                text.lines().any(|l| l
+                    .strip_prefix(&format!("# TYPE {name} "))
+                    .is_some_and(|kind| !kind.contains(' '))),
+                "{name} is not exported:\n{text}"
+            );
+        }
+        assert!(!text.contains("_total_total"), "{text}");
         assert!(
             m.encode().contains(
                 "controller_runtime_reconcile_total{controller=\"c\",result=\"success\"} 1"

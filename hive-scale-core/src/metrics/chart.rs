@@ -65,8 +65,7 @@ fn runs(points: &[(f64, f64)], div: f64) -> Vec<Vec<(f64, f64)>> {
 }
 
 /// Draws the chart; returns the SVG text.
-pub(crate) fn svg(spec: &ChartSpec) -> Result<String, String> {
-    let e = |e: DrawingAreaErrorKind<std::io::Error>| e.to_string();
+pub(crate) fn svg(spec: &ChartSpec) -> Result<String, DrawingAreaErrorKind<std::io::Error>> {
     let xs = spec
         .series
         .iter()
@@ -101,14 +100,13 @@ pub(crate) fn svg(spec: &ChartSpec) -> Result<String, String> {
     let mut buf = String::new();
     {
         let root = SVGBackend::with_string(&mut buf, (960, 480)).into_drawing_area();
-        root.fill(&WHITE).map_err(e)?;
+        root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(spec.title, ("sans-serif", 20))
             .margin(14)
             .x_label_area_size(42)
             .y_label_area_size(80)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(e)?;
+            .build_cartesian_2d(x0..x1, y0..y1)?;
         let (xf, yf) = (axis_format(x1 - x0), axis_format(y1 - y0));
         chart
             .configure_mesh()
@@ -117,15 +115,12 @@ pub(crate) fn svg(spec: &ChartSpec) -> Result<String, String> {
             .x_label_formatter(&xf)
             .y_label_formatter(&yf)
             .light_line_style(RGBColor(235, 235, 235))
-            .draw()
-            .map_err(e)?;
+            .draw()?;
         for (i, s) in spec.series.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
             let mut first = true;
             for run in runs(&s.points, div) {
-                let drawn = chart
-                    .draw_series(LineSeries::new(run, color.stroke_width(2)))
-                    .map_err(e)?;
+                let drawn = chart.draw_series(LineSeries::new(run, color.stroke_width(2)))?;
                 if first {
                     drawn.label(s.label.clone()).legend(move |(x, y)| {
                         PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
@@ -139,19 +134,15 @@ pub(crate) fn svg(spec: &ChartSpec) -> Result<String, String> {
             let x = p.x / div;
             // Labels of phases close together go on staggered rows.
             let label_y = y1 - (y1 - y0) * 0.045 * (i % 3) as f64;
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(x, y0), (x, y1)],
-                    grey.stroke_width(1),
-                )))
-                .map_err(e)?;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    format!(" {}", p.name),
-                    (x, label_y),
-                    ("sans-serif", 13).into_font().color(&grey),
-                )))
-                .map_err(e)?;
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(x, y0), (x, y1)],
+                grey.stroke_width(1),
+            )))?;
+            chart.draw_series(std::iter::once(Text::new(
+                format!(" {}", p.name),
+                (x, label_y),
+                ("sans-serif", 13).into_font().color(&grey),
+            )))?;
         }
         if spec.series.len() > 1 || spec.series.iter().any(|s| !s.label.is_empty()) {
             chart
@@ -160,10 +151,9 @@ pub(crate) fn svg(spec: &ChartSpec) -> Result<String, String> {
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(180, 180, 180))
                 .label_font(("sans-serif", 12))
-                .draw()
-                .map_err(e)?;
+                .draw()?;
         }
-        root.present().map_err(e)?;
+        root.present()?;
     }
     Ok(buf)
 }

@@ -1,7 +1,7 @@
 //! The HTTP settings shared by the Prometheus client and the scraper: timeout, credentials and
 //! the CA to trust. Credentials never reach logs, errors or `Debug` output.
 
-use super::MetricsError;
+use super::{MetricsError, TransportError};
 use std::path::Path;
 use std::time::Duration;
 
@@ -130,8 +130,7 @@ impl HttpOptions {
     /// Trusts the certificates of a PEM file (and only those).
     pub fn with_ca_file(mut self, path: &Path) -> Result<Self, MetricsError> {
         let pem = std::fs::read(path).map_err(|e| MetricsError::io(path, e))?;
-        certificates(&pem)
-            .map_err(|e| MetricsError::Tls(format!("CA file {}: {e}", path.display())))?;
+        certificates(&pem, &format!("CA file {}", path.display()))?;
         self.ca_pem = Some(pem);
         Ok(self)
     }
@@ -147,17 +146,26 @@ impl HttpOptions {
             .connect_timeout(self.timeout.min(Duration::from_secs(5)))
             .pool_max_idle_per_host(32);
         if let Some(pem) = &self.ca_pem {
-            b = b.tls_certs_only(certificates(pem).map_err(MetricsError::Tls)?);
+            b = b.tls_certs_only(certificates(pem, "the CA")?);
         }
-        b.build()
-            .map_err(|e| MetricsError::Tls(format!("cannot build the HTTP client: {e}")))
+        b.build().map_err(|e| MetricsError::Tls {
+            what: "cannot build the HTTP client".into(),
+            source: Some(TransportError::new(e)),
+        })
     }
 }
 
-fn certificates(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
-    let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())?;
+/// The certificates of a PEM bundle; `what` names it in errors.
+fn certificates(pem: &[u8], what: &str) -> Result<Vec<reqwest::Certificate>, MetricsError> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| MetricsError::Tls {
+        what: what.to_string(),
+        source: Some(TransportError::new(e)),
+    })?;
     if certs.is_empty() {
-        return Err("no PEM certificate in it".into());
+        return Err(MetricsError::Tls {
+            what: format!("{what}: no PEM certificate in it"),
+            source: None,
+        });
     }
     Ok(certs)
 }
@@ -178,12 +186,15 @@ pub(crate) fn endpoint(
     what: &'static str,
     auth: &Auth,
 ) -> Result<(reqwest::Url, Auth), MetricsError> {
-    let mut u = reqwest::Url::parse(url.trim())
-        .map_err(|e| MetricsError::Invalid(format!("{what} URL {:?}: {e}", redact(url))))?;
+    let mut u = reqwest::Url::parse(url.trim()).map_err(|source| MetricsError::Url {
+        what,
+        url: redact_url(url),
+        source,
+    })?;
     if !matches!(u.scheme(), "http" | "https") {
         return Err(MetricsError::Invalid(format!(
             "{what} URL {}: only http and https are supported",
-            redact(url)
+            redact_url(url)
         )));
     }
     let mut auth = auth.clone();
@@ -222,55 +233,75 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// A URL text with any user information cut out, for messages about unparsable URLs.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}{}", &url[..s + 3], &url[at + 1..]),
-        _ => url.to_string(),
-    }
+/// Query parameters whose values are secrets (compared without regard to case).
+const SECRET_PARAMS: &[&str] = &[
+    "token",
+    "access_token",
+    "bearer",
+    "password",
+    "apikey",
+    "api_key",
+    "key",
+    "secret",
+];
+
+/// A URL fit to store or show: user information (`user:pass@`) cut out, and the values of query
+/// parameters that carry secrets (`token`, `access_token`, `bearer`, `password`, `apikey`,
+/// `api_key`, `key`, `secret`, in any case) replaced by `REDACTED`. Everything else is kept as
+/// written. Works on text that does not parse as a URL too.
+pub fn redact_url(url: &str) -> String {
+    // User information first, before '?' or '#' mean anything: in text that does not parse, a
+    // password may hold them. The authority runs from `scheme://` to the next '/', and its user
+    // information to its last '@'.
+    let url = match url.find("://") {
+        Some(s) => {
+            let start = s + 3;
+            let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+            match url[start..end].rfind('@') {
+                Some(at) => format!("{}{}", &url[..start], &url[start + at + 1..]),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    };
+    let (before_fragment, fragment) = url.split_at(url.find('#').unwrap_or(url.len()));
+    let Some((base, query)) = before_fragment.split_once('?') else {
+        return url;
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|part| match part.split_once('=') {
+            Some((k, _)) if is_secret_param(k) => format!("{k}=REDACTED"),
+            _ => part.to_string(),
+        })
+        .collect();
+    format!("{base}?{}{fragment}", query.join("&"))
 }
 
-/// Turns a transport failure into an error naming the endpoint (never its credentials).
+fn is_secret_param(key: &str) -> bool {
+    let key = percent_decode(&key.replace('+', " ")).unwrap_or_else(|| key.to_string());
+    SECRET_PARAMS.iter().any(|s| key.eq_ignore_ascii_case(s))
+}
+
+/// Turns a transport failure into an error naming the endpoint as `shown` (already without
+/// credentials).
 pub(crate) fn transport_error(
     what: &'static str,
-    url: &reqwest::Url,
+    shown: &str,
     timeout: Duration,
     e: reqwest::Error,
 ) -> MetricsError {
-    let url = url.to_string();
-    if e.is_timeout() {
+    let url = shown.to_string();
+    let source = TransportError::new(e);
+    if source.is_timeout() {
         return MetricsError::Timeout {
             what,
             url,
             seconds: timeout.as_secs_f64(),
+            source,
         };
     }
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&dyn std::error::Error> = Some(&e);
-    while let Some(err) = cur {
-        let text = err.to_string();
-        let generic = text.starts_with("error sending request")
-            || text.starts_with("client error (")
-            || text.starts_with("error trying to connect");
-        if !generic && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = err.source();
-    }
-    // Timeouts below reqwest (the connect timeout) come back as an io error "timed out".
-    if parts.iter().any(|p| p.contains("timed out")) {
-        return MetricsError::Timeout {
-            what,
-            url,
-            seconds: timeout.as_secs_f64(),
-        };
-    }
-    let reason = if parts.is_empty() {
-        e.without_url().to_string()
-    } else {
-        parts.join(": ")
-    };
-    MetricsError::Unreachable { what, url, reason }
+    MetricsError::Unreachable { what, url, source }
 }
 
 #[cfg(test)]
@@ -329,9 +360,42 @@ mod tests {
         let e = endpoint("ftp://bob:pw@host/", "Prometheus", &Auth::None).unwrap_err();
         assert!(!e.to_string().contains("pw"), "{e}");
         assert!(e.to_string().contains("only http and https"), "{e}");
-        let e = endpoint("not a url", "Prometheus", &Auth::None).unwrap_err();
+        let e = endpoint("http://bob:pw@[::1", "Prometheus", &Auth::None).unwrap_err();
         assert!(e.to_string().starts_with("Prometheus URL"), "{e}");
-        assert_eq!(redact("http://u:p@h:1/x"), "http://h:1/x");
+        assert!(!e.to_string().contains("pw"), "{e}");
+        assert!(std::error::Error::source(&e).is_some(), "{e:?}");
+    }
+
+    #[test]
+    fn urls_lose_user_information_and_secret_query_values_and_keep_the_rest() {
+        for (given, shown) in [
+            ("http://u:p@h:1/x", "http://h:1/x"),
+            (
+                "http://user:hunter2@127.0.0.1:9/metrics?token=abc",
+                "http://127.0.0.1:9/metrics?token=REDACTED",
+            ),
+            (
+                "https://h/api?query=up&Access_Token=a&apikey=b&API_KEY=c&key=d&Secret=e&password=f&bearer=g",
+                "https://h/api?query=up&Access_Token=REDACTED&apikey=REDACTED&API_KEY=REDACTED&key=REDACTED&Secret=REDACTED&password=REDACTED&bearer=REDACTED",
+            ),
+            (
+                "http://h/m?monkey=1&keys=2&tok=3&token",
+                "http://h/m?monkey=1&keys=2&tok=3&token",
+            ),
+            (
+                "http://h/m?%74oken=abc#top",
+                "http://h/m?%74oken=REDACTED#top",
+            ),
+            ("http://h/a@b?x=1", "http://h/a@b?x=1"),
+            ("http://u:p@w@h/", "http://h/"),
+            ("http://u:p#w@h/x", "http://h/x"),
+            ("http://u:p?w@h/x?secret=s", "http://h/x?secret=REDACTED"),
+            ("h:1/metrics?key=k", "h:1/metrics?key=REDACTED"),
+            ("http://127.0.0.1:9091/", "http://127.0.0.1:9091/"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact_url(given), shown, "{given}");
+        }
     }
 
     #[test]

@@ -12,163 +12,38 @@
 //!   for the queries that declare a [`ScrapeSpec`].
 //! * [`Recorder`]: snapshots every interval into a JSON Lines file, with phase markers, each line
 //!   flushed as it is written.
-//! * [`report`]: `report.md`, `summary.json` and one SVG chart per query from a recording, with
-//!   the findings the 2020 author worked out by hand (peak queue, time to drain, rates, time left
-//!   at the current rate, whether a full re-apply fits in the re-apply interval).
+//! * [`report`]: `report.md` (from a tera template the user can replace), `metrics-summary.json`
+//!   and one SVG chart per query from a recording, with the findings the 2020 author worked out
+//!   by hand (peak queue, time to drain, rates, time left at the current rate, whether a full
+//!   re-apply fits in the re-apply interval).
+//! * [`names`]: the metric names the library reads and the simulator exports.
+//! * [`redact_url`]: a URL fit to store or show (no user information, no secret query values).
 
 mod chart;
+mod error;
 mod http;
+pub mod names;
 pub mod profile;
 pub mod prometheus;
 pub mod recorder;
 pub mod report;
 pub mod scrape;
 pub mod snapshot;
+mod source;
+pub mod value;
 
-pub use http::{Auth, HttpOptions, Secret};
+pub use error::{MetricsError, TransportError, UrlParseError, YamlError};
+pub use http::{Auth, HttpOptions, Secret, redact_url};
 pub use profile::{Findings, Kind, Profile, ProfileQuery, ScrapeOp, ScrapeSpec};
 pub use prometheus::PrometheusClient;
 pub use recorder::{RecordLine, Recorder, RecorderHandle, RecordingSummary};
-pub use report::{ReportOptions, ReportSummary, read_recording, write_report};
+pub use report::{ReportOptions, ReportSummary, TemplateError, read_recording, write_report};
 pub use scrape::{Exposition, Scrape, Scraper};
-pub use snapshot::{
-    Outcome, Point, QueryResult, QueryValue, RangeSeries, Series, Snapshot, Source,
-};
+pub use snapshot::{QueryOutcome, QueryResult, Snapshot};
+pub use source::Source;
+pub use value::{Point, QueryValue, RangeSeries, Series, format_value};
 
-use std::path::PathBuf;
 use std::time::Duration;
-
-/// What can go wrong while querying, scraping, recording or reporting. Never carries a
-/// credential: URLs are shown without their user information.
-#[derive(Debug, thiserror::Error)]
-pub enum MetricsError {
-    /// A profile could not be read, parsed or validated.
-    #[error("profile {origin}: {reason}")]
-    Profile {
-        /// The file, or `(built-in)`.
-        origin: String,
-        /// What is wrong, on one line.
-        reason: String,
-    },
-    /// The endpoint could not be reached (connection refused, DNS, TLS handshake).
-    #[error("cannot reach {what} at {url}: {reason}")]
-    Unreachable {
-        /// `Prometheus` or `the metrics endpoint`.
-        what: &'static str,
-        /// The endpoint, without credentials.
-        url: String,
-        /// The transport error.
-        reason: String,
-    },
-    /// The endpoint did not answer in time.
-    #[error("{what} at {url} did not answer within {seconds:.1}s")]
-    Timeout {
-        /// `Prometheus` or `the metrics endpoint`.
-        what: &'static str,
-        /// The endpoint, without credentials.
-        url: String,
-        /// The limit.
-        seconds: f64,
-    },
-    /// The endpoint answered with an HTTP error that is not a Prometheus API error.
-    #[error("{what} at {url} answered HTTP {status}{}", if message.is_empty() { String::new() } else { format!(": {message}") })]
-    Http {
-        /// `Prometheus` or `the metrics endpoint`.
-        what: &'static str,
-        /// The endpoint, without credentials.
-        url: String,
-        /// HTTP status code.
-        status: u16,
-        /// The start of the body.
-        message: String,
-    },
-    /// Prometheus refused or failed the query (`{"status":"error",...}`).
-    #[error("Prometheus: {error_type}: {message}")]
-    Query {
-        /// Prometheus' `errorType` (`bad_data`, `execution`, `timeout`, ...).
-        error_type: String,
-        /// Prometheus' `error`.
-        message: String,
-    },
-    /// The answer could not be understood.
-    #[error("{what} at {url}: {reason}")]
-    BadResponse {
-        /// `Prometheus` or `the metrics endpoint`.
-        what: &'static str,
-        /// The endpoint, without credentials.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The TLS settings (the CA file) are not usable.
-    #[error("TLS: {0}")]
-    Tls(String),
-    /// Reading or writing a local file failed.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A recording could not be used.
-    #[error("recording {}: {reason}", path.display())]
-    Recording {
-        /// The JSON Lines file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A chart could not be drawn.
-    #[error("chart {name}: {reason}")]
-    Chart {
-        /// The query the chart is for.
-        name: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// An argument is not valid.
-    #[error("{0}")]
-    Invalid(String),
-}
-
-impl MetricsError {
-    /// Whether the endpoint itself failed (unreachable, timeout, HTTP error), as opposed to one
-    /// query being wrong: a snapshot gives up on these instead of recording them per query.
-    pub fn is_transport(&self) -> bool {
-        matches!(
-            self,
-            MetricsError::Unreachable { .. }
-                | MetricsError::Timeout { .. }
-                | MetricsError::Http { .. }
-        )
-    }
-
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        MetricsError::Io {
-            path: path.into(),
-            source,
-        }
-    }
-}
-
-impl From<MetricsError> for crate::Error {
-    fn from(e: MetricsError) -> Self {
-        match e {
-            MetricsError::Io { path, source } => crate::Error::Io { path, source },
-            MetricsError::Unreachable { url, reason, .. } => crate::Error::Unreachable {
-                server: url,
-                reason,
-            },
-            MetricsError::Timeout { what, url, seconds } => crate::Error::Timeout {
-                what: format!("{what} at {url}"),
-                seconds,
-            },
-            other => crate::Error::Invalid(other.to_string()),
-        }
-    }
-}
 
 /// Parses a duration such as `5s`, `2m`, `1h`, `1h30m`, `500ms` or `1d`; a bare number is
 /// seconds.
@@ -267,22 +142,5 @@ mod tests {
         assert_eq!(human_duration(50.0 * 60.0), "50.0 min");
         assert_eq!(human_duration(60000.0 / 1.2), "13.9 h");
         assert_eq!(human_duration(f64::INFINITY), "forever");
-    }
-
-    #[test]
-    fn errors_convert_to_the_crate_error() {
-        let e: crate::Error = MetricsError::Unreachable {
-            what: "Prometheus",
-            url: "http://127.0.0.1:1".into(),
-            reason: "connection refused".into(),
-        }
-        .into();
-        assert!(matches!(e, crate::Error::Unreachable { .. }));
-        let e: crate::Error = MetricsError::Query {
-            error_type: "bad_data".into(),
-            message: "parse error".into(),
-        }
-        .into();
-        assert_eq!(e.to_string(), "Prometheus: bad_data: parse error");
     }
 }

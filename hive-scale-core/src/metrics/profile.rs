@@ -1,7 +1,7 @@
 //! Metric profiles: named PromQL queries with a unit and a kind, as YAML data
 //! (`config/profiles/*.yaml`).
 
-use super::MetricsError;
+use super::{MetricsError, YamlError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -166,21 +166,23 @@ impl Profile {
 
     /// Reads a profile file. Errors are one line naming the file and the problem.
     pub fn load(path: &Path) -> Result<Profile, MetricsError> {
-        let text = std::fs::read_to_string(path).map_err(|e| MetricsError::Profile {
-            origin: path.display().to_string(),
-            reason: e.to_string(),
+        let text = std::fs::read_to_string(path).map_err(|source| MetricsError::ProfileRead {
+            path: path.to_path_buf(),
+            source,
         })?;
         Self::from_yaml(&text, &path.display().to_string())
     }
 
     /// Parses and validates a profile; `origin` names it in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Profile, MetricsError> {
-        let err = |reason: String| MetricsError::Profile {
+        let p: Profile = serde_saphyr::from_str(text).map_err(|e| MetricsError::ProfileParse {
             origin: origin.to_string(),
-            reason: one_line(&reason),
-        };
-        let p: Profile = serde_saphyr::from_str(text).map_err(|e| err(e.to_string()))?;
-        p.validate().map_err(err)?;
+            source: YamlError(Box::new(e)),
+        })?;
+        p.validate().map_err(|reason| MetricsError::Profile {
+            origin: origin.to_string(),
+            reason,
+        })?;
         Ok(p)
     }
 
@@ -232,14 +234,6 @@ impl Profile {
     pub fn get(&self, name: &str) -> Option<&ProfileQuery> {
         self.queries.iter().find(|q| q.name == name)
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.split('\n')
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use super::MetricsError;
 use super::http::{self, Auth, HttpOptions};
-use super::snapshot::{Point, QueryValue, RangeSeries, Series};
+use super::value::{Point, QueryValue, RangeSeries, Series, parse_float};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -59,7 +59,8 @@ struct RawSeries {
 
 impl PrometheusClient {
     /// A client of the Prometheus at `url` (`http://127.0.0.1:9091`; user information in the URL
-    /// is used as basic auth and not shown anywhere).
+    /// is used as basic auth and not shown anywhere; a query in it is dropped, since the API's
+    /// own parameters go there).
     pub fn new(url: &str, opts: &HttpOptions) -> Result<Self, MetricsError> {
         let (mut base, auth) = http::endpoint(url, WHAT, &opts.auth)?;
         if !base.path().ends_with('/') {
@@ -116,30 +117,28 @@ impl PrometheusClient {
         path: &str,
         params: &[(&str, String)],
     ) -> Result<QueryValue, MetricsError> {
-        let url = self
-            .base
-            .join(path)
-            .map_err(|e| MetricsError::Invalid(format!("Prometheus URL: {e}")))?;
+        let url = self.base.join(path).map_err(|source| MetricsError::Url {
+            what: WHAT,
+            url: self.url().to_string(),
+            source,
+        })?;
         let req = http::authorize(self.http.get(url).query(params), &self.auth);
         let resp = req
             .send()
             .await
-            .map_err(|e| http::transport_error(WHAT, &self.base, self.timeout, e))?;
+            .map_err(|e| http::transport_error(WHAT, self.url(), self.timeout, e))?;
         let status = resp.status();
         let body = resp
             .bytes()
             .await
-            .map_err(|e| http::transport_error(WHAT, &self.base, self.timeout, e))?;
-        decode(&self.base, status.as_u16(), &body)
+            .map_err(|e| http::transport_error(WHAT, self.url(), self.timeout, e))?;
+        decode(self.url(), status.as_u16(), &body)
     }
 }
 
-fn decode(base: &reqwest::Url, status: u16, body: &[u8]) -> Result<QueryValue, MetricsError> {
-    let bad = |reason: String| MetricsError::BadResponse {
-        what: WHAT,
-        url: base.to_string(),
-        reason,
-    };
+/// Prometheus' answer to a query; `url` is the server, without credentials.
+fn decode(url: &str, status: u16, body: &[u8]) -> Result<QueryValue, MetricsError> {
+    let bad = |reason: String| bad_response(url, reason, None);
     let parsed: Option<ApiResponse> = serde_json::from_slice(body).ok();
     match parsed {
         Some(r) if r.status == "error" => Err(MetricsError::Query {
@@ -148,11 +147,11 @@ fn decode(base: &reqwest::Url, status: u16, body: &[u8]) -> Result<QueryValue, M
         }),
         Some(r) if r.status == "success" && (200..300).contains(&status) => {
             let data = r.data.ok_or_else(|| bad("a success without data".into()))?;
-            convert(data).map_err(bad)
+            convert(url, data)
         }
         _ if !(200..300).contains(&status) => Err(MetricsError::Http {
             what: WHAT,
-            url: base.to_string(),
+            url: url.to_string(),
             status,
             message: excerpt(body),
         }),
@@ -179,17 +178,35 @@ fn excerpt(body: &[u8]) -> String {
     }
 }
 
-fn convert(data: ApiData) -> Result<QueryValue, String> {
-    let num = |s: &str| parse_float(s).ok_or_else(|| format!("not a number: {s:?}"));
+fn bad_response(url: &str, reason: String, source: Option<serde_json::Error>) -> MetricsError {
+    MetricsError::BadResponse {
+        what: WHAT,
+        url: url.to_string(),
+        reason,
+        source,
+    }
+}
+
+/// The typed value of a successful answer's `data`.
+fn convert(url: &str, data: ApiData) -> Result<QueryValue, MetricsError> {
+    let num = |s: &str| {
+        parse_float(s).ok_or_else(|| bad_response(url, format!("not a number: {s:?}"), None))
+    };
+    let kind = data.result_type.clone();
+    let json = |e: serde_json::Error| {
+        bad_response(
+            url,
+            format!("a {kind} result of an unexpected shape"),
+            Some(e),
+        )
+    };
     match data.result_type.as_str() {
         "scalar" => {
-            let (_, v): (f64, String) =
-                serde_json::from_value(data.result).map_err(|e| e.to_string())?;
+            let (_, v): (f64, String) = serde_json::from_value(data.result).map_err(json)?;
             Ok(QueryValue::Scalar { value: num(&v)? })
         }
         "vector" => {
-            let raw: Vec<RawSeries> =
-                serde_json::from_value(data.result).map_err(|e| e.to_string())?;
+            let raw: Vec<RawSeries> = serde_json::from_value(data.result).map_err(json)?;
             let mut series = Vec::with_capacity(raw.len());
             for s in raw {
                 // Native histograms come as `histogram`, not `value`: skipped.
@@ -203,15 +220,14 @@ fn convert(data: ApiData) -> Result<QueryValue, String> {
             Ok(QueryValue::Vector { series })
         }
         "matrix" => {
-            let raw: Vec<RawSeries> =
-                serde_json::from_value(data.result).map_err(|e| e.to_string())?;
+            let raw: Vec<RawSeries> = serde_json::from_value(data.result).map_err(json)?;
             let mut series = Vec::with_capacity(raw.len());
             for s in raw {
                 let points = s
                     .values
                     .iter()
                     .map(|(t, v)| Ok(Point { t: *t, v: num(v)? }))
-                    .collect::<Result<Vec<_>, String>>()?;
+                    .collect::<Result<Vec<_>, MetricsError>>()?;
                 series.push(RangeSeries {
                     labels: s.metric,
                     points,
@@ -219,17 +235,11 @@ fn convert(data: ApiData) -> Result<QueryValue, String> {
             }
             Ok(QueryValue::Matrix { series })
         }
-        other => Err(format!("result type {other:?} is not supported")),
-    }
-}
-
-/// Parses a sample value as Prometheus writes it (`1.5`, `NaN`, `+Inf`, `-Inf`).
-pub(crate) fn parse_float(s: &str) -> Option<f64> {
-    match s {
-        "NaN" => Some(f64::NAN),
-        "+Inf" | "Inf" => Some(f64::INFINITY),
-        "-Inf" => Some(f64::NEG_INFINITY),
-        _ => s.parse().ok(),
+        other => Err(bad_response(
+            url,
+            format!("result type {other:?} is not supported"),
+            None,
+        )),
     }
 }
 
@@ -237,14 +247,14 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
 mod tests {
     use super::*;
 
-    fn base() -> reqwest::Url {
-        reqwest::Url::parse("http://127.0.0.1:9091/").unwrap()
+    fn base() -> &'static str {
+        "http://127.0.0.1:9091/"
     }
 
     #[test]
     fn vectors_scalars_and_matrices_decode() {
         let v = decode(
-            &base(),
+            base(),
             200,
             br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"name":"a"},"value":[1.5,"3"]},{"metric":{},"value":[1.5,"NaN"]}]}}"#,
         )
@@ -256,7 +266,7 @@ mod tests {
         assert_eq!(v.total(), Some(3.0));
 
         let s = decode(
-            &base(),
+            base(),
             200,
             br#"{"status":"success","data":{"resultType":"scalar","result":[1.5,"+Inf"]}}"#,
         )
@@ -269,7 +279,7 @@ mod tests {
         );
 
         let m = decode(
-            &base(),
+            base(),
             200,
             br#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"job":"j"},"values":[[1,"1"],[2,"2.5"]]}]}}"#,
         )
@@ -287,7 +297,7 @@ mod tests {
     #[test]
     fn prometheus_errors_keep_its_own_message() {
         let e = decode(
-            &base(),
+            base(),
             400,
             br#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected end of input"}"#,
         )
@@ -297,37 +307,41 @@ mod tests {
             "Prometheus: bad_data: 1:5: parse error: unexpected end of input"
         );
         assert!(!e.is_transport());
-        let e = decode(&base(), 503, b"Service Unavailable\n").unwrap_err();
+        let e = decode(base(), 503, b"Service Unavailable\n").unwrap_err();
         assert_eq!(
             e.to_string(),
             "Prometheus at http://127.0.0.1:9091/ answered HTTP 503: Service Unavailable"
         );
         assert!(e.is_transport());
         let e = decode(
-            &base(),
+            base(),
             401,
             br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Unauthorized","code":401}"#,
         )
         .unwrap_err();
         assert!(e.to_string().ends_with("HTTP 401: Unauthorized"), "{e}");
-        let e = decode(&base(), 200, b"<html>hello</html>").unwrap_err();
+        let e = decode(base(), 200, b"<html>hello</html>").unwrap_err();
         assert!(e.to_string().contains("not a Prometheus API answer"), "{e}");
         let e = decode(
-            &base(),
+            base(),
             200,
             br#"{"status":"success","data":{"resultType":"string","result":[1,"x"]}}"#,
         )
         .unwrap_err();
         assert!(e.to_string().contains("\"string\" is not supported"), "{e}");
-    }
-
-    #[test]
-    fn floats_parse_like_prometheus_writes_them() {
-        assert!(parse_float("NaN").unwrap().is_nan());
-        assert_eq!(parse_float("+Inf"), Some(f64::INFINITY));
-        assert_eq!(parse_float("-Inf"), Some(f64::NEG_INFINITY));
-        assert_eq!(parse_float("1e3"), Some(1000.0));
-        assert_eq!(parse_float("x"), None);
+        let e = decode(
+            base(),
+            200,
+            br#"{"status":"success","data":{"resultType":"vector","result":{"not":"a list"}}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "Prometheus at http://127.0.0.1:9091/: a vector result of an unexpected shape: "
+            ),
+            "{e}"
+        );
+        assert!(std::error::Error::source(&e).is_some(), "{e:?}");
     }
 
     #[tokio::test]

@@ -12,7 +12,8 @@
 
 use super::MetricsError;
 use super::profile::Profile;
-use super::snapshot::{Snapshot, Source};
+use super::snapshot::Snapshot;
+use super::source::Source;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -96,8 +97,10 @@ impl Writer {
     /// One line, in one write, flushed: a reader never sees half of it unless the process dies
     /// inside the write.
     fn write(&mut self, line: &RecordLine) -> Result<(), MetricsError> {
-        let mut buf = serde_json::to_vec(line)
-            .map_err(|e| MetricsError::Invalid(format!("cannot encode a recording line: {e}")))?;
+        let mut buf = serde_json::to_vec(line).map_err(|source| MetricsError::Encode {
+            what: "a recording line",
+            source,
+        })?;
         buf.push(b'\n');
         self.file
             .write_all(&buf)
@@ -204,9 +207,7 @@ impl RecorderHandle {
         let _ = self.tx.send(Command::Stop);
         match self.task.await {
             Ok(r) => r,
-            Err(e) => Err(MetricsError::Invalid(format!(
-                "the recorder task failed: {e}"
-            ))),
+            Err(source) => Err(MetricsError::Task { source }),
         }
     }
 }
@@ -342,7 +343,7 @@ mod tests {
         assert_eq!(first.time_scale, Some(10.0));
         assert!(matches!(
             first.get("reconcile_rate").unwrap().outcome,
-            crate::metrics::Outcome::Unavailable { .. }
+            crate::metrics::QueryOutcome::Unavailable { .. }
         ));
         h.mark_phase("adopt");
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -2,10 +2,11 @@
 //! exposition format, and compute what needs no PromQL (sums, histogram means, rates between two
 //! scrapes) for the profile queries that declare a [`ScrapeSpec`].
 
-use super::MetricsError;
-use super::http::{self, Auth, HttpOptions};
+use super::http::{self, Auth, HttpOptions, redact_url};
 use super::profile::{Profile, ScrapeOp, ScrapeSpec};
-use super::snapshot::{Outcome, QueryResult, QueryValue, Series, Snapshot};
+use super::snapshot::{QueryOutcome, QueryResult, Snapshot};
+use super::value::{QueryValue, Series};
+use super::{MetricsError, names};
 use openmetrics_parser::PrometheusValue;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -192,13 +193,13 @@ pub fn evaluate(
     spec: &ScrapeSpec,
     cur: &Scrape,
     prev: Option<&Scrape>,
-) -> Result<QueryValue, Outcome> {
+) -> Result<QueryValue, QueryOutcome> {
     let groups = cur.exposition.grouped(spec);
     let distribution = groups.values().any(|g| g.2);
     let series = match spec.op {
         ScrapeOp::Sum => {
             if distribution {
-                return Err(Outcome::Error {
+                return Err(QueryOutcome::Error {
                     error: format!(
                         "scrape op sum needs a gauge or counter; {} is a histogram (use mean or rate)",
                         spec.metric
@@ -212,7 +213,7 @@ pub fn evaluate(
         }
         ScrapeOp::Mean => {
             if !groups.is_empty() && !distribution {
-                return Err(Outcome::Error {
+                return Err(QueryOutcome::Error {
                     error: format!(
                         "scrape op mean needs a histogram or summary; {} is not one",
                         spec.metric
@@ -229,13 +230,13 @@ pub fn evaluate(
         }
         ScrapeOp::Rate => {
             let Some(prev) = prev else {
-                return Err(Outcome::Unavailable {
+                return Err(QueryOutcome::Unavailable {
                     reason: "a rate needs two scrapes".into(),
                 });
             };
             let dt = cur.at.saturating_duration_since(prev.at).as_secs_f64();
             if dt <= 0.0 {
-                return Err(Outcome::Unavailable {
+                return Err(QueryOutcome::Unavailable {
                     reason: "a rate needs two scrapes at different times".into(),
                 });
             }
@@ -259,9 +260,15 @@ pub fn evaluate(
     Ok(QueryValue::Vector { series })
 }
 
+/// One endpoint: the URL requests go to, and the same without credentials, to show.
+struct Endpoint {
+    url: reqwest::Url,
+    shown: String,
+}
+
 /// Scrapes `/metrics` endpoints and evaluates profiles from them.
 pub struct Scraper {
-    urls: Vec<reqwest::Url>,
+    endpoints: Vec<Endpoint>,
     http: reqwest::Client,
     auth: Auth,
     timeout: Duration,
@@ -280,7 +287,9 @@ impl std::fmt::Debug for Scraper {
 }
 
 impl Scraper {
-    /// Scrapes these endpoints (their pages are merged: several pods of one deployment).
+    /// Scrapes these endpoints (their pages are merged: several pods of one deployment). User
+    /// information in a URL is used as basic auth; a secret in the query (`?token=...`) is sent
+    /// as given. Neither is ever shown: see [`Scraper::urls`].
     pub fn new(urls: &[String], opts: &HttpOptions) -> Result<Self, MetricsError> {
         if urls.is_empty() {
             return Err(MetricsError::Invalid("no /metrics URL to scrape".into()));
@@ -292,10 +301,13 @@ impl Scraper {
             if a != Auth::None {
                 auth = a;
             }
-            parsed.push(url);
+            parsed.push(Endpoint {
+                shown: redact_url(url.as_str()),
+                url,
+            });
         }
         Ok(Self {
-            urls: parsed,
+            endpoints: parsed,
             http: opts.client()?,
             auth,
             timeout: opts.timeout,
@@ -311,16 +323,17 @@ impl Scraper {
         self
     }
 
-    /// The endpoints, without credentials.
+    /// The endpoints, without credentials ([`redact_url`]).
     pub fn urls(&self) -> Vec<String> {
-        self.urls.iter().map(|u| u.to_string()).collect()
+        self.endpoints.iter().map(|e| e.shown.clone()).collect()
     }
 
     /// Fetches and parses every endpoint.
     pub async fn scrape(&self) -> Result<Scrape, MetricsError> {
         let t = super::now_unix();
         let at = Instant::now();
-        let pages = futures::future::try_join_all(self.urls.iter().map(|u| self.fetch(u))).await?;
+        let pages =
+            futures::future::try_join_all(self.endpoints.iter().map(|e| self.fetch(e))).await?;
         let mut exposition = Exposition::default();
         for p in pages {
             exposition.merge(p);
@@ -328,9 +341,10 @@ impl Scraper {
         Ok(Scrape { t, at, exposition })
     }
 
-    async fn fetch(&self, url: &reqwest::Url) -> Result<Exposition, MetricsError> {
+    async fn fetch(&self, endpoint: &Endpoint) -> Result<Exposition, MetricsError> {
+        let shown = endpoint.shown.as_str();
         let req = http::authorize(
-            self.http.get(url.clone()).header(
+            self.http.get(endpoint.url.clone()).header(
                 reqwest::header::ACCEPT,
                 "text/plain;version=0.0.4;q=1,*/*;q=0.1",
             ),
@@ -339,17 +353,17 @@ impl Scraper {
         let resp = req
             .send()
             .await
-            .map_err(|e| http::transport_error(WHAT, url, self.timeout, e))?;
+            .map_err(|e| http::transport_error(WHAT, shown, self.timeout, e))?;
         let status = resp.status().as_u16();
         let body = resp
             .bytes()
             .await
-            .map_err(|e| http::transport_error(WHAT, url, self.timeout, e))?;
+            .map_err(|e| http::transport_error(WHAT, shown, self.timeout, e))?;
         let text = String::from_utf8_lossy(&body);
         if !(200..300).contains(&status) {
             return Err(MetricsError::Http {
                 what: WHAT,
-                url: url.to_string(),
+                url: shown.to_string(),
                 status,
                 message: text
                     .split_whitespace()
@@ -360,8 +374,9 @@ impl Scraper {
         }
         Exposition::parse(&text).map_err(|reason| MetricsError::BadResponse {
             what: WHAT,
-            url: url.to_string(),
+            url: shown.to_string(),
             reason: format!("not the Prometheus text format: {reason}"),
+            source: None,
         })
     }
 
@@ -383,7 +398,7 @@ impl Scraper {
         *self.last.lock() = Some(cur.clone());
         let time_scale = cur
             .exposition
-            .max("hive_sim_time_scale")
+            .max(names::SIM_TIME_SCALE)
             .filter(|k| k.is_finite() && *k > 0.0);
         let results = profile
             .queries
@@ -391,7 +406,7 @@ impl Scraper {
             .map(|q| {
                 let outcome = match &q.scrape {
                     Some(spec) => evaluate(spec, &cur, prev.as_deref()),
-                    None => Err(Outcome::Unavailable {
+                    None => Err(QueryOutcome::Unavailable {
                         reason: "no scrape equivalent: needs Prometheus".into(),
                     }),
                 };
@@ -508,12 +523,12 @@ process_cpu_seconds 12.5"#;
         )
         .unwrap_err();
         assert!(
-            matches!(&e, Outcome::Error { error } if error.contains("is a histogram")),
+            matches!(&e, QueryOutcome::Error { error } if error.contains("is a histogram")),
             "{e:?}"
         );
         let e = evaluate(&spec("workqueue_depth", ScrapeOp::Mean, &[]), &s, None).unwrap_err();
         assert!(
-            matches!(&e, Outcome::Error { error } if error.contains("needs a histogram")),
+            matches!(&e, QueryOutcome::Error { error } if error.contains("needs a histogram")),
             "{e:?}"
         );
     }
@@ -537,7 +552,7 @@ process_cpu_seconds 12.5"#;
         assert_eq!(m["success"], 2.0);
         assert_eq!(m["error"], 0.1, "reset: 1 counted since");
         let e = evaluate(&r, &after, None).unwrap_err();
-        assert!(matches!(e, Outcome::Unavailable { .. }));
+        assert!(matches!(e, QueryOutcome::Unavailable { .. }));
         // The name with _total finds a family exported without it.
         let cpu = evaluate(
             &spec("process_cpu_seconds_total", ScrapeOp::Rate, &[]),

@@ -1,0 +1,548 @@
+//! The findings, worked out from a recording by pure functions: statistics per query and
+//! series, each queue's peak, drain and rates with the time left at the current rate, the rate
+//! queries' means and peaks, and whether a full re-apply fits in the re-apply interval.
+
+use super::super::profile::{Findings, Kind, Profile};
+use super::super::redact_url;
+use super::super::snapshot::QueryOutcome;
+use super::ReportOptions;
+use super::read::Recording;
+use super::summary::{
+    PhaseMark, QueryStats, QueueFinding, RateFinding, ReapplyFinding, ReportFindings,
+    ReportSummary, SeriesStats,
+};
+use std::collections::BTreeMap;
+
+/// The report's clock: seconds since the start, multiplied by the time scale when modeled.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Clock {
+    t0: f64,
+    factor: f64,
+}
+
+impl Clock {
+    pub(super) fn x(&self, t: f64) -> f64 {
+        (t - self.t0) * self.factor
+    }
+}
+
+/// A series' labels and its `(x, value)` points.
+pub(super) type LabelledPoints = (BTreeMap<String, String>, Vec<(f64, f64)>);
+
+/// One query over the recording: its statistics, and its points for the chart.
+#[derive(Debug)]
+pub(super) struct QueryData {
+    pub(super) stats: QueryStats,
+    /// By series key ([`series_key`]).
+    pub(super) series: BTreeMap<String, LabelledPoints>,
+    totals: Vec<(f64, f64)>,
+}
+
+/// The summary, and the points behind it.
+#[derive(Debug)]
+pub(super) struct Analysis {
+    pub(super) summary: ReportSummary,
+    pub(super) data: Vec<QueryData>,
+}
+
+/// One snapshot of one queue: its depth and the rate it was worked at (NaN: not known).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct QueuePoint {
+    pub(super) x: f64,
+    pub(super) depth: f64,
+    pub(super) rate: f64,
+}
+
+/// `k=v,k=v` of a series' labels (without `__name__`): the key of a series and its legend.
+pub(super) fn series_key(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .filter(|(k, _)| k.as_str() != "__name__")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Statistics of `(x, value)` points, ignoring values that are not numbers; `None` when none is.
+pub(super) fn series_stats(
+    labels: BTreeMap<String, String>,
+    points: &[(f64, f64)],
+) -> Option<SeriesStats> {
+    let finite: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.1.is_finite()).collect();
+    let first = finite.first()?;
+    let mut s = SeriesStats {
+        labels,
+        samples: finite.len(),
+        min: first.1,
+        mean: 0.0,
+        max: first.1,
+        max_at_s: first.0,
+        last: finite.last()?.1,
+    };
+    let mut sum = 0.0;
+    for &(x, y) in &finite {
+        sum += y;
+        s.min = s.min.min(y);
+        if y > s.max {
+            s.max = y;
+            s.max_at_s = x;
+        }
+    }
+    s.mean = sum / finite.len() as f64;
+    Some(s)
+}
+
+/// A recording's source (`prometheus URL`, `scrape URL,URL`) with every URL through
+/// [`redact_url`]: recordings written before URLs were redacted may hold a token.
+fn redact_source(source: &str) -> String {
+    source
+        .split(' ')
+        .map(|word| {
+            word.split(',')
+                .map(redact_url)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// What one queue did, from its points in time order; `None` when it never held anything.
+pub(super) fn queue_finding(queue: String, pts: &[QueuePoint]) -> Option<QueueFinding> {
+    // The first of the highest depths.
+    let (peak_i, peak) = pts
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.depth.is_finite())
+        .max_by(|a, b| a.1.depth.total_cmp(&b.1.depth).then(b.0.cmp(&a.0)))?;
+    if peak.depth <= 0.0 {
+        return None;
+    }
+    let drained_at_s = pts[peak_i..].iter().find(|p| p.depth <= 0.0).map(|p| p.x);
+    let rates = |keep: &dyn Fn(&QueuePoint) -> bool| -> Vec<f64> {
+        pts.iter()
+            .filter(|p| p.rate.is_finite() && keep(p))
+            .map(|p| p.rate)
+            .collect()
+    };
+    // While it had items; a queue emptied faster than the snapshots came has no such sample,
+    // then any sample where it was being worked.
+    let rate_mean = mean(&rates(&|p| p.depth > 0.0))
+        .filter(|r| *r > 0.0)
+        .or_else(|| mean(&rates(&|p| p.rate > 0.0)));
+    let rate_peak = rates(&|_| true).into_iter().reduce(f64::max);
+    let recent: Vec<f64> = pts
+        .iter()
+        .rev()
+        .map(|p| p.rate)
+        .filter(|r| r.is_finite())
+        .take(3)
+        .collect();
+    let rate_now = mean(&recent);
+    let remaining = pts.last().map(|p| p.depth).unwrap_or(0.0);
+    let time_left_s = match rate_now {
+        _ if remaining <= 0.0 => Some(0.0),
+        Some(r) if r > 0.0 => Some(remaining / r),
+        _ => None,
+    };
+    let at_peak_rate = Some(peak.rate)
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .or(rate_mean);
+    Some(QueueFinding {
+        queue,
+        peak: peak.depth,
+        peak_at_s: peak.x,
+        drained_at_s,
+        drain_s: drained_at_s.map(|d| d - peak.x),
+        remaining,
+        rate_mean,
+        rate_peak,
+        rate_now,
+        time_left_s,
+        at_peak_s: at_peak_rate.map(|r| peak.depth / r),
+    })
+}
+
+/// Mean and peak of a rate query's total; `None` for other kinds or without data.
+pub(super) fn rate_finding(stats: &QueryStats) -> Option<RateFinding> {
+    if stats.kind != Kind::Rate {
+        return None;
+    }
+    let t = stats.total.as_ref()?;
+    Some(RateFinding {
+        name: stats.name.clone(),
+        unit: stats.unit.clone(),
+        mean: t.mean,
+        peak: t.max,
+        peak_at_s: t.max_at_s,
+    })
+}
+
+/// Whether re-applying `pairs` (default: the queue's peak) at the queue's mean rate fits in
+/// `interval_s`; `Err` says why it cannot be worked out.
+pub(super) fn reapply_finding(
+    queue: &QueueFinding,
+    pairs: Option<u64>,
+    interval_s: f64,
+) -> Result<ReapplyFinding, String> {
+    let rate = queue.rate_mean.filter(|r| *r > 0.0).ok_or_else(|| {
+        format!(
+            "no re-apply estimate: queue {} was never seen being worked",
+            queue.queue
+        )
+    })?;
+    let (pairs, pairs_from) = match pairs {
+        Some(p) => (p as f64, "given".to_string()),
+        None => (queue.peak, format!("the peak of queue {}", queue.queue)),
+    };
+    let seconds = pairs / rate;
+    Ok(ReapplyFinding {
+        pairs,
+        pairs_from,
+        queue: queue.queue.clone(),
+        rate,
+        seconds,
+        interval_s,
+        fits: seconds <= interval_s,
+    })
+}
+
+/// Each queue's points: its depth (summed over the queue's series) and the rate of the rate
+/// series labelled with its name. Also says whether any rate was recorded at all.
+fn queue_points(
+    rec: &Recording,
+    spec: &Findings,
+    clock: &Clock,
+) -> (BTreeMap<String, Vec<QueuePoint>>, bool) {
+    let mut per_queue: BTreeMap<String, Vec<QueuePoint>> = BTreeMap::new();
+    let mut has_rate = false;
+    for s in &rec.snapshots {
+        let Some(depths) = s.get(&spec.queue).and_then(|r| r.value()) else {
+            continue;
+        };
+        let rates = s
+            .get(&spec.rate)
+            .and_then(|r| r.value())
+            .map(|v| v.values());
+        has_rate |= rates.is_some();
+        let mut by_queue: BTreeMap<String, f64> = BTreeMap::new();
+        for (labels, v) in depths.values() {
+            let name = labels
+                .get(&spec.queue_label)
+                .cloned()
+                .unwrap_or_else(|| "(all)".into());
+            *by_queue.entry(name).or_default() += v;
+        }
+        for (name, depth) in by_queue {
+            let rate = match &rates {
+                Some(rs) => {
+                    let matching: Vec<f64> = rs
+                        .iter()
+                        .filter(|(l, v)| {
+                            !v.is_nan()
+                                && (name == "(all)"
+                                    || l.get(&spec.rate_label).is_some_and(|c| *c == name))
+                        })
+                        .map(|(_, v)| *v)
+                        .collect();
+                    if !matching.is_empty() {
+                        matching.iter().sum()
+                    } else if rs.iter().any(|(l, _)| l.contains_key(&spec.rate_label)) {
+                        // Other queues have a rate series and this one none: it is not worked.
+                        0.0
+                    } else {
+                        f64::NAN
+                    }
+                }
+                None => f64::NAN,
+            };
+            per_queue.entry(name).or_default().push(QueuePoint {
+                x: clock.x(s.t),
+                depth,
+                rate,
+            });
+        }
+    }
+    (per_queue, has_rate)
+}
+
+fn queue_findings(rec: &Recording, spec: &Findings, clock: &Clock, f: &mut ReportFindings) {
+    if !rec.snapshots.iter().any(|s| s.get(&spec.queue).is_some()) {
+        f.notes.push(format!(
+            "no queue findings: the recording has no query {:?}",
+            spec.queue
+        ));
+        return;
+    }
+    let (per_queue, has_rate) = queue_points(rec, spec, clock);
+    if !has_rate {
+        f.notes.push(format!(
+            "no drain rates: the recording has no values for query {:?}",
+            spec.rate
+        ));
+    }
+    f.queues = per_queue
+        .into_iter()
+        .filter_map(|(queue, pts)| queue_finding(queue, &pts))
+        .collect();
+    f.queues
+        .sort_by(|a, b| b.peak.total_cmp(&a.peak).then(a.queue.cmp(&b.queue)));
+}
+
+/// Every query's statistics and points, in profile order (queries the profile does not name
+/// after, in the order they first appear).
+fn collect(rec: &Recording, profile: Option<&Profile>, clock: &Clock) -> Vec<QueryData> {
+    let mut order: Vec<String> = profile
+        .map(|p| p.queries.iter().map(|q| q.name.clone()).collect())
+        .unwrap_or_default();
+    let mut data: BTreeMap<String, QueryData> = BTreeMap::new();
+    for s in &rec.snapshots {
+        let x = clock.x(s.t);
+        for r in &s.results {
+            let d = data.entry(r.name.clone()).or_insert_with(|| {
+                if !order.contains(&r.name) {
+                    order.push(r.name.clone());
+                }
+                QueryData {
+                    stats: QueryStats {
+                        name: r.name.clone(),
+                        title: profile
+                            .and_then(|p| p.get(&r.name))
+                            .map(|q| q.display_title().to_string())
+                            .unwrap_or_else(|| r.name.clone()),
+                        unit: r.unit.clone(),
+                        kind: r.kind,
+                        ok: 0,
+                        errors: 0,
+                        unavailable: 0,
+                        last_error: None,
+                        total: None,
+                        series: Vec::new(),
+                        chart: None,
+                    },
+                    series: BTreeMap::new(),
+                    totals: Vec::new(),
+                }
+            });
+            match &r.outcome {
+                QueryOutcome::Ok { value } => {
+                    d.stats.ok += 1;
+                    let mut total = f64::NAN;
+                    for (labels, v) in value.values() {
+                        let key = series_key(&labels);
+                        d.series
+                            .entry(key)
+                            .or_insert_with(|| (labels, Vec::new()))
+                            .1
+                            .push((x, v));
+                        if !v.is_nan() {
+                            total = if total.is_nan() { v } else { total + v };
+                        }
+                    }
+                    d.totals.push((x, total));
+                }
+                QueryOutcome::Error { error } => {
+                    d.stats.errors += 1;
+                    d.stats.last_error = Some(error.clone());
+                    d.totals.push((x, f64::NAN));
+                }
+                QueryOutcome::Unavailable { reason } => {
+                    d.stats.unavailable += 1;
+                    d.stats.last_error = Some(reason.clone());
+                    d.totals.push((x, f64::NAN));
+                }
+            }
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|n| data.remove(&n))
+        .map(|mut d| {
+            d.stats.total = series_stats(BTreeMap::new(), &d.totals);
+            d.stats.series = d
+                .series
+                .values()
+                .filter_map(|(labels, pts)| series_stats(labels.clone(), pts))
+                .collect();
+            d
+        })
+        .collect()
+}
+
+/// Works out the summary of a recording (which has at least one snapshot).
+pub(super) fn analyze(rec: &Recording, opts: &ReportOptions) -> Analysis {
+    let first = &rec.snapshots[0];
+    let last = &rec.snapshots[rec.snapshots.len() - 1];
+    let time_scale = first.time_scale.filter(|_| first.modeled);
+    let t0 = rec
+        .start
+        .as_ref()
+        .map(|s| s.t.min(first.t))
+        .unwrap_or(first.t);
+    let clock = Clock {
+        t0,
+        factor: time_scale.unwrap_or(1.0),
+    };
+    let profile = rec
+        .start
+        .as_ref()
+        .map(|s| s.profile.clone())
+        .unwrap_or_else(Profile::builtin);
+    let data = collect(rec, rec.start.as_ref().map(|s| &s.profile), &clock);
+    let mut findings = ReportFindings::default();
+    queue_findings(rec, &profile.findings, &clock, &mut findings);
+    findings.rates = data.iter().filter_map(|d| rate_finding(&d.stats)).collect();
+    let interval_s = opts.reapply_interval.as_secs_f64();
+    match findings.queues.first() {
+        Some(q) => match reapply_finding(q, opts.pairs, interval_s) {
+            Ok(r) => findings.reapply = Some(r),
+            Err(note) => findings.notes.push(note),
+        },
+        None => findings
+            .notes
+            .push("no re-apply estimate: no queue held anything".into()),
+    }
+    let phases = rec
+        .phases
+        .iter()
+        .map(|p| PhaseMark {
+            name: p.name.clone(),
+            t: p.t,
+            at_s: clock.x(p.t),
+        })
+        .collect();
+    let mut warnings = rec.warnings.clone();
+    if !rec.stopped {
+        warnings.push("the recording has no stop line: it was killed or is still running".into());
+    }
+    let summary = ReportSummary {
+        recording: rec.path.clone(),
+        source: rec.start.as_ref().map(|s| redact_source(&s.source)),
+        profile: first.profile.clone(),
+        snapshots: rec.snapshots.len(),
+        errors: rec.errors.len(),
+        skipped_lines: rec.skipped_lines,
+        stopped: rec.stopped,
+        start_t: first.t,
+        end_t: last.t,
+        duration_s: last.t - first.t,
+        time_scale,
+        modeled: time_scale.is_some(),
+        clock_duration_s: clock.x(last.t) - clock.x(first.t),
+        pairs: opts.pairs,
+        phases,
+        findings,
+        queries: data.iter().map(|d| d.stats.clone()).collect(),
+        warnings,
+    };
+    Analysis { summary, data }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn points(depths: &[f64], rate: impl Fn(f64) -> f64) -> Vec<QueuePoint> {
+        depths
+            .iter()
+            .enumerate()
+            .map(|(i, &depth)| QueuePoint {
+                x: i as f64 * 10.0,
+                depth,
+                rate: rate(depth),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_queue_that_peaks_and_drains() {
+        let pts = points(&[0.0, 300.0, 600.0, 300.0, 0.0, 0.0], |d| {
+            if d > 0.0 { 1.2 } else { 0.0 }
+        });
+        let q = queue_finding("q".into(), &pts).unwrap();
+        assert_eq!((q.peak, q.peak_at_s), (600.0, 20.0));
+        assert_eq!((q.drained_at_s, q.drain_s), (Some(40.0), Some(20.0)));
+        assert_eq!(q.rate_mean, Some(1.2));
+        assert_eq!(q.rate_peak, Some(1.2));
+        assert_eq!((q.remaining, q.time_left_s), (0.0, Some(0.0)));
+        assert!((q.at_peak_s.unwrap() - 500.0).abs() < 1e-9, "600 at 1.2/s");
+    }
+
+    #[test]
+    fn a_queue_left_with_work_says_how_long_it_needs_or_that_it_never_drains() {
+        let q = queue_finding("q".into(), &points(&[100.0, 60.0, 24.0], |_| 1.2)).unwrap();
+        assert_eq!((q.peak_at_s, q.drained_at_s), (0.0, None));
+        assert!((q.time_left_s.unwrap() - 20.0).abs() < 1e-9, "24 at 1.2/s");
+        let stuck = queue_finding("q".into(), &points(&[5.0, 5.0], |_| 0.0)).unwrap();
+        assert_eq!((stuck.rate_mean, stuck.time_left_s), (None, None));
+        let unknown = queue_finding("q".into(), &points(&[5.0, 5.0], |_| f64::NAN)).unwrap();
+        assert_eq!((unknown.rate_now, unknown.at_peak_s), (None, None));
+        assert!(queue_finding("q".into(), &points(&[0.0, 0.0], |_| 1.0)).is_none());
+        assert!(queue_finding("q".into(), &[]).is_none());
+    }
+
+    #[test]
+    fn the_2020_re_apply_does_not_fit() {
+        let q = queue_finding("clusterSync".into(), &points(&[600.0, 0.0], |_| 1.2)).unwrap();
+        let r = reapply_finding(&q, Some(60_000), 7200.0).unwrap();
+        assert!(!r.fits);
+        assert!((r.seconds / 3600.0 - 13.89).abs() < 0.01, "{}", r.seconds);
+        assert_eq!(r.pairs_from, "given");
+        let r = reapply_finding(&q, None, 7200.0).unwrap();
+        assert!(r.fits && r.pairs == 600.0, "{r:?}");
+        assert_eq!(r.pairs_from, "the peak of queue clusterSync");
+        let idle = queue_finding("idle".into(), &points(&[3.0], |_| 0.0)).unwrap();
+        let e = reapply_finding(&idle, None, 7200.0).unwrap_err();
+        assert!(e.contains("idle was never seen being worked"), "{e}");
+    }
+
+    #[test]
+    fn statistics_skip_gaps_and_rate_findings_read_the_total() {
+        let s = series_stats(
+            BTreeMap::new(),
+            &[(0.0, 2.0), (1.0, f64::NAN), (2.0, 6.0), (3.0, 4.0)],
+        )
+        .unwrap();
+        assert_eq!((s.samples, s.min, s.mean, s.max), (3, 2.0, 4.0, 6.0));
+        assert_eq!((s.max_at_s, s.last), (2.0, 4.0));
+        assert!(series_stats(BTreeMap::new(), &[(0.0, f64::NAN)]).is_none());
+        let stats = |kind| QueryStats {
+            name: "r".into(),
+            title: "r".into(),
+            unit: "1/s".into(),
+            kind,
+            ok: 3,
+            errors: 0,
+            unavailable: 0,
+            last_error: None,
+            total: Some(s.clone()),
+            series: vec![],
+            chart: None,
+        };
+        let r = rate_finding(&stats(Kind::Rate)).unwrap();
+        assert_eq!((r.mean, r.peak, r.peak_at_s), (4.0, 6.0, 2.0));
+        assert!(rate_finding(&stats(Kind::Gauge)).is_none());
+        let labels = BTreeMap::from([
+            ("__name__".to_string(), "x".to_string()),
+            ("b".to_string(), "2".to_string()),
+            ("a".to_string(), "1".to_string()),
+        ]);
+        assert_eq!(series_key(&labels), "a=1,b=2");
+    }
+
+    #[test]
+    fn an_old_recording_s_source_loses_its_secrets() {
+        assert_eq!(
+            redact_source("scrape http://u:pw@h:1/metrics?token=t1,http://h:2/metrics?key=k2"),
+            "scrape http://h:1/metrics?token=REDACTED,http://h:2/metrics?key=REDACTED"
+        );
+        assert_eq!(
+            redact_source("prometheus http://127.0.0.1:9091/"),
+            "prometheus http://127.0.0.1:9091/"
+        );
+    }
+}

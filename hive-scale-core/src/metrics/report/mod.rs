@@ -1,0 +1,98 @@
+//! A report from a recording: `report.md`, `metrics-summary.json` and one SVG chart per query,
+//! with the findings the 2020 author worked out by hand: peak queue depth and when, time to
+//! drain, mean and peak rates, time left for the remaining queue at the current rate ("60,000
+//! at 1.2/s is 14 h"), and whether a full re-apply of every (set, cluster) pair fits in the
+//! re-apply interval.
+//!
+//! Reading ([`read_recording`]), working out the findings (`analysis`, pure functions) and
+//! rendering (`render`: a tera template fed the [`ReportSummary`], and the charts) are separate;
+//! [`write_report`] does all three and writes each file atomically.
+
+mod analysis;
+mod read;
+mod render;
+mod summary;
+#[cfg(test)]
+mod tests;
+
+pub use read::{Recording, StartInfo, read_recording};
+pub use render::{DEFAULT_TEMPLATE, TemplateError};
+pub use summary::{
+    PhaseMark, QueryStats, QueueFinding, RateFinding, ReapplyFinding, ReportFindings,
+    ReportSummary, SeriesStats,
+};
+
+use super::MetricsError;
+use crate::files::write_atomic;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The report's words, in the output directory.
+pub const REPORT_FILE: &str = "report.md";
+/// The report's summary as JSON ([`ReportSummary`]), in the output directory. Its own name: a
+/// scale test writes its `summary.json` into the same directory.
+pub const SUMMARY_FILE: &str = "metrics-summary.json";
+
+/// What the report needs besides the recording.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportOptions {
+    /// The number of (set, cluster) pairs a full re-apply covers; default: the main queue's peak
+    /// (in the 2020 pipeline every queued item was one pair).
+    pub pairs: Option<u64>,
+    /// How often Hive re-applies everything (2 h).
+    pub reapply_interval: Duration,
+    /// A tera template for `report.md` instead of the built-in [`DEFAULT_TEMPLATE`]; it is fed
+    /// the [`ReportSummary`].
+    pub template: Option<PathBuf>,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        Self {
+            pairs: None,
+            reapply_interval: Duration::from_secs(2 * 3600),
+            template: None,
+        }
+    }
+}
+
+/// Reads `recording`, writes `report.md`, `metrics-summary.json` and `<query>.svg` into
+/// `out_dir` (created if missing). Each file is replaced atomically: a crash leaves the old
+/// version or the new one, never half of one. A template that does not render fails the report
+/// before any file is written.
+pub fn write_report(
+    recording: &Path,
+    out_dir: &Path,
+    opts: &ReportOptions,
+) -> Result<ReportSummary, MetricsError> {
+    let rec = read_recording(recording)?;
+    let mut analysis = analysis::analyze(&rec, opts);
+    let charts = render::charts(&analysis)?;
+    for (name, _) in &charts {
+        if let Some(q) = analysis
+            .summary
+            .queries
+            .iter_mut()
+            .find(|q| q.name == *name)
+        {
+            q.chart = Some(format!("{name}.svg"));
+        }
+    }
+    let summary = analysis.summary;
+    let markdown = render::markdown(&summary, opts.template.as_deref())?;
+    let json = serde_json::to_string_pretty(&summary).map_err(|source| MetricsError::Encode {
+        what: "the report summary",
+        source,
+    })?;
+    std::fs::create_dir_all(out_dir).map_err(|e| MetricsError::io(out_dir, e))?;
+    let write = |file: &str, bytes: &[u8]| {
+        let path = out_dir.join(file);
+        write_atomic(&path, bytes).map_err(|e| MetricsError::io(path, e))
+    };
+    for (name, svg) in &charts {
+        write(&format!("{name}.svg"), svg.as_bytes())?;
+    }
+    write(SUMMARY_FILE, (json + "\n").as_bytes())?;
+    write(REPORT_FILE, markdown.as_bytes())?;
+    Ok(summary)
+}

@@ -1,0 +1,229 @@
+//! End-to-end: a recording in, the report's files out.
+
+use super::*;
+use crate::metrics::profile::Profile;
+use crate::metrics::recorder::RecordLine;
+use crate::metrics::snapshot::{QueryResult, Snapshot};
+use crate::metrics::value::{QueryValue, Series};
+use std::collections::BTreeMap;
+
+/// The 2020 shape: a queue that climbs to 600 while being worked at 1.2/s, then drains.
+fn write_recording(path: &Path, truncate_last: bool) {
+    let profile = Profile::builtin();
+    let mut lines = vec![
+        serde_json::to_string(&RecordLine::Start {
+            t: 1000.0,
+            source: "prometheus http://127.0.0.1:9091/".into(),
+            interval_s: 10.0,
+            profile: profile.clone(),
+        })
+        .unwrap(),
+        serde_json::to_string(&RecordLine::Phase {
+            name: "adopt".into(),
+            t: 1000.0,
+        })
+        .unwrap(),
+    ];
+    for i in 0..=100 {
+        let t = 1000.0 + i as f64 * 10.0;
+        let depth = if i <= 50 {
+            i as f64 * 12.0
+        } else {
+            600.0 - (i - 50) as f64 * 12.0
+        };
+        let snap = Snapshot {
+            t,
+            source: "prometheus http://127.0.0.1:9091/".into(),
+            profile: "default".into(),
+            time_scale: None,
+            modeled: false,
+            elapsed_ms: 1.0,
+            results: profile
+                .queries
+                .iter()
+                .map(|q| {
+                    let value = match q.name.as_str() {
+                        "workqueue_depth" => QueryValue::Vector {
+                            series: vec![Series {
+                                labels: BTreeMap::from([(
+                                    "name".to_string(),
+                                    "clusterSync-controller".to_string(),
+                                )]),
+                                value: depth,
+                            }],
+                        },
+                        "reconcile_rate" => QueryValue::Vector {
+                            series: vec![Series {
+                                labels: BTreeMap::from([(
+                                    "controller".to_string(),
+                                    "clusterSync-controller".to_string(),
+                                )]),
+                                value: if depth > 0.0 { 1.2 } else { 0.0 },
+                            }],
+                        },
+                        _ => QueryValue::Scalar { value: i as f64 },
+                    };
+                    QueryResult::new(q, Ok(value), None)
+                })
+                .collect(),
+        };
+        lines.push(serde_json::to_string(&RecordLine::Snapshot(snap)).unwrap());
+        if i == 50 {
+            lines.push(
+                serde_json::to_string(&RecordLine::Phase {
+                    name: "drain".into(),
+                    t,
+                })
+                .unwrap(),
+            );
+        }
+    }
+    let mut text = lines.join("\n") + "\n";
+    if truncate_last {
+        let cut = lines.last().unwrap().len() / 2;
+        text.truncate(text.len() - 1 - cut);
+    } else {
+        text.push_str(r#"{"type":"stop","t":2000.0,"snapshots":101,"errors":0}"#);
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn the_report_works_out_what_the_2020_author_did_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("run.jsonl");
+    write_recording(&rec, false);
+    let out = dir.path().join("report");
+    let s = write_report(&rec, &out, &ReportOptions::default()).unwrap();
+    assert_eq!(s.snapshots, 101);
+    assert!(s.stopped && s.warnings.is_empty(), "{:?}", s.warnings);
+    let q = &s.findings.queues[0];
+    assert_eq!(q.queue, "clusterSync-controller");
+    assert_eq!(q.peak, 600.0);
+    assert_eq!(q.peak_at_s, 500.0);
+    assert_eq!(q.drained_at_s, Some(1000.0));
+    assert_eq!(q.drain_s, Some(500.0));
+    assert!((q.rate_mean.unwrap() - 1.2).abs() < 1e-9);
+    assert!((q.at_peak_s.unwrap() - 500.0).abs() < 1e-9, "600 at 1.2/s");
+    assert_eq!(q.remaining, 0.0);
+    let r = s.findings.reapply.as_ref().unwrap();
+    assert_eq!(r.pairs, 600.0);
+    assert!(r.fits, "500 s fits in 2 h");
+    assert_eq!(s.phases.len(), 2);
+    assert_eq!(s.phases[1].at_s, 500.0);
+    for q in &s.queries {
+        let chart = out.join(q.chart.as_ref().unwrap());
+        assert!(
+            std::fs::read_to_string(chart)
+                .unwrap()
+                .contains("<polyline")
+        );
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("peak 600 items at 8.3 min"), "{md}");
+    assert!(md.contains("At the peak, 600 at 1.20/s is 8.3 min"), "{md}");
+    assert!(md.contains("it fits"), "{md}");
+    assert!(
+        md.contains("![Workqueue depth](workqueue_depth.svg)"),
+        "{md}"
+    );
+    let back: ReportSummary =
+        serde_json::from_str(&std::fs::read_to_string(out.join(SUMMARY_FILE)).unwrap()).unwrap();
+    assert_eq!(back.findings.queues[0].peak, 600.0);
+    assert_eq!(back.queries.len(), s.queries.len());
+
+    // 60,000 pairs at 1.2/s: the 2020 conclusion.
+    let s = write_report(
+        &rec,
+        &out,
+        &ReportOptions {
+            pairs: Some(60_000),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let r = s.findings.reapply.unwrap();
+    assert!(!r.fits);
+    assert!((r.seconds / 3600.0 - 13.89).abs() < 0.01);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("60,000 (set, cluster) pairs (given) at 1.20/s (queue `clusterSync-controller`) take 13.9 h"),
+        "{md}"
+    );
+    assert!(md.contains("does NOT fit (6.9x too slow)"), "{md}");
+    // The whole section, word for word as before the template: tools read these lines.
+    let findings: String = md
+        .lines()
+        .skip_while(|l| *l != "## Findings")
+        .take_while(|l| *l != "## Queries")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        findings,
+        "## Findings\n\n\
+         - Queue `clusterSync-controller`: peak 600 items at 8.3 min; drained to 0 at 16.7 min, 8.3 min after the peak. Worked at 1.20/s on average while it had items, peak 1.20/s. At the peak, 600 at 1.20/s is 8.3 min.\n\
+         - Full re-apply: 60,000 (set, cluster) pairs (given) at 1.20/s (queue `clusterSync-controller`) take 13.9 h; the re-apply interval is 2.0 h: it does NOT fit (6.9x too slow).\n\
+         - `resources_applied_rate`: mean 50/s, peak 100/s at 16.7 min.\n\
+         - `reconcile_rate`: mean 1.18/s, peak 1.20/s at 10 s.\n\
+         - `client_request_rate`: mean 50/s, peak 100/s at 16.7 min.\n\
+         - `process_cpu`: mean 50 cores, peak 100 cores at 16.7 min.\n\
+         \n"
+    );
+}
+
+#[test]
+fn a_truncated_last_line_is_skipped_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("run.jsonl");
+    write_recording(&rec, true);
+    let r = read_recording(&rec).unwrap();
+    assert_eq!(r.snapshots.len(), 100, "the cut snapshot is dropped");
+    assert_eq!(r.skipped_lines, 1);
+    assert!(r.warnings[0].contains("cut short"), "{:?}", r.warnings);
+    assert!(!r.stopped);
+    let s = write_report(&rec, &dir.path().join("out"), &ReportOptions::default()).unwrap();
+    assert!(s.warnings.iter().any(|w| w.contains("no stop line")));
+    let q = &s.findings.queues[0];
+    assert_eq!(q.remaining, 12.0);
+    assert!((q.time_left_s.unwrap() - 10.0).abs() < 1e-9, "12 at 1.2/s");
+    let md = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
+    assert!(
+        md.contains("At the end 12 remain: at the current 1.20/s that is 10 s more"),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_custom_template_writes_report_md_and_a_broken_one_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("run.jsonl");
+    write_recording(&rec, false);
+    let template = dir.path().join("short.md.tera");
+    std::fs::write(
+        &template,
+        "{% for q in findings.queues %}{{ q.queue }} peaked at {{ q.peak | count }}\n{% endfor %}",
+    )
+    .unwrap();
+    let out = dir.path().join("custom");
+    let opts = ReportOptions {
+        template: Some(template.clone()),
+        ..Default::default()
+    };
+    write_report(&rec, &out, &opts).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out.join(REPORT_FILE)).unwrap(),
+        "clusterSync-controller peaked at 600\n"
+    );
+    assert!(out.join(SUMMARY_FILE).exists() && !out.join("summary.json").exists());
+
+    std::fs::write(&template, "{% for q in %}").unwrap();
+    let broken = dir.path().join("broken");
+    let e = write_report(&rec, &broken, &opts).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with(&format!("report template {}: ", template.display())),
+        "{e}"
+    );
+    assert!(!broken.exists(), "nothing written");
+}

@@ -1,0 +1,81 @@
+//! Where snapshots come from: a Prometheus server, or `/metrics` pages scraped directly.
+
+use super::names;
+use super::profile::Profile;
+use super::snapshot::{QueryOutcome, QueryResult, Snapshot};
+use super::{MetricsError, PrometheusClient, Scraper};
+
+/// Where snapshots come from.
+#[derive(Debug)]
+pub enum Source {
+    /// A Prometheus server's HTTP API.
+    Prometheus(PrometheusClient),
+    /// `/metrics` endpoints scraped directly.
+    Scrape(Scraper),
+}
+
+impl Source {
+    /// `prometheus URL` or `scrape URL,URL`, the URLs through [`redact_url`](super::redact_url)
+    /// (what recordings store and tools print).
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Prometheus(p) => format!("prometheus {}", p.url()),
+            Source::Scrape(s) => format!("scrape {}", s.urls().join(",")),
+        }
+    }
+
+    /// Evaluates every query of the profile at one instant. Fails as a whole only when the
+    /// endpoint itself fails; a query that fails is recorded in its own entry.
+    pub async fn snapshot(&self, profile: &Profile) -> Result<Snapshot, MetricsError> {
+        match self {
+            Source::Prometheus(p) => prometheus_snapshot(p, profile).await,
+            Source::Scrape(s) => s.snapshot(profile).await,
+        }
+    }
+}
+
+async fn prometheus_snapshot(
+    client: &PrometheusClient,
+    profile: &Profile,
+) -> Result<Snapshot, MetricsError> {
+    let started = std::time::Instant::now();
+    let t = super::now_unix();
+    // Also the probe: an unreachable Prometheus fails here, once, instead of once per query.
+    let scale_query = format!("max({})", names::SIM_TIME_SCALE);
+    let scale = client.query(&scale_query, Some(t));
+    let queries = futures::future::join_all(
+        profile
+            .queries
+            .iter()
+            .map(|q| client.query(&q.query, Some(t))),
+    );
+    let (scale, answers) = futures::join!(scale, queries);
+    let time_scale = match scale {
+        Ok(v) => v.total().filter(|k| k.is_finite() && *k > 0.0),
+        Err(e) if e.is_transport() => return Err(e),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the time scale; values are not converted");
+            None
+        }
+    };
+    let results = profile
+        .queries
+        .iter()
+        .zip(answers)
+        .map(|(q, a)| {
+            let outcome = a.map_err(|e| QueryOutcome::Error {
+                error: e.to_string(),
+            });
+            QueryResult::new(q, outcome, time_scale)
+        })
+        .collect();
+    Ok(Snapshot {
+        t,
+        source: format!("prometheus {}", client.url()),
+        profile: profile.name.clone(),
+        time_scale,
+        modeled: time_scale.is_some(),
+        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+        results,
+    })
+}
