@@ -5,7 +5,12 @@ use std::path::PathBuf;
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong in the library.
+/// A boxed cause, for errors whose source can be of several types.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong in the library. The text of each variant says what was being
+/// done; its cause is its [`source`](std::error::Error::source) (print the whole chain with
+/// [`chain`]).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A kubeconfig could not be read, parsed or used.
@@ -15,14 +20,18 @@ pub enum Error {
         path: Option<PathBuf>,
         /// What is wrong, never including credential values.
         reason: String,
+        /// The underlying error, when there is one that carries no credential.
+        #[source]
+        source: Option<BoxError>,
     },
     /// The hub could not be reached at all (connection refused, DNS, TLS).
-    #[error("cannot reach the hub at {server}: {reason}")]
+    #[error("cannot reach the hub at {server}")]
     Unreachable {
         /// The API server URL.
         server: String,
         /// The transport error.
-        reason: String,
+        #[source]
+        source: BoxError,
     },
     /// The API server answered with an error status.
     #[error("{verb} {what}: {message} (HTTP {code}{})", if reason.is_empty() { String::new() } else { format!(", {reason}") })]
@@ -39,28 +48,30 @@ pub enum Error {
         message: String,
     },
     /// A request failed below HTTP (timeout, dropped connection) after all retries.
-    #[error("{verb} {what}: {reason}")]
+    #[error("{verb} {what}")]
     Transport {
         /// What was being done.
         verb: String,
         /// The object or collection.
         what: String,
         /// The transport error.
-        reason: String,
+        #[source]
+        source: kube::Error,
     },
     /// A template failed to parse or render.
-    #[error("template {name}: {reason}")]
+    #[error("template {name}")]
     Template {
         /// The template's name or file.
         name: String,
-        /// Tera's explanation.
-        reason: String,
+        /// Tera's error (its own source chain has the position and detail).
+        #[source]
+        source: tera::Error,
     },
     /// Input (a rendered fixture, a file, a flag) is not valid.
     #[error("{0}")]
     Invalid(String),
     /// Reading or writing a local file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -80,6 +91,20 @@ pub enum Error {
         /// The limit.
         seconds: f64,
     },
+    /// Querying, scraping, recording or reporting Hive's metrics failed.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
+}
+
+impl Error {
+    /// A kubeconfig problem without an underlying error.
+    pub fn kubeconfig(path: Option<&std::path::Path>, reason: impl Into<String>) -> Self {
+        Error::Kubeconfig {
+            path: path.map(Into::into),
+            reason: reason.into(),
+            source: None,
+        }
+    }
 }
 
 impl Error {
@@ -106,13 +131,19 @@ impl Error {
 }
 
 /// An error and its causes on one line, joined by ": ", without repeating a cause the text
-/// already contains.
+/// already contains (line breaks inside a message become spaces).
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
+    let flat = |e: &dyn std::error::Error| {
+        e.to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut out = flat(e);
     let mut src = e.source();
     while let Some(s) = src {
-        let t = s.to_string();
-        if !out.contains(&t) {
+        let t = flat(s);
+        if !t.is_empty() && !out.contains(&t) {
             out.push_str(": ");
             out.push_str(&t);
         }

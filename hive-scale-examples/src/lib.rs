@@ -122,18 +122,7 @@ pub struct Failure {
 /// The error and its causes on one line, joined by ": ", without repeating a cause the
 /// message already contains.
 pub fn one_line(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string().replace('\n', " ");
-        if out.contains(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out
+    hive_scale_core::error::chain(e.as_ref())
 }
 
 /// Parses `key=value` for clap.

@@ -129,7 +129,7 @@ fn start_paced_hive(
             {
                 Ok(rt) => rt,
                 Err(e) => {
-                    let _ = tx.send(Err(e.to_string()));
+                    let _ = tx.send(Err(e));
                     return;
                 }
             };
@@ -140,11 +140,11 @@ fn start_paced_hive(
                 crate::clock::pace(scale, stop2, published).await;
             });
         })
-        .map_err(|e| SimError::Config(format!("cannot start the simulation thread: {e}")))?;
+        .map_err(SimError::Runtime)?;
     let hive = rx
         .recv()
         .map_err(|_| SimError::Config("the simulation thread ended early".into()))?
-        .map_err(|e| SimError::Config(format!("cannot start the simulation runtime: {e}")))?;
+        .map_err(SimError::Runtime)?;
     Ok((hive, stop, thread))
 }
 

@@ -26,8 +26,8 @@ pub enum SimError {
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, #[source] std::io::Error),
     /// Certificates could not be made or loaded.
-    #[error("TLS setup failed: {0}")]
-    Tls(String),
+    #[error("TLS setup failed")]
+    Tls(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A file could not be written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -38,8 +38,11 @@ pub enum SimError {
         source: std::io::Error,
     },
     /// An in-process client could not be built.
-    #[error("client setup failed: {0}")]
-    Client(String),
+    #[error("client setup failed")]
+    Client(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The simulation's own thread or runtime could not start.
+    #[error("cannot start the simulation")]
+    Runtime(#[source] std::io::Error),
     /// The configuration is not usable.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -302,10 +302,8 @@ pub async fn check_spoke(
     path: Option<&std::path::Path>,
     call_version: bool,
 ) -> Result<String> {
-    let text = std::str::from_utf8(kubeconfig).map_err(|_| Error::Kubeconfig {
-        path: path.map(Into::into),
-        reason: "is not UTF-8 text".into(),
-    })?;
+    let text = std::str::from_utf8(kubeconfig)
+        .map_err(|_| Error::kubeconfig(path, "is not UTF-8 text"))?;
     let kc = crate::hub::kubeconfig::parse(text, path)?;
     let loaded = crate::hub::kubeconfig::validate(kc, path.map(Into::into), None)?;
     let server = loaded.server.clone();
@@ -317,9 +315,9 @@ pub async fn check_spoke(
         };
         let spoke = Hub::from_kubeconfig(loaded, &opts).await?;
         let version = spoke.check().await.map_err(|e| match e {
-            Error::Unreachable { reason, .. } => Error::Unreachable {
+            Error::Unreachable { source, .. } => Error::Unreachable {
                 server: format!("{server} (the spoke)"),
-                reason,
+                source,
             },
             other => other,
         })?;

@@ -28,10 +28,7 @@ impl std::fmt::Debug for LoadedKubeconfig {
 }
 
 fn err(path: Option<&Path>, reason: impl Into<String>) -> Error {
-    Error::Kubeconfig {
-        path: path.map(Path::to_path_buf),
-        reason: reason.into(),
-    }
+    Error::kubeconfig(path, reason)
 }
 
 /// Parses kubeconfig text. Parse errors report only a position: the text holds credentials.
@@ -65,8 +62,11 @@ pub fn parse(text: &str, path: Option<&Path>) -> Result<Kubeconfig> {
 
 /// Reads the file at `path`.
 pub fn read(path: &Path) -> Result<Kubeconfig> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| err(Some(path), format!("cannot be read: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Kubeconfig {
+        path: Some(path.to_path_buf()),
+        reason: "cannot be read".into(),
+        source: Some(e.into()),
+    })?;
     parse(&text, Some(path))
 }
 

@@ -131,7 +131,8 @@ impl Hub {
             .await
             .map_err(|e| Error::Kubeconfig {
                 path: path.clone(),
-                reason: e.to_string(),
+                reason: "cannot be used".into(),
+                source: Some(e.into()),
             })?;
         // Retries are ours (see `call`), so the limiter and the statistics see every attempt.
         cfg.default_retry = false;
@@ -147,7 +148,8 @@ impl Hub {
         let client = kube::client::ClientBuilder::try_from(cfg)
             .map_err(|e| Error::Kubeconfig {
                 path,
-                reason: e.to_string(),
+                reason: "cannot make a client from it".into(),
+                source: Some(e.into()),
             })?
             .with_layer(&layer)
             .build();
@@ -291,22 +293,8 @@ fn retry_after(e: &kube::Error) -> Option<Duration> {
 fn short_error(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) => format!("HTTP {} {}: {}", s.code, s.reason, s.message),
-        other => chain(other),
+        other => crate::error::chain(other),
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !out.contains(&t) {
-            out.push_str(": ");
-            out.push_str(&t);
-        }
-        src = s.source();
-    }
-    out
 }
 
 fn convert(verb: &str, what: &str, server: &str, e: kube::Error) -> Error {
@@ -319,8 +307,7 @@ fn convert(verb: &str, what: &str, server: &str, e: kube::Error) -> Error {
             message: s.message,
         },
         other => {
-            let reason = chain(&other);
-            let lower = reason.to_ascii_lowercase();
+            let lower = crate::error::chain(&other).to_ascii_lowercase();
             if [
                 "connection refused",
                 "dns error",
@@ -334,13 +321,13 @@ fn convert(verb: &str, what: &str, server: &str, e: kube::Error) -> Error {
             {
                 Error::Unreachable {
                     server: server.into(),
-                    reason,
+                    source: other.into(),
                 }
             } else {
                 Error::Transport {
                     verb: verb.into(),
                     what: what.into(),
-                    reason,
+                    source: other,
                 }
             }
         }

@@ -193,25 +193,6 @@ impl MetricsError {
     }
 }
 
-impl From<MetricsError> for crate::Error {
-    fn from(e: MetricsError) -> Self {
-        match e {
-            MetricsError::Io { path, source } => crate::Error::Io { path, source },
-            MetricsError::Unreachable { url, source, .. } => crate::Error::Unreachable {
-                server: url,
-                reason: source.to_string(),
-            },
-            MetricsError::Timeout {
-                what, url, seconds, ..
-            } => crate::Error::Timeout {
-                what: format!("{what} at {url}"),
-                seconds,
-            },
-            other => crate::Error::Invalid(other.to_string()),
-        }
-    }
-}
-
 /// A request that failed below HTTP: connection refused, DNS, TLS handshake, timeout. Its text
 /// is the specific causes on one line, without reqwest's generic wrappers ("error sending
 /// request") and without the URL (whose query may hold a token); [`TransportError::reqwest`]
@@ -344,7 +325,14 @@ mod tests {
             assert!(!text.contains("SECRET"), "{text}");
         }
         let crate_error: crate::Error = e.into();
-        assert!(matches!(crate_error, crate::Error::Unreachable { .. }));
+        assert!(matches!(
+            crate_error,
+            crate::Error::Metrics(MetricsError::Unreachable { .. })
+        ));
+        assert!(
+            std::error::Error::source(&crate_error).is_some(),
+            "the cause is kept"
+        );
 
         let e: crate::Error = MetricsError::Query {
             error_type: "bad_data".into(),

@@ -124,7 +124,7 @@ impl ApiServer {
             certs.key_pem.into_bytes(),
         )
         .await
-        .map_err(|e| SimError::Tls(e.to_string()))?;
+        .map_err(|e| SimError::Tls(e.into()))?;
         let handle = Arc::new(parking_lot::Mutex::new(axum_server::Handle::new()));
         let (restart_tx, restart_rx) = tokio::sync::mpsc::unbounded_channel();
         let task = tokio::spawn(supervise(
@@ -202,13 +202,13 @@ impl ApiServer {
     /// A kube client for this server.
     pub async fn client(&self) -> Result<kube::Client, SimError> {
         let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_yaml)
-            .map_err(|e| SimError::Client(e.to_string()))?;
+            .map_err(|e| SimError::Client(e.into()))?;
         let mut cfg =
             kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
                 .await
-                .map_err(|e| SimError::Client(e.to_string()))?;
+                .map_err(|e| SimError::Client(e.into()))?;
         cfg.default_retry = false;
-        kube::Client::try_from(cfg).map_err(|e| SimError::Client(e.to_string()))
+        kube::Client::try_from(cfg).map_err(|e| SimError::Client(e.into()))
     }
 
     /// Simulates an API server restart: the listener and every connection go away now, and the

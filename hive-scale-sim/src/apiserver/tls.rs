@@ -23,7 +23,7 @@ impl std::fmt::Debug for Certs {
 
 /// A CA plus a leaf valid for 127.0.0.1, ::1 and localhost.
 pub fn generate() -> Result<Certs, SimError> {
-    let tls = |e: rcgen::Error| SimError::Tls(e.to_string());
+    let tls = |e: rcgen::Error| SimError::Tls(e.into());
     let ca_key = rcgen::KeyPair::generate().map_err(tls)?;
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(tls)?;
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);

@@ -193,7 +193,7 @@ impl Run<'_> {
         let wall = t0.elapsed().as_secs_f64();
         let outcome = match &result {
             Ok(()) => "ok".to_string(),
-            Err(e) => e.to_string(),
+            Err(e) => crate::error::chain(e),
         };
         let modeled = wall * self.target.time_scale;
         println!(
@@ -219,7 +219,7 @@ impl Run<'_> {
     /// Stops the recorder and writes the metrics report next to the summary.
     async fn finish_recording(&mut self, recorder: RecorderHandle) {
         if let Err(e) = recorder.stop().await {
-            self.summary.metrics_error = Some(e.to_string());
+            self.summary.metrics_error = Some(crate::error::chain(&e));
         }
         let opts = metrics::ReportOptions {
             pairs: Some(
@@ -230,7 +230,7 @@ impl Run<'_> {
         let recording = self.settings.out.join("recording.jsonl");
         match metrics::write_report(&recording, &self.settings.out, &opts) {
             Ok(report) => self.summary.metrics = serde_json::to_value(&report).ok(),
-            Err(e) => self.summary.metrics_error = Some(e.to_string()),
+            Err(e) => self.summary.metrics_error = Some(crate::error::chain(&e)),
         }
     }
 
@@ -317,10 +317,9 @@ impl Run<'_> {
                 status
             }
             Err(e) => {
-                eprintln!("teardown failed: {e}");
-                self.summary.teardown = Some(TeardownRecord::Error {
-                    error: e.to_string(),
-                });
+                let error = crate::error::chain(&e);
+                eprintln!("teardown failed: {error}");
+                self.summary.teardown = Some(TeardownRecord::Error { error });
                 Some(Status::TeardownFailed)
             }
         }
@@ -385,8 +384,9 @@ pub async fn run(
             match Recorder::start(source, Profile::builtin(), settings.interval, &recording).await {
                 Ok(r) => Some(r),
                 Err(e) => {
-                    run.summary.metrics_error = Some(e.to_string());
-                    eprintln!("warning: not recording metrics: {e}");
+                    let error = crate::error::chain(&e);
+                    eprintln!("warning: not recording metrics: {error}");
+                    run.summary.metrics_error = Some(error);
                     None
                 }
             }

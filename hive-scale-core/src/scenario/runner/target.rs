@@ -143,7 +143,8 @@ impl Target {
             Some(path) => {
                 let bytes = std::fs::read(path).map_err(|e| crate::Error::Kubeconfig {
                     path: Some(path.clone()),
-                    reason: format!("cannot be read: {e}"),
+                    reason: "cannot be read".into(),
+                    source: Some(e.into()),
                 })?;
                 crate::adopt::check_spoke(&bytes, Some(path), false).await?;
                 let mut plan = AdoptPlan::new(bytes);
