@@ -26,16 +26,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn prometheus_binary() -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("prometheus"))
-                .find(|f| f.exists())
-        })
-        .expect("the Debian prometheus package is installed (hack/test.sh installs it)")
-}
-
 /// A Prometheus process, killed on drop.
 struct Prometheus {
     child: std::process::Child,
@@ -50,12 +40,20 @@ impl Drop for Prometheus {
 }
 
 impl Prometheus {
-    fn start(dir: &Path, config: &str, web_config: Option<&str>, scheme: &str) -> Self {
+    /// Starts Prometheus; `None` (the test is skipped) when it is not installed.
+    fn start(
+        test: &str,
+        dir: &Path,
+        config: &str,
+        web_config: Option<&str>,
+        scheme: &str,
+    ) -> Option<Self> {
+        let binary = hive_scale_sim::testing::tool("prometheus", test)?;
         let port = free_port();
         let config = config.replace("127.0.0.1:9091", &format!("127.0.0.1:{port}"));
         let file = dir.join("prometheus.yml");
         std::fs::write(&file, config).unwrap();
-        let mut cmd = std::process::Command::new(prometheus_binary());
+        let mut cmd = std::process::Command::new(binary);
         cmd.arg(format!("--config.file={}", file.display()))
             .arg(format!(
                 "--storage.tsdb.path={}",
@@ -69,10 +67,10 @@ impl Prometheus {
             std::fs::write(&f, web).unwrap();
             cmd.arg(format!("--web.config.file={}", f.display()));
         }
-        Self {
+        Some(Self {
             child: cmd.spawn().unwrap(),
             url: format!("{scheme}://127.0.0.1:{port}"),
-        }
+        })
     }
 
     /// Waits until Prometheus answers `expr` with data.
@@ -235,7 +233,15 @@ async fn prometheus_and_scrape_watch_the_hub_work_and_the_report_shows_it() {
         .to_string();
     let prom_dir = dir.path().join("prometheus");
     std::fs::create_dir_all(&prom_dir).unwrap();
-    let prom = Prometheus::start(&prom_dir, &local_config(&target), None, "http");
+    let Some(prom) = Prometheus::start(
+        "prometheus_and_scrape_watch_the_hub_work_and_the_report_shows_it",
+        &prom_dir,
+        &local_config(&target),
+        None,
+        "http",
+    ) else {
+        return;
+    };
     let pc = PrometheusClient::new(&prom.url, &HttpOptions::default()).unwrap();
     prom.wait_for(&pc, "hive_sim_time_scale").await;
 
@@ -741,12 +747,15 @@ async fn tls_with_a_custom_ca_and_basic_auth() {
         cert.display(),
         key.display()
     );
-    let prom = Prometheus::start(
+    let Some(prom) = Prometheus::start(
+        "tls_with_a_custom_ca_and_basic_auth",
         dir.path(),
         "global: {scrape_interval: 1s}\n",
         Some(&web),
         "https",
-    );
+    ) else {
+        return;
+    };
     let auth = HttpOptions::default()
         .with_ca_file(&ca)
         .unwrap()

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod model;
 pub mod plan;
 pub mod scenario;
+pub mod testing;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

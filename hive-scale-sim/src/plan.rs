@@ -126,45 +126,91 @@ pub fn plan(cfg: &PlanConfig) -> Result<PlanResult, String> {
 }
 
 async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
+    let sim = new_sim(&cfg);
+    let fixture = SelectorSyncSetFixture::new().configmaps(cfg.configmaps);
+    create_sets(&sim, &fixture, 0, cfg.selectorsyncsets)?;
+    adopt_fleet(&sim, &cfg)?;
+    let hive = SimulatedHive::start(sim.clone());
+    let pairs = (cfg.clusters * cfg.selectorsyncsets) as u64;
+    let (drained_at, series) = drain(&sim, &hive, &cfg, pairs).await;
+    let at_drain = Snapshot::take(&sim);
+    let new_set_seconds = match drained_at {
+        Some(_) if cfg.probe_new_set => probe_new_set(&sim, &fixture, &cfg, pairs).await?,
+        _ => None,
+    };
+    hive.shutdown();
+    Ok(result(
+        &cfg,
+        &sim,
+        drained_at,
+        &at_drain,
+        new_set_seconds,
+        series,
+        wall,
+    ))
+}
+
+/// A simulation over fresh hub and spoke stores on the (virtual) runtime's clock.
+fn new_sim(cfg: &PlanConfig) -> Arc<Sim> {
     let store_cfg = StoreConfig {
         history_limit: 64,
         watch_buffer: 1 << 15,
         clock: None,
     };
     let hub = Store::new(&hive_scale_core::api::crds(), store_cfg.clone());
-    let spoke_store = Store::new(&[], store_cfg);
     let metrics = Arc::new(HiveMetrics::new());
-    let clock = Clock::real();
-    let spoke_url = "https://spoke.plan.invalid:6443".to_string();
-    let spoke = Arc::new(Spoke::new(spoke_url.clone(), spoke_store, metrics.clone()));
+    let spoke = Arc::new(Spoke::new(
+        SPOKE_URL.to_string(),
+        Store::new(&[], store_cfg),
+        metrics.clone(),
+    ));
     let sim_cfg = SimConfig {
         model: cfg.model.clone(),
         reapply_interval: Duration::from_secs(7200),
         seed: cfg.seed,
         client_metrics: false,
     };
-    let sim = Sim::new(sim_cfg, clock.clone(), metrics, hub.clone(), Some(spoke));
-    let opts = WriteOptions {
+    Sim::new(sim_cfg, Clock::real(), metrics, hub, Some(spoke))
+}
+
+/// Where the planner's clones point (never dialled).
+const SPOKE_URL: &str = "https://spoke.plan.invalid:6443";
+
+fn planner_writes() -> WriteOptions {
+    WriteOptions {
         field_manager: "plan".into(),
         internal: true,
         ..Default::default()
-    };
-    let fixture = SelectorSyncSetFixture::new().configmaps(cfg.configmaps);
+    }
+}
+
+/// Creates SelectorSyncSets `start..start + count`.
+fn create_sets(
+    sim: &Sim,
+    fixture: &SelectorSyncSetFixture,
+    start: usize,
+    count: usize,
+) -> Result<(), String> {
     let sss = sim.def(defs::SSS);
     for set in fixture
-        .render_range(0, cfg.selectorsyncsets)
+        .render_range(start, count)
         .map_err(|e| e.to_string())?
     {
-        hub.create(
-            &sss,
-            "",
-            serde_json::to_value(&set).map_err(|e| e.to_string())?,
-            &opts,
-        )
-        .map_err(|e| e.message)?;
+        let value = serde_json::to_value(&set).map_err(|e| e.to_string())?;
+        sim.hub
+            .create(&sss, "", value, &planner_writes())
+            .map_err(|e| e.message)?;
     }
+    Ok(())
+}
+
+/// Adopts the fleet at time zero, as the clusterdeployment controller leaves it (installed
+/// and reachable); for the 2020 pipeline also every SyncSetInstance (its "day two" state).
+fn adopt_fleet(sim: &Sim, cfg: &PlanConfig) -> Result<(), String> {
+    let hub = &sim.hub;
+    let opts = planner_writes();
     let kubeconfig = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: spoke\n  cluster: {{server: '{spoke_url}'}}\nusers:\n- name: u\n  user: {{token: plan}}\ncontexts:\n- name: spoke\n  context: {{cluster: spoke, user: u}}\ncurrent-context: spoke\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: spoke\n  cluster: {{server: '{SPOKE_URL}'}}\nusers:\n- name: u\n  user: {{token: plan}}\ncontexts:\n- name: spoke\n  context: {{cluster: spoke, user: u}}\ncurrent-context: spoke\n"
     );
     let mut adopt = AdoptPlan::new(kubeconfig.into_bytes());
     adopt.fake_cluster = cfg.model.apply_mode == ApplyMode::Fake;
@@ -186,112 +232,114 @@ async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
         hub.create(&cd_def, &ns, to(&c.cluster_deployment), &opts)
             .map_err(|e| e.message)?;
     }
-    // An adopted fleet as the clusterdeployment controller leaves it: installed and reachable.
-    let now = clock.now_rfc3339();
-    for cd in hub
+    let now = sim.clock.now_rfc3339();
+    let cds = hub
         .list_values(&cd_def, None, &Default::default())
-        .map_err(|e| e.message)?
-    {
-        let mut with_status = (*cd).clone();
+        .map_err(|e| e.message)?;
+    for cd in &cds {
+        let mut with_status = (**cd).clone();
         with_status["status"] = serde_json::json!({
-            "installedTimestamp": crate::controllers::meta_str(&cd, "creationTimestamp"),
+            "installedTimestamp": crate::controllers::meta_str(cd, "creationTimestamp"),
             "conditions": [
                 {"type": "Unreachable", "status": "False", "reason": "ClusterReachable", "message": "cluster is reachable", "lastProbeTime": now, "lastTransitionTime": now},
                 {"type": "Provisioned", "status": "True", "reason": "Provisioned", "message": "cluster is provisioned", "lastProbeTime": now, "lastTransitionTime": now},
             ],
         });
         let (ns, name) = (
-            crate::controllers::meta_str(&cd, "namespace").to_string(),
-            crate::controllers::meta_str(&cd, "name").to_string(),
+            crate::controllers::meta_str(cd, "namespace"),
+            crate::controllers::meta_str(cd, "name"),
         );
-        hub.update(
-            &cd_def,
-            &ns,
-            &name,
-            with_status,
-            &WriteOptions {
-                status: true,
-                ..opts.clone()
-            },
-        )
-        .map_err(|e| e.message)?;
+        let status = WriteOptions {
+            status: true,
+            ..opts.clone()
+        };
+        hub.update(&cd_def, ns, name, with_status, &status)
+            .map_err(|e| e.message)?;
     }
     if cfg.model.pipeline == hive_scale_core::api::Pipeline::SyncSetInstance {
-        // The 2020 day-two state: every SyncSetInstance exists and waits to be applied.
         let ssi = sim.def(defs::SSI);
         for cd in hub
             .list_values(&cd_def, None, &Default::default())
             .map_err(|e| e.message)?
         {
-            for set in crate::controllers::clustersync::matching_sets(&sim, &cd) {
-                let ns = crate::controllers::meta_str(&cd, "namespace").to_string();
-                hub.create(
-                    &ssi,
-                    &ns,
-                    crate::controllers::legacy::instance_object(&sim, &cd, &set),
-                    &opts,
-                )
-                .map_err(|e| e.message)?;
+            let ns = crate::controllers::meta_str(&cd, "namespace").to_string();
+            for set in crate::controllers::clustersync::matching_sets(sim, &cd) {
+                let instance = crate::controllers::legacy::instance_object(sim, &cd, &set);
+                hub.create(&ssi, &ns, instance, &opts)
+                    .map_err(|e| e.message)?;
             }
         }
     }
-    let hive = SimulatedHive::start(sim.clone());
-    let pairs = (cfg.clusters * cfg.selectorsyncsets) as u64;
+    Ok(())
+}
+
+/// Runs until every (set, cluster) pair has applied once (or the modeled limit), sampling the
+/// time series; returns when it drained, if it did.
+async fn drain(
+    sim: &Arc<Sim>,
+    hive: &SimulatedHive,
+    cfg: &PlanConfig,
+    pairs: u64,
+) -> (Option<Duration>, Vec<Sample>) {
+    let clock = &sim.clock;
     let mut series = Vec::new();
-    let mut last = Snapshot::take(&sim);
+    let mut last = Snapshot::take(sim);
     // Poll each modeled second for the drain; sample the series at its own interval.
     let poll = Duration::from_secs(1).min(cfg.sample_every);
     let mut next_sample = cfg.sample_every;
-    let drained_at = loop {
+    loop {
         clock.sleep(poll).await;
         let drained = sim.counters.set_first_successes.load(Ordering::Relaxed) >= pairs;
         if drained || clock.elapsed() >= next_sample {
-            let now = Snapshot::take(&sim);
+            let now = Snapshot::take(sim);
             series.push(now.sample_since(&last, hive.pending()));
             last = now;
             next_sample += cfg.sample_every;
         }
         if drained {
-            break Some(clock.elapsed());
+            return (Some(clock.elapsed()), series);
         }
         if clock.elapsed() >= cfg.max_duration {
-            break None;
-        }
-    };
-    let at_drain = Snapshot::take(&sim);
-    let mut new_set_seconds = None;
-    if drained_at.is_some() && cfg.probe_new_set {
-        let extra = fixture
-            .render_range(cfg.selectorsyncsets, 1)
-            .map_err(|e| e.to_string())?
-            .remove(0);
-        hub.create(
-            &sss,
-            "",
-            serde_json::to_value(&extra).map_err(|e| e.to_string())?,
-            &opts,
-        )
-        .map_err(|e| e.message)?;
-        let start = clock.elapsed();
-        let target = pairs + cfg.clusters as u64;
-        let step = Duration::from_secs(1);
-        while sim.counters.set_first_successes.load(Ordering::Relaxed) < target
-            && clock.elapsed() < start + cfg.max_duration
-        {
-            clock.sleep(step).await;
-        }
-        if sim.counters.set_first_successes.load(Ordering::Relaxed) >= target {
-            new_set_seconds = Some(clock.elapsed().saturating_sub(start).as_secs_f64());
+            return (None, series);
         }
     }
-    hive.shutdown();
+}
+
+/// Adds one more SelectorSyncSet and times it reaching every cluster.
+async fn probe_new_set(
+    sim: &Arc<Sim>,
+    fixture: &SelectorSyncSetFixture,
+    cfg: &PlanConfig,
+    pairs: u64,
+) -> Result<Option<f64>, String> {
+    let clock = &sim.clock;
+    create_sets(sim, fixture, cfg.selectorsyncsets, 1)?;
+    let start = clock.elapsed();
+    let target = pairs + cfg.clusters as u64;
+    let reached = || sim.counters.set_first_successes.load(Ordering::Relaxed) >= target;
+    while !reached() && clock.elapsed() < start + cfg.max_duration {
+        clock.sleep(Duration::from_secs(1)).await;
+    }
+    Ok(reached().then(|| clock.elapsed().saturating_sub(start).as_secs_f64()))
+}
+
+/// The planner's answer from the counters at the drain.
+fn result(
+    cfg: &PlanConfig,
+    sim: &Sim,
+    drained_at: Option<Duration>,
+    at_drain: &Snapshot,
+    new_set_seconds: Option<f64>,
+    series: Vec<Sample>,
+    wall: Instant,
+) -> PlanResult {
     let span = drained_at
-        .unwrap_or_else(|| clock.elapsed())
+        .unwrap_or_else(|| sim.clock.elapsed())
         .as_secs_f64()
         .max(1e-9);
     let applies = at_drain.applies;
     let m = &cfg.model;
-    Ok(PlanResult {
+    PlanResult {
         preset: m.preset.clone(),
         apply_mode: m.apply_mode.to_string(),
         workers: m.workers,
@@ -315,7 +363,7 @@ async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
         thrash: sim.metrics.sim_thrash.get(),
         wall_seconds: wall.elapsed().as_secs_f64(),
         series,
-    })
+    }
 }
 
 /// Serializing planned objects to JSON values without naming each type.
