@@ -12,11 +12,9 @@
 //! An unreachable source at the start is one `error:` line and exit code 1; later outages are
 //! recorded as error lines and recording goes on.
 
-use anyhow::Context as _;
 use clap::Parser;
-use hive_scale_core::metrics::{
-    HttpOptions, Profile, PrometheusClient, Recorder, Scraper, Secret, Source, parse_duration,
-};
+use hive_scale_core::metrics::{Profile, Recorder, Source};
+use hive_scale_examples::flags::{KubeconfigFlags, MetricsFlags, duration};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -25,12 +23,10 @@ use std::time::Duration;
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
-    /// Prometheus' URL (default http://127.0.0.1:9091).
-    #[arg(long, conflicts_with = "scrape")]
-    prometheus: Option<String>,
-    /// A /metrics URL to scrape instead of asking Prometheus (repeat for several pods).
-    #[arg(long)]
-    scrape: Vec<String>,
+    #[command(flatten)]
+    metrics: MetricsFlags,
+    #[command(flatten)]
+    hub: KubeconfigFlags,
     /// Profile YAML (default: the built-in config/profiles/default.yaml).
     #[arg(long)]
     profile: Option<PathBuf>,
@@ -46,28 +42,12 @@ struct Args {
     /// Mark this phase at the start.
     #[arg(long)]
     phase: Option<String>,
-    /// A file holding a bearer token.
-    #[arg(long)]
-    token_file: Option<PathBuf>,
-    /// PEM file of the CA to trust for HTTPS.
-    #[arg(long)]
-    ca_file: Option<PathBuf>,
-    /// User for basic auth (password from --password-file).
-    #[arg(long, requires = "password_file", conflicts_with = "token_file")]
-    user: Option<String>,
-    /// A file holding the basic-auth password.
-    #[arg(long, requires = "user")]
-    password_file: Option<PathBuf>,
-    /// Limit for each request (e.g. 10s).
-    #[arg(long, default_value = "10s", value_parser = duration)]
-    timeout: Duration,
+    /// The old name of --request-timeout.
+    #[arg(long, hide = true, value_parser = duration)]
+    timeout: Option<Duration>,
     /// Log more (RUST_LOG overrides).
     #[arg(short, long)]
     verbose: bool,
-}
-
-fn duration(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -79,58 +59,19 @@ fn main() -> ExitCode {
     hive_scale_examples::run(run(args))
 }
 
-fn http_options(args: &Args) -> anyhow::Result<HttpOptions> {
-    let mut o = HttpOptions::default().with_timeout(args.timeout);
-    if let Some(f) = &args.token_file {
-        o = o.with_token_file(f)?;
-    }
-    if let (Some(user), Some(f)) = (&args.user, &args.password_file) {
-        let pw = std::fs::read_to_string(f).with_context(|| f.display().to_string())?;
-        o = o.with_basic_auth(user, Secret::new(pw.trim_end_matches(['\r', '\n'])));
-    }
-    if let Some(f) = &args.ca_file {
-        o = o.with_ca_file(f)?;
-    }
-    Ok(o)
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn interrupted() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let profile = match &args.profile {
         Some(f) => Profile::load(f)?,
         None => Profile::builtin(),
     };
-    let opts = http_options(&args)?;
-    let source = if args.scrape.is_empty() {
-        let url = args
-            .prometheus
-            .as_deref()
-            .unwrap_or("http://127.0.0.1:9091");
-        Source::Prometheus(PrometheusClient::new(url, &opts)?)
-    } else {
-        Source::Scrape(Scraper::new(&args.scrape, &opts)?.with_rate_window(Duration::ZERO))
+    let mut metrics = args.metrics.clone();
+    if let Some(t) = args.timeout {
+        metrics.request_timeout = t;
+    }
+    // Each recorded snapshot is one scrape: rates come from consecutive snapshots.
+    let source = match metrics.source_or(&args.hub, "http://127.0.0.1:9091")? {
+        Source::Scrape(s) => Source::Scrape(s.with_rate_window(Duration::ZERO)),
+        other => other,
     };
     let described = source.describe();
     let handle = Recorder::start(source, profile, args.interval, &args.out).await?;
@@ -171,7 +112,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     tokio::pin!(deadline);
-    let stop = interrupted();
+    let stop = hive_scale_core::scenario::runner::interrupted();
     tokio::pin!(stop);
     loop {
         tokio::select! {

@@ -11,11 +11,9 @@
 //! A query that fails is reported on its own line (`warning: query NAME failed: ...`) and the
 //! others are still shown; an unreachable source is one `error:` line and exit code 1.
 
-use anyhow::Context as _;
 use clap::Parser;
-use hive_scale_core::metrics::{
-    HttpOptions, Profile, PrometheusClient, Scraper, Secret, Source, parse_duration,
-};
+use hive_scale_core::metrics::{Profile, Source};
+use hive_scale_examples::flags::{KubeconfigFlags, MetricsFlags, duration};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -24,43 +22,25 @@ use std::time::Duration;
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
-    /// Prometheus' URL (default http://127.0.0.1:9091).
-    #[arg(long, conflicts_with = "scrape")]
-    prometheus: Option<String>,
-    /// A /metrics URL to scrape instead of asking Prometheus (repeat for several pods).
-    #[arg(long)]
-    scrape: Vec<String>,
+    #[command(flatten)]
+    metrics: MetricsFlags,
+    #[command(flatten)]
+    hub: KubeconfigFlags,
     /// Profile YAML (default: the built-in config/profiles/default.yaml).
     #[arg(long)]
     profile: Option<PathBuf>,
     /// Print the snapshot as JSON.
     #[arg(long)]
     json: bool,
-    /// A file holding a bearer token.
-    #[arg(long)]
-    token_file: Option<PathBuf>,
-    /// PEM file of the CA to trust for HTTPS.
-    #[arg(long)]
-    ca_file: Option<PathBuf>,
-    /// User for basic auth (password from --password-file).
-    #[arg(long, requires = "password_file", conflicts_with = "token_file")]
-    user: Option<String>,
-    /// A file holding the basic-auth password.
-    #[arg(long, requires = "user")]
-    password_file: Option<PathBuf>,
-    /// Limit for each request (e.g. 10s).
-    #[arg(long, default_value = "10s", value_parser = duration)]
-    timeout: Duration,
+    /// The old name of --request-timeout.
+    #[arg(long, hide = true, value_parser = duration)]
+    timeout: Option<Duration>,
     /// With --scrape: seconds between the two scrapes a rate needs.
     #[arg(long, default_value = "2s", value_parser = duration)]
     rate_window: Duration,
     /// Log more (RUST_LOG overrides).
     #[arg(short, long)]
     verbose: bool,
-}
-
-fn duration(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -72,19 +52,19 @@ fn main() -> ExitCode {
     hive_scale_examples::run(run(args))
 }
 
-fn http_options(args: &Args) -> anyhow::Result<HttpOptions> {
-    let mut o = HttpOptions::default().with_timeout(args.timeout);
-    if let Some(f) = &args.token_file {
-        o = o.with_token_file(f)?;
+/// The flags' source (Prometheus at 127.0.0.1:9091 when none is named); a scrape waits `window`
+/// between the two scrapes a rate needs.
+fn source(args: &Args, window: Duration) -> anyhow::Result<Source> {
+    let mut metrics = args.metrics.clone();
+    if let Some(t) = args.timeout {
+        metrics.request_timeout = t;
     }
-    if let (Some(user), Some(f)) = (&args.user, &args.password_file) {
-        let pw = std::fs::read_to_string(f).with_context(|| f.display().to_string())?;
-        o = o.with_basic_auth(user, Secret::new(pw.trim_end_matches(['\r', '\n'])));
-    }
-    if let Some(f) = &args.ca_file {
-        o = o.with_ca_file(f)?;
-    }
-    Ok(o)
+    Ok(
+        match metrics.source_or(&args.hub, "http://127.0.0.1:9091")? {
+            Source::Scrape(s) => Source::Scrape(s.with_rate_window(window)),
+            other => other,
+        },
+    )
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -92,16 +72,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(f) => Profile::load(f)?,
         None => Profile::builtin(),
     };
-    let opts = http_options(&args)?;
-    let source = if args.scrape.is_empty() {
-        let url = args
-            .prometheus
-            .as_deref()
-            .unwrap_or("http://127.0.0.1:9091");
-        Source::Prometheus(PrometheusClient::new(url, &opts)?)
-    } else {
-        Source::Scrape(Scraper::new(&args.scrape, &opts)?.with_rate_window(args.rate_window))
-    };
+    let source = source(&args, args.rate_window)?;
     let snap = source.snapshot(&profile).await?;
     for r in snap.failed() {
         eprintln!(

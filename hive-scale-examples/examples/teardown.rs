@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --example teardown -- START END | --all | --selector SEL
-//!     [--selectorsyncsets] [--run R] [--dry-run] [--timeout 300] [--kubeconfig FILE]
+//!     [--selectorsyncsets] [--run R] [--dry-run] [--timeout 5m] [--kubeconfig FILE]
 //! ```
 //! A ClusterDeployment without `preserveOnDelete: true` or without the toolkit's label is never
 //! deleted (Hive would deprovision the real cluster behind it); the command lists what it refused.
@@ -43,9 +43,9 @@ struct Args {
     /// List what would be deleted, delete nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Seconds to wait for everything to be gone.
-    #[arg(long, default_value_t = 300)]
-    timeout: u64,
+    /// How long to wait for everything to be gone (e.g. 5m, 300).
+    #[arg(long, default_value = "5m", value_parser = hive_scale_examples::flags::duration)]
+    timeout: Duration,
     /// Deletions in flight at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
     concurrency: u32,
@@ -99,7 +99,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut opts = TeardownOptions::new(selection);
     opts.run = args.run.clone();
     opts.concurrency = args.concurrency as usize;
-    opts.timeout = Duration::from_secs(args.timeout);
+    opts.timeout = args.timeout;
     opts.dry_run = args.dry_run;
     opts.selectorsyncsets = args.selectorsyncsets;
     let (progress, bar) = progress_bar(0, "deleting");
@@ -163,8 +163,8 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Err(Failure {
             code: 1,
             message: format!(
-                "timed out after {}s waiting for the deletions to finish; {} objects left behind (listed above)",
-                args.timeout,
+                "timed out after {:.0}s waiting for the deletions to finish; {} objects left behind (listed above)",
+                args.timeout.as_secs_f64(),
                 summary.left_behind.len()
             ),
         }

@@ -1,19 +1,35 @@
 //! Flags several tools share, each defined once.
 
 use crate::Failure;
+use anyhow::Context as _;
 use hive_scale_core::hub::HubOptions;
+use hive_scale_core::metrics::{
+    HttpOptions, PrometheusClient, Scraper, Secret, Source, parse_duration, redact_url,
+};
+use hive_scale_core::scenario::runner::{RealHub, Target};
 use hive_scale_core::scenario::{Scenario, exit};
+use hive_scale_sim::hub::EmbeddedHub;
+use hive_scale_sim::scenario::ScaleChoice;
 use std::path::PathBuf;
+use std::time::Duration;
 
-/// Which hub to talk to, and how fast.
+/// Which hub: a kubeconfig and a context, resolved as kubectl does.
 #[derive(clap::Args, Debug, Clone, Default)]
-pub struct HubFlags {
-    /// The hub's kubeconfig (default: KUBECONFIG, then ~/.kube/config).
+pub struct KubeconfigFlags {
+    /// The hub's kubeconfig (default: the KUBECONFIG list, then ~/.kube/config, then the
+    /// in-cluster service account).
     #[arg(long, alias = "hub-kubeconfig")]
     pub kubeconfig: Option<PathBuf>,
     /// A context of the kubeconfig (default: its current context).
     #[arg(long)]
     pub context: Option<String>,
+}
+
+/// Which hub to talk to, and how fast.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct HubFlags {
+    #[command(flatten)]
+    pub kubeconfig: KubeconfigFlags,
     /// Client-side requests per second towards the hub (0: unlimited; default 50, or 0 on the
     /// embedded hub).
     #[arg(long)]
@@ -26,7 +42,7 @@ pub struct HubFlags {
 impl HubFlags {
     /// Whether a hub was named on the command line (an environment variable does not count).
     pub fn given(&self) -> bool {
-        self.kubeconfig.is_some() || self.context.is_some()
+        self.kubeconfig.kubeconfig.is_some() || self.kubeconfig.context.is_some()
     }
 
     /// Connects (kubeconfig and context resolved as kubectl does) and checks that the hub
@@ -40,8 +56,8 @@ impl HubFlags {
     /// The connection options, with `default_qps` when `--qps` is not given.
     pub fn options(&self, default_qps: f64) -> HubOptions {
         HubOptions {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
+            kubeconfig: self.kubeconfig.kubeconfig.clone(),
+            context: self.kubeconfig.context.clone(),
             qps: self.qps.unwrap_or(default_qps),
             burst: self.burst,
             ..Default::default()
@@ -49,15 +65,105 @@ impl HubFlags {
     }
 }
 
-/// Where Hive's metrics come from on a real hub.
+/// Where Hive's metrics come from, and how to reach it: the same flags for `scaletest`,
+/// `snapshot` and `record`.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct MetricsFlags {
-    /// Prometheus to record Hive's metrics from.
+    /// Prometheus (or OpenShift's thanos-querier) to query.
     #[arg(long, conflicts_with = "metrics_url")]
     pub prometheus: Option<String>,
-    /// A /metrics URL to scrape instead (e.g. a port-forward to hive-clustersync:2112).
+    /// A /metrics URL to scrape instead of asking Prometheus (repeat for several pods).
+    #[arg(long, alias = "scrape")]
+    pub metrics_url: Vec<String>,
+    /// A file holding a bearer token for Prometheus.
+    #[arg(long, conflicts_with_all = ["token_from_kubeconfig", "user"])]
+    pub token_file: Option<PathBuf>,
+    /// Send the bearer token of the hub's kubeconfig (its current context, or --context).
+    #[arg(long, conflicts_with = "user")]
+    pub token_from_kubeconfig: bool,
+    /// User for basic auth (password from --password-file).
+    #[arg(long, requires = "password_file")]
+    pub user: Option<String>,
+    /// A file holding the basic-auth password.
+    #[arg(long, requires = "user")]
+    pub password_file: Option<PathBuf>,
+    /// PEM file of the CA to trust for HTTPS.
     #[arg(long)]
-    pub metrics_url: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate from Prometheus (a test cluster's self-signed route).
+    #[arg(long, conflicts_with = "ca_file")]
+    pub insecure_skip_tls_verify: bool,
+    /// Limit for each request to Prometheus or /metrics.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub request_timeout: Duration,
+}
+
+impl MetricsFlags {
+    /// Whether a metrics source was named.
+    pub fn given(&self) -> bool {
+        self.prometheus.is_some() || !self.metrics_url.is_empty()
+    }
+
+    /// Timeout, credentials and CA as the flags say; `hub` names the kubeconfig for
+    /// `--token-from-kubeconfig`.
+    pub fn http(&self, hub: &KubeconfigFlags) -> anyhow::Result<HttpOptions> {
+        let mut o = HttpOptions::default()
+            .with_timeout(self.request_timeout)
+            .with_insecure_skip_verify(self.insecure_skip_tls_verify);
+        if let Some(f) = &self.token_file {
+            o = o.with_token_file(f)?;
+        }
+        if self.token_from_kubeconfig {
+            o = o.with_kubeconfig_token(hub.kubeconfig.as_deref(), hub.context.as_deref())?;
+        }
+        if let (Some(user), Some(f)) = (&self.user, &self.password_file) {
+            let pw = std::fs::read_to_string(f)
+                .with_context(|| format!("password file {}", f.display()))?;
+            o = o.with_basic_auth(user, Secret::new(pw.trim_end_matches(['\r', '\n'])));
+        }
+        if let Some(f) = &self.ca_file {
+            o = o.with_ca_file(f)?;
+        }
+        Ok(o)
+    }
+
+    /// The source the flags name, if any.
+    pub fn source(&self, hub: &KubeconfigFlags) -> anyhow::Result<Option<Source>> {
+        match &self.prometheus {
+            None if self.metrics_url.is_empty() => Ok(None),
+            prometheus => self
+                .source_or(hub, prometheus.as_deref().unwrap_or_default())
+                .map(Some),
+        }
+    }
+
+    /// The source the flags name, or the Prometheus at `default_prometheus`.
+    pub fn source_or(
+        &self,
+        hub: &KubeconfigFlags,
+        default_prometheus: &str,
+    ) -> anyhow::Result<Source> {
+        let http = self.http(hub)?;
+        Ok(if self.metrics_url.is_empty() {
+            let url = self.prometheus.as_deref().unwrap_or(default_prometheus);
+            Source::Prometheus(PrometheusClient::new(url, &http)?)
+        } else {
+            Source::Scrape(Scraper::new(&self.metrics_url, &http)?)
+        })
+    }
+
+    /// The URLs as they may be recorded: without user information or tokens.
+    pub fn redacted(&self) -> serde_json::Value {
+        serde_json::json!({
+            "prometheus": self.prometheus.as_deref().map(redact_url),
+            "metrics_url": self.metrics_url.iter().map(|u| redact_url(u)).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Parses a duration for clap: `500ms`, `30s`, `5m`, `2h`, `1h30m`, or plain seconds.
+pub fn duration(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// A scenario and what to change in it.
@@ -149,12 +255,15 @@ pub struct RunFlags {
     /// Keep what was created (no teardown); on the embedded hub, keep serving until Ctrl-C.
     #[arg(long)]
     pub keep: bool,
-    /// Wall seconds an observe phase may take.
-    #[arg(long, default_value_t = 600.0)]
-    pub timeout: f64,
-    /// Recording interval, wall seconds.
-    #[arg(long, default_value_t = 2.0)]
-    pub interval: f64,
+    /// Wall time an observe phase may take (e.g. 10m, 24h).
+    #[arg(long, default_value = "10m", value_parser = duration)]
+    pub timeout: Duration,
+    /// Recording interval (wall).
+    #[arg(long, default_value = "2s", value_parser = duration)]
+    pub interval: Duration,
+    /// How long teardown may wait for deletions to finish.
+    #[arg(long, default_value = "5m", value_parser = duration)]
+    pub teardown_timeout: Duration,
     /// Clones in flight while adopting.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,
@@ -169,10 +278,10 @@ impl RunFlags {
         &self,
         scenario: &Scenario,
     ) -> anyhow::Result<hive_scale_core::scenario::runner::RunSettings> {
-        if !(self.interval >= 0.1 && self.timeout > 0.0 && self.timeout.is_finite()) {
+        if self.interval < Duration::from_millis(100) || self.timeout.is_zero() {
             return Err(Failure {
                 code: exit::USAGE,
-                message: "--interval must be at least 0.1 and --timeout positive".into(),
+                message: "--interval must be at least 100ms and --timeout more than zero".into(),
             }
             .into());
         }
@@ -181,13 +290,83 @@ impl RunFlags {
             format!("target/scaletest/{}-{stamp}", scenario.name).into()
         });
         let mut s = hive_scale_core::scenario::runner::RunSettings::new(out);
-        s.timeout = std::time::Duration::from_secs_f64(self.timeout);
-        s.interval = std::time::Duration::from_secs_f64(self.interval);
+        s.timeout = self.timeout;
+        s.interval = self.interval;
+        s.teardown_timeout = self.teardown_timeout;
         s.concurrency = self.concurrency as usize;
         s.keep = self.keep;
         if let Some(run) = &self.run {
             s.run_id = run.clone();
         }
         Ok(s)
+    }
+}
+
+/// Where a scenario runs: a real hub when `--kubeconfig` or `--context` names one (a
+/// `KUBECONFIG` in the environment is not a request), else the embedded hub.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TargetFlags {
+    #[command(flatten)]
+    pub hub: HubFlags,
+    #[command(flatten)]
+    pub metrics: MetricsFlags,
+    /// The spoke's admin kubeconfig, adopted many times (real hub).
+    #[arg(long)]
+    pub spoke_kubeconfig: Option<PathBuf>,
+    /// Adopt fake clusters (hive.openshift.io/fake-cluster) instead of a spoke.
+    #[arg(long)]
+    pub fake_cluster: bool,
+    /// Modeled seconds per real second on the embedded hub (default: picked for a few minutes).
+    #[arg(long)]
+    pub time_scale: Option<hive_scale_sim::clock::TimeScale>,
+}
+
+impl TargetFlags {
+    /// The target for `scenario`, and the embedded hub when it is one (started in `dir`).
+    pub async fn target(
+        &self,
+        scenario: &Scenario,
+        dir: &std::path::Path,
+    ) -> anyhow::Result<(Target, Option<EmbeddedHub>)> {
+        if self.hub.given() {
+            if self.spoke_kubeconfig.is_none() && !self.fake_cluster {
+                return Err(Failure::usage(
+                    "a real hub needs --spoke-kubeconfig or --fake-cluster",
+                ));
+            }
+            let mut real = RealHub::default();
+            real.hub = self.hub.options(50.0);
+            real.spoke_kubeconfig = self.spoke_kubeconfig.clone();
+            real.fake_cluster = self.fake_cluster;
+            real.metrics = self.metrics.source(&self.hub.kubeconfig)?;
+            return Ok((Target::real(real).await?, None));
+        }
+        let (hub, choice) = EmbeddedHub::for_scenario(scenario, dir, self.time_scale)
+            .await
+            .map_err(|e| Failure::usage(hive_scale_core::error::chain(&e)))?;
+        if let ScaleChoice::Predicted {
+            scale,
+            modeled_seconds,
+        } = choice
+        {
+            println!(
+                "time scale {scale}: the model predicts {:.1} modeled hours of syncing, so this runs in a few minutes",
+                modeled_seconds / 3600.0
+            );
+        }
+        let client = hub.connect(self.hub.qps.unwrap_or(0.0)).await?;
+        Ok((hub.target(client, self.fake_cluster)?, Some(hub)))
+    }
+
+    /// The flags as the summary records them (URLs without credentials).
+    pub fn recorded(&self) -> serde_json::Value {
+        serde_json::json!({
+            "kubeconfig": self.hub.kubeconfig.kubeconfig,
+            "context": self.hub.kubeconfig.context,
+            "spoke_kubeconfig": self.spoke_kubeconfig,
+            "fake_cluster": self.fake_cluster,
+            "time_scale": self.time_scale.map(f64::from),
+            "metrics": self.metrics.redacted(),
+        })
     }
 }

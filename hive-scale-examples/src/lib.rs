@@ -119,6 +119,17 @@ pub struct Failure {
     pub message: String,
 }
 
+impl Failure {
+    /// A bad command line or input: exit code 2.
+    pub fn usage(message: impl Into<String>) -> anyhow::Error {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+        .into()
+    }
+}
+
 /// The error and its causes on one line, joined by ": ", without repeating a cause the
 /// message already contains.
 pub fn one_line(e: &anyhow::Error) -> String {

@@ -144,8 +144,15 @@ impl EmbeddedHub {
             Some(hive) => Box::new(EmbeddedObserver::new(hive, lists)),
             None => Box::new(lists),
         };
+        let m = self.model();
         Ok(Target {
-            description: format!("embedded ({})", self.hub().url()),
+            description: format!(
+                "the embedded hub ({}; {} {} apply, {} workers)",
+                self.hub().url(),
+                m.preset,
+                m.apply_mode,
+                m.workers
+            ),
             hub,
             clones,
             pipeline,

@@ -67,6 +67,8 @@ pub struct HttpOptions {
     pub auth: Auth,
     /// PEM certificates to trust instead of the system's roots (for HTTPS endpoints).
     pub ca_pem: Option<Vec<u8>>,
+    /// Accept any server certificate (a test cluster's self-signed route, say).
+    pub insecure_skip_verify: bool,
 }
 
 impl Default for HttpOptions {
@@ -75,6 +77,7 @@ impl Default for HttpOptions {
             timeout: Duration::from_secs(10),
             auth: Auth::None,
             ca_pem: None,
+            insecure_skip_verify: false,
         }
     }
 }
@@ -88,6 +91,7 @@ impl std::fmt::Debug for HttpOptions {
                 "ca_pem",
                 &self.ca_pem.as_ref().map(|p| format!("<{} bytes>", p.len())),
             )
+            .field("insecure_skip_verify", &self.insecure_skip_verify)
             .finish()
     }
 }
@@ -127,6 +131,55 @@ impl HttpOptions {
         self
     }
 
+    /// Uses the bearer token of a kubeconfig's context (the current one when `context` is
+    /// `None`), as OpenShift's thanos-querier wants: a static `token` or a `tokenFile`.
+    ///
+    /// # Errors
+    ///
+    /// When the kubeconfig cannot be loaded or its user has no static token (exec plugins and
+    /// client certificates give none: pass a token file instead).
+    pub fn with_kubeconfig_token(
+        self,
+        kubeconfig: Option<&Path>,
+        context: Option<&str>,
+    ) -> Result<Self, crate::Error> {
+        let loaded = crate::hub::kubeconfig::load(kubeconfig, context)?;
+        let ctx = loaded
+            .config
+            .contexts
+            .iter()
+            .find(|c| c.name == loaded.context)
+            .and_then(|c| c.context.as_ref());
+        let user = ctx
+            .and_then(|c| c.user.as_deref())
+            .and_then(|u| loaded.config.auth_infos.iter().find(|a| a.name == u))
+            .and_then(|a| a.auth_info.as_ref());
+        let no_token = || {
+            crate::Error::kubeconfig(
+                loaded.path.as_deref(),
+                format!(
+                    "the user of context {:?} has no token to send to Prometheus (pass --token-file)",
+                    loaded.context
+                ),
+            )
+        };
+        let user = user.ok_or_else(no_token)?;
+        if let Some(t) = &user.token {
+            use secrecy::ExposeSecret as _;
+            return Ok(self.with_token(t.expose_secret()));
+        }
+        match &user.token_file {
+            Some(f) => Ok(self.with_token_file(Path::new(f))?),
+            None => Err(no_token()),
+        }
+    }
+
+    /// Accepts any server certificate.
+    pub fn with_insecure_skip_verify(mut self, skip: bool) -> Self {
+        self.insecure_skip_verify = skip;
+        self
+    }
+
     /// Trusts the certificates of a PEM file (and only those).
     pub fn with_ca_file(mut self, path: &Path) -> Result<Self, MetricsError> {
         let pem = std::fs::read(path).map_err(|e| MetricsError::io(path, e))?;
@@ -147,6 +200,9 @@ impl HttpOptions {
             .pool_max_idle_per_host(32);
         if let Some(pem) = &self.ca_pem {
             b = b.tls_certs_only(certificates(pem, "the CA")?);
+        }
+        if self.insecure_skip_verify {
+            b = b.tls_danger_accept_invalid_certs(true);
         }
         b.build().map_err(|e| MetricsError::Tls {
             what: "cannot build the HTTP client".into(),

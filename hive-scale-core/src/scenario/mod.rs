@@ -108,6 +108,9 @@ pub struct Thresholds {
 
 /// Exit codes of `scaletest`, one per kind of failure.
 pub mod exit {
+    /// The codes in one line, for `--help`.
+    pub const HELP: &str = "Exit codes: 0 passed, 1 a phase failed, 2 bad command line or scenario, 3 teardown refused objects, 4 an observe phase timed out, 5 drain threshold failed, 6 P99 fan-out threshold failed, 7 error threshold failed, 8 teardown failed or timed out (objects left behind), 130 interrupted (Ctrl-C or SIGTERM).";
+
     /// Everything held.
     pub const OK: u8 = 0;
     /// A phase failed (the hub refused writes, a clone failed...).

@@ -112,7 +112,7 @@ pub struct Target {
 }
 
 /// How to reach a real hub for a scenario.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct RealHub {
     /// The hub: kubeconfig, context, client QPS.
@@ -123,12 +123,8 @@ pub struct RealHub {
     pub fake_cluster: bool,
     /// Which Hive pipeline the hub runs.
     pub pipeline: Pipeline,
-    /// A Prometheus to record Hive's metrics from.
-    pub prometheus: Option<String>,
-    /// A `/metrics` URL to scrape instead.
-    pub metrics_url: Option<String>,
-    /// TLS and credentials for the metrics source.
-    pub http: crate::metrics::HttpOptions,
+    /// Where Hive's metrics come from (a Prometheus, or `/metrics` endpoints), if anywhere.
+    pub metrics: Option<Source>,
 }
 
 impl Target {
@@ -136,9 +132,9 @@ impl Target {
     ///
     /// # Errors
     ///
-    /// A spoke kubeconfig that cannot be read or is not valid, a hub that cannot be reached,
-    /// or a metrics URL that is not usable; nothing has been written when this fails.
-    pub async fn real(opts: &RealHub) -> Result<Self> {
+    /// A spoke kubeconfig that cannot be read or is not valid, or a hub that cannot be
+    /// reached; nothing has been written when this fails.
+    pub async fn real(opts: RealHub) -> Result<Self> {
         let clones = match &opts.spoke_kubeconfig {
             Some(path) => {
                 let bytes = std::fs::read(path).map_err(|e| crate::Error::Kubeconfig {
@@ -155,16 +151,6 @@ impl Target {
         };
         let hub = Hub::connect(&opts.hub).await?;
         hub.check().await?;
-        let metrics = match (&opts.prometheus, &opts.metrics_url) {
-            (Some(url), _) => Some(Source::Prometheus(crate::metrics::PrometheusClient::new(
-                url, &opts.http,
-            )?)),
-            (None, Some(url)) => Some(Source::Scrape(crate::metrics::Scraper::new(
-                std::slice::from_ref(url),
-                &opts.http,
-            )?)),
-            (None, None) => None,
-        };
         let observer = ListObserver::new(hub.clone(), opts.pipeline, Duration::from_secs(5));
         Ok(Self {
             description: hub.server().to_string(),
@@ -172,7 +158,7 @@ impl Target {
             clones,
             pipeline: opts.pipeline,
             time_scale: 1.0,
-            metrics,
+            metrics: opts.metrics,
             observer: Box::new(observer),
         })
     }
