@@ -22,5 +22,6 @@ pub mod labels;
 pub mod metrics;
 pub mod ownership;
 pub mod scenario;
+pub mod secret;
 
 pub use error::{Error, Result};

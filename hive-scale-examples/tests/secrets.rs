@@ -9,6 +9,12 @@ use hive_scale_sim::hub::{EmbeddedHub, EmbeddedHubConfig};
 
 const HUB_TOKEN: &str = "HUBTOKEN-7f3a9c2e5b1d4680aa";
 const SPOKE_TOKEN: &str = "SPOKETOKEN-0d9e8c7b6a5f4e3d2c";
+/// Credentials in a metrics URL: a basic-auth password and a token in the query.
+const PROM_PASSWORD: &str = "PROMPASS-5c4b3a29";
+const PROM_TOKEN: &str = "PROMTOKEN-a1b2c3d4";
+/// A malformed Secret's data (valid base64): the client fails on its other field, and the
+/// whole list body, this data included, must not be printed.
+const MALFORMED: &str = "TUFMRk9STUVELVNFQ1JFVA==";
 
 fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -26,9 +32,14 @@ async fn no_tool_prints_or_writes_a_credential() {
     hive_scale_sim::apiserver::server::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = EmbeddedHubConfig::new(dir.path().join("hub"));
-    cfg.token = Some(HUB_TOKEN.to_string());
+    cfg.token = Some(hive_scale_core::secret::Secret::new(HUB_TOKEN));
+    assert!(
+        !format!("{cfg:?}").contains(HUB_TOKEN),
+        "Debug of the config"
+    );
     cfg.time_scale = hive_scale_sim::clock::TimeScale::new(50.0).unwrap();
     let hub = EmbeddedHub::start(cfg).await.unwrap();
+    assert!(!format!("{hub:?}").contains(HUB_TOKEN), "Debug of the hub");
     let hub_kc = hub.kubeconfig_path().to_str().unwrap().to_string();
     assert!(
         std::fs::read_to_string(&hub_kc)
@@ -54,6 +65,9 @@ async fn no_tool_prints_or_writes_a_credential() {
         dir.path().join("report"),
     );
     let metrics = hub.metrics_url();
+    // The same endpoint through a URL with credentials (the endpoint ignores them).
+    let credentialed = metrics.replacen("http://", &format!("http://scraper:{PROM_PASSWORD}@"), 1)
+        + &format!("?token={PROM_TOKEN}");
     let env = [("KUBECONFIG", hub_kc.as_str()), ("RUST_LOG", "trace")];
 
     let mut runs: Vec<(&str, Run)> = Vec::new();
@@ -136,7 +150,7 @@ async fn no_tool_prints_or_writes_a_credential() {
                 "--spoke-kubeconfig",
                 sp,
                 "--metrics-url",
-                &metrics,
+                &credentialed,
                 "--clusters",
                 "2",
                 "--selectorsyncsets",
@@ -172,7 +186,47 @@ async fn no_tool_prints_or_writes_a_credential() {
         .await,
     ));
 
-    let secrets = [HUB_TOKEN, SPOKE_TOKEN, spoke_b64.as_str()];
+    // A Secret of ours that no client can decode (written past the API's checks), beside one
+    // holding the spoke's kubeconfig: listing them fails, and the body (every kubeconfig in
+    // it) must not be printed on the way.
+    let r = run_with_env("test_setup", &[sp, "7", "7", "--run", "leak"], &env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let store = hub.hub().store();
+    let def = store.registry().lookup("", "v1", "secrets").unwrap();
+    let malformed = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "malformed", "namespace": "ns7", "labels": {"app.kubernetes.io/managed-by": "hive-scale"}},
+        "immutable": "yes", "data": {"kubeconfig": MALFORMED}});
+    store
+        .create(
+            &def,
+            "ns7",
+            malformed,
+            &hive_scale_sim::apiserver::store::WriteOptions {
+                internal: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let r = run_with_env("test_setup", &[sp, "8", "8", "-v"], &env).await;
+    assert!(
+        r.one_error_line().contains("list secrets"),
+        "the list fails, on one line: {}",
+        r.stderr
+    );
+    runs.push(("test_setup over a malformed Secret", r));
+    runs.push((
+        "teardown over a malformed Secret",
+        run_with_env("teardown", &["--all"], &env).await,
+    ));
+
+    let secrets = [
+        HUB_TOKEN,
+        SPOKE_TOKEN,
+        spoke_b64.as_str(),
+        PROM_PASSWORD,
+        PROM_TOKEN,
+        MALFORMED,
+    ];
     let mut total = 0;
     for (name, r) in &runs {
         total += r.stdout.len() + r.stderr.len();

@@ -34,7 +34,7 @@ fn published_by_wall(scale: TimeScale, published: Arc<AtomicU64>) {
 }
 
 /// How to run the embedded hub.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct EmbeddedHubConfig {
     /// Where `hub.kubeconfig` and `spoke.kubeconfig` are written.
     pub dir: PathBuf,
@@ -53,23 +53,7 @@ pub struct EmbeddedHubConfig {
     /// Faults injected into the hub API server.
     pub faults: Option<FaultConfig>,
     /// The hub's bearer token (random when `None`).
-    pub token: Option<String>,
-}
-
-impl std::fmt::Debug for EmbeddedHubConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddedHubConfig")
-            .field("dir", &self.dir)
-            .field("port", &self.port)
-            .field("metrics_addr", &self.metrics_addr)
-            .field("controllers", &self.controllers)
-            .field("spoke", &self.spoke)
-            .field("sim", &self.sim)
-            .field("time_scale", &self.time_scale)
-            .field("faults", &self.faults)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
+    pub token: Option<hive_scale_core::secret::Secret>,
 }
 
 impl EmbeddedHubConfig {

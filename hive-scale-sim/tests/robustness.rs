@@ -23,7 +23,7 @@ fn state() -> ApiState {
                 clock: None,
             },
         ),
-        token: TOKEN.into(),
+        token: std::sync::Arc::new(hive_scale_core::secret::Secret::new(TOKEN)),
         max_body: 64 * 1024,
         shutdown: tokio::sync::watch::channel(false).1,
         faults: None,

@@ -2,30 +2,9 @@
 //! the CA to trust. Credentials never reach logs, errors or `Debug` output.
 
 use super::{MetricsError, TransportError};
+pub use crate::secret::Secret;
 use std::path::Path;
 use std::time::Duration;
-
-/// A credential. Its `Debug` prints `<redacted>`; [`Secret::expose`] is the only way to read it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a credential.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The credential itself, to put on the wire.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
 
 /// How to authenticate.
 #[derive(Clone, Default, PartialEq, Eq)]

@@ -55,7 +55,7 @@ pub async fn handle(state: ApiState, req: Request<Body>) -> Response {
         path.as_str(),
         "/healthz" | "/livez" | "/readyz" | "/version"
     );
-    if !public && !authorized(&parts.headers, &state.token) {
+    if !public && !authorized(&parts.headers, state.token.expose()) {
         return error_response(&ApiError::unauthorized());
     }
     let _in_flight = state.in_flight.enter();

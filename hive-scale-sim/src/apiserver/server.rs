@@ -25,7 +25,7 @@ pub struct ApiServerConfig {
     /// Name of the cluster, context and kubeconfig file (`hub` writes `hub.kubeconfig`).
     pub name: String,
     /// The bearer token; random when `None`.
-    pub token: Option<String>,
+    pub token: Option<hive_scale_core::secret::Secret>,
     /// Store tunables.
     pub store: StoreConfig,
     /// Largest accepted request body (Kubernetes allows 3 MiB).
@@ -100,7 +100,12 @@ impl ApiServer {
         let addr = listener
             .local_addr()
             .map_err(|e| SimError::Bind(config.bind, e))?;
-        let token: Arc<str> = config.token.clone().unwrap_or_else(random_token).into();
+        let token = Arc::new(
+            config
+                .token
+                .clone()
+                .unwrap_or_else(|| hive_scale_core::secret::Secret::new(random_token())),
+        );
         let store = Store::new(&config.crds, config.store.clone());
         let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
         let faults = config
@@ -146,7 +151,7 @@ impl ApiServer {
             &config.name,
             &format!("https://{addr}"),
             &certs.ca_pem,
-            &token,
+            token.expose(),
         );
         std::fs::create_dir_all(&config.dir).map_err(|e| SimError::Io {
             path: config.dir.clone(),

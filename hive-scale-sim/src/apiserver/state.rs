@@ -16,7 +16,7 @@ pub struct ApiState {
     /// The objects.
     pub store: Arc<Store>,
     /// The bearer token clients must present.
-    pub token: Arc<str>,
+    pub token: Arc<hive_scale_core::secret::Secret>,
     /// Largest accepted request body.
     pub max_body: usize,
     /// Tells open watches the server is stopping.
