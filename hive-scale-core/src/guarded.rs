@@ -296,6 +296,7 @@ where
                 if let Some(l) = listed.take() {
                     left.retain(|u| l.contains(u));
                 }
+                tracing::debug!(left = left.len(), "listed while waiting for deletions");
             }
             watcher::Event::Delete(o) => {
                 left.remove(&uid(&o));

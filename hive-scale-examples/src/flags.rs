@@ -2,7 +2,7 @@
 
 use crate::Failure;
 use anyhow::Context as _;
-use hive_scale_core::hub::HubOptions;
+use hive_scale_core::hub::{HubOptions, RetryPolicy};
 use hive_scale_core::metrics::{
     HttpOptions, PrometheusClient, Scraper, Secret, Source, parse_duration, redact_url,
 };
@@ -37,6 +37,15 @@ pub struct HubFlags {
     /// Client-side burst.
     #[arg(long, default_value_t = 100)]
     pub burst: u32,
+    /// Retries of a request that failed transiently (429, 5xx, timeouts, dropped connections).
+    #[arg(long, default_value_t = RetryPolicy::default().max_retries)]
+    pub max_retries: usize,
+    /// The first backoff between retries (doubling, with jitter, up to --retry-max-delay).
+    #[arg(long, default_value = "100ms", value_parser = duration)]
+    pub retry_min_delay: Duration,
+    /// The longest backoff between retries (a server's Retry-After may ask for more).
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub retry_max_delay: Duration,
 }
 
 impl HubFlags {
@@ -60,6 +69,11 @@ impl HubFlags {
             context: self.kubeconfig.context.clone(),
             qps: self.qps.unwrap_or(default_qps),
             burst: self.burst,
+            retry: RetryPolicy {
+                max_retries: self.max_retries,
+                min_delay: self.retry_min_delay,
+                max_delay: self.retry_max_delay.max(self.retry_min_delay),
+            },
             ..Default::default()
         }
     }

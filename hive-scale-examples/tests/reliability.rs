@@ -22,6 +22,11 @@ async fn faulty(spec: &str) -> (tempfile::TempDir, ApiServer) {
 }
 
 async fn exact(server: &ApiServer, clones: usize, sets: usize) {
+    exact_with(server, (clones, clones, clones, sets)).await;
+}
+
+/// The toolkit's (ClusterDeployments, Secrets, Namespaces, SelectorSyncSets) on the hub.
+async fn exact_with(server: &ApiServer, want: (usize, usize, usize, usize)) {
     let kc = server.client().await.unwrap();
     let lp = ListParams::default().labels("app.kubernetes.io/managed-by=hive-scale");
     // The hub still injects faults: read with retries.
@@ -50,16 +55,108 @@ async fn exact(server: &ApiServer, clones: usize, sets: usize) {
         .items;
     let ns = h.call("list", "ns", || c.list(&lp)).await.unwrap().items;
     let sss = h.call("list", "sss", || d.list(&lp)).await.unwrap().items;
-    assert_eq!(
-        (cds.len(), secrets.len(), ns.len(), sss.len()),
-        (clones, clones, clones, sets)
-    );
+    assert_eq!((cds.len(), secrets.len(), ns.len(), sss.len()), want);
 }
 
+/// Somebody else's objects on the hub: a namespace that will host clone 500 (with a ConfigMap
+/// and a ClusterDeployment without preserveOnDelete in it) and a SelectorSyncSet of its own.
+async fn foreign_objects(server: &ApiServer) {
+    let kc = server.client().await.unwrap();
+    let pp = PostParams::default();
+    let meta = |name: &str, ns: Option<&str>| kube::api::ObjectMeta {
+        name: Some(name.into()),
+        namespace: ns.map(Into::into),
+        labels: Some([("owner".to_string(), "team-a".to_string())].into()),
+        ..Default::default()
+    };
+    // The hub injects faults into these writes too: retry until each is in.
+    let h = Hub::connect(&HubOptions {
+        kubeconfig: Some(server.kubeconfig_path().to_path_buf()),
+        qps: 0.0,
+        retry: RetryPolicy {
+            max_retries: 30,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let ns = Namespace {
+        metadata: meta("ns500", None),
+        ..Default::default()
+    };
+    let nsapi = Api::<Namespace>::all(kc.clone());
+    let _ = h.call("create", "ns", || nsapi.create(&pp, &ns)).await;
+    let cm = k8s_openapi::api::core::v1::ConfigMap {
+        metadata: meta("precious", Some("ns500")),
+        ..Default::default()
+    };
+    let cmapi = Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(kc.clone(), "ns500");
+    let _ = h.call("create", "cm", || cmapi.create(&pp, &cm)).await;
+    let mut cd = AdoptPlan::fake().clone_objects(500).cluster_deployment;
+    cd.metadata = meta("real", Some("ns500"));
+    cd.spec.preserve_on_delete = false;
+    let cdapi = Api::<ClusterDeployment>::namespaced(kc.clone(), "ns500");
+    let _ = h.call("create", "cd", || cdapi.create(&pp, &cd)).await;
+    let mut set = SelectorSyncSetFixture::new()
+        .render_range(0, 1)
+        .unwrap()
+        .remove(0);
+    set.metadata = meta("team-a-set", None);
+    let setapi = Api::<SelectorSyncSet>::all(kc);
+    let _ = h.call("create", "sss", || setapi.create(&pp, &set)).await;
+}
+
+/// The foreign objects, untouched: same labels, nothing of ours on them.
+async fn foreign_intact(server: &ApiServer) {
+    let kc = server.client().await.unwrap();
+    let h = Hub::connect(&HubOptions {
+        kubeconfig: Some(server.kubeconfig_path().to_path_buf()),
+        qps: 0.0,
+        retry: RetryPolicy {
+            max_retries: 30,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let labels = |m: &kube::api::ObjectMeta| m.labels.clone().unwrap_or_default();
+    let want: std::collections::BTreeMap<String, String> =
+        [("owner".to_string(), "team-a".to_string())].into();
+    let nsapi = Api::<Namespace>::all(kc.clone());
+    let ns = h.call("get", "ns", || nsapi.get("ns500")).await.unwrap();
+    assert_eq!(
+        labels(&ns.metadata),
+        want,
+        "the namespace is not relabelled"
+    );
+    assert!(ns.metadata.deletion_timestamp.is_none());
+    let cmapi = Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(kc.clone(), "ns500");
+    h.call("get", "cm", || cmapi.get("precious")).await.unwrap();
+    let cdapi = Api::<ClusterDeployment>::namespaced(kc.clone(), "ns500");
+    let cd = h.call("get", "cd", || cdapi.get("real")).await.unwrap();
+    assert_eq!(labels(&cd.metadata), want);
+    assert!(cd.metadata.deletion_timestamp.is_none());
+    let setapi = Api::<SelectorSyncSet>::all(kc);
+    let set = h
+        .call("get", "sss", || setapi.get("team-a-set"))
+        .await
+        .unwrap();
+    assert_eq!(labels(&set.metadata), want);
+}
+
+/// 10% of every fault a real network and a busy hub give, each kind at once, including writes
+/// that were committed before the connection dropped and 409s on apply, patch and delete: the
+/// job still ends with exactly the expected objects, no false failures, and nothing foreign
+/// touched; teardown under the same faults leaves nothing of ours and everything else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_percent_of_each_fault_and_the_job_still_ends_exact() {
-    let (_d, server) =
-        faulty("429=0.1,500=0.1,503=0.1,409=0.1,drop=0.1,latency=1ms,retry-after=1,seed=11").await;
+    let (_d, server) = faulty(
+        "429=0.1,500=0.1,503=0.1,409=0.1,drop=0.1,commit-drop=0.1,latency=1ms,retry-after=1,seed=11",
+    )
+    .await;
+    foreign_objects(&server).await;
     let kc = server.kubeconfig_path().to_str().unwrap().to_string();
     let env = [("KUBECONFIG", kc.as_str())];
     let r = run_with_env(
@@ -73,34 +170,79 @@ async fn ten_percent_of_each_fault_and_the_job_still_ends_exact() {
             "0",
             "--json",
             "--concurrency",
-            "32",
+            "64",
+            "--run",
+            "faults",
+            // The backoff of a test, not of a real hub: the faults are what is tested.
+            "--retry-min-delay",
+            "10ms",
+            "--retry-max-delay",
+            "500ms",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(r.code, 0, "no false failures: {}", r.stderr);
+    let s: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(s["clones"]["created"], 1000, "{}", r.stdout);
+    assert_eq!(s["borrowed_namespaces"][0], "ns500");
+    assert!(
+        s["requests"]["retries"].as_u64().unwrap() > 300,
+        "about half of ~3000 requests were faulted: {}",
+        s["requests"]
+    );
+    let r = run_with_env(
+        "setup_selectorsyncsets",
+        &[
+            "--qps",
+            "0",
+            "--count",
+            "60",
+            "--run",
+            "faults",
+            "--retry-min-delay",
+            "10ms",
+            "--retry-max-delay",
+            "500ms",
         ],
         &env,
     )
     .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let s: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(s["clones"]["created"], 1000, "{}", r.stdout);
-    assert!(
-        s["requests"]["retries"].as_u64().unwrap() > 300,
-        "about 40% of ~3000 requests were faulted: {}",
-        s["requests"]
-    );
-    let r = run_with_env(
-        "setup_selectorsyncsets",
-        &["--qps", "0", "--count", "60"],
-        &env,
-    )
-    .await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    exact(&server, 1000, 60).await;
+    // ns500 is somebody else's: 999 namespaces of ours.
+    exact_with(&server, (1000, 1000, 999, 60)).await;
+    foreign_intact(&server).await;
     let injected = server.fault_stats().unwrap().injected;
-    for kind in ["429", "500", "503", "drop"] {
+    for kind in ["429", "500", "503", "409", "drop", "commit-drop"] {
         assert!(
             injected.get(kind).copied().unwrap_or(0) > 50,
             "{kind}: {injected:?}"
         );
     }
+
+    let r = run_with_env(
+        "teardown",
+        &[
+            "--all",
+            "--run",
+            "faults",
+            "--selectorsyncsets",
+            "--qps",
+            "0",
+            "--concurrency",
+            "64",
+            "--retry-min-delay",
+            "10ms",
+            "--retry-max-delay",
+            "500ms",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(r.code, 0, "nothing of ours is refused: {}", r.stderr);
+    assert!(r.stdout.contains("kept namespace ns500"), "{}", r.stdout);
+    exact_with(&server, (0, 0, 0, 0)).await;
+    foreign_intact(&server).await;
     server.shutdown().await;
 }
 

@@ -89,11 +89,23 @@ async fn an_injected_conflict_changes_nothing() {
     assert!(conflict(err));
     assert!(stored(&hub, "c").is_none());
 
-    // POST has no object to conflict on: it is served.
-    let created = api
+    // A create races with another: AlreadyExists, and nothing is created either.
+    let err = api
         .create(&PostParams::default(), &cm("c", "1"))
         .await
+        .unwrap_err();
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 409 && s.reason == "AlreadyExists"));
+    assert!(stored(&hub, "c").is_none());
+    let def = hub
+        .store()
+        .registry()
+        .lookup("", "v1", "configmaps")
         .unwrap();
+    let value = serde_json::to_value(cm("c", "1")).unwrap();
+    hub.store()
+        .create(&def, "default", value, &Default::default())
+        .unwrap();
+    let created: ConfigMap = serde_json::from_value(stored(&hub, "c").unwrap()).unwrap();
     let rv = stored(&hub, "c").unwrap()["metadata"]["resourceVersion"].clone();
     let err = api
         .patch("c", &params, &Patch::Apply(cm("c", "2")))
@@ -119,6 +131,6 @@ async fn an_injected_conflict_changes_nothing() {
     let now = stored(&hub, "c").expect("still there");
     assert_eq!(now["data"]["a"], "1");
     assert_eq!(now["metadata"]["resourceVersion"], rv, "not written at all");
-    assert_eq!(hub.fault_stats().unwrap().injected["409"], 5);
+    assert_eq!(hub.fault_stats().unwrap().injected["409"], 6);
     hub.shutdown().await;
 }

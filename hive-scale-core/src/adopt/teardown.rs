@@ -60,7 +60,8 @@ pub struct TeardownOptions {
     pub run: Option<String>,
     /// Deletions in flight at once.
     pub concurrency: usize,
-    /// How long to wait for everything to be gone.
+    /// How long each step may wait for its deletions to finish (ClusterDeployments, then
+    /// namespaces, Secrets and SelectorSyncSets), counted from when the step has sent them.
     pub timeout: Duration,
     /// List what would be deleted; delete nothing.
     pub dry_run: bool,
@@ -414,10 +415,9 @@ pub async fn teardown(
     }
     let conc = opts.concurrency;
     let ours = toolkit_selector(run);
-    let deadline = Instant::now() + opts.timeout;
-    let remaining = || deadline.saturating_duration_since(Instant::now());
 
     // 1. ClusterDeployments, and wait until they are gone.
+    tracing::info!(count = plan.cds.len(), "deleting ClusterDeployments");
     let namespaced = |o: &kube::api::ObjectMeta| o.namespace.clone().unwrap_or_default();
     let cds = delete_all(
         hub,
@@ -434,30 +434,43 @@ pub async fn teardown(
         &plan.cds,
         cds,
         &ours,
-        remaining(),
+        opts.timeout,
         &mut summary.left_behind,
     )
     .await?;
 
-    // 2. Namespaces of ours that hold no ClusterDeployment at all (ours still there included).
+    tracing::info!("ClusterDeployments gone; checking namespaces");
+    // 2. Namespaces of ours that hold no ClusterDeployment at all (ours still there included),
+    //    each checked right before it is deleted.
+    let checked: Vec<(&Namespace, Result<Vec<ClusterDeployment>>)> =
+        futures::stream::iter(&plan.namespaces)
+            .map(|n| async move {
+                let name = n.metadata.name.clone().unwrap_or_default();
+                let inside = Api::<ClusterDeployment>::namespaced(hub.client(), &name);
+                (n, hub.list_all(&inside, "").await)
+            })
+            .buffer_unordered(conc.max(1))
+            .collect()
+            .await;
     let mut namespaces = Vec::new();
-    for n in &plan.namespaces {
-        let name = n.metadata.name.clone().unwrap_or_default();
-        let inside = hub
-            .list_all(
-                &Api::<ClusterDeployment>::namespaced(hub.client(), &name),
-                "",
-            )
-            .await?;
-        if inside.is_empty() {
-            namespaces.push(n.clone());
-        } else {
-            let held: Vec<String> = inside.iter().map(|c| key(&c.metadata)).collect();
-            summary.refused.push(Refusal::new(
-                "Namespace",
-                &n.metadata,
-                RefusalReason::HoldsClusterDeployments(held.join(", ")),
-            ));
+    for (n, inside) in checked {
+        match inside {
+            Ok(inside) if inside.is_empty() => namespaces.push(n.clone()),
+            Ok(inside) => {
+                let held: Vec<String> = inside.iter().map(|c| key(&c.metadata)).collect();
+                summary.refused.push(Refusal::new(
+                    "Namespace",
+                    &n.metadata,
+                    RefusalReason::HoldsClusterDeployments(held.join(", ")),
+                ));
+            }
+            Err(e) => summary.failures.push((
+                format!(
+                    "namespace/{}",
+                    n.metadata.name.as_deref().unwrap_or_default()
+                ),
+                format!("cannot check what it holds: {}", crate::error::chain(&e)),
+            )),
         }
     }
     summary.namespaces.retain(|n| {
@@ -475,6 +488,7 @@ pub async fn teardown(
         |n| owned(&n.metadata, run),
     )
     .await;
+    tracing::info!("namespaces deleted");
     // 3. Our Secrets in namespaces that are not ours, and the run's SelectorSyncSets.
     let secret_uids = delete_all(
         hub,
@@ -496,12 +510,13 @@ pub async fn teardown(
         |s| owned(&s.metadata, run),
     )
     .await;
+    tracing::info!("waiting for namespaces, Secrets and SelectorSyncSets to go");
     wait_gone(
         hub,
         &namespaces,
         ns_uids,
         &ours,
-        remaining(),
+        opts.timeout,
         &mut summary.left_behind,
     )
     .await?;
@@ -510,7 +525,7 @@ pub async fn teardown(
         &plan.secrets,
         secret_uids,
         &ours,
-        remaining(),
+        opts.timeout,
         &mut summary.left_behind,
     )
     .await?;
@@ -519,7 +534,7 @@ pub async fn teardown(
         &plan.sets,
         set_uids,
         &ours,
-        remaining(),
+        opts.timeout,
         &mut summary.left_behind,
     )
     .await?;

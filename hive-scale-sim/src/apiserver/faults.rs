@@ -6,8 +6,8 @@
 //!
 //! * `429=RATE`: 429 TooManyRequests with Retry-After (`retry-after=SECONDS`, default 1).
 //! * `500=RATE`, `503=RATE`: InternalError, ServiceUnavailable.
-//! * `409=RATE`: 409 Conflict on every mutating verb that names an object (PUT, PATCH
-//!   including server-side apply, DELETE); nothing is changed.
+//! * `409=RATE`: 409 on every write, nothing changed: AlreadyExists on POST (a racing create),
+//!   Conflict on PUT, PATCH (server-side apply included) and DELETE.
 //! * `drop=RATE`: the connection is cut after the response headers; the request was not served.
 //! * `commit-drop=RATE`: a write (POST, PUT, PATCH, DELETE) is committed, then the connection
 //!   is cut before the response: the client sees a transport error although the change
@@ -33,7 +33,8 @@ pub struct FaultConfig {
     pub internal_error: f64,
     /// 503 ServiceUnavailable.
     pub unavailable: f64,
-    /// 409 Conflict on PUT, PATCH (including apply) and DELETE, with nothing changed.
+    /// 409 on every write, with nothing changed: AlreadyExists on POST (a racing create),
+    /// Conflict on PUT, PATCH (including apply) and DELETE.
     pub conflict: f64,
     /// The response starts, then the connection is cut (the request is not served).
     pub drop_connection: f64,
@@ -113,7 +114,7 @@ impl FaultConfig {
                 }
                 other => {
                     return Err(format!(
-                        "unknown fault {other:?}; known: 429=RATE, 500=RATE, 503=RATE, 409=RATE (conflict on PUT, PATCH, DELETE; nothing changed), drop=RATE (cut before serving), commit-drop=RATE (write committed, then cut before the response), latency=MSms, retry-after=SECONDS, restart=AFTER:DOWN, seed=N"
+                        "unknown fault {other:?}; known: 429=RATE, 500=RATE, 503=RATE, 409=RATE (AlreadyExists on POST, Conflict on PUT, PATCH, DELETE; nothing changed), drop=RATE (cut before serving), commit-drop=RATE (write committed, then cut before the response), latency=MSms, retry-after=SECONDS, restart=AFTER:DOWN, seed=N"
                     ));
                 }
             }
@@ -192,8 +193,6 @@ impl Faults {
     pub fn decide(&self, method: &str, key: &str) -> Option<Fault> {
         let c = &self.config;
         let writes = matches!(method, "POST" | "PUT" | "PATCH" | "DELETE");
-        // A conflict needs an object to conflict on: POST creates one.
-        let may_conflict = writes && method != "POST";
         let mut st = self.state.lock();
         if let Some(at) = st.throttled.remove(key) {
             let gap = at.elapsed().as_secs_f64();
@@ -221,15 +220,19 @@ impl Faults {
                 "503",
                 Fault::Error(ApiError::unavailable("injected fault: service unavailable")),
             )
-        } else if may_conflict && pick(c.conflict) {
-            (
-                "409",
-                Fault::Error(ApiError::conflict(
+        } else if writes && pick(c.conflict) {
+            // A create races with another create (AlreadyExists, as if that object were then
+            // deleted again); a write to an object races with another write (Conflict).
+            let error = if method == "POST" {
+                ApiError::already_exists("object", key)
+            } else {
+                ApiError::conflict(
                     "object",
                     key,
                     "injected fault: the object has been modified; please apply your changes to the latest version and try again",
-                )),
-            )
+                )
+            };
+            ("409", Fault::Error(error))
         } else if pick(c.drop_connection) {
             ("drop", Fault::Drop)
         } else if writes && pick(c.commit_drop) {
@@ -278,7 +281,7 @@ mod tests {
     }
 
     #[test]
-    fn conflicts_hit_every_verb_that_names_an_object_and_commit_drops_every_write() {
+    fn conflicts_hit_every_write_and_commit_drops_every_write() {
         let all = |config: FaultConfig| {
             let f = Faults::new(config);
             ["GET", "POST", "PUT", "PATCH", "DELETE"].map(|m| f.decide(m, &format!("{m} /x")))
@@ -287,11 +290,15 @@ mod tests {
             conflict: 1.0,
             ..Default::default()
         });
-        assert!(conflict[..2].iter().all(Option::is_none), "{conflict:?}");
+        assert!(conflict[0].is_none(), "{conflict:?}");
         assert!(
-            conflict[2..]
+            conflict[1..]
                 .iter()
                 .all(|f| matches!(f, Some(Fault::Error(e)) if e.code == 409)),
+            "{conflict:?}"
+        );
+        assert!(
+            matches!(&conflict[1], Some(Fault::Error(e)) if e.reason == "AlreadyExists"),
             "{conflict:?}"
         );
         let commit = all(FaultConfig {
