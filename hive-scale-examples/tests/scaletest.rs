@@ -328,3 +328,75 @@ async fn incremental_and_starvation_scenarios_time_each_step() {
     );
     assert_eq!(s["fanout"]["count"], 8 * 6);
 }
+
+/// Teardown that cannot finish fails the run: a namespace of the run held by a finalizer
+/// (somebody else's controller, say) is left behind, listed, and the exit code says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teardown_that_leaves_objects_behind_fails_the_run() {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::api::{Patch, PatchParams};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("stuck");
+    let child = tokio::process::Command::new(common::example("scaletest"))
+        .args([
+            "--clusters",
+            "3",
+            "--selectorsyncsets",
+            "1",
+            "--configmaps",
+            "1",
+            "--time-scale",
+            "1",
+            "--teardown-timeout",
+            "2s",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The embedded hub writes its kubeconfig into the result directory: hold ns1 as soon as
+    // it exists.
+    let kubeconfig = out.join("hub").join("hub.kubeconfig");
+    let hold = serde_json::json!({"metadata": {"finalizers": ["example.com/hold"]}});
+    let mut held = None;
+    for _ in 0..600 {
+        if let Ok(text) = std::fs::read_to_string(&kubeconfig)
+            && let Ok(kc) = kube::config::Kubeconfig::from_yaml(&text)
+            && let Ok(cfg) = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await
+            && let Ok(client) = kube::Client::try_from(cfg)
+        {
+            let ns = Api::<Namespace>::all(client.clone());
+            if let Ok(Some(n)) = ns.get_opt("ns1").await {
+                assert!(
+                    n.metadata.deletion_timestamp.is_none(),
+                    "the run reached teardown before ns1 could be held"
+                );
+                ns.patch("ns1", &PatchParams::default(), &Patch::Merge(&hold))
+                    .await
+                    .unwrap();
+                held = Some(ns);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(held.is_some(), "ns1 never appeared");
+    let o = child.wait_with_output().await.unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(8), "{stdout}\n{stderr}");
+    assert!(stderr.contains("left behind Namespace ns1"), "{stderr}");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["status"], "teardown-failed");
+    assert_eq!(s["exit_code"], 8);
+    assert_eq!(s["teardown"]["left_behind"][0], "Namespace ns1");
+    assert_eq!(s["teardown"]["timed_out"], true);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("- left behind Namespace ns1"), "{report}");
+}

@@ -7,7 +7,9 @@
 use super::admission::is_crd;
 use super::delete::{DeleteOptions, Propagation};
 use super::writes::{WriteEffect, publish};
-use super::{EventType, Store, Stored, WatchEvent, meta, meta_mut, meta_str};
+use super::{
+    EventType, Store, Stored, WatchEvent, has_finalizers, is_namespace, meta, meta_mut, meta_str,
+};
 use crate::apiserver::registry::{Registry, ResourceDef};
 use serde_json::Value;
 use std::sync::Arc;
@@ -47,6 +49,13 @@ impl Store {
         }
         if effect == WriteEffect::Deleted {
             self.after_removal(def.namespaced, obj);
+        }
+        // A terminating namespace whose last finalizer just went may be done.
+        if effect == WriteEffect::Updated
+            && is_namespace(def)
+            && let Some(name) = meta_str(obj, "name")
+        {
+            self.finish_namespace(name);
         }
     }
 
@@ -249,7 +258,10 @@ impl Store {
         let Ok(nsobj) = self.get(&self.namespaces, "", ns) else {
             return;
         };
+        // Its contents are the namespace's own finalizer; finalizers in its metadata (somebody
+        // else's controller) hold it as they hold any object.
         if nsobj.pointer("/status/phase").and_then(Value::as_str) != Some("Terminating")
+            || has_finalizers(&nsobj)
             || !self.namespace_empty(ns)
         {
             return;
@@ -258,6 +270,7 @@ impl Store {
         // Somebody else may have finished it first.
         let _ = self.remove_if(&namespaces, "", ns, |o| {
             o.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
+                && !has_finalizers(o)
         });
     }
 

@@ -80,6 +80,30 @@ fn namespace_deletion_cascades_and_blocks_new_content() {
 }
 
 #[test]
+fn a_finalizer_on_the_namespace_itself_holds_it_until_removed() {
+    let s = store();
+    let nss = def(&s, "", "v1", "namespaces");
+    let body = json!({"metadata": {"name": "ns1", "finalizers": ["example.com/hold"]}});
+    s.create(&nss, "", body, &opts("t")).unwrap();
+    let (_, effect) = s
+        .delete(&nss, "", "ns1", &DeleteOptions::default(), false)
+        .unwrap();
+    assert_eq!(effect, WriteEffect::Finalizing);
+    let held = s
+        .get(&nss, "", "ns1")
+        .expect("empty, but held by its finalizer");
+    assert_eq!(held["status"]["phase"], "Terminating");
+    let mut cleared = (*held).clone();
+    cleared["metadata"]["finalizers"] = json!([]);
+    s.update(&nss, "", "ns1", cleared, &opts("ctrl")).unwrap();
+    assert_eq!(
+        s.get(&nss, "", "ns1").unwrap_err().code,
+        404,
+        "the namespace goes with its last finalizer"
+    );
+}
+
+#[test]
 fn owner_references_are_garbage_collected() {
     let s = store();
     let cds = def(&s, "hive.openshift.io", "v1", "clusterdeployments");
