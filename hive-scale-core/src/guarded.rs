@@ -21,6 +21,17 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::time::Duration;
 
+/// What the guarded operations work on: any typed Kubernetes object.
+pub trait Object:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
+}
+
+impl<K> Object for K where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
+}
+
 /// How many times one object is read and decided again before giving up: enough for a busy
 /// object (Hive updates a ClusterDeployment's status often), few enough to end.
 const ATTEMPTS: usize = 8;
@@ -195,7 +206,7 @@ pub async fn delete<K>(
     check: impl Fn(&K) -> std::result::Result<(), RefusalReason>,
 ) -> Result<Deleted>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Object,
 {
     let name = obj.meta().name.clone().unwrap_or_default();
     let what = describe(&kind::<K>(), obj.meta());
@@ -233,7 +244,7 @@ where
 /// timeout.
 async fn wait_deleted<K>(api: &Api<K>, name: &str, uid: &str, timeout: Duration) -> Result<bool>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Object,
 {
     let cond = kube::runtime::wait::conditions::is_deleted(uid);
     match tokio::time::timeout(
@@ -261,7 +272,7 @@ pub async fn wait_all_gone<K>(
     timeout: Duration,
 ) -> Result<BTreeSet<String>>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Object,
 {
     if uids.is_empty() {
         return Ok(uids);

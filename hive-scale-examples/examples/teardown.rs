@@ -143,11 +143,8 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             summary.refused.len()
         );
     }
-    for r in &summary.refused {
-        eprintln!("refused {r}");
-    }
-    for what in &summary.left_behind {
-        eprintln!("left behind {what}");
+    for line in summary.problems() {
+        eprintln!("{line}");
     }
     if let Some((what, why)) = summary.failures.first() {
         return Err(Failure {

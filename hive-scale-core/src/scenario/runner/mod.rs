@@ -288,23 +288,9 @@ impl Run<'_> {
         opts.timeout = self.settings.teardown_timeout;
         match adopt::teardown(&self.target.hub, &opts, &None).await {
             Ok(t) => {
-                println!(
-                    "phase teardown: deleted {} clusterdeployments, {} namespaces, {} selectorsyncsets; refused {}, failed {}, left behind {}",
-                    t.cluster_deployments.len(),
-                    t.namespaces.len(),
-                    t.selectorsyncsets.len(),
-                    t.refused.len(),
-                    t.failures.len(),
-                    t.left_behind.len()
-                );
-                for r in &t.refused {
-                    eprintln!("refused {}: {}", r.object, r.reason);
-                }
-                for (what, why) in &t.failures {
-                    eprintln!("teardown failed {what}: {why}");
-                }
-                for what in &t.left_behind {
-                    eprintln!("left behind {what}");
+                println!("phase teardown: {}", t.counts());
+                for line in t.problems() {
+                    eprintln!("{line}");
                 }
                 let status = if !t.failures.is_empty() || t.timed_out {
                     Some(Status::TeardownFailed)

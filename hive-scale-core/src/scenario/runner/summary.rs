@@ -221,23 +221,9 @@ impl Summary {
         }
         match &self.teardown {
             Some(TeardownRecord::Ran(t)) => {
-                text.push_str(&format!(
-                    "\nTeardown: deleted {} ClusterDeployments, {} namespaces, {} SelectorSyncSets; refused {}; failed {}; left behind {}.\n",
-                    t.cluster_deployments.len(),
-                    t.namespaces.len(),
-                    t.selectorsyncsets.len(),
-                    t.refused.len(),
-                    t.failures.len(),
-                    t.left_behind.len()
-                ));
-                for r in &t.refused {
-                    text.push_str(&format!("- refused {}: {}\n", r.object, r.reason));
-                }
-                for (what, why) in &t.failures {
-                    text.push_str(&format!("- failed {what}: {why}\n"));
-                }
-                for what in &t.left_behind {
-                    text.push_str(&format!("- left behind {what}\n"));
+                text.push_str(&format!("\nTeardown: {}.\n", t.counts()));
+                for line in t.problems() {
+                    text.push_str(&format!("- {line}\n"));
                 }
             }
             Some(TeardownRecord::Error { error }) => {
