@@ -5,10 +5,10 @@
 //! ```
 //! The kubeconfig goes to stdout and nowhere else.
 
+use crate::flags::HubFlags;
 use anyhow::Context as _;
 use clap::Parser;
 use hive_scale_core::api::ClusterDeployment;
-use hive_scale_examples::flags::HubFlags;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use std::process::ExitCode;
@@ -16,20 +16,17 @@ use std::process::ExitCode;
 /// Print a ClusterDeployment's admin kubeconfig.
 #[derive(Parser, Debug)]
 #[command(version)]
-struct Args {
+pub struct Args {
     /// The ClusterDeployment, NAME (in the context's namespace) or NAMESPACE/NAME.
     cluster: String,
     #[command(flatten)]
     hub: HubFlags,
 }
 
-fn main() -> ExitCode {
-    let args = match hive_scale_examples::parse_args::<Args>() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    hive_scale_examples::init_logging(false);
-    hive_scale_examples::run(run(args))
+/// Runs the tool with its parsed command line.
+pub fn main(args: Args) -> ExitCode {
+    crate::init_logging(false);
+    crate::run(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -69,6 +66,6 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("Secret {ns}/{secret_name} has no kubeconfig key"))?;
     let text = String::from_utf8(bytes.0.clone())
         .with_context(|| format!("Secret {ns}/{secret_name}: the kubeconfig is not UTF-8 text"))?;
-    hive_scale_examples::print_stdout(&text)?;
+    crate::print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
 }

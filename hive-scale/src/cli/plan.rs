@@ -6,22 +6,18 @@
 //! ```
 //! `--workers 5,10,20,40,100` (and `--cores` likewise) sweeps, one row per combination.
 
+use crate::flags::{Numbers, number_list};
 use clap::Parser;
-use hive_scale_examples::flags::{Numbers, number_list};
 use hive_scale_sim::model::ModelConfig;
 use hive_scale_sim::plan::{PlanConfig, PlanResult, plan};
 use std::path::PathBuf;
 
-// The simulation builds and drops many small JSON trees; glibc's allocator spent about half
-// the planner's time in malloc and free (perf), mimalloc a fraction of that.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 /// Plan Hive's sync capacity with the cost model on a virtual clock.
 #[derive(Parser, Debug)]
 #[command(version, allow_negative_numbers = true)]
-struct Args {
+pub struct Args {
     /// Adopted clusters.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     clusters: u32,
@@ -59,12 +55,9 @@ fn hours(s: Option<f64>) -> String {
     }
 }
 
-fn main() -> ExitCode {
-    let args = match hive_scale_examples::parse_args::<Args>() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    hive_scale_examples::init_logging(false);
+/// Runs the tool with its parsed command line.
+pub fn main(args: Args) -> ExitCode {
+    crate::init_logging(false);
     let workers: Vec<Option<usize>> = args
         .workers
         .clone()
@@ -160,7 +153,7 @@ fn main() -> ExitCode {
         }
         t
     };
-    if let Err(e) = hive_scale_examples::print_stdout(&out) {
+    if let Err(e) = crate::print_stdout(&out) {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }

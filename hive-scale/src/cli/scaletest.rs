@@ -9,20 +9,16 @@
 //! Without `--kubeconfig` or `--context` it runs on the embedded hub, picking a time scale so
 //! the default scenario takes a few minutes. Exit codes: see `--help`.
 
+use crate::flags::{RunFlags, ScenarioFlags, TargetFlags};
 use clap::Parser;
 use hive_scale_core::scenario::exit;
 use hive_scale_core::scenario::runner;
-use hive_scale_examples::flags::{RunFlags, ScenarioFlags, TargetFlags};
 use std::process::ExitCode;
-
-// Many small JSON trees are built and dropped per request and reconcile; see plan.rs.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Run a Hive scale test (on the embedded hub unless --kubeconfig is given) and write a report.
 #[derive(Parser, Debug)]
 #[command(version, allow_negative_numbers = true, after_help = exit::HELP)]
-struct Args {
+pub struct Args {
     #[command(flatten)]
     scenario: ScenarioFlags,
     #[command(flatten)]
@@ -34,13 +30,10 @@ struct Args {
     verbose: bool,
 }
 
-fn main() -> ExitCode {
-    let args = match hive_scale_examples::parse_args::<Args>() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    hive_scale_examples::init_logging(args.verbose);
-    hive_scale_examples::run(run(args))
+/// Runs the tool with its parsed command line.
+pub fn main(args: Args) -> ExitCode {
+    crate::init_logging(args.verbose);
+    crate::run(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {

@@ -5,12 +5,12 @@
 //!     [--template FILE] [--set k=v]... [--concurrency N] [--dry-run] [--delete] [--kubeconfig FILE]
 //! ```
 
+use crate::flags::HubFlags;
+use crate::{Failure, key_value, progress_bar, summary_line};
 use anyhow::Context as _;
 use clap::Parser;
 use hive_scale_core::api::{ApplyBehavior, ResourceApplyMode};
 use hive_scale_core::fixtures::{self, SelectorSyncSetFixture};
-use hive_scale_examples::flags::HubFlags;
-use hive_scale_examples::{Failure, key_value, progress_bar, summary_line};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,7 +21,7 @@ use std::process::ExitCode;
     allow_negative_numbers = true,
     after_help = "Exit codes: 0 done, 1 a set failed (the others are written), 2 bad command line, 3 sets refused (a set of that name is not this run's)."
 )]
-struct Args {
+pub struct Args {
     /// How many SelectorSyncSets (indices START..START+COUNT).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     count: u32,
@@ -51,7 +51,7 @@ struct Args {
     payload_bytes: usize,
     /// The run id the sets carry (default: a fresh one); pass an earlier run's id to update or
     /// delete its sets.
-    #[arg(long, value_parser = hive_scale_examples::flags::run_id)]
+    #[arg(long, value_parser = crate::flags::run_id)]
     run: Option<String>,
     /// Sets written at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -69,13 +69,10 @@ struct Args {
     verbose: bool,
 }
 
-fn main() -> ExitCode {
-    let args = match hive_scale_examples::parse_args::<Args>() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    hive_scale_examples::init_logging(args.verbose);
-    hive_scale_examples::run(run(args))
+/// Runs the tool with its parsed command line.
+pub fn main(args: Args) -> ExitCode {
+    crate::init_logging(args.verbose);
+    crate::run(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -106,7 +103,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             text.push_str("---\n");
             text.push_str(&serde_saphyr::to_string(set).context("rendering YAML")?);
         }
-        hive_scale_examples::print_stdout(&text)?;
+        crate::print_stdout(&text)?;
         return Ok(ExitCode::SUCCESS);
     }
     let hub = args.hub.connect(50.0).await?;

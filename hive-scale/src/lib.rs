@@ -1,5 +1,6 @@
-//! Helpers shared by the hive-scale examples: logging, error reporting, `key=value` flags.
+//! hive-scale, the tool: each task in [`cli`] (one subcommand and one example each), the flags they share in [`flags`], and the helpers every front uses: logging, error lines, exit codes, progress bars.
 
+pub mod cli;
 pub mod flags;
 
 use std::process::ExitCode;

@@ -12,9 +12,9 @@
 //! An unreachable source at the start is one `error:` line and exit code 1; later outages are
 //! recorded as error lines and recording goes on.
 
+use crate::flags::{KubeconfigFlags, MetricsFlags, duration};
 use clap::Parser;
 use hive_scale_core::metrics::{Profile, Recorder, Source};
-use hive_scale_examples::flags::{KubeconfigFlags, MetricsFlags, duration};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,7 +22,7 @@ use std::time::Duration;
 /// Record a metric profile every interval into JSON Lines, with phase markers.
 #[derive(Parser, Debug)]
 #[command(version)]
-struct Args {
+pub struct Args {
     #[command(flatten)]
     metrics: MetricsFlags,
     #[command(flatten)]
@@ -50,13 +50,10 @@ struct Args {
     verbose: bool,
 }
 
-fn main() -> ExitCode {
-    let args = match hive_scale_examples::parse_args::<Args>() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    hive_scale_examples::init_logging(args.verbose);
-    hive_scale_examples::run(run(args))
+/// Runs the tool with its parsed command line.
+pub fn main(args: Args) -> ExitCode {
+    crate::init_logging(args.verbose);
+    crate::run(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {

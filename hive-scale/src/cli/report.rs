@@ -23,7 +23,7 @@ use std::time::Duration;
 /// Write report.md, metrics-summary.json and SVG charts from a recording.
 #[derive(Parser, Debug)]
 #[command(version)]
-struct Args {
+pub struct Args {
     /// The JSON Lines file `record` wrote.
     recording: PathBuf,
     /// Directory for the report (created if missing).
@@ -50,13 +50,10 @@ fn duration(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
 
-fn main() -> ExitCode {
-    let args = match hive_scale_examples::parse_args::<Args>() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    hive_scale_examples::init_logging(args.verbose);
-    hive_scale_examples::run(async move {
+/// Runs the tool with its parsed command line.
+pub fn main(args: Args) -> ExitCode {
+    crate::init_logging(args.verbose);
+    crate::run(async move {
         let opts = ReportOptions {
             pairs: args.pairs,
             reapply_interval: args.reapply_interval,
@@ -66,7 +63,7 @@ fn main() -> ExitCode {
         let s =
             tokio::task::spawn_blocking(move || write_report(&recording, &out, &opts)).await??;
         if args.json {
-            hive_scale_examples::print_stdout(&(serde_json::to_string_pretty(&s)? + "\n"))?;
+            crate::print_stdout(&(serde_json::to_string_pretty(&s)? + "\n"))?;
             return Ok(ExitCode::SUCCESS);
         }
         // The findings, as report.md words them (nothing, from a template without that section).
@@ -85,7 +82,7 @@ fn main() -> ExitCode {
             s.queries.iter().filter(|q| q.chart.is_some()).count(),
             s.snapshots
         ));
-        hive_scale_examples::print_stdout(&text)?;
+        crate::print_stdout(&text)?;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -8,15 +8,15 @@
 //! KUBECONFIG is the spoke's admin kubeconfig (`-` with `--fake-cluster`); START and END are
 //! inclusive. The hub comes from `--hub-kubeconfig`, else `KUBECONFIG` in the environment.
 
+use crate::flags::HubFlags;
+use crate::{Failure, key_value, progress_bar, summary_line};
 use clap::{Parser, ValueEnum};
 use hive_scale_core::adopt::{self, AdoptPlan, EngineOptions, PlatformChoice};
-use hive_scale_examples::flags::HubFlags;
-use hive_scale_examples::{Failure, key_value, progress_bar, summary_line};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum PlatformArg {
+pub enum PlatformArg {
     None,
     Aws,
 }
@@ -28,7 +28,7 @@ enum PlatformArg {
     allow_negative_numbers = true,
     after_help = "Exit codes: 0 every clone is in place, 1 a clone failed (re-run with --run to finish), 2 bad command line, 3 clones refused (an object in the way is not this run's)."
 )]
-struct Args {
+pub struct Args {
     /// The spoke's admin kubeconfig (`-` with --fake-cluster: no spoke).
     spoke_kubeconfig: String,
     /// First clone index (1 or more).
@@ -63,7 +63,7 @@ struct Args {
     #[arg(long, default_value = "c")]
     name_prefix: String,
     /// The run id the clones carry (default: a fresh one); pass an earlier run's id to resume it.
-    #[arg(long, value_parser = hive_scale_examples::flags::run_id)]
+    #[arg(long, value_parser = crate::flags::run_id)]
     run: Option<String>,
     /// Also call the spoke's /version before adopting.
     #[arg(long)]
@@ -78,13 +78,10 @@ struct Args {
     verbose: bool,
 }
 
-fn main() -> ExitCode {
-    let args = match hive_scale_examples::parse_args::<Args>() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    hive_scale_examples::init_logging(args.verbose);
-    hive_scale_examples::run(run(args))
+/// Runs the tool with its parsed command line.
+pub fn main(args: Args) -> ExitCode {
+    crate::init_logging(args.verbose);
+    crate::run(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -148,10 +145,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     drop(progress);
     bar.await?;
     if args.json {
-        hive_scale_examples::print_stdout(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&summary)?
-        ))?;
+        crate::print_stdout(&format!("{}\n", serde_json::to_string_pretty(&summary)?))?;
     } else {
         let r = &summary.requests;
         println!(

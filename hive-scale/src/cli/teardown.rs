@@ -7,10 +7,10 @@
 //! A ClusterDeployment without `preserveOnDelete: true` or without the toolkit's label is never
 //! deleted (Hive would deprovision the real cluster behind it); the command lists what it refused.
 
+use crate::flags::HubFlags;
+use crate::{Failure, progress_bar};
 use clap::Parser;
 use hive_scale_core::adopt::{self, Selection, TeardownOptions};
-use hive_scale_examples::flags::HubFlags;
-use hive_scale_examples::{Failure, progress_bar};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use std::time::Duration;
     allow_negative_numbers = true,
     after_help = "Exit codes: 0 everything selected is gone, 1 a deletion failed or timed out (what was left is listed), 2 bad command line, 3 objects refused (not ours, another run's, or the deprovision interlock)."
 )]
-struct Args {
+pub struct Args {
     /// First clone index.
     #[arg(required_unless_present_any = ["all", "selector"], conflicts_with_all = ["all", "selector"])]
     start: Option<u32>,
@@ -35,7 +35,7 @@ struct Args {
     #[arg(long)]
     selector: Option<String>,
     /// Only objects of this run (default: the toolkit's objects of every run).
-    #[arg(long, value_parser = hive_scale_examples::flags::run_id)]
+    #[arg(long, value_parser = crate::flags::run_id)]
     run: Option<String>,
     /// Also delete the SelectorSyncSets the toolkit created.
     #[arg(long)]
@@ -44,7 +44,7 @@ struct Args {
     #[arg(long)]
     dry_run: bool,
     /// How long to wait for everything to be gone (e.g. 5m, 300).
-    #[arg(long, default_value = "5m", value_parser = hive_scale_examples::flags::duration)]
+    #[arg(long, default_value = "5m", value_parser = crate::flags::duration)]
     timeout: Duration,
     /// Deletions in flight at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -65,13 +65,10 @@ struct Args {
     verbose: bool,
 }
 
-fn main() -> ExitCode {
-    let args = match hive_scale_examples::parse_args::<Args>() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    hive_scale_examples::init_logging(args.verbose);
-    hive_scale_examples::run(run(args))
+/// Runs the tool with its parsed command line.
+pub fn main(args: Args) -> ExitCode {
+    crate::init_logging(args.verbose);
+    crate::run(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -107,10 +104,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     drop(progress);
     bar.await?;
     if args.json {
-        hive_scale_examples::print_stdout(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&summary)?
-        ))?;
+        crate::print_stdout(&format!("{}\n", serde_json::to_string_pretty(&summary)?))?;
     } else {
         let verb = if summary.dry_run {
             "would delete"

@@ -11,9 +11,9 @@
 //! A query that fails is reported on its own line (`warning: query NAME failed: ...`) and the
 //! others are still shown; an unreachable source is one `error:` line and exit code 1.
 
+use crate::flags::{KubeconfigFlags, MetricsFlags, duration};
 use clap::Parser;
 use hive_scale_core::metrics::{Profile, Source};
-use hive_scale_examples::flags::{KubeconfigFlags, MetricsFlags, duration};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -21,7 +21,7 @@ use std::time::Duration;
 /// Evaluate a metric profile once, from Prometheus or straight from /metrics.
 #[derive(Parser, Debug)]
 #[command(version)]
-struct Args {
+pub struct Args {
     #[command(flatten)]
     metrics: MetricsFlags,
     #[command(flatten)]
@@ -43,13 +43,10 @@ struct Args {
     verbose: bool,
 }
 
-fn main() -> ExitCode {
-    let args = match hive_scale_examples::parse_args::<Args>() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    hive_scale_examples::init_logging(args.verbose);
-    hive_scale_examples::run(run(args))
+/// Runs the tool with its parsed command line.
+pub fn main(args: Args) -> ExitCode {
+    crate::init_logging(args.verbose);
+    crate::run(run(args))
 }
 
 /// The flags' source (Prometheus at 127.0.0.1:9091 when none is named); a scrape waits `window`
@@ -86,6 +83,6 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         snap.table()
     };
-    hive_scale_examples::print_stdout(&out)?;
+    crate::print_stdout(&out)?;
     Ok(ExitCode::SUCCESS)
 }

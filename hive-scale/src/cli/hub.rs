@@ -17,14 +17,10 @@ use hive_scale_sim::model::ModelConfig;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-// Many small JSON trees are built and dropped per request and reconcile; see plan.rs.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Run the embedded Hive hub (a Kubernetes-compatible API server with simulated Hive controllers).
 #[derive(Parser, Debug)]
 #[command(version, allow_negative_numbers = true)]
-struct Args {
+pub struct Args {
     /// Directory for hub.kubeconfig and spoke.kubeconfig (written with mode 0600).
     #[arg(long, default_value = "target/hive-scale")]
     dir: PathBuf,
@@ -56,13 +52,10 @@ struct Args {
     verbose: bool,
 }
 
-fn main() -> ExitCode {
-    let args = match hive_scale_examples::parse_args::<Args>() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    hive_scale_examples::init_logging(args.verbose);
-    hive_scale_examples::run(async move {
+/// Runs the tool with its parsed command line.
+pub fn main(args: Args) -> ExitCode {
+    crate::init_logging(args.verbose);
+    crate::run(async move {
         let mut config = args.model.clone();
         (config.workers, config.cores) = (args.workers, args.cores);
         let model = config.resolve().map_err(anyhow::Error::msg)?;
