@@ -1,7 +1,7 @@
 //! Reading kubeconfigs the way `oc` and `kubectl` do, with errors that never echo a credential.
 
 use crate::{Error, Result};
-use kube::config::Kubeconfig;
+use kube::config::{Kubeconfig, KubeconfigError};
 use std::path::{Path, PathBuf};
 
 /// A kubeconfig and where it came from.
@@ -60,41 +60,141 @@ pub fn parse(text: &str, path: Option<&Path>) -> Result<Kubeconfig> {
     }
 }
 
-/// Reads the file at `path`.
+/// Reads the file at `path`: every YAML document in it, relative file references (CA,
+/// client certificate, token file) resolved against its directory as kubectl does.
 pub fn read(path: &Path) -> Result<Kubeconfig> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Kubeconfig {
-        path: Some(path.to_path_buf()),
-        reason: "cannot be read".into(),
-        source: Some(e.into()),
-    })?;
-    parse(&text, Some(path))
+    match Kubeconfig::read_from(path) {
+        Ok(kc)
+            if kc.clusters.is_empty()
+                && kc.contexts.is_empty()
+                && kc.auth_infos.is_empty()
+                && kc.current_context.is_none() =>
+        {
+            Err(err(Some(path), "is empty"))
+        }
+        Ok(kc) => Ok(kc),
+        Err(KubeconfigError::ReadConfig(source, _)) => Err(Error::Kubeconfig {
+            path: Some(path.to_path_buf()),
+            reason: "cannot be read".into(),
+            source: Some(source.into()),
+        }),
+        // kube's parse errors can quote the text, which holds credentials: ours give only a
+        // position.
+        Err(other) => match std::fs::read_to_string(path) {
+            Ok(text) => parse(&text, Some(path)).and_then(|_| {
+                Err(Error::Kubeconfig {
+                    path: Some(path.to_path_buf()),
+                    reason: "cannot be used".into(),
+                    source: Some(other.into()),
+                })
+            }),
+            Err(e) => Err(Error::Kubeconfig {
+                path: Some(path.to_path_buf()),
+                reason: "cannot be read".into(),
+                source: Some(e.into()),
+            }),
+        },
+    }
 }
 
-/// `explicit`, else `$KUBECONFIG` (first existing entry), else `~/.kube/config`.
-pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
+/// Where the hub's credentials come from when none are named, in kubectl's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Located {
+    /// These kubeconfig files, merged (first one to set a value wins): `--kubeconfig`, the
+    /// existing entries of `KUBECONFIG`, or `~/.kube/config`.
+    Files(Vec<PathBuf>),
+    /// The pod's service account (`KUBERNETES_SERVICE_HOST` is set and no kubeconfig exists).
+    InCluster,
+}
+
+/// `explicit`, else the existing files of the `KUBECONFIG` list (merged), else
+/// `~/.kube/config`, else the in-cluster service account.
+pub fn locate(explicit: Option<&Path>) -> Result<Located> {
     if let Some(p) = explicit {
-        return Ok(p.to_path_buf());
+        return Ok(Located::Files(vec![p.to_path_buf()]));
     }
     if let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
-        let paths: Vec<PathBuf> = std::env::split_paths(&list).collect();
-        return paths
-            .iter()
-            .find(|p| p.exists())
-            .or(paths.first())
-            .cloned()
-            .ok_or_else(|| err(None, "KUBECONFIG is set but names no file"));
+        // kubectl skips entries that do not exist; so do we, but an all-missing list is an
+        // error rather than a silent fall back to another hub.
+        let named: Vec<PathBuf> = std::env::split_paths(&list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        let existing: Vec<PathBuf> = named.iter().filter(|p| p.exists()).cloned().collect();
+        return match (existing.is_empty(), named.first()) {
+            (false, _) => Ok(Located::Files(existing)),
+            (true, Some(first)) => Err(err(
+                Some(first),
+                "does not exist (nor does any other file KUBECONFIG names)",
+            )),
+            (true, None) => Err(err(None, "KUBECONFIG is set but names no file")),
+        };
     }
-    let home = std::env::var_os("HOME")
-        .ok_or_else(|| err(None, "no --kubeconfig, no KUBECONFIG and no HOME"))?;
-    Ok(PathBuf::from(home).join(".kube").join("config"))
+    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube").join("config"));
+    match home {
+        Some(path) if path.exists() => Ok(Located::Files(vec![path])),
+        _ if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => Ok(Located::InCluster),
+        Some(path) => Ok(Located::Files(vec![path])),
+        None => Err(err(
+            None,
+            "no --kubeconfig, no KUBECONFIG, no HOME and not in a pod",
+        )),
+    }
 }
 
-/// Loads and checks a kubeconfig: the context exists and names a cluster with a server and a
-/// user with some credentials.
+/// Reads and merges `paths` as kubectl merges a `KUBECONFIG` list.
+pub fn read_merged(paths: &[PathBuf]) -> Result<Kubeconfig> {
+    let mut merged: Option<Kubeconfig> = None;
+    for path in paths {
+        let next = read(path)?;
+        merged = Some(match merged {
+            None => next,
+            Some(m) => m.merge(next).map_err(|e| Error::Kubeconfig {
+                path: Some(path.clone()),
+                reason: "cannot be merged with the files before it in KUBECONFIG".into(),
+                source: Some(e.into()),
+            })?,
+        });
+    }
+    merged.ok_or_else(|| err(None, "no kubeconfig file to read"))
+}
+
+/// The hub's credentials, resolved as kubectl resolves them.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// From kubeconfig files.
+    Kubeconfig(LoadedKubeconfig),
+    /// From the pod's service account.
+    InCluster,
+}
+
+/// Resolves `explicit` and `context` to credentials (see [`locate`]); a kubeconfig is checked
+/// by [`validate`]. A `context` with in-cluster credentials is an error: there are no contexts.
+pub fn resolve(explicit: Option<&Path>, context: Option<&str>) -> Result<Credentials> {
+    match locate(explicit)? {
+        Located::Files(paths) => {
+            let config = read_merged(&paths)?;
+            // Errors name the first file: with a merged list, the one that set current-context
+            // is usually it.
+            validate(config, paths.first().cloned(), context).map(Credentials::Kubeconfig)
+        }
+        Located::InCluster if context.is_some() => Err(err(
+            None,
+            "--context was given but there is no kubeconfig (only the pod's service account)",
+        )),
+        Located::InCluster => Ok(Credentials::InCluster),
+    }
+}
+
+/// Loads and checks a kubeconfig (see [`resolve`]); in-cluster credentials are an error here,
+/// for callers that need a kubeconfig's contents.
 pub fn load(explicit: Option<&Path>, context: Option<&str>) -> Result<LoadedKubeconfig> {
-    let path = locate(explicit)?;
-    let config = read(&path)?;
-    validate(config, Some(path), context)
+    match resolve(explicit, context)? {
+        Credentials::Kubeconfig(loaded) => Ok(loaded),
+        Credentials::InCluster => Err(err(
+            None,
+            "none found (no --kubeconfig, no KUBECONFIG, no ~/.kube/config)",
+        )),
+    }
 }
 
 /// Checks a parsed kubeconfig (see [`load`]).

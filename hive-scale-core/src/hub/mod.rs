@@ -112,10 +112,24 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
-    /// Reads the kubeconfig and builds a client. Does not contact the hub: see [`Hub::check`].
+    /// Resolves the credentials as kubectl does (see [`kubeconfig::resolve`]: kubeconfig
+    /// files, then the pod's service account) and builds a client. Does not contact the hub:
+    /// see [`Hub::check`].
     pub async fn connect(opts: &HubOptions) -> Result<Self> {
-        let loaded = kubeconfig::load(opts.kubeconfig.as_deref(), opts.context.as_deref())?;
-        Self::from_kubeconfig(loaded, opts).await
+        match kubeconfig::resolve(opts.kubeconfig.as_deref(), opts.context.as_deref())? {
+            kubeconfig::Credentials::Kubeconfig(loaded) => {
+                Self::from_kubeconfig(loaded, opts).await
+            }
+            kubeconfig::Credentials::InCluster => {
+                let cfg = kube::Config::incluster().map_err(|e| Error::Kubeconfig {
+                    path: None,
+                    reason: "the pod's service account cannot be used".into(),
+                    source: Some(e.into()),
+                })?;
+                let server = cfg.cluster_url.to_string();
+                Self::from_config(cfg, server, None, opts)
+            }
+        }
     }
 
     /// Builds a client from an already loaded kubeconfig.
@@ -129,13 +143,22 @@ impl Hub {
             context: Some(loaded.context.clone()),
             ..Default::default()
         };
-        let mut cfg = kube::Config::from_custom_kubeconfig(loaded.config, &kc_opts)
+        let cfg = kube::Config::from_custom_kubeconfig(loaded.config, &kc_opts)
             .await
             .map_err(|e| Error::Kubeconfig {
                 path: path.clone(),
                 reason: "cannot be used".into(),
                 source: Some(e.into()),
             })?;
+        Self::from_config(cfg, server, path, opts)
+    }
+
+    fn from_config(
+        mut cfg: kube::Config,
+        server: String,
+        path: Option<PathBuf>,
+        opts: &HubOptions,
+    ) -> Result<Self> {
         // Retries are ours (see `call`), so the limiter and the statistics see every attempt.
         cfg.default_retry = false;
         cfg.read_timeout = Some(opts.timeout);

@@ -6,6 +6,9 @@ pub use crate::secret::Secret;
 use std::path::Path;
 use std::time::Duration;
 
+/// Where Kubernetes mounts a pod's service-account token.
+const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
 /// How to authenticate.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub enum Auth {
@@ -110,7 +113,8 @@ impl HttpOptions {
         self
     }
 
-    /// Uses the bearer token of a kubeconfig's context (the current one when `context` is
+    /// Uses the bearer token of a kubeconfig's context (in a pod without a kubeconfig, the
+    /// service account's) (the current one when `context` is
     /// `None`), as OpenShift's thanos-querier wants: a static `token` or a `tokenFile`.
     ///
     /// # Errors
@@ -122,7 +126,14 @@ impl HttpOptions {
         kubeconfig: Option<&Path>,
         context: Option<&str>,
     ) -> Result<Self, crate::Error> {
-        let loaded = crate::hub::kubeconfig::load(kubeconfig, context)?;
+        use crate::hub::kubeconfig::{Credentials, resolve};
+        let loaded = match resolve(kubeconfig, context)? {
+            Credentials::Kubeconfig(loaded) => loaded,
+            // In a pod the service account's token is what thanos-querier accepts.
+            Credentials::InCluster => {
+                return Ok(self.with_token_file(Path::new(SERVICE_ACCOUNT_TOKEN))?);
+            }
+        };
         let ctx = loaded
             .config
             .contexts
