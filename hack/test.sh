@@ -19,6 +19,11 @@ if ! command -v prometheus >/dev/null 2>&1; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
 fi
 
+# The tests drive hive-scale as a user installs it (cargo install), not only as cargo builds it.
+CARGO_TARGET_DIR="$root/target" cargo install --quiet --debug --locked --path hive-scale \
+  --root "$root/target/install"
+export HIVE_SCALE_BIN="$root/target/install/bin/hive-scale"
+
 # Every test runs: one that needs kubectl or Prometheus fails rather than skips.
 export HIVE_SCALE_REQUIRE_TOOLS=1
 cargo test --workspace "$@"

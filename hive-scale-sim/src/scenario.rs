@@ -155,7 +155,7 @@ impl EmbeddedHub {
             ),
             hub,
             clones,
-            pipeline,
+            pipeline: Some(pipeline),
             time_scale: self.clock().scale(),
             metrics: Some(Source::Scrape(metrics)),
             observer,

@@ -194,3 +194,161 @@ pub fn summary_line(c: &hive_scale_core::apply::Counts, elapsed: std::time::Dura
     parts.push(format!("failed {}", c.failed));
     format!("{} in {:.2}s", parts.join(", "), elapsed.as_secs_f64())
 }
+
+/// How often a run that is not on a terminal prints its progress line.
+const PROGRESS_LINE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Draws observe phases' progress: a bar with rate and ETA when stderr is a terminal, else one
+/// line when a phase starts and then at most every 30 s while it runs (CI logs and Kubernetes
+/// Jobs keep those; the runner's own line says how the phase ended). Returns the sender for
+/// [`RunSettings::progress`](hive_scale_core::scenario::runner::RunSettings) and the drawing
+/// task, which ends when the sender is dropped.
+pub fn observe_progress() -> (
+    tokio::sync::watch::Sender<hive_scale_core::scenario::runner::ObserveProgress>,
+    tokio::task::JoinHandle<()>,
+) {
+    use std::io::IsTerminal as _;
+    let (tx, mut rx) =
+        tokio::sync::watch::channel(hive_scale_core::scenario::runner::ObserveProgress::default());
+    let terminal = std::io::stderr().is_terminal();
+    let task = tokio::spawn(async move {
+        let mut phase = PhaseProgress::default();
+        let mut bar: Option<indicatif::ProgressBar> = None;
+        while rx.changed().await.is_ok() {
+            let p = rx.borrow_and_update().clone();
+            if p.expected == 0 && !p.finished {
+                continue;
+            }
+            let now = std::time::Instant::now();
+            let first = phase.started.is_none();
+            phase.update(now, p.applied);
+            if terminal {
+                let b = bar.get_or_insert_with(|| {
+                    let b = indicatif::ProgressBar::new(p.expected as u64);
+                    b.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{spinner} {prefix} [{bar:30}] {pos}/{len} pairs {per_sec} ETA {eta}",
+                        )
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    );
+                    b.set_prefix(p.phase.clone());
+                    b
+                });
+                b.set_length(p.expected as u64);
+                b.set_position(p.applied as u64);
+            } else if !p.finished
+                && (first
+                    || phase
+                        .printed
+                        .is_none_or(|t| now.duration_since(t) >= PROGRESS_LINE_EVERY))
+            {
+                eprintln!("{}", progress_line(&p, &phase, now));
+                phase.printed = Some(now);
+            }
+            if p.finished {
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
+                phase = PhaseProgress::default();
+            }
+        }
+        if let Some(b) = bar.take() {
+            b.finish_and_clear();
+        }
+    });
+    (tx, task)
+}
+
+/// One observe phase's progress over time, for rate and ETA.
+#[derive(Debug, Default)]
+struct PhaseProgress {
+    started: Option<(std::time::Instant, usize)>,
+    printed: Option<std::time::Instant>,
+}
+
+impl PhaseProgress {
+    fn update(&mut self, now: std::time::Instant, applied: usize) {
+        self.started.get_or_insert((now, applied));
+    }
+
+    /// Pairs per second since the phase's first sample.
+    fn rate(&self, now: std::time::Instant, applied: usize) -> Option<f64> {
+        let (t0, a0) = self.started?;
+        let secs = now.duration_since(t0).as_secs_f64();
+        (secs >= 1.0).then(|| applied.saturating_sub(a0) as f64 / secs)
+    }
+}
+
+/// `observe: 1200 of 60000 pairs applied (2.0%), 40.0/s, ETA 24m30s`.
+fn progress_line(
+    p: &hive_scale_core::scenario::runner::ObserveProgress,
+    phase: &PhaseProgress,
+    now: std::time::Instant,
+) -> String {
+    let percent = if p.expected == 0 {
+        100.0
+    } else {
+        p.applied as f64 * 100.0 / p.expected as f64
+    };
+    let mut line = format!(
+        "{}: {} of {} pairs applied ({percent:.1}%)",
+        p.phase, p.applied, p.expected
+    );
+    if let Some(rate) = phase.rate(now, p.applied) {
+        line.push_str(&format!(", {rate:.1}/s"));
+        let left = p.expected.saturating_sub(p.applied);
+        if !p.finished && rate > 0.0 && left > 0 {
+            let secs = (left as f64 / rate).round() as u64;
+            line.push_str(&format!(", ETA {}", short_duration(secs)));
+        }
+    }
+    if p.finished {
+        line.push_str(", phase ended");
+    }
+    line
+}
+
+fn short_duration(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hive_scale_core::scenario::runner::ObserveProgress;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn progress_lines_give_rate_and_eta_once_measurable() {
+        let t0 = Instant::now();
+        let mut phase = PhaseProgress::default();
+        phase.update(t0, 0);
+        let mut p = ObserveProgress {
+            phase: "observe".into(),
+            applied: 0,
+            expected: 60000,
+            finished: false,
+        };
+        assert_eq!(
+            progress_line(&p, &phase, t0),
+            "observe: 0 of 60000 pairs applied (0.0%)"
+        );
+        p.applied = 1200;
+        assert_eq!(
+            progress_line(&p, &phase, t0 + Duration::from_secs(30)),
+            "observe: 1200 of 60000 pairs applied (2.0%), 40.0/s, ETA 24m30s"
+        );
+        p.applied = 60000;
+        p.finished = true;
+        assert_eq!(
+            progress_line(&p, &phase, t0 + Duration::from_secs(7200)),
+            "observe: 60000 of 60000 pairs applied (100.0%), 8.3/s, phase ended"
+        );
+        assert_eq!(short_duration(7260), "2h01m");
+    }
+}

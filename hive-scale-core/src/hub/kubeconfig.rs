@@ -162,7 +162,7 @@ pub fn read_merged(paths: &[PathBuf]) -> Result<Kubeconfig> {
 #[derive(Debug, Clone)]
 pub enum Credentials {
     /// From kubeconfig files.
-    Kubeconfig(LoadedKubeconfig),
+    Kubeconfig(Box<LoadedKubeconfig>),
     /// From the pod's service account.
     InCluster,
 }
@@ -175,7 +175,8 @@ pub fn resolve(explicit: Option<&Path>, context: Option<&str>) -> Result<Credent
             let config = read_merged(&paths)?;
             // Errors name the first file: with a merged list, the one that set current-context
             // is usually it.
-            validate(config, paths.first().cloned(), context).map(Credentials::Kubeconfig)
+            validate(config, paths.first().cloned(), context)
+                .map(|l| Credentials::Kubeconfig(Box::new(l)))
         }
         Located::InCluster if context.is_some() => Err(err(
             None,
@@ -189,7 +190,7 @@ pub fn resolve(explicit: Option<&Path>, context: Option<&str>) -> Result<Credent
 /// for callers that need a kubeconfig's contents.
 pub fn load(explicit: Option<&Path>, context: Option<&str>) -> Result<LoadedKubeconfig> {
     match resolve(explicit, context)? {
-        Credentials::Kubeconfig(loaded) => Ok(loaded),
+        Credentials::Kubeconfig(loaded) => Ok(*loaded),
         Credentials::InCluster => Err(err(
             None,
             "none found (no --kubeconfig, no KUBECONFIG, no ~/.kube/config)",

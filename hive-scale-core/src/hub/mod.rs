@@ -118,7 +118,7 @@ impl Hub {
     pub async fn connect(opts: &HubOptions) -> Result<Self> {
         match kubeconfig::resolve(opts.kubeconfig.as_deref(), opts.context.as_deref())? {
             kubeconfig::Credentials::Kubeconfig(loaded) => {
-                Self::from_kubeconfig(loaded, opts).await
+                Self::from_kubeconfig(*loaded, opts).await
             }
             kubeconfig::Credentials::InCluster => {
                 let cfg = kube::Config::incluster().map_err(|e| Error::Kubeconfig {

@@ -128,7 +128,7 @@ impl HttpOptions {
     ) -> Result<Self, crate::Error> {
         use crate::hub::kubeconfig::{Credentials, resolve};
         let loaded = match resolve(kubeconfig, context)? {
-            Credentials::Kubeconfig(loaded) => loaded,
+            Credentials::Kubeconfig(loaded) => *loaded,
             // In a pod the service account's token is what thanos-querier accepts.
             Credentials::InCluster => {
                 return Ok(self.with_token_file(Path::new(SERVICE_ACCOUNT_TOKEN))?);

@@ -11,6 +11,7 @@ use crate::labels::{SYNCSET_PAUSE, parse_bool};
 use kube::api::Api;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A hub's sync progress.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -76,154 +77,198 @@ fn eligible(cd: &ClusterDeployment) -> bool {
     cd.spec.installed && !paused && cd.metadata.deletion_timestamp.is_none()
 }
 
-/// Pairs that should apply: eligible clusters times the SelectorSyncSets matching each (cheap:
-/// no ClusterSyncs are read).
-pub async fn expected(hub: &Hub) -> Result<usize> {
-    let client = hub.client();
-    let cds = hub
-        .list_all(&Api::<ClusterDeployment>::all(client.clone()), "")
-        .await?;
-    let sets = hub
-        .list_all(&Api::<SelectorSyncSet>::all(client), "")
-        .await?;
-    Ok(cds
-        .iter()
-        .filter(|c| eligible(c))
-        .map(|cd| {
-            let labels = cd.metadata.labels.clone().unwrap_or_default();
-            sets.iter()
-                .filter(|s| s.spec.cluster_deployment_selector.matches(&labels))
-                .count()
-        })
-        .sum())
+/// Hive's objects that say how far a hub has come, as listed or watched at one moment.
+/// ClusterSyncs and SyncSetInstances may both be present: each cluster is read from whichever
+/// its pipeline wrote.
+#[derive(Debug, Clone, Default)]
+pub struct HiveObjects {
+    /// Every ClusterDeployment.
+    pub cluster_deployments: Vec<Arc<ClusterDeployment>>,
+    /// Every SelectorSyncSet.
+    pub selector_sync_sets: Vec<Arc<SelectorSyncSet>>,
+    /// Every ClusterSync (the clustersync pipeline).
+    pub cluster_syncs: Vec<Arc<ClusterSync>>,
+    /// Every SyncSetInstance (the 2020 pipeline).
+    pub instances: Vec<Arc<SyncSetInstance>>,
 }
 
-/// Reads the hub's progress.
-pub async fn progress(hub: &Hub, pipeline: Pipeline) -> Result<SyncProgress> {
-    let client = hub.client();
-    let cds = hub
-        .list_all(&Api::<ClusterDeployment>::all(client.clone()), "")
-        .await?;
-    let sets = hub
-        .list_all(&Api::<SelectorSyncSet>::all(client.clone()), "")
-        .await?;
-    let created =
-        |t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| t.as_ref().map(|t| t.0);
-    let set_created: HashMap<String, Option<jiff::Timestamp>> = sets
-        .iter()
-        .map(|s| {
-            (
-                s.metadata.name.clone().unwrap_or_default(),
-                created(&s.metadata.creation_timestamp),
-            )
-        })
-        .collect();
-    let mut p = SyncProgress::default();
-    let mut matching: HashMap<(String, String), (Vec<String>, Option<jiff::Timestamp>)> =
-        HashMap::new();
-    for cd in cds.iter().filter(|c| eligible(c)) {
-        let labels = cd.metadata.labels.clone().unwrap_or_default();
-        let names: Vec<String> = sets
-            .iter()
-            .filter(|s| s.spec.cluster_deployment_selector.matches(&labels))
-            .filter_map(|s| s.metadata.name.clone())
-            .collect();
-        p.expected += names.len();
-        let key = (
-            cd.metadata.namespace.clone().unwrap_or_default(),
-            cd.metadata.name.clone().unwrap_or_default(),
-        );
-        matching.insert(key, (names, created(&cd.metadata.creation_timestamp)));
+async fn list<K>(hub: &Hub) -> Result<Vec<Arc<K>>>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let items = hub.list_all(&Api::<K>::all(hub.client()), "").await?;
+    Ok(items.into_iter().map(Arc::new).collect())
+}
+
+impl HiveObjects {
+    /// Lists ClusterDeployments, SelectorSyncSets and the sync objects of `pipeline` (none
+    /// when `None`: enough for [`HiveObjects::expected`]).
+    pub async fn list(hub: &Hub, pipeline: Option<Pipeline>) -> Result<Self> {
+        let sets = hub
+            .list_all(&Api::<SelectorSyncSet>::all(hub.client()), "")
+            .await?;
+        let mut objects = Self {
+            cluster_deployments: list(hub).await?,
+            selector_sync_sets: sets.into_iter().map(Arc::new).collect(),
+            ..Self::default()
+        };
+        match pipeline {
+            Some(Pipeline::ClusterSync) => objects.cluster_syncs = list(hub).await?,
+            Some(Pipeline::SyncSetInstance) => objects.instances = list(hub).await?,
+            None => {}
+        }
+        Ok(objects)
     }
-    let mut record = |(ns, cd): &(String, String),
-                      set: &str,
-                      first: Option<jiff::Timestamp>,
-                      cd_created: Option<jiff::Timestamp>| {
-        let Some(first) = first else { return };
-        p.done += 1;
-        let since = [set_created.get(set).copied().flatten(), cd_created]
-            .into_iter()
-            .flatten()
-            .max();
-        if let Some(since) = since {
-            p.fanout.insert(
-                format!("{ns}/{cd}/{set}"),
-                ((first.as_millisecond() - since.as_millisecond()) as f64 / 1000.0).max(0.0),
-            );
+
+    /// The pipeline whose objects are present (ClusterSync when both are).
+    pub fn pipeline(&self) -> Option<Pipeline> {
+        if !self.cluster_syncs.is_empty() {
+            Some(Pipeline::ClusterSync)
+        } else if !self.instances.is_empty() {
+            Some(Pipeline::SyncSetInstance)
+        } else {
+            None
         }
-    };
-    if pipeline == Pipeline::SyncSetInstance {
-        for ssi in hub
-            .list_all(&Api::<SyncSetInstance>::all(client), "")
-            .await?
-        {
-            let key = (
-                ssi.metadata.namespace.clone().unwrap_or_default(),
-                ssi.spec.cluster_deployment_ref.name.clone(),
-            );
-            let Some((names, cd_created)) = matching.get(&key) else {
-                continue;
-            };
-            let Some(set) = ssi
-                .spec
-                .selector_sync_set_ref
-                .as_ref()
-                .map(|r| r.name.clone())
-            else {
-                continue;
-            };
-            if names.contains(&set) {
-                record(
-                    &key,
-                    &set,
-                    ts(ssi
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.first_success_timestamp.as_deref())),
-                    *cd_created,
+    }
+
+    /// The names of the SelectorSyncSets matching each eligible cluster, with its creation time,
+    /// by (namespace, name).
+    fn matching(&self) -> HashMap<(String, String), (Vec<String>, Option<jiff::Timestamp>)> {
+        self.cluster_deployments
+            .iter()
+            .filter(|c| eligible(c))
+            .map(|cd| {
+                let labels = cd.metadata.labels.clone().unwrap_or_default();
+                let names: Vec<String> = self
+                    .selector_sync_sets
+                    .iter()
+                    .filter(|s| s.spec.cluster_deployment_selector.matches(&labels))
+                    .filter_map(|s| s.metadata.name.clone())
+                    .collect();
+                let key = (
+                    cd.metadata.namespace.clone().unwrap_or_default(),
+                    cd.metadata.name.clone().unwrap_or_default(),
                 );
-            }
-        }
-    } else {
-        for cs in hub.list_all(&Api::<ClusterSync>::all(client), "").await? {
+                (key, (names, created(&cd.metadata.creation_timestamp)))
+            })
+            .collect()
+    }
+
+    /// Pairs that should apply: eligible clusters times the SelectorSyncSets matching each.
+    pub fn expected(&self) -> usize {
+        self.matching().values().map(|(names, _)| names.len()).sum()
+    }
+
+    /// Every pair's first success, as ((namespace, cluster), set, time).
+    fn first_successes(&self) -> impl Iterator<Item = ((String, String), &str, Option<&str>)> {
+        let syncs = self.cluster_syncs.iter().flat_map(|cs| {
             let key = (
                 cs.metadata.namespace.clone().unwrap_or_default(),
                 cs.metadata.name.clone().unwrap_or_default(),
             );
+            cs.status
+                .iter()
+                .flat_map(|s| s.selector_sync_sets.iter())
+                .map(move |e| {
+                    (
+                        key.clone(),
+                        e.name.as_str(),
+                        e.first_success_time.as_deref(),
+                    )
+                })
+        });
+        let instances = self.instances.iter().filter_map(|ssi| {
+            let key = (
+                ssi.metadata.namespace.clone().unwrap_or_default(),
+                ssi.spec.cluster_deployment_ref.name.clone(),
+            );
+            let set = ssi.spec.selector_sync_set_ref.as_ref()?.name.as_str();
+            let first = ssi
+                .status
+                .as_ref()
+                .and_then(|s| s.first_success_timestamp.as_deref());
+            Some((key, set, first))
+        });
+        syncs.chain(instances)
+    }
+
+    /// Pairs applied, and the fan-out latency of each.
+    pub fn progress(&self) -> SyncProgress {
+        let set_created: HashMap<&str, Option<jiff::Timestamp>> = self
+            .selector_sync_sets
+            .iter()
+            .filter_map(|s| {
+                Some((
+                    s.metadata.name.as_deref()?,
+                    created(&s.metadata.creation_timestamp),
+                ))
+            })
+            .collect();
+        let matching = self.matching();
+        let mut p = SyncProgress {
+            expected: matching.values().map(|(names, _)| names.len()).sum(),
+            ..SyncProgress::default()
+        };
+        let mut done = std::collections::HashSet::new();
+        for (key, set, first) in self.first_successes() {
             let Some((names, cd_created)) = matching.get(&key) else {
                 continue;
             };
-            for entry in cs.status.iter().flat_map(|s| s.selector_sync_sets.iter()) {
-                if names.contains(&entry.name) {
-                    record(
-                        &key,
-                        &entry.name,
-                        ts(entry.first_success_time.as_deref()),
-                        *cd_created,
-                    );
-                }
+            let Some(first) = ts(first) else { continue };
+            if !names.iter().any(|n| n == set) {
+                continue;
+            }
+            let (ns, cd) = &key;
+            let pair = format!("{ns}/{cd}/{set}");
+            let since = [set_created.get(set).copied().flatten(), *cd_created]
+                .into_iter()
+                .flatten()
+                .max();
+            if let Some(since) = since {
+                p.fanout.insert(
+                    pair.clone(),
+                    ((first.as_millisecond() - since.as_millisecond()) as f64 / 1000.0).max(0.0),
+                );
+            }
+            done.insert(pair);
+        }
+        p.done = done.len();
+        p
+    }
+
+    /// What each cluster last applied of SelectorSyncSet `set`, by `namespace/cluster`: the
+    /// ClusterSync entry's observedGeneration, or for the 2020 pipeline the SyncSetInstance's
+    /// applied spec hash (empty until it applies). A change to the set has reached a cluster
+    /// once its mark differs from the one read before the change; no timestamp on either
+    /// object says when, so callers poll.
+    pub fn applied_marks(&self, set: &str) -> HashMap<String, String> {
+        let mut marks = HashMap::new();
+        for cs in &self.cluster_syncs {
+            let entry = cs
+                .status
+                .iter()
+                .flat_map(|s| s.selector_sync_sets.iter())
+                .find(|e| e.name == set);
+            if let Some(e) = entry {
+                marks.insert(
+                    format!(
+                        "{}/{}",
+                        cs.metadata.namespace.as_deref().unwrap_or_default(),
+                        cs.metadata.name.as_deref().unwrap_or_default()
+                    ),
+                    if e.result == SyncResult::Success {
+                        e.observed_generation.to_string()
+                    } else {
+                        String::new()
+                    },
+                );
             }
         }
-    }
-    Ok(p)
-}
-
-/// What each cluster last applied of SelectorSyncSet `set`, by `namespace/cluster`: the
-/// ClusterSync entry's observedGeneration, or for the 2020 pipeline the SyncSetInstance's
-/// applied spec hash. A change to the set has reached a cluster once its mark differs from the
-/// one read before the change; no timestamp on either object says when, so callers poll.
-pub async fn applied_marks(
-    hub: &Hub,
-    pipeline: Pipeline,
-    set: &str,
-) -> Result<HashMap<String, String>> {
-    let client = hub.client();
-    let mut marks = HashMap::new();
-    if pipeline == Pipeline::SyncSetInstance {
-        for ssi in hub
-            .list_all(&Api::<SyncSetInstance>::all(client), "")
-            .await?
-        {
+        for ssi in &self.instances {
             if ssi
                 .spec
                 .selector_sync_set_ref
@@ -247,30 +292,35 @@ pub async fn applied_marks(
                 applied.unwrap_or_default().to_string(),
             );
         }
-    } else {
-        for cs in hub.list_all(&Api::<ClusterSync>::all(client), "").await? {
-            let entry = cs
-                .status
-                .iter()
-                .flat_map(|s| s.selector_sync_sets.iter())
-                .find(|e| e.name == set);
-            if let Some(e) = entry {
-                marks.insert(
-                    format!(
-                        "{}/{}",
-                        cs.metadata.namespace.as_deref().unwrap_or_default(),
-                        cs.metadata.name.as_deref().unwrap_or_default()
-                    ),
-                    if e.result == SyncResult::Success {
-                        e.observed_generation.to_string()
-                    } else {
-                        String::new()
-                    },
-                );
-            }
-        }
+        marks
     }
-    Ok(marks)
+}
+
+fn created(
+    t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+) -> Option<jiff::Timestamp> {
+    t.as_ref().map(|t| t.0)
+}
+
+/// Pairs that should apply, listing ClusterDeployments and SelectorSyncSets (no ClusterSyncs).
+pub async fn expected(hub: &Hub) -> Result<usize> {
+    Ok(HiveObjects::list(hub, None).await?.expected())
+}
+
+/// Reads the hub's progress by listing Hive's objects.
+pub async fn progress(hub: &Hub, pipeline: Pipeline) -> Result<SyncProgress> {
+    Ok(HiveObjects::list(hub, Some(pipeline)).await?.progress())
+}
+
+/// [`HiveObjects::applied_marks`] from a fresh list.
+pub async fn applied_marks(
+    hub: &Hub,
+    pipeline: Pipeline,
+    set: &str,
+) -> Result<HashMap<String, String>> {
+    Ok(HiveObjects::list(hub, Some(pipeline))
+        .await?
+        .applied_marks(set))
 }
 
 #[cfg(test)]

@@ -48,17 +48,25 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let out = settings.out.clone();
     let (target, embedded) = args.target.target(&scenario, &out.join("hub")).await?;
     println!(
-        "scenario {} on {} ({} clusters, {} sets of {} ConfigMaps; {} pipeline); run {}; results in {}",
+        "scenario {} on {} ({} clusters, {} sets of {} ConfigMaps; {}); run {}; results in {}",
         scenario.name,
         target.description,
         scenario.clusters,
         scenario.selectorsyncsets,
         scenario.configmaps,
-        target.pipeline,
+        target.pipeline.map_or(
+            "pipeline found out when Hive first writes".to_string(),
+            |p| format!("{p} pipeline")
+        ),
         settings.run_id,
         out.display()
     );
-    let summary = runner::run(&scenario, target, &settings).await?;
+    let (progress, drawing) = crate::observe_progress();
+    settings.progress = Some(progress);
+    let summary = runner::run(&scenario, target, &settings).await;
+    drop(settings.progress.take());
+    let _ = drawing.await;
+    let summary = summary?;
     if let Some(hub) = embedded {
         if args.run.keep {
             let kubeconfig = std::fs::canonicalize(hub.kubeconfig_path())?;

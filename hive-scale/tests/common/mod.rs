@@ -18,6 +18,19 @@ pub fn example(name: &str) -> PathBuf {
     path
 }
 
+/// The `hive-scale` binary: the installed one when `HIVE_SCALE_BIN` names it (hack/test.sh
+/// installs it with `cargo install`), else the one cargo built for these tests.
+pub fn bin() -> PathBuf {
+    std::env::var_os("HIVE_SCALE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hive-scale")))
+}
+
+/// Runs `hive-scale ARGS` with `env` (and no inherited KUBECONFIG).
+pub async fn run_bin(args: &[&str], env: &[(&str, &str)]) -> Run {
+    run_program(bin(), args, env).await
+}
+
 /// A hub plus a scratch directory.
 pub struct TestHub {
     pub dir: tempfile::TempDir,
@@ -82,7 +95,11 @@ impl Run {
 }
 
 pub async fn run_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = tokio::process::Command::new(example(name));
+    run_program(example(name), args, env).await
+}
+
+async fn run_program(program: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .env_remove("KUBECONFIG")
         .env("RUST_LOG", "warn");

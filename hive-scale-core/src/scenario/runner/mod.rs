@@ -16,9 +16,11 @@
 mod phases;
 mod summary;
 mod target;
+mod watch;
 
 pub use summary::{PhaseRecord, Status, Summary, TeardownRecord, ThresholdResult};
 pub use target::{ListObserver, Observer, PairCount, RealHub, Target};
+pub use watch::{Detected, WatchObserver, detect_pipeline};
 
 use crate::adopt::{self, AdoptPlan, Selection, TeardownOptions};
 use crate::fixtures::SelectorSyncSetFixture;
@@ -28,6 +30,7 @@ use crate::scenario::progress::Percentiles;
 use crate::scenario::{Phase, Scenario, exit};
 use crate::{Error, Result};
 use phases::Change;
+use serde::Serialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -53,6 +56,21 @@ pub struct RunSettings {
     pub teardown_timeout: Duration,
     /// Parameters to record in the summary (flags as given, without credentials).
     pub parameters: serde_json::Value,
+    /// Where observe phases publish their progress at each poll, for a front to draw.
+    pub progress: Option<tokio::sync::watch::Sender<ObserveProgress>>,
+}
+
+/// How far an observe phase has come, published at each poll.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObserveProgress {
+    /// The phase (`observe`, or `observe` after an incremental step).
+    pub phase: String,
+    /// Pairs applied at least once.
+    pub applied: usize,
+    /// Pairs that should apply.
+    pub expected: usize,
+    /// The phase has ended (settled, timed out or interrupted).
+    pub finished: bool,
 }
 
 impl RunSettings {
@@ -68,6 +86,7 @@ impl RunSettings {
             run_id: crate::labels::new_run_id(),
             teardown_timeout: Duration::from_secs(300),
             parameters: serde_json::Value::Null,
+            progress: None,
         }
     }
 }
@@ -76,8 +95,8 @@ impl RunSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum PhaseError {
     /// Ctrl-C or SIGTERM.
-    #[error("interrupted")]
-    Interrupted,
+    #[error("interrupted by {0}")]
+    Interrupted(Signal),
     /// An observe phase did not settle in time.
     #[error("timeout: {0}")]
     Timeout(String),
@@ -92,33 +111,65 @@ pub enum PhaseError {
 impl PhaseError {
     fn status(&self) -> Status {
         match self {
-            PhaseError::Interrupted => Status::Interrupted,
+            PhaseError::Interrupted(_) => Status::Interrupted,
             PhaseError::Timeout(_) => Status::Timeout,
             PhaseError::Failed(_) | PhaseError::Incomplete(_) => Status::Failed,
         }
     }
 }
 
-/// Resolves on Ctrl-C, or SIGTERM on unix (how Kubernetes stops a Job's pod).
-pub async fn interrupted() {
+/// The signal that stopped a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Signal {
+    /// Ctrl-C.
+    #[serde(rename = "SIGINT")]
+    Interrupt,
+    /// SIGTERM: how Kubernetes stops a Job's pod, and how CI systems cancel.
+    #[serde(rename = "SIGTERM")]
+    Terminate,
+}
+
+impl Signal {
+    /// The shell's convention: 128 plus the signal's number.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Signal::Interrupt => exit::INTERRUPTED,
+            Signal::Terminate => exit::TERMINATED,
+        }
+    }
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        })
+    }
+}
+
+/// Resolves on Ctrl-C, or SIGTERM on unix, saying which.
+pub async fn interrupted() -> Signal {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         match signal(SignalKind::terminate()) {
             Ok(mut term) => {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => Signal::Interrupt,
+                    _ = term.recv() => Signal::Terminate,
                 }
             }
             Err(_) => {
                 let _ = tokio::signal::ctrl_c().await;
+                Signal::Interrupt
             }
         }
     }
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+        Signal::Interrupt
     }
 }
 
@@ -142,6 +193,9 @@ impl Run<'_> {
     fn save(&mut self) {
         self.summary.wall_seconds = self.started.elapsed().as_secs_f64();
         self.summary.requests = self.target.hub.stats();
+        if let Some(p) = self.target.observer.pipeline() {
+            self.summary.pipeline = Some(p);
+        }
         if let Err(e) = self.summary.write(&self.settings.out) {
             tracing::warn!(error = %e, "cannot write summary.json");
         }
@@ -168,7 +222,7 @@ impl Run<'_> {
         let errors_before = self.summary.errors;
         let result = tokio::select! {
             r = self.phase(phase) => r,
-            _ = interrupted() => Err(PhaseError::Interrupted),
+            signal = interrupted() => Err(PhaseError::Interrupted(signal)),
         };
         let p = match self.target.observer.progress().await {
             Ok(p) => p,
@@ -341,6 +395,7 @@ pub async fn run(
         hub: target.description.clone(),
         pipeline: target.pipeline,
         time_scale: target.time_scale,
+        signal: None,
         started: metrics::now_unix(),
         wall_seconds: 0.0,
         phases: Vec::new(),
@@ -388,7 +443,13 @@ pub async fn run(
     for phase in &scenario.phases {
         if let Err(e) = run.record_phase(phase, recorder.as_ref()).await {
             status = e.status();
-            code = status.exit_code();
+            code = match e {
+                PhaseError::Interrupted(signal) => {
+                    run.summary.signal = Some(signal);
+                    signal.exit_code()
+                }
+                _ => status.exit_code(),
+            };
             break;
         }
     }

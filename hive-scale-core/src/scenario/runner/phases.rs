@@ -1,6 +1,6 @@
 //! Running one phase of a scenario.
 
-use super::{PhaseError, Run};
+use super::{ObserveProgress, PhaseError, Run};
 use crate::adopt::{self, EngineOptions};
 use crate::api::SelectorSyncSet;
 use crate::fixtures::{self, ConfigMapFixture};
@@ -147,8 +147,33 @@ impl Run<'_> {
     async fn observe(&mut self, timeout: Duration) -> Result<(), PhaseError> {
         let deadline = Instant::now() + timeout;
         let poll = self.target.observer.poll_interval();
+        self.target.observer.catch_up().await?;
+        let result = self.settle(deadline, timeout, poll).await;
+        self.publish(|p| p.finished = true);
+        result
+    }
+
+    fn publish(&self, update: impl FnOnce(&mut ObserveProgress)) {
+        if let Some(tx) = &self.settings.progress {
+            tx.send_modify(update);
+        }
+    }
+
+    async fn settle(
+        &mut self,
+        deadline: Instant,
+        timeout: Duration,
+        poll: Duration,
+    ) -> Result<(), PhaseError> {
+        self.publish(|p| {
+            *p = ObserveProgress {
+                phase: "observe".into(),
+                ..ObserveProgress::default()
+            }
+        });
         loop {
             let now = self.target.observer.pairs().await?;
+            self.publish(|p| (p.applied, p.expected) = (now.applied, now.expected));
             if now.applied >= now.expected && self.change_landed(deadline, poll).await? {
                 let grace = Instant::now() + Duration::from_secs(5);
                 while self.target.observer.queue_depth().is_some_and(|q| q > 0)

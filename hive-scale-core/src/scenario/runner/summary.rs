@@ -109,6 +109,9 @@ pub struct Summary {
     pub status: Status,
     /// The process exit code.
     pub exit_code: u8,
+    /// The signal that interrupted the run, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<super::Signal>,
     /// The run id: the value of the run label on every object this run created.
     pub run_id: String,
     /// The scenario as run.
@@ -120,7 +123,7 @@ pub struct Summary {
     /// `embedded (URL)` or the hub's URL.
     pub hub: String,
     /// The Hive pipeline observed.
-    pub pipeline: crate::api::Pipeline,
+    pub pipeline: Option<crate::api::Pipeline>,
     /// Modeled seconds per real second.
     pub time_scale: f64,
     /// Unix seconds at start.
@@ -171,14 +174,15 @@ impl Summary {
 
     fn report_section(&self) -> String {
         let mut text = format!(
-            "\n## Scale test: {}\n\n{}\n\nStatus **{}** (exit code {}), run {}, hub {} ({} pipeline), time scale {} (modeled seconds per real second), {:.0}s wall.\n\n",
+            "\n## Scale test: {}\n\n{}\n\nStatus **{}** (exit code {}), run {}, hub {} ({}), time scale {} (modeled seconds per real second), {:.0}s wall.\n\n",
             self.scenario.name,
             self.scenario.description,
             self.status,
             self.exit_code,
             self.run_id,
             self.hub,
-            self.pipeline,
+            self.pipeline
+                .map_or("pipeline unknown".to_string(), |p| format!("{p} pipeline")),
             self.time_scale,
             self.wall_seconds
         );

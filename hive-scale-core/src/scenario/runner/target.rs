@@ -1,5 +1,6 @@
 //! Where a scenario runs, and what that hub can tell the runner about Hive's progress.
 
+use super::watch::{Detected, WatchObserver, detect_pipeline};
 use crate::Result;
 use crate::adopt::AdoptPlan;
 use crate::api::Pipeline;
@@ -38,12 +39,25 @@ pub trait Observer: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// Brings what the observer knows up to the hub's present, so the phase that follows does
+    /// not count from before the run's last writes (a watch's copy lags them a little).
+    fn catch_up(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The pipeline whose objects the hub holds, once it can tell (a real hub that serves
+    /// both kinds is only known by what Hive writes).
+    fn pipeline(&self) -> Option<Pipeline> {
+        None
+    }
+
     /// How often the runner polls [`Observer::pairs`] (wall time).
     fn poll_interval(&self) -> Duration;
 }
 
 /// Reads progress by listing Hive's objects (ClusterDeployments, SelectorSyncSets and every
-/// ClusterSync or SyncSetInstance) at each poll.
+/// ClusterSync or SyncSetInstance) at each call: for the embedded hub, where a list costs
+/// nothing that is measured; a real hub is watched instead (see [`WatchObserver`]).
 #[derive(Debug, Clone)]
 pub struct ListObserver {
     hub: Hub,
@@ -101,8 +115,9 @@ pub struct Target {
     /// The clones' objects (spoke kubeconfig or fake clusters, prefixes, labels); the runner
     /// sets its run id.
     pub clones: AdoptPlan,
-    /// Which Hive pipeline the hub runs.
-    pub pipeline: Pipeline,
+    /// Which Hive pipeline the hub runs; `None` until Hive's objects say (a hub that serves
+    /// both kinds; see [`Observer::pipeline`]).
+    pub pipeline: Option<Pipeline>,
     /// Modeled seconds per real second (1 on a real hub).
     pub time_scale: f64,
     /// Where Hive's metrics come from, if anywhere.
@@ -121,19 +136,20 @@ pub struct RealHub {
     pub spoke_kubeconfig: Option<std::path::PathBuf>,
     /// Mark clones as fake clusters even with a spoke kubeconfig.
     pub fake_cluster: bool,
-    /// Which Hive pipeline the hub runs.
-    pub pipeline: Pipeline,
+    /// Which Hive pipeline the hub runs; `None` finds out (see [`detect_pipeline`]).
+    pub pipeline: Option<Pipeline>,
     /// Where Hive's metrics come from (a Prometheus, or `/metrics` endpoints), if anywhere.
     pub metrics: Option<Source>,
 }
 
 impl Target {
-    /// Connects to a real hub: checks the spoke kubeconfig (if any) and that the hub answers.
+    /// Connects to a real hub: checks the spoke kubeconfig (if any) and that the hub answers,
+    /// finds out its pipeline, and starts watching Hive's objects.
     ///
     /// # Errors
     ///
-    /// A spoke kubeconfig that cannot be read or is not valid, or a hub that cannot be
-    /// reached; nothing has been written when this fails.
+    /// A spoke kubeconfig that cannot be read or is not valid, a hub that cannot be reached
+    /// or does not serve Hive's sync objects; nothing has been written when this fails.
     pub async fn real(opts: RealHub) -> Result<Self> {
         let clones = match &opts.spoke_kubeconfig {
             Some(path) => {
@@ -151,12 +167,21 @@ impl Target {
         };
         let hub = Hub::connect(&opts.hub).await?;
         hub.check().await?;
-        let observer = ListObserver::new(hub.clone(), opts.pipeline, Duration::from_secs(5));
+        let detected = match opts.pipeline {
+            Some(p) => Detected::Pipeline(p),
+            None => detect_pipeline(&hub).await?,
+        };
+        let observer =
+            WatchObserver::start(&hub, detected, Duration::from_secs(5), opts.hub.timeout).await?;
+        let pipeline = match detected {
+            Detected::Pipeline(p) => Some(p),
+            Detected::Undecided => None,
+        };
         Ok(Self {
             description: hub.server().to_string(),
             hub,
             clones,
-            pipeline: opts.pipeline,
+            pipeline,
             time_scale: 1.0,
             metrics: opts.metrics,
             observer: Box::new(observer),

@@ -1,0 +1,335 @@
+//! The `hive-scale` program: its subcommands against the examples, credentials resolved as
+//! kubectl resolves them, SIGTERM, and a real hub's pipeline found out and watched.
+
+mod common;
+
+use common::{TestHub, bin, run_bin, run_with_env};
+use hive_scale_core::api::SelectorSyncSet;
+use kube::api::Api;
+use kube::config::Kubeconfig;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tool_is_a_subcommand_and_says_the_same_as_its_example() {
+    let help = run_bin(&["--help"], &[]).await;
+    help.ok();
+    for sub in [
+        "hub",
+        "setup-selectorsyncsets",
+        "test-setup",
+        "get-kubeconfig",
+        "teardown",
+        "plan",
+        "snapshot",
+        "record",
+        "report",
+        "scaletest",
+        "completion",
+    ] {
+        assert!(
+            help.stdout.lines().any(|l| l.trim_start().starts_with(sub)),
+            "{sub} missing from:\n{}",
+            help.stdout
+        );
+    }
+    // The same code behind both fronts: the same YAML for the same flags.
+    let args = [
+        "--count",
+        "2",
+        "--configmaps",
+        "1",
+        "--run",
+        "r",
+        "--dry-run",
+    ];
+    let from_bin = run_bin(&[&["setup-selectorsyncsets"], &args[..]].concat(), &[]).await;
+    let from_example = run_with_env("setup_selectorsyncsets", &args, &[]).await;
+    from_bin.ok();
+    from_example.ok();
+    assert_eq!(from_bin.stdout, from_example.stdout);
+    assert!(from_bin.stdout.contains("name: scaletest-1-configmap"));
+    let plan = [
+        "--clusters",
+        "20",
+        "--selectorsyncsets",
+        "2",
+        "--configmaps",
+        "1",
+        "--json",
+    ];
+    let a = run_bin(&[&["plan"], &plan[..]].concat(), &[]).await;
+    let b = run_with_env("plan", &plan, &[]).await;
+    let without_wall_time = |text: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+        v[0].as_object_mut().unwrap().remove("wall_seconds");
+        v
+    };
+    assert_eq!(
+        without_wall_time(&a.ok().stdout),
+        without_wall_time(&b.ok().stdout),
+        "the planner is deterministic and the same code runs"
+    );
+
+    let completion = run_bin(&["completion", "bash"], &[]).await;
+    completion.ok();
+    assert!(completion.stdout.contains("hive-scale"));
+    assert!(completion.stdout.contains("setup-selectorsyncsets"));
+    assert_eq!(run_bin(&["completion", "tcsh"], &[]).await.code, 2);
+
+    let bogus = run_bin(&["frobnicate"], &[]).await;
+    assert_eq!(bogus.code, 2);
+    assert!(
+        bogus.one_error_line().contains("frobnicate"),
+        "{}",
+        bogus.stderr
+    );
+    let bad_duration = run_bin(&["record", "--duration", "5 parsecs"], &[]).await;
+    assert_eq!(bad_duration.code, 2, "{}", bad_duration.stderr);
+}
+
+/// Writes `kc` as a kubeconfig file (JSON is YAML).
+fn write_kubeconfig(path: &std::path::Path, kc: &Kubeconfig) {
+    std::fs::write(path, serde_json::to_string_pretty(kc).unwrap()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_resolved_as_kubectl_resolves_them() {
+    let hub = TestHub::start().await;
+    let dir = hub.dir.path();
+    let full = Kubeconfig::read_from(hub.kubeconfig()).unwrap();
+    // Split the hub's kubeconfig over two files as people's KUBECONFIG lists are: users and
+    // contexts in one (whose current context points at a hub that does not answer), clusters
+    // in the other.
+    let mut users = full.clone();
+    users.clusters.clear();
+    let mut dead = users.contexts[0].clone();
+    dead.name = "elsewhere".into();
+    dead.context.as_mut().unwrap().cluster = "nowhere".into();
+    users.contexts.push(dead);
+    users.current_context = Some("elsewhere".into());
+    let mut clusters = Kubeconfig {
+        clusters: full.clusters.clone(),
+        ..Kubeconfig::default()
+    };
+    let mut nowhere = full.clusters[0].clone();
+    nowhere.name = "nowhere".into();
+    nowhere.cluster.as_mut().unwrap().server = Some("https://127.0.0.1:1".into());
+    clusters.clusters.push(nowhere);
+    let (a, b) = (dir.join("users.yaml"), dir.join("clusters.yaml"));
+    write_kubeconfig(&a, &users);
+    write_kubeconfig(&b, &clusters);
+    let list = std::env::join_paths([dir.join("missing.yaml"), a.clone(), b.clone()]).unwrap();
+    let list = list.to_str().unwrap();
+    let context = full.current_context.clone().unwrap();
+    let setup = |extra: &[&str]| {
+        let mut args = vec![
+            "setup-selectorsyncsets",
+            "--count",
+            "1",
+            "--configmaps",
+            "1",
+            "--max-retries",
+            "0",
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>, env: Vec<(&'static str, String)>| async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        run_bin(&args, &env).await
+    };
+    // The merged list's current context is the dead hub: one error line naming it.
+    let r = run(setup(&[]), vec![("KUBECONFIG", list.into())]).await;
+    assert!(r.one_error_line().contains("127.0.0.1:1"), "{}", r.stderr);
+    // --context picks a context of the first file and a cluster of the second.
+    let r = run(
+        setup(&["--context", &context]),
+        vec![("KUBECONFIG", list.into())],
+    )
+    .await;
+    r.ok();
+    let sets: Api<SelectorSyncSet> = Api::all(hub.server.client().await.unwrap());
+    assert!(
+        sets.get_opt("scaletest-0-configmap")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // A list of files none of which exists is an error, not a fall back to another hub.
+    let none = std::env::join_paths([dir.join("x.yaml"), dir.join("y.yaml")]).unwrap();
+    let r = run(
+        setup(&[]),
+        vec![("KUBECONFIG", none.to_str().unwrap().into())],
+    )
+    .await;
+    assert!(
+        r.one_error_line().contains("does not exist"),
+        "{}",
+        r.stderr
+    );
+    // No kubeconfig anywhere, in a pod: the service account is tried (and here is missing).
+    let home = tempfile::tempdir().unwrap();
+    let r = run(
+        setup(&[]),
+        vec![
+            ("HOME", home.path().to_str().unwrap().into()),
+            ("KUBERNETES_SERVICE_HOST", "127.0.0.1".into()),
+            ("KUBERNETES_SERVICE_PORT", "1".into()),
+        ],
+    )
+    .await;
+    assert!(
+        r.one_error_line().contains("service account"),
+        "{}",
+        r.stderr
+    );
+    // Not in a pod either: the error names ~/.kube/config.
+    let r = run(
+        setup(&[]),
+        vec![("HOME", home.path().to_str().unwrap().into())],
+    )
+    .await;
+    assert!(r.one_error_line().contains(".kube/config"), "{}", r.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_a_run_like_ctrl_c_with_its_own_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("term");
+    let child = tokio::process::Command::new(bin())
+        .args([
+            "scaletest",
+            "--clusters",
+            "30",
+            "--selectorsyncsets",
+            "6",
+            "--time-scale",
+            "1",
+            "--interval",
+            "200ms",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env_remove("KUBECONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    // Wait until it is observing (the summary is rewritten after each phase).
+    for _ in 0..200 {
+        let adopted = std::fs::read_to_string(out.join("summary.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|s| s["phases"].as_array().is_some_and(|p| p.len() >= 2));
+        if adopted {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(143), "{stderr}");
+    // Not on a terminal: progress comes as plain lines.
+    assert!(
+        stderr.contains("pairs applied ("),
+        "a progress line while observing: {stderr}"
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["status"], "interrupted");
+    assert_eq!(s["signal"], "SIGTERM");
+    assert_eq!(s["exit_code"], 143);
+}
+
+/// A hub the tool did not start, running the 2020 pipeline: scaletest finds that out (both
+/// kinds are served, neither has objects, so from what Hive writes), passes, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_hub_running_the_2020_pipeline_is_found_out_and_watched() {
+    use hive_scale_core::api::Pipeline;
+    use hive_scale_core::hub::{Hub, HubOptions};
+    use hive_scale_core::scenario::runner::{Detected, detect_pipeline};
+    use hive_scale_sim::controllers::SimConfig;
+    use hive_scale_sim::hub::{EmbeddedHub, EmbeddedHubConfig};
+    use hive_scale_sim::model::CostModel;
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = EmbeddedHubConfig::new(dir.path().join("hub"));
+    cfg.time_scale = hive_scale_sim::clock::TimeScale::new(20.0).unwrap();
+    let mut model = CostModel::preset("laptop").unwrap();
+    model.pipeline = Pipeline::SyncSetInstance;
+    cfg.sim = SimConfig::new(model);
+    let hub = EmbeddedHub::start(cfg).await.unwrap();
+    let kubeconfig = hub.kubeconfig_path().to_str().unwrap().to_string();
+    let out = dir.path().join("run");
+    let r = run_bin(
+        &[
+            "scaletest",
+            "--kubeconfig",
+            &kubeconfig,
+            "--fake-cluster",
+            "--metrics-url",
+            &hub.metrics_url(),
+            "--clusters",
+            "8",
+            "--selectorsyncsets",
+            "3",
+            "--configmaps",
+            "1",
+            "--timeout",
+            "2m",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("pipeline found out when Hive first writes"),
+        "{}",
+        r.stdout
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["pipeline"], "syncsetinstance");
+    let observe = s["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "observe")
+        .unwrap();
+    assert_eq!(observe["pairs_applied"], 8 * 3);
+
+    // Without one of the kinds the answer comes from discovery alone; without both, Hive is
+    // not there and the run would write nothing.
+    let opts = HubOptions {
+        kubeconfig: Some(kubeconfig.clone().into()),
+        ..HubOptions::default()
+    };
+    let client = Hub::connect(&opts).await.unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.client());
+    crds.delete("syncsetinstances.hive.openshift.io", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        detect_pipeline(&client).await.unwrap(),
+        Detected::Pipeline(Pipeline::ClusterSync)
+    );
+    crds.delete(
+        "clustersyncs.hiveinternal.openshift.io",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let e = detect_pipeline(&client).await.unwrap_err().to_string();
+    assert!(e.contains("is Hive installed?"), "{e}");
+    hub.shutdown().await;
+}
