@@ -195,12 +195,12 @@ pub struct ScenarioFlags {
     /// ConfigMaps per set.
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub configmaps: Option<u32>,
-    /// Fail (exit 5) if an observe phase takes longer than this, modeled seconds.
-    #[arg(long)]
-    pub max_drain: Option<f64>,
-    /// Fail (exit 6) if the P99 fan-out latency exceeds this, modeled seconds.
-    #[arg(long)]
-    pub max_p99_fanout: Option<f64>,
+    /// Fail (exit 5) if an observe phase takes longer than this, modeled time (`90m`, `2h`).
+    #[arg(long, value_parser = duration)]
+    pub max_drain: Option<Duration>,
+    /// Fail (exit 6) if the P99 fan-out latency exceeds this, modeled time (`30s`, `5m`).
+    #[arg(long, value_parser = duration)]
+    pub max_p99_fanout: Option<Duration>,
     /// Fail (exit 7) if more writes than this failed.
     #[arg(long)]
     pub max_errors: Option<u64>,
@@ -222,8 +222,14 @@ impl ScenarioFlags {
         }
         s.configmaps = self.configmaps.unwrap_or(s.configmaps);
         let t = &mut s.thresholds;
-        t.max_drain_seconds = self.max_drain.or(t.max_drain_seconds);
-        t.max_p99_fanout_seconds = self.max_p99_fanout.or(t.max_p99_fanout_seconds);
+        t.max_drain_seconds = self
+            .max_drain
+            .map(|d| d.as_secs_f64())
+            .or(t.max_drain_seconds);
+        t.max_p99_fanout_seconds = self
+            .max_p99_fanout
+            .map(|d| d.as_secs_f64())
+            .or(t.max_p99_fanout_seconds);
         t.max_errors = self.max_errors.or(t.max_errors);
         s.validate()
             .map_err(|why| usage(format!("scenario {}: {why}", s.name)))?;
