@@ -388,10 +388,11 @@ where
     S: tower::Service<http::Request<B>, Response = http::Response<R>>,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
+    R: http_body::Body + Send + 'static,
 {
-    type Response = S::Response;
+    type Response = http::Response<CountingBody<R>>;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
+    type Future = BoxFuture<'static, Result<Self::Response, S::Error>>;
 
     fn poll_ready(
         &mut self,
@@ -412,7 +413,45 @@ where
             let res = fut.await;
             let ok = matches!(&res, Ok(r) if r.status().as_u16() < 400);
             stats.record(start.elapsed(), ok);
-            res
+            res.map(|r| {
+                r.map(|inner| CountingBody {
+                    inner: Box::pin(inner),
+                    stats,
+                })
+            })
         })
+    }
+}
+
+/// A response body that counts its bytes into the hub's statistics as they arrive.
+struct CountingBody<R> {
+    inner: std::pin::Pin<Box<R>>,
+    stats: Arc<RequestStats>,
+}
+
+impl<R: http_body::Body> http_body::Body for CountingBody<R> {
+    type Data = R::Data;
+    type Error = R::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = self.inner.as_mut().poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            use bytes::Buf as _;
+            self.stats.received(data.remaining() as u64);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }

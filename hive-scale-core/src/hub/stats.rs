@@ -8,6 +8,8 @@ use std::time::Duration;
 #[derive(Debug, Default)]
 pub struct RequestStats {
     inner: Mutex<Inner>,
+    // Counted per body chunk, watches included: an atomic keeps the hot path off the lock.
+    response_bytes: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -30,6 +32,8 @@ pub struct StatsSnapshot {
     pub errors: u64,
     /// Retries after transient failures.
     pub retries: u64,
+    /// Bytes of response bodies received, watch streams included: what the hub served us.
+    pub response_bytes: u64,
     /// Median request latency, seconds.
     pub latency_p50: f64,
     /// 90th percentile latency, seconds.
@@ -55,6 +59,12 @@ impl RequestStats {
         }
     }
 
+    /// Counts bytes of response bodies (watch streams included, as they arrive).
+    pub fn received(&self, bytes: u64) {
+        self.response_bytes
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Records one retry.
     pub fn retried(&self) {
         self.inner.lock().retries += 1;
@@ -71,6 +81,9 @@ impl RequestStats {
             requests,
             errors,
             retries,
+            response_bytes: self
+                .response_bytes
+                .load(std::sync::atomic::Ordering::Relaxed),
             latency_p50: percentile(&l, 0.50),
             latency_p90: percentile(&l, 0.90),
             latency_p99: percentile(&l, 0.99),

@@ -91,6 +91,27 @@ pub struct Counters {
     pub set_first_successes: AtomicU64,
     /// Clusters whose every set has succeeded once.
     pub cluster_first_successes: AtomicU64,
+    /// Requests the controllers sent to the hub (writes; their reads come from informer caches,
+    /// as Hive's do). Counted only where client metrics are on (the live hub).
+    pub hub_requests: AtomicU64,
+    /// Bytes those requests cost the hub: each written object as the request body, again as
+    /// the response, and once more as the watch event Hive's own informer receives.
+    pub hub_bytes: AtomicU64,
+}
+
+/// The size of what a controller's write stored, for [`Counters::hub_bytes`].
+pub trait WrittenObject {
+    /// Bytes of the stored object as JSON (0 when the write failed).
+    fn written_bytes(&self) -> u64;
+}
+
+impl<E> WrittenObject for Result<(crate::apiserver::store::Obj, crate::apiserver::store::WriteEffect), E> {
+    fn written_bytes(&self) -> u64 {
+        match self {
+            Ok((obj, _)) => serde_json::to_vec(&**obj).map_or(0, |v| v.len() as u64),
+            Err(_) => 0,
+        }
+    }
 }
 
 /// A (Selector)SyncSet's resources, parsed and hashed once per generation.
@@ -225,7 +246,7 @@ impl Sim {
     }
 
     /// A write to the hub by `controller`: client limiter, hub capacity, latency, metrics; then `f`.
-    pub async fn hub_write<T>(
+    pub async fn hub_write<T: WrittenObject>(
         &self,
         controller: &str,
         method: &str,
@@ -243,6 +264,13 @@ impl Sim {
             ..Default::default()
         };
         let out = f(&self.hub, &opts);
+        if self.client_metrics {
+            // Request body, response, and the watch event to Hive's informer.
+            self.counters.hub_requests.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .hub_bytes
+                .fetch_add(3 * out.written_bytes(), Ordering::Relaxed);
+        }
         self.client_metric(controller, method, resource, false, took);
         out
     }
