@@ -266,12 +266,12 @@ impl HiveMetrics {
             m.controller_reconcile_seconds.clone(),
         );
         r.register(
-            "hive_selectorsyncset_clusters_total",
+            names::SELECTORSYNCSET_CLUSTERS,
             "ClusterSyncs listing the SelectorSyncSet",
             m.selectorsyncset_clusters.clone(),
         );
         r.register(
-            "hive_selectorsyncset_clusters_unapplied_total",
+            names::SELECTORSYNCSET_UNAPPLIED,
             "Of those, how many are not applied",
             m.selectorsyncset_unapplied.clone(),
         );

@@ -29,6 +29,12 @@ pub const PROCESS_RESIDENT_MEMORY_BYTES: &str = "process_resident_memory_bytes";
 /// Hive; when present, rates are converted to per modeled second.
 pub const SIM_TIME_SCALE: &str = "hive_sim_time_scale";
 
+/// `hive_selectorsyncset_clusters_total{name}`: ClusterSyncs listing the SelectorSyncSet.
+pub const SELECTORSYNCSET_CLUSTERS: &str = "hive_selectorsyncset_clusters_total";
+/// `hive_selectorsyncset_clusters_unapplied_total{name}`: of those, the ones whose last result
+/// is not a success.
+pub const SELECTORSYNCSET_UNAPPLIED: &str = "hive_selectorsyncset_clusters_unapplied_total";
+
 /// Every name above.
 pub const ALL: &[&str] = &[
     WORKQUEUE_DEPTH,
@@ -41,6 +47,8 @@ pub const ALL: &[&str] = &[
     PROCESS_CPU_SECONDS_TOTAL,
     PROCESS_RESIDENT_MEMORY_BYTES,
     SIM_TIME_SCALE,
+    SELECTORSYNCSET_CLUSTERS,
+    SELECTORSYNCSET_UNAPPLIED,
 ];
 
 #[cfg(test)]

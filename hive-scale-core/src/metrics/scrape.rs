@@ -261,6 +261,7 @@ pub fn evaluate(
 }
 
 /// One endpoint: the URL requests go to, and the same without credentials, to show.
+#[derive(Clone)]
 struct Endpoint {
     url: reqwest::Url,
     shown: String,
@@ -274,6 +275,21 @@ pub struct Scraper {
     timeout: Duration,
     rate_window: Duration,
     last: parking_lot::Mutex<Option<Arc<Scrape>>>,
+}
+
+/// Another scraper of the same endpoints with the same credentials, with its own memory of the
+/// last scrape (rates computed by one are not disturbed by the other's scrapes).
+impl Clone for Scraper {
+    fn clone(&self) -> Self {
+        Self {
+            endpoints: self.endpoints.clone(),
+            http: self.http.clone(),
+            auth: self.auth.clone(),
+            timeout: self.timeout,
+            rate_window: self.rate_window,
+            last: parking_lot::Mutex::new(None),
+        }
+    }
 }
 
 impl std::fmt::Debug for Scraper {

@@ -6,7 +6,7 @@ use super::snapshot::{QueryOutcome, QueryResult, Snapshot};
 use super::{MetricsError, PrometheusClient, Scraper};
 
 /// Where snapshots come from.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Source {
     /// A Prometheus server's HTTP API.
     Prometheus(PrometheusClient),

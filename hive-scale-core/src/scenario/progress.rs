@@ -124,6 +124,16 @@ impl HiveObjects {
         Ok(objects)
     }
 
+    /// Lists only the sync objects of `pipeline`.
+    pub async fn list_sync_objects(hub: &Hub, pipeline: Pipeline) -> Result<Self> {
+        let mut objects = Self::default();
+        match pipeline {
+            Pipeline::ClusterSync => objects.cluster_syncs = list(hub).await?,
+            Pipeline::SyncSetInstance => objects.instances = list(hub).await?,
+        }
+        Ok(objects)
+    }
+
     /// The pipeline whose objects are present (ClusterSync when both are).
     pub fn pipeline(&self) -> Option<Pipeline> {
         if !self.cluster_syncs.is_empty() {

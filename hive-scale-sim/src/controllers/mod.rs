@@ -105,7 +105,15 @@ pub trait WrittenObject {
     fn written_bytes(&self) -> u64;
 }
 
-impl<E> WrittenObject for Result<(crate::apiserver::store::Obj, crate::apiserver::store::WriteEffect), E> {
+impl<E> WrittenObject
+    for Result<
+        (
+            crate::apiserver::store::Obj,
+            crate::apiserver::store::WriteEffect,
+        ),
+        E,
+    >
+{
     fn written_bytes(&self) -> u64 {
         match self {
             Ok((obj, _)) => serde_json::to_vec(&**obj).map_or(0, |v| v.len() as u64),

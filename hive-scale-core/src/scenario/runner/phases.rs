@@ -147,8 +147,16 @@ impl Run<'_> {
     async fn observe(&mut self, timeout: Duration) -> Result<(), PhaseError> {
         let deadline = Instant::now() + timeout;
         let poll = self.target.observer.poll_interval();
-        self.target.observer.catch_up().await?;
-        let result = self.settle(deadline, timeout, poll).await;
+        self.publish(|p| {
+            *p = ObserveProgress {
+                phase: "observe".into(),
+                ..ObserveProgress::default()
+            }
+        });
+        let result = match self.target.observer.catch_up().await {
+            Ok(()) => self.settle(deadline, timeout, poll).await,
+            Err(e) => Err(e.into()),
+        };
         self.publish(|p| p.finished = true);
         result
     }
@@ -165,12 +173,6 @@ impl Run<'_> {
         timeout: Duration,
         poll: Duration,
     ) -> Result<(), PhaseError> {
-        self.publish(|p| {
-            *p = ObserveProgress {
-                phase: "observe".into(),
-                ..ObserveProgress::default()
-            }
-        });
         loop {
             let now = self.target.observer.pairs().await?;
             self.publish(|p| (p.applied, p.expected) = (now.applied, now.expected));

@@ -171,8 +171,14 @@ impl Target {
             Some(p) => Detected::Pipeline(p),
             None => detect_pipeline(&hub).await?,
         };
-        let observer =
-            WatchObserver::start(&hub, detected, Duration::from_secs(5), opts.hub.timeout).await?;
+        let observer = WatchObserver::start(
+            &hub,
+            detected,
+            Duration::from_secs(5),
+            opts.hub.timeout,
+            opts.metrics.clone(),
+        )
+        .await?;
         let pipeline = match detected {
             Detected::Pipeline(p) => Some(p),
             Detected::Undecided => None,

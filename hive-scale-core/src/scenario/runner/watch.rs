@@ -1,13 +1,18 @@
-//! Observing a real hub by watching it: one list per kind at the start, then only the changes.
+//! Observing a real hub without loading it: watches, and Hive's own metrics.
 //!
-//! Listing every ClusterSync at each poll cost a hub about 68 kB per cluster per poll (60 sets);
-//! a watch sends each object once and then each change once, as Hive's own informers receive
-//! them. kube's reflector keeps the objects; every question the runner asks is answered from
-//! that copy without another request.
+//! Listing every ClusterSync at each poll cost a hub about 68 kB per cluster per poll (60 sets).
+//! ClusterDeployments and SelectorSyncSets (small, rarely written) are watched: kube's reflector
+//! keeps a copy from one list and then only the changes. The sync objects are large and written
+//! at every reconcile, so a watch of them would receive as much as Hive's own informer does.
+//! When Hive's metrics are at hand, the pairs applied come from them
+//! (`hive_selectorsyncset_clusters_total` less `..._unapplied_total`), which costs the hub
+//! nothing, and the sync objects are listed once when a phase ends, for each pair's fan-out;
+//! without metrics they are watched too.
 
 use super::target::{Observer, PairCount};
 use crate::api::{ClusterDeployment, ClusterSync, Pipeline, SelectorSyncSet, SyncSetInstance};
 use crate::hub::Hub;
+use crate::metrics::{Source, names};
 use crate::scenario::progress::{HiveObjects, SyncProgress};
 use crate::{Error, Result};
 use futures::StreamExt as _;
@@ -97,6 +102,11 @@ pub struct WatchObserver {
     selector_sync_sets: Store<SelectorSyncSet>,
     cluster_syncs: Option<Store<ClusterSync>>,
     instances: Option<Store<SyncSetInstance>>,
+    /// Hive's metrics, when progress comes from them instead of watching the sync objects.
+    metrics: Option<Source>,
+    detected: Detected,
+    /// The pipeline seen in the last list of sync objects (metrics mode).
+    listed: parking_lot::Mutex<Option<Pipeline>>,
     tasks: Vec<tokio::task::AbortHandle>,
     poll: Duration,
     hub: Hub,
@@ -132,9 +142,10 @@ where
 }
 
 impl WatchObserver {
-    /// Starts watching ClusterDeployments, SelectorSyncSets and the sync objects of the
-    /// detected pipeline (both kinds when undecided), and waits until each has been listed
-    /// once. `poll` is how often the runner asks for the count (no request is made then).
+    /// Starts watching ClusterDeployments, SelectorSyncSets and, unless `metrics` can tell the
+    /// pairs applied, the sync objects of the detected pipeline (both kinds when undecided),
+    /// and waits until each has been listed once. `poll` is how often the runner asks for the
+    /// count.
     ///
     /// # Errors
     ///
@@ -145,11 +156,14 @@ impl WatchObserver {
         detected: Detected,
         poll: Duration,
         ready_timeout: Duration,
+        metrics: Option<Source>,
     ) -> Result<Self> {
         let client = hub.client();
         let mut tasks = Vec::new();
-        let wants =
-            |p: Pipeline| detected == Detected::Undecided || detected == Detected::Pipeline(p);
+        let wants = |p: Pipeline| {
+            metrics.is_none()
+                && (detected == Detected::Undecided || detected == Detected::Pipeline(p))
+        };
         let observer = Self {
             cluster_deployments: watch(Api::all(client.clone()), &mut tasks),
             selector_sync_sets: watch(Api::all(client.clone()), &mut tasks),
@@ -157,6 +171,9 @@ impl WatchObserver {
                 .then(|| watch(Api::all(client.clone()), &mut tasks)),
             instances: wants(Pipeline::SyncSetInstance)
                 .then(|| watch(Api::all(client.clone()), &mut tasks)),
+            metrics,
+            detected,
+            listed: parking_lot::Mutex::new(None),
             tasks,
             poll,
             hub: hub.clone(),
@@ -178,6 +195,48 @@ impl WatchObserver {
                 seconds: ready_timeout.as_secs_f64(),
             })?;
         Ok(observer)
+    }
+
+    /// The watched objects, with the sync objects listed now when they are not watched.
+    async fn objects_with_syncs(&self) -> Result<HiveObjects> {
+        let mut objects = self.objects();
+        if self.metrics.is_some() {
+            let kinds: &[Pipeline] = match self.detected {
+                Detected::Pipeline(p) => &[p][..],
+                Detected::Undecided => &[Pipeline::ClusterSync, Pipeline::SyncSetInstance][..],
+            };
+            for kind in kinds {
+                let listed = HiveObjects::list_sync_objects(&self.hub, *kind).await?;
+                objects.cluster_syncs.extend(listed.cluster_syncs);
+                objects.instances.extend(listed.instances);
+            }
+            if let Some(p) = objects.pipeline() {
+                *self.listed.lock() = Some(p);
+            }
+        }
+        Ok(objects)
+    }
+
+    /// Pairs applied, from Hive's metrics: every (set, cluster) pair a ClusterSync lists less
+    /// those whose last result is not a success.
+    async fn applied_from_metrics(&self, source: &Source) -> Result<usize> {
+        use crate::metrics::QueryOutcome;
+        let snapshot = source.snapshot(&applied_profile()).await?;
+        // A gauge with no series yet (no ClusterSync lists a set) is zero, not an error.
+        let value = |name: &str| match snapshot.results.iter().find(|r| r.name == name) {
+            Some(r) => match &r.outcome {
+                QueryOutcome::Ok { value } => Ok(value.total().unwrap_or(0.0)),
+                QueryOutcome::Error { error: why } | QueryOutcome::Unavailable { reason: why } => {
+                    Err(Error::Invalid(format!(
+                        "{} cannot count the pairs applied ({name}): {why}",
+                        source.describe()
+                    )))
+                }
+            },
+            None => Ok(0.0),
+        };
+        let (listed, unapplied) = (value("listed")?, value("unapplied")?);
+        Ok((listed - unapplied).max(0.0).round() as usize)
     }
 
     /// The objects as last watched.
@@ -209,7 +268,11 @@ where
 {
     let all = ListParams::default();
     let list = hub.call("list", what, || api.list_metadata(&all)).await?;
-    Ok(list.items.into_iter().filter_map(|m| m.metadata.uid).collect())
+    Ok(list
+        .items
+        .into_iter()
+        .filter_map(|m| m.metadata.uid)
+        .collect())
 }
 
 fn holds<K>(store: &Store<K>, uids: &[String]) -> bool
@@ -223,6 +286,17 @@ where
         .filter_map(|o| o.meta().uid.clone())
         .collect();
     uids.iter().all(|u| seen.contains(u))
+}
+
+/// The two queries that count pairs applied.
+fn applied_profile() -> crate::metrics::Profile {
+    let text = format!(
+        "name: pairs-applied\nqueries:\n- name: listed\n  query: sum({a})\n  kind: count\n  scrape: {{metric: {a}, op: sum}}\n- name: unapplied\n  query: sum({u})\n  kind: count\n  scrape: {{metric: {u}, op: sum}}\n",
+        a = names::SELECTORSYNCSET_CLUSTERS,
+        u = names::SELECTORSYNCSET_UNAPPLIED
+    );
+    crate::metrics::Profile::from_yaml(&text, "built in")
+        .expect("the built-in query profile parses")
 }
 
 impl Observer for WatchObserver {
@@ -249,27 +323,41 @@ impl Observer for WatchObserver {
     }
 
     fn pairs(&self) -> BoxFuture<'_, Result<PairCount>> {
-        let p = self.objects().progress();
         Box::pin(async move {
-            Ok(PairCount {
-                applied: p.done,
-                expected: p.expected,
-            })
+            let objects = self.objects();
+            match &self.metrics {
+                Some(source) => {
+                    let expected = objects.expected();
+                    let applied = self.applied_from_metrics(source).await?;
+                    Ok(PairCount {
+                        applied: applied.min(expected),
+                        expected,
+                    })
+                }
+                None => {
+                    let p = objects.progress();
+                    Ok(PairCount {
+                        applied: p.done,
+                        expected: p.expected,
+                    })
+                }
+            }
         })
     }
 
     fn progress(&self) -> BoxFuture<'_, Result<SyncProgress>> {
-        let p = self.objects().progress();
-        Box::pin(async move { Ok(p) })
+        Box::pin(async move { Ok(self.objects_with_syncs().await?.progress()) })
     }
 
     fn applied_marks<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<HashMap<String, String>>> {
-        let marks = self.objects().applied_marks(set);
-        Box::pin(async move { Ok(marks) })
+        Box::pin(async move { Ok(self.objects_with_syncs().await?.applied_marks(set)) })
     }
 
     fn pipeline(&self) -> Option<Pipeline> {
-        self.objects().pipeline()
+        match self.metrics {
+            Some(_) => *self.listed.lock(),
+            None => self.objects().pipeline(),
+        }
     }
 
     fn poll_interval(&self) -> Duration {
