@@ -65,6 +65,9 @@ pub struct DurationSample {
 
 type Key = (String, String, String, String, String);
 
+/// Buckets gathered per label set (the `le` label taken out).
+type ByLabels = BTreeMap<BTreeMap<String, String>, Vec<(f64, f64)>>;
+
 fn key(s: &DurationSeries) -> Key {
     (
         s.verb.clone(),
@@ -112,7 +115,7 @@ impl DurationSample {
     /// somebody else's and one odd line must not cost the whole check.
     pub fn from_exposition(text: &str, at: f64) -> Self {
         let prefix = "apiserver_request_duration_seconds_bucket{";
-        let mut by_labels: BTreeMap<BTreeMap<String, String>, Vec<(f64, f64)>> = BTreeMap::new();
+        let mut by_labels = ByLabels::new();
         for line in text.lines() {
             let Some(rest) = line.strip_prefix(prefix) else {
                 continue;
@@ -143,8 +146,7 @@ impl DurationSample {
 
     /// Samples from a Prometheus range query of [`PROMQL`]: one sample per evaluation instant.
     pub fn from_range(series: &[RangeSeries]) -> Vec<Self> {
-        let mut at: BTreeMap<u64, BTreeMap<BTreeMap<String, String>, Vec<(f64, f64)>>> =
-            BTreeMap::new();
+        let mut at: BTreeMap<u64, ByLabels> = BTreeMap::new();
         for s in series {
             let mut labels = s.labels.clone();
             let Some(le) = labels.remove("le").as_deref().and_then(parse_le) else {
