@@ -5,7 +5,7 @@
 //!
 //! A request is timed from its receipt to the moment the server lets go of the response body
 //! (after its last byte), and its size is the bytes that body actually yielded: the response is
-//! wrapped in a [`MeteredBody`] that records when it is dropped. Watches are long-running:
+//! wrapped in a `MeteredBody` that records when it is dropped. Watches are long-running:
 //! they are counted in `apiserver_request_total` when they end and kept out of the duration
 //! and size histograms (the SLO leaves them out; a watch's length says nothing of latency).
 
