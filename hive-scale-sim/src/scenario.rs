@@ -12,7 +12,7 @@ use hive_scale_core::Result;
 use hive_scale_core::adopt::AdoptPlan;
 use hive_scale_core::hub::{Hub, HubOptions};
 use hive_scale_core::metrics::{HttpOptions, Scraper, Source};
-use hive_scale_core::scenario::runner::{ListObserver, Observer, PairCount, Target};
+use hive_scale_core::scenario::runner::{ApiLatency, ListObserver, Observer, PairCount, Target};
 use hive_scale_core::scenario::{Phase, Scenario, progress};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -145,7 +145,9 @@ impl EmbeddedHub {
             None => Box::new(lists),
         };
         let m = self.model();
+        let requests = self.hub().request_metrics().clone();
         Ok(Target {
+            api_latency: ApiLatency::Direct(std::sync::Arc::new(move |at| requests.durations(at))),
             description: format!(
                 "the embedded hub ({}; {} {} apply, {} workers)",
                 self.hub().url(),

@@ -5,6 +5,7 @@
 //! is the longer run.
 
 use axum::body::Body;
+use hive_scale_sim::apiserver::request_metrics::RequestMetrics;
 use hive_scale_sim::apiserver::routes::handle;
 use hive_scale_sim::apiserver::state::{ApiState, InFlight};
 use hive_scale_sim::apiserver::{Store, StoreConfig};
@@ -14,15 +15,17 @@ use std::sync::Arc;
 const TOKEN: &str = "fuzz-token";
 
 fn state() -> ApiState {
+    let store = Store::new(
+        &hive_scale_core::api::crds(),
+        StoreConfig {
+            history_limit: 100,
+            watch_buffer: 64,
+            clock: None,
+        },
+    );
     ApiState {
-        store: Store::new(
-            &hive_scale_core::api::crds(),
-            StoreConfig {
-                history_limit: 100,
-                watch_buffer: 64,
-                clock: None,
-            },
-        ),
+        metrics: Arc::new(RequestMetrics::new(store.clone())),
+        store,
         token: std::sync::Arc::new(hive_scale_core::secret::Secret::new(TOKEN)),
         max_body: 64 * 1024,
         shutdown: tokio::sync::watch::channel(false).1,

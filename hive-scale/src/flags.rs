@@ -290,6 +290,10 @@ pub struct RunFlags {
     /// The run id to label objects with (default: a fresh one); teardown removes only its objects.
     #[arg(long, value_parser = run_id)]
     pub run: Option<String>,
+    /// Fail (exit 9) if the hub API server's P99 latency in a 5-minute window exceeds the API
+    /// call latency SLO's limit times this (1: the SLO as written; a large value only reports).
+    #[arg(long, default_value_t = 1.0)]
+    pub max_api_p99_factor: f64,
 }
 
 impl RunFlags {
@@ -298,6 +302,11 @@ impl RunFlags {
         &self,
         scenario: &Scenario,
     ) -> anyhow::Result<hive_scale_core::scenario::runner::RunSettings> {
+        if !(self.max_api_p99_factor.is_finite() && self.max_api_p99_factor > 0.0) {
+            return Err(Failure::usage(
+                "--max-api-p99-factor must be a positive number",
+            ));
+        }
         if self.interval < Duration::from_millis(100) || self.timeout.is_zero() {
             return Err(Failure {
                 code: exit::USAGE,
@@ -315,6 +324,7 @@ impl RunFlags {
         s.teardown_timeout = self.teardown_timeout;
         s.concurrency = self.concurrency as usize;
         s.keep = self.keep;
+        s.api_slo_factor = self.max_api_p99_factor;
         if let Some(run) = &self.run {
             s.run_id = run.clone();
         }

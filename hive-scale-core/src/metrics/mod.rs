@@ -16,6 +16,7 @@
 //!   and one SVG chart per query from a recording, with the findings the 2020 author worked out
 //!   by hand (peak queue, time to drain, rates, time left at the current rate, whether a full
 //!   re-apply fits in the re-apply interval).
+//! * [`slo`]: the API call latency SLO checked from kube-apiserver's duration histogram.
 //! * [`names`]: the metric names the library reads and the simulator exports.
 //! * [`redact_url`]: a URL fit to store or show (no user information, no secret query values).
 
@@ -28,6 +29,7 @@ pub mod prometheus;
 pub mod recorder;
 pub mod report;
 pub mod scrape;
+pub mod slo;
 pub mod snapshot;
 mod source;
 pub mod value;

@@ -28,6 +28,16 @@ pub const PROCESS_RESIDENT_MEMORY_BYTES: &str = "process_resident_memory_bytes";
 /// `hive_sim_time_scale`: the simulator's modeled seconds per real second. Absent on a real
 /// Hive; when present, rates are converted to per modeled second.
 pub const SIM_TIME_SCALE: &str = "hive_sim_time_scale";
+/// `apiserver_request_total{verb,dry_run,group,version,resource,subresource,scope,component,code}`:
+/// kube-apiserver's requests served.
+pub const APISERVER_REQUEST_TOTAL: &str = "apiserver_request_total";
+/// `apiserver_request_duration_seconds{verb,dry_run,group,version,resource,subresource,scope,component}`:
+/// kube-apiserver's latency from receipt to the last byte of the response (the SLO's input).
+pub const APISERVER_REQUEST_DURATION_SECONDS: &str = "apiserver_request_duration_seconds";
+/// `apiserver_response_sizes{verb,group,version,resource,subresource,scope,component}` (bytes).
+pub const APISERVER_RESPONSE_SIZES: &str = "apiserver_response_sizes";
+/// `apiserver_storage_objects{resource}`: objects stored per resource.
+pub const APISERVER_STORAGE_OBJECTS: &str = "apiserver_storage_objects";
 
 /// `hive_selectorsyncset_clusters_total{name}`: ClusterSyncs listing the SelectorSyncSet.
 pub const SELECTORSYNCSET_CLUSTERS: &str = "hive_selectorsyncset_clusters_total";
@@ -49,6 +59,10 @@ pub const ALL: &[&str] = &[
     SIM_TIME_SCALE,
     SELECTORSYNCSET_CLUSTERS,
     SELECTORSYNCSET_UNAPPLIED,
+    APISERVER_REQUEST_TOTAL,
+    APISERVER_REQUEST_DURATION_SECONDS,
+    APISERVER_RESPONSE_SIZES,
+    APISERVER_STORAGE_OBJECTS,
 ];
 
 #[cfg(test)]

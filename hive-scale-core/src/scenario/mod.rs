@@ -109,7 +109,7 @@ pub struct Thresholds {
 /// Exit codes of `scaletest`, one per kind of failure.
 pub mod exit {
     /// The codes in one line, for `--help`.
-    pub const HELP: &str = "Exit codes: 0 passed, 1 a phase failed, 2 bad command line or scenario, 3 teardown refused objects, 4 an observe phase timed out, 5 drain threshold failed, 6 P99 fan-out threshold failed, 7 error threshold failed, 8 teardown failed or timed out (objects left behind), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM (both leave the summary with status interrupted).";
+    pub const HELP: &str = "Exit codes: 0 passed, 1 a phase failed, 2 bad command line or scenario, 3 teardown refused objects, 4 an observe phase timed out, 5 drain threshold failed, 6 P99 fan-out threshold failed, 7 error threshold failed, 8 teardown failed or timed out (objects left behind), 9 API call latency SLO failed (P99 of the hub's API server over a 5-minute window above its limit), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM (both leave the summary with status interrupted).";
 
     /// Everything held.
     pub const OK: u8 = 0;
@@ -129,6 +129,8 @@ pub mod exit {
     pub const ERRORS: u8 = 7;
     /// Teardown failed or timed out: objects were left behind (the summary lists them).
     pub const TEARDOWN: u8 = 8;
+    /// The hub's API server missed the API call latency SLO (times `--max-api-p99-factor`).
+    pub const API_SLO: u8 = 9;
     /// Interrupted by Ctrl-C (SIGINT): 128 + 2.
     pub const INTERRUPTED: u8 = 130;
     /// Stopped by SIGTERM (a Job's pod being deleted, a CI job cancelled): 128 + 15.

@@ -13,6 +13,8 @@
 //!   is cut before the response: the client sees a transport error although the change
 //!   happened.
 //! * `latency=MSms`: added to every resource request.
+//! * `delay=RATE:DURATION`: a share of resource requests is held DURATION (`1500ms`, `2s`)
+//!   before it is served: a server slow now and then, which its latency percentiles show.
 //! * `restart=AFTER:DOWN`: the server restarts once, AFTER seconds in, down for DOWN seconds.
 //! * `seed=N`: the generator's seed.
 
@@ -42,6 +44,8 @@ pub struct FaultConfig {
     pub commit_drop: f64,
     /// Added to every resource request.
     pub latency: Duration,
+    /// A share of resource requests, and how long each of them is held.
+    pub delay: Option<(f64, Duration)>,
     /// Seed of the generator.
     pub seed: u64,
     /// Restart the API server once: after the first duration, for the second.
@@ -103,6 +107,19 @@ impl FaultConfig {
                         secs(down).ok_or("restart: DOWN is not seconds")?,
                     ));
                 }
+                "delay" => {
+                    let (r, d) = v.split_once(':').ok_or_else(|| {
+                        format!("delay: expected RATE:DURATION (e.g. 0.1:1500ms), got {v:?}")
+                    })?;
+                    let r: f64 = r
+                        .parse()
+                        .ok()
+                        .filter(|r| (0.0..=1.0).contains(r))
+                        .ok_or_else(|| format!("delay: rate {r:?} is not between 0 and 1"))?;
+                    let d = hive_scale_core::metrics::parse_duration(d)
+                        .map_err(|e| format!("delay: {e}"))?;
+                    f.delay = Some((r, d));
+                }
                 "latency" => {
                     let ms = v
                         .strip_suffix("ms")
@@ -114,7 +131,7 @@ impl FaultConfig {
                 }
                 other => {
                     return Err(format!(
-                        "unknown fault {other:?}; known: 429=RATE, 500=RATE, 503=RATE, 409=RATE (AlreadyExists on POST, Conflict on PUT, PATCH, DELETE; nothing changed), drop=RATE (cut before serving), commit-drop=RATE (write committed, then cut before the response), latency=MSms, retry-after=SECONDS, restart=AFTER:DOWN, seed=N"
+                        "unknown fault {other:?}; known: 429=RATE, 500=RATE, 503=RATE, 409=RATE (AlreadyExists on POST, Conflict on PUT, PATCH, DELETE; nothing changed), drop=RATE (cut before serving), commit-drop=RATE (write committed, then cut before the response), latency=MSms, delay=RATE:DURATION, retry-after=SECONDS, restart=AFTER:DOWN, seed=N"
                     ));
                 }
             }
@@ -132,6 +149,7 @@ impl FaultConfig {
             + self.commit_drop
             > 0.0
             || !self.latency.is_zero()
+            || self.delay.is_some_and(|(r, d)| r > 0.0 && !d.is_zero())
             || self.restart.is_some()
     }
 }
@@ -187,6 +205,18 @@ impl Faults {
     /// Added latency.
     pub fn latency(&self) -> Duration {
         self.config.latency
+    }
+
+    /// How long to hold this request, when the delay fault picks it.
+    pub fn delay(&self) -> Option<Duration> {
+        let (rate, d) = self.config.delay?;
+        let mut st = self.state.lock();
+        // A roll of its own: configs without a delay keep their fault sequences.
+        if st.rng.random::<f64>() >= rate {
+            return None;
+        }
+        *st.stats.injected.entry("delay").or_default() += 1;
+        Some(d)
     }
 
     /// Decides the fate of a request to `key` (method and path).
@@ -273,6 +303,11 @@ mod tests {
         let f = FaultConfig::parse("commit-drop=0.3,409=0.2").unwrap();
         assert_eq!((f.commit_drop, f.conflict), (0.3, 0.2));
         assert!(f.active());
+        let f = FaultConfig::parse("delay=0.25:1500ms").unwrap();
+        assert_eq!(f.delay, Some((0.25, Duration::from_millis(1500))));
+        assert!(f.active());
+        assert!(FaultConfig::parse("delay=2:1s").is_err());
+        assert!(FaultConfig::parse("delay=0.5").is_err());
         let err = FaultConfig::parse("commit_drop=0.1").unwrap_err();
         assert!(
             err.contains("commit-drop=RATE") && err.contains("409=RATE"),
@@ -311,6 +346,18 @@ mod tests {
                 .iter()
                 .all(|f| *f == Some(Fault::CommitThenDrop))
         );
+    }
+
+    #[test]
+    fn delays_the_configured_share() {
+        let f = Faults::new(FaultConfig {
+            delay: Some((0.3, Duration::from_millis(5))),
+            ..Default::default()
+        });
+        let n = (0..10_000).filter(|_| f.delay().is_some()).count();
+        assert!((2700..3300).contains(&n), "{n}");
+        assert_eq!(f.stats().injected.get("delay"), Some(&(n as u64)));
+        assert_eq!(Faults::new(FaultConfig::default()).delay(), None);
     }
 
     #[test]

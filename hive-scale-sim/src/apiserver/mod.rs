@@ -7,6 +7,7 @@ pub mod faults;
 pub mod fields;
 pub mod protobuf;
 pub mod registry;
+pub mod request_metrics;
 pub mod routes;
 pub mod selector;
 pub mod server;

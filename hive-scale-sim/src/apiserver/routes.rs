@@ -6,6 +6,7 @@ use super::error::ApiError;
 use super::faults::Fault;
 use super::protobuf;
 use super::registry::ResourceDef;
+use super::request_metrics::{RequestKey, RequestMetrics};
 use super::selector::{FieldQuery, LabelQuery};
 use super::state::{ApiState, error_response, flag, json_response};
 use super::store::{
@@ -19,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 fn ok(body: &Value) -> Response {
     json_response(StatusCode::OK, body)
@@ -49,21 +51,45 @@ pub fn authorized(headers: &HeaderMap, token: &str) -> bool {
 
 /// Entry point of every request.
 pub async fn handle(state: ApiState, req: Request<Body>) -> Response {
+    // kube-apiserver's latency starts at receipt.
+    let started = Instant::now();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let public = matches!(
         path.as_str(),
         "/healthz" | "/livez" | "/readyz" | "/version"
     );
+    // Like kube-apiserver, requests that fail authentication are not in the request metrics.
     if !public && !authorized(&parts.headers, state.token.expose()) {
         return error_response(&ApiError::unauthorized());
     }
     let _in_flight = state.in_flight.enter();
+    let (query, bad_query) = match parse_query(parts.uri.query().unwrap_or("")) {
+        Ok(q) => (q, None),
+        Err(e) => (HashMap::new(), Some(e)),
+    };
+    let key = RequestKey::classify(&parts.method, &path, &query);
+    let response = match bad_query {
+        Some(e) => error_response(&e),
+        None => serve_request(&state, parts, body, &path, query).await,
+    };
+    state.metrics.meter(key, started, response)
+}
+
+/// Faults, the body, the route: everything after authentication.
+async fn serve_request(
+    state: &ApiState,
+    parts: axum::http::request::Parts,
+    body: Body,
+    path: &str,
+    query: HashMap<String, String>,
+) -> Response {
     let is_resource = path.starts_with("/api/") || path.starts_with("/apis/");
     let mut drop_after_serving = false;
     if let (Some(faults), true) = (&state.faults, is_resource) {
-        if !faults.latency().is_zero() {
-            tokio::time::sleep(faults.latency()).await;
+        let delay = faults.latency() + faults.delay().unwrap_or_default();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
         }
         match faults.decide(
             parts.method.as_str(),
@@ -75,15 +101,11 @@ pub async fn handle(state: ApiState, req: Request<Body>) -> Response {
             None => {}
         }
     }
-    let query = match parse_query(parts.uri.query().unwrap_or("")) {
-        Ok(q) => q,
-        Err(e) => return error_response(&e),
-    };
     let body = match axum::body::to_bytes(body, state.max_body).await {
         Ok(b) => b,
         Err(_) => return error_response(&ApiError::too_large(state.max_body)),
     };
-    let response = match route(&state, &parts.method, &path, &query, &parts.headers, body).await {
+    let response = match route(state, &parts.method, path, &query, &parts.headers, body).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
     };
@@ -152,6 +174,17 @@ async fn route(
     match segs.as_slice() {
         ["healthz" | "livez" | "readyz"] => return Ok((StatusCode::OK, "ok").into_response()),
         ["version"] => return read_only(Some(discovery::version())),
+        ["metrics"] => {
+            if method != Method::GET {
+                return Err(ApiError::method_not_allowed(method.as_str(), path));
+            }
+            return Ok((
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, RequestMetrics::content_type())],
+                state.metrics.encode(),
+            )
+                .into_response());
+        }
         ["api"] => return read_only(Some(discovery::core_versions())),
         ["apis"] => return read_only(Some(discovery::groups(&registry))),
         ["api", v] => return read_only(discovery::resources(&registry, "", v)),

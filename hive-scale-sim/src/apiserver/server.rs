@@ -1,6 +1,7 @@
 //! The running API server: TLS listener, bearer token, kubeconfig on disk.
 
 use super::faults::{FaultConfig, Faults};
+use super::request_metrics::RequestMetrics;
 use super::routes;
 use super::state::{ApiState, InFlight};
 use super::store::{Store, StoreConfig};
@@ -64,6 +65,7 @@ pub struct ApiServer {
     task: tokio::task::JoinHandle<()>,
     faults: Option<Arc<Faults>>,
     in_flight: Arc<InFlight>,
+    metrics: Arc<RequestMetrics>,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -114,6 +116,7 @@ impl ApiServer {
             .filter(FaultConfig::active)
             .map(|f| Arc::new(Faults::new(f)));
         let in_flight = Arc::new(InFlight::default());
+        let metrics = Arc::new(RequestMetrics::new(store.clone()));
         let state = ApiState {
             store: store.clone(),
             token: token.clone(),
@@ -121,6 +124,7 @@ impl ApiServer {
             shutdown: shutdown_rx,
             faults: faults.clone(),
             in_flight: in_flight.clone(),
+            metrics: metrics.clone(),
         };
         let app =
             Router::new().fallback(move |req: Request<Body>| routes::handle(state.clone(), req));
@@ -171,6 +175,7 @@ impl ApiServer {
             task,
             faults,
             in_flight,
+            metrics,
         })
     }
 
@@ -197,6 +202,12 @@ impl ApiServer {
     /// Injected-fault counts, when faults are configured.
     pub fn fault_stats(&self) -> Option<super::faults::FaultStats> {
         self.faults.as_ref().map(|f| f.stats())
+    }
+
+    /// kube-apiserver's request metrics of this server, as `/metrics` serves them; the runner
+    /// of a scale test on the embedded hub reads the duration histogram from here directly.
+    pub fn request_metrics(&self) -> &Arc<RequestMetrics> {
+        &self.metrics
     }
 
     /// Concurrent request accounting.

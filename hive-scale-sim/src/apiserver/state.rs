@@ -25,6 +25,8 @@ pub struct ApiState {
     pub faults: Option<Arc<Faults>>,
     /// Requests being served now, and the most ever at once.
     pub in_flight: Arc<InFlight>,
+    /// kube-apiserver's request metrics.
+    pub metrics: Arc<super::request_metrics::RequestMetrics>,
 }
 
 /// Concurrent request accounting.

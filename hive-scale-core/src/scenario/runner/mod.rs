@@ -19,12 +19,13 @@ mod target;
 mod watch;
 
 pub use summary::{PhaseRecord, Status, Summary, TeardownRecord, ThresholdResult};
-pub use target::{ListObserver, Observer, PairCount, RealHub, Target};
+pub use target::{ApiLatency, ListObserver, Observer, PairCount, RealHub, Target};
 pub use watch::{Detected, WatchObserver, detect_pipeline};
 
 use crate::adopt::{self, AdoptPlan, Selection, TeardownOptions};
 use crate::fixtures::SelectorSyncSetFixture;
 use crate::hub::StatsSnapshot;
+use crate::metrics::slo::{self, DurationSample, SloReport, SloStatus};
 use crate::metrics::{self, Profile, Recorder, RecorderHandle};
 use crate::scenario::progress::Percentiles;
 use crate::scenario::{Phase, Scenario, exit};
@@ -56,6 +57,8 @@ pub struct RunSettings {
     pub teardown_timeout: Duration,
     /// Parameters to record in the summary (flags as given, without credentials).
     pub parameters: serde_json::Value,
+    /// The API call latency SLO's limits are multiplied by this (1: the SLO as written).
+    pub api_slo_factor: f64,
     /// Where observe phases publish their progress at each poll, for a front to draw.
     pub progress: Option<tokio::sync::watch::Sender<ObserveProgress>>,
 }
@@ -87,6 +90,7 @@ impl RunSettings {
             teardown_timeout: Duration::from_secs(300),
             parameters: serde_json::Value::Null,
             progress: None,
+            api_slo_factor: 1.0,
         }
     }
 }
@@ -329,7 +333,79 @@ impl Run<'_> {
                 }
             }
         }
+        if let Some(r) = &self.summary.api_slo
+            && r.status != SloStatus::NotMeasured
+        {
+            // How many times its SLO limit the worst group's P99 was: the factor that would
+            // have made it pass.
+            let worst = r
+                .groups
+                .iter()
+                .map(|g| g.p99_seconds / (g.limit_seconds / r.factor))
+                .fold(0.0, f64::max);
+            let held = r.status == SloStatus::Passed;
+            self.summary.thresholds.push(ThresholdResult {
+                kind: "api-slo".into(),
+                limit: r.factor,
+                value: worst,
+                held,
+                exit_code: exit::API_SLO,
+            });
+            if !held {
+                failed = failed.or(Some(exit::API_SLO));
+            }
+        }
         failed
+    }
+
+    /// Checks the API call latency SLO from what the target's API server reported.
+    async fn check_api_slo(&mut self, sampler: Option<ApiSampler>) {
+        let factor = self.settings.api_slo_factor;
+        let report = match (&self.target.api_latency, sampler) {
+            (ApiLatency::Direct(_), Some(s)) => {
+                let mut r = slo::check(&s.finish().await, factor);
+                r.source = Some("the embedded API server, read in-process".into());
+                r
+            }
+            (ApiLatency::Prometheus(p), _) => {
+                let (start, end) = (self.summary.started, metrics::now_unix());
+                // Enough points for 5-minute windows without asking Prometheus for thousands.
+                let step = Duration::from_secs_f64(((end - start) / 100.0).clamp(5.0, 60.0));
+                match p.query_range(slo::PROMQL, start, end, step).await {
+                    Ok(metrics::QueryValue::Matrix { series }) => {
+                        let mut r = slo::check(&DurationSample::from_range(&series), factor);
+                        r.source = Some(format!("prometheus {}", p.url()));
+                        r
+                    }
+                    Ok(_) => SloReport::not_measured(
+                        "Prometheus answered the range query with something other than a matrix",
+                        factor,
+                    ),
+                    Err(e) => SloReport::not_measured(
+                        format!("cannot query Prometheus: {}", crate::error::chain(&e)),
+                        factor,
+                    ),
+                }
+            }
+            (ApiLatency::NotMeasured(why), _) => SloReport::not_measured(why.clone(), factor),
+            (ApiLatency::Direct(_), None) => {
+                SloReport::not_measured("the API server was not sampled", factor)
+            }
+        };
+        if report.status == SloStatus::NotMeasured {
+            println!(
+                "API call latency SLO: not measured ({})",
+                report.reason.as_deref().unwrap_or("")
+            );
+        } else {
+            println!(
+                "API call latency SLO: {} ({} groups over {} windows)",
+                report.status,
+                report.groups.len(),
+                report.windows
+            );
+        }
+        self.summary.api_slo = Some(report);
     }
 
     /// Deletes what this run created, through the library's interlock like every other
@@ -406,6 +482,7 @@ pub async fn run(
         teardown: None,
         metrics: None,
         metrics_error: None,
+        api_slo: None,
     };
     let mut run = Run {
         scenario,
@@ -438,6 +515,10 @@ pub async fn run(
             None
         }
     };
+    let sampler = match &target.api_latency {
+        ApiLatency::Direct(read) => Some(ApiSampler::start(read.clone(), settings.interval)),
+        _ => None,
+    };
     let mut status = Status::Passed;
     let mut code = exit::OK;
     for phase in &scenario.phases {
@@ -456,6 +537,7 @@ pub async fn run(
     if let Some(r) = recorder {
         run.finish_recording(r).await;
     }
+    run.check_api_slo(sampler).await;
     if let Some(threshold_code) = run.check_thresholds()
         && code == exit::OK
     {
@@ -477,4 +559,47 @@ pub async fn run(
         tracing::warn!(error = %e, "cannot write report.md");
     }
     Ok(run.summary)
+}
+
+/// Samples an in-process API server's duration histogram every interval until finished.
+struct ApiSampler {
+    samples: std::sync::Arc<parking_lot::Mutex<Vec<DurationSample>>>,
+    read: std::sync::Arc<dyn Fn(f64) -> DurationSample + Send + Sync>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ApiSampler {
+    fn start(
+        read: std::sync::Arc<dyn Fn(f64) -> DurationSample + Send + Sync>,
+        every: Duration,
+    ) -> Self {
+        let samples = std::sync::Arc::new(parking_lot::Mutex::new(vec![read(metrics::now_unix())]));
+        let task = tokio::spawn({
+            let (samples, read) = (samples.clone(), read.clone());
+            async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let s = read(metrics::now_unix());
+                    samples.lock().push(s);
+                }
+            }
+        });
+        Self {
+            samples,
+            read,
+            task,
+        }
+    }
+
+    /// Stops sampling; every sample, the last one taken now.
+    async fn finish(self) -> Vec<DurationSample> {
+        self.task.abort();
+        let _ = self.task.await;
+        let mut samples = std::mem::take(&mut *self.samples.lock());
+        samples.push((self.read)(metrics::now_unix()));
+        samples
+    }
 }

@@ -3,6 +3,7 @@
 
 use crate::adopt::TeardownSummary;
 use crate::hub::StatsSnapshot;
+use crate::metrics::slo::{SloReport, SloStatus};
 use crate::scenario::progress::Percentiles;
 use crate::scenario::{Scenario, exit};
 use serde::Serialize;
@@ -149,6 +150,9 @@ pub struct Summary {
     /// Why metrics are missing, if they are.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_error: Option<String>,
+    /// The hub API server against the API call latency SLO (once the phases are over).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_slo: Option<SloReport>,
 }
 
 impl Summary {
@@ -214,6 +218,9 @@ impl Summary {
             "\nFan-out over the run ({} pairs, first success against the later of the set's and the cluster's creation): P50 {:.0}s, P90 {:.0}s, P99 {:.0}s, max {:.0}s.\n",
             f.count, f.p50, f.p90, f.p99, f.max
         ));
+        if let Some(r) = &self.api_slo {
+            text.push_str(&api_slo_section(r));
+        }
         for t in &self.thresholds {
             text.push_str(&format!(
                 "\nThreshold {}: {:.1} against a limit of {:.1}: {}.\n",
@@ -237,4 +244,51 @@ impl Summary {
         }
         text
     }
+}
+
+/// The report's table of the API call latency SLO.
+fn api_slo_section(r: &SloReport) -> String {
+    let mut text = String::from("\n### API call latency SLO (the hub's API server)\n\n");
+    if r.status == SloStatus::NotMeasured {
+        text.push_str(&format!(
+            "Not measured: {}.\n",
+            r.reason.as_deref().unwrap_or("no data")
+        ));
+        return text;
+    }
+    text.push_str(&format!(
+        "**{}**: P99 of `apiserver_request_duration_seconds` per {:.0}-second window ({} windows over {:.0}s, from {}), worst window per group; limits are the SLO's{}. Custom resources (Hive's objects) are outside the official SLO and checked against the same limits as a reference.\n\n",
+        r.status,
+        r.window_seconds,
+        r.windows,
+        r.span_seconds,
+        r.source.as_deref().unwrap_or("?"),
+        if r.factor == 1.0 {
+            String::new()
+        } else {
+            format!(" times {}", r.factor)
+        }
+    ));
+    if r.groups.is_empty() {
+        text.push_str("No requests the SLO covers were served.\n");
+        return text;
+    }
+    text.push_str("| calls | requests | worst P99 (s) | window start (s) | limit (s) | result |\n|---|---|---|---|---|---|\n");
+    for g in &r.groups {
+        text.push_str(&format!(
+            "| {}{} | {} | {:.3} | {:.0} | {} | {} |\n",
+            g.label(),
+            if g.custom_resource {
+                " (reference)"
+            } else {
+                ""
+            },
+            g.requests,
+            g.p99_seconds,
+            g.window_start_seconds,
+            g.limit_seconds,
+            if g.passed { "ok" } else { "**FAILED**" }
+        ));
+    }
+    text
 }

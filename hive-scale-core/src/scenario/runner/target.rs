@@ -5,7 +5,8 @@ use crate::Result;
 use crate::adopt::AdoptPlan;
 use crate::api::Pipeline;
 use crate::hub::Hub;
-use crate::metrics::Source;
+use crate::metrics::slo::DurationSample;
+use crate::metrics::{PrometheusClient, Source};
 use crate::scenario::progress::{self, SyncProgress};
 use futures::future::BoxFuture;
 use std::collections::HashMap;
@@ -105,6 +106,42 @@ impl Observer for ListObserver {
     }
 }
 
+/// Where the runner reads the hub API server's `apiserver_request_duration_seconds` for the
+/// API call latency SLO.
+pub enum ApiLatency {
+    /// Read in-process, sampled every recording interval: the embedded hub's API server. The
+    /// function returns the histogram now, stamped with the Unix seconds it is given.
+    Direct(std::sync::Arc<dyn Fn(f64) -> DurationSample + Send + Sync>),
+    /// One range query of the Prometheus that scrapes the hub, when the run ends.
+    Prometheus(PrometheusClient),
+    /// Not measured, and why (the summary says so).
+    NotMeasured(String),
+}
+
+impl std::fmt::Debug for ApiLatency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiLatency::Direct(_) => f.write_str("Direct"),
+            ApiLatency::Prometheus(p) => f.debug_tuple("Prometheus").field(&p.url()).finish(),
+            ApiLatency::NotMeasured(why) => f.debug_tuple("NotMeasured").field(why).finish(),
+        }
+    }
+}
+
+impl ApiLatency {
+    /// From a real hub's metrics source: only a Prometheus has the history; a real
+    /// kube-apiserver's `/metrics` is large and is not scraped over and over for this.
+    pub fn from_source(source: Option<&Source>) -> Self {
+        match source {
+            Some(Source::Prometheus(p)) => ApiLatency::Prometheus(p.clone()),
+            Some(Source::Scrape(_)) => ApiLatency::NotMeasured(
+                "the API server's latency is read from a Prometheus (--prometheus), not from scraped /metrics pages".into(),
+            ),
+            None => ApiLatency::NotMeasured("no Prometheus URL given".into()),
+        }
+    }
+}
+
 /// A hub to run a scenario on: where the objects go and how the run observes.
 #[derive(Debug)]
 pub struct Target {
@@ -124,6 +161,8 @@ pub struct Target {
     pub metrics: Option<Source>,
     /// What tells the runner how far Hive has come.
     pub observer: Box<dyn Observer>,
+    /// Where the API server's request latency comes from, for the SLO check.
+    pub api_latency: ApiLatency,
 }
 
 /// How to reach a real hub for a scenario.
@@ -184,6 +223,7 @@ impl Target {
             Detected::Undecided => None,
         };
         Ok(Self {
+            api_latency: ApiLatency::from_source(opts.metrics.as_ref()),
             description: hub.server().to_string(),
             hub,
             clones,
