@@ -178,6 +178,9 @@ fn rate_direction(unit: &str) -> Better {
     }
 }
 
+/// The queue-depth query of the built-in profiles, when a recording does not name its own.
+const QUEUE_QUERY: &str = "workqueue_depth";
+
 /// One result directory, reduced to the figures compared.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunData {
@@ -320,12 +323,19 @@ pub fn from_parts(
         run.push(builtin("errors", e as f64));
     }
     if let Some(m) = &metrics {
-        // Queues come largest peak first.
+        // Queues come largest peak first; none means none ever held anything, which is a
+        // peak of zero as long as the depth query answered at all.
         if let Some(q) = m.findings.queues.first() {
             run.push(builtin("peak-queue", q.peak));
             if let Some(d) = q.drain_s {
                 run.push(builtin("queue-drain", d));
             }
+        } else if m
+            .queries
+            .iter()
+            .any(|q| q.name == QUEUE_QUERY && q.total.is_some())
+        {
+            run.push(builtin("peak-queue", 0.0));
         }
         for r in &m.findings.rates {
             run.push(value(&r.name, &r.unit, rate_direction(&r.unit), r.mean));
@@ -390,7 +400,7 @@ fn phase_windows(rec: &Recording, phases: &[PhaseRecord]) -> Vec<Vec<Value>> {
     let profile = rec.start.as_ref().map(|s| &s.profile);
     let queue = profile
         .map(|p| p.findings.queue.clone())
-        .unwrap_or_else(|| "workqueue_depth".into());
+        .unwrap_or_else(|| QUEUE_QUERY.into());
     let marks: Vec<f64> = rec.phases.iter().map(|m| m.t).collect();
     let in_step = rec.phases.len() >= phases.len()
         && rec.phases.iter().zip(phases).all(|(m, p)| m.name == p.name);
