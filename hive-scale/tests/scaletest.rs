@@ -239,6 +239,21 @@ async fn ctrl_c_keeps_what_was_recorded() {
     let s: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["status"], "interrupted");
+    // junit.xml is written with the summary: the interrupted phase fails, teardown is skipped.
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&junit).unwrap();
+    let failures: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .filter_map(|n| n.attribute("type"))
+        .collect();
+    assert_eq!(failures, ["interrupted"], "{junit}");
+    assert!(
+        doc.descendants()
+            .any(|n| n.has_tag_name("skipped")
+                && n.attribute("message") == Some("not run: interrupted")),
+        "{junit}"
+    );
     let recording = std::fs::read_to_string(out.join("recording.jsonl")).unwrap();
     assert!(
         recording.lines().count() > 3,

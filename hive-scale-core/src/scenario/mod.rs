@@ -2,6 +2,8 @@
 //! Three are built in (`2020-adoption`, `2019-incremental`, `starvation`); a user passes a YAML
 //! file of the same shape.
 
+pub mod compare;
+pub mod ndjson;
 pub mod progress;
 pub mod runner;
 

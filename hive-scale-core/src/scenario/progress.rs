@@ -26,7 +26,7 @@ pub struct SyncProgress {
 }
 
 /// P50/P90/P99/max of fan-out latencies.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Percentiles {
     /// Pairs measured.
     pub count: usize,

@@ -1,6 +1,7 @@
 //! The tools, one module each. Each module's `Args` is both the example's command line and the
 //! `hive-scale` subcommand's, and its `main` runs the tool, so the two fronts cannot drift.
 
+pub mod compare;
 pub mod get_kubeconfig;
 pub mod hub;
 pub mod plan;
@@ -44,6 +45,7 @@ enum Command {
     Record(record::Args),
     Report(report::Args),
     Scaletest(scaletest::Args),
+    Compare(compare::Args),
     /// Print a shell completion script for hive-scale.
     Completion {
         /// The shell to complete for.
@@ -65,6 +67,7 @@ impl Cli {
             Command::Record(a) => record::main(a),
             Command::Report(a) => report::main(a),
             Command::Scaletest(a) => scaletest::main(a),
+            Command::Compare(a) => compare::main(a),
             Command::Completion { shell } => {
                 let mut out = Vec::new();
                 clap_complete::generate(shell, &mut Cli::command(), "hive-scale", &mut out);

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --example report -- run.jsonl --out DIR [--pairs N] [--reapply-interval 2h]
-//!     [--template FILE] [--json]
+//!     [--template FILE] [--json] [--ndjson FILE [--run-id ID] [--ndjson-label KEY=VALUE]...]
 //! ```
 //! The findings are those the 2020 scale test worked out by hand: peak queue depth and when, time
 //! to drain, mean and peak rates, time left at the current rate, and whether a full re-apply of
@@ -15,8 +15,9 @@
 
 use clap::Parser;
 use hive_scale_core::metrics::report::{REPORT_FILE, SUMMARY_FILE};
-use hive_scale_core::metrics::{ReportOptions, parse_duration, write_report};
-use std::path::PathBuf;
+use hive_scale_core::metrics::{ReportOptions, parse_duration, read_recording, write_report};
+use hive_scale_core::scenario::ndjson;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -41,6 +42,16 @@ pub struct Args {
     /// Print metrics-summary.json on stdout.
     #[arg(long)]
     json: bool,
+    /// Also write one NDJSON sample document per recorded point to FILE (for dashboards).
+    #[arg(long, value_name = "FILE")]
+    ndjson: Option<PathBuf>,
+    /// The run id of the NDJSON documents (default: the run id of a summary.json beside the
+    /// recording, else the recording's file name without extension).
+    #[arg(long, requires = "ndjson")]
+    run_id: Option<String>,
+    /// A label on every NDJSON document, e.g. ci=nightly (repeatable).
+    #[arg(long = "ndjson-label", value_name = "KEY=VALUE", value_parser = crate::key_value, requires = "ndjson")]
+    ndjson_labels: Vec<(String, String)>,
     /// Log more (RUST_LOG overrides).
     #[arg(short, long)]
     verbose: bool,
@@ -62,9 +73,19 @@ pub fn main(args: Args) -> ExitCode {
         let (recording, out) = (args.recording.clone(), args.out.clone());
         let s =
             tokio::task::spawn_blocking(move || write_report(&recording, &out, &opts)).await??;
+        let wrote_ndjson = match &args.ndjson {
+            Some(path) => Some((path, write_ndjson(&args, path)?)),
+            None => None,
+        };
         if args.json {
             crate::print_stdout(&(serde_json::to_string_pretty(&s)? + "\n"))?;
             return Ok(ExitCode::SUCCESS);
+        }
+        if let Some((path, n)) = wrote_ndjson {
+            crate::print_stdout(&format!(
+                "wrote {n} NDJSON documents to {}\n",
+                path.display()
+            ))?;
         }
         // The findings, as report.md words them (nothing, from a template without that section).
         let md = std::fs::read_to_string(args.out.join(REPORT_FILE))?;
@@ -85,4 +106,42 @@ pub fn main(args: Args) -> ExitCode {
         crate::print_stdout(&text)?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Writes a sample document per recorded point; the run id and scenario come from the flags or
+/// a scaletest's summary.json beside the recording.
+fn write_ndjson(args: &Args, path: &Path) -> anyhow::Result<usize> {
+    let recording = read_recording(&args.recording)?;
+    let beside: Option<serde_json::Value> = args
+        .recording
+        .parent()
+        .map(|d| d.join("summary.json"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let field = |f: &dyn Fn(&serde_json::Value) -> Option<&serde_json::Value>| {
+        beside
+            .as_ref()
+            .and_then(f)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let run_id = args
+        .run_id
+        .clone()
+        .or_else(|| field(&|v| v.get("run_id")))
+        .or_else(|| {
+            args.recording
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let scenario = field(&|v| v.get("scenario")?.get("name")).unwrap_or_default();
+    let labels = args.ndjson_labels.iter().cloned().collect();
+    let docs = ndjson::sample_documents(&recording, &run_id, &scenario, &labels);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    ndjson::write(path, &docs)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok(docs.len())
 }

@@ -5,14 +5,17 @@
 //!     [--clusters N] [--selectorsyncsets N] [--configmaps N] [--out DIR] [--keep] [--timeout 10m]
 //!     [--kubeconfig F [--context C] (--spoke-kubeconfig F | --fake-cluster) [--prometheus URL | --metrics-url URL]]
 //!     [--time-scale K] [--max-drain SECS] [--max-p99-fanout SECS] [--max-errors N] [--run ID]
+//!     [--ndjson FILE [--ndjson-label KEY=VALUE]...]
 //! ```
 //! Without `--kubeconfig` or `--context` it runs on the embedded hub, picking a time scale so
 //! the default scenario takes a few minutes. Exit codes: see `--help`.
 
 use crate::flags::{RunFlags, ScenarioFlags, TargetFlags};
 use clap::Parser;
-use hive_scale_core::scenario::exit;
-use hive_scale_core::scenario::runner;
+use hive_scale_core::metrics::read_recording;
+use hive_scale_core::scenario::runner::{self, Summary};
+use hive_scale_core::scenario::{exit, ndjson};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Run a Hive scale test (on the embedded hub unless --kubeconfig is given) and write a report.
@@ -25,6 +28,13 @@ pub struct Args {
     target: TargetFlags,
     #[command(flatten)]
     run: RunFlags,
+    /// Also write the run as NDJSON to FILE: a summary document, one per phase and threshold,
+    /// and one per recorded sample, each with the run id and labels (for dashboards).
+    #[arg(long, value_name = "FILE")]
+    ndjson: Option<PathBuf>,
+    /// A label on every NDJSON document, e.g. ci=nightly (repeatable).
+    #[arg(long = "ndjson-label", value_name = "KEY=VALUE", value_parser = crate::key_value, requires = "ndjson")]
+    ndjson_labels: Vec<(String, String)>,
     /// Log more (RUST_LOG overrides).
     #[arg(short, long)]
     verbose: bool,
@@ -67,6 +77,20 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     drop(settings.progress.take());
     let _ = drawing.await;
     let summary = summary?;
+    let mut code = summary.exit_code;
+    if let Some(path) = &args.ndjson {
+        let labels = args.ndjson_labels.iter().cloned().collect();
+        match write_ndjson(path, &summary, &out, &labels) {
+            Ok(n) => println!("wrote {n} NDJSON documents to {}", path.display()),
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                // The run's own failure says more; a passing run without its documents fails.
+                if code == exit::OK {
+                    code = 1;
+                }
+            }
+        }
+    }
     if let Some(hub) = embedded {
         if args.run.keep {
             let kubeconfig = std::fs::canonicalize(hub.kubeconfig_path())?;
@@ -86,5 +110,29 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         f.count,
         out.join("report.md").display()
     );
-    Ok(ExitCode::from(summary.exit_code))
+    Ok(ExitCode::from(code))
+}
+
+/// Writes the run's documents, with a sample per recorded point when the recording reads.
+fn write_ndjson(
+    path: &Path,
+    summary: &Summary,
+    out: &Path,
+    labels: &ndjson::Labels,
+) -> std::io::Result<usize> {
+    let recording = read_recording(&out.join("recording.jsonl")).ok();
+    let mut docs = ndjson::run_documents(summary, recording.as_ref(), labels);
+    if let Some(r) = &recording {
+        docs.extend(ndjson::sample_documents(
+            r,
+            &summary.run_id,
+            &summary.scenario.name,
+            labels,
+        ));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    ndjson::write(path, &docs)?;
+    Ok(docs.len())
 }

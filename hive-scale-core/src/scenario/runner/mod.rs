@@ -1,7 +1,7 @@
 //! The scale test's engine: runs a [`Scenario`] phase by phase against a [`Target`], records
 //! Hive's metrics, checks the thresholds, tears down what the run created, and always leaves a
-//! result directory (`summary.json`, `recording.jsonl`, `report.md`, charts), also when a phase
-//! fails, times out or the run is interrupted.
+//! result directory (`summary.json`, `junit.xml`, `recording.jsonl`, `report.md`, charts), also
+//! when a phase fails, times out or the run is interrupted.
 //!
 //! ```no_run
 //! # async fn demo(target: hive_scale_core::scenario::runner::Target) -> hive_scale_core::Result<()> {
@@ -13,12 +13,16 @@
 //! # Ok(()) }
 //! ```
 
+pub mod junit;
 mod phases;
 mod summary;
 mod target;
 mod watch;
 
-pub use summary::{PhaseRecord, Status, Summary, TeardownRecord, ThresholdResult};
+pub use summary::{
+    JUNIT_FILE, PhaseRecord, SUMMARY_FILE, Status, Summary, TeardownRecord, ThresholdResult,
+    drain_seconds,
+};
 pub use target::{ApiLatency, ListObserver, Observer, PairCount, RealHub, Target};
 pub use watch::{Detected, WatchObserver, detect_pipeline};
 
@@ -295,13 +299,7 @@ impl Run<'_> {
     /// Checks the scenario's thresholds; returns the exit code of the first that failed.
     fn check_thresholds(&mut self) -> Option<u8> {
         let t = &self.scenario.thresholds;
-        let drain = self
-            .summary
-            .phases
-            .iter()
-            .filter(|p| p.name == "observe")
-            .map(|p| p.modeled_seconds)
-            .fold(0.0, f64::max);
+        let drain = drain_seconds(&self.summary.phases);
         let checks = [
             ("drain", t.max_drain_seconds, drain, exit::DRAIN),
             (

@@ -1,16 +1,17 @@
 //! `summary.json`: one writer, one schema, rewritten whole after every phase so a crash leaves
-//! the last complete state; and the scale test's section of `report.md`.
+//! the last complete state; `junit.xml` rewritten with it; and the scale test's section of
+//! `report.md`.
 
 use crate::adopt::TeardownSummary;
 use crate::hub::StatsSnapshot;
 use crate::metrics::slo::{SloReport, SloStatus};
 use crate::scenario::progress::Percentiles;
 use crate::scenario::{Scenario, exit};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// How a run ended (or that it is still going).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Still running (or killed: the file was last written mid-run).
@@ -54,7 +55,7 @@ impl std::fmt::Display for Status {
 }
 
 /// One phase's outcome.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PhaseRecord {
     /// The phase.
     pub name: String,
@@ -69,14 +70,15 @@ pub struct PhaseRecord {
     /// Pairs applied when the phase ended.
     pub pairs_applied: usize,
     /// Fan-out of the pairs that first applied during this phase (observe phases).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fanout: Option<Percentiles>,
     /// Writes that failed.
+    #[serde(default)]
     pub errors: u64,
 }
 
 /// A threshold and whether it held.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThresholdResult {
     /// `drain`, `p99-fanout` or `errors`.
     pub kind: String,
@@ -155,11 +157,28 @@ pub struct Summary {
     pub api_slo: Option<SloReport>,
 }
 
+/// The run's summary, in the result directory.
+pub const SUMMARY_FILE: &str = "summary.json";
+/// The run as JUnit XML, in the result directory.
+pub const JUNIT_FILE: &str = "junit.xml";
+
+/// The drain time: the longest observe phase, modeled seconds (0 without one). What the drain
+/// threshold checks and `compare` compares.
+pub fn drain_seconds(phases: &[PhaseRecord]) -> f64 {
+    phases
+        .iter()
+        .filter(|p| p.name == "observe")
+        .map(|p| p.modeled_seconds)
+        .fold(0.0, f64::max)
+}
+
 impl Summary {
-    /// Writes `dir/summary.json` whole (through a temporary file, synced before the rename).
+    /// Writes `dir/summary.json` and `dir/junit.xml`, each whole (through a temporary file,
+    /// synced before the rename), so CI finds both in step whenever the run stops.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        crate::files::write_atomic(&dir.join("summary.json"), &text)
+        crate::files::write_atomic(&dir.join(SUMMARY_FILE), &text)?;
+        crate::files::write_atomic(&dir.join(JUNIT_FILE), super::junit::render(self).as_bytes())
     }
 
     /// Adds the scale test's own section (phases, fan-out, thresholds, teardown) to

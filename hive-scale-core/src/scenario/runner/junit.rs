@@ -1,0 +1,355 @@
+//! `junit.xml`: the run as JUnit XML, the one test-report format every CI system shows without a
+//! plugin. One `<testsuite>` for the run; one `<testcase>` per phase of the scenario (failed,
+//! timed-out and interrupted phases carry a `<failure>`, phases that never ran are `<skipped/>`),
+//! one per threshold in the summary and one for teardown.
+//!
+//! Written from the [`Summary`] alone, so every threshold or section the summary gains shows up
+//! here as soon as it lands in `summary.thresholds`.
+
+use super::summary::{Summary, TeardownRecord};
+
+/// One `<testcase>`.
+#[derive(Debug, Clone, PartialEq)]
+struct Case {
+    class: &'static str,
+    name: String,
+    seconds: f64,
+    verdict: Verdict,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Verdict {
+    Passed,
+    Failed { kind: String, message: String },
+    Skipped(String),
+}
+
+/// Renders `summary` as a JUnit XML document.
+pub fn render(summary: &Summary) -> String {
+    let cases = cases(summary);
+    let failures = cases
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Failed { .. }))
+        .count();
+    let skipped = cases
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Skipped(_)))
+        .count();
+    let suite = format!("scaletest {}", summary.scenario.name);
+    let timestamp = jiff::Timestamp::from_nanosecond((summary.started * 1e9) as i128)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S").to_string())
+        .unwrap_or_default();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x.push_str(&format!(
+        "<testsuites name=\"hive-scale\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\">\n",
+        cases.len(),
+        summary.wall_seconds
+    ));
+    x.push_str(&format!(
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\" timestamp=\"{timestamp}\">\n",
+        escape(&suite),
+        cases.len(),
+        summary.wall_seconds
+    ));
+    x.push_str("    <properties>\n");
+    let properties = [
+        ("run_id", summary.run_id.clone()),
+        ("status", summary.status.to_string()),
+        ("exit_code", summary.exit_code.to_string()),
+        ("hub", summary.hub.clone()),
+        (
+            "pipeline",
+            summary
+                .pipeline
+                .map_or_else(|| "unknown".to_string(), |p| p.to_string()),
+        ),
+        ("time_scale", summary.time_scale.to_string()),
+        ("tool_version", summary.tool_version.clone()),
+    ];
+    for (name, value) in properties {
+        x.push_str(&format!(
+            "      <property name=\"{name}\" value=\"{}\"/>\n",
+            escape(&value)
+        ));
+    }
+    x.push_str("    </properties>\n");
+    for c in &cases {
+        let open = format!(
+            "    <testcase classname=\"{}.{}\" name=\"{}\" time=\"{:.3}\"",
+            escape(&suite.replace(' ', ".")),
+            c.class,
+            escape(&c.name),
+            c.seconds.max(0.0)
+        );
+        match &c.verdict {
+            Verdict::Passed => x.push_str(&format!("{open}/>\n")),
+            Verdict::Failed { kind, message } => x.push_str(&format!(
+                "{open}>\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>\n",
+                escape(kind),
+                escape(message),
+                escape(message)
+            )),
+            Verdict::Skipped(why) => x.push_str(&format!(
+                "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                escape(why)
+            )),
+        }
+    }
+    x.push_str("  </testsuite>\n</testsuites>\n");
+    x
+}
+
+fn cases(s: &Summary) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for p in &s.phases {
+        let verdict = if p.outcome == "ok" {
+            Verdict::Passed
+        } else {
+            let kind = p
+                .outcome
+                .split(':')
+                .next()
+                .filter(|k| matches!(*k, "timeout" | "interrupted"))
+                .unwrap_or("failed");
+            Verdict::Failed {
+                kind: kind.into(),
+                message: p.outcome.clone(),
+            }
+        };
+        cases.push(Case {
+            class: "phase",
+            name: p.name.clone(),
+            seconds: p.wall_seconds,
+            verdict,
+        });
+    }
+    // Phases after a failed one never ran; while the run goes on they have not run yet.
+    let why = if s.status == super::Status::Running {
+        "not run yet".to_string()
+    } else {
+        format!("not run: the run ended {}", s.status)
+    };
+    for p in s.scenario.phases.iter().skip(s.phases.len()) {
+        cases.push(Case {
+            class: "phase",
+            name: p.name(),
+            seconds: 0.0,
+            verdict: Verdict::Skipped(why.clone()),
+        });
+    }
+    for t in &s.thresholds {
+        let verdict = if t.held {
+            Verdict::Passed
+        } else {
+            Verdict::Failed {
+                kind: "threshold".into(),
+                message: format!(
+                    "{} {} exceeds the limit {} (exit code {})",
+                    t.kind,
+                    number(t.value),
+                    number(t.limit),
+                    t.exit_code
+                ),
+            }
+        };
+        cases.push(Case {
+            class: "threshold",
+            name: t.kind.clone(),
+            seconds: 0.0,
+            verdict,
+        });
+    }
+    let teardown = match &s.teardown {
+        Some(TeardownRecord::Ran(t)) => {
+            let problems = t.problems();
+            let verdict = if problems.is_empty() && !t.timed_out {
+                Verdict::Passed
+            } else {
+                let mut lines = vec![t.counts()];
+                if t.timed_out {
+                    lines.push("waiting for deletions timed out".into());
+                }
+                lines.extend(problems);
+                Verdict::Failed {
+                    kind: "teardown".into(),
+                    message: lines.join("; "),
+                }
+            };
+            Some((t.elapsed_seconds, verdict))
+        }
+        Some(TeardownRecord::Error { error }) => Some((
+            0.0,
+            Verdict::Failed {
+                kind: "teardown".into(),
+                message: format!("teardown could not run: {error}"),
+            },
+        )),
+        // Still running: teardown comes later, leave it out rather than call it skipped.
+        None if s.status == super::Status::Running => None,
+        None => Some((
+            0.0,
+            Verdict::Skipped(if s.status == super::Status::Interrupted {
+                "not run: interrupted".into()
+            } else {
+                "not run: --keep".into()
+            }),
+        )),
+    };
+    if let Some((seconds, verdict)) = teardown {
+        cases.push(Case {
+            class: "teardown",
+            name: "teardown".into(),
+            seconds,
+            verdict,
+        });
+    }
+    cases
+}
+
+/// A number without noise: `0.001`, `12.5`, `300`.
+fn number(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() || s == "-" {
+        "0".into()
+    } else {
+        s.into()
+    }
+}
+
+/// Escapes text for an XML attribute or element. Characters XML 1.0 cannot carry at all
+/// (control characters other than tab and line breaks) become U+FFFD: a phase's error can quote
+/// anything a server sent.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Attribute values normalize raw line breaks to spaces; character references keep them.
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::summary::{PhaseRecord, Status, ThresholdResult};
+    use super::*;
+    use crate::scenario::Scenario;
+
+    fn summary() -> Summary {
+        let scenario = Scenario::load("2020-adoption").unwrap().scaled(5, 2);
+        Summary {
+            status: Status::Running,
+            exit_code: 0,
+            run_id: "r1".into(),
+            scenario,
+            parameters: serde_json::Value::Null,
+            tool_version: "0".into(),
+            hub: "embedded <&>".into(),
+            pipeline: Some(crate::api::Pipeline::ClusterSync),
+            api_slo: None,
+            signal: None,
+            time_scale: 10.0,
+            started: 1_700_000_000.0,
+            wall_seconds: 3.0,
+            phases: Vec::new(),
+            fanout: Default::default(),
+            thresholds: Vec::new(),
+            errors: 0,
+            requests: Default::default(),
+            teardown: None,
+            metrics: None,
+            metrics_error: None,
+        }
+    }
+
+    fn phase(name: &str, outcome: &str) -> PhaseRecord {
+        PhaseRecord {
+            name: name.into(),
+            outcome: outcome.into(),
+            wall_seconds: 1.5,
+            modeled_seconds: 15.0,
+            pairs_expected: 0,
+            pairs_applied: 0,
+            fanout: None,
+            errors: 0,
+        }
+    }
+
+    #[test]
+    fn escaping_leaves_no_markup_and_no_control_characters() {
+        assert_eq!(
+            escape("a<b>&\"c\"'\n\u{1}"),
+            "a&lt;b&gt;&amp;&quot;c&quot;&apos;&#10;\u{FFFD}"
+        );
+        assert_eq!(escape("Präsentation 🐝"), "Präsentation 🐝");
+    }
+
+    #[test]
+    fn phases_that_never_ran_are_skipped_and_a_failed_one_carries_its_message() {
+        let mut s = summary();
+        let names: Vec<String> = s.scenario.phases.iter().map(|p| p.name()).collect();
+        s.phases.push(phase(&names[0], "ok"));
+        s.phases
+            .push(phase(&names[1], "timeout: 3 of 10 pairs <left>"));
+        s.status = Status::Timeout;
+        let cases = cases(&s);
+        assert_eq!(cases.len(), names.len() + 1, "every phase and teardown");
+        assert_eq!(cases[0].verdict, Verdict::Passed);
+        assert_eq!(
+            cases[1].verdict,
+            Verdict::Failed {
+                kind: "timeout".into(),
+                message: "timeout: 3 of 10 pairs <left>".into()
+            }
+        );
+        assert!(
+            cases[2..names.len()]
+                .iter()
+                .all(|c| c.verdict == Verdict::Skipped("not run: the run ended timeout".into()))
+        );
+        let x = render(&s);
+        assert!(
+            x.contains("message=\"timeout: 3 of 10 pairs &lt;left&gt;\""),
+            "{x}"
+        );
+        assert!(x.contains("value=\"embedded &lt;&amp;&gt;\""), "{x}");
+        assert!(x.contains("timestamp=\"2023-11-14T22:13:20\""), "{x}");
+    }
+
+    #[test]
+    fn thresholds_pass_or_fail_by_held() {
+        let mut s = summary();
+        s.status = Status::ThresholdsFailed;
+        for (kind, held) in [("drain", false), ("errors", true), ("api-slo", false)] {
+            s.thresholds.push(ThresholdResult {
+                kind: kind.into(),
+                limit: 10.0,
+                value: if held { 0.0 } else { 12.5 },
+                held,
+                exit_code: 5,
+            });
+        }
+        let t: Vec<Case> = cases(&s)
+            .into_iter()
+            .filter(|c| c.class == "threshold")
+            .collect();
+        assert_eq!(t.len(), 3);
+        assert!(
+            matches!(&t[0].verdict, Verdict::Failed { message, .. } if message == "drain 12.5 exceeds the limit 10 (exit code 5)"),
+            "{t:?}"
+        );
+        assert_eq!(t[1].verdict, Verdict::Passed);
+        assert_eq!(t[2].name, "api-slo");
+    }
+}
