@@ -97,9 +97,10 @@ async fn junit_ndjson_and_compare_from_real_runs() {
     .await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 
-    // junit.xml: three phases, the errors threshold and teardown, all passing.
+    // junit.xml: three phases, the errors and API latency SLO thresholds and teardown, all
+    // passing.
     let ((tests, failures, skipped), _) = junit(&ok.join("junit.xml"));
-    assert_eq!((tests, failures, skipped), (5, 0, 0));
+    assert_eq!((tests, failures, skipped), (6, 0, 0));
 
     // NDJSON: every line a JSON object of this run; the summary first, then phases, the
     // threshold, and the recording's samples.
@@ -119,7 +120,7 @@ async fn junit_ndjson_and_compare_from_real_runs() {
     assert_eq!(docs[0]["pairs_applied"], 10);
     assert_eq!(
         (count("summary"), count("phase"), count("threshold")),
-        (1, 3, 1)
+        (1, 3, 2)
     );
     assert!(count("sample") > 0, "{text}");
     assert!(
@@ -134,7 +135,7 @@ async fn junit_ndjson_and_compare_from_real_runs() {
     let r = tiny(&slow, "100", &["--max-drain", "0.001"]).await;
     assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
     let ((tests, failures, _), failed) = junit(&slow.join("junit.xml"));
-    assert_eq!((tests, failures), (5, 1));
+    assert_eq!((tests, failures), (6, 1));
     assert_eq!(failed[0].0, "drain");
     assert!(
         failed[0].1.starts_with("drain ") && failed[0].1.contains("exceeds the limit 0.001"),
