@@ -105,11 +105,9 @@ fn cases(s: &Summary) -> Vec<Case> {
         let verdict = if p.outcome == "ok" {
             Verdict::Passed
         } else {
-            let kind = p
-                .outcome
-                .split(':')
-                .next()
-                .filter(|k| matches!(*k, "timeout" | "interrupted"))
+            let kind = ["timeout", "interrupted"]
+                .into_iter()
+                .find(|k| p.outcome.starts_with(k))
                 .unwrap_or("failed");
             Verdict::Failed {
                 kind: kind.into(),
