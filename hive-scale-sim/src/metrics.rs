@@ -430,6 +430,8 @@ mod tests {
             .observe(1.0);
         m.client_requests.get_or_create(&l).inc();
         m.client_request_seconds.get_or_create(&l).observe(1.0);
+        m.selectorsyncset_clusters.get_or_create(&l).set(2);
+        m.selectorsyncset_unapplied.get_or_create(&l).set(1);
         let text = m.encode();
         for name in names::ALL {
             assert!(
