@@ -307,6 +307,14 @@ async fn a_real_hub_running_the_2020_pipeline_is_found_out_and_watched() {
         .find(|p| p["name"] == "observe")
         .unwrap();
     assert_eq!(observe["pairs_applied"], 8 * 3);
+    // With Hive's metrics at hand, fan-out comes from its histogram, not from the objects.
+    assert_eq!(s["fanout_from"], "hive-histogram");
+    assert_eq!(s["fanout"]["count"], 8 * 3);
+    assert!(
+        s["fanout"]["p99"].as_f64().unwrap() > 0.0,
+        "{}",
+        s["fanout"]
+    );
 
     // Without one of the kinds the answer comes from discovery alone; without both, Hive is
     // not there and the run would write nothing.

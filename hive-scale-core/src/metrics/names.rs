@@ -80,7 +80,8 @@ mod tests {
             for q in &profile.queries {
                 if let Some(s) = &q.scrape {
                     assert!(
-                        ALL.contains(&s.metric.as_str()) || APISERVER_ALL.contains(&s.metric.as_str()),
+                        ALL.contains(&s.metric.as_str())
+                            || APISERVER_ALL.contains(&s.metric.as_str()),
                         "profile {} query {} scrapes {}, which has no constant",
                         profile.name,
                         q.name,

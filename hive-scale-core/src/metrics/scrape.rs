@@ -19,12 +19,17 @@ const WHAT: &str = "the metrics endpoint";
 type Groups = BTreeMap<BTreeMap<String, String>, (f64, f64, bool)>;
 
 /// One sample's value.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum SampleValue {
     /// A gauge, counter or untyped value.
     Number(f64),
-    /// A histogram's or summary's sum and count.
-    Distribution { sum: f64, count: f64 },
+    /// A histogram's or summary's sum and count, and a histogram's cumulative buckets
+    /// `(le, count)`.
+    Distribution {
+        sum: f64,
+        count: f64,
+        buckets: Vec<(f64, f64)>,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -76,10 +81,16 @@ impl Exposition {
                     PrometheusValue::Histogram(h) => SampleValue::Distribution {
                         sum: h.sum.map(|n| n.as_f64()).unwrap_or(0.0),
                         count: h.count.unwrap_or(0) as f64,
+                        buckets: h
+                            .buckets
+                            .iter()
+                            .map(|b| (b.upper_bound, b.count.as_f64()))
+                            .collect(),
                     },
                     PrometheusValue::Summary(h) => SampleValue::Distribution {
                         sum: h.sum.map(|n| n.as_f64()).unwrap_or(0.0),
                         count: h.count.unwrap_or(0) as f64,
+                        buckets: Vec::new(),
                     },
                 };
                 samples.push((labels, value));
@@ -127,6 +138,23 @@ impl Exposition {
             })
     }
 
+    /// A histogram's cumulative buckets `(le, count)` summed over every series (a Prometheus
+    /// `sum by (le)`); `None` when the page has no such histogram.
+    pub fn buckets(&self, metric: &str) -> Option<Vec<(f64, f64)>> {
+        let mut sum: std::collections::BTreeMap<u64, (f64, f64)> = Default::default();
+        let mut found = false;
+        for (_, v) in &self.family(metric)?.samples {
+            if let SampleValue::Distribution { buckets, .. } = v {
+                found = true;
+                for (le, n) in buckets {
+                    // Keyed by the bound's bits: bounds are the same floats in every series.
+                    sum.entry(le.to_bits()).or_insert((*le, 0.0)).1 += n;
+                }
+            }
+        }
+        found.then(|| sum.into_values().collect())
+    }
+
     /// The largest value of a gauge (`hive_sim_time_scale`), if it is there.
     pub fn max(&self, metric: &str) -> Option<f64> {
         self.family(metric)?
@@ -166,7 +194,7 @@ impl Exposition {
             let g = groups.entry(key).or_insert((0.0, 0.0, false));
             match value {
                 SampleValue::Number(n) => g.0 += n,
-                SampleValue::Distribution { sum, count } => {
+                SampleValue::Distribution { sum, count, .. } => {
                     g.0 += sum;
                     g.1 += count;
                     g.2 = true;

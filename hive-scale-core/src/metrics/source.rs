@@ -24,6 +24,35 @@ impl Source {
         }
     }
 
+    /// A histogram's cumulative buckets `(le, count)` now, summed over its series; `None` when
+    /// the source has no such histogram (yet: a family shows once it has a series).
+    ///
+    /// # Errors
+    ///
+    /// When the endpoint cannot be reached or answers with an error.
+    pub async fn histogram(&self, metric: &str) -> Result<Option<Vec<(f64, f64)>>, MetricsError> {
+        match self {
+            Source::Scrape(s) => Ok(s.scrape().await?.exposition.buckets(metric)),
+            Source::Prometheus(p) => {
+                let v = p
+                    .query(&format!("sum by (le) ({metric}_bucket)"), None)
+                    .await?;
+                let buckets: Vec<(f64, f64)> = v
+                    .values()
+                    .into_iter()
+                    .filter_map(|(labels, n)| {
+                        let le = match labels.get("le")?.as_str() {
+                            "+Inf" => f64::INFINITY,
+                            le => le.parse().ok()?,
+                        };
+                        Some((le, n))
+                    })
+                    .collect();
+                Ok((!buckets.is_empty()).then_some(buckets))
+            }
+        }
+    }
+
     /// Evaluates every query of the profile at one instant. Fails as a whole only when the
     /// endpoint itself fails; a query that fails is recorded in its own entry.
     pub async fn snapshot(&self, profile: &Profile) -> Result<Snapshot, MetricsError> {

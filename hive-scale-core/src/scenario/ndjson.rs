@@ -372,6 +372,7 @@ mod tests {
                 },
             ],
             fanout: crate::scenario::progress::Percentiles::of(&[1.0, 2.0]),
+            fanout_from: Default::default(),
             thresholds: vec![ThresholdResult {
                 kind: "drain".into(),
                 limit: 1.0,

@@ -23,6 +23,10 @@ pub struct SyncProgress {
     /// Fan-out latency of each applied pair, modeled seconds, by `namespace/cluster/set`.
     #[serde(skip)]
     pub fanout: HashMap<String, f64>,
+    /// When fan-out comes from Hive's `hive_selectorsyncset_apply_duration_seconds` instead of
+    /// each pair's objects: its cumulative buckets `(le, count)` now (empty before it has any).
+    #[serde(skip)]
+    pub fanout_histogram: Option<Vec<(f64, f64)>>,
 }
 
 /// P50/P90/P99/max of fan-out latencies.
@@ -51,6 +55,48 @@ impl Percentiles {
             p90: percentile(&s, 0.9),
             p99: percentile(&s, 0.99),
             max: s.last().copied().map(f64::from).unwrap_or(0.0),
+        }
+    }
+}
+
+impl Percentiles {
+    /// From the observations a cumulative histogram gained between `before` and `after`
+    /// (`(le, count)` buckets; a missing bucket counts zero): quantiles interpolated inside
+    /// their bucket as Prometheus does, `max` the upper bound of the highest bucket that gained
+    /// any (the largest finite bound when that is `+Inf`).
+    pub fn from_histogram(before: &[(f64, f64)], after: &[(f64, f64)]) -> Self {
+        let at = |b: &[(f64, f64)], le: f64| {
+            b.iter()
+                .find(|(l, _)| l.total_cmp(&le).is_eq())
+                .map_or(0.0, |(_, n)| *n)
+        };
+        let mut delta: Vec<(f64, f64)> = after
+            .iter()
+            .map(|(le, n)| (*le, (n - at(before, *le)).max(0.0)))
+            .collect();
+        delta.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let count = delta.last().map_or(0.0, |(_, n)| *n);
+        if count <= 0.0 {
+            return Self::default();
+        }
+        let q = |q: f64| crate::metrics::slo::histogram_quantile(q, &delta).unwrap_or(0.0);
+        let largest_finite = delta
+            .iter()
+            .rev()
+            .find(|(le, _)| le.is_finite())
+            .map_or(0.0, |(le, _)| *le);
+        let max = delta
+            .iter()
+            .find(|(_, n)| *n >= count)
+            .map_or(largest_finite, |(le, _)| {
+                if le.is_finite() { *le } else { largest_finite }
+            });
+        Self {
+            count: count.round() as usize,
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            max,
         }
     }
 }
@@ -336,6 +382,23 @@ pub async fn applied_marks(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_from_a_histogram_count_only_what_it_gained() {
+        let before = [(60.0, 10.0), (300.0, 10.0), (f64::INFINITY, 10.0)];
+        // 100 more: 50 under 60 s, 40 between 60 and 300 s, 10 beyond.
+        let after = [(60.0, 60.0), (300.0, 100.0), (f64::INFINITY, 110.0)];
+        let p = Percentiles::from_histogram(&before, &after);
+        assert_eq!(p.count, 100);
+        assert_eq!(p.p50, 60.0);
+        assert!((p.p90 - 300.0).abs() < 1e-9, "{p:?}");
+        // Beyond the last finite bound: the histogram cannot tell more than that bound.
+        assert_eq!((p.p99, p.max), (300.0, 300.0));
+        assert_eq!(Percentiles::from_histogram(&after, &after).count, 0);
+        let first = Percentiles::from_histogram(&[], &[(5.0, 4.0), (f64::INFINITY, 4.0)]);
+        assert_eq!((first.count, first.max), (4, 5.0));
+        assert!((first.p50 - 2.5).abs() < 1e-9, "{first:?}");
+    }
 
     #[test]
     fn percentiles_of_fanout() {

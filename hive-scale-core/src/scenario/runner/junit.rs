@@ -262,6 +262,7 @@ mod tests {
             wall_seconds: 3.0,
             phases: Vec::new(),
             fanout: Default::default(),
+            fanout_from: Default::default(),
             thresholds: Vec::new(),
             errors: 0,
             requests: Default::default(),

@@ -20,8 +20,8 @@ mod target;
 mod watch;
 
 pub use summary::{
-    JUNIT_FILE, PhaseRecord, SUMMARY_FILE, Status, Summary, TeardownRecord, ThresholdResult,
-    drain_seconds,
+    FanoutFrom, JUNIT_FILE, PhaseRecord, SUMMARY_FILE, Status, Summary, TeardownRecord,
+    ThresholdResult, drain_seconds,
 };
 pub use target::{ApiLatency, ListObserver, Observer, PairCount, RealHub, Target};
 pub use watch::{Detected, WatchObserver, detect_pipeline};
@@ -195,6 +195,10 @@ struct Run<'a> {
     change: Option<Change>,
     /// Fan-out of the last change, modeled seconds, once an observe phase has seen it land.
     change_fanout: Vec<f64>,
+    /// Hive's fan-out histogram when the run started and at the last observe phase's end
+    /// (when fan-out comes from it).
+    fanout_histogram_start: Option<Vec<(f64, f64)>>,
+    fanout_histogram: Option<Vec<(f64, f64)>>,
 }
 
 impl Run<'_> {
@@ -239,7 +243,15 @@ impl Run<'_> {
                 Default::default()
             }
         };
+        let from_histogram = p.fanout_histogram.clone();
         let fanout = matches!(phase, Phase::Observe { .. }).then(|| {
+            if let Some(now) = &from_histogram {
+                // Hive's histogram: what it gained since the last observe phase.
+                let since = self.fanout_histogram.get_or_insert_with(Vec::new).clone();
+                self.fanout_histogram = Some(now.clone());
+                self.change_fanout.clear();
+                return Percentiles::from_histogram(&since, now);
+            }
             // Pairs applied since the last observe phase, and clusters reached by a change.
             let mut new: Vec<f64> = p
                 .fanout
@@ -272,8 +284,17 @@ impl Run<'_> {
             fanout,
             errors: self.summary.errors - errors_before,
         });
-        self.summary.fanout =
-            Percentiles::of(&self.all_fanout.values().copied().collect::<Vec<_>>());
+        match &from_histogram {
+            Some(now) => {
+                let start = self.fanout_histogram_start.get_or_insert_with(Vec::new);
+                self.summary.fanout = Percentiles::from_histogram(start, now);
+                self.summary.fanout_from = FanoutFrom::HiveHistogram;
+            }
+            None => {
+                self.summary.fanout =
+                    Percentiles::of(&self.all_fanout.values().copied().collect::<Vec<_>>());
+            }
+        }
         self.save();
         result
     }
@@ -474,6 +495,7 @@ pub async fn run(
         wall_seconds: 0.0,
         phases: Vec::new(),
         fanout: Percentiles::default(),
+        fanout_from: FanoutFrom::Objects,
         thresholds: Vec::new(),
         errors: 0,
         requests: StatsSnapshot::default(),
@@ -490,6 +512,8 @@ pub async fn run(
         summary,
         started: Instant::now(),
         all_fanout: HashMap::new(),
+        fanout_histogram_start: None,
+        fanout_histogram: None,
         change: None,
         change_fanout: Vec::new(),
     };

@@ -54,6 +54,18 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// Where fan-out latencies come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FanoutFrom {
+    /// Each pair's first success read from Hive's objects: exact.
+    #[default]
+    Objects,
+    /// Hive's `hive_selectorsyncset_apply_duration_seconds` histogram: percentiles interpolated
+    /// inside its buckets, and no load on the hub.
+    HiveHistogram,
+}
+
 /// One phase's outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PhaseRecord {
@@ -137,6 +149,8 @@ pub struct Summary {
     pub phases: Vec<PhaseRecord>,
     /// Fan-out over all pairs applied during the run.
     pub fanout: Percentiles,
+    /// Where the fan-out figures come from.
+    pub fanout_from: FanoutFrom,
     /// Thresholds.
     pub thresholds: Vec<ThresholdResult>,
     /// Failed writes in all.
@@ -233,8 +247,16 @@ impl Summary {
             ));
         }
         let f = &self.fanout;
+        let how = match self.fanout_from {
+            FanoutFrom::Objects => {
+                "first success against the later of the set's and the cluster's creation"
+            }
+            FanoutFrom::HiveHistogram => {
+                "from Hive's hive_selectorsyncset_apply_duration_seconds, interpolated inside its buckets"
+            }
+        };
         text.push_str(&format!(
-            "\nFan-out over the run ({} pairs, first success against the later of the set's and the cluster's creation): P50 {:.0}s, P90 {:.0}s, P99 {:.0}s, max {:.0}s.\n",
+            "\nFan-out over the run ({} pairs, {how}): P50 {:.0}s, P90 {:.0}s, P99 {:.0}s, max {:.0}s.\n",
             f.count, f.p50, f.p90, f.p99, f.max
         ));
         if let Some(r) = &self.api_slo {

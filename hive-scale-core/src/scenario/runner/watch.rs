@@ -5,9 +5,11 @@
 //! keeps a copy from one list and then only the changes. The sync objects are large and written
 //! at every reconcile, so a watch of them would receive as much as Hive's own informer does.
 //! When Hive's metrics are at hand, the pairs applied come from them
-//! (`hive_selectorsyncset_clusters_total` less `..._unapplied_total`), which costs the hub
-//! nothing, and the sync objects are listed once when a phase ends, for each pair's fan-out;
-//! without metrics they are watched too.
+//! (`hive_selectorsyncset_clusters_total` less `..._unapplied_total`) and fan-out from Hive's
+//! `hive_selectorsyncset_apply_duration_seconds` histogram, which costs the hub nothing; the
+//! sync objects are listed only to see a change land on every cluster (`add-resource`), or for
+//! each pair's fan-out when Hive does not export that histogram. Without metrics they are
+//! watched too, and fan-out is exact per pair.
 
 use super::target::{Observer, PairCount};
 use crate::api::{ClusterDeployment, ClusterSync, Pipeline, SelectorSyncSet, SyncSetInstance};
@@ -346,7 +348,32 @@ impl Observer for WatchObserver {
     }
 
     fn progress(&self) -> BoxFuture<'_, Result<SyncProgress>> {
-        Box::pin(async move { Ok(self.objects_with_syncs().await?.progress()) })
+        Box::pin(async move {
+            if let Some(source) = &self.metrics {
+                if self.detected == Detected::Undecided && self.listed.lock().is_none() {
+                    // Two one-item lists say which sync objects Hive has written by now.
+                    if let Detected::Pipeline(p) = detect_pipeline(&self.hub).await? {
+                        *self.listed.lock() = Some(p);
+                    }
+                }
+                let expected = self.objects().expected();
+                let applied = self.applied_from_metrics(source).await?.min(expected);
+                let histogram = source
+                    .histogram(names::SELECTORSYNCSET_APPLY_DURATION_SECONDS)
+                    .await?;
+                // No series yet is no observation yet; a Hive that never exports it once
+                // pairs have applied leaves the objects as the only source.
+                if histogram.is_some() || applied == 0 {
+                    return Ok(SyncProgress {
+                        expected,
+                        done: applied,
+                        fanout_histogram: Some(histogram.unwrap_or_default()),
+                        ..SyncProgress::default()
+                    });
+                }
+            }
+            Ok(self.objects_with_syncs().await?.progress())
+        })
     }
 
     fn applied_marks<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<HashMap<String, String>>> {
