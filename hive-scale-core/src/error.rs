@@ -59,6 +59,7 @@ pub enum Error {
         source: kube::Error,
     },
     /// A template failed to parse or render.
+    #[cfg(feature = "templates")]
     #[error("template {name}")]
     Template {
         /// The template's name or file.
@@ -92,6 +93,7 @@ pub enum Error {
         seconds: f64,
     },
     /// Querying, scraping, recording or reporting Hive's metrics failed.
+    #[cfg(feature = "metrics")]
     #[error(transparent)]
     Metrics(#[from] crate::metrics::MetricsError),
 }

@@ -55,6 +55,20 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
+/// Kubernetes' DNS-1123 subdomain rule for object names.
+pub fn is_dns_subdomain(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

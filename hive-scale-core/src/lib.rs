@@ -15,12 +15,15 @@ pub mod api;
 pub mod apply;
 pub mod error;
 pub mod files;
+#[cfg(feature = "templates")]
 pub mod fixtures;
 pub mod guarded;
 pub mod hub;
 pub mod labels;
+#[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod ownership;
+#[cfg(feature = "metrics")]
 pub mod scenario;
 pub mod secret;
 

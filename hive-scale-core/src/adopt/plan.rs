@@ -127,7 +127,7 @@ impl AdoptPlan {
             ("name prefix", &self.name_prefix),
         ] {
             let sample = format!("{prefix}1");
-            if !crate::fixtures::is_dns_subdomain(&sample) || sample.contains('.') {
+            if !crate::labels::is_dns_subdomain(&sample) || sample.contains('.') {
                 return Err(Error::Invalid(format!(
                     "{what} {prefix:?} does not make valid names (lowercase letters, digits and '-')"
                 )));

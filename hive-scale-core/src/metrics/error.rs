@@ -153,6 +153,7 @@ pub enum MetricsError {
         source: serde_json::Error,
     },
     /// A chart could not be drawn.
+    #[cfg(feature = "charts")]
     #[error("chart {name}: {source}")]
     Chart {
         /// The query the chart is for.

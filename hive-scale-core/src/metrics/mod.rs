@@ -20,6 +20,7 @@
 //! * [`names`]: the metric names the library reads and the simulator exports.
 //! * [`redact_url`]: a URL fit to store or show (no user information, no secret query values).
 
+#[cfg(feature = "charts")]
 mod chart;
 mod error;
 mod http;

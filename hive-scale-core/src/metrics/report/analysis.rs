@@ -42,6 +42,8 @@ pub(super) struct QueryData {
 #[derive(Debug)]
 pub(super) struct Analysis {
     pub(super) summary: ReportSummary,
+    // Only charts read the points themselves.
+    #[cfg_attr(not(feature = "charts"), allow(dead_code))]
     pub(super) data: Vec<QueryData>,
 }
 

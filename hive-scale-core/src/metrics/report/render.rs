@@ -1,7 +1,9 @@
 //! Rendering a report: `report.md` from a tera template fed the summary (the built-in
 //! `report.md.tera`, or the caller's), and one SVG chart per query.
 
+#[cfg(feature = "charts")]
 use super::super::chart::{self, ChartSeries, ChartSpec, PhaseLine};
+#[cfg(feature = "charts")]
 use super::super::profile::Kind;
 use super::super::value::format_value;
 use super::super::{MetricsError, human_duration};
@@ -127,6 +129,13 @@ fn engine() -> tera::Tera {
 }
 
 /// Draws one chart per query, on all cores: `(query name, SVG)`.
+/// Without the `charts` feature a report has no charts.
+#[cfg(not(feature = "charts"))]
+pub(super) fn charts(_: &Analysis) -> Result<Vec<(String, String)>, MetricsError> {
+    Ok(Vec::new())
+}
+
+#[cfg(feature = "charts")]
 pub(super) fn charts(a: &Analysis) -> Result<Vec<(String, String)>, MetricsError> {
     let s = &a.summary;
     let clock_name = if s.modeled { "modeled" } else { "real" };
