@@ -188,6 +188,22 @@ async fn adopt_one(
 ///
 /// An invalid plan or range, or a hub that cannot be listed; failures and refusals of single
 /// clones are in the summary.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use hive_scale_core::adopt::{self, AdoptPlan, EngineOptions};
+/// use hive_scale_core::hub::{Hub, HubOptions};
+///
+/// let hub = Hub::connect(&HubOptions::default()).await?;
+/// let spoke = std::fs::read("spoke.kubeconfig")?;
+/// let plan = AdoptPlan::new(spoke);
+/// let summary = adopt::adopt(&hub, &plan, 1..=250, &EngineOptions::default(), &None).await?;
+/// println!("{} created, {} refused", summary.clones.created, summary.refused.len());
+/// # Ok(())
+/// # }
+/// ```
 pub async fn adopt(
     hub: &Hub,
     plan: &AdoptPlan,

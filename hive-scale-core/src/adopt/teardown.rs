@@ -386,6 +386,27 @@ where
 ///
 /// A bad selection, or when the hub cannot be listed at all; failures of single deletions are
 /// in the summary.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn example() -> hive_scale_core::Result<()> {
+/// use hive_scale_core::adopt::{self, Selection, TeardownOptions};
+/// use hive_scale_core::hub::{Hub, HubOptions};
+///
+/// let hub = Hub::connect(&HubOptions::default()).await?;
+/// // Everything one run created, SelectorSyncSets included; never a ClusterDeployment
+/// // without preserveOnDelete, never anything not the toolkit's.
+/// let mut opts = TeardownOptions::new(Selection::All);
+/// opts.run = Some("hs-20261130t040617-6177".into());
+/// opts.selectorsyncsets = true;
+/// let summary = adopt::teardown(&hub, &opts, &None).await?;
+/// for line in summary.problems() {
+///     eprintln!("{line}");
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub async fn teardown(
     hub: &Hub,
     opts: &TeardownOptions,

@@ -115,6 +115,27 @@ impl Hub {
     /// Resolves the credentials as kubectl does (see [`kubeconfig::resolve`]: kubeconfig
     /// files, then the pod's service account) and builds a client. Does not contact the hub:
     /// see [`Hub::check`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Kubeconfig`] when no usable credentials are found: no kubeconfig (and not in a
+    /// pod), one that does not parse, lacks the context or its user's credentials, or a pod's
+    /// service account that cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn example() -> hive_scale_core::Result<()> {
+    /// use hive_scale_core::hub::{Hub, HubOptions};
+    ///
+    /// let mut opts = HubOptions::default();
+    /// opts.context = Some("hub-east-1".into());
+    /// opts.qps = 20.0;
+    /// let hub = Hub::connect(&opts).await?;
+    /// println!("{} runs Kubernetes {}", hub.server(), hub.check().await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect(opts: &HubOptions) -> Result<Self> {
         match kubeconfig::resolve(opts.kubeconfig.as_deref(), opts.context.as_deref())? {
             kubeconfig::Credentials::Kubeconfig(loaded) => {

@@ -130,6 +130,34 @@ pub struct RecorderHandle {
 impl Recorder {
     /// Takes the first snapshot (an unreachable source fails here, before any file is written),
     /// writes the start line and it, then goes on every `interval` in a background task.
+    ///
+    /// # Errors
+    ///
+    /// An interval under 100 ms, a source that cannot be reached, or a file that cannot be
+    /// created.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), hive_scale_core::metrics::MetricsError> {
+    /// use hive_scale_core::metrics::{HttpOptions, Profile, Recorder, Scraper, Source};
+    /// use std::time::Duration;
+    ///
+    /// let scraper = Scraper::new(&["http://127.0.0.1:2112/metrics".into()], &HttpOptions::default())?;
+    /// let recording = Recorder::start(
+    ///     Source::Scrape(scraper),
+    ///     Profile::builtin(),
+    ///     Duration::from_secs(5),
+    ///     "run.jsonl",
+    /// )
+    /// .await?;
+    /// recording.mark_phase("observe");
+    /// tokio::time::sleep(Duration::from_secs(60)).await;
+    /// let summary = recording.stop().await?;
+    /// println!("{} snapshots", summary.snapshots);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn start(
         source: Source,
         profile: Profile,

@@ -55,6 +55,27 @@ impl Source {
 
     /// Evaluates every query of the profile at one instant. Fails as a whole only when the
     /// endpoint itself fails; a query that fails is recorded in its own entry.
+    ///
+    /// # Errors
+    ///
+    /// When the endpoint cannot be reached, refuses the credentials, or answers with what is
+    /// not Prometheus' API or text format.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), hive_scale_core::metrics::MetricsError> {
+    /// use hive_scale_core::metrics::{HttpOptions, Profile, PrometheusClient, Source};
+    ///
+    /// let http = HttpOptions::default().with_token_file("token".as_ref())?;
+    /// let prometheus = PrometheusClient::new("https://thanos-querier.example:9091", &http)?;
+    /// let snapshot = Source::Prometheus(prometheus).snapshot(&Profile::builtin()).await?;
+    /// for result in &snapshot.results {
+    ///     println!("{}: {:?}", result.name, result.value());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn snapshot(&self, profile: &Profile) -> Result<Snapshot, MetricsError> {
         match self {
             Source::Prometheus(p) => prometheus_snapshot(p, profile).await,

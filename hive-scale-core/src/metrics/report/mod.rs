@@ -60,6 +60,26 @@ impl Default for ReportOptions {
 /// `out_dir` (created if missing). Each file is replaced atomically: a crash leaves the old
 /// version or the new one, never half of one. A template that does not render fails the report
 /// before any file is written.
+///
+/// # Errors
+///
+/// A recording that cannot be read or holds no snapshot, a template that does not render, a
+/// chart that cannot be drawn, or a file that cannot be written.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn example() -> Result<(), hive_scale_core::metrics::MetricsError> {
+/// use hive_scale_core::metrics::{ReportOptions, write_report};
+/// use std::path::Path;
+///
+/// let mut opts = ReportOptions::default();
+/// opts.pairs = Some(1000 * 60);
+/// let summary = write_report(Path::new("run.jsonl"), Path::new("report"), &opts)?;
+/// println!("{} queries charted", summary.queries.len());
+/// # Ok(())
+/// # }
+/// ```
 pub fn write_report(
     recording: &Path,
     out_dir: &Path,

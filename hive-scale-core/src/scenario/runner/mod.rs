@@ -467,6 +467,21 @@ impl Run<'_> {
 ///
 /// Only when the result directory cannot be created: everything that goes wrong later is
 /// recorded in the summary's status and exit code.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn example() -> hive_scale_core::Result<()> {
+/// use hive_scale_core::scenario::Scenario;
+/// use hive_scale_core::scenario::runner::{self, RealHub, RunSettings, Target};
+///
+/// // 100 fake clusters and 10 sets on the hub of the current kubeconfig context.
+/// let scenario = Scenario::load("2020-adoption")?.scaled(100, 10);
+/// let target = Target::real(RealHub::default()).await?;
+/// let summary = runner::run(&scenario, target, &RunSettings::new("results")).await?;
+/// std::process::exit(summary.exit_code.into());
+/// # }
+/// ```
 pub async fn run(
     scenario: &Scenario,
     mut target: Target,
