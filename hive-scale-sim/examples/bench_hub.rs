@@ -180,12 +180,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // 4. The 60 SelectorSyncSets of the 2020 test, through the library as setup_selectorsyncsets does.
-    let hub = Hub::connect(&HubOptions {
-        kubeconfig: Some(server.kubeconfig_path().to_path_buf()),
-        qps: 0.0,
-        ..Default::default()
-    })
-    .await?;
+    let hub =
+        Hub::connect(&HubOptions::kubeconfig(server.kubeconfig_path().to_path_buf()).with_qps(0.0))
+            .await?;
     let sets = SelectorSyncSetFixture::new().render_range(0, 60)?;
     let start = Instant::now();
     let s = fixtures::apply_selector_syncsets(&hub, &sets, 16, &None).await?;

@@ -43,11 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let (hub, choice) = EmbeddedHub::for_scenario(&scenario, dir.path().join("hub"), None).await?;
     let scale = choice.scale();
-    let opts = HubOptions {
-        kubeconfig: Some(hub.kubeconfig_path().to_path_buf()),
-        qps: 0.0,
-        ..HubOptions::default()
-    };
+    let opts = HubOptions::kubeconfig(hub.kubeconfig_path().to_path_buf()).with_qps(0.0);
     let mut real = RealHub::default();
     real.hub = opts.clone();
     real.spoke_kubeconfig = hub.spoke_kubeconfig_path().map(Into::into);

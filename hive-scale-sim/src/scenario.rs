@@ -112,13 +112,9 @@ impl EmbeddedHub {
     ///
     /// When the kubeconfig cannot be read back.
     pub async fn connect(&self, qps: f64) -> Result<Hub, SimError> {
-        Hub::connect(&HubOptions {
-            kubeconfig: Some(self.kubeconfig_path().to_path_buf()),
-            qps,
-            ..Default::default()
-        })
-        .await
-        .map_err(SimError::from)
+        Hub::connect(&HubOptions::kubeconfig(self.kubeconfig_path().to_path_buf()).with_qps(qps))
+            .await
+            .map_err(SimError::from)
     }
 
     /// This hub as a scale test's target, reached through `hub` (see [`EmbeddedHub::connect`]):
@@ -208,10 +204,10 @@ impl Observer for EmbeddedObserver {
                     n
                 }
             };
-            Ok(PairCount {
-                applied: ((self.applied)() as usize).min(expected),
+            Ok(PairCount::new(
+                ((self.applied)() as usize).min(expected),
                 expected,
-            })
+            ))
         })
     }
 

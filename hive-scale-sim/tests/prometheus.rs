@@ -37,13 +37,10 @@ async fn prometheus_scrapes_hive_metrics_from_the_hub() {
     let mut cfg = EmbeddedHubConfig::new(dir.path());
     cfg.time_scale = hive_scale_sim::clock::TimeScale::new(10.0).unwrap();
     let hub = EmbeddedHub::start(cfg).await.unwrap();
-    let client = Hub::connect(&HubOptions {
-        kubeconfig: Some(hub.kubeconfig_path().to_path_buf()),
-        qps: 0.0,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let client =
+        Hub::connect(&HubOptions::kubeconfig(hub.kubeconfig_path().to_path_buf()).with_qps(0.0))
+            .await
+            .unwrap();
     let sets = SelectorSyncSetFixture::new()
         .configmaps(2)
         .render_range(0, 3)

@@ -64,18 +64,17 @@ impl HubFlags {
 
     /// The connection options, with `default_qps` when `--qps` is not given.
     pub fn options(&self, default_qps: f64) -> HubOptions {
-        HubOptions {
-            kubeconfig: self.kubeconfig.kubeconfig.clone(),
-            context: self.kubeconfig.context.clone(),
-            qps: self.qps.unwrap_or(default_qps),
-            burst: self.burst,
-            retry: RetryPolicy {
-                max_retries: self.max_retries,
-                min_delay: self.retry_min_delay,
-                max_delay: self.retry_max_delay.max(self.retry_min_delay),
-            },
-            ..Default::default()
-        }
+        let mut opts = HubOptions::default()
+            .with_qps(self.qps.unwrap_or(default_qps))
+            .with_burst(self.burst)
+            .with_retry(RetryPolicy::new(
+                self.max_retries,
+                self.retry_min_delay,
+                self.retry_max_delay.max(self.retry_min_delay),
+            ));
+        opts.kubeconfig = self.kubeconfig.kubeconfig.clone();
+        opts.context = self.kubeconfig.context.clone();
+        opts
     }
 }
 

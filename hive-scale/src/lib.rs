@@ -328,12 +328,9 @@ mod tests {
         let t0 = Instant::now();
         let mut phase = PhaseProgress::default();
         phase.update(t0, 0);
-        let mut p = ObserveProgress {
-            phase: "observe".into(),
-            applied: 0,
-            expected: 60000,
-            finished: false,
-        };
+        let mut p = ObserveProgress::default();
+        p.phase = "observe".into();
+        p.expected = 60000;
         assert_eq!(
             progress_line(&p, &phase, t0),
             "observe: 0 of 60000 pairs applied (0.0%)"

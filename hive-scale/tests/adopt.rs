@@ -12,12 +12,11 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ListParams, PostParams};
 
 async fn connect(kubeconfig: &std::path::Path, qps: f64, burst: u32) -> Hub {
-    Hub::connect(&HubOptions {
-        kubeconfig: Some(kubeconfig.to_path_buf()),
-        qps,
-        burst,
-        ..Default::default()
-    })
+    Hub::connect(
+        &HubOptions::kubeconfig(kubeconfig.to_path_buf())
+            .with_qps(qps)
+            .with_burst(burst),
+    )
     .await
     .unwrap()
 }
@@ -124,10 +123,7 @@ async fn concurrency_bound_and_rate_limit_hold() {
         &h,
         &AdoptPlan::fake(),
         1..=200,
-        &EngineOptions {
-            concurrency: 4,
-            ..Default::default()
-        },
+        &EngineOptions::default().with_concurrency(4),
         &None,
     )
     .await
@@ -147,10 +143,7 @@ async fn concurrency_bound_and_rate_limit_hold() {
         &h,
         &AdoptPlan::fake(),
         201..=260,
-        &EngineOptions {
-            concurrency: 16,
-            ..Default::default()
-        },
+        &EngineOptions::default().with_concurrency(16),
         &None,
     )
     .await
@@ -183,10 +176,7 @@ async fn retry_after_is_honoured_and_retries_finish_the_job() {
         &h,
         &AdoptPlan::fake(),
         1..=10,
-        &EngineOptions {
-            concurrency: 1,
-            ..Default::default()
-        },
+        &EngineOptions::default().with_concurrency(1),
         &None,
     )
     .await
@@ -202,12 +192,11 @@ async fn retry_after_is_honoured_and_retries_finish_the_job() {
     );
 
     // Without retries, the same faults fail clones, and the summary says which.
-    let none = Hub::connect(&HubOptions {
-        kubeconfig: Some(server.kubeconfig_path().to_path_buf()),
-        qps: 0.0,
-        retry: RetryPolicy::none(),
-        ..Default::default()
-    })
+    let none = Hub::connect(
+        &HubOptions::kubeconfig(server.kubeconfig_path().to_path_buf())
+            .with_qps(0.0)
+            .with_retry(RetryPolicy::none()),
+    )
     .await
     .unwrap();
     let s = adopt::adopt(

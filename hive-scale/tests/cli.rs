@@ -318,10 +318,7 @@ async fn a_real_hub_running_the_2020_pipeline_is_found_out_and_watched() {
 
     // Without one of the kinds the answer comes from discovery alone; without both, Hive is
     // not there and the run would write nothing.
-    let opts = HubOptions {
-        kubeconfig: Some(kubeconfig.clone().into()),
-        ..HubOptions::default()
-    };
+    let opts = HubOptions::kubeconfig(&kubeconfig);
     let client = Hub::connect(&opts).await.unwrap();
     let crds: Api<CustomResourceDefinition> = Api::all(client.client());
     crds.delete("syncsetinstances.hive.openshift.io", &Default::default())

@@ -116,13 +116,10 @@ async fn start_hub(dir: &Path) -> (EmbeddedHub, Hub) {
     let mut cfg = EmbeddedHubConfig::new(dir);
     cfg.time_scale = hive_scale_sim::clock::TimeScale::new(10.0).unwrap();
     let hub = EmbeddedHub::start(cfg).await.unwrap();
-    let client = Hub::connect(&HubOptions {
-        kubeconfig: Some(hub.kubeconfig_path().to_path_buf()),
-        qps: 0.0,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let client =
+        Hub::connect(&HubOptions::kubeconfig(hub.kubeconfig_path().to_path_buf()).with_qps(0.0))
+            .await
+            .unwrap();
     (hub, client)
 }
 

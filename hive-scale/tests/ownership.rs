@@ -218,13 +218,9 @@ async fn another_runs_objects_are_left_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminating_objects_are_waited_for_and_recreated() {
     let hub = TestHub::start().await;
-    let h = Hub::connect(&HubOptions {
-        kubeconfig: Some(hub.kubeconfig().to_path_buf()),
-        qps: 0.0,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let h = Hub::connect(&HubOptions::kubeconfig(hub.kubeconfig().to_path_buf()).with_qps(0.0))
+        .await
+        .unwrap();
     let plan = AdoptPlan::fake();
     adopt::adopt(&h, &plan, 1..=1, &EngineOptions::default(), &None)
         .await
@@ -252,10 +248,8 @@ async fn terminating_objects_are_waited_for_and_recreated() {
     let old_uid = secrets.get(name).await.unwrap().metadata.uid;
 
     // Too short a wait: a clear refusal, nothing reported unchanged.
-    let quick = EngineOptions {
-        terminating_timeout: std::time::Duration::from_millis(500),
-        ..Default::default()
-    };
+    let quick =
+        EngineOptions::default().with_terminating_timeout(std::time::Duration::from_millis(500));
     let s = adopt::adopt(&h, &plan, 1..=1, &quick, &None).await.unwrap();
     assert_eq!((s.clones.unchanged, s.refused.len()), (0, 1), "{s:?}");
     assert!(matches!(

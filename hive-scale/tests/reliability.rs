@@ -30,15 +30,11 @@ async fn exact_with(server: &ApiServer, want: (usize, usize, usize, usize)) {
     let kc = server.client().await.unwrap();
     let lp = ListParams::default().labels("app.kubernetes.io/managed-by=hive-scale");
     // The hub still injects faults: read with retries.
-    let h = Hub::connect(&HubOptions {
-        kubeconfig: Some(server.kubeconfig_path().to_path_buf()),
-        qps: 0.0,
-        retry: RetryPolicy {
-            max_retries: 30,
-            ..Default::default()
-        },
-        ..Default::default()
-    })
+    let h = Hub::connect(
+        &HubOptions::kubeconfig(server.kubeconfig_path().to_path_buf())
+            .with_qps(0.0)
+            .with_retry(RetryPolicy::default().with_max_retries(30)),
+    )
     .await
     .unwrap();
     let (a, b, c, d) = (
@@ -70,15 +66,11 @@ async fn foreign_objects(server: &ApiServer) {
         ..Default::default()
     };
     // The hub injects faults into these writes too: retry until each is in.
-    let h = Hub::connect(&HubOptions {
-        kubeconfig: Some(server.kubeconfig_path().to_path_buf()),
-        qps: 0.0,
-        retry: RetryPolicy {
-            max_retries: 30,
-            ..Default::default()
-        },
-        ..Default::default()
-    })
+    let h = Hub::connect(
+        &HubOptions::kubeconfig(server.kubeconfig_path().to_path_buf())
+            .with_qps(0.0)
+            .with_retry(RetryPolicy::default().with_max_retries(30)),
+    )
     .await
     .unwrap();
     let ns = Namespace {
@@ -110,15 +102,11 @@ async fn foreign_objects(server: &ApiServer) {
 /// The foreign objects, untouched: same labels, nothing of ours on them.
 async fn foreign_intact(server: &ApiServer) {
     let kc = server.client().await.unwrap();
-    let h = Hub::connect(&HubOptions {
-        kubeconfig: Some(server.kubeconfig_path().to_path_buf()),
-        qps: 0.0,
-        retry: RetryPolicy {
-            max_retries: 30,
-            ..Default::default()
-        },
-        ..Default::default()
-    })
+    let h = Hub::connect(
+        &HubOptions::kubeconfig(server.kubeconfig_path().to_path_buf())
+            .with_qps(0.0)
+            .with_retry(RetryPolicy::default().with_max_retries(30)),
+    )
     .await
     .unwrap();
     let labels = |m: &kube::api::ObjectMeta| m.labels.clone().unwrap_or_default();
@@ -249,12 +237,11 @@ async fn ten_percent_of_each_fault_and_the_job_still_ends_exact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_retries_the_summary_says_what_was_and_was_not_written() {
     let (_d, server) = faulty("500=0.2,seed=3").await;
-    let h = Hub::connect(&HubOptions {
-        kubeconfig: Some(server.kubeconfig_path().to_path_buf()),
-        qps: 0.0,
-        retry: RetryPolicy::none(),
-        ..Default::default()
-    })
+    let h = Hub::connect(
+        &HubOptions::kubeconfig(server.kubeconfig_path().to_path_buf())
+            .with_qps(0.0)
+            .with_retry(RetryPolicy::none()),
+    )
     .await
     .unwrap();
     let s = loop {
@@ -312,13 +299,10 @@ async fn scaletest_cleanup_goes_through_the_interlock() {
     let kc = server.client().await.unwrap();
     // A ClusterDeployment carrying the toolkit's labels but not preserveOnDelete, in a namespace of
     // the run: scaletest's cleanup must refuse it (and the namespace).
-    let h = Hub::connect(&HubOptions {
-        kubeconfig: Some(server.kubeconfig_path().to_path_buf()),
-        qps: 0.0,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let h =
+        Hub::connect(&HubOptions::kubeconfig(server.kubeconfig_path().to_path_buf()).with_qps(0.0))
+            .await
+            .unwrap();
     adopt::adopt(
         &h,
         &AdoptPlan::fake(),

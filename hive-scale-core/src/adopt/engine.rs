@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 /// Tunables of the engine.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct EngineOptions {
     /// Clones in flight at once.
     pub concurrency: usize,
@@ -44,8 +45,23 @@ impl Default for EngineOptions {
     }
 }
 
+impl EngineOptions {
+    /// The same, with `concurrency` clones in flight.
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency;
+        self
+    }
+
+    /// The same, waiting at most `timeout` for a terminating object to go.
+    pub fn with_terminating_timeout(mut self, timeout: Duration) -> Self {
+        self.terminating_timeout = timeout;
+        self
+    }
+}
+
 /// What an adoption run did.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct AdoptSummary {
     /// First index.
     pub start: u32,

@@ -84,6 +84,7 @@ impl TeardownOptions {
 
 /// What a teardown did (or, with `dry_run`, would do).
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct TeardownSummary {
     /// ClusterDeployments deleted (or to delete), `namespace/name`.
     pub cluster_deployments: Vec<String>,

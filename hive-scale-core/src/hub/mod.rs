@@ -29,6 +29,7 @@ use std::time::Duration;
 
 /// How often and how long to retry transient failures.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Retries after the first attempt (0: never retry).
     pub max_retries: usize,
@@ -53,6 +54,21 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// `max_retries` retries, backing off from `min_delay` to `max_delay`.
+    pub fn new(max_retries: usize, min_delay: Duration, max_delay: Duration) -> Self {
+        Self {
+            max_retries,
+            min_delay,
+            max_delay,
+        }
+    }
+
+    /// The same, with `max_retries` retries.
+    pub fn with_max_retries(mut self, max_retries: usize) -> Self {
+        self.max_retries = max_retries;
+        self
+    }
+
     /// No retries at all.
     pub fn none() -> Self {
         Self {
@@ -64,6 +80,7 @@ impl RetryPolicy {
 
 /// How to reach a hub.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct HubOptions {
     /// Kubeconfig file; `KUBECONFIG` or `~/.kube/config` when `None`.
     pub kubeconfig: Option<PathBuf>,
@@ -89,6 +106,46 @@ impl Default for HubOptions {
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
         }
+    }
+}
+
+impl HubOptions {
+    /// The hub of `kubeconfig` (its current context), everything else default.
+    pub fn kubeconfig(kubeconfig: impl Into<PathBuf>) -> Self {
+        Self {
+            kubeconfig: Some(kubeconfig.into()),
+            ..Self::default()
+        }
+    }
+
+    /// The same, with this context.
+    pub fn with_context(mut self, context: impl Into<String>) -> Self {
+        self.context = Some(context.into());
+        self
+    }
+
+    /// The same, limited to `qps` requests per second (0: unlimited).
+    pub fn with_qps(mut self, qps: f64) -> Self {
+        self.qps = qps;
+        self
+    }
+
+    /// The same, with this burst.
+    pub fn with_burst(mut self, burst: u32) -> Self {
+        self.burst = burst;
+        self
+    }
+
+    /// The same, with this retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The same, with this per-request timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 }
 

@@ -25,6 +25,7 @@ const MAX_SAMPLES: usize = 1_000_000;
 
 /// A point-in-time copy of [`RequestStats`], serializable for summaries.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[non_exhaustive]
 pub struct StatsSnapshot {
     /// HTTP requests sent (retries included).
     pub requests: u64,

@@ -99,6 +99,7 @@ impl Phase {
 /// Limits that fail a run, each with its own exit code.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct Thresholds {
     /// Longest acceptable observe phase (modeled seconds).
     pub max_drain_seconds: Option<f64>,

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 /// A hub's sync progress.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct SyncProgress {
     /// Pairs that should apply (eligible clusters x matching SelectorSyncSets).
     pub expected: usize,
@@ -127,6 +128,7 @@ fn eligible(cd: &ClusterDeployment) -> bool {
 /// ClusterSyncs and SyncSetInstances may both be present: each cluster is read from whichever
 /// its pipeline wrote.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct HiveObjects {
     /// Every ClusterDeployment.
     pub cluster_deployments: Vec<Arc<ClusterDeployment>>,

@@ -65,11 +65,10 @@ fn duration(s: &str) -> Result<Duration, String> {
 pub fn main(args: Args) -> ExitCode {
     crate::init_logging(args.verbose);
     crate::run(async move {
-        let opts = ReportOptions {
-            pairs: args.pairs,
-            reapply_interval: args.reapply_interval,
-            template: args.template.clone(),
-        };
+        let mut opts = ReportOptions::default();
+        opts.pairs = args.pairs;
+        opts.reapply_interval = args.reapply_interval;
+        opts.template = args.template.clone();
         let (recording, out) = (args.recording.clone(), args.out.clone());
         let s =
             tokio::task::spawn_blocking(move || write_report(&recording, &out, &opts)).await??;

@@ -135,10 +135,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         &hub,
         &plan,
         args.start..=args.end,
-        &EngineOptions {
-            concurrency: args.concurrency as usize,
-            ..Default::default()
-        },
+        &EngineOptions::default().with_concurrency(args.concurrency as usize),
         &progress,
     )
     .await?;

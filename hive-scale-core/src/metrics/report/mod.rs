@@ -35,6 +35,7 @@ pub const SUMMARY_FILE: &str = "metrics-summary.json";
 
 /// What the report needs besides the recording.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ReportOptions {
     /// The number of (set, cluster) pairs a full re-apply covers; default: the main queue's peak
     /// (in the 2020 pipeline every queued item was one pair).

@@ -147,6 +147,7 @@ pub struct ReportFindings {
 /// What a report found, as written to `metrics-summary.json` and given to the `report.md`
 /// template.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ReportSummary {
     /// The recording.
     pub recording: PathBuf,

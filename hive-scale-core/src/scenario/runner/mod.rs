@@ -69,6 +69,7 @@ pub struct RunSettings {
 
 /// How far an observe phase has come, published at each poll.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ObserveProgress {
     /// The phase (`observe`, or `observe` after an incremental step).
     pub phase: String,

@@ -68,6 +68,7 @@ pub enum FanoutFrom {
 
 /// One phase's outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PhaseRecord {
     /// The phase.
     pub name: String,
@@ -119,6 +120,7 @@ pub enum TeardownRecord {
 
 /// `summary.json`.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// How the run ended.
     pub status: Status,

@@ -14,11 +14,19 @@ use std::time::Duration;
 
 /// Applied and expected (set, cluster) pairs at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PairCount {
     /// Pairs that have applied at least once.
     pub applied: usize,
     /// Pairs that should apply (eligible clusters times the sets matching each).
     pub expected: usize,
+}
+
+impl PairCount {
+    /// `applied` of `expected`.
+    pub fn new(applied: usize, expected: usize) -> Self {
+        Self { applied, expected }
+    }
 }
 
 /// What the runner asks of a hub while Hive works. A hub that can count cheaply (the embedded
