@@ -193,13 +193,17 @@ impl EmbeddedObserver {
 const EXPECTED_TTL: Duration = Duration::from_secs(5);
 
 impl Observer for EmbeddedObserver {
+    fn scope(&self, run: &str) {
+        self.lists.scope(run);
+    }
+
     fn pairs(&self) -> BoxFuture<'_, Result<PairCount>> {
         Box::pin(async move {
             let cached = (*self.expected.lock()).filter(|(at, _)| at.elapsed() < EXPECTED_TTL);
             let expected = match cached {
                 Some((_, n)) => n,
                 None => {
-                    let n = progress::expected(self.lists.hub()).await?;
+                    let n = self.lists.expected().await?;
                     *self.expected.lock() = Some((Instant::now(), n));
                     n
                 }

@@ -267,6 +267,22 @@ async fn a_real_hub_running_the_2020_pipeline_is_found_out_and_watched() {
     cfg.sim = SimConfig::new(model);
     let hub = EmbeddedHub::start(cfg).await.unwrap();
     let kubeconfig = hub.kubeconfig_path().to_str().unwrap().to_string();
+    // Somebody else's SelectorSyncSet that Hive applies to the test's clusters too: its pairs
+    // are not the test's, in the counts, in the metrics or in fan-out.
+    let foreign: SelectorSyncSet = serde_json::from_value(serde_json::json!({
+        "apiVersion": "hive.openshift.io/v1",
+        "kind": "SelectorSyncSet",
+        "metadata": {"name": "production-config"},
+        "spec": {
+            "clusterDeploymentSelector": {"matchLabels": {"scaletest": "true"}},
+            "resourceApplyMode": "Sync",
+            "resources": [{"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "prod", "namespace": "default"}, "data": {"a": "b"}}]
+        }
+    }))
+    .unwrap();
+    let sets: Api<SelectorSyncSet> = Api::all(hub.hub().client().await.unwrap());
+    sets.create(&Default::default(), &foreign).await.unwrap();
     let out = dir.path().join("run");
     let r = run_bin(
         &[
@@ -314,6 +330,10 @@ async fn a_real_hub_running_the_2020_pipeline_is_found_out_and_watched() {
         s["fanout"]["p99"].as_f64().unwrap() > 0.0,
         "{}",
         s["fanout"]
+    );
+    assert!(
+        sets.get_opt("production-config").await.unwrap().is_some(),
+        "teardown leaves other people's sets"
     );
 
     // Without one of the kinds the answer comes from discovery alone; without both, Hive is

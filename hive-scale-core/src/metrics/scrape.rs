@@ -138,12 +138,26 @@ impl Exposition {
             })
     }
 
-    /// A histogram's cumulative buckets `(le, count)` summed over every series (a Prometheus
-    /// `sum by (le)`); `None` when the page has no such histogram.
-    pub fn buckets(&self, metric: &str) -> Option<Vec<(f64, f64)>> {
+    /// A histogram's cumulative buckets `(le, count)` summed over its series (a Prometheus
+    /// `sum by (le)`), only those whose label `only.0` is one of `only.1` when given; `None`
+    /// when the page has no such series.
+    pub fn buckets(
+        &self,
+        metric: &str,
+        only: Option<(&str, &[String])>,
+    ) -> Option<Vec<(f64, f64)>> {
         let mut sum: std::collections::BTreeMap<u64, (f64, f64)> = Default::default();
         let mut found = false;
-        for (_, v) in &self.family(metric)?.samples {
+        let wanted = |labels: &BTreeMap<String, String>| match only {
+            None => true,
+            Some((label, values)) => labels
+                .get(label)
+                .is_some_and(|v| values.iter().any(|w| w == v)),
+        };
+        for (labels, v) in &self.family(metric)?.samples {
+            if !wanted(labels) {
+                continue;
+            }
             if let SampleValue::Distribution { buckets, .. } = v {
                 found = true;
                 for (le, n) in buckets {

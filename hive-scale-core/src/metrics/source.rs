@@ -24,18 +24,33 @@ impl Source {
         }
     }
 
-    /// A histogram's cumulative buckets `(le, count)` now, summed over its series; `None` when
-    /// the source has no such histogram (yet: a family shows once it has a series).
+    /// A histogram's cumulative buckets `(le, count)` now, summed over its series (only those
+    /// whose label `only.0` is one of `only.1`, when given); `None` when the source has no such
+    /// series (yet: a family shows once it has a series).
     ///
     /// # Errors
     ///
     /// When the endpoint cannot be reached or answers with an error.
-    pub async fn histogram(&self, metric: &str) -> Result<Option<Vec<(f64, f64)>>, MetricsError> {
+    pub async fn histogram(
+        &self,
+        metric: &str,
+        only: Option<(&str, &[String])>,
+    ) -> Result<Option<Vec<(f64, f64)>>, MetricsError> {
         match self {
-            Source::Scrape(s) => Ok(s.scrape().await?.exposition.buckets(metric)),
+            Source::Scrape(s) => Ok(s.scrape().await?.exposition.buckets(metric, only)),
             Source::Prometheus(p) => {
+                let selector = match only {
+                    None => String::new(),
+                    Some((_, [])) => return Ok(None),
+                    Some((label, values)) => {
+                        // Object names are DNS subdomains: only `.` needs escaping.
+                        let alternatives: Vec<String> =
+                            values.iter().map(|v| v.replace('.', "\\\\.")).collect();
+                        format!("{{{label}=~\"{}\"}}", alternatives.join("|"))
+                    }
+                };
                 let v = p
-                    .query(&format!("sum by (le) ({metric}_bucket)"), None)
+                    .query(&format!("sum by (le) ({metric}_bucket{selector})"), None)
                     .await?;
                 let buckets: Vec<(f64, f64)> = v
                     .values()

@@ -182,6 +182,31 @@ impl HiveObjects {
         Ok(objects)
     }
 
+    /// Only the ClusterDeployments and SelectorSyncSets of run `run` (its label): a hub also
+    /// holds other people's clusters and sets, whose pairs are not the test's. Sync objects are
+    /// kept: only those of the remaining clusters and sets are ever counted.
+    pub fn scoped(mut self, run: Option<&str>) -> Self {
+        if let Some(run) = run {
+            let ours = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+                m.labels
+                    .as_ref()
+                    .and_then(|l| l.get(crate::labels::RUN))
+                    .is_some_and(|r| r == run)
+            };
+            self.cluster_deployments.retain(|c| ours(&c.metadata));
+            self.selector_sync_sets.retain(|s| ours(&s.metadata));
+        }
+        self
+    }
+
+    /// The names of the SelectorSyncSets held.
+    pub fn set_names(&self) -> Vec<String> {
+        self.selector_sync_sets
+            .iter()
+            .filter_map(|s| s.metadata.name.clone())
+            .collect()
+    }
+
     /// The pipeline whose objects are present (ClusterSync when both are).
     pub fn pipeline(&self) -> Option<Pipeline> {
         if !self.cluster_syncs.is_empty() {

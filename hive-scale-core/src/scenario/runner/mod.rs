@@ -489,6 +489,7 @@ pub async fn run(
     settings: &RunSettings,
 ) -> Result<Summary> {
     let source = target.metrics.take();
+    target.observer.scope(&settings.run_id);
     let target = &target;
     std::fs::create_dir_all(&settings.out).map_err(|source| Error::Io {
         path: settings.out.clone(),

@@ -7,7 +7,7 @@ use crate::api::Pipeline;
 use crate::hub::Hub;
 use crate::metrics::slo::DurationSample;
 use crate::metrics::{PrometheusClient, Source};
-use crate::scenario::progress::{self, SyncProgress};
+use crate::scenario::progress::{HiveObjects, SyncProgress};
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -40,12 +40,18 @@ pub trait Observer: Send + Sync + std::fmt::Debug {
     fn progress(&self) -> BoxFuture<'_, Result<SyncProgress>>;
 
     /// What each cluster last applied of SelectorSyncSet `set`, by `namespace/cluster` (see
-    /// [`progress::applied_marks`]).
+    /// [`HiveObjects::applied_marks`]).
     fn applied_marks<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<HashMap<String, String>>>;
 
     /// Keys queued or in progress in the sync controller, when the hub can tell.
     fn queue_depth(&self) -> Option<usize> {
         None
+    }
+
+    /// Counts, from now on, only the pairs of run `run`'s clusters and SelectorSyncSets (their
+    /// run label): the hub may hold other clusters and sets. The runner calls it once, first.
+    fn scope(&self, run: &str) {
+        let _ = run;
     }
 
     /// Brings what the observer knows up to the hub's present, so the phase that follows does
@@ -72,6 +78,7 @@ pub struct ListObserver {
     hub: Hub,
     pipeline: Pipeline,
     poll: Duration,
+    run: std::sync::OnceLock<String>,
 }
 
 impl ListObserver {
@@ -81,6 +88,7 @@ impl ListObserver {
             hub,
             pipeline,
             poll,
+            run: std::sync::OnceLock::new(),
         }
     }
 
@@ -90,10 +98,30 @@ impl ListObserver {
     }
 }
 
+impl ListObserver {
+    async fn objects(&self) -> Result<HiveObjects> {
+        Ok(HiveObjects::list(&self.hub, Some(self.pipeline))
+            .await?
+            .scoped(self.run.get().map(String::as_str)))
+    }
+
+    /// Pairs that should apply, listing only ClusterDeployments and SelectorSyncSets.
+    pub async fn expected(&self) -> Result<usize> {
+        Ok(HiveObjects::list(&self.hub, None)
+            .await?
+            .scoped(self.run.get().map(String::as_str))
+            .expected())
+    }
+}
+
 impl Observer for ListObserver {
+    fn scope(&self, run: &str) {
+        let _ = self.run.set(run.to_string());
+    }
+
     fn pairs(&self) -> BoxFuture<'_, Result<PairCount>> {
         Box::pin(async move {
-            let p = progress::progress(&self.hub, self.pipeline).await?;
+            let p = self.objects().await?.progress();
             Ok(PairCount {
                 applied: p.done,
                 expected: p.expected,
@@ -102,11 +130,11 @@ impl Observer for ListObserver {
     }
 
     fn progress(&self) -> BoxFuture<'_, Result<SyncProgress>> {
-        Box::pin(progress::progress(&self.hub, self.pipeline))
+        Box::pin(async move { Ok(self.objects().await?.progress()) })
     }
 
     fn applied_marks<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<HashMap<String, String>>> {
-        Box::pin(progress::applied_marks(&self.hub, self.pipeline, set))
+        Box::pin(async move { Ok(self.objects().await?.applied_marks(set)) })
     }
 
     fn poll_interval(&self) -> Duration {

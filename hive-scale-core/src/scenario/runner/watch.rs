@@ -109,6 +109,8 @@ pub struct WatchObserver {
     detected: Detected,
     /// The pipeline seen in the last list of sync objects (metrics mode).
     listed: parking_lot::Mutex<Option<Pipeline>>,
+    /// The run whose pairs count (see [`Observer::scope`]).
+    run: std::sync::OnceLock<String>,
     tasks: Vec<tokio::task::AbortHandle>,
     poll: Duration,
     hub: Hub,
@@ -176,6 +178,7 @@ impl WatchObserver {
             metrics,
             detected,
             listed: parking_lot::Mutex::new(None),
+            run: std::sync::OnceLock::new(),
             tasks,
             poll,
             hub: hub.clone(),
@@ -219,15 +222,25 @@ impl WatchObserver {
         Ok(objects)
     }
 
-    /// Pairs applied, from Hive's metrics: every (set, cluster) pair a ClusterSync lists less
-    /// those whose last result is not a success.
-    async fn applied_from_metrics(&self, source: &Source) -> Result<usize> {
+    /// Pairs applied, from Hive's metrics: for each of the run's SelectorSyncSets, the
+    /// clusters whose ClusterSync lists it less those whose last result is not a success.
+    async fn applied_from_metrics(&self, source: &Source, sets: &[String]) -> Result<usize> {
         use crate::metrics::QueryOutcome;
         let snapshot = source.snapshot(&applied_profile()).await?;
-        // A gauge with no series yet (no ClusterSync lists a set) is zero, not an error.
+        // A gauge with no series yet (no ClusterSync lists a set) is zero, not an error; the
+        // hub's other SelectorSyncSets are not the test's.
         let value = |name: &str| match snapshot.results.iter().find(|r| r.name == name) {
             Some(r) => match &r.outcome {
-                QueryOutcome::Ok { value } => Ok(value.total().unwrap_or(0.0)),
+                QueryOutcome::Ok { value } => Ok(value
+                    .values()
+                    .into_iter()
+                    .filter(|(labels, _)| {
+                        labels
+                            .get("name")
+                            .is_some_and(|n| sets.iter().any(|s| s == n))
+                    })
+                    .map(|(_, v)| v)
+                    .sum::<f64>()),
                 QueryOutcome::Error { error: why } | QueryOutcome::Unavailable { reason: why } => {
                     Err(Error::Invalid(format!(
                         "{} cannot count the pairs applied ({name}): {why}",
@@ -241,8 +254,9 @@ impl WatchObserver {
         Ok((listed - unapplied).max(0.0).round() as usize)
     }
 
-    /// The objects as last watched.
+    /// The objects as last watched, only the run's clusters and sets once scoped.
     pub fn objects(&self) -> HiveObjects {
+        let run = self.run.get().map(String::as_str);
         HiveObjects {
             cluster_deployments: self.cluster_deployments.state(),
             selector_sync_sets: self.selector_sync_sets.state(),
@@ -257,6 +271,7 @@ impl WatchObserver {
                 .map(Store::state)
                 .unwrap_or_default(),
         }
+        .scoped(run)
     }
 }
 
@@ -293,7 +308,7 @@ where
 /// The two queries that count pairs applied.
 fn applied_profile() -> crate::metrics::Profile {
     let text = format!(
-        "name: pairs-applied\nqueries:\n- name: listed\n  query: sum({a})\n  kind: count\n  scrape: {{metric: {a}, op: sum}}\n- name: unapplied\n  query: sum({u})\n  kind: count\n  scrape: {{metric: {u}, op: sum}}\n",
+        "name: pairs-applied\nqueries:\n- name: listed\n  query: sum by (name) ({a})\n  kind: count\n  scrape: {{metric: {a}, op: sum, by: [name]}}\n- name: unapplied\n  query: sum by (name) ({u})\n  kind: count\n  scrape: {{metric: {u}, op: sum, by: [name]}}\n",
         a = names::SELECTORSYNCSET_CLUSTERS,
         u = names::SELECTORSYNCSET_UNAPPLIED
     );
@@ -302,6 +317,10 @@ fn applied_profile() -> crate::metrics::Profile {
 }
 
 impl Observer for WatchObserver {
+    fn scope(&self, run: &str) {
+        let _ = self.run.set(run.to_string());
+    }
+
     fn catch_up(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             let cds = Api::<ClusterDeployment>::all(self.hub.client());
@@ -330,7 +349,9 @@ impl Observer for WatchObserver {
             match &self.metrics {
                 Some(source) => {
                     let expected = objects.expected();
-                    let applied = self.applied_from_metrics(source).await?;
+                    let applied = self
+                        .applied_from_metrics(source, &objects.set_names())
+                        .await?;
                     Ok(PairCount {
                         applied: applied.min(expected),
                         expected,
@@ -356,10 +377,20 @@ impl Observer for WatchObserver {
                         *self.listed.lock() = Some(p);
                     }
                 }
-                let expected = self.objects().expected();
-                let applied = self.applied_from_metrics(source).await?.min(expected);
+                let objects = self.objects();
+                let sets = objects.set_names();
+                let expected = objects.expected();
+                let applied = self
+                    .applied_from_metrics(source, &sets)
+                    .await?
+                    .min(expected);
+                // Only the run's sets (today's Hive labels the histogram by set name; 2020's
+                // did not, and then the objects are read instead).
                 let histogram = source
-                    .histogram(names::SELECTORSYNCSET_APPLY_DURATION_SECONDS)
+                    .histogram(
+                        names::SELECTORSYNCSET_APPLY_DURATION_SECONDS,
+                        Some(("name", &sets)),
+                    )
                     .await?;
                 // No series yet is no observation yet; a Hive that never exports it once
                 // pairs have applied leaves the objects as the only source.
