@@ -23,6 +23,9 @@ pub struct KubeconfigFlags {
     /// A context of the kubeconfig (default: its current context).
     #[arg(long)]
     pub context: Option<String>,
+    /// Use the pod's service account (running as a Kubernetes Job), whatever kubeconfig exists.
+    #[arg(long, conflicts_with_all = ["kubeconfig", "context"])]
+    pub in_cluster: bool,
 }
 
 /// Which hub to talk to, and how fast.
@@ -51,7 +54,9 @@ pub struct HubFlags {
 impl HubFlags {
     /// Whether a hub was named on the command line (an environment variable does not count).
     pub fn given(&self) -> bool {
-        self.kubeconfig.kubeconfig.is_some() || self.kubeconfig.context.is_some()
+        self.kubeconfig.kubeconfig.is_some()
+            || self.kubeconfig.context.is_some()
+            || self.kubeconfig.in_cluster
     }
 
     /// Connects (kubeconfig and context resolved as kubectl does) and checks that the hub
@@ -74,6 +79,7 @@ impl HubFlags {
             ));
         opts.kubeconfig = self.kubeconfig.kubeconfig.clone();
         opts.context = self.kubeconfig.context.clone();
+        opts.in_cluster = self.kubeconfig.in_cluster;
         opts
     }
 }
@@ -127,7 +133,11 @@ impl MetricsFlags {
             o = o.with_token_file(f)?;
         }
         if self.token_from_kubeconfig {
-            o = o.with_kubeconfig_token(hub.kubeconfig.as_deref(), hub.context.as_deref())?;
+            o = if hub.in_cluster {
+                o.with_service_account_token()?
+            } else {
+                o.with_kubeconfig_token(hub.kubeconfig.as_deref(), hub.context.as_deref())?
+            };
         }
         if let (Some(user), Some(f)) = (&self.user, &self.password_file) {
             let pw = std::fs::read_to_string(f)

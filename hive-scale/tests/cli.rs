@@ -184,6 +184,23 @@ async fn credentials_are_resolved_as_kubectl_resolves_them() {
         "{}",
         r.stderr
     );
+    // --in-cluster is a request for the hub the pod runs in, never the embedded one.
+    let r = run_bin(
+        &[
+            "scaletest",
+            "--in-cluster",
+            "--fake-cluster",
+            "--clusters",
+            "1",
+        ],
+        &[],
+    )
+    .await;
+    assert!(
+        r.one_error_line().contains("service account"),
+        "{}",
+        r.stderr
+    );
     // Not in a pod either: the error names ~/.kube/config.
     let r = run(
         setup(&[]),

@@ -369,7 +369,7 @@ where
     K: guarded::Object,
 {
     let left =
-        guarded::wait_all_gone(&Api::<K>::all(hub.client()), selector, uids, timeout).await?;
+        guarded::wait_all_gone(&Api::<K>::all(hub.watch_client()), selector, uids, timeout).await?;
     let kind = K::kind(&());
     left_behind.extend(
         objects

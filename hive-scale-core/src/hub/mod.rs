@@ -86,6 +86,8 @@ pub struct HubOptions {
     pub kubeconfig: Option<PathBuf>,
     /// Context; the current context when `None`.
     pub context: Option<String>,
+    /// Use the pod's service account, whatever kubeconfig exists (a Kubernetes Job).
+    pub in_cluster: bool,
     /// Client-side requests per second shared by every request (0: unlimited).
     pub qps: f64,
     /// Burst of the limiter.
@@ -101,6 +103,7 @@ impl Default for HubOptions {
         Self {
             kubeconfig: None,
             context: None,
+            in_cluster: false,
             qps: 50.0,
             burst: 100,
             retry: RetryPolicy::default(),
@@ -153,6 +156,7 @@ impl HubOptions {
 #[derive(Clone)]
 pub struct Hub {
     client: kube::Client,
+    watch_client: kube::Client,
     server: String,
     limiter: Arc<RateLimiter>,
     stats: Arc<RequestStats>,
@@ -194,7 +198,12 @@ impl Hub {
     /// # }
     /// ```
     pub async fn connect(opts: &HubOptions) -> Result<Self> {
-        match kubeconfig::resolve(opts.kubeconfig.as_deref(), opts.context.as_deref())? {
+        let credentials = if opts.in_cluster {
+            kubeconfig::Credentials::InCluster
+        } else {
+            kubeconfig::resolve(opts.kubeconfig.as_deref(), opts.context.as_deref())?
+        };
+        match credentials {
             kubeconfig::Credentials::Kubeconfig(loaded) => {
                 Self::from_kubeconfig(*loaded, opts).await
             }
@@ -248,16 +257,24 @@ impl Hub {
             limiter: limiter.clone(),
             stats: stats.clone(),
         };
-        let client = kube::client::ClientBuilder::try_from(cfg)
-            .map_err(|e| Error::Kubeconfig {
-                path,
-                reason: "cannot make a client from it".into(),
-                source: Some(e.into()),
-            })?
-            .with_layer(&layer)
-            .build();
+        // Watches are quiet for minutes and end at the server's timeoutSeconds: a read timeout
+        // sized for single requests would cut them every `opts.timeout`.
+        let mut watch_cfg = cfg.clone();
+        watch_cfg.read_timeout = None;
+        let build = |cfg: kube::Config| {
+            kube::client::ClientBuilder::try_from(cfg)
+                .map_err(|e| Error::Kubeconfig {
+                    path: path.clone(),
+                    reason: "cannot make a client from it".into(),
+                    source: Some(e.into()),
+                })
+                .map(|b| b.with_layer(&layer).build())
+        };
+        let client = build(cfg)?;
+        let watch_client = build(watch_cfg)?;
         Ok(Self {
             client,
+            watch_client,
             server,
             limiter,
             stats,
@@ -268,6 +285,11 @@ impl Hub {
     /// The kube client; requests made with it are limited and counted too.
     pub fn client(&self) -> kube::Client {
         self.client.clone()
+    }
+
+    /// A client for watches: the same limiter and statistics, without a read timeout.
+    pub fn watch_client(&self) -> kube::Client {
+        self.watch_client.clone()
     }
 
     /// The API server URL.

@@ -104,6 +104,15 @@ impl HttpOptions {
         Ok(self.with_token(token))
     }
 
+    /// Uses the pod's service-account token (as thanos-querier accepts from a Job).
+    ///
+    /// # Errors
+    ///
+    /// When the token file cannot be read (not in a pod).
+    pub fn with_service_account_token(self) -> Result<Self, MetricsError> {
+        self.with_token_file(Path::new(SERVICE_ACCOUNT_TOKEN))
+    }
+
     /// Uses HTTP basic auth.
     pub fn with_basic_auth(mut self, username: impl Into<String>, password: Secret) -> Self {
         self.auth = Auth::Basic {

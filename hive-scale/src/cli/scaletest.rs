@@ -91,6 +91,25 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let left_objects = args.run.keep || summary.status == runner::Status::Interrupted;
+    if embedded.is_none() && left_objects {
+        // Only this run's objects: `--all` alone would take every run's, colleagues' too.
+        let hub = &args.target.hub.kubeconfig;
+        let mut cmd = format!(
+            "hive-scale teardown --all --run {} --selectorsyncsets",
+            summary.run_id
+        );
+        if let Some(k) = &hub.kubeconfig {
+            cmd.push_str(&format!(" --kubeconfig {}", k.display()));
+        }
+        if let Some(c) = &hub.context {
+            cmd.push_str(&format!(" --context {c}"));
+        }
+        if hub.in_cluster {
+            cmd.push_str(" --in-cluster");
+        }
+        println!("the run's objects are still on the hub; to remove them: {cmd}");
+    }
     if let Some(hub) = embedded {
         if args.run.keep {
             let kubeconfig = std::fs::canonicalize(hub.kubeconfig_path())?;

@@ -214,10 +214,19 @@ impl Run<'_> {
         }
     }
 
+    /// The run's sets select only the run's clusters (`scaletest: "true"` and the run label):
+    /// clones another run left behind carry `scaletest: "true"` too, and Hive would apply these
+    /// sets to them, which no count of this run's pairs expects.
     fn fixture(&self) -> SelectorSyncSetFixture {
+        let selector = [
+            ("scaletest".to_string(), "true".to_string()),
+            (crate::labels::RUN.to_string(), self.settings.run_id.clone()),
+        ]
+        .into();
         SelectorSyncSetFixture::new()
             .configmaps(self.scenario.configmaps as usize)
             .run(&self.settings.run_id)
+            .selector(selector)
     }
 
     /// Runs one phase, interruptible, and records it.

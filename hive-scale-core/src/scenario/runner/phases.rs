@@ -9,6 +9,9 @@ use kube::api::{Api, PostParams};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+/// Consecutive failed polls an observe phase rides out before it fails.
+const MAX_POLL_FAILURES: u32 = 5;
+
 /// A resource added to an existing set: what each cluster had applied before, and when each
 /// was first seen to have applied the new content.
 pub(super) struct Change {
@@ -173,8 +176,23 @@ impl Run<'_> {
         timeout: Duration,
         poll: Duration,
     ) -> Result<(), PhaseError> {
+        let mut failures = 0;
         loop {
-            let now = self.target.observer.pairs().await?;
+            // A Prometheus that times out once, or a token being refreshed, must not end a
+            // run of hours: only failures that persist do.
+            let now = match self.target.observer.pairs().await {
+                Ok(now) => {
+                    failures = 0;
+                    now
+                }
+                Err(e) if failures < MAX_POLL_FAILURES && Instant::now() < deadline => {
+                    failures += 1;
+                    tracing::warn!(error = %crate::error::chain(&e), failures, "cannot read progress; trying again");
+                    tokio::time::sleep(poll).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             self.publish(|p| (p.applied, p.expected) = (now.applied, now.expected));
             if now.applied >= now.expected && self.change_landed(deadline, poll).await? {
                 let grace = Instant::now() + Duration::from_secs(5);

@@ -23,6 +23,7 @@ use kube::api::{Api, ListParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Which sync objects a hub serves and holds, found before the run writes anything.
@@ -111,6 +112,10 @@ pub struct WatchObserver {
     listed: parking_lot::Mutex<Option<Pipeline>>,
     /// The run whose pairs count (see [`Observer::scope`]).
     run: std::sync::OnceLock<String>,
+    /// Hive's fan-out histogram for the run's sets when first read (metrics mode).
+    baseline: parking_lot::Mutex<Option<Vec<(f64, f64)>>>,
+    /// The histogram stopped accounting for the pairs applied: fan-out from the objects.
+    exact: std::sync::atomic::AtomicBool,
     tasks: Vec<tokio::task::AbortHandle>,
     poll: Duration,
     hub: Hub,
@@ -162,7 +167,7 @@ impl WatchObserver {
         ready_timeout: Duration,
         metrics: Option<Source>,
     ) -> Result<Self> {
-        let client = hub.client();
+        let client = hub.watch_client();
         let mut tasks = Vec::new();
         let wants = |p: Pipeline| {
             metrics.is_none()
@@ -179,6 +184,8 @@ impl WatchObserver {
             detected,
             listed: parking_lot::Mutex::new(None),
             run: std::sync::OnceLock::new(),
+            baseline: parking_lot::Mutex::new(None),
+            exact: std::sync::atomic::AtomicBool::new(false),
             tasks,
             poll,
             hub: hub.clone(),
@@ -220,6 +227,34 @@ impl WatchObserver {
             }
         }
         Ok(objects)
+    }
+
+    /// The histogram's observations since the run's sets were first seen, when they account
+    /// for every pair applied since: Hive observes a pair only while its ClusterSync has no
+    /// first success yet (a set added to clusters that synced before is never observed), older
+    /// runs' sets of the same names left observations before, and a restarted controller starts
+    /// from zero. `None` when the histogram cannot be trusted for fan-out.
+    fn histogram_accounts_for(
+        &self,
+        now: Vec<(f64, f64)>,
+        applied: usize,
+    ) -> Option<Vec<(f64, f64)>> {
+        let mut baseline = self.baseline.lock();
+        let base = baseline.get_or_insert_with(|| now.clone());
+        let at = |b: &[(f64, f64)], le: f64| {
+            b.iter()
+                .find(|(l, _)| l.total_cmp(&le).is_eq())
+                .map_or(0.0, |(_, n)| *n)
+        };
+        if base.iter().any(|(le, n)| at(&now, *le) < *n) {
+            return None; // a counter went back: the controller restarted
+        }
+        let gained: Vec<(f64, f64)> = now.iter().map(|(le, n)| (*le, n - at(base, *le))).collect();
+        let count = gained
+            .iter()
+            .find(|(le, _)| le.is_infinite())
+            .map_or(0.0, |(_, n)| *n);
+        ((count.round() as usize) >= applied).then_some(gained)
     }
 
     /// Pairs applied, from Hive's metrics: for each of the run's SelectorSyncSets, the
@@ -391,17 +426,20 @@ impl Observer for WatchObserver {
                         names::SELECTORSYNCSET_APPLY_DURATION_SECONDS,
                         Some(("name", &sets)),
                     )
-                    .await?;
-                // No series yet is no observation yet; a Hive that never exports it once
-                // pairs have applied leaves the objects as the only source.
-                if histogram.is_some() || applied == 0 {
+                    .await?
+                    .unwrap_or_default();
+                if !self.exact.load(Ordering::Relaxed)
+                    && let Some(gained) = self.histogram_accounts_for(histogram, applied)
+                {
                     return Ok(SyncProgress {
                         expected,
                         done: applied,
-                        fanout_histogram: Some(histogram.unwrap_or_default()),
+                        fanout_histogram: Some(gained),
                         ..SyncProgress::default()
                     });
                 }
+                // From here on each pair's objects, which always tell.
+                self.exact.store(true, Ordering::Relaxed);
             }
             Ok(self.objects_with_syncs().await?.progress())
         })
