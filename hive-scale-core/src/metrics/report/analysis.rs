@@ -8,9 +8,10 @@ use super::super::snapshot::QueryOutcome;
 use super::ReportOptions;
 use super::read::Recording;
 use super::summary::{
-    PhaseMark, QueryStats, QueueFinding, RateFinding, ReapplyFinding, ReportFindings,
+    PhaseMark, QueryStats, QueueFinding, RateFinding, ReapplyFinding, ReapplyUnit, ReportFindings,
     ReportSummary, SeriesStats,
 };
+use crate::api::Pipeline;
 use std::collections::BTreeMap;
 
 /// The report's clock: seconds since the start, multiplied by the time scale when modeled.
@@ -184,11 +185,53 @@ pub(super) fn rate_finding(stats: &QueryStats) -> Option<RateFinding> {
     })
 }
 
-/// Whether re-applying `pairs` (default: the queue's peak) at the queue's mean rate fits in
+/// The pipeline whose sync controller names one of `queues` (case aside: what matters is the
+/// controller, not how an exporter spells it); `None` when neither or both do.
+pub(super) fn pipeline_of<'a>(queues: impl IntoIterator<Item = &'a str>) -> Option<Pipeline> {
+    let mut seen = Pipeline::ALL.map(|_| false);
+    for q in queues {
+        for (i, p) in Pipeline::ALL.iter().enumerate() {
+            seen[i] |= q.eq_ignore_ascii_case(p.sync_controller());
+        }
+    }
+    match seen {
+        [true, false] => Some(Pipeline::ALL[0]),
+        [false, true] => Some(Pipeline::ALL[1]),
+        _ => None,
+    }
+}
+
+/// How many items a full re-apply puts on `queue`, in the unit of `pipeline`'s sync queue:
+/// clusters for clustersync (`clusters`), (set, cluster) pairs for the 2020 pipeline and for a
+/// recording whose pipeline is unknown (`pairs`); the queue's peak when not given. Also says
+/// where the number came from.
+fn reapply_items(
+    queue: &QueueFinding,
+    pipeline: Option<Pipeline>,
+    clusters: Option<u64>,
+    pairs: Option<u64>,
+) -> (f64, ReapplyUnit, String) {
+    let unit = pipeline.map_or(ReapplyUnit::Pairs, ReapplyUnit::of);
+    let given = match unit {
+        ReapplyUnit::Clusters => clusters,
+        ReapplyUnit::Pairs => pairs,
+    };
+    match given {
+        Some(n) => (n as f64, unit, "given".to_string()),
+        None => (
+            queue.peak,
+            unit,
+            format!("the peak of queue {}", queue.queue),
+        ),
+    }
+}
+
+/// Whether re-applying `items` (in `unit`s of `queue`) at the queue's mean rate fits in
 /// `interval_s`; `Err` says why it cannot be worked out.
 pub(super) fn reapply_finding(
     queue: &QueueFinding,
-    pairs: Option<u64>,
+    (items, unit, items_from): (f64, ReapplyUnit, String),
+    pipeline: Option<Pipeline>,
     interval_s: f64,
 ) -> Result<ReapplyFinding, String> {
     let rate = queue.rate_mean.filter(|r| *r > 0.0).ok_or_else(|| {
@@ -197,20 +240,72 @@ pub(super) fn reapply_finding(
             queue.queue
         )
     })?;
-    let (pairs, pairs_from) = match pairs {
-        Some(p) => (p as f64, "given".to_string()),
-        None => (queue.peak, format!("the peak of queue {}", queue.queue)),
-    };
-    let seconds = pairs / rate;
+    let seconds = items / rate;
     Ok(ReapplyFinding {
-        pairs,
-        pairs_from,
+        items,
+        unit,
+        items_from,
+        pipeline,
         queue: queue.queue.clone(),
         rate,
         seconds,
         interval_s,
         fits: seconds <= interval_s,
     })
+}
+
+/// The re-apply check: the sync controller's queue of the recording's pipeline (given, or
+/// named by the recorded queues), counted in that queue's own unit. Without a known pipeline,
+/// the busiest queue counted in pairs, as the 2020 report did.
+fn reapply(
+    findings: &mut ReportFindings,
+    seen_queues: &[String],
+    opts: &ReportOptions,
+    interval_s: f64,
+) {
+    let pipeline = opts
+        .pipeline
+        .or_else(|| pipeline_of(seen_queues.iter().map(String::as_str)));
+    let queue = match pipeline {
+        Some(p) => {
+            let is_sync = |q: &str| q.eq_ignore_ascii_case(p.sync_controller());
+            match findings.queues.iter().find(|q| is_sync(&q.queue)) {
+                Some(q) => Some(q),
+                None if seen_queues.iter().any(|q| is_sync(q)) => {
+                    findings.notes.push(format!(
+                        "no re-apply estimate: queue {} never held anything",
+                        p.sync_controller()
+                    ));
+                    return;
+                }
+                // A profile that does not split queues by controller has no queue of that
+                // name: its busiest queue stands in, as without a pipeline.
+                None => findings.queues.first(),
+            }
+        }
+        None => {
+            if opts.clusters.is_some() && opts.pairs.is_none() {
+                findings.notes.push(
+                    "the recording names neither sync queue, so its pipeline is unknown and \
+                     the re-apply counts (set, cluster) pairs: give the pipeline to count \
+                     clusters"
+                        .into(),
+                );
+            }
+            findings.queues.first()
+        }
+    };
+    let Some(queue) = queue else {
+        findings
+            .notes
+            .push("no re-apply estimate: no queue held anything".into());
+        return;
+    };
+    let items = reapply_items(queue, pipeline, opts.clusters, opts.pairs);
+    match reapply_finding(queue, items, pipeline, interval_s) {
+        Ok(r) => findings.reapply = Some(r),
+        Err(note) => findings.notes.push(note),
+    }
 }
 
 /// Each queue's points: its depth (summed over the queue's series) and the rate of the rate
@@ -272,13 +367,20 @@ fn queue_points(
     (per_queue, has_rate)
 }
 
-fn queue_findings(rec: &Recording, spec: &Findings, clock: &Clock, f: &mut ReportFindings) {
+/// Each queue's finding, into `f`; returns the name of every queue recorded, including those
+/// that never held anything.
+fn queue_findings(
+    rec: &Recording,
+    spec: &Findings,
+    clock: &Clock,
+    f: &mut ReportFindings,
+) -> Vec<String> {
     if !rec.snapshots.iter().any(|s| s.get(&spec.queue).is_some()) {
         f.notes.push(format!(
             "no queue findings: the recording has no query {:?}",
             spec.queue
         ));
-        return;
+        return Vec::new();
     }
     let (per_queue, has_rate) = queue_points(rec, spec, clock);
     if !has_rate {
@@ -287,12 +389,14 @@ fn queue_findings(rec: &Recording, spec: &Findings, clock: &Clock, f: &mut Repor
             spec.rate
         ));
     }
+    let seen = per_queue.keys().cloned().collect();
     f.queues = per_queue
         .into_iter()
         .filter_map(|(queue, pts)| queue_finding(queue, &pts))
         .collect();
     f.queues
         .sort_by(|a, b| b.peak.total_cmp(&a.peak).then(a.queue.cmp(&b.queue)));
+    seen
 }
 
 /// Every query's statistics and points, in profile order (queries the profile does not name
@@ -396,18 +500,10 @@ pub(super) fn analyze(rec: &Recording, opts: &ReportOptions) -> Analysis {
         .unwrap_or_else(Profile::builtin);
     let data = collect(rec, rec.start.as_ref().map(|s| &s.profile), &clock);
     let mut findings = ReportFindings::default();
-    queue_findings(rec, &profile.findings, &clock, &mut findings);
+    let seen_queues = queue_findings(rec, &profile.findings, &clock, &mut findings);
     findings.rates = data.iter().filter_map(|d| rate_finding(&d.stats)).collect();
     let interval_s = opts.reapply_interval.as_secs_f64();
-    match findings.queues.first() {
-        Some(q) => match reapply_finding(q, opts.pairs, interval_s) {
-            Ok(r) => findings.reapply = Some(r),
-            Err(note) => findings.notes.push(note),
-        },
-        None => findings
-            .notes
-            .push("no re-apply estimate: no queue held anything".into()),
-    }
+    reapply(&mut findings, &seen_queues, opts, interval_s);
     let phases = rec
         .phases
         .iter()
@@ -436,6 +532,7 @@ pub(super) fn analyze(rec: &Recording, opts: &ReportOptions) -> Analysis {
         modeled: time_scale.is_some(),
         clock_duration_s: clock.x(last.t) - clock.x(first.t),
         pairs: opts.pairs,
+        clusters: opts.clusters,
         phases,
         findings,
         queries: data.iter().map(|d| d.stats.clone()).collect(),
@@ -489,17 +586,57 @@ mod tests {
 
     #[test]
     fn the_2020_re_apply_does_not_fit() {
-        let q = queue_finding("clusterSync".into(), &points(&[600.0, 0.0], |_| 1.2)).unwrap();
-        let r = reapply_finding(&q, Some(60_000), 7200.0).unwrap();
+        let q = queue_finding(
+            "syncsetinstance-controller".into(),
+            &points(&[600.0, 0.0], |_| 1.2),
+        )
+        .unwrap();
+        let ssi = Some(Pipeline::SyncSetInstance);
+        let items = reapply_items(&q, ssi, Some(1000), Some(60_000));
+        let r = reapply_finding(&q, items, ssi, 7200.0).unwrap();
         assert!(!r.fits);
         assert!((r.seconds / 3600.0 - 13.89).abs() < 0.01, "{}", r.seconds);
-        assert_eq!(r.pairs_from, "given");
-        let r = reapply_finding(&q, None, 7200.0).unwrap();
-        assert!(r.fits && r.pairs == 600.0, "{r:?}");
-        assert_eq!(r.pairs_from, "the peak of queue clusterSync");
+        assert_eq!(
+            (r.unit, r.items_from.as_str()),
+            (ReapplyUnit::Pairs, "given")
+        );
+        let r = reapply_finding(&q, reapply_items(&q, ssi, None, None), ssi, 7200.0).unwrap();
+        assert!(r.fits && r.items == 600.0, "{r:?}");
+        assert_eq!(r.items_from, "the peak of queue syncsetinstance-controller");
         let idle = queue_finding("idle".into(), &points(&[3.0], |_| 0.0)).unwrap();
-        let e = reapply_finding(&idle, None, 7200.0).unwrap_err();
+        let e = reapply_finding(&idle, reapply_items(&idle, None, None, None), None, 7200.0)
+            .unwrap_err();
         assert!(e.contains("idle was never seen being worked"), "{e}");
+    }
+
+    #[test]
+    fn a_clustersync_re_apply_counts_clusters_not_pairs() {
+        // The starvation scenario's fleet: 300 clusters, 60 sets, the queue worked at 1/30 s.
+        let q = queue_finding(
+            "clusterSync-controller".into(),
+            &points(&[40.0, 0.0], |_| 1.0 / 30.0),
+        )
+        .unwrap();
+        let cs = Some(Pipeline::ClusterSync);
+        let items = reapply_items(&q, cs, Some(300), Some(300 * 60));
+        assert_eq!(items, (300.0, ReapplyUnit::Clusters, "given".to_string()));
+        let r = reapply_finding(&q, items, cs, 7200.0).unwrap();
+        assert!((r.seconds / 3600.0 - 2.5).abs() < 1e-9, "{}", r.seconds);
+        assert!(!r.fits);
+        let (peak, unit, from) = reapply_items(&q, cs, None, Some(18_000));
+        assert_eq!((peak, unit), (40.0, ReapplyUnit::Clusters));
+        assert_eq!(from, "the peak of queue clusterSync-controller");
+    }
+
+    #[test]
+    fn the_pipeline_is_the_one_whose_sync_queue_is_recorded() {
+        let cs = ["clusterdeployment-controller", "clusterSync-controller"];
+        assert_eq!(pipeline_of(cs), Some(Pipeline::ClusterSync));
+        let ssi = ["syncset-controller", "SyncSetInstance-Controller"];
+        assert_eq!(pipeline_of(ssi), Some(Pipeline::SyncSetInstance));
+        assert_eq!(pipeline_of(["(all)"]), None);
+        let both = ["clusterSync-controller", "syncsetinstance-controller"];
+        assert_eq!(pipeline_of(both), None, "ambiguous");
     }
 
     #[test]
