@@ -203,42 +203,40 @@ pub(super) fn pipeline_of<'a>(queues: impl IntoIterator<Item = &'a str>) -> Opti
 
 /// How many items a full re-apply puts on `queue`, in the unit of `pipeline`'s sync queue:
 /// clusters for clustersync (`clusters`), (set, cluster) pairs for the 2020 pipeline and for a
-/// recording whose pipeline is unknown (`pairs`); the queue's peak when not given. Also says
-/// where the number came from.
+/// recording whose pipeline is unknown (`pairs`); the queue's `peak` when not given (`None`
+/// when that is unknown too). Also says where the number came from.
 fn reapply_items(
-    queue: &QueueFinding,
+    queue: &str,
+    peak: Option<f64>,
     pipeline: Option<Pipeline>,
     clusters: Option<u64>,
     pairs: Option<u64>,
-) -> (f64, ReapplyUnit, String) {
+) -> Option<(f64, ReapplyUnit, String)> {
     let unit = pipeline.map_or(ReapplyUnit::Pairs, ReapplyUnit::of);
     let given = match unit {
         ReapplyUnit::Clusters => clusters,
         ReapplyUnit::Pairs => pairs,
     };
-    match given {
-        Some(n) => (n as f64, unit, "given".to_string()),
-        None => (
-            queue.peak,
-            unit,
-            format!("the peak of queue {}", queue.queue),
-        ),
+    match (given, peak) {
+        (Some(n), _) => Some((n as f64, unit, "given".to_string())),
+        (None, Some(peak)) => Some((peak, unit, format!("the peak of queue {queue}"))),
+        (None, None) => None,
     }
 }
 
-/// Whether re-applying `items` (in `unit`s of `queue`) at the queue's mean rate fits in
-/// `interval_s`; `Err` says why it cannot be worked out.
+/// Whether re-applying `items` (in `unit`s of `queue`) at `rate`, the queue's mean rate,
+/// fits in `interval_s`; `backed_up` says whether that rate was seen while the queue held
+/// items. `Err` says why it cannot be worked out.
 pub(super) fn reapply_finding(
-    queue: &QueueFinding,
+    queue: &str,
+    rate: Option<f64>,
+    backed_up: bool,
     (items, unit, items_from): (f64, ReapplyUnit, String),
     pipeline: Option<Pipeline>,
     interval_s: f64,
 ) -> Result<ReapplyFinding, String> {
-    let rate = queue.rate_mean.filter(|r| *r > 0.0).ok_or_else(|| {
-        format!(
-            "no re-apply estimate: queue {} was never seen being worked",
-            queue.queue
-        )
+    let rate = rate.filter(|r| *r > 0.0).ok_or_else(|| {
+        format!("no re-apply estimate: queue {queue} was never seen being worked")
     })?;
     let seconds = items / rate;
     Ok(ReapplyFinding {
@@ -246,8 +244,9 @@ pub(super) fn reapply_finding(
         unit,
         items_from,
         pipeline,
-        queue: queue.queue.clone(),
+        queue: queue.to_string(),
         rate,
+        backed_up,
         seconds,
         interval_s,
         fits: seconds <= interval_s,
@@ -259,50 +258,55 @@ pub(super) fn reapply_finding(
 /// the busiest queue counted in pairs, as the 2020 report did.
 fn reapply(
     findings: &mut ReportFindings,
-    seen_queues: &[String],
+    seen_queues: &BTreeMap<String, Option<f64>>,
     opts: &ReportOptions,
     interval_s: f64,
 ) {
     let pipeline = opts
         .pipeline
-        .or_else(|| pipeline_of(seen_queues.iter().map(String::as_str)));
-    let queue = match pipeline {
-        Some(p) => {
-            let is_sync = |q: &str| q.eq_ignore_ascii_case(p.sync_controller());
-            match findings.queues.iter().find(|q| is_sync(&q.queue)) {
-                Some(q) => Some(q),
-                None if seen_queues.iter().any(|q| is_sync(q)) => {
-                    findings.notes.push(format!(
-                        "no re-apply estimate: queue {} never held anything",
-                        p.sync_controller()
-                    ));
-                    return;
-                }
-                // A profile that does not split queues by controller has no queue of that
-                // name: its busiest queue stands in, as without a pipeline.
-                None => findings.queues.first(),
-            }
-        }
-        None => {
-            if opts.clusters.is_some() && opts.pairs.is_none() {
-                findings.notes.push(
-                    "the recording names neither sync queue, so its pipeline is unknown and \
-                     the re-apply counts (set, cluster) pairs: give the pipeline to count \
-                     clusters"
-                        .into(),
-                );
-            }
-            findings.queues.first()
-        }
+        .or_else(|| pipeline_of(seen_queues.keys().map(String::as_str)));
+    let sync = pipeline.map(|p| p.sync_controller());
+    let is_sync = |q: &str| sync.is_some_and(|s| q.eq_ignore_ascii_case(s));
+    if pipeline.is_none() && opts.clusters.is_some() && opts.pairs.is_none() {
+        findings.notes.push(
+            "the recording names neither sync queue, so its pipeline is unknown and the \
+             re-apply counts (set, cluster) pairs: give the pipeline to count clusters"
+                .into(),
+        );
+    }
+    // (queue, its mean rate, whether that rate was seen while it held items, its peak)
+    let chosen = match findings.queues.iter().find(|q| is_sync(&q.queue)) {
+        Some(q) => Some((q.queue.clone(), q.rate_mean, true, Some(q.peak))),
+        None => match seen_queues.iter().find(|(q, _)| is_sync(q)) {
+            // The workers kept up with everything that came: the rate they were seen working
+            // at is what was asked of them, a floor under what they can do.
+            Some((q, rate)) => Some((q.clone(), *rate, false, None)),
+            // Without a pipeline, or with a profile that does not split queues by controller:
+            // the busiest queue stands in.
+            None => findings
+                .queues
+                .first()
+                .map(|q| (q.queue.clone(), q.rate_mean, true, Some(q.peak))),
+        },
     };
-    let Some(queue) = queue else {
+    let Some((queue, rate, backed_up, peak)) = chosen else {
         findings
             .notes
             .push("no re-apply estimate: no queue held anything".into());
         return;
     };
-    let items = reapply_items(queue, pipeline, opts.clusters, opts.pairs);
-    match reapply_finding(queue, items, pipeline, interval_s) {
+    let Some(items) = reapply_items(&queue, peak, pipeline, opts.clusters, opts.pairs) else {
+        findings.notes.push(format!(
+            "no re-apply estimate: queue {queue} never held anything and the number of {} was \
+             not given",
+            match pipeline.map_or(ReapplyUnit::Pairs, ReapplyUnit::of) {
+                ReapplyUnit::Clusters => "clusters",
+                ReapplyUnit::Pairs => "(set, cluster) pairs",
+            }
+        ));
+        return;
+    };
+    match reapply_finding(&queue, rate, backed_up, items, pipeline, interval_s) {
         Ok(r) => findings.reapply = Some(r),
         Err(note) => findings.notes.push(note),
     }
@@ -367,20 +371,20 @@ fn queue_points(
     (per_queue, has_rate)
 }
 
-/// Each queue's finding, into `f`; returns the name of every queue recorded, including those
-/// that never held anything.
+/// Each queue's finding, into `f`; returns every queue recorded, including those that never
+/// held anything, with the mean rate it was seen worked at (if it was).
 fn queue_findings(
     rec: &Recording,
     spec: &Findings,
     clock: &Clock,
     f: &mut ReportFindings,
-) -> Vec<String> {
+) -> BTreeMap<String, Option<f64>> {
     if !rec.snapshots.iter().any(|s| s.get(&spec.queue).is_some()) {
         f.notes.push(format!(
             "no queue findings: the recording has no query {:?}",
             spec.queue
         ));
-        return Vec::new();
+        return BTreeMap::new();
     }
     let (per_queue, has_rate) = queue_points(rec, spec, clock);
     if !has_rate {
@@ -389,7 +393,17 @@ fn queue_findings(
             spec.rate
         ));
     }
-    let seen = per_queue.keys().cloned().collect();
+    let seen = per_queue
+        .iter()
+        .map(|(name, pts)| {
+            let worked: Vec<f64> = pts
+                .iter()
+                .map(|p| p.rate)
+                .filter(|r| r.is_finite() && *r > 0.0)
+                .collect();
+            (name.clone(), mean(&worked))
+        })
+        .collect();
     f.queues = per_queue
         .into_iter()
         .filter_map(|(queue, pts)| queue_finding(queue, &pts))
@@ -584,6 +598,17 @@ mod tests {
         assert!(queue_finding("q".into(), &[]).is_none());
     }
 
+    /// `reapply_finding` for a queue that held items.
+    fn finding(
+        q: &QueueFinding,
+        pipeline: Option<Pipeline>,
+        clusters: Option<u64>,
+        pairs: Option<u64>,
+    ) -> Result<ReapplyFinding, String> {
+        let items = reapply_items(&q.queue, Some(q.peak), pipeline, clusters, pairs).unwrap();
+        reapply_finding(&q.queue, q.rate_mean, true, items, pipeline, 7200.0)
+    }
+
     #[test]
     fn the_2020_re_apply_does_not_fit() {
         let q = queue_finding(
@@ -592,20 +617,18 @@ mod tests {
         )
         .unwrap();
         let ssi = Some(Pipeline::SyncSetInstance);
-        let items = reapply_items(&q, ssi, Some(1000), Some(60_000));
-        let r = reapply_finding(&q, items, ssi, 7200.0).unwrap();
+        let r = finding(&q, ssi, Some(1000), Some(60_000)).unwrap();
         assert!(!r.fits);
         assert!((r.seconds / 3600.0 - 13.89).abs() < 0.01, "{}", r.seconds);
         assert_eq!(
             (r.unit, r.items_from.as_str()),
             (ReapplyUnit::Pairs, "given")
         );
-        let r = reapply_finding(&q, reapply_items(&q, ssi, None, None), ssi, 7200.0).unwrap();
+        let r = finding(&q, ssi, None, None).unwrap();
         assert!(r.fits && r.items == 600.0, "{r:?}");
         assert_eq!(r.items_from, "the peak of queue syncsetinstance-controller");
         let idle = queue_finding("idle".into(), &points(&[3.0], |_| 0.0)).unwrap();
-        let e = reapply_finding(&idle, reapply_items(&idle, None, None, None), None, 7200.0)
-            .unwrap_err();
+        let e = finding(&idle, None, None, None).unwrap_err();
         assert!(e.contains("idle was never seen being worked"), "{e}");
     }
 
@@ -618,14 +641,47 @@ mod tests {
         )
         .unwrap();
         let cs = Some(Pipeline::ClusterSync);
-        let items = reapply_items(&q, cs, Some(300), Some(300 * 60));
-        assert_eq!(items, (300.0, ReapplyUnit::Clusters, "given".to_string()));
-        let r = reapply_finding(&q, items, cs, 7200.0).unwrap();
+        let items = reapply_items(&q.queue, Some(q.peak), cs, Some(300), Some(300 * 60));
+        assert_eq!(
+            items,
+            Some((300.0, ReapplyUnit::Clusters, "given".to_string()))
+        );
+        let r = finding(&q, cs, Some(300), Some(300 * 60)).unwrap();
         assert!((r.seconds / 3600.0 - 2.5).abs() < 1e-9, "{}", r.seconds);
-        assert!(!r.fits);
-        let (peak, unit, from) = reapply_items(&q, cs, None, Some(18_000));
+        assert!(!r.fits && r.backed_up);
+        let (peak, unit, from) = reapply_items(&q.queue, Some(40.0), cs, None, Some(1)).unwrap();
         assert_eq!((peak, unit), (40.0, ReapplyUnit::Clusters));
         assert_eq!(from, "the peak of queue clusterSync-controller");
+        assert_eq!(reapply_items(&q.queue, None, cs, None, Some(1)), None);
+    }
+
+    #[test]
+    fn a_sync_queue_that_never_backed_up_gives_an_upper_bound() {
+        let mut f = ReportFindings::default();
+        let seen = BTreeMap::from([
+            ("clusterSync-controller".to_string(), Some(0.1)),
+            ("clusterdeployment-controller".to_string(), None),
+        ]);
+        let mut opts = ReportOptions::default();
+        opts.clusters = Some(8);
+        reapply(&mut f, &seen, &opts, 7200.0);
+        let r = f.reapply.unwrap();
+        assert_eq!(
+            (r.items, r.unit, r.backed_up),
+            (8.0, ReapplyUnit::Clusters, false)
+        );
+        assert_eq!(
+            r.pipeline,
+            Some(Pipeline::ClusterSync),
+            "named by its queue"
+        );
+        assert!((r.seconds - 80.0).abs() < 1e-9 && r.fits, "{r:?}");
+
+        // Without the number of clusters there is nothing to count.
+        let mut f = ReportFindings::default();
+        reapply(&mut f, &seen, &ReportOptions::default(), 7200.0);
+        assert!(f.reapply.is_none());
+        assert!(f.notes[0].contains("number of clusters"), "{:?}", f.notes);
     }
 
     #[test]

@@ -153,14 +153,24 @@ pub struct ReapplyFinding {
     pub pipeline: Option<Pipeline>,
     /// The queue whose rate is used.
     pub queue: String,
-    /// Its mean rate while it had work, items per second.
+    /// Its mean rate while it had work, items per second; when it never held anything, while
+    /// it was worked.
     pub rate: f64,
+    /// Whether the rate was seen while the queue held items. When not, the workers kept up with
+    /// everything that came: the rate is what was asked of them, less than they can do, and
+    /// `seconds` is at most the time a full re-apply takes.
+    #[serde(default = "yes")]
+    pub backed_up: bool,
     /// `items / rate`, seconds.
     pub seconds: f64,
     /// The re-apply interval, seconds.
     pub interval_s: f64,
     /// `seconds <= interval_s`.
     pub fits: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The findings.
