@@ -662,8 +662,10 @@ mod tests {
             ("clusterSync-controller".to_string(), Some(0.1)),
             ("clusterdeployment-controller".to_string(), None),
         ]);
-        let mut opts = ReportOptions::default();
-        opts.clusters = Some(8);
+        let opts = ReportOptions {
+            clusters: Some(8),
+            ..Default::default()
+        };
         reapply(&mut f, &seen, &opts, 7200.0);
         let r = f.reapply.unwrap();
         assert_eq!(
