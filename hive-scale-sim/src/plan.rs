@@ -97,7 +97,11 @@ pub struct PlanResult {
     pub apply_seconds: f64,
     /// Modeled seconds until every (set, cluster) pair applied once; None if it never did.
     pub drain_seconds: Option<f64>,
-    /// Modeled seconds for one new SelectorSyncSet to reach every cluster.
+    /// Whether one new SelectorSyncSet's fan-out was timed: not when the probe was switched
+    /// off, nor when the fleet never drained.
+    pub new_set_measured: bool,
+    /// Modeled seconds for one new SelectorSyncSet to reach every cluster; `None` when it never
+    /// did, or when it was not measured ([`new_set_measured`](Self::new_set_measured)).
     pub new_set_seconds: Option<f64>,
     /// Whether one full re-apply of everything fits in the 2h interval.
     pub reapply_fits_2h: bool,
@@ -134,19 +138,13 @@ async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
     let pairs = (cfg.clusters * cfg.selectorsyncsets) as u64;
     let (drained_at, series) = drain(&sim, &hive, &cfg, pairs).await;
     let at_drain = Snapshot::take(&sim);
-    let new_set_seconds = match drained_at {
-        Some(_) if cfg.probe_new_set => probe_new_set(&sim, &fixture, &cfg, pairs).await?,
+    let new_set = match drained_at {
+        Some(_) if cfg.probe_new_set => Some(probe_new_set(&sim, &fixture, &cfg, pairs).await?),
         _ => None,
     };
     hive.shutdown();
     Ok(result(
-        &cfg,
-        &sim,
-        drained_at,
-        &at_drain,
-        new_set_seconds,
-        series,
-        wall,
+        &cfg, &sim, drained_at, &at_drain, new_set, series, wall,
     ))
 }
 
@@ -329,7 +327,8 @@ fn result(
     sim: &Sim,
     drained_at: Option<Duration>,
     at_drain: &Snapshot,
-    new_set_seconds: Option<f64>,
+    // `None`: not measured; `Some(None)`: measured, and it never reached every cluster.
+    new_set: Option<Option<f64>>,
     series: Vec<Sample>,
     wall: Instant,
 ) -> PlanResult {
@@ -356,7 +355,8 @@ fn result(
             0.0
         },
         drain_seconds: drained_at.map(|d| d.as_secs_f64()),
-        new_set_seconds,
+        new_set_measured: new_set.is_some(),
+        new_set_seconds: new_set.flatten(),
         reapply_fits_2h: drained_at.is_some_and(|d| d <= Duration::from_secs(7200)),
         cores_busy: at_drain.cpu / span,
         applies: sim.counters.applies.load(Ordering::Relaxed),

@@ -375,3 +375,39 @@ async fn a_real_hub_running_the_2020_pipeline_is_found_out_and_watched() {
     assert!(e.contains("is Hive installed?"), "{e}");
     hub.shutdown().await;
 }
+
+/// `plan --no-probe` does not time a new set: the table says "not measured" and the JSON says
+/// so, rather than "never" (which means the new set never reached every cluster).
+#[tokio::test]
+async fn plan_without_the_probe_says_the_new_set_was_not_measured() {
+    let args = [
+        "--clusters",
+        "2",
+        "--selectorsyncsets",
+        "1",
+        "--configmaps",
+        "1",
+        "--no-probe",
+    ];
+    let table = run_with_env("plan", &args, &[]).await.ok().stdout.clone();
+    let row = table.lines().nth(1).unwrap();
+    assert!(row.contains("not measured"), "{table}");
+    assert!(!row.contains("never"), "{table}");
+    let json = run_with_env("plan", &[&args[..], &["--json"]].concat(), &[])
+        .await
+        .ok()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v[0]["new_set_measured"], false, "{json}");
+    assert!(v[0]["new_set_seconds"].is_null(), "{json}");
+    // With the probe, it is measured.
+    let probed = run_with_env("plan", &[&args[..6], &["--json"]].concat(), &[])
+        .await
+        .ok()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_str(&probed).unwrap();
+    assert_eq!(v[0]["new_set_measured"], true, "{probed}");
+    assert!(v[0]["new_set_seconds"].as_f64().unwrap() > 0.0, "{probed}");
+}

@@ -46,6 +46,15 @@ pub struct Args {
     out: Option<PathBuf>,
 }
 
+/// The new-set column: "not measured" when the probe did not run, which is not "never".
+fn new_set(r: &PlanResult) -> String {
+    if r.new_set_measured {
+        hours(r.new_set_seconds)
+    } else {
+        "not measured".into()
+    }
+}
+
 fn hours(s: Option<f64>) -> String {
     match s {
         None => "never".into(),
@@ -123,18 +132,18 @@ pub fn main(args: Args) -> ExitCode {
         )
     } else {
         let mut t = String::from(
-            "workers cores  applies/s  reconciles/s  apply(s)  drain   new-set  fits-2h  cores-busy\n",
+            "workers cores  applies/s  reconciles/s  apply(s)  drain        new-set  fits-2h  cores-busy\n",
         );
         for r in &results {
             t.push_str(&format!(
-                "{:>7} {:>5} {:>10.1} {:>13.2} {:>9.3} {:>7} {:>8} {:>8} {:>10.1}\n",
+                "{:>7} {:>5} {:>10.1} {:>13.2} {:>9.3} {:>7} {:>14} {:>8} {:>10.1}\n",
                 r.workers,
                 r.cores,
                 r.applies_per_second,
                 r.reconciles_per_second,
                 r.apply_seconds,
                 hours(r.drain_seconds),
-                hours(r.new_set_seconds),
+                new_set(r),
                 if r.reapply_fits_2h { "yes" } else { "no" },
                 r.cores_busy
             ));

@@ -2,18 +2,22 @@
 //! query.
 //!
 //! ```text
-//! cargo run --example report -- run.jsonl --out DIR [--pairs N] [--reapply-interval 2h]
+//! cargo run --example report -- run.jsonl --out DIR [--clusters N] [--pairs N]
+//!     [--pipeline clustersync|syncsetinstance] [--reapply-interval 2h]
 //!     [--template FILE] [--json] [--ndjson FILE [--run-id ID] [--ndjson-label KEY=VALUE]...]
 //! ```
 //! The findings are those the 2020 scale test worked out by hand: peak queue depth and when, time
-//! to drain, mean and peak rates, time left at the current rate, and whether a full re-apply of
-//! every (set, cluster) pair (`--pairs`, default: the queue's peak) fits in the re-apply
-//! interval. A line cut short at the end of the recording (the recorder was killed) is skipped
+//! to drain, mean and peak rates, time left at the current rate, and whether a full re-apply fits
+//! in the re-apply interval. The re-apply counts the sync queue's own items: clusters under
+//! clustersync (`--clusters`), (set, cluster) pairs under the 2020 pipeline (`--pairs`); without
+//! them, the queue's peak. The pipeline is the one whose sync queue the recording names
+//! (`clusterSync-controller`, `syncsetinstance-controller`) unless `--pipeline` says. A line cut short at the end of the recording (the recorder was killed) is skipped
 //! with a warning. `report.md` comes from a tera template fed the summary (the fields of
 //! `metrics-summary.json`); `--template FILE` replaces the built-in one
 //! (`hive-scale-core/src/metrics/report/report.md.tera`).
 
 use clap::Parser;
+use hive_scale_core::api::Pipeline;
 use hive_scale_core::metrics::report::{REPORT_FILE, SUMMARY_FILE};
 use hive_scale_core::metrics::{ReportOptions, parse_duration, read_recording, write_report};
 use hive_scale_core::scenario::ndjson;
@@ -30,9 +34,16 @@ pub struct Args {
     /// Directory for the report (created if missing).
     #[arg(long)]
     out: PathBuf,
-    /// (set, cluster) pairs a full re-apply covers (default: the main queue's peak).
+    /// (set, cluster) pairs a full re-apply covers under the 2020 pipeline (default: the sync
+    /// queue's peak).
     #[arg(long)]
     pairs: Option<u64>,
+    /// Clusters a full re-apply covers under clustersync (default: the sync queue's peak).
+    #[arg(long)]
+    clusters: Option<u64>,
+    /// The pipeline the recording came from (default: the one its queues name).
+    #[arg(long)]
+    pipeline: Option<Pipeline>,
     /// How often Hive re-applies everything.
     #[arg(long, default_value = "2h", value_parser = duration)]
     reapply_interval: Duration,
@@ -67,6 +78,8 @@ pub fn main(args: Args) -> ExitCode {
     crate::run(async move {
         let mut opts = ReportOptions::default();
         opts.pairs = args.pairs;
+        opts.clusters = args.clusters;
+        opts.pipeline = args.pipeline;
         opts.reapply_interval = args.reapply_interval;
         opts.template = args.template.clone();
         let (recording, out) = (args.recording.clone(), args.out.clone());

@@ -8,9 +8,10 @@ use super::super::snapshot::QueryOutcome;
 use super::ReportOptions;
 use super::read::Recording;
 use super::summary::{
-    PhaseMark, QueryStats, QueueFinding, RateFinding, ReapplyFinding, ReportFindings,
+    PhaseMark, QueryStats, QueueFinding, RateFinding, ReapplyFinding, ReapplyUnit, ReportFindings,
     ReportSummary, SeriesStats,
 };
+use crate::api::Pipeline;
 use std::collections::BTreeMap;
 
 /// The report's clock: seconds since the start, multiplied by the time scale when modeled.
@@ -184,33 +185,131 @@ pub(super) fn rate_finding(stats: &QueryStats) -> Option<RateFinding> {
     })
 }
 
-/// Whether re-applying `pairs` (default: the queue's peak) at the queue's mean rate fits in
-/// `interval_s`; `Err` says why it cannot be worked out.
-pub(super) fn reapply_finding(
-    queue: &QueueFinding,
+/// The pipeline whose sync controller names one of `queues` (case aside: what matters is the
+/// controller, not how an exporter spells it); `None` when neither or both do.
+pub(super) fn pipeline_of<'a>(queues: impl IntoIterator<Item = &'a str>) -> Option<Pipeline> {
+    let mut seen = Pipeline::ALL.map(|_| false);
+    for q in queues {
+        for (i, p) in Pipeline::ALL.iter().enumerate() {
+            seen[i] |= q.eq_ignore_ascii_case(p.sync_controller());
+        }
+    }
+    match seen {
+        [true, false] => Some(Pipeline::ALL[0]),
+        [false, true] => Some(Pipeline::ALL[1]),
+        _ => None,
+    }
+}
+
+/// How many items a full re-apply puts on `queue`, in the unit of `pipeline`'s sync queue:
+/// clusters for clustersync (`clusters`), (set, cluster) pairs for the 2020 pipeline and for a
+/// recording whose pipeline is unknown (`pairs`); the queue's `peak` when not given (`None`
+/// when that is unknown too). Also says where the number came from.
+fn reapply_items(
+    queue: &str,
+    peak: Option<f64>,
+    pipeline: Option<Pipeline>,
+    clusters: Option<u64>,
     pairs: Option<u64>,
+) -> Option<(f64, ReapplyUnit, String)> {
+    let unit = pipeline.map_or(ReapplyUnit::Pairs, ReapplyUnit::of);
+    let given = match unit {
+        ReapplyUnit::Clusters => clusters,
+        ReapplyUnit::Pairs => pairs,
+    };
+    match (given, peak) {
+        (Some(n), _) => Some((n as f64, unit, "given".to_string())),
+        (None, Some(peak)) => Some((peak, unit, format!("the peak of queue {queue}"))),
+        (None, None) => None,
+    }
+}
+
+/// Whether re-applying `items` (in `unit`s of `queue`) at `rate`, the queue's mean rate,
+/// fits in `interval_s`; `backed_up` says whether that rate was seen while the queue held
+/// items. `Err` says why it cannot be worked out.
+pub(super) fn reapply_finding(
+    queue: &str,
+    rate: Option<f64>,
+    backed_up: bool,
+    (items, unit, items_from): (f64, ReapplyUnit, String),
+    pipeline: Option<Pipeline>,
     interval_s: f64,
 ) -> Result<ReapplyFinding, String> {
-    let rate = queue.rate_mean.filter(|r| *r > 0.0).ok_or_else(|| {
-        format!(
-            "no re-apply estimate: queue {} was never seen being worked",
-            queue.queue
-        )
+    let rate = rate.filter(|r| *r > 0.0).ok_or_else(|| {
+        format!("no re-apply estimate: queue {queue} was never seen being worked")
     })?;
-    let (pairs, pairs_from) = match pairs {
-        Some(p) => (p as f64, "given".to_string()),
-        None => (queue.peak, format!("the peak of queue {}", queue.queue)),
-    };
-    let seconds = pairs / rate;
+    let seconds = items / rate;
     Ok(ReapplyFinding {
-        pairs,
-        pairs_from,
-        queue: queue.queue.clone(),
+        items,
+        unit,
+        items_from,
+        pipeline,
+        queue: queue.to_string(),
         rate,
+        backed_up,
         seconds,
         interval_s,
         fits: seconds <= interval_s,
     })
+}
+
+/// The re-apply check: the sync controller's queue of the recording's pipeline (given, or
+/// named by the recorded queues), counted in that queue's own unit. Without a known pipeline,
+/// the busiest queue counted in pairs, as the 2020 report did.
+fn reapply(
+    findings: &mut ReportFindings,
+    seen_queues: &BTreeMap<String, Option<f64>>,
+    opts: &ReportOptions,
+    interval_s: f64,
+) {
+    let pipeline = opts
+        .pipeline
+        .or_else(|| pipeline_of(seen_queues.keys().map(String::as_str)));
+    let sync = pipeline.map(|p| p.sync_controller());
+    let is_sync = |q: &str| sync.is_some_and(|s| q.eq_ignore_ascii_case(s));
+    if pipeline.is_none() && opts.clusters.is_some() && opts.pairs.is_none() {
+        findings.notes.push(
+            "the recording names neither sync queue, so its pipeline is unknown and the \
+             re-apply counts (set, cluster) pairs: give the pipeline to count clusters"
+                .into(),
+        );
+    }
+    // (queue, its mean rate, whether that rate was seen while it held items, its peak)
+    let chosen = match findings.queues.iter().find(|q| is_sync(&q.queue)) {
+        Some(q) => Some((q.queue.clone(), q.rate_mean, true, Some(q.peak))),
+        None => match seen_queues.iter().find(|(q, _)| is_sync(q)) {
+            // The workers kept up with everything that came: the rate they were seen working
+            // at is what was asked of them, a floor under what they can do.
+            Some((q, rate)) => Some((q.clone(), *rate, false, None)),
+            // Without a pipeline, or with a profile that does not split queues by controller:
+            // the busiest queue stands in.
+            None => findings
+                .queues
+                .first()
+                .map(|q| (q.queue.clone(), q.rate_mean, true, Some(q.peak))),
+        },
+    };
+    let Some((queue, rate, backed_up, peak)) = chosen else {
+        findings
+            .notes
+            .push("no re-apply estimate: no queue held anything".into());
+        return;
+    };
+    let Some(items) = reapply_items(&queue, peak, pipeline, opts.clusters, opts.pairs) else {
+        findings.notes.push(format!(
+            "no re-apply estimate: queue {queue} never held anything and the number of {} was \
+             not given",
+            match pipeline.map_or(ReapplyUnit::Pairs, ReapplyUnit::of) {
+                ReapplyUnit::Clusters => "clusters",
+                ReapplyUnit::Pairs => "(set, cluster) pairs",
+            }
+        ));
+        return;
+    };
+    match reapply_finding(&queue, rate, backed_up, items, pipeline, interval_s) {
+        Ok(r) => findings.reapply = Some(r),
+        Err(note) => findings.notes.push(note),
+    }
 }
 
 /// Each queue's points: its depth (summed over the queue's series) and the rate of the rate
@@ -272,13 +371,20 @@ fn queue_points(
     (per_queue, has_rate)
 }
 
-fn queue_findings(rec: &Recording, spec: &Findings, clock: &Clock, f: &mut ReportFindings) {
+/// Each queue's finding, into `f`; returns every queue recorded, including those that never
+/// held anything, with the mean rate it was seen worked at (if it was).
+fn queue_findings(
+    rec: &Recording,
+    spec: &Findings,
+    clock: &Clock,
+    f: &mut ReportFindings,
+) -> BTreeMap<String, Option<f64>> {
     if !rec.snapshots.iter().any(|s| s.get(&spec.queue).is_some()) {
         f.notes.push(format!(
             "no queue findings: the recording has no query {:?}",
             spec.queue
         ));
-        return;
+        return BTreeMap::new();
     }
     let (per_queue, has_rate) = queue_points(rec, spec, clock);
     if !has_rate {
@@ -287,12 +393,24 @@ fn queue_findings(rec: &Recording, spec: &Findings, clock: &Clock, f: &mut Repor
             spec.rate
         ));
     }
+    let seen = per_queue
+        .iter()
+        .map(|(name, pts)| {
+            let worked: Vec<f64> = pts
+                .iter()
+                .map(|p| p.rate)
+                .filter(|r| r.is_finite() && *r > 0.0)
+                .collect();
+            (name.clone(), mean(&worked))
+        })
+        .collect();
     f.queues = per_queue
         .into_iter()
         .filter_map(|(queue, pts)| queue_finding(queue, &pts))
         .collect();
     f.queues
         .sort_by(|a, b| b.peak.total_cmp(&a.peak).then(a.queue.cmp(&b.queue)));
+    seen
 }
 
 /// Every query's statistics and points, in profile order (queries the profile does not name
@@ -396,18 +514,10 @@ pub(super) fn analyze(rec: &Recording, opts: &ReportOptions) -> Analysis {
         .unwrap_or_else(Profile::builtin);
     let data = collect(rec, rec.start.as_ref().map(|s| &s.profile), &clock);
     let mut findings = ReportFindings::default();
-    queue_findings(rec, &profile.findings, &clock, &mut findings);
+    let seen_queues = queue_findings(rec, &profile.findings, &clock, &mut findings);
     findings.rates = data.iter().filter_map(|d| rate_finding(&d.stats)).collect();
     let interval_s = opts.reapply_interval.as_secs_f64();
-    match findings.queues.first() {
-        Some(q) => match reapply_finding(q, opts.pairs, interval_s) {
-            Ok(r) => findings.reapply = Some(r),
-            Err(note) => findings.notes.push(note),
-        },
-        None => findings
-            .notes
-            .push("no re-apply estimate: no queue held anything".into()),
-    }
+    reapply(&mut findings, &seen_queues, opts, interval_s);
     let phases = rec
         .phases
         .iter()
@@ -436,6 +546,7 @@ pub(super) fn analyze(rec: &Recording, opts: &ReportOptions) -> Analysis {
         modeled: time_scale.is_some(),
         clock_duration_s: clock.x(last.t) - clock.x(first.t),
         pairs: opts.pairs,
+        clusters: opts.clusters,
         phases,
         findings,
         queries: data.iter().map(|d| d.stats.clone()).collect(),
@@ -487,19 +598,103 @@ mod tests {
         assert!(queue_finding("q".into(), &[]).is_none());
     }
 
+    /// `reapply_finding` for a queue that held items.
+    fn finding(
+        q: &QueueFinding,
+        pipeline: Option<Pipeline>,
+        clusters: Option<u64>,
+        pairs: Option<u64>,
+    ) -> Result<ReapplyFinding, String> {
+        let items = reapply_items(&q.queue, Some(q.peak), pipeline, clusters, pairs).unwrap();
+        reapply_finding(&q.queue, q.rate_mean, true, items, pipeline, 7200.0)
+    }
+
     #[test]
     fn the_2020_re_apply_does_not_fit() {
-        let q = queue_finding("clusterSync".into(), &points(&[600.0, 0.0], |_| 1.2)).unwrap();
-        let r = reapply_finding(&q, Some(60_000), 7200.0).unwrap();
+        let q = queue_finding(
+            "syncsetinstance-controller".into(),
+            &points(&[600.0, 0.0], |_| 1.2),
+        )
+        .unwrap();
+        let ssi = Some(Pipeline::SyncSetInstance);
+        let r = finding(&q, ssi, Some(1000), Some(60_000)).unwrap();
         assert!(!r.fits);
         assert!((r.seconds / 3600.0 - 13.89).abs() < 0.01, "{}", r.seconds);
-        assert_eq!(r.pairs_from, "given");
-        let r = reapply_finding(&q, None, 7200.0).unwrap();
-        assert!(r.fits && r.pairs == 600.0, "{r:?}");
-        assert_eq!(r.pairs_from, "the peak of queue clusterSync");
+        assert_eq!(
+            (r.unit, r.items_from.as_str()),
+            (ReapplyUnit::Pairs, "given")
+        );
+        let r = finding(&q, ssi, None, None).unwrap();
+        assert!(r.fits && r.items == 600.0, "{r:?}");
+        assert_eq!(r.items_from, "the peak of queue syncsetinstance-controller");
         let idle = queue_finding("idle".into(), &points(&[3.0], |_| 0.0)).unwrap();
-        let e = reapply_finding(&idle, None, 7200.0).unwrap_err();
+        let e = finding(&idle, None, None, None).unwrap_err();
         assert!(e.contains("idle was never seen being worked"), "{e}");
+    }
+
+    #[test]
+    fn a_clustersync_re_apply_counts_clusters_not_pairs() {
+        // The starvation scenario's fleet: 300 clusters, 60 sets, the queue worked at 1/30 s.
+        let q = queue_finding(
+            "clusterSync-controller".into(),
+            &points(&[40.0, 0.0], |_| 1.0 / 30.0),
+        )
+        .unwrap();
+        let cs = Some(Pipeline::ClusterSync);
+        let items = reapply_items(&q.queue, Some(q.peak), cs, Some(300), Some(300 * 60));
+        assert_eq!(
+            items,
+            Some((300.0, ReapplyUnit::Clusters, "given".to_string()))
+        );
+        let r = finding(&q, cs, Some(300), Some(300 * 60)).unwrap();
+        assert!((r.seconds / 3600.0 - 2.5).abs() < 1e-9, "{}", r.seconds);
+        assert!(!r.fits && r.backed_up);
+        let (peak, unit, from) = reapply_items(&q.queue, Some(40.0), cs, None, Some(1)).unwrap();
+        assert_eq!((peak, unit), (40.0, ReapplyUnit::Clusters));
+        assert_eq!(from, "the peak of queue clusterSync-controller");
+        assert_eq!(reapply_items(&q.queue, None, cs, None, Some(1)), None);
+    }
+
+    #[test]
+    fn a_sync_queue_that_never_backed_up_gives_an_upper_bound() {
+        let mut f = ReportFindings::default();
+        let seen = BTreeMap::from([
+            ("clusterSync-controller".to_string(), Some(0.1)),
+            ("clusterdeployment-controller".to_string(), None),
+        ]);
+        let opts = ReportOptions {
+            clusters: Some(8),
+            ..Default::default()
+        };
+        reapply(&mut f, &seen, &opts, 7200.0);
+        let r = f.reapply.unwrap();
+        assert_eq!(
+            (r.items, r.unit, r.backed_up),
+            (8.0, ReapplyUnit::Clusters, false)
+        );
+        assert_eq!(
+            r.pipeline,
+            Some(Pipeline::ClusterSync),
+            "named by its queue"
+        );
+        assert!((r.seconds - 80.0).abs() < 1e-9 && r.fits, "{r:?}");
+
+        // Without the number of clusters there is nothing to count.
+        let mut f = ReportFindings::default();
+        reapply(&mut f, &seen, &ReportOptions::default(), 7200.0);
+        assert!(f.reapply.is_none());
+        assert!(f.notes[0].contains("number of clusters"), "{:?}", f.notes);
+    }
+
+    #[test]
+    fn the_pipeline_is_the_one_whose_sync_queue_is_recorded() {
+        let cs = ["clusterdeployment-controller", "clusterSync-controller"];
+        assert_eq!(pipeline_of(cs), Some(Pipeline::ClusterSync));
+        let ssi = ["syncset-controller", "SyncSetInstance-Controller"];
+        assert_eq!(pipeline_of(ssi), Some(Pipeline::SyncSetInstance));
+        assert_eq!(pipeline_of(["(all)"]), None);
+        let both = ["clusterSync-controller", "syncsetinstance-controller"];
+        assert_eq!(pipeline_of(both), None, "ambiguous");
     }
 
     #[test]

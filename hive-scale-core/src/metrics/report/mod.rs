@@ -1,8 +1,16 @@
 //! A report from a recording: `report.md`, `metrics-summary.json` and one SVG chart per query,
 //! with the findings the 2020 author worked out by hand: peak queue depth and when, time to
 //! drain, mean and peak rates, time left for the remaining queue at the current rate ("60,000
-//! at 1.2/s is 14 h"), and whether a full re-apply of every (set, cluster) pair fits in the
-//! re-apply interval.
+//! at 1.2/s is 14 h"), and whether a full re-apply fits in the re-apply interval.
+//!
+//! The re-apply is counted in the sync queue's own unit. In the 2020 pipeline one item of the
+//! `syncsetinstance-controller` queue is one (set, cluster) pair (a SyncSetInstance); under
+//! clustersync one item of the `clusterSync-controller` queue is a cluster with all its sets
+//! (its ClusterSync). Dividing pairs by the clustersync queue's rate would overstate the time by
+//! the number of sets. The pipeline is [`ReportOptions::pipeline`] when given, else the one whose
+//! sync queue the recording names. Hive can run several clustersync replicas, each owning a
+//! share of the clusters; the built-in profiles sum each queue over its pods, so the estimate is
+//! for the replicas together (per-replica estimates need a profile that keeps a pod label).
 //!
 //! Reading ([`read_recording`]), working out the findings (`analysis`, pure functions) and
 //! rendering (`render`: a tera template fed the [`ReportSummary`], and the charts) are separate;
@@ -18,11 +26,12 @@ mod tests;
 pub use read::{Recording, StartInfo, read_recording};
 pub use render::{DEFAULT_TEMPLATE, TemplateError};
 pub use summary::{
-    PhaseMark, QueryStats, QueueFinding, RateFinding, ReapplyFinding, ReportFindings,
+    PhaseMark, QueryStats, QueueFinding, RateFinding, ReapplyFinding, ReapplyUnit, ReportFindings,
     ReportSummary, SeriesStats,
 };
 
 use super::MetricsError;
+use crate::api::Pipeline;
 use crate::files::write_atomic;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,9 +46,15 @@ pub const SUMMARY_FILE: &str = "metrics-summary.json";
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReportOptions {
-    /// The number of (set, cluster) pairs a full re-apply covers; default: the main queue's peak
-    /// (in the 2020 pipeline every queued item was one pair).
+    /// The number of (set, cluster) pairs a full re-apply covers under the 2020 pipeline (or an
+    /// unknown one); default: the sync queue's peak (there every queued item is one pair).
     pub pairs: Option<u64>,
+    /// The number of clusters a full re-apply covers under clustersync, where every queued item
+    /// is one cluster; default: the sync queue's peak.
+    pub clusters: Option<u64>,
+    /// The pipeline the recording came from; default: the one whose sync controller's queue the
+    /// recording names (`clusterSync-controller` or `syncsetinstance-controller`).
+    pub pipeline: Option<Pipeline>,
     /// How often Hive re-applies everything (2 h).
     pub reapply_interval: Duration,
     /// A tera template for `report.md` instead of the built-in [`DEFAULT_TEMPLATE`]; it is fed
@@ -51,6 +66,8 @@ impl Default for ReportOptions {
     fn default() -> Self {
         Self {
             pairs: None,
+            clusters: None,
+            pipeline: None,
             reapply_interval: Duration::from_secs(2 * 3600),
             template: None,
         }
@@ -75,7 +92,7 @@ impl Default for ReportOptions {
 /// use std::path::Path;
 ///
 /// let mut opts = ReportOptions::default();
-/// opts.pairs = Some(1000 * 60);
+/// opts.clusters = Some(1000);
 /// let summary = write_report(Path::new("run.jsonl"), Path::new("report"), &opts)?;
 /// println!("{} queries charted", summary.queries.len());
 /// # Ok(())

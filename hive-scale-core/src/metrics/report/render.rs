@@ -263,6 +263,7 @@ mod tests {
             modeled: false,
             clock_duration_s: 20.0,
             pairs: None,
+            clusters: None,
             phases: vec![],
             findings: ReportFindings::default(),
             queries: vec![],

@@ -3,6 +3,7 @@
 //! (modeled seconds when the target is the simulator).
 
 use super::super::profile::Kind;
+use crate::api::Pipeline;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -111,23 +112,65 @@ pub struct RateFinding {
     pub peak_at_s: f64,
 }
 
-/// Whether a full re-apply fits in the re-apply interval.
+/// What one item of the sync controller's queue stands for, and so what a full re-apply counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReapplyUnit {
+    /// Clusters: the clustersync queue holds one item per cluster (its ClusterSync), and one
+    /// reconcile applies every set of that cluster.
+    Clusters,
+    /// (set, cluster) pairs: the 2020 syncsetinstance queue holds one item per SyncSetInstance.
+    /// Also what a summary written before the unit was recorded counted.
+    #[default]
+    Pairs,
+}
+
+impl ReapplyUnit {
+    /// The unit a pipeline's sync queue counts in.
+    pub const fn of(pipeline: Pipeline) -> Self {
+        match pipeline {
+            Pipeline::ClusterSync => ReapplyUnit::Clusters,
+            Pipeline::SyncSetInstance => ReapplyUnit::Pairs,
+        }
+    }
+}
+
+/// Whether a full re-apply fits in the re-apply interval: the items of the sync controller's
+/// queue a full re-apply puts on it, over the rate that queue was worked at.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReapplyFinding {
-    /// (set, cluster) pairs to re-apply.
-    pub pairs: f64,
+    /// Queue items to re-apply, in [`unit`](Self::unit)s.
+    #[serde(alias = "pairs")]
+    pub items: f64,
+    /// What one item is.
+    #[serde(default)]
+    pub unit: ReapplyUnit,
     /// Where that number came from.
-    pub pairs_from: String,
+    #[serde(alias = "pairs_from")]
+    pub items_from: String,
+    /// The pipeline the recording came from, when known (given, or named by its queues).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<Pipeline>,
     /// The queue whose rate is used.
     pub queue: String,
-    /// Its mean rate while it had work, per second.
+    /// Its mean rate while it had work, items per second; when it never held anything, while
+    /// it was worked.
     pub rate: f64,
-    /// `pairs / rate`, seconds.
+    /// Whether the rate was seen while the queue held items. When not, the workers kept up with
+    /// everything that came: the rate is what was asked of them, less than they can do, and
+    /// `seconds` is at most the time a full re-apply takes.
+    #[serde(default = "yes")]
+    pub backed_up: bool,
+    /// `items / rate`, seconds.
     pub seconds: f64,
     /// The re-apply interval, seconds.
     pub interval_s: f64,
     /// `seconds <= interval_s`.
     pub fits: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The findings.
@@ -180,6 +223,9 @@ pub struct ReportSummary {
     /// (set, cluster) pairs given to the report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pairs: Option<u64>,
+    /// Clusters given to the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clusters: Option<u64>,
     /// Phase markers.
     pub phases: Vec<PhaseMark>,
     /// The findings.

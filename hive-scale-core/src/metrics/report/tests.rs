@@ -7,8 +7,14 @@ use crate::metrics::snapshot::{QueryResult, Snapshot};
 use crate::metrics::value::{QueryValue, Series};
 use std::collections::BTreeMap;
 
-/// The 2020 shape: a queue that climbs to 600 while being worked at 1.2/s, then drains.
+/// The 2020 shape: a queue that climbs to 600 while being worked at 1.2/s, then drains; the
+/// current pipeline's queue name.
 fn write_recording(path: &Path, truncate_last: bool) {
+    write_queue_recording(path, truncate_last, "clusterSync-controller");
+}
+
+/// The 2020 shape, with the queue (and its rate series) named `queue`.
+fn write_queue_recording(path: &Path, truncate_last: bool, queue: &str) {
     let profile = Profile::builtin();
     let mut lines = vec![
         serde_json::to_string(&RecordLine::Start {
@@ -45,10 +51,7 @@ fn write_recording(path: &Path, truncate_last: bool) {
                     let value = match q.name.as_str() {
                         "workqueue_depth" => QueryValue::Vector {
                             series: vec![Series {
-                                labels: BTreeMap::from([(
-                                    "name".to_string(),
-                                    "clusterSync-controller".to_string(),
-                                )]),
+                                labels: BTreeMap::from([("name".to_string(), queue.to_string())]),
                                 value: depth,
                             }],
                         },
@@ -56,7 +59,7 @@ fn write_recording(path: &Path, truncate_last: bool) {
                             series: vec![Series {
                                 labels: BTreeMap::from([(
                                     "controller".to_string(),
-                                    "clusterSync-controller".to_string(),
+                                    queue.to_string(),
                                 )]),
                                 value: if depth > 0.0 { 1.2 } else { 0.0 },
                             }],
@@ -108,7 +111,8 @@ fn the_report_works_out_what_the_2020_author_did_by_hand() {
     assert!((q.at_peak_s.unwrap() - 500.0).abs() < 1e-9, "600 at 1.2/s");
     assert_eq!(q.remaining, 0.0);
     let r = s.findings.reapply.as_ref().unwrap();
-    assert_eq!(r.pairs, 600.0);
+    assert_eq!((r.items, r.unit), (600.0, ReapplyUnit::Clusters));
+    assert_eq!(r.pipeline, Some(crate::api::Pipeline::ClusterSync));
     assert!(r.fits, "500 s fits in 2 h");
     assert_eq!(s.phases.len(), 2);
     assert_eq!(s.phases[1].at_s, 500.0);
@@ -133,7 +137,8 @@ fn the_report_works_out_what_the_2020_author_did_by_hand() {
     assert_eq!(back.findings.queues[0].peak, 600.0);
     assert_eq!(back.queries.len(), s.queries.len());
 
-    // 60,000 pairs at 1.2/s: the 2020 conclusion.
+    // 60,000 pairs at 1.2/s: the 2020 conclusion, on the 2020 pipeline's queue.
+    write_queue_recording(&rec, false, "syncsetinstance-controller");
     let s = write_report(
         &rec,
         &out,
@@ -148,7 +153,7 @@ fn the_report_works_out_what_the_2020_author_did_by_hand() {
     assert!((r.seconds / 3600.0 - 13.89).abs() < 0.01);
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
-        md.contains("60,000 (set, cluster) pairs (given) at 1.20/s (queue `clusterSync-controller`) take 13.9 h"),
+        md.contains("60,000 (set, cluster) pairs (given) at 1.20/s (queue `syncsetinstance-controller`) take 13.9 h"),
         "{md}"
     );
     assert!(md.contains("does NOT fit (6.9x too slow)"), "{md}");
@@ -162,8 +167,8 @@ fn the_report_works_out_what_the_2020_author_did_by_hand() {
     assert_eq!(
         findings,
         "## Findings\n\n\
-         - Queue `clusterSync-controller`: peak 600 items at 8.3 min; drained to 0 at 16.7 min, 8.3 min after the peak. Worked at 1.20/s on average while it had items, peak 1.20/s. At the peak, 600 at 1.20/s is 8.3 min.\n\
-         - Full re-apply: 60,000 (set, cluster) pairs (given) at 1.20/s (queue `clusterSync-controller`) take 13.9 h; the re-apply interval is 2.0 h: it does NOT fit (6.9x too slow).\n\
+         - Queue `syncsetinstance-controller`: peak 600 items at 8.3 min; drained to 0 at 16.7 min, 8.3 min after the peak. Worked at 1.20/s on average while it had items, peak 1.20/s. At the peak, 600 at 1.20/s is 8.3 min.\n\
+         - Full re-apply: 60,000 (set, cluster) pairs (given) at 1.20/s (queue `syncsetinstance-controller`) take 13.9 h; the re-apply interval is 2.0 h: it does NOT fit (6.9x too slow).\n\
          - `resources_applied_rate`: mean 50/s, peak 100/s at 16.7 min.\n\
          - `reconcile_rate`: mean 1.18/s, peak 1.20/s at 10 s.\n\
          - `client_request_rate`: mean 50/s, peak 100/s at 16.7 min.\n\
@@ -226,4 +231,44 @@ fn a_custom_template_writes_report_md_and_a_broken_one_writes_nothing() {
         "{e}"
     );
     assert!(!broken.exists(), "nothing written");
+}
+
+/// Under clustersync one queue item is a cluster with all its sets: the same queue and rate
+/// re-apply 300 clusters, not 300 x 60 pairs, and given pairs do not count there.
+#[test]
+fn a_clustersync_re_apply_counts_clusters_at_the_clustersync_queue_s_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("run.jsonl");
+    write_recording(&rec, false);
+    let out = dir.path().join("report");
+    let mut opts = ReportOptions::default();
+    (opts.clusters, opts.pairs) = (Some(300), Some(300 * 60));
+    let s = write_report(&rec, &out, &opts).unwrap();
+    let r = s.findings.reapply.as_ref().unwrap();
+    assert_eq!((r.items, r.unit), (300.0, ReapplyUnit::Clusters));
+    assert_eq!(r.queue, "clusterSync-controller");
+    assert!((r.seconds - 250.0).abs() < 1e-9, "300 at 1.2/s: {r:?}");
+    assert_eq!((s.clusters, s.pairs), (Some(300), Some(18_000)));
+    let md = std::fs::read_to_string(out.join(REPORT_FILE)).unwrap();
+    assert!(
+        md.contains("- Full re-apply: 300 clusters (one ClusterSync each, all its sets) (given) at 1.20/s (queue `clusterSync-controller`) take 4.2 min"),
+        "{md}"
+    );
+
+    // Told it is the 2020 pipeline, the queue is that pipeline's: there is none here, so the
+    // only queue recorded stands in (a profile without queue names), counted in pairs.
+    opts.pipeline = Some(crate::api::Pipeline::SyncSetInstance);
+    let s = write_report(&rec, &out, &opts).unwrap();
+    let r = s.findings.reapply.unwrap();
+    assert_eq!((r.items, r.unit), (18_000.0, ReapplyUnit::Pairs));
+    assert!(!r.fits, "18,000 at 1.2/s is 4.2 h");
+
+    // A summary written before the unit was recorded still reads, as pairs.
+    let old = r#"{"pairs": 60000.0, "pairs_from": "given", "queue": "q", "rate": 1.2,
+        "seconds": 50000.0, "interval_s": 7200.0, "fits": false}"#;
+    let r: ReapplyFinding = serde_json::from_str(old).unwrap();
+    assert_eq!(
+        (r.items, r.unit, r.pipeline),
+        (60_000.0, ReapplyUnit::Pairs, None)
+    );
 }

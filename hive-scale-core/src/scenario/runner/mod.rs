@@ -314,10 +314,13 @@ impl Run<'_> {
         if let Err(e) = recorder.stop().await {
             self.summary.metrics_error = Some(crate::error::chain(&e));
         }
+        // Both counts, and the pipeline when the hub has shown it: the report counts the
+        // re-apply in the unit of that pipeline's sync queue.
+        let clusters = u64::from(self.scenario.clusters);
         let opts = metrics::ReportOptions {
-            pairs: Some(
-                u64::from(self.scenario.clusters) * u64::from(self.scenario.selectorsyncsets),
-            ),
+            pairs: Some(clusters * u64::from(self.scenario.selectorsyncsets)),
+            clusters: Some(clusters),
+            pipeline: self.summary.pipeline,
             ..Default::default()
         };
         let recording = self.settings.out.join("recording.jsonl");
