@@ -132,6 +132,15 @@ impl MetricsFlags {
         if let Some(f) = &self.token_file {
             o = o.with_token_file(f)?;
         }
+        if self.insecure_skip_tls_verify
+            && (self.token_from_kubeconfig || self.token_file.is_some())
+        {
+            // The token is the hub's own credential: without verification anyone in the path
+            // can take it.
+            eprintln!(
+                "warning: --insecure-skip-tls-verify sends the bearer token to a server whose certificate is not checked; prefer --ca-file"
+            );
+        }
         if self.token_from_kubeconfig {
             o = if hub.in_cluster {
                 o.with_service_account_token()?

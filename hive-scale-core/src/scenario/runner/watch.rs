@@ -313,13 +313,21 @@ impl WatchObserver {
 /// How long [`Observer::catch_up`] waits for the watches to deliver what a list showed.
 const CATCH_UP: Duration = Duration::from_secs(60);
 
-/// The uids of every object of `api`, from one metadata-only list (no specs or statuses).
-async fn uids<K>(hub: &Hub, api: &Api<K>, what: &str) -> Result<Vec<String>>
+/// The uids of the objects of `api` (of run `run`, when given), from one metadata-only list (no
+/// specs or statuses).
+async fn uids<K>(hub: &Hub, api: &Api<K>, what: &str, run: Option<&str>) -> Result<Vec<String>>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let all = ListParams::default();
-    let list = hub.call("list", what, || api.list_metadata(&all)).await?;
+    // Only the run's objects: somebody else's may be deleted between this list and the check,
+    // and would then never arrive.
+    let params = match run {
+        Some(run) => ListParams::default().labels(&format!("{}={run}", crate::labels::RUN)),
+        None => ListParams::default(),
+    };
+    let list = hub
+        .call("list", what, || api.list_metadata(&params))
+        .await?;
     Ok(list
         .items
         .into_iter()
@@ -360,8 +368,9 @@ impl Observer for WatchObserver {
         Box::pin(async move {
             let cds = Api::<ClusterDeployment>::all(self.hub.client());
             let sets = Api::<SelectorSyncSet>::all(self.hub.client());
-            let want_cds = uids(&self.hub, &cds, "clusterdeployments").await?;
-            let want_sets = uids(&self.hub, &sets, "selectorsyncsets").await?;
+            let run = self.run.get().map(String::as_str);
+            let want_cds = uids(&self.hub, &cds, "clusterdeployments", run).await?;
+            let want_sets = uids(&self.hub, &sets, "selectorsyncsets", run).await?;
             let deadline = tokio::time::Instant::now() + CATCH_UP;
             while !(holds(&self.cluster_deployments, &want_cds)
                 && holds(&self.selector_sync_sets, &want_sets))
