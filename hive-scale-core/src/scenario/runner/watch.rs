@@ -116,6 +116,9 @@ pub struct WatchObserver {
     baseline: parking_lot::Mutex<Option<Vec<(f64, f64)>>>,
     /// The histogram stopped accounting for the pairs applied: fan-out from the objects.
     exact: std::sync::atomic::AtomicBool,
+    /// Since when the metrics have not mentioned the run's sets, and whether that was said.
+    silent_since: parking_lot::Mutex<Option<std::time::Instant>>,
+    warned: std::sync::atomic::AtomicBool,
     tasks: Vec<tokio::task::AbortHandle>,
     poll: Duration,
     hub: Hub,
@@ -186,6 +189,8 @@ impl WatchObserver {
             run: std::sync::OnceLock::new(),
             baseline: parking_lot::Mutex::new(None),
             exact: std::sync::atomic::AtomicBool::new(false),
+            silent_since: parking_lot::Mutex::new(None),
+            warned: std::sync::atomic::AtomicBool::new(false),
             tasks,
             poll,
             hub: hub.clone(),
@@ -286,7 +291,31 @@ impl WatchObserver {
             None => Ok(0.0),
         };
         let (listed, unapplied) = (value("listed")?, value("unapplied")?);
+        self.warn_if_silent(sets, listed > 0.0);
         Ok((listed - unapplied).max(0.0).round() as usize)
+    }
+
+    /// Says once, after a few minutes, when the metrics never mention the run's sets although
+    /// there are sets to count: the usual cause is a source without Hive's gauges (they come
+    /// from hive-controllers, not from a clustersync pod), and the run would wait out its
+    /// timeout at zero.
+    fn warn_if_silent(&self, sets: &[String], seen: bool) {
+        let mut silent = self.silent_since.lock();
+        if seen || sets.is_empty() {
+            *silent = None;
+            return;
+        }
+        let since = *silent.get_or_insert_with(std::time::Instant::now);
+        if since.elapsed() >= SILENT_WARNING && !self.warned.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "warning: {} has shown no {} for the run's SelectorSyncSets for {} minutes; if it is not hive-controllers' metrics (or a Prometheus scraping them), pairs applied stay at 0",
+                self.metrics
+                    .as_ref()
+                    .map_or_else(String::new, Source::describe),
+                names::SELECTORSYNCSET_CLUSTERS,
+                SILENT_WARNING.as_secs() / 60
+            );
+        }
     }
 
     /// The objects as last watched, only the run's clusters and sets once scoped.
@@ -309,6 +338,10 @@ impl WatchObserver {
         .scoped(run)
     }
 }
+
+/// How long the metrics may say nothing of the run's sets before a warning (Hive refreshes
+/// the gauges every 2 minutes).
+const SILENT_WARNING: Duration = Duration::from_secs(5 * 60);
 
 /// How long [`Observer::catch_up`] waits for the watches to deliver what a list showed.
 const CATCH_UP: Duration = Duration::from_secs(60);
