@@ -1059,3 +1059,104 @@ async fn report_templates_replace_report_md_and_fail_in_one_line() {
     assert!(line.contains("line 1"), "{line}");
     assert!(!broken.exists(), "nothing written from a broken template");
 }
+
+/// scaletest on a hub it reaches only through its kubeconfig and a Prometheus, as on a real hub:
+/// Prometheus scrapes Hive's metrics and the API server's own (HTTPS, the hub's token and CA);
+/// progress and fan-out come from Hive's metrics, and the API latency SLO from a range query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_hub_through_prometheus_gives_progress_fanout_and_the_api_slo() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _client) = start_hub(&dir.path().join("hub")).await;
+    // The scrape credentials Prometheus would be given in a cluster: the hub's CA and token.
+    let kc: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(hub.kubeconfig_path()).unwrap()).unwrap();
+    let token = kc["users"][0]["user"]["token"].as_str().unwrap();
+    let ca = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(
+                kc["clusters"][0]["cluster"]["certificate-authority-data"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap()
+    };
+    let (ca_file, token_file) = (dir.path().join("ca.crt"), dir.path().join("token"));
+    std::fs::write(&ca_file, ca).unwrap();
+    std::fs::write(&token_file, token).unwrap();
+    let api = hub.hub().addr();
+    let hive = hub.metrics_url();
+    let hive_target = hive
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics");
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: hive\n  static_configs: [{{targets: ['{hive_target}']}}]\n- job_name: apiserver\n  scheme: https\n  tls_config: {{ca_file: {}}}\n  authorization: {{credentials_file: {}}}\n  static_configs: [{{targets: ['127.0.0.1:{}']}}]\n",
+        ca_file.display(),
+        token_file.display(),
+        api.port()
+    );
+    let Some(prom) = Prometheus::start(
+        "a_real_hub_through_prometheus_gives_progress_fanout_and_the_api_slo",
+        dir.path(),
+        &config,
+        None,
+        "http",
+    ) else {
+        return;
+    };
+    let client = PrometheusClient::new(&prom.url, &Default::default()).unwrap();
+    prom.wait_for(&client, "apiserver_request_total").await;
+    let out = dir.path().join("run");
+    let kubeconfig = hub.kubeconfig_path().to_str().unwrap().to_string();
+    let r = run_with_env(
+        "scaletest",
+        &[
+            "--kubeconfig",
+            &kubeconfig,
+            "--fake-cluster",
+            "--prometheus",
+            &prom.url,
+            "--clusters",
+            "6",
+            "--selectorsyncsets",
+            "2",
+            "--configmaps",
+            "1",
+            "--interval",
+            "1s",
+            "--timeout",
+            "2m",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let observe = s["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "observe")
+        .unwrap();
+    assert_eq!(observe["pairs_applied"], 6 * 2);
+    assert_eq!(s["fanout"]["count"], 6 * 2, "{}", s["fanout"]);
+    let slo = &s["api_slo"];
+    assert!(
+        slo["source"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("prometheus"),
+        "{slo}"
+    );
+    let groups = slo["groups"].as_array().unwrap();
+    assert!(
+        groups
+            .iter()
+            .any(|g| g["resource"] == "clusterdeployments.hive.openshift.io" && g["verb"] == "POST"),
+        "the run's own creates are measured: {slo}"
+    );
+    hub.shutdown().await;
+}
