@@ -411,3 +411,61 @@ async fn plan_without_the_probe_says_the_new_set_was_not_measured() {
     assert_eq!(v[0]["new_set_measured"], true, "{probed}");
     assert!(v[0]["new_set_seconds"].as_f64().unwrap() > 0.0, "{probed}");
 }
+
+/// An incremental scenario on a hub reached through its kubeconfig, with Hive's metrics: sets
+/// added to clusters that synced before, a change to a set seen landing on every cluster (the
+/// sync objects are watched from then on), a late clone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_step_of_an_incremental_scenario_lands_on_a_real_hub() {
+    use hive_scale_sim::controllers::SimConfig;
+    use hive_scale_sim::hub::{EmbeddedHub, EmbeddedHubConfig};
+    use hive_scale_sim::model::CostModel;
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = EmbeddedHubConfig::new(dir.path().join("hub"));
+    cfg.time_scale = hive_scale_sim::clock::TimeScale::new(50.0).unwrap();
+    cfg.sim = SimConfig::new(CostModel::preset("laptop").unwrap());
+    let hub = EmbeddedHub::start(cfg).await.unwrap();
+    let out = dir.path().join("run");
+    let r = run_bin(
+        &[
+            "scaletest",
+            "--scenario",
+            "2019-incremental",
+            "--clusters",
+            "12",
+            "--selectorsyncsets",
+            "4",
+            "--kubeconfig",
+            hub.kubeconfig_path().to_str().unwrap(),
+            "--fake-cluster",
+            "--metrics-url",
+            &hub.metrics_url(),
+            "--timeout",
+            "2m",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let phases = s["phases"].as_array().unwrap();
+    assert!(
+        phases
+            .iter()
+            .any(|p| p["name"].as_str().unwrap().starts_with("add-resource")),
+        "{phases:?}"
+    );
+    assert!(phases.iter().all(|p| p["outcome"] == "ok"), "{phases:?}");
+    let last = phases
+        .iter()
+        .rev()
+        .find(|p| p["name"] == "observe")
+        .unwrap();
+    assert_eq!(last["pairs_applied"], last["pairs_expected"]);
+    assert_eq!(s["fanout"]["count"], last["pairs_expected"]);
+    hub.shutdown().await;
+}

@@ -116,6 +116,9 @@ pub struct WatchObserver {
     baseline: parking_lot::Mutex<Option<Vec<(f64, f64)>>>,
     /// The histogram stopped accounting for the pairs applied: fan-out from the objects.
     exact: std::sync::atomic::AtomicBool,
+    /// The sync objects' watches started for a change to a set (metrics mode).
+    late_syncs: tokio::sync::OnceCell<SyncStores>,
+    late_tasks: parking_lot::Mutex<Vec<tokio::task::AbortHandle>>,
     /// Since when the metrics have not mentioned the run's sets, and whether that was said.
     silent_since: parking_lot::Mutex<Option<std::time::Instant>>,
     warned: std::sync::atomic::AtomicBool,
@@ -126,11 +129,14 @@ pub struct WatchObserver {
 
 impl Drop for WatchObserver {
     fn drop(&mut self) {
-        for t in &self.tasks {
+        for t in self.tasks.iter().chain(self.late_tasks.lock().iter()) {
             t.abort();
         }
     }
 }
+
+/// Watched ClusterSyncs and SyncSetInstances (each when its kind is watched).
+type SyncStores = (Option<Store<ClusterSync>>, Option<Store<SyncSetInstance>>);
 
 /// Starts a reflector for `K` on every namespace; the task retries with backoff after errors.
 fn watch<K>(api: Api<K>, tasks: &mut Vec<tokio::task::AbortHandle>) -> Store<K>
@@ -189,6 +195,8 @@ impl WatchObserver {
             run: std::sync::OnceLock::new(),
             baseline: parking_lot::Mutex::new(None),
             exact: std::sync::atomic::AtomicBool::new(false),
+            late_syncs: tokio::sync::OnceCell::new(),
+            late_tasks: parking_lot::Mutex::new(Vec::new()),
             silent_since: parking_lot::Mutex::new(None),
             warned: std::sync::atomic::AtomicBool::new(false),
             tasks,
@@ -232,6 +240,44 @@ impl WatchObserver {
             }
         }
         Ok(objects)
+    }
+
+    /// The sync objects, watched from the first call on (metrics mode, where they are not
+    /// watched from the start).
+    async fn late_syncs(&self) -> Result<&SyncStores> {
+        self.late_syncs
+            .get_or_try_init(|| async {
+                let stores: SyncStores = {
+                    let client = self.hub.watch_client();
+                    let mut tasks = self.late_tasks.lock();
+                    let wants = |p: Pipeline| {
+                        self.detected == Detected::Undecided
+                            || self.detected == Detected::Pipeline(p)
+                    };
+                    (
+                        wants(Pipeline::ClusterSync)
+                            .then(|| watch(Api::all(client.clone()), &mut tasks)),
+                        wants(Pipeline::SyncSetInstance)
+                            .then(|| watch(Api::all(client), &mut tasks)),
+                    )
+                };
+                let ready = async {
+                    if let Some(s) = &stores.0 {
+                        let _ = s.wait_until_ready().await;
+                    }
+                    if let Some(s) = &stores.1 {
+                        let _ = s.wait_until_ready().await;
+                    }
+                };
+                tokio::time::timeout(CATCH_UP, ready)
+                    .await
+                    .map_err(|_| Error::Timeout {
+                        what: "the first list of the sync objects".into(),
+                        seconds: CATCH_UP.as_secs_f64(),
+                    })?;
+                Ok(stores)
+            })
+            .await
     }
 
     /// The histogram's observations since the run's sets were first seen, when they account
@@ -488,7 +534,18 @@ impl Observer for WatchObserver {
     }
 
     fn applied_marks<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<HashMap<String, String>>> {
-        Box::pin(async move { Ok(self.objects_with_syncs().await?.applied_marks(set)) })
+        Box::pin(async move {
+            let mut objects = self.objects();
+            if self.metrics.is_some() {
+                // Only a change to a set needs each cluster's sync object (its observed
+                // generation), polled until every cluster has it: watch them from the first
+                // such question on, rather than list them all at every poll.
+                let (syncs, instances) = self.late_syncs().await?;
+                objects.cluster_syncs = syncs.as_ref().map(Store::state).unwrap_or_default();
+                objects.instances = instances.as_ref().map(Store::state).unwrap_or_default();
+            }
+            Ok(objects.applied_marks(set))
+        })
     }
 
     fn pipeline(&self) -> Option<Pipeline> {
