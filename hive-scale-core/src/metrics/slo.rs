@@ -32,8 +32,12 @@ pub const WINDOW_SECONDS: f64 = 300.0;
 pub const QUANTILE: f64 = 0.99;
 
 /// The verbs the SLO reads; the PromQL selector of [`DurationSample::from_range`]'s query.
-pub const PROMQL: &str =
-    "apiserver_request_duration_seconds_bucket{verb=~\"GET|LIST|POST|PUT|PATCH|DELETE\"}";
+///
+/// Summed over instances (and the labels the check does not group by), so a hub's several
+/// API servers are one histogram and a long run stays within Prometheus' sample limits; only
+/// the `apiserver` job (kube-apiserver), since openshift-apiserver and oauth-apiserver export a
+/// histogram of the same name.
+pub const PROMQL: &str = "sum by (verb, group, resource, scope, le) (apiserver_request_duration_seconds_bucket{job=\"apiserver\", verb=~\"GET|LIST|POST|PUT|PATCH|DELETE\"})";
 
 /// One series of the duration histogram at one instant.
 #[derive(Debug, Clone, PartialEq)]
@@ -548,7 +552,9 @@ pub fn check(samples: &[DurationSample], factor: f64) -> SloReport {
             .then_with(|| a.scope.cmp(&b.scope))
     });
     SloReport {
-        status: if groups.iter().all(|g| g.passed) {
+        // Custom resources and aggregated APIs are outside the official SLO: reported against
+        // its limits as a reference, they do not fail the check.
+        status: if groups.iter().all(|g| g.passed || g.custom_resource) {
             SloStatus::Passed
         } else {
             SloStatus::Failed
@@ -680,6 +686,10 @@ mod tests {
         );
     }
 
+    fn find_in<'a>(r: &'a SloReport, label: &str) -> &'a SloGroup {
+        r.groups.iter().find(|g| g.label() == label).unwrap()
+    }
+
     #[test]
     fn groups_limits_and_what_is_left_out() {
         let fast = &[(0.01, 100.0)][..];
@@ -720,15 +730,21 @@ mod tests {
         let post = find("POST clusterdeployments.hive.openshift.io");
         assert!(!post.passed && post.custom_resource && post.limit_seconds == 1.0);
         assert!(!find("PATCH deployments.apps").custom_resource);
-        assert_eq!(r.status, SloStatus::Failed);
+        // A custom resource's miss is reported, but as a reference it fails nothing.
+        assert_eq!(r.status, SloStatus::Passed);
         assert_eq!(
             r.groups[0].label(),
             "POST clusterdeployments.hive.openshift.io",
             "failures first"
         );
-        // A factor of 2 lets 1.5 s writes pass.
+        // A built-in kind's miss fails the check; a factor of 2 lets its 1.5 s writes pass.
+        let mut s2 = s1.clone();
+        s2.push(series("POST", "", "secrets", "resource", &[(1.5, 100.0)]));
+        let r = check(&[sample(0.0, vec![]), sample(100.0, s2.clone())], 1.0);
+        assert_eq!(r.status, SloStatus::Failed);
+        assert!(!find_in(&r, "POST secrets").passed);
         assert_eq!(
-            check(&[sample(0.0, vec![]), sample(100.0, s1)], 2.0).status,
+            check(&[sample(0.0, vec![]), sample(100.0, s2)], 2.0).status,
             SloStatus::Passed
         );
     }
