@@ -138,8 +138,9 @@ impl CostModel {
     pub fn from_preset_yaml(text: &str, origin: &str) -> Result<Self, PresetError> {
         let file: PresetFile = serde_saphyr::from_str(text).map_err(|e| PresetError::Parse {
             origin: origin.to_string(),
-            // The YAML error can span lines (a snippet of the file); callers print one line.
-            reason: one_line(&e.to_string()),
+            // The YAML error's first line holds the position and the problem; the lines after
+            // it quote the file, which a one-line error does without.
+            reason: first_line(&e.to_string()),
         })?;
         let m = file.into_model();
         m.validate().map_err(|reason| PresetError::Invalid {
@@ -299,13 +300,14 @@ impl PresetFile {
     }
 }
 
-/// Joins a multi-line message into one line.
-fn one_line(s: &str) -> String {
-    s.split('\n')
+/// The first non-empty line of a message, without a leading `error: `.
+fn first_line(s: &str) -> String {
+    let line = s
+        .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+        .find(|l| !l.is_empty())
+        .unwrap_or(s);
+    line.strip_prefix("error: ").unwrap_or(line).to_string()
 }
 
 /// How a user configures the model: a preset plus what to change in it. One type for the
