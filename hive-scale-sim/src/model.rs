@@ -1,13 +1,15 @@
 //! The cost model: what an apply costs in modeled CPU on a fixed pool of cores, in remote
 //! request latency, and in the capacity of the spoke's and the hub's API servers.
 //!
-//! Every parameter is a field here and a flag of `hub` and `plan`. The presets hold values
-//! fitted to the 2020 scale test; `docs/performance.md` shows how each was derived and the model's
-//! numbers beside the report's.
+//! Every parameter is a field here and a flag of `hub` and `plan`. The presets are YAML files
+//! under `config/presets/` (compiled in; `config/presets/README.md` gives every parameter's
+//! meaning and unit); the 2020 ones hold values fitted to the 2020 scale test, and
+//! `docs/performance.md` shows how each was derived and the model's numbers beside the report's.
 
 use crate::clock::TimeScale;
 use hive_scale_core::api::Pipeline;
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How Hive writes a resource to the spoke.
@@ -90,55 +92,62 @@ pub struct CostModel {
 }
 
 impl CostModel {
-    /// The named presets.
+    /// The named presets, built in from `config/presets/<name>.yaml`.
     pub const PRESETS: [&'static str; 4] =
         ["m4.xlarge-2020", "c5.24xlarge-2020", "m5.xlarge", "laptop"];
 
-    /// A preset by name.
+    /// A preset by name, parsed from its built-in YAML (see [`BUILTIN_PRESETS`]).
+    ///
+    /// # Errors
+    ///
+    /// An unknown name, as one line listing the known ones.
     pub fn preset(name: &str) -> Result<Self, String> {
-        // Reference values (m4.xlarge, 2020), fitted in docs/performance.md.
-        let m4 = Self {
-            preset: name.to_string(),
-            pipeline: Pipeline::ClusterSync,
-            workers: 5,
-            cores: 3,
-            cpu_speed: 1.0,
-            apply_mode: ApplyMode::ClientSide,
-            cpu_per_apply_client_side: 0.267,
-            cpu_per_apply_server_side: 0.019,
-            contention: 0.00729,
-            reconcile_cpu: 0.11,
-            remote_get_latency: 0.016,
-            remote_write_latency: 0.005,
-            hub_write_latency: 0.004,
-            spoke_capacity: Some(700.0),
-            hub_capacity: Some(800.0),
-            hub_qps: None,
-        };
-        match name {
-            "m4.xlarge-2020" => Ok(m4),
-            "c5.24xlarge-2020" => Ok(Self {
-                cores: 96,
-                cpu_speed: 1.8,
-                ..m4
-            }),
-            "m5.xlarge" => Ok(Self {
-                cores: 3,
-                cpu_speed: 1.3,
-                ..m4
-            }),
-            "laptop" => Ok(Self {
-                cores: 2,
-                cpu_speed: 1.5,
-                spoke_capacity: None,
-                hub_capacity: None,
-                ..m4
-            }),
-            other => Err(format!(
-                "unknown preset {other:?}; known: {}",
-                Self::PRESETS.join(", ")
-            )),
-        }
+        let (_, text) = BUILTIN_PRESETS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| {
+                PresetError::Unknown {
+                    name: name.to_string(),
+                }
+                .to_string()
+            })?;
+        // The built-in files are checked by the tests, so an error here is a broken build,
+        // still reported as an error rather than a panic.
+        Self::from_preset_yaml(text, &format!("{name} (built-in)")).map_err(|e| e.to_string())
+    }
+
+    /// Reads a preset file (the shape of `config/presets/*.yaml`).
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, is not a preset (bad YAML, a missing or unknown field), or a
+    /// value is out of range; each as one line naming the file.
+    pub fn from_preset_file(path: &Path) -> Result<Self, PresetError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PresetError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_preset_yaml(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks a preset; `origin` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// As [`CostModel::from_preset_file`], without the reading.
+    pub fn from_preset_yaml(text: &str, origin: &str) -> Result<Self, PresetError> {
+        let file: PresetFile = serde_saphyr::from_str(text).map_err(|e| PresetError::Parse {
+            origin: origin.to_string(),
+            // The YAML error's first line holds the position and the problem; the lines after
+            // it quote the file, which a one-line error does without.
+            reason: first_line(&e.to_string()),
+        })?;
+        let m = file.into_model();
+        m.validate().map_err(|reason| PresetError::Invalid {
+            origin: origin.to_string(),
+            reason,
+        })?;
+        Ok(m)
     }
 
     /// CPU of one apply in this mode with `in_flight` applies running, in modeled seconds.
@@ -188,6 +197,119 @@ impl CostModel {
     }
 }
 
+/// The built-in presets as `(name, YAML)`, compiled in so the tools work from any directory.
+pub const BUILTIN_PRESETS: [(&str, &str); 4] = [
+    (
+        "m4.xlarge-2020",
+        include_str!("../../config/presets/m4.xlarge-2020.yaml"),
+    ),
+    (
+        "c5.24xlarge-2020",
+        include_str!("../../config/presets/c5.24xlarge-2020.yaml"),
+    ),
+    (
+        "m5.xlarge",
+        include_str!("../../config/presets/m5.xlarge.yaml"),
+    ),
+    ("laptop", include_str!("../../config/presets/laptop.yaml")),
+];
+
+/// Why a preset could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PresetError {
+    /// No built-in preset has this name.
+    #[error("unknown preset {name:?}; known: {}", CostModel::PRESETS.join(", "))]
+    Unknown {
+        /// The name asked for.
+        name: String,
+    },
+    /// The preset file could not be read.
+    #[error("preset file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not a preset: bad YAML, a wrong type, a missing or an unknown field.
+    #[error("preset {origin}: {reason}")]
+    Parse {
+        /// The file, or the built-in preset's name.
+        origin: String,
+        /// The YAML error, on one line.
+        reason: String,
+    },
+    /// A value is out of range ([`CostModel::validate`]).
+    #[error("preset {origin}: {reason}")]
+    Invalid {
+        /// The file, or the built-in preset's name.
+        origin: String,
+        /// What is out of range.
+        reason: String,
+    },
+}
+
+/// A preset as written in `config/presets/*.yaml`: every parameter of [`CostModel`] except the
+/// pipeline, which is a choice of the run rather than of the hardware. Every field is required
+/// so a file states the whole model; `config/presets/README.md` gives meanings and units.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresetFile {
+    name: String,
+    workers: usize,
+    cores: usize,
+    cpu_speed: f64,
+    apply_mode: ApplyMode,
+    cpu_per_apply_client_side: f64,
+    cpu_per_apply_server_side: f64,
+    contention: f64,
+    reconcile_cpu: f64,
+    remote_get_latency: f64,
+    remote_write_latency: f64,
+    hub_write_latency: f64,
+    /// 0: unlimited, as on the command line.
+    spoke_capacity: f64,
+    /// 0: unlimited.
+    hub_capacity: f64,
+    /// 0: unlimited.
+    hub_qps: f64,
+}
+
+impl PresetFile {
+    fn into_model(self) -> CostModel {
+        let limit = |v: f64| (v != 0.0).then_some(v);
+        CostModel {
+            preset: self.name,
+            pipeline: Pipeline::ClusterSync,
+            workers: self.workers,
+            cores: self.cores,
+            cpu_speed: self.cpu_speed,
+            apply_mode: self.apply_mode,
+            cpu_per_apply_client_side: self.cpu_per_apply_client_side,
+            cpu_per_apply_server_side: self.cpu_per_apply_server_side,
+            contention: self.contention,
+            reconcile_cpu: self.reconcile_cpu,
+            remote_get_latency: self.remote_get_latency,
+            remote_write_latency: self.remote_write_latency,
+            hub_write_latency: self.hub_write_latency,
+            spoke_capacity: limit(self.spoke_capacity),
+            hub_capacity: limit(self.hub_capacity),
+            hub_qps: limit(self.hub_qps),
+        }
+    }
+}
+
+/// The first non-empty line of a message, without a leading `error: `.
+fn first_line(s: &str) -> String {
+    let line = s
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or(s);
+    line.strip_prefix("error: ").unwrap_or(line).to_string()
+}
+
 /// How a user configures the model: a preset plus what to change in it. One type for the
 /// command-line flags of `hub` and `plan`, a scenario's `embedded:` section and preset files;
 /// [`ModelConfig::resolve`] is the one place it is checked and turned into a [`CostModel`].
@@ -198,6 +320,14 @@ pub struct ModelConfig {
     /// Named preset (m4.xlarge-2020, c5.24xlarge-2020, m5.xlarge, laptop).
     #[cfg_attr(feature = "cli", arg(long, default_value = "m4.xlarge-2020"))]
     pub preset: String,
+    /// A preset file (the shape of config/presets/*.yaml) instead of a named preset; the
+    /// other flags still override its values.
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, value_name = "FILE", conflicts_with = "preset")
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset_file: Option<PathBuf>,
     /// Hive pipeline: clustersync (today) or syncsetinstance (2020).
     #[cfg_attr(
         feature = "cli",
@@ -258,6 +388,7 @@ impl Default for ModelConfig {
     fn default() -> Self {
         Self {
             preset: "m4.xlarge-2020".into(),
+            preset_file: None,
             pipeline: Pipeline::ClusterSync,
             apply: None,
             workers: None,
@@ -290,13 +421,18 @@ impl ModelConfig {
             .map_err(|e| format!("embedded: {e}"))
     }
 
-    /// The preset with every override applied, checked.
+    /// The preset (the file when one is given, else the named one) with every override
+    /// applied, checked. A relative `preset_file` is read from the current directory.
     ///
     /// # Errors
     ///
-    /// An unknown preset, or a value out of range, as one line.
+    /// An unknown preset, an unreadable or malformed preset file, or a value out of range, as
+    /// one line.
     pub fn resolve(&self) -> Result<CostModel, String> {
-        let mut m = CostModel::preset(&self.preset)?;
+        let mut m = match &self.preset_file {
+            Some(path) => CostModel::from_preset_file(path).map_err(|e| e.to_string())?,
+            None => CostModel::preset(&self.preset)?,
+        };
         m.pipeline = self.pipeline;
         if let Some(mode) = self.apply {
             m.apply_mode = mode;
@@ -353,6 +489,139 @@ mod tests {
             CostModel::preset("z80")
                 .unwrap_err()
                 .contains("m4.xlarge-2020")
+        );
+    }
+
+    /// The values `CostModel::preset` built in code before the presets moved to YAML.
+    fn preset_as_it_was_in_code(name: &str) -> CostModel {
+        let m4 = CostModel {
+            preset: name.to_string(),
+            pipeline: Pipeline::ClusterSync,
+            workers: 5,
+            cores: 3,
+            cpu_speed: 1.0,
+            apply_mode: ApplyMode::ClientSide,
+            cpu_per_apply_client_side: 0.267,
+            cpu_per_apply_server_side: 0.019,
+            contention: 0.00729,
+            reconcile_cpu: 0.11,
+            remote_get_latency: 0.016,
+            remote_write_latency: 0.005,
+            hub_write_latency: 0.004,
+            spoke_capacity: Some(700.0),
+            hub_capacity: Some(800.0),
+            hub_qps: None,
+        };
+        match name {
+            "m4.xlarge-2020" => m4,
+            "c5.24xlarge-2020" => CostModel {
+                cores: 96,
+                cpu_speed: 1.8,
+                ..m4
+            },
+            "m5.xlarge" => CostModel {
+                cores: 3,
+                cpu_speed: 1.3,
+                ..m4
+            },
+            "laptop" => CostModel {
+                cores: 2,
+                cpu_speed: 1.5,
+                spoke_capacity: None,
+                hub_capacity: None,
+                ..m4
+            },
+            other => panic!("no such preset {other}"),
+        }
+    }
+
+    #[test]
+    fn yaml_presets_keep_every_number_the_code_had() {
+        assert_eq!(
+            BUILTIN_PRESETS.map(|(n, _)| n),
+            CostModel::PRESETS,
+            "every named preset has a file"
+        );
+        for (name, text) in BUILTIN_PRESETS {
+            // Exact equality, floats included: the move to YAML changes no modeled number.
+            assert_eq!(
+                CostModel::preset(name).unwrap(),
+                preset_as_it_was_in_code(name),
+                "{name}"
+            );
+            let from_text = CostModel::from_preset_yaml(text, name).unwrap();
+            assert_eq!(from_text.preset, name, "the file's name: field");
+        }
+    }
+
+    #[test]
+    fn the_files_on_disk_are_the_ones_compiled_in() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/presets");
+        for (name, _) in BUILTIN_PRESETS {
+            let m = CostModel::from_preset_file(&dir.join(format!("{name}.yaml"))).unwrap();
+            assert_eq!(m, CostModel::preset(name).unwrap());
+        }
+    }
+
+    #[test]
+    fn bad_preset_files_are_one_line_errors() {
+        let good = BUILTIN_PRESETS[0].1;
+        let cases = [
+            (
+                good.replace("cores: 3", "cores: 3\ncorez: 4"),
+                "unknown field",
+            ),
+            (good.replace("contention: 0.00729\n", ""), "contention"),
+            (good.replace("cores: 3", "cores: [3"), "preset x.yaml"),
+            (
+                good.replace("cpu_speed: 1.0", "cpu_speed: -1"),
+                "non-negative",
+            ),
+            (
+                good.replace("hub_capacity: 800.0", "hub_capacity: -5"),
+                "positive",
+            ),
+            (good.replace("workers: 5", "workers: 0"), "at least 1"),
+        ];
+        for (text, why) in cases {
+            let e = CostModel::from_preset_yaml(&text, "x.yaml")
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("preset x.yaml: "), "{e}");
+            assert!(e.contains(why), "{why:?} not in {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+        let missing = Path::new("/nonexistent/preset.yaml");
+        assert!(matches!(
+            CostModel::from_preset_file(missing),
+            Err(PresetError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn a_preset_file_with_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.yaml");
+        let text = BUILTIN_PRESETS[0]
+            .1
+            .replace("name: m4.xlarge-2020", "name: mine")
+            .replace("cores: 3", "cores: 8");
+        std::fs::write(&path, text).unwrap();
+        let config = ModelConfig {
+            preset_file: Some(path.clone()),
+            workers: Some(9),
+            ..Default::default()
+        };
+        let m = config.resolve().unwrap();
+        assert_eq!((m.preset.as_str(), m.cores, m.workers), ("mine", 8, 9));
+        let section = serde_json::json!({"preset_file": path});
+        let c = ModelConfig::from_section(section.as_object().unwrap()).unwrap();
+        assert_eq!(c.resolve().unwrap().cores, 8, "a scenario's preset_file:");
+        std::fs::write(&path, "name: mine\n").unwrap();
+        let e = config.resolve().unwrap_err();
+        assert!(
+            e.contains("mine.yaml") && e.contains("missing field"),
+            "{e}"
         );
     }
 

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --example hub -- [--dir DIR] [--port PORT] [--metrics-port 2112] [--time-scale K]
-//!     [--preset laptop] [--apply client-side|server-side|fake] [--workers 5] [--pipeline clustersync|syncsetinstance]
+//!     [--preset laptop | --preset-file FILE] [--apply client-side|server-side|fake] [--workers 5] [--pipeline clustersync|syncsetinstance]
 //!     [--faults SPEC] [--no-controllers]
 //! ```
 //! It prints `export KUBECONFIG=...`; `kubectl` and every hive-scale tool then talk to it.
@@ -55,10 +55,18 @@ pub struct Args {
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
     crate::init_logging(args.verbose);
+    let mut config = args.model.clone();
+    (config.workers, config.cores) = (args.workers, args.cores);
+    // A bad preset or value is a usage error (exit 2, as for `plan`), found before any server
+    // starts.
+    let model = match config.resolve() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     crate::run(async move {
-        let mut config = args.model.clone();
-        (config.workers, config.cores) = (args.workers, args.cores);
-        let model = config.resolve().map_err(anyhow::Error::msg)?;
         let mut cfg = EmbeddedHubConfig::new(&args.dir);
         cfg.port = args.port;
         cfg.metrics_addr.set_port(args.metrics_port);

@@ -5,6 +5,7 @@
 //!     --workers 5 --preset m4.xlarge-2020 --apply client-side [--pipeline syncsetinstance] [--json] [--out DIR]
 //! ```
 //! `--workers 5,10,20,40,100` (and `--cores` likewise) sweeps, one row per combination.
+//! `--preset-file FILE` takes the model from a YAML file shaped like `config/presets/*.yaml`.
 
 use crate::flags::{Numbers, number_list};
 use clap::Parser;
