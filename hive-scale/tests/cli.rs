@@ -412,6 +412,40 @@ async fn plan_without_the_probe_says_the_new_set_was_not_measured() {
     assert!(v[0]["new_set_seconds"].as_f64().unwrap() > 0.0, "{probed}");
 }
 
+/// Credentials that may not list what the observer watches: one line naming the kind and the
+/// permissions a run needs, before anything is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_without_permission_say_which_before_writing() {
+    use hive_scale_sim::apiserver::faults::FaultConfig;
+    use hive_scale_sim::hub::{EmbeddedHub, EmbeddedHubConfig};
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = EmbeddedHubConfig::new(dir.path().join("hub"));
+    cfg.faults = Some(FaultConfig::parse("403=1").unwrap());
+    let hub = EmbeddedHub::start(cfg).await.unwrap();
+    let r = run_bin(
+        &[
+            "scaletest",
+            "--kubeconfig",
+            hub.kubeconfig_path().to_str().unwrap(),
+            "--fake-cluster",
+            "--clusters",
+            "2",
+            "--out",
+            dir.path().join("run").to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    let line = r.one_error_line();
+    assert!(
+        line.contains("may not list clusterdeployments.hive.openshift.io (HTTP 403)"),
+        "{line}"
+    );
+    assert!(!dir.path().join("run").join("summary.json").exists());
+    hub.shutdown().await;
+}
+
 /// An incremental scenario on a hub reached through its kubeconfig, with Hive's metrics: sets
 /// added to clusters that synced before, a change to a set seen landing on every cluster (the
 /// sync objects are watched from then on), a late clone.

@@ -42,6 +42,8 @@ pub struct FaultConfig {
     pub drop_connection: f64,
     /// A write is committed, then the connection is cut before the response.
     pub commit_drop: f64,
+    /// 403 Forbidden: credentials without the permission (RBAC).
+    pub forbidden: f64,
     /// Added to every resource request.
     pub latency: Duration,
     /// A share of resource requests, and how long each of them is held.
@@ -82,6 +84,7 @@ impl FaultConfig {
                 "409" => f.conflict = rate()?,
                 "drop" => f.drop_connection = rate()?,
                 "commit-drop" => f.commit_drop = rate()?,
+                "403" => f.forbidden = rate()?,
                 "retry-after" => {
                     f.retry_after = v
                         .parse()
@@ -147,6 +150,7 @@ impl FaultConfig {
             + self.conflict
             + self.drop_connection
             + self.commit_drop
+            + self.forbidden
             > 0.0
             || !self.latency.is_zero()
             || self.delay.is_some_and(|(r, d)| r > 0.0 && !d.is_zero())
@@ -267,6 +271,13 @@ impl Faults {
             ("drop", Fault::Drop)
         } else if writes && pick(c.commit_drop) {
             ("commit-drop", Fault::CommitThenDrop)
+        } else if !is_discovery(key) && pick(c.forbidden) {
+            (
+                "403",
+                Fault::Error(ApiError::forbidden(
+                    "injected fault: the credentials lack this permission",
+                )),
+            )
         } else {
             return None;
         };
@@ -280,9 +291,37 @@ impl Faults {
     }
 }
 
+/// Whether `key` (`METHOD /path?query`) asks for discovery (`/api/v1`, `/apis/GROUP/VERSION`),
+/// which Kubernetes allows every authenticated user: RBAC refusals are for resources.
+fn is_discovery(key: &str) -> bool {
+    let path = key
+        .split_once(' ')
+        .map_or(key, |(_, p)| p)
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match parts.first() {
+        Some(&"api") => parts.len() <= 2,
+        Some(&"apis") => parts.len() <= 3,
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forbidden_spares_discovery() {
+        let f = Faults::new(FaultConfig::parse("403=1").unwrap());
+        assert!(f.decide("GET", "GET /apis/hive.openshift.io/v1").is_none());
+        assert!(f.decide("GET", "GET /api/v1?timeout=32s").is_none());
+        assert!(matches!(
+            f.decide("GET", "GET /apis/hive.openshift.io/v1/clusterdeployments?limit=1"),
+            Some(Fault::Error(e)) if e.code == 403
+        ));
+    }
 
     #[test]
     fn parses_and_rejects() {

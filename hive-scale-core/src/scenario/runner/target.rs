@@ -242,10 +242,13 @@ impl Target {
         };
         let hub = Hub::connect(&opts.hub).await?;
         hub.check().await?;
+        // ClusterDeployments and SelectorSyncSets first: a refusal there is the likeliest.
+        super::watch::may_watch(&hub, None).await?;
         let detected = match opts.pipeline {
             Some(p) => Detected::Pipeline(p),
             None => detect_pipeline(&hub).await?,
         };
+        super::watch::may_watch(&hub, Some(detected)).await?;
         let observer = WatchObserver::start(
             &hub,
             detected,

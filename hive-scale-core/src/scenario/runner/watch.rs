@@ -72,13 +72,23 @@ pub async fn detect_pipeline(hub: &Hub) -> Result<Detected> {
             let any_syncs = !Api::<ClusterSync>::all(client.clone())
                 .list_metadata(&one)
                 .await
-                .map_err(|source| transport("list", "clustersyncs", source))?
+                .map_err(|source| {
+                    forbidden(
+                        "clustersyncs.hiveinternal.openshift.io",
+                        transport("list", "clustersyncs", source),
+                    )
+                })?
                 .items
                 .is_empty();
             let any_instances = !Api::<SyncSetInstance>::all(client)
                 .list_metadata(&one)
                 .await
-                .map_err(|source| transport("list", "syncsetinstances", source))?
+                .map_err(|source| {
+                    forbidden(
+                        "syncsetinstances.hive.openshift.io",
+                        transport("list", "syncsetinstances", source),
+                    )
+                })?
                 .items
                 .is_empty();
             Ok(match (any_syncs, any_instances) {
@@ -87,6 +97,67 @@ pub async fn detect_pipeline(hub: &Hub) -> Result<Detected> {
                 _ => Detected::Undecided,
             })
         }
+    }
+}
+
+/// Checks, with one-item metadata lists, that the credentials may list what the observer
+/// watches, so a missing permission is one clear line before anything is written (a watch
+/// that is refused would otherwise only time out): ClusterDeployments and SelectorSyncSets
+/// when `detected` is `None`, else the sync objects of the detected pipeline.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] naming the kind and the permissions a run needs, on a 403; the request's
+/// own error otherwise.
+pub async fn may_watch(hub: &Hub, detected: Option<Detected>) -> Result<()> {
+    let one = ListParams::default().limit(1);
+    let client = hub.client();
+    let Some(detected) = detected else {
+        let cds = Api::<ClusterDeployment>::all(client.clone());
+        hub.call("list", "clusterdeployments", || cds.list_metadata(&one))
+            .await
+            .map_err(|e| forbidden("clusterdeployments.hive.openshift.io", e))?;
+        let sets = Api::<SelectorSyncSet>::all(client);
+        hub.call("list", "selectorsyncsets", || sets.list_metadata(&one))
+            .await
+            .map_err(|e| forbidden("selectorsyncsets.hive.openshift.io", e))?;
+        return Ok(());
+    };
+    // Checked with or without Hive's metrics: with them the sync objects are read only later
+    // (a phase's end, a changed set), and a refusal then would come after hours of running.
+    let wants = |p: Pipeline| detected == Detected::Undecided || detected == Detected::Pipeline(p);
+    if wants(Pipeline::ClusterSync) {
+        let api = Api::<ClusterSync>::all(client.clone());
+        hub.call("list", "clustersyncs", || api.list_metadata(&one))
+            .await
+            .map_err(|e| forbidden("clustersyncs.hiveinternal.openshift.io", e))?;
+    }
+    if wants(Pipeline::SyncSetInstance) {
+        let api = Api::<SyncSetInstance>::all(client);
+        hub.call("list", "syncsetinstances", || api.list_metadata(&one))
+            .await
+            .map_err(|e| forbidden("syncsetinstances.hive.openshift.io", e))?;
+    }
+    Ok(())
+}
+
+/// A refusal (HTTP 403) to list `what` as one line saying what a run needs; other errors as
+/// they are.
+fn forbidden(what: &str, e: Error) -> Error {
+    let refused = match &e {
+        Error::Api { code, .. } => *code == 403,
+        Error::Transport {
+            source: kube::Error::Api(s),
+            ..
+        } => s.code == 403,
+        _ => false,
+    };
+    if refused {
+        Error::Invalid(format!(
+            "the hub's credentials may not list {what} (HTTP 403): a scale test needs get, list and watch on ClusterDeployments, SelectorSyncSets, and ClusterSyncs (or SyncSetInstances), and writes on the objects it creates"
+        ))
+    } else {
+        e
     }
 }
 
