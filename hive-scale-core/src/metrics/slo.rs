@@ -106,7 +106,7 @@ fn series_from_labels(
     }
 }
 
-fn parse_le(v: &str) -> Option<f64> {
+pub(crate) fn parse_le(v: &str) -> Option<f64> {
     match v {
         "+Inf" | "Inf" | "inf" => Some(f64::INFINITY),
         _ => v.parse().ok(),

@@ -55,13 +55,7 @@ impl Source {
                 let buckets: Vec<(f64, f64)> = v
                     .values()
                     .into_iter()
-                    .filter_map(|(labels, n)| {
-                        let le = match labels.get("le")?.as_str() {
-                            "+Inf" => f64::INFINITY,
-                            le => le.parse().ok()?,
-                        };
-                        Some((le, n))
-                    })
+                    .filter_map(|(labels, n)| Some((super::slo::parse_le(labels.get("le")?)?, n)))
                     .collect();
                 Ok((!buckets.is_empty()).then_some(buckets))
             }

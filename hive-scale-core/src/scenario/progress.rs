@@ -60,20 +60,23 @@ impl Percentiles {
     }
 }
 
+/// The count of bucket `le` in cumulative `(le, count)` buckets; 0 when absent.
+pub(crate) fn bucket_count(buckets: &[(f64, f64)], le: f64) -> f64 {
+    buckets
+        .iter()
+        .find(|(l, _)| l.total_cmp(&le).is_eq())
+        .map_or(0.0, |(_, n)| *n)
+}
+
 impl Percentiles {
     /// From the observations a cumulative histogram gained between `before` and `after`
     /// (`(le, count)` buckets; a missing bucket counts zero): quantiles interpolated inside
     /// their bucket as Prometheus does, `max` the upper bound of the highest bucket that gained
     /// any (the largest finite bound when that is `+Inf`).
     pub fn from_histogram(before: &[(f64, f64)], after: &[(f64, f64)]) -> Self {
-        let at = |b: &[(f64, f64)], le: f64| {
-            b.iter()
-                .find(|(l, _)| l.total_cmp(&le).is_eq())
-                .map_or(0.0, |(_, n)| *n)
-        };
         let mut delta: Vec<(f64, f64)> = after
             .iter()
-            .map(|(le, n)| (*le, (n - at(before, *le)).max(0.0)))
+            .map(|(le, n)| (*le, (n - bucket_count(before, *le)).max(0.0)))
             .collect();
         delta.sort_by(|x, y| x.0.total_cmp(&y.0));
         let count = delta.last().map_or(0.0, |(_, n)| *n);
@@ -159,17 +162,15 @@ impl HiveObjects {
         let sets = hub
             .list_all(&Api::<SelectorSyncSet>::all(hub.client()), "")
             .await?;
-        let mut objects = Self {
+        let syncs = match pipeline {
+            Some(p) => Self::list_sync_objects(hub, p).await?,
+            None => Self::default(),
+        };
+        Ok(Self {
             cluster_deployments: list(hub).await?,
             selector_sync_sets: sets.into_iter().map(Arc::new).collect(),
-            ..Self::default()
-        };
-        match pipeline {
-            Some(Pipeline::ClusterSync) => objects.cluster_syncs = list(hub).await?,
-            Some(Pipeline::SyncSetInstance) => objects.instances = list(hub).await?,
-            None => {}
-        }
-        Ok(objects)
+            ..syncs
+        })
     }
 
     /// Lists only the sync objects of `pipeline`.
@@ -383,27 +384,6 @@ fn created(
     t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
 ) -> Option<jiff::Timestamp> {
     t.as_ref().map(|t| t.0)
-}
-
-/// Pairs that should apply, listing ClusterDeployments and SelectorSyncSets (no ClusterSyncs).
-pub async fn expected(hub: &Hub) -> Result<usize> {
-    Ok(HiveObjects::list(hub, None).await?.expected())
-}
-
-/// Reads the hub's progress by listing Hive's objects.
-pub async fn progress(hub: &Hub, pipeline: Pipeline) -> Result<SyncProgress> {
-    Ok(HiveObjects::list(hub, Some(pipeline)).await?.progress())
-}
-
-/// [`HiveObjects::applied_marks`] from a fresh list.
-pub async fn applied_marks(
-    hub: &Hub,
-    pipeline: Pipeline,
-    set: &str,
-) -> Result<HashMap<String, String>> {
-    Ok(HiveObjects::list(hub, Some(pipeline))
-        .await?
-        .applied_marks(set))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use super::target::{Observer, PairCount};
 use crate::api::{ClusterDeployment, ClusterSync, Pipeline, SelectorSyncSet, SyncSetInstance};
 use crate::hub::Hub;
 use crate::metrics::{Source, names};
-use crate::scenario::progress::{HiveObjects, SyncProgress};
+use crate::scenario::progress::{HiveObjects, SyncProgress, bucket_count};
 use crate::{Error, Result};
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
@@ -363,15 +363,13 @@ impl WatchObserver {
     ) -> Option<Vec<(f64, f64)>> {
         let mut baseline = self.baseline.lock();
         let base = baseline.get_or_insert_with(|| now.clone());
-        let at = |b: &[(f64, f64)], le: f64| {
-            b.iter()
-                .find(|(l, _)| l.total_cmp(&le).is_eq())
-                .map_or(0.0, |(_, n)| *n)
-        };
-        if base.iter().any(|(le, n)| at(&now, *le) < *n) {
+        if base.iter().any(|(le, n)| bucket_count(&now, *le) < *n) {
             return None; // a counter went back: the controller restarted
         }
-        let gained: Vec<(f64, f64)> = now.iter().map(|(le, n)| (*le, n - at(base, *le))).collect();
+        let gained: Vec<(f64, f64)> = now
+            .iter()
+            .map(|(le, n)| (*le, n - bucket_count(base, *le)))
+            .collect();
         let count = gained
             .iter()
             .find(|(le, _)| le.is_infinite())
@@ -383,7 +381,7 @@ impl WatchObserver {
     /// clusters whose ClusterSync lists it less those whose last result is not a success.
     async fn applied_from_metrics(&self, source: &Source, sets: &[String]) -> Result<usize> {
         use crate::metrics::QueryOutcome;
-        let snapshot = source.snapshot(&applied_profile()).await?;
+        let snapshot = source.snapshot(applied_profile()).await?;
         // A gauge with no series yet (no ClusterSync lists a set) is zero, not an error; the
         // hub's other SelectorSyncSets are not the test's.
         let value = |name: &str| match snapshot.results.iter().find(|r| r.name == name) {
@@ -498,8 +496,14 @@ where
     uids.iter().all(|u| seen.contains(u))
 }
 
-/// The two queries that count pairs applied.
-fn applied_profile() -> crate::metrics::Profile {
+/// The two queries that count pairs applied (parsed once: they are asked at every poll).
+fn applied_profile() -> &'static crate::metrics::Profile {
+    static PROFILE: std::sync::LazyLock<crate::metrics::Profile> =
+        std::sync::LazyLock::new(parse_applied_profile);
+    &PROFILE
+}
+
+fn parse_applied_profile() -> crate::metrics::Profile {
     let text = format!(
         "name: pairs-applied\nqueries:\n- name: listed\n  query: sum by (name) ({a})\n  kind: count\n  scrape: {{metric: {a}, op: sum, by: [name]}}\n- name: unapplied\n  query: sum by (name) ({u})\n  kind: count\n  scrape: {{metric: {u}, op: sum, by: [name]}}\n",
         a = names::SELECTORSYNCSET_CLUSTERS,
