@@ -19,8 +19,9 @@ type Key = (String, String);
 pub struct SimulatedHive {
     sim: Arc<Sim>,
     clusterdeployment: Arc<Controller<Key>>,
-    /// clustersync, or syncsetinstance in legacy mode: the controller the cost model describes.
-    sync: Arc<Controller<Key>>,
+    /// clustersync (one per replica), or syncsetinstance in legacy mode: the controller the
+    /// cost model describes.
+    sync: Vec<Arc<Controller<Key>>>,
     /// The legacy syncset controller.
     syncset: Option<Arc<Controller<Key>>>,
 }
@@ -53,7 +54,10 @@ impl SimulatedHive {
         let (sync, syncset) = if sim.pipeline == Pipeline::SyncSetInstance {
             let ssi = Controller::start(
                 &sim,
-                Arc::new(SyncWorkers { sim: sim.clone() }),
+                Arc::new(SyncWorkers {
+                    sim: sim.clone(),
+                    replica: 0,
+                }),
                 crate::controllers::legacy::SYNCSETINSTANCE,
                 workers,
             );
@@ -110,23 +114,33 @@ impl SimulatedHive {
                     }
                 });
             }
-            Self::pump_sets(&sim, ss.queue.clone());
-            (ssi, Some(ss))
+            Self::pump_sets(&sim, Shards(vec![ss.queue.clone()]));
+            (vec![ssi], Some(ss))
         } else {
-            let cs = Controller::start(
-                &sim,
-                Arc::new(SyncWorkers { sim: sim.clone() }),
-                crate::controllers::clustersync::NAME,
-                workers,
-            );
+            // Every replica watches every cluster and works on its own shard; the others'
+            // reconciles would end at once as skipped-sync, so only the owner is given the key.
+            let replicas: Vec<_> = (0..sim.replicas.len())
+                .map(|replica| {
+                    Controller::start(
+                        &sim,
+                        Arc::new(SyncWorkers {
+                            sim: sim.clone(),
+                            replica,
+                        }),
+                        crate::controllers::clustersync::NAME,
+                        workers,
+                    )
+                })
+                .collect();
+            let shards = Shards(replicas.iter().map(|c| c.queue.clone()).collect());
             {
-                let q = cs.queue.clone();
+                let (shards, s) = (shards.clone(), sim.clone());
                 pump(&sim, sim.def(defs::CD), move |e| {
-                    q.add(key_of(e.object.head()))
+                    shards.add(&s, e.object.head())
                 });
             }
-            Self::pump_sets(&sim, cs.queue.clone());
-            (cs, None)
+            Self::pump_sets(&sim, shards);
+            (replicas, None)
         };
         let hive = Self {
             sim: sim.clone(),
@@ -141,7 +155,7 @@ impl SimulatedHive {
 
     /// SelectorSyncSet changes enqueue the clusters its old or new selector matches; SyncSet
     /// changes enqueue the clusters they name.
-    fn pump_sets(sim: &Arc<Sim>, q: Arc<crate::controllers::workqueue::WorkQueue<Key>>) {
+    fn pump_sets(sim: &Arc<Sim>, q: Shards) {
         let (qq, s) = (q.clone(), sim.clone());
         pump(sim, sim.def(defs::SSS), move |e| {
             let mut selectors = vec![selector_of(&e.object.value())];
@@ -156,10 +170,11 @@ impl SimulatedHive {
             {
                 let l = labels_of(cd.head());
                 if selectors.iter().any(|sel| sel.matches(&l)) {
-                    qq.add(key_of(cd.head()));
+                    qq.add(&s, cd.head());
                 }
             }
         });
+        let s = sim.clone();
         pump(sim, sim.def(defs::SS), move |e| {
             let ns = meta_str(e.object.head(), "namespace").to_string();
             for obj in std::iter::once(&e.object)
@@ -173,7 +188,7 @@ impl SimulatedHive {
                     .flatten()
                 {
                     if let Some(n) = r.get("name").and_then(Value::as_str) {
-                        q.add((ns.clone(), n.to_string()));
+                        q.add_key(&s, (ns.clone(), n.to_string()));
                     }
                 }
             }
@@ -201,8 +216,13 @@ impl SimulatedHive {
                     (EventType::Deleted, _) | (_, None) => sim.model.workers,
                     (_, Some(n)) => n.max(1) as usize,
                 };
-                let rec = Arc::new(SyncWorkers { sim: sim.clone() });
-                sync.set_workers(&sim, &rec, workers);
+                for (replica, controller) in sync.iter().enumerate() {
+                    let rec = Arc::new(SyncWorkers {
+                        sim: sim.clone(),
+                        replica,
+                    });
+                    controller.set_workers(&sim, &rec, workers);
+                }
             },
         );
     }
@@ -223,14 +243,20 @@ impl SimulatedHive {
     }
 
     fn queues(&self) -> Vec<Arc<crate::controllers::workqueue::WorkQueue<Key>>> {
-        let mut v = vec![
-            self.clusterdeployment.queue.clone(),
-            self.sync.queue.clone(),
-        ];
+        let mut v = vec![self.clusterdeployment.queue.clone()];
+        v.extend(self.sync.iter().map(|c| c.queue.clone()));
         if let Some(s) = &self.syncset {
             v.push(s.queue.clone());
         }
         v
+    }
+
+    /// Keys waiting or being worked on in each replica's sync queue, by ordinal.
+    pub fn pending_by_replica(&self) -> Vec<usize> {
+        self.sync
+            .iter()
+            .map(|c| c.queue.len() + c.queue.in_progress())
+            .collect()
     }
 
     /// Keys waiting or being worked on in the sync controller's queue (and the legacy syncset
@@ -359,14 +385,44 @@ pub fn refresh_selectorsyncset_gauges(sim: &Sim) {
     }
 }
 
+/// The sync controllers' queues, one per replica: a cluster's key goes to the replica that
+/// owns it.
+#[derive(Clone)]
+struct Shards(Vec<Arc<crate::controllers::workqueue::WorkQueue<Key>>>);
+
+impl Shards {
+    /// Queues the ClusterDeployment `cd` on its owner.
+    fn add(&self, sim: &Sim, cd: &Value) {
+        self.0[sim.replica_for(cd) % self.0.len()].add(key_of(cd));
+    }
+
+    /// Queues a ClusterDeployment by key, looking its UID up (replica 0 when it does not
+    /// exist, where the reconcile finds nothing to do).
+    fn add_key(&self, sim: &Sim, key: Key) {
+        let owner = match self.0.len() {
+            1 => 0,
+            n => sim
+                .hub
+                .get(&sim.def(defs::CD), &key.0, &key.1)
+                .map(|cd| sim.replica_for(&cd) % n)
+                .unwrap_or(0),
+        };
+        self.0[owner].add(key);
+    }
+}
+
 /// The sync controller's reconciler, rebuilt when HiveConfig changes the worker count.
 struct SyncWorkers {
     sim: Arc<Sim>,
+    replica: usize,
 }
 
 impl crate::controllers::runner::Reconciler<Key> for SyncWorkers {
     fn name(&self) -> &str {
         self.sim.pipeline.sync_controller()
+    }
+    fn pod(&self) -> Option<&str> {
+        self.sim.replicas[self.replica].pod.as_deref()
     }
     fn reconcile(
         self: Arc<Self>,
@@ -377,11 +433,16 @@ impl crate::controllers::runner::Reconciler<Key> for SyncWorkers {
             .counters
             .sync_reconciles
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.sim.replicas[self.replica]
+            .reconciles
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match self.sim.pipeline {
             Pipeline::SyncSetInstance => {
                 SyncSetInstanceController::new(self.sim.clone()).reconcile(key)
             }
-            Pipeline::ClusterSync => ClusterSyncController::new(self.sim.clone()).reconcile(key),
+            Pipeline::ClusterSync => {
+                ClusterSyncController::new(self.sim.clone(), self.replica).reconcile(key)
+            }
         }
     }
 }

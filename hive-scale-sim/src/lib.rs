@@ -14,6 +14,7 @@ pub mod hub;
 pub mod metrics;
 pub mod model;
 pub mod plan;
+pub mod pressure;
 pub mod scenario;
 pub mod testing;
 

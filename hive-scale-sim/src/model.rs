@@ -48,6 +48,60 @@ impl std::fmt::Display for ApplyMode {
     }
 }
 
+/// Where the clusters' API servers are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpokeMode {
+    /// One real spoke adopted many times (2020): one API server, and its capacity, for the
+    /// whole fleet.
+    Shared,
+    /// Every cluster its own API server with `spoke_capacity` each (a real fleet).
+    PerCluster,
+    /// Hive's fake-cluster helper: no API server, each apply sleeps (implies the fake apply
+    /// mode).
+    Fake,
+}
+
+impl std::str::FromStr for SpokeMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "shared" => Ok(Self::Shared),
+            "per-cluster" => Ok(Self::PerCluster),
+            "fake" => Ok(Self::Fake),
+            other => Err(format!(
+                "spokes must be shared, per-cluster or fake, not {other:?}"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for SpokeMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Shared => "shared",
+            Self::PerCluster => "per-cluster",
+            Self::Fake => "fake",
+        })
+    }
+}
+
+/// The clustersync replica a ClusterDeployment belongs to: its UID read as one hexadecimal
+/// number (dashes removed), modulo the replica count, as Hive shards (0 replicas count as 1).
+/// A UID that is not hexadecimal falls to replica 0.
+pub fn replica_of(uid: &str, replicas: usize) -> usize {
+    let replicas = replicas.max(1) as u128;
+    let mut rem: u128 = 0;
+    for c in uid.chars().filter(|c| *c != '-') {
+        let Some(d) = c.to_digit(16) else {
+            return 0;
+        };
+        // Long division keeps any length of UID in range.
+        rem = (rem * 16 + u128::from(d)) % replicas;
+    }
+    rem as usize
+}
+
 /// The fake-cluster helper's apply sleeps, milliseconds (Hive's own list).
 pub const FAKE_APPLY_MS: [u64; 10] = [27, 27, 27, 27, 27, 45, 45, 45, 53, 230];
 
@@ -59,20 +113,30 @@ pub struct CostModel {
     pub preset: String,
     /// Which Hive pipeline runs: today's clustersync, or 2020's SyncSetInstances.
     pub pipeline: Pipeline,
-    /// Workers of the sync controller (clustersync, or syncsetinstance in legacy mode).
+    /// clustersync replicas (pods of the StatefulSet); each owns the clusters whose UID falls
+    /// to it and has its own workers and cores. Always 1 in the 2020 pipeline.
+    pub replicas: usize,
+    /// Workers of the sync controller (clustersync, or syncsetinstance in legacy mode), per
+    /// replica.
     pub workers: usize,
-    /// Cores Hive's controllers get.
+    /// Cores Hive's controllers get, per replica.
     pub cores: usize,
     /// Speed of a core relative to the reference core.
     pub cpu_speed: f64,
     /// How resources are written.
     pub apply_mode: ApplyMode,
+    /// Where the clusters' API servers are.
+    pub spokes: SpokeMode,
     /// CPU per resource apply, client-side mode.
     pub cpu_per_apply_client_side: f64,
     /// CPU per resource apply, server-side mode.
     pub cpu_per_apply_server_side: f64,
-    /// Extra CPU per apply for each other apply in flight (garbage collection and scheduling
-    /// pressure; 2020 saw memory reach 5-6 GB with 100 workers).
+    /// CPU per resource apply with the fake-cluster helper (serializing the object and the
+    /// bookkeeping around the sleep).
+    pub cpu_per_apply_fake: f64,
+    /// Extra fraction of an apply's CPU for each apply in flight in the same process beyond
+    /// its cores, in every mode (scheduling and garbage-collection pressure; 2020 saw memory
+    /// reach 5-6 GB with 100 workers on 3 cores).
     pub contention: f64,
     /// CPU per reconcile outside the applies (cache reads, hashing, status).
     pub reconcile_cpu: f64,
@@ -93,8 +157,13 @@ pub struct CostModel {
 
 impl CostModel {
     /// The named presets, built in from `config/presets/<name>.yaml`.
-    pub const PRESETS: [&'static str; 4] =
-        ["m4.xlarge-2020", "c5.24xlarge-2020", "m5.xlarge", "laptop"];
+    pub const PRESETS: [&'static str; 5] = [
+        "m4.xlarge-2020",
+        "c5.24xlarge-2020",
+        "m5.xlarge",
+        "c5.9xlarge",
+        "laptop",
+    ];
 
     /// A preset by name, parsed from its built-in YAML (see [`BUILTIN_PRESETS`]).
     ///
@@ -150,17 +219,27 @@ impl CostModel {
         Ok(m)
     }
 
-    /// CPU of one apply in this mode with `in_flight` applies running, in modeled seconds.
-    pub fn apply_cpu(&self, in_flight: usize) -> Duration {
-        let base = match self.apply_mode {
-            ApplyMode::ClientSide => {
-                self.cpu_per_apply_client_side
-                    * (1.0 + self.contention * in_flight.saturating_sub(1) as f64)
-            }
+    /// CPU of one apply in `mode` with `in_flight` applies running in the same process (one
+    /// replica), in modeled seconds.
+    ///
+    /// The process's own saturation multiplies every mode's cost: applies beyond its cores are
+    /// goroutines the Go scheduler time-slices and whose live memory the garbage collector
+    /// scans while they wait, so each one past the cores adds `contention` to every apply.
+    /// Up to the core count each apply has a core to itself and pays nothing extra, which is
+    /// why 100 server-side workers on 96 cores (2020) cost no more per apply than 5 did.
+    pub fn apply_cpu_in(&self, mode: ApplyMode, in_flight: usize) -> Duration {
+        let base = match mode {
+            ApplyMode::ClientSide => self.cpu_per_apply_client_side,
             ApplyMode::ServerSide => self.cpu_per_apply_server_side,
-            ApplyMode::Fake => 0.0,
+            ApplyMode::Fake => self.cpu_per_apply_fake,
         };
-        Duration::from_secs_f64(base / self.cpu_speed)
+        let saturation = 1.0 + self.contention * in_flight.saturating_sub(self.cores) as f64;
+        Duration::from_secs_f64(base * saturation / self.cpu_speed)
+    }
+
+    /// [`CostModel::apply_cpu_in`] in the model's own apply mode.
+    pub fn apply_cpu(&self, in_flight: usize) -> Duration {
+        self.apply_cpu_in(self.apply_mode, in_flight)
     }
 
     /// CPU of a reconcile's own work, modeled seconds.
@@ -170,13 +249,26 @@ impl CostModel {
 
     /// Checks ranges.
     pub fn validate(&self) -> Result<(), String> {
-        if self.workers == 0 || self.cores == 0 {
-            return Err("workers and cores must be at least 1".into());
+        if self.workers == 0 || self.cores == 0 || self.replicas == 0 {
+            return Err("replicas, workers and cores must be at least 1".into());
+        }
+        if self.replicas > 1 && self.pipeline == Pipeline::SyncSetInstance {
+            return Err(
+                "replicas apply to clustersync only: the 2020 pipeline runs in one hive-controllers pod"
+                    .into(),
+            );
+        }
+        if (self.apply_mode == ApplyMode::Fake) != (self.spokes == SpokeMode::Fake) {
+            return Err(format!(
+                "apply mode {} does not go with spokes {}: fake clusters are both",
+                self.apply_mode, self.spokes
+            ));
         }
         let all = [
             self.cpu_speed,
             self.cpu_per_apply_client_side,
             self.cpu_per_apply_server_side,
+            self.cpu_per_apply_fake,
             self.contention,
             self.reconcile_cpu,
             self.remote_get_latency,
@@ -198,7 +290,7 @@ impl CostModel {
 }
 
 /// The built-in presets as `(name, YAML)`, compiled in so the tools work from any directory.
-pub const BUILTIN_PRESETS: [(&str, &str); 4] = [
+pub const BUILTIN_PRESETS: [(&str, &str); 5] = [
     (
         "m4.xlarge-2020",
         include_str!("../../config/presets/m4.xlarge-2020.yaml"),
@@ -210,6 +302,10 @@ pub const BUILTIN_PRESETS: [(&str, &str); 4] = [
     (
         "m5.xlarge",
         include_str!("../../config/presets/m5.xlarge.yaml"),
+    ),
+    (
+        "c5.9xlarge",
+        include_str!("../../config/presets/c5.9xlarge.yaml"),
     ),
     ("laptop", include_str!("../../config/presets/laptop.yaml")),
 ];
@@ -257,12 +353,15 @@ pub enum PresetError {
 #[serde(deny_unknown_fields)]
 struct PresetFile {
     name: String,
+    replicas: usize,
     workers: usize,
     cores: usize,
     cpu_speed: f64,
     apply_mode: ApplyMode,
+    spokes: SpokeMode,
     cpu_per_apply_client_side: f64,
     cpu_per_apply_server_side: f64,
+    cpu_per_apply_fake: f64,
     contention: f64,
     reconcile_cpu: f64,
     remote_get_latency: f64,
@@ -282,12 +381,15 @@ impl PresetFile {
         CostModel {
             preset: self.name,
             pipeline: Pipeline::ClusterSync,
+            replicas: self.replicas,
             workers: self.workers,
             cores: self.cores,
             cpu_speed: self.cpu_speed,
             apply_mode: self.apply_mode,
+            spokes: self.spokes,
             cpu_per_apply_client_side: self.cpu_per_apply_client_side,
             cpu_per_apply_server_side: self.cpu_per_apply_server_side,
+            cpu_per_apply_fake: self.cpu_per_apply_fake,
             contention: self.contention,
             reconcile_cpu: self.reconcile_cpu,
             remote_get_latency: self.remote_get_latency,
@@ -317,7 +419,7 @@ fn first_line(s: &str) -> String {
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// Named preset (m4.xlarge-2020, c5.24xlarge-2020, m5.xlarge, laptop).
+    /// Named preset (m4.xlarge-2020, c5.24xlarge-2020, m5.xlarge, c5.9xlarge, laptop).
     #[cfg_attr(feature = "cli", arg(long, default_value = "m4.xlarge-2020"))]
     pub preset: String,
     /// A preset file (the shape of config/presets/*.yaml) instead of a named preset; the
@@ -340,9 +442,16 @@ pub struct ModelConfig {
         )
     )]
     pub pipeline: Pipeline,
-    /// Apply mode: client-side, server-side or fake.
+    /// Apply mode: client-side, server-side or fake (fake implies --spokes fake).
     #[cfg_attr(feature = "cli", arg(long = "apply"))]
     pub apply: Option<ApplyMode>,
+    /// Where the clusters' API servers are: shared (one spoke adopted many times, its capacity
+    /// shared), per-cluster (capacity per spoke) or fake (Hive's fake-cluster helper).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub spokes: Option<SpokeMode>,
+    /// clustersync replicas, each with its own workers and cores (clusters sharded by UID).
+    #[cfg_attr(feature = "cli", arg(long, value_parser = clap::value_parser!(u32).range(1..=1000)))]
+    pub replicas: Option<u32>,
     /// Sync controller workers.
     #[cfg_attr(feature = "cli", arg(skip))]
     pub workers: Option<usize>,
@@ -391,6 +500,8 @@ impl Default for ModelConfig {
             preset_file: None,
             pipeline: Pipeline::ClusterSync,
             apply: None,
+            spokes: None,
+            replicas: None,
             workers: None,
             cores: None,
             cpu_per_apply: None,
@@ -434,8 +545,26 @@ impl ModelConfig {
             None => CostModel::preset(&self.preset)?,
         };
         m.pipeline = self.pipeline;
+        // Fake clusters are both an apply mode and a kind of spoke: choosing one side of it
+        // chooses the other, and leaving it chooses real spokes again.
         if let Some(mode) = self.apply {
             m.apply_mode = mode;
+            if mode == ApplyMode::Fake {
+                m.spokes = SpokeMode::Fake;
+            } else if m.spokes == SpokeMode::Fake {
+                m.spokes = SpokeMode::Shared;
+            }
+        }
+        if let Some(spokes) = self.spokes {
+            m.spokes = spokes;
+            if spokes == SpokeMode::Fake {
+                m.apply_mode = ApplyMode::Fake;
+            } else if m.apply_mode == ApplyMode::Fake {
+                m.apply_mode = ApplyMode::ClientSide;
+            }
+        }
+        if let Some(r) = self.replicas {
+            m.replicas = r as usize;
         }
         if let Some(w) = self.workers {
             m.workers = w;
@@ -446,7 +575,8 @@ impl ModelConfig {
         if let Some(v) = self.cpu_per_apply {
             match m.apply_mode {
                 ApplyMode::ClientSide => m.cpu_per_apply_client_side = v,
-                _ => m.cpu_per_apply_server_side = v,
+                ApplyMode::ServerSide => m.cpu_per_apply_server_side = v,
+                ApplyMode::Fake => m.cpu_per_apply_fake = v,
             }
         }
         let set = |dst: &mut f64, v: Option<f64>| {
@@ -497,12 +627,15 @@ mod tests {
         let m4 = CostModel {
             preset: name.to_string(),
             pipeline: Pipeline::ClusterSync,
+            replicas: 1,
             workers: 5,
             cores: 3,
             cpu_speed: 1.0,
             apply_mode: ApplyMode::ClientSide,
+            spokes: SpokeMode::Shared,
             cpu_per_apply_client_side: 0.267,
             cpu_per_apply_server_side: 0.019,
+            cpu_per_apply_fake: 0.005,
             contention: 0.00729,
             reconcile_cpu: 0.11,
             remote_get_latency: 0.016,
@@ -522,6 +655,14 @@ mod tests {
             "m5.xlarge" => CostModel {
                 cores: 3,
                 cpu_speed: 1.3,
+                ..m4
+            },
+            "c5.9xlarge" => CostModel {
+                cores: 36,
+                cpu_speed: 1.8,
+                spokes: SpokeMode::PerCluster,
+                spoke_capacity: Some(700.0),
+                hub_capacity: Some(800.0),
                 ..m4
             },
             "laptop" => CostModel {
@@ -582,6 +723,10 @@ mod tests {
                 "positive",
             ),
             (good.replace("workers: 5", "workers: 0"), "at least 1"),
+            (
+                good.replace("spokes: shared", "spokes: fake"),
+                "fake clusters are both",
+            ),
         ];
         for (text, why) in cases {
             let e = CostModel::from_preset_yaml(&text, "x.yaml")
@@ -626,13 +771,71 @@ mod tests {
     }
 
     #[test]
-    fn contention_raises_client_side_cost_only() {
-        let mut m = CostModel::preset("m4.xlarge-2020").unwrap();
-        assert!(m.apply_cpu(100) > m.apply_cpu(1).mul_f64(1.5));
-        m.apply_mode = ApplyMode::ServerSide;
-        assert_eq!(m.apply_cpu(100), m.apply_cpu(1));
-        m.apply_mode = ApplyMode::Fake;
-        assert_eq!(m.apply_cpu(5), Duration::ZERO);
+    fn saturation_raises_the_cost_in_every_mode() {
+        let m = CostModel::preset("m4.xlarge-2020").unwrap();
+        for mode in [
+            ApplyMode::ClientSide,
+            ApplyMode::ServerSide,
+            ApplyMode::Fake,
+        ] {
+            let (one, hundred) = (m.apply_cpu_in(mode, 1), m.apply_cpu_in(mode, 100));
+            assert!(one > Duration::ZERO, "{mode}: an apply costs CPU");
+            let ratio = hundred.as_secs_f64() / one.as_secs_f64();
+            let past_the_cores = (100 - m.cores) as f64;
+            assert!(
+                (ratio - 1.0 - past_the_cores * m.contention).abs() < 1e-9,
+                "{mode}: {ratio}"
+            );
+            assert_eq!(
+                m.apply_cpu_in(mode, m.cores),
+                one,
+                "{mode}: no cost up to the cores"
+            );
+        }
+    }
+
+    #[test]
+    fn replicas_shard_by_uid_as_hive_does() {
+        // Hive reads the UID without dashes as one hexadecimal number.
+        assert_eq!(replica_of("00000000-0000-0000-0000-00000000000a", 3), 1);
+        assert_eq!(replica_of("00000000-0000-0000-0000-00000000000f", 4), 3);
+        assert_eq!(replica_of("ffffffff-ffff-ffff-ffff-ffffffffffff", 1), 0);
+        let big = u128::MAX;
+        let uid = format!("{big:032x}");
+        assert_eq!(replica_of(&uid, 7), (big % 7) as usize);
+        assert_eq!(replica_of("not-hex", 5), 0);
+        assert_eq!(replica_of("abc", 0), 0, "0 replicas count as 1");
+    }
+
+    #[test]
+    fn fake_apply_and_fake_spokes_go_together() {
+        let fake = ModelConfig {
+            apply: Some(ApplyMode::Fake),
+            ..Default::default()
+        };
+        assert_eq!(fake.resolve().unwrap().spokes, SpokeMode::Fake);
+        let spokes = ModelConfig {
+            spokes: Some(SpokeMode::Fake),
+            ..Default::default()
+        };
+        assert_eq!(spokes.resolve().unwrap().apply_mode, ApplyMode::Fake);
+        let real = ModelConfig {
+            preset: "c5.9xlarge".into(),
+            spokes: Some(SpokeMode::Shared),
+            replicas: Some(3),
+            ..Default::default()
+        };
+        let m = real.resolve().unwrap();
+        assert_eq!(
+            (m.spokes, m.apply_mode, m.replicas),
+            (SpokeMode::Shared, ApplyMode::ClientSide, 3)
+        );
+        let legacy = ModelConfig {
+            replicas: Some(2),
+            pipeline: Pipeline::SyncSetInstance,
+            ..Default::default()
+        };
+        assert!(legacy.resolve().unwrap_err().contains("clustersync only"));
     }
 
     #[test]

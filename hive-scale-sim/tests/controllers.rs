@@ -16,12 +16,21 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use std::time::Duration;
 
 async fn start(pipeline: Pipeline, scale: f64) -> (tempfile::TempDir, EmbeddedHub, Hub) {
+    start_with(pipeline, scale, 1).await
+}
+
+async fn start_with(
+    pipeline: Pipeline,
+    scale: f64,
+    replicas: usize,
+) -> (tempfile::TempDir, EmbeddedHub, Hub) {
     hive_scale_sim::apiserver::server::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = EmbeddedHubConfig::new(dir.path());
     let mut model = CostModel::preset("laptop").unwrap();
     model.apply_mode = hive_scale_sim::model::ApplyMode::ServerSide;
     model.pipeline = pipeline;
+    model.replicas = replicas;
     cfg.sim = SimConfig::new(model);
     cfg.time_scale = TimeScale::new(scale).unwrap();
     let hub = EmbeddedHub::start(cfg).await.unwrap();
@@ -393,5 +402,74 @@ async fn conflicting_sets_thrash_and_are_counted() {
         hub.metrics().sim_thrash.get() > 0,
         "two sets fought over default/shared"
     );
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_shard_clusters_by_uid_with_their_own_metrics() {
+    let (_d, hub, client) = start_with(Pipeline::ClusterSync, 20.0, 3).await;
+    let kc = hub.hub().client().await.unwrap();
+    let sets = SelectorSyncSetFixture::new()
+        .configmaps(2)
+        .render_range(0, 2)
+        .unwrap();
+    fixtures::apply_selector_syncsets(&client, &sets, 2, &None)
+        .await
+        .unwrap();
+    adopt_clones(&hub, &client, 1..=12).await;
+    eventually("every ClusterSync to succeed", || async {
+        synced(&kc, 2).await == 12
+    })
+    .await;
+    let cds: Api<ClusterDeployment> = Api::all(kc.clone());
+    let mut owned = [0usize; 3];
+    for cd in cds.list(&ListParams::default()).await.unwrap().items {
+        let (ns, name) = (
+            cd.metadata.namespace.clone().unwrap(),
+            cd.metadata.name.clone().unwrap(),
+        );
+        let uid = cd.metadata.uid.clone().unwrap();
+        let want = hive_scale_sim::model::replica_of(&uid, 3);
+        let cs: ClusterSync = Api::namespaced(kc.clone(), &ns).get(&name).await.unwrap();
+        assert_eq!(
+            cs.status.unwrap().controlled_by_replica,
+            Some(want as i64),
+            "{ns}/{name} (uid {uid}) belongs to replica {want}"
+        );
+        owned[want] += 1;
+    }
+    // Each replica exports its own series, told apart by the pod label, and its applies are
+    // its clusters' (2 sets x 2 ConfigMaps each).
+    let text = hub.metrics().encode();
+    for (ordinal, clusters) in owned.iter().enumerate() {
+        let pod = format!("pod=\"hive-clustersync-{ordinal}\"");
+        let applied: f64 = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("hive_syncsetinstance_resources_applied_total{")
+                    && l.contains(&pod)
+                    && l.contains("result=\"success\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        assert!(
+            applied >= (clusters * 4) as f64,
+            "replica {ordinal}: {applied} applies for {clusters} clusters"
+        );
+        assert!(
+            text.lines().any(|l| l.starts_with("workqueue_depth{")
+                && l.contains("clusterSync-controller")
+                && l.contains(&pod)),
+            "replica {ordinal} has its own queue depth"
+        );
+        assert!(
+            text.lines().any(
+                |l| l.starts_with("controller_runtime_max_concurrent_reconciles{")
+                    && l.contains(&pod)
+            ),
+            "replica {ordinal} has its own workers gauge"
+        );
+    }
+    assert!(owned.iter().filter(|n| **n > 0).count() >= 2, "{owned:?}");
     hub.shutdown().await;
 }

@@ -5,7 +5,7 @@
 //! depend on the fleet size once the queue is deep, and "time for 60,000" is 60,000 divided by
 //! the measured instance rate. `cargo run --release --example plan` shows the full 1000-cluster runs.
 
-use hive_scale_sim::model::{ApplyMode, CostModel};
+use hive_scale_sim::model::{ApplyMode, CostModel, SpokeMode};
 use hive_scale_sim::plan::{PlanConfig, PlanResult, plan};
 
 fn run(preset: &str, mode: ApplyMode, workers: usize) -> PlanResult {
@@ -155,5 +155,78 @@ fn more_workers_do_not_help_client_side_and_do_help_server_side() {
     assert!(
         ss100 > 2.5 * ss5,
         "server-side on 96 cores: 100 workers {ss100:.1}/s vs 5 workers {ss5:.1}/s"
+    );
+}
+
+/// Today's clustersync on Hive's scaling guide's 36-vCPU machine with `workers` workers.
+fn on_36_vcpus(spokes: SpokeMode, mode: ApplyMode, workers: usize) -> PlanResult {
+    let mut model = CostModel::preset("c5.9xlarge").unwrap();
+    (model.apply_mode, model.spokes, model.workers) = (mode, spokes, workers);
+    model.validate().unwrap();
+    let mut cfg = PlanConfig::new(model);
+    // Enough clusters that 100 workers stay busy for several rounds.
+    (cfg.clusters, cfg.selectorsyncsets) = (300, 20);
+    cfg.probe_new_set = false;
+    plan(&cfg).unwrap()
+}
+
+#[test]
+fn goroutines_against_vcpus_as_the_scaling_guide_says() {
+    // The guide: 20 workers on 36 vCPUs leave about half the CPU idle, 40 run it in the high
+    // 90s, 100 are busy but slower overall than 40. Real spokes in both apply modes (each
+    // cluster its own API server, so no spoke caps the rate).
+    let mut f = Vec::new();
+    for mode in [ApplyMode::ClientSide, ApplyMode::ServerSide] {
+        let [w20, w40, w100] = [20, 40, 100].map(|w| on_36_vcpus(SpokeMode::PerCluster, mode, w));
+        let busy = |r: &PlanResult| r.cores_busy / r.cores as f64;
+        within(
+            &format!("{mode}: CPU busy, 20 workers on 36 vCPUs"),
+            busy(&w20),
+            0.5,
+            0.5,
+            &mut f,
+        );
+        within(
+            &format!("{mode}: CPU busy, 40 workers on 36 vCPUs"),
+            busy(&w40),
+            0.95,
+            0.99,
+            &mut f,
+        );
+        within(
+            &format!("{mode}: CPU busy, 100 workers on 36 vCPUs"),
+            busy(&w100),
+            0.95,
+            1.0,
+            &mut f,
+        );
+        println!(
+            "{mode}: applies/s 20: {:.0}, 40: {:.0}, 100: {:.0}",
+            w20.applies_per_second, w40.applies_per_second, w100.applies_per_second
+        );
+        if w100.applies_per_second >= w40.applies_per_second {
+            f.push(format!(
+                "{mode}: 100 workers ({:.0}/s) should be slower overall than 40 ({:.0}/s)",
+                w100.applies_per_second, w40.applies_per_second
+            ));
+        }
+        if w40.applies_per_second <= w20.applies_per_second {
+            f.push(format!("{mode}: 40 workers should beat 20 on 36 vCPUs"));
+        }
+    }
+    // Fake clusters: the helper sleeps instead of working, so threads are nearly free and the
+    // CPU stays idle; printed for the record, the statements are about real spokes.
+    for w in [20, 40, 100] {
+        let r = on_36_vcpus(SpokeMode::Fake, ApplyMode::Fake, w);
+        println!(
+            "fake: {w} workers on 36 vCPUs: {:.0} applies/s, CPU busy {:.2}",
+            r.applies_per_second,
+            r.cores_busy / r.cores as f64
+        );
+    }
+    assert!(
+        f.is_empty(),
+        "outside 30% of the scaling guide:\n{}",
+        f.join("\n")
     );
 }

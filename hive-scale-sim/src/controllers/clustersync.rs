@@ -3,7 +3,7 @@
 
 use super::clusterdeployment::set_condition;
 use super::runner::{Reconciler, Requeue};
-use super::{Sim, annotation_true, defs, labels_of, meta_str};
+use super::{Replica, Sim, annotation_true, defs, labels_of, meta_str};
 use crate::apiserver::store::{Obj, WriteOptions};
 use crate::metrics::labels;
 use futures::future::BoxFuture;
@@ -21,6 +21,8 @@ pub const NAME: &str = hive_scale_core::api::Pipeline::ClusterSync.sync_controll
 #[derive(Debug)]
 pub struct ClusterSyncController {
     sim: Arc<Sim>,
+    /// The replica (pod ordinal) this controller runs in.
+    replica: usize,
 }
 
 /// Why a cluster is skipped before any work (Hive's pre-checks).
@@ -128,6 +130,7 @@ pub fn matching_sets(sim: &Sim, cd: &Value) -> Vec<MatchedSet> {
 /// Applies one set's resources in order; the first failure stops the set.
 pub async fn apply_set(
     sim: &Sim,
+    replica: &Replica,
     controller: &str,
     set: &MatchedSet,
     cd_key: &str,
@@ -136,19 +139,25 @@ pub async fn apply_set(
     let cache = sim.set_cache(set.name(), set.generation(), &set.obj);
     let writer = format!("{}@{cd_key}", set.name());
     for r in &cache.resources {
-        sim.apply_resource(controller, r, &writer, fake).await?;
+        sim.apply_resource(replica, controller, r, (&writer, cd_key), fake)
+            .await?;
     }
     Ok(())
 }
 
-/// Deletes what a Sync-mode set applied and no longer lists.
-pub async fn delete_stale(sim: &Sim, controller: &str, stale: &[Value]) -> Result<(), String> {
+/// Deletes what a Sync-mode set applied to the cluster `cd_key` and no longer lists.
+pub async fn delete_stale(
+    sim: &Sim,
+    controller: &str,
+    cd_key: &str,
+    stale: &[Value],
+) -> Result<(), String> {
     for r in stale {
         let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
         sim.delete_resource(
             controller,
-            s("apiVersion"),
-            s("kind"),
+            cd_key,
+            (s("apiVersion"), s("kind")),
             r.get("namespace").and_then(Value::as_str),
             s("name"),
         )
@@ -215,9 +224,13 @@ fn str_field<'a>(entry: Option<&'a Value>, field: &str) -> Option<&'a str> {
 }
 
 impl ClusterSyncController {
-    /// A controller over `sim`.
-    pub fn new(sim: Arc<Sim>) -> Arc<Self> {
-        Arc::new(Self { sim })
+    /// The controller of replica `replica` over `sim`.
+    pub fn new(sim: Arc<Sim>, replica: usize) -> Arc<Self> {
+        Arc::new(Self { sim, replica })
+    }
+
+    fn replica(&self) -> &Replica {
+        &self.sim.replicas[self.replica]
     }
 
     async fn run(self: Arc<Self>, (ns, name): (String, String)) -> (Requeue, &'static str) {
@@ -228,7 +241,7 @@ impl ClusterSyncController {
         if skip_reason(&cd).is_some() {
             return (Requeue::Done, "skipped-sync");
         }
-        sim.cores.run(sim.model.reconcile_cpu()).await;
+        self.replica().cores.run(sim.model.reconcile_cpu()).await;
         let Some(cs) = self.clustersync(&ns, &name, &cd).await else {
             // A fresh ClusterSync: Hive returns and comes back at once.
             return (Requeue::Soon, "clustersync-created");
@@ -345,7 +358,7 @@ impl ClusterSyncController {
         // Sets that stopped matching: Sync mode removes what they applied.
         for gone in old_sss.values().chain(old_ss.values()) {
             if let Some(stale) = gone.get("resourcesToDelete").and_then(Value::as_array)
-                && let Err(e) = delete_stale(sim, NAME, stale).await
+                && let Err(e) = delete_stale(sim, NAME, &c.key, stale).await
             {
                 applied.failures.push(format!(
                     "{} (cleanup: {e})",
@@ -364,7 +377,7 @@ impl ClusterSyncController {
         old: Option<&Value>,
     ) -> (Value, Option<String>) {
         let sim = &self.sim;
-        let mut result = apply_set(sim, NAME, set, &c.key, c.fake).await;
+        let mut result = apply_set(sim, self.replica(), NAME, set, &c.key, c.fake).await;
         let refs = sim
             .set_cache(set.name(), set.generation(), &set.obj)
             .refs
@@ -376,7 +389,7 @@ impl ClusterSyncController {
                 .cloned()
                 .unwrap_or_default();
             let stale: Vec<Value> = previous.into_iter().filter(|p| !refs.contains(p)).collect();
-            result = delete_stale(sim, NAME, &stale).await;
+            result = delete_stale(sim, NAME, &c.key, &stale).await;
         }
         let result_name = if result.is_ok() { "Success" } else { "Failure" };
         // The transition time moves only when the result changes.
@@ -456,7 +469,7 @@ impl ClusterSyncController {
         if !applied.sync_sets.is_empty() {
             status["syncSets"] = Value::Array(applied.sync_sets);
         }
-        status["controlledByReplica"] = 0.into();
+        status["controlledByReplica"] = self.replica.into();
         status["conditions"] = old_status
             .get("conditions")
             .cloned()

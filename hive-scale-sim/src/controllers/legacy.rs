@@ -80,7 +80,7 @@ impl SyncSetController {
         {
             return (Requeue::Done, "skipped-sync");
         }
-        sim.cores.run(sim.model.reconcile_cpu()).await;
+        sim.replicas[0].cores.run(sim.model.reconcile_cpu()).await;
         let ssi_def = sim.def(defs::SSI);
         let q = ListQuery {
             labels: LabelQuery::parse(&format!("{CD_LABEL}={name}")).unwrap_or_default(),
@@ -166,7 +166,9 @@ impl SyncSetController {
                     .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
-                let _ = super::clustersync::delete_stale(sim, SYNCSET, &refs).await;
+                let _ =
+                    super::clustersync::delete_stale(sim, SYNCSET, &format!("{ns}/{name}"), &refs)
+                        .await;
             }
             let stale_name = meta_str(&stale, "name").to_string();
             let _ = sim
@@ -278,9 +280,17 @@ impl SyncSetInstanceController {
                 "no-op",
             );
         }
-        sim.cores.run(sim.model.reconcile_cpu()).await;
+        sim.replicas[0].cores.run(sim.model.reconcile_cpu()).await;
         let fake = super::annotation_true(&cd, FAKE_CLUSTER);
-        let result = apply_set(sim, SYNCSETINSTANCE, &set, &format!("{ns}/{cd_name}"), fake).await;
+        let result = apply_set(
+            sim,
+            &sim.replicas[0],
+            SYNCSETINSTANCE,
+            &set,
+            &format!("{ns}/{cd_name}"),
+            fake,
+        )
+        .await;
         let ok = result.is_ok();
         let mut new_status = status.clone();
         new_status["applied"] = ok.into();

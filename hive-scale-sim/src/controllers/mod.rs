@@ -44,10 +44,13 @@ pub struct Sim {
     pub hub: Arc<Store>,
     /// Where resources are applied.
     pub spoke: Option<Arc<Spoke>>,
-    /// Modeled cores.
-    pub cores: CorePool,
-    /// The spoke API server's capacity.
+    /// The sync controller's processes: clustersync replicas, or the one hive-controllers pod
+    /// of the 2020 pipeline. Each has its own cores.
+    pub replicas: Vec<Replica>,
+    /// The shared spoke's API server capacity (spokes: shared).
     pub spoke_api: ApiCapacity,
+    /// Each cluster's own API server (spokes: per-cluster), by `namespace/name`.
+    spoke_apis: Mutex<HashMap<String, Arc<ApiCapacity>>>,
     /// The hub API server's capacity.
     pub hub_api: ApiCapacity,
     /// The controllers' client-side limiter towards the hub.
@@ -56,23 +59,81 @@ pub struct Sim {
     pub reapply_interval: Duration,
     /// Which pipeline runs (the model's).
     pub pipeline: hive_scale_core::api::Pipeline,
-    in_flight_applies: AtomicUsize,
     /// Counters the planner reads without scraping.
     pub counters: Counters,
     /// Record `hive_kube_client_*` per request (off in the planner, where nobody scrapes).
     pub client_metrics: bool,
-    apply_ok: (
-        prometheus_client::metrics::counter::Counter,
-        prometheus_client::metrics::histogram::Histogram,
-    ),
-    apply_err: (
-        prometheus_client::metrics::counter::Counter,
-        prometheus_client::metrics::histogram::Histogram,
-    ),
     rng: Mutex<rand::rngs::StdRng>,
     sets: Mutex<HashMap<(String, i64), Arc<SetCache>>>,
     /// Parsed objects by resource and uid, with the resourceVersion they were parsed at.
     parsed: Mutex<HashMap<String, ParsedByUid>>,
+}
+
+type ApplyMetric = (
+    prometheus_client::metrics::counter::Counter,
+    prometheus_client::metrics::histogram::Histogram,
+);
+
+/// One process running the sync controller: a clustersync pod (`hive-clustersync-N`), or
+/// hive-controllers in the 2020 pipeline. Its applies share its cores and saturate it, not
+/// the other replicas.
+#[derive(Debug)]
+pub struct Replica {
+    /// The pod's ordinal.
+    pub ordinal: usize,
+    /// `hive-clustersync-N` when there is more than one replica: the `pod` label Prometheus
+    /// gives each pod's series, which tells replicas apart. `None` with one replica, whose
+    /// series keep Hive's own label sets.
+    pub pod: Option<String>,
+    /// Its cores.
+    pub cores: CorePool,
+    in_flight: AtomicUsize,
+    /// Resource applies finished.
+    pub applies: AtomicU64,
+    /// Sync reconciles.
+    pub reconciles: AtomicU64,
+    apply_ok: ApplyMetric,
+    apply_err: ApplyMetric,
+}
+
+impl Replica {
+    fn new(
+        ordinal: usize,
+        count: usize,
+        model: &CostModel,
+        clock: &Clock,
+        metrics: &Arc<HiveMetrics>,
+    ) -> Self {
+        let pod = (count > 1).then(|| format!("hive-clustersync-{ordinal}"));
+        let handles = |result: &str| {
+            let l = with_pod(
+                labels(&[("type", "apply"), ("result", result)]),
+                pod.as_deref(),
+            );
+            (
+                metrics.resources_applied.get_or_create(&l).clone(),
+                metrics.apply_duration.get_or_create(&l).clone(),
+            )
+        };
+        Self {
+            ordinal,
+            cores: CorePool::new(model.cores, clock.clone(), metrics.clone()),
+            in_flight: AtomicUsize::new(0),
+            applies: AtomicU64::new(0),
+            reconciles: AtomicU64::new(0),
+            apply_ok: handles("success"),
+            apply_err: handles("error"),
+            pod,
+        }
+    }
+}
+
+/// `l` with the `pod` label of a replica, when replicas are told apart.
+pub fn with_pod(mut l: crate::metrics::Labels, pod: Option<&str>) -> crate::metrics::Labels {
+    if let Some(p) = pod {
+        l.push(("pod", p.to_string()));
+    }
+    l
 }
 
 /// Parsed objects of one resource by uid, each with the resourceVersion it was parsed at.
@@ -204,30 +265,22 @@ impl Sim {
         spoke: Option<Arc<Spoke>>,
     ) -> Arc<Self> {
         metrics.sim_time_scale.set(clock.scale());
+        let count = match config.model.pipeline {
+            hive_scale_core::api::Pipeline::ClusterSync => config.model.replicas.max(1),
+            hive_scale_core::api::Pipeline::SyncSetInstance => 1,
+        };
         Arc::new(Self {
-            cores: CorePool::new(config.model.cores, clock.clone(), metrics.clone()),
+            replicas: (0..count)
+                .map(|i| Replica::new(i, count, &config.model, &clock, &metrics))
+                .collect(),
             spoke_api: ApiCapacity::new(config.model.spoke_capacity, clock.clone()),
+            spoke_apis: Mutex::new(HashMap::new()),
             hub_api: ApiCapacity::new(config.model.hub_capacity, clock.clone()),
             hub_client: ClientLimiter::new(config.model.hub_qps, 100, clock.clone()),
             reapply_interval: config.reapply_interval,
             pipeline: config.model.pipeline,
-            in_flight_applies: AtomicUsize::new(0),
             counters: Counters::default(),
             client_metrics: config.client_metrics,
-            apply_ok: {
-                let l = labels(&[("type", "apply"), ("result", "success")]);
-                (
-                    metrics.resources_applied.get_or_create(&l).clone(),
-                    metrics.apply_duration.get_or_create(&l).clone(),
-                )
-            },
-            apply_err: {
-                let l = labels(&[("type", "apply"), ("result", "error")]);
-                (
-                    metrics.resources_applied.get_or_create(&l).clone(),
-                    metrics.apply_duration.get_or_create(&l).clone(),
-                )
-            },
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(config.seed)),
             sets: Mutex::new(HashMap::new()),
             parsed: Mutex::new(HashMap::new()),
@@ -237,6 +290,32 @@ impl Sim {
             hub,
             spoke,
         })
+    }
+
+    /// The replica that owns the ClusterDeployment `cd` (by its UID, as Hive shards).
+    pub fn replica_for(&self, cd: &Value) -> usize {
+        crate::model::replica_of(meta_str(cd, "uid"), self.replicas.len())
+    }
+
+    /// The API server the cluster `cluster` (`namespace/name`) is served by.
+    async fn spoke_request(&self, cluster: &str, latency: Duration) -> Duration {
+        match self.model.spokes {
+            crate::model::SpokeMode::PerCluster => {
+                let api = self
+                    .spoke_apis
+                    .lock()
+                    .entry(cluster.to_string())
+                    .or_insert_with(|| {
+                        Arc::new(ApiCapacity::new(
+                            self.model.spoke_capacity,
+                            self.clock.clone(),
+                        ))
+                    })
+                    .clone();
+                api.request(latency).await
+            }
+            _ => self.spoke_api.request(latency).await,
+        }
     }
 
     /// A resource definition of the hub.
@@ -433,17 +512,19 @@ impl Sim {
         c
     }
 
-    /// Applies one resource of `set` for clone `cd`, as the controller `controller` does:
-    /// modeled cost first, then the real write to the spoke. Returns an error message on failure.
+    /// Applies one resource of a set for the cluster `cluster` (`namespace/name`) in `replica`,
+    /// as the controller `controller` does: modeled cost first, then the real write to the
+    /// spoke as `writer`. Returns an error message on failure.
     pub async fn apply_resource(
         &self,
+        replica: &Replica,
         controller: &str,
         resource: &CachedResource,
-        writer: &str,
+        (writer, cluster): (&str, &str),
         fake: bool,
     ) -> Result<(), String> {
         let start = self.clock.elapsed();
-        let in_flight = self.in_flight_applies.fetch_add(1, Ordering::SeqCst) + 1;
+        let in_flight = replica.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         let mode = if fake {
             ApplyMode::Fake
         } else {
@@ -451,6 +532,10 @@ impl Sim {
         };
         let result = match mode {
             ApplyMode::Fake => {
+                replica
+                    .cores
+                    .run(self.model.apply_cpu_in(ApplyMode::Fake, in_flight))
+                    .await;
                 let ms = FAKE_APPLY_MS[self.rng.lock().random_range(0..FAKE_APPLY_MS.len())];
                 self.clock.sleep(Duration::from_millis(ms)).await;
                 Ok(())
@@ -458,12 +543,17 @@ impl Sim {
             ApplyMode::ClientSide | ApplyMode::ServerSide => {
                 if mode == ApplyMode::ClientSide {
                     let took = self
-                        .spoke_api
-                        .request(Duration::from_secs_f64(self.model.remote_get_latency))
+                        .spoke_request(
+                            cluster,
+                            Duration::from_secs_f64(self.model.remote_get_latency),
+                        )
                         .await;
                     self.client_metric(controller, "GET", &resource.label, true, took);
                 }
-                self.cores.run(self.model.apply_cpu(in_flight)).await;
+                replica
+                    .cores
+                    .run(self.model.apply_cpu_in(mode, in_flight))
+                    .await;
                 let changed = match &self.spoke {
                     Some(s) => s.apply(&resource.value, &resource.key, resource.hash, writer),
                     None => Ok(false),
@@ -476,42 +566,48 @@ impl Sim {
                         "POST"
                     };
                     let took = self
-                        .spoke_api
-                        .request(Duration::from_secs_f64(self.model.remote_write_latency))
+                        .spoke_request(
+                            cluster,
+                            Duration::from_secs_f64(self.model.remote_write_latency),
+                        )
                         .await;
                     self.client_metric(controller, method, &resource.label, true, took);
                 }
                 changed.map(|_| ())
             }
         };
-        self.in_flight_applies.fetch_sub(1, Ordering::SeqCst);
+        replica.in_flight.fetch_sub(1, Ordering::SeqCst);
         let took = self.clock.elapsed().saturating_sub(start);
         self.counters.applies.fetch_add(1, Ordering::Relaxed);
+        replica.applies.fetch_add(1, Ordering::Relaxed);
         self.counters
             .apply_nanos
             .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
         let (applied, duration) = if result.is_ok() {
-            &self.apply_ok
+            &replica.apply_ok
         } else {
-            &self.apply_err
+            &replica.apply_err
         };
         applied.inc();
         duration.observe(took.as_secs_f64());
         result
     }
 
-    /// Deletes a resource from the spoke (Sync mode), paying a remote write.
+    /// Deletes a resource from the cluster `cluster`'s spoke (Sync mode), paying a remote
+    /// write.
     pub async fn delete_resource(
         &self,
         controller: &str,
-        api_version: &str,
-        kind: &str,
+        cluster: &str,
+        (api_version, kind): (&str, &str),
         ns: Option<&str>,
         name: &str,
     ) -> Result<(), String> {
         let took = self
-            .spoke_api
-            .request(Duration::from_secs_f64(self.model.remote_write_latency))
+            .spoke_request(
+                cluster,
+                Duration::from_secs_f64(self.model.remote_write_latency),
+            )
             .await;
         self.client_metric(
             controller,

@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 #[derive(Debug)]
 pub struct CorePool {
     permits: Semaphore,
+    spent_nanos: std::sync::atomic::AtomicU64,
     clock: Clock,
     metrics: Arc<HiveMetrics>,
 }
@@ -21,6 +22,7 @@ impl CorePool {
     pub fn new(cores: usize, clock: Clock, metrics: Arc<HiveMetrics>) -> Self {
         Self {
             permits: Semaphore::new(cores.max(1)),
+            spent_nanos: Default::default(),
             clock,
             metrics,
         }
@@ -39,6 +41,13 @@ impl CorePool {
         self.clock.sleep(cpu).await;
         self.metrics.sim_cores_busy.dec();
         self.metrics.sim_cpu_seconds.inc_by(cpu.as_secs_f64());
+        self.spent_nanos
+            .fetch_add(cpu.as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Modeled CPU seconds spent on these cores so far.
+    pub fn spent(&self) -> f64 {
+        self.spent_nanos.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9
     }
 }
 

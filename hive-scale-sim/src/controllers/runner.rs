@@ -1,8 +1,8 @@
 //! Workers that take keys from a queue and reconcile them, with controller-runtime's metrics;
 //! and the pumps that turn store events into keys.
 
-use super::Sim;
 use super::workqueue::{QueueNames, WorkQueue};
+use super::{Sim, with_pod};
 use crate::apiserver::registry::ResourceDef;
 use crate::apiserver::store::WatchEvent;
 use crate::metrics::labels;
@@ -33,6 +33,10 @@ pub trait Reconciler<K>: Send + Sync + 'static {
     /// Reconciles one key; returns what to do next and the `hive_controller_reconcile_seconds`
     /// outcome label.
     fn reconcile(self: Arc<Self>, key: K) -> BoxFuture<'static, (Requeue, &'static str)>;
+    /// The `pod` label of the replica it runs in, when replicas are told apart.
+    fn pod(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// A running controller: its queue and workers.
@@ -63,6 +67,7 @@ impl<K: Clone + Eq + Hash + Ord + Send + Sync + std::fmt::Debug + 'static> Contr
             QueueNames {
                 name: queue_name.to_string(),
                 pipeline: sim.pipeline,
+                pod: reconciler.pod().map(String::from),
             },
             sim.clock.clone(),
             sim.metrics.clone(),
@@ -74,7 +79,10 @@ impl<K: Clone + Eq + Hash + Ord + Send + Sync + std::fmt::Debug + 'static> Contr
         });
         sim.metrics
             .active_workers
-            .get_or_create(&labels(&[("controller", reconciler.name())]))
+            .get_or_create(&with_pod(
+                labels(&[("controller", reconciler.name())]),
+                reconciler.pod(),
+            ))
             .set(0);
         c.set_workers(sim, &reconciler, workers);
         c
@@ -92,7 +100,10 @@ impl<K: Clone + Eq + Hash + Ord + Send + Sync + std::fmt::Debug + 'static> Contr
         self.target.store(workers, Ordering::SeqCst);
         sim.metrics
             .max_concurrent_reconciles
-            .get_or_create(&labels(&[("controller", reconciler.name())]))
+            .get_or_create(&with_pod(
+                labels(&[("controller", reconciler.name())]),
+                reconciler.pod(),
+            ))
             .set(workers as i64);
         while self.spawned.load(Ordering::SeqCst) < workers {
             let id = self.spawned.fetch_add(1, Ordering::SeqCst);
@@ -105,7 +116,8 @@ impl<K: Clone + Eq + Hash + Ord + Send + Sync + std::fmt::Debug + 'static> Contr
 
     async fn work<R: Reconciler<K>>(self: Arc<Self>, id: usize, sim: Arc<Sim>, r: Arc<R>) {
         let name = r.name().to_string();
-        let ctl = labels(&[("controller", &name)]);
+        let pod = r.pod().map(String::from);
+        let ctl = with_pod(labels(&[("controller", &name)]), pod.as_deref());
         while id < self.target.load(Ordering::SeqCst) {
             let Some(key) = self.queue.get().await else {
                 break;
@@ -118,7 +130,10 @@ impl<K: Clone + Eq + Hash + Ord + Send + Sync + std::fmt::Debug + 'static> Contr
             sim.metrics.reconcile_time.get_or_create(&ctl).observe(took);
             sim.metrics
                 .controller_reconcile_seconds
-                .get_or_create(&labels(&[("controller", &name), ("outcome", outcome)]))
+                .get_or_create(&with_pod(
+                    labels(&[("controller", &name), ("outcome", outcome)]),
+                    pod.as_deref(),
+                ))
                 .observe(took);
             let result = match next {
                 Requeue::Done => {
@@ -142,7 +157,10 @@ impl<K: Clone + Eq + Hash + Ord + Send + Sync + std::fmt::Debug + 'static> Contr
             };
             sim.metrics
                 .reconcile_total
-                .get_or_create(&labels(&[("controller", &name), ("result", result)]))
+                .get_or_create(&with_pod(
+                    labels(&[("controller", &name), ("result", result)]),
+                    pod.as_deref(),
+                ))
                 .inc();
             self.queue.done(&key);
         }

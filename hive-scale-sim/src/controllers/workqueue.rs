@@ -20,6 +20,8 @@ pub struct QueueNames {
     pub name: String,
     /// The pipeline, which dates the label set: the 2020 one had `name` only.
     pub pipeline: hive_scale_core::api::Pipeline,
+    /// The replica's `pod` label, when replicas are told apart.
+    pub pod: Option<String>,
 }
 
 impl QueueNames {
@@ -27,11 +29,12 @@ impl QueueNames {
         self.pipeline == hive_scale_core::api::Pipeline::SyncSetInstance
     }
     fn base(&self) -> Labels {
-        if self.era_2020() {
+        let l = if self.era_2020() {
             labels(&[("name", &self.name)])
         } else {
             labels(&[("name", &self.name), ("controller", &self.name)])
-        }
+        };
+        super::with_pod(l, self.pod.as_deref())
     }
     fn depth(&self) -> Labels {
         let mut l = self.base();
@@ -344,6 +347,7 @@ mod tests {
             QueueNames {
                 name: "test".into(),
                 pipeline: hive_scale_core::api::Pipeline::ClusterSync,
+                pod: None,
             },
             Clock::real(),
             Arc::new(HiveMetrics::new()),

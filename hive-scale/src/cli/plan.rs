@@ -110,7 +110,11 @@ pub fn main(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
         for r in &results {
-            let path = dir.join(format!("plan-w{}-c{}.json", r.workers, r.cores));
+            let name = match r.replicas {
+                1 => format!("plan-w{}-c{}.json", r.workers, r.cores),
+                n => format!("plan-r{n}-w{}-c{}.json", r.workers, r.cores),
+            };
+            let path = dir.join(name);
             let text = serde_json::to_string_pretty(r).unwrap_or_default();
             if let Err(e) = std::fs::write(&path, text) {
                 eprintln!("error: {}: {e}", path.display());
@@ -133,11 +137,12 @@ pub fn main(args: Args) -> ExitCode {
         )
     } else {
         let mut t = String::from(
-            "workers cores  applies/s  reconciles/s  apply(s)  drain        new-set  fits-2h  cores-busy\n",
+            "replicas workers cores  applies/s  reconciles/s  apply(s)  drain        new-set  fits-2h  cores-busy\n",
         );
         for r in &results {
             t.push_str(&format!(
-                "{:>7} {:>5} {:>10.1} {:>13.2} {:>9.3} {:>7} {:>14} {:>8} {:>10.1}\n",
+                "{:>8} {:>7} {:>5} {:>10.1} {:>13.2} {:>9.3} {:>7} {:>14} {:>8} {:>10.1}\n",
+                r.replicas,
                 r.workers,
                 r.cores,
                 r.applies_per_second,
@@ -148,18 +153,29 @@ pub fn main(args: Args) -> ExitCode {
                 if r.reapply_fits_2h { "yes" } else { "no" },
                 r.cores_busy
             ));
+            if r.per_replica.len() > 1 {
+                for p in &r.per_replica {
+                    t.push_str(&format!(
+                        "         hive-clustersync-{}: {} clusters, {:.1} applies/s, {:.1} cores busy, peak queue {}\n",
+                        p.ordinal, p.clusters, p.applies_per_second, p.cores_busy, p.peak_queue_depth
+                    ));
+                }
+            }
         }
         if let Some(r) = results.first() {
             t.push_str(&format!(
-                "{} clusters x {} sets x {} resources, preset {}, {} apply, {} pipeline; {:.1}s wall\n",
+                "{} clusters x {} sets x {} resources, preset {}, {} apply, {} spokes, {} pipeline; {:.1}s wall\n",
                 r.clusters,
                 r.selectorsyncsets,
                 r.configmaps,
                 r.preset,
                 r.apply_mode,
+                r.spokes,
                 r.pipeline,
                 results.iter().map(|r| r.wall_seconds).sum::<f64>()
             ));
+            t.push_str(&r.hub.line());
+            t.push('\n');
         }
         t
     };

@@ -8,7 +8,8 @@ use crate::controllers::spoke::Spoke;
 use crate::controllers::{Sim, SimConfig, defs};
 use crate::hive::SimulatedHive;
 use crate::metrics::HiveMetrics;
-use crate::model::{ApplyMode, CostModel};
+use crate::model::{ApplyMode, CostModel, SpokeMode};
+use crate::pressure::HubPressure;
 use hive_scale_core::adopt::AdoptPlan;
 use hive_scale_core::fixtures::SelectorSyncSetFixture;
 use serde::Serialize;
@@ -53,6 +54,32 @@ impl PlanConfig {
     }
 }
 
+/// One replica's share of a [`Sample`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaSample {
+    /// Keys queued or in progress in this replica's queue.
+    pub queue_depth: usize,
+    /// Its resource applies per second over the last interval.
+    pub applies_per_second: f64,
+    /// Its mean modeled cores busy over the last interval.
+    pub cores_busy: f64,
+}
+
+/// One replica's figures over the drain.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaResult {
+    /// The pod's ordinal (`hive-clustersync-N`).
+    pub ordinal: usize,
+    /// Clusters whose UID falls to it.
+    pub clusters: usize,
+    /// Its resource applies per second while draining.
+    pub applies_per_second: f64,
+    /// Its mean modeled cores busy while draining.
+    pub cores_busy: f64,
+    /// The deepest its queue was at a sample.
+    pub peak_queue_depth: usize,
+}
+
 /// One point of the time series the metrics would have shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sample {
@@ -68,6 +95,8 @@ pub struct Sample {
     pub cores_busy: f64,
     /// Mean apply duration over the last interval, seconds.
     pub apply_seconds: f64,
+    /// Each replica's share, by ordinal.
+    pub replicas: Vec<ReplicaSample>,
 }
 
 /// The planner's answer.
@@ -77,9 +106,13 @@ pub struct PlanResult {
     pub preset: String,
     /// Apply mode.
     pub apply_mode: String,
-    /// Sync workers.
+    /// Where the clusters' API servers are.
+    pub spokes: SpokeMode,
+    /// clustersync replicas.
+    pub replicas: usize,
+    /// Sync workers per replica.
     pub workers: usize,
-    /// Modeled cores.
+    /// Modeled cores per replica.
     pub cores: usize,
     /// The pipeline modeled.
     pub pipeline: hive_scale_core::api::Pipeline,
@@ -111,6 +144,10 @@ pub struct PlanResult {
     pub applies: u64,
     /// Spoke writes that overwrote another writer's content.
     pub thrash: u64,
+    /// Each replica's figures, by ordinal.
+    pub per_replica: Vec<ReplicaResult>,
+    /// The objects the hub holds for this fleet, against Hive's guidance.
+    pub hub: HubPressure,
     /// Wall-clock seconds the simulation took.
     pub wall_seconds: f64,
     /// The time series.
@@ -290,7 +327,12 @@ async fn drain(
         let drained = sim.counters.set_first_successes.load(Ordering::Relaxed) >= pairs;
         if drained || clock.elapsed() >= next_sample {
             let now = Snapshot::take(sim);
-            series.push(now.sample_since(&last, hive.pending()));
+            let mut depth = hive.pending_by_replica();
+            // The legacy syncset controller's queue counts with the one replica's.
+            if let Some(first) = depth.first_mut() {
+                *first += hive.pending() - hive.pending_by_replica().iter().sum::<usize>();
+            }
+            series.push(now.sample_since(&last, &depth));
             last = now;
             next_sample += cfg.sample_every;
         }
@@ -338,9 +380,35 @@ fn result(
         .max(1e-9);
     let applies = at_drain.applies;
     let m = &cfg.model;
+    let mut owned = vec![0usize; sim.replicas.len()];
+    for cd in sim
+        .hub
+        .list_values(&sim.def(defs::CD), None, &Default::default())
+        .unwrap_or_default()
+    {
+        owned[sim.replica_for(&cd)] += 1;
+    }
+    let per_replica = at_drain
+        .replicas
+        .iter()
+        .enumerate()
+        .map(|(i, (applies, cpu))| ReplicaResult {
+            ordinal: i,
+            clusters: owned[i],
+            applies_per_second: *applies as f64 / span,
+            cores_busy: cpu / span,
+            peak_queue_depth: series
+                .iter()
+                .filter_map(|s| s.replicas.get(i).map(|r| r.queue_depth))
+                .max()
+                .unwrap_or(0),
+        })
+        .collect();
     PlanResult {
         preset: m.preset.clone(),
         apply_mode: m.apply_mode.to_string(),
+        spokes: m.spokes,
+        replicas: sim.replicas.len(),
         workers: m.workers,
         cores: m.cores,
         pipeline: m.pipeline,
@@ -361,6 +429,8 @@ fn result(
         cores_busy: at_drain.cpu / span,
         applies: sim.counters.applies.load(Ordering::Relaxed),
         thrash: sim.metrics.sim_thrash.get(),
+        per_replica,
+        hub: HubPressure::estimate(cfg.clusters, cfg.selectorsyncsets, m.pipeline),
         wall_seconds: wall.elapsed().as_secs_f64(),
         series,
     }
@@ -379,13 +449,15 @@ mod erased {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Snapshot {
     t: f64,
     applies: u64,
     apply_nanos: u64,
     reconciles: u64,
     cpu: f64,
+    /// Applies and CPU seconds of each replica.
+    replicas: Vec<(u64, f64)>,
 }
 
 impl Snapshot {
@@ -397,15 +469,32 @@ impl Snapshot {
             apply_nanos: c.apply_nanos.load(Ordering::Relaxed),
             reconciles: c.sync_reconciles.load(Ordering::Relaxed),
             cpu: sim.metrics.sim_cpu_seconds.get(),
+            replicas: sim
+                .replicas
+                .iter()
+                .map(|r| (r.applies.load(Ordering::Relaxed), r.cores.spent()))
+                .collect(),
         }
     }
 
-    fn sample_since(&self, prev: &Snapshot, depth: usize) -> Sample {
+    fn sample_since(&self, prev: &Snapshot, depth: &[usize]) -> Sample {
         let dt = (self.t - prev.t).max(1e-9);
         let applies = self.applies - prev.applies;
+        let replicas = self
+            .replicas
+            .iter()
+            .zip(&prev.replicas)
+            .zip(depth)
+            .map(|((now, then), depth)| ReplicaSample {
+                queue_depth: *depth,
+                applies_per_second: (now.0 - then.0) as f64 / dt,
+                cores_busy: (now.1 - then.1) / dt,
+            })
+            .collect();
         Sample {
+            replicas,
             t: self.t,
-            queue_depth: depth,
+            queue_depth: depth.iter().sum(),
             applies_per_second: applies as f64 / dt,
             reconciles_per_second: (self.reconciles - prev.reconciles) as f64 / dt,
             cores_busy: (self.cpu - prev.cpu) / dt,
@@ -438,4 +527,38 @@ pub fn predicted_drain(
     planned
         .drain_seconds
         .map(|d| d * clusters as f64 / sample as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(replicas: usize) -> PlanResult {
+        let mut model = CostModel::preset("m5.xlarge").unwrap();
+        (model.replicas, model.spokes) = (replicas, SpokeMode::PerCluster);
+        let mut cfg = PlanConfig::new(model);
+        (cfg.clusters, cfg.selectorsyncsets, cfg.configmaps) = (60, 4, 5);
+        cfg.probe_new_set = false;
+        plan(&cfg).unwrap()
+    }
+
+    #[test]
+    fn replicas_split_the_fleet_and_bring_their_own_cores() {
+        let one = planned(1);
+        let three = planned(3);
+        assert_eq!(three.per_replica.len(), 3);
+        assert_eq!(
+            three.per_replica.iter().map(|r| r.clusters).sum::<usize>(),
+            60,
+            "every cluster belongs to exactly one replica"
+        );
+        assert!(three.per_replica.iter().all(|r| r.clusters > 0));
+        // CPU-bound (5 workers on 3 cores): three replicas have three times the cores.
+        let speedup = three.applies_per_second / one.applies_per_second;
+        assert!((1.8..=3.3).contains(&speedup), "speed-up {speedup}");
+        let busy: f64 = three.per_replica.iter().map(|r| r.cores_busy).sum();
+        assert!((busy - three.cores_busy).abs() < 0.05 * three.cores_busy.max(1.0));
+        assert!(three.series.iter().all(|s| s.replicas.len() == 3));
+        assert_eq!(one.hub.cluster_syncs, 60);
+    }
 }
