@@ -10,6 +10,9 @@ use crate::hive::SimulatedHive;
 use crate::metrics::HiveMetrics;
 use crate::model::{ApplyMode, CostModel, SpokeMode};
 use crate::pressure::HubPressure;
+
+pub mod analytic;
+pub mod recommend;
 use hive_scale_core::adopt::AdoptPlan;
 use hive_scale_core::fixtures::SelectorSyncSetFixture;
 use serde::Serialize;
@@ -540,6 +543,83 @@ mod tests {
         (cfg.clusters, cfg.selectorsyncsets, cfg.configmaps) = (60, 4, 5);
         cfg.probe_new_set = false;
         plan(&cfg).unwrap()
+    }
+
+    #[test]
+    fn the_closed_form_agrees_with_the_simulation() {
+        let cases: [(&str, ApplyMode, SpokeMode, usize, usize); 7] = [
+            ("m5.xlarge", ApplyMode::ClientSide, SpokeMode::Shared, 5, 1),
+            (
+                "m5.xlarge",
+                ApplyMode::ClientSide,
+                SpokeMode::PerCluster,
+                5,
+                2,
+            ),
+            (
+                "m4.xlarge-2020",
+                ApplyMode::ClientSide,
+                SpokeMode::Shared,
+                100,
+                1,
+            ),
+            (
+                "c5.9xlarge",
+                ApplyMode::ClientSide,
+                SpokeMode::PerCluster,
+                40,
+                1,
+            ),
+            (
+                "c5.9xlarge",
+                ApplyMode::ServerSide,
+                SpokeMode::PerCluster,
+                100,
+                1,
+            ),
+            (
+                "c5.24xlarge-2020",
+                ApplyMode::ServerSide,
+                SpokeMode::Shared,
+                100,
+                1,
+            ),
+            ("m5.xlarge", ApplyMode::Fake, SpokeMode::Fake, 20, 1),
+        ];
+        let mut off = Vec::new();
+        for (preset, mode, spokes, workers, replicas) in cases {
+            let mut model = CostModel::preset(preset).unwrap();
+            (
+                model.apply_mode,
+                model.spokes,
+                model.workers,
+                model.replicas,
+            ) = (mode, spokes, workers, replicas);
+            let mut cfg = PlanConfig::new(model.clone());
+            (cfg.clusters, cfg.selectorsyncsets, cfg.configmaps) = (240, 10, 10);
+            let sim = plan(&cfg).unwrap();
+            let est = analytic::estimate(
+                &model,
+                analytic::Fleet {
+                    clusters: 240,
+                    sets: 10,
+                    resources: 10,
+                },
+            );
+            let rate = est.applies_per_second / sim.applies_per_second;
+            let new_set = est.new_set_seconds / sim.new_set_seconds.unwrap();
+            println!(
+                "{preset} {mode} {spokes} w{workers} r{replicas}: applies/s sim {:.1} closed {:.1} ({rate:.2}); new set sim {:.0}s closed {:.0}s ({new_set:.2})",
+                sim.applies_per_second,
+                est.applies_per_second,
+                sim.new_set_seconds.unwrap(),
+                est.new_set_seconds
+            );
+            if !(0.85..=1.15).contains(&rate) || !(0.75..=1.25).contains(&new_set) {
+                off.push(format!("{preset} {mode} w{workers} r{replicas}"));
+            }
+        }
+        assert!(off.is_empty(), "the closed form is off for {off:?}");
     }
 
     #[test]

@@ -6,8 +6,12 @@
 //! ```
 //! `--workers 5,10,20,40,100` (and `--cores` likewise) sweeps, one row per combination.
 //! `--preset-file FILE` takes the model from a YAML file shaped like `config/presets/*.yaml`.
+//! `--recommend` with targets answers the sizing question instead (see [`recommend`]);
+//! `--hubs N` splits the fleet across N hubs.
 
-use crate::flags::{Numbers, number_list};
+mod recommend;
+
+use crate::flags::{Numbers, duration, number_list};
 use clap::Parser;
 use hive_scale_sim::model::ModelConfig;
 use hive_scale_sim::plan::{PlanConfig, PlanResult, plan};
@@ -39,12 +43,100 @@ pub struct Args {
     /// Skip timing one new set's fan-out after the drain.
     #[arg(long)]
     no_probe: bool,
+    /// Split the fleet across this many hubs (each its own Hive) and print each hub's and the
+    /// fleet's figures.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    hubs: u32,
+    #[command(flatten)]
+    recommend: RecommendFlags,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
     /// Write each run's time series (JSON) into this directory.
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+/// The fleet of `--hubs` hubs: how many hubs hold how many clusters.
+fn hub_sizes(args: &Args) -> [(usize, usize); 2] {
+    let (clusters, hubs) = (args.clusters as usize, args.hubs as usize);
+    let big = clusters.div_ceil(hubs);
+    let with_big = clusters - (big - 1) * hubs;
+    [(with_big, big), (hubs - with_big, big - 1)]
+}
+
+/// The fleet's figures from the biggest hub's plan `r`: hubs run side by side, so rates add
+/// up and the slowest hub sets the times.
+fn fleet_figures(args: &Args, r: &PlanResult) -> serde_json::Value {
+    let per_cluster_rate = r.applies_per_second / r.clusters.max(1) as f64;
+    serde_json::json!({
+        "hubs": args.hubs,
+        "clusters": args.clusters,
+        "hub_sizes": hub_sizes(args).iter().filter(|(n, _)| *n > 0).map(|(n, c)| serde_json::json!({"hubs": n, "clusters": c})).collect::<Vec<_>>(),
+        "applies_per_second": per_cluster_rate * args.clusters as f64,
+        "slowest_hub_drain_seconds": r.drain_seconds,
+        "slowest_hub_new_set_seconds": r.new_set_seconds,
+        "hive_objects": r.hub.hive_objects * args.hubs as usize,
+    })
+}
+
+fn fleet_line(args: &Args, results: &[PlanResult]) -> String {
+    let sizes: Vec<String> = hub_sizes(args)
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, c)| format!("{n} of {c}"))
+        .collect();
+    let mut t = format!(
+        "fleet of {} hubs ({} clusters: {}); the rows are the biggest hub, each hub its own Hive\n",
+        args.hubs,
+        args.clusters,
+        sizes.join(", ")
+    );
+    for r in results {
+        let f = fleet_figures(args, r);
+        t.push_str(&format!(
+            "  {} workers, {} cores: {:.1} applies/s across the fleet, slowest hub drains in {}, new set everywhere in {}\n",
+            r.workers,
+            r.cores,
+            f["applies_per_second"].as_f64().unwrap_or(0.0),
+            hours(r.drain_seconds),
+            new_set(r),
+        ));
+    }
+    t
+}
+
+/// `--recommend` and what it aims at.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RecommendFlags {
+    /// Print the cheapest configurations (fewest cores, then replicas) that meet the targets,
+    /// instead of planning one configuration.
+    #[arg(long)]
+    recommend: bool,
+    /// Target: one new SelectorSyncSet reaches every cluster within this (e.g. 5m).
+    #[arg(long, value_parser = duration, requires = "recommend")]
+    target_fanout: Option<std::time::Duration>,
+    /// Target: a full re-apply of everything fits in this (e.g. 2h).
+    #[arg(long, value_parser = duration, requires = "recommend")]
+    target_reapply: Option<std::time::Duration>,
+    /// Target: a new cluster gets every set within this (e.g. 2m).
+    #[arg(long, value_parser = duration, requires = "recommend")]
+    target_new_cluster: Option<std::time::Duration>,
+    /// Limit: clustersync replicas at most.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), requires = "recommend")]
+    max_replicas: u32,
+    /// Limit: cores per replica at most.
+    #[arg(long, default_value_t = 96, value_parser = clap::value_parser!(u32).range(1..=4096), requires = "recommend")]
+    max_cores: u32,
+    /// Limit: workers per replica at most.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000), requires = "recommend")]
+    max_workers: u32,
+    /// Limit: hubs the fleet may be split across.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000), requires = "recommend")]
+    max_hubs: u32,
+    /// Trust the closed form: do not confirm the answer on the virtual clock.
+    #[arg(long, requires = "recommend")]
+    no_confirm: bool,
 }
 
 /// The new-set column: "not measured" when the probe did not run, which is not "never".
@@ -68,6 +160,9 @@ fn hours(s: Option<f64>) -> String {
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
     crate::init_logging(false);
+    if args.recommend.recommend {
+        return recommend::main(&args);
+    }
     let workers: Vec<Option<usize>> = args
         .workers
         .clone()
@@ -91,7 +186,9 @@ pub fn main(args: Args) -> ExitCode {
                 }
             };
             let mut cfg = PlanConfig::new(model);
-            cfg.clusters = args.clusters as usize;
+            // Split across hubs, the biggest hub is the slowest: the others hold at most one
+            // cluster fewer, so it stands for each of them.
+            cfg.clusters = (args.clusters as usize).div_ceil(args.hubs as usize);
             cfg.selectorsyncsets = args.selectorsyncsets as usize;
             cfg.configmaps = args.configmaps as usize;
             cfg.probe_new_set = !args.no_probe;
@@ -127,7 +224,12 @@ pub fn main(args: Args) -> ExitCode {
             .iter()
             .map(|r| {
                 let mut v = serde_json::to_value(r).unwrap_or_default();
-                v.as_object_mut().map(|m| m.remove("series"));
+                if let Some(m) = v.as_object_mut() {
+                    m.remove("series");
+                    if args.hubs > 1 {
+                        m.insert("fleet".into(), fleet_figures(&args, r));
+                    }
+                }
                 v
             })
             .collect();
@@ -176,6 +278,9 @@ pub fn main(args: Args) -> ExitCode {
             ));
             t.push_str(&r.hub.line());
             t.push('\n');
+            if args.hubs > 1 {
+                t.push_str(&fleet_line(&args, &results));
+            }
         }
         t
     };
