@@ -262,7 +262,7 @@ pub fn recommend(
     let guidance_hubs = HubPressure::hubs_needed(fleet.clusters, fleet.sets, base.pipeline);
     let mut searched = 0;
     // Past the limit the search goes on, to say how many hubs it would take.
-    for hubs in guidance_hubs..=fleet.clusters.max(1).min(SPLIT_AT_MOST) {
+    for hubs in guidance_hubs..=fleet.clusters.clamp(1, SPLIT_AT_MOST) {
         let per_hub = Fleet {
             clusters: fleet.clusters.div_ceil(hubs),
             ..fleet
