@@ -230,3 +230,54 @@ fn goroutines_against_vcpus_as_the_scaling_guide_says() {
         f.join("\n")
     );
 }
+
+#[test]
+fn thread_starvation_as_the_scaling_guide_tells_it() {
+    // The guide's example: m5.xlarge, the default 5 clustersync workers, 60 SelectorSyncSets,
+    // one new cluster every 60 s for 5 h. Applies degraded after about 150 clusters and took
+    // more than 30 minutes past 200.
+    let model = CostModel::preset("m5.xlarge").unwrap();
+    let mut cfg = PlanConfig::new(model);
+    (cfg.clusters, cfg.selectorsyncsets, cfg.configmaps) = (300, 60, 10);
+    cfg.max_duration = std::time::Duration::from_secs(6 * 3600);
+    let r =
+        hive_scale_sim::plan::arrival::arrivals(&cfg, std::time::Duration::from_secs(60)).unwrap();
+    for a in r.arrivals.iter().step_by(25) {
+        println!(
+            "cluster {:>3} at {:>5.0} min: {}",
+            a.cluster,
+            a.arrived_at / 60.0,
+            a.latency
+                .map_or("never".into(), |l| format!("{:.1} min", l / 60.0))
+        );
+    }
+    let mut f = Vec::new();
+    let onset = r.degraded_after.map_or(f64::INFINITY, |c| c as f64);
+    within(
+        "clusters before applies degrade",
+        onset,
+        150.0,
+        150.0,
+        &mut f,
+    );
+    let past_200 = r.arrivals[200..]
+        .iter()
+        .filter_map(|a| a.latency)
+        .fold(f64::INFINITY, f64::min);
+    within(
+        "minutes a cluster past 200 waits, at least",
+        past_200 / 60.0,
+        30.0,
+        1e9,
+        &mut f,
+    );
+    println!(
+        "baseline {:?} s, 30 min first at cluster {:?}",
+        r.baseline_seconds, r.over_30m_at
+    );
+    assert!(
+        f.is_empty(),
+        "outside 30% of the scaling guide:\n{}",
+        f.join("\n")
+    );
+}

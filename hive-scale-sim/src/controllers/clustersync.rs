@@ -177,7 +177,6 @@ struct Cluster<'a> {
     installed_at: Option<String>,
     /// The ClusterSync had `firstSuccessTime` before this reconcile.
     had_first_success: bool,
-    now: String,
 }
 
 /// When the lease says the next full re-apply is due.
@@ -258,7 +257,6 @@ impl ClusterSyncController {
                 .and_then(Value::as_str)
                 .map(String::from),
             had_first_success: old_status.get("firstSuccessTime").is_some(),
-            now: sim.clock.now_rfc3339(),
             cd,
         };
         let applied = self.apply_sets(&cluster, &lease, &old_status).await;
@@ -392,10 +390,13 @@ impl ClusterSyncController {
             result = delete_stale(sim, NAME, &c.key, &stale).await;
         }
         let result_name = if result.is_ok() { "Success" } else { "Failure" };
+        // Times are taken when the set's applies are done, not when the reconcile began: a
+        // set's firstSuccessTime is when it reached the cluster.
+        let now = sim.clock.now_rfc3339();
         // The transition time moves only when the result changes.
         let transition = match old.and_then(|o| o.get("lastTransitionTime")) {
             Some(t) if str_field(old, "result") == Some(result_name) => t.clone(),
-            _ => c.now.clone().into(),
+            _ => now.clone().into(),
         };
         let mut entry = json!({
             "name": set.name(),
@@ -413,7 +414,7 @@ impl ClusterSyncController {
         match old.and_then(|o| o.get("firstSuccessTime")) {
             Some(t) => entry["firstSuccessTime"] = t.clone(),
             None if result.is_ok() => {
-                entry["firstSuccessTime"] = c.now.clone().into();
+                entry["firstSuccessTime"] = now.into();
                 self.first_success(c, set);
             }
             None => {}
@@ -462,6 +463,9 @@ impl ClusterSyncController {
     /// The ClusterSync's new status: the entries, the `Failed` condition, `firstSuccessTime`.
     fn status(&self, c: &Cluster<'_>, applied: Applied, old_status: &Value) -> Value {
         let sim = &self.sim;
+        // After every apply of the reconcile: the cluster's firstSuccessTime is when its last
+        // set reached it.
+        let now = sim.clock.now_rfc3339();
         let mut status = json!({});
         if !applied.selector_sync_sets.is_empty() {
             status["selectorSyncSets"] = Value::Array(applied.selector_sync_sets);
@@ -481,7 +485,7 @@ impl ClusterSyncController {
                 "False",
                 "Success",
                 "All SyncSets and SelectorSyncSets have been applied to the cluster",
-                &c.now,
+                &now,
             );
         } else {
             set_condition(
@@ -490,13 +494,13 @@ impl ClusterSyncController {
                 "True",
                 "Failure",
                 &format!("Failed to apply: {}", applied.failures.join(", ")),
-                &c.now,
+                &now,
             );
         }
         match old_status.get("firstSuccessTime") {
             Some(t) => status["firstSuccessTime"] = t.clone(),
             None if applied.failures.is_empty() && c.installed_at.is_some() => {
-                status["firstSuccessTime"] = c.now.clone().into();
+                status["firstSuccessTime"] = now.into();
                 sim.counters
                     .cluster_first_successes
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -12,6 +12,7 @@ use crate::model::{ApplyMode, CostModel, SpokeMode};
 use crate::pressure::HubPressure;
 
 pub mod analytic;
+pub mod arrival;
 pub mod recommend;
 use hive_scale_core::adopt::AdoptPlan;
 use hive_scale_core::fixtures::SelectorSyncSetFixture;
@@ -245,6 +246,15 @@ fn create_sets(
 /// Adopts the fleet at time zero, as the clusterdeployment controller leaves it (installed
 /// and reachable); for the 2020 pipeline also every SyncSetInstance (its "day two" state).
 fn adopt_fleet(sim: &Sim, cfg: &PlanConfig) -> Result<(), String> {
+    adopt_clusters(sim, cfg, 1..=cfg.clusters as u32)
+}
+
+/// Adopts clones `range`, installed and reachable (see [`adopt_fleet`]).
+fn adopt_clusters(
+    sim: &Sim,
+    cfg: &PlanConfig,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<(), String> {
     let hub = &sim.hub;
     let opts = planner_writes();
     let kubeconfig = format!(
@@ -259,7 +269,12 @@ fn adopt_fleet(sim: &Sim, cfg: &PlanConfig) -> Result<(), String> {
         sim.def(defs::SECRET),
         sim.def(defs::CD),
     );
-    for i in 1..=cfg.clusters as u32 {
+    let now = sim.clock.now_rfc3339();
+    let status = WriteOptions {
+        status: true,
+        ..opts.clone()
+    };
+    for i in range {
         let c = adopt.clone_objects(i);
         let ns = adopt.namespace_name(i);
         let to = |v: &dyn erased::Ser| v.value();
@@ -267,42 +282,25 @@ fn adopt_fleet(sim: &Sim, cfg: &PlanConfig) -> Result<(), String> {
             .map_err(|e| e.message)?;
         hub.create(&secret_def, &ns, to(&c.admin_kubeconfig), &opts)
             .map_err(|e| e.message)?;
-        hub.create(&cd_def, &ns, to(&c.cluster_deployment), &opts)
+        let (cd, _) = hub
+            .create(&cd_def, &ns, to(&c.cluster_deployment), &opts)
             .map_err(|e| e.message)?;
-    }
-    let now = sim.clock.now_rfc3339();
-    let cds = hub
-        .list_values(&cd_def, None, &Default::default())
-        .map_err(|e| e.message)?;
-    for cd in &cds {
-        let mut with_status = (**cd).clone();
+        let mut with_status = (*cd).clone();
         with_status["status"] = serde_json::json!({
-            "installedTimestamp": crate::controllers::meta_str(cd, "creationTimestamp"),
+            "installedTimestamp": crate::controllers::meta_str(&cd, "creationTimestamp"),
             "conditions": [
                 {"type": "Unreachable", "status": "False", "reason": "ClusterReachable", "message": "cluster is reachable", "lastProbeTime": now, "lastTransitionTime": now},
                 {"type": "Provisioned", "status": "True", "reason": "Provisioned", "message": "cluster is provisioned", "lastProbeTime": now, "lastTransitionTime": now},
             ],
         });
-        let (ns, name) = (
-            crate::controllers::meta_str(cd, "namespace"),
-            crate::controllers::meta_str(cd, "name"),
-        );
-        let status = WriteOptions {
-            status: true,
-            ..opts.clone()
-        };
-        hub.update(&cd_def, ns, name, with_status, &status)
+        let name = crate::controllers::meta_str(&cd, "name").to_string();
+        let (updated, _) = hub
+            .update(&cd_def, &ns, &name, with_status, &status)
             .map_err(|e| e.message)?;
-    }
-    if cfg.model.pipeline == hive_scale_core::api::Pipeline::SyncSetInstance {
-        let ssi = sim.def(defs::SSI);
-        for cd in hub
-            .list_values(&cd_def, None, &Default::default())
-            .map_err(|e| e.message)?
-        {
-            let ns = crate::controllers::meta_str(&cd, "namespace").to_string();
-            for set in crate::controllers::clustersync::matching_sets(sim, &cd) {
-                let instance = crate::controllers::legacy::instance_object(sim, &cd, &set);
+        if cfg.model.pipeline == hive_scale_core::api::Pipeline::SyncSetInstance {
+            let ssi = sim.def(defs::SSI);
+            for set in crate::controllers::clustersync::matching_sets(sim, &updated) {
+                let instance = crate::controllers::legacy::instance_object(sim, &updated, &set);
                 hub.create(&ssi, &ns, instance, &opts)
                     .map_err(|e| e.message)?;
             }

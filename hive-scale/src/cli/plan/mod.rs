@@ -9,6 +9,7 @@
 //! `--recommend` with targets answers the sizing question instead (see [`recommend`]);
 //! `--hubs N` splits the fleet across N hubs.
 
+mod arrival;
 mod recommend;
 
 use crate::flags::{Numbers, duration, number_list};
@@ -49,6 +50,10 @@ pub struct Args {
     hubs: u32,
     #[command(flatten)]
     recommend: RecommendFlags,
+    /// Clusters arrive one every this long (e.g. 60s) instead of all at once; prints the
+    /// fan-out latency each one saw over time.
+    #[arg(long, value_parser = duration, conflicts_with_all = ["recommend", "hubs"])]
+    arrival_every: Option<std::time::Duration>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -162,6 +167,9 @@ pub fn main(args: Args) -> ExitCode {
     crate::init_logging(false);
     if args.recommend.recommend {
         return recommend::main(&args);
+    }
+    if let Some(every) = args.arrival_every {
+        return arrival::main(&args, every);
     }
     let workers: Vec<Option<usize>> = args
         .workers
