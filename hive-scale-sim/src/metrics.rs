@@ -216,7 +216,7 @@ impl HiveMetrics {
             m.reconcile_time.clone(),
         );
         r.register(
-            "controller_runtime_max_concurrent_reconciles",
+            names::MAX_CONCURRENT_RECONCILES,
             "Maximum number of concurrent reconciles per controller",
             m.max_concurrent_reconciles.clone(),
         );
@@ -281,7 +281,7 @@ impl HiveMetrics {
             m.sim_cores_busy.clone(),
         );
         r.register(
-            "hive_sim_cpu_seconds",
+            counter_name(names::SIM_CPU_SECONDS_TOTAL),
             "Modeled CPU seconds spent by the simulated controllers",
             m.sim_cpu_seconds.clone(),
         );

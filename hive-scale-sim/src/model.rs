@@ -219,6 +219,16 @@ impl CostModel {
         Ok(m)
     }
 
+    /// The model as a preset file (the shape of `config/presets/*.yaml`), after `header` as
+    /// comment lines. The pipeline is not part of a preset.
+    pub fn to_preset_yaml(&self, header: &str) -> String {
+        let body = serde_saphyr::to_string(&PresetFile::from_model(self))
+            .expect("a preset is plain numbers and names");
+        let mut out: String = header.lines().map(|l| format!("# {l}\n")).collect();
+        out.push_str(&body);
+        out
+    }
+
     /// CPU of one apply in `mode` with `in_flight` applies running in the same process (one
     /// replica), in modeled seconds.
     ///
@@ -349,7 +359,7 @@ pub enum PresetError {
 /// A preset as written in `config/presets/*.yaml`: every parameter of [`CostModel`] except the
 /// pipeline, which is a choice of the run rather than of the hardware. Every field is required
 /// so a file states the whole model; `config/presets/README.md` gives meanings and units.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PresetFile {
     name: String,
@@ -376,6 +386,30 @@ struct PresetFile {
 }
 
 impl PresetFile {
+    fn from_model(m: &CostModel) -> Self {
+        let zero = |v: Option<f64>| v.unwrap_or(0.0);
+        Self {
+            name: m.preset.clone(),
+            replicas: m.replicas,
+            workers: m.workers,
+            cores: m.cores,
+            cpu_speed: m.cpu_speed,
+            apply_mode: m.apply_mode,
+            spokes: m.spokes,
+            cpu_per_apply_client_side: m.cpu_per_apply_client_side,
+            cpu_per_apply_server_side: m.cpu_per_apply_server_side,
+            cpu_per_apply_fake: m.cpu_per_apply_fake,
+            contention: m.contention,
+            reconcile_cpu: m.reconcile_cpu,
+            remote_get_latency: m.remote_get_latency,
+            remote_write_latency: m.remote_write_latency,
+            hub_write_latency: m.hub_write_latency,
+            spoke_capacity: zero(m.spoke_capacity),
+            hub_capacity: zero(m.hub_capacity),
+            hub_qps: zero(m.hub_qps),
+        }
+    }
+
     fn into_model(self) -> CostModel {
         let limit = |v: f64| (v != 0.0).then_some(v);
         CostModel {
@@ -741,6 +775,20 @@ mod tests {
             CostModel::from_preset_file(missing),
             Err(PresetError::Read { .. })
         ));
+    }
+
+    #[test]
+    fn a_model_written_as_a_preset_reads_back_the_same() {
+        for name in CostModel::PRESETS {
+            let m = CostModel::preset(name).unwrap();
+            let text = m.to_preset_yaml("written back\nby a test");
+            assert!(text.starts_with("# written back\n# by a test\n"), "{text}");
+            assert_eq!(
+                CostModel::from_preset_yaml(&text, "back").unwrap(),
+                m,
+                "{text}"
+            );
+        }
     }
 
     #[test]

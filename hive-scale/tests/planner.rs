@@ -168,3 +168,109 @@ async fn hubs_split_the_fleet() {
         / fleet["slowest_hub_drain_seconds"].as_f64().unwrap();
     assert!((2.4..=3.6).contains(&speedup), "{speedup}");
 }
+
+/// The calibration round trip: the embedded hub runs with costs the fitter is not told, a
+/// recording of it is fitted, and the fitted preset predicts the same hub at other worker
+/// counts within 15%.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calibration_recovers_a_hub_it_was_not_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let hidden = dir.path().join("hidden.yaml");
+    std::fs::write(
+        &hidden,
+        "name: hidden\nreplicas: 1\nworkers: 6\ncores: 4\ncpu_speed: 1.0\napply_mode: client-side\n\
+         spokes: per-cluster\ncpu_per_apply_client_side: 0.06\ncpu_per_apply_server_side: 0.01\n\
+         cpu_per_apply_fake: 0.002\ncontention: 0.01\nreconcile_cpu: 0.015\nremote_get_latency: 0.03\n\
+         remote_write_latency: 0.01\nhub_write_latency: 0.006\nspoke_capacity: 0\nhub_capacity: 0\nhub_qps: 0\n",
+    )
+    .unwrap();
+    let scenario = dir.path().join("calibration.yaml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name: calibration\ndescription: a hub with hidden costs\nclusters: 60\nselectorsyncsets: 10\n\
+             configmaps: 5\nembedded:\n  preset_file: {}\nphases:\n  - selectorsyncsets: {{start: 0, count: 10}}\n\
+             \x20 - adopt: {{start: 1, end: 60}}\n  - observe: {{}}\n",
+            hidden.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let run = run_bin(
+        &[
+            "scaletest",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--time-scale",
+            "10",
+            "--interval",
+            "100ms",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let fitted = dir.path().join("fitted.yaml");
+    let recording = out.join("recording.jsonl");
+    let fit = run_bin(
+        &[
+            "plan",
+            "--calibrate",
+            recording.to_str().unwrap(),
+            "--cores",
+            "4",
+            "--out-preset",
+            fitted.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(fit.code, 0, "{}", fit.stderr);
+    let text = std::fs::read_to_string(&fitted).unwrap();
+    assert!(text.contains("apply_mode: client-side"), "{text}");
+    println!("{text}");
+    for workers in ["3", "12"] {
+        let rate = |preset: &std::path::Path| {
+            let preset = preset.to_str().unwrap().to_string();
+            let workers = workers.to_string();
+            async move {
+                let r = run_bin(
+                    &[
+                        "plan",
+                        "--clusters",
+                        "120",
+                        "--selectorsyncsets",
+                        "10",
+                        "--configmaps",
+                        "5",
+                        "--preset-file",
+                        &preset,
+                        "--workers",
+                        &workers,
+                        "--no-probe",
+                        "--json",
+                    ],
+                    &[],
+                )
+                .await;
+                assert_eq!(r.code, 0, "{}", r.stderr);
+                let v: Value = serde_json::from_str(&r.stdout).unwrap();
+                v[0]["applies_per_second"].as_f64().unwrap()
+            }
+        };
+        let (truth, predicted) = (rate(&hidden).await, rate(&fitted).await);
+        println!("{workers} workers: hidden {truth:.1}/s, fitted {predicted:.1}/s");
+        assert!(
+            (predicted / truth - 1.0).abs() <= 0.15,
+            "{workers} workers: hidden {truth:.1}/s, fitted {predicted:.1}/s\n{text}"
+        );
+    }
+    // A recording without the queries the fit needs is one error line.
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let bad = run_bin(&["plan", "--calibrate", empty.to_str().unwrap()], &[]).await;
+    assert_eq!(bad.code, 2);
+    bad.one_error_line();
+}

@@ -45,6 +45,12 @@ pub const SELECTORSYNCSET_CLUSTERS: &str = "hive_selectorsyncset_clusters_total"
 /// is not a success.
 pub const SELECTORSYNCSET_UNAPPLIED: &str = "hive_selectorsyncset_clusters_unapplied_total";
 
+/// `controller_runtime_max_concurrent_reconciles{controller}`: a controller's workers.
+pub const MAX_CONCURRENT_RECONCILES: &str = "controller_runtime_max_concurrent_reconciles";
+/// `hive_sim_cpu_seconds_total`: the embedded hub's modeled CPU of Hive's sync controller (a
+/// real hub has the clustersync pods' `process_cpu_seconds_total` instead).
+pub const SIM_CPU_SECONDS_TOTAL: &str = "hive_sim_cpu_seconds_total";
+
 /// Every name above that Hive's metrics endpoints export (the simulator's too).
 pub const ALL: &[&str] = &[
     WORKQUEUE_DEPTH,
@@ -59,6 +65,8 @@ pub const ALL: &[&str] = &[
     SIM_TIME_SCALE,
     SELECTORSYNCSET_CLUSTERS,
     SELECTORSYNCSET_UNAPPLIED,
+    MAX_CONCURRENT_RECONCILES,
+    SIM_CPU_SECONDS_TOTAL,
 ];
 
 /// The names above that kube-apiserver exports (the embedded hub's API server too).

@@ -13,6 +13,7 @@ use crate::pressure::HubPressure;
 
 pub mod analytic;
 pub mod arrival;
+pub mod calibrate;
 pub mod recommend;
 use hive_scale_core::adopt::AdoptPlan;
 use hive_scale_core::fixtures::SelectorSyncSetFixture;

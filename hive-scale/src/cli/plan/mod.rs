@@ -10,6 +10,7 @@
 //! `--hubs N` splits the fleet across N hubs.
 
 mod arrival;
+mod calibrate;
 mod recommend;
 
 use crate::flags::{Numbers, duration, number_list};
@@ -54,6 +55,13 @@ pub struct Args {
     /// fan-out latency each one saw over time.
     #[arg(long, value_parser = duration, conflicts_with_all = ["recommend", "hubs"])]
     arrival_every: Option<std::time::Duration>,
+    /// Fit the model to a recording (recording.jsonl from record or scaletest) and print the
+    /// fitted preset; give the cores clustersync has with --cores (Hive's metrics do not say).
+    #[arg(long, value_name = "RECORDING", conflicts_with_all = ["recommend", "hubs", "arrival_every"])]
+    calibrate: Option<PathBuf>,
+    /// With --calibrate: write the fitted preset to this file (else it is printed).
+    #[arg(long, value_name = "FILE", requires = "calibrate")]
+    out_preset: Option<PathBuf>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -167,6 +175,9 @@ pub fn main(args: Args) -> ExitCode {
     crate::init_logging(false);
     if args.recommend.recommend {
         return recommend::main(&args);
+    }
+    if let Some(recording) = &args.calibrate {
+        return calibrate::main(&args, recording);
     }
     if let Some(every) = args.arrival_every {
         return arrival::main(&args, every);
