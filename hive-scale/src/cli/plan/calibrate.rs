@@ -44,11 +44,11 @@ pub fn main(args: &Args, recording: &Path) -> ExitCode {
         }
     };
     let yaml = fit.model.to_preset_yaml(&header(&fit, recording));
-    if let Some(path) = &args.out_preset {
-        if let Err(e) = std::fs::write(path, &yaml) {
-            eprintln!("error: {}: {e}", path.display());
-            return ExitCode::FAILURE;
-        }
+    if let Some(path) = &args.out_preset
+        && let Err(e) = std::fs::write(path, &yaml)
+    {
+        eprintln!("error: {}: {e}", path.display());
+        return ExitCode::FAILURE;
     }
     let out = if args.json {
         format!(
