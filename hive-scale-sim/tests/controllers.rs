@@ -408,6 +408,7 @@ async fn conflicting_sets_thrash_and_are_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_shard_clusters_by_uid_with_their_own_metrics() {
     let (_d, hub, client) = start_with(Pipeline::ClusterSync, 20.0, 3).await;
+    hub.hive().unwrap().refresh();
     let kc = hub.hub().client().await.unwrap();
     let sets = SelectorSyncSetFixture::new()
         .configmaps(2)
@@ -439,8 +440,10 @@ async fn replicas_shard_clusters_by_uid_with_their_own_metrics() {
         owned[want] += 1;
     }
     // Each replica exports its own series, told apart by the pod label, and its applies are
-    // its clusters' (2 sets x 2 ConfigMaps each).
+    // its clusters' (2 sets x 2 ConfigMaps each). Every family keeps one label set, as the
+    // text format wants (hive-controllers' series carry their own pod).
     let text = hub.metrics().encode();
+    hive_scale_core::metrics::Exposition::parse(&text).unwrap();
     for (ordinal, clusters) in owned.iter().enumerate() {
         let pod = format!("pod=\"hive-clustersync-{ordinal}\"");
         let applied: f64 = text

@@ -274,3 +274,57 @@ async fn calibration_recovers_a_hub_it_was_not_told() {
     assert_eq!(bad.code, 2);
     bad.one_error_line();
 }
+
+/// With clustersync replicas, the report's findings are also per replica, in clusters (the
+/// queue's unit), each at the replica's own rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_per_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("replicas.yaml");
+    std::fs::write(
+        &scenario,
+        "name: replicas\ndescription: three clustersync replicas\nclusters: 45\nselectorsyncsets: 4\n\
+         configmaps: 5\nembedded:\n  preset: laptop\n  replicas: 3\n  workers: 2\n  cores: 1\n\
+         phases:\n  - selectorsyncsets: {start: 0, count: 4}\n  - adopt: {start: 1, end: 45}\n  - observe: {}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let run = run_bin(
+        &[
+            "scaletest",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--time-scale",
+            "5",
+            "--interval",
+            "100ms",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let findings = &summary["metrics"]["findings"];
+    let replicas = findings["replicas"].as_array().unwrap_or_else(|| {
+        panic!("no per-replica findings: {summary:#}");
+    });
+    assert_eq!(replicas.len(), 3, "{replicas:#?}");
+    for r in replicas {
+        assert!(
+            r["replica"]
+                .as_str()
+                .unwrap()
+                .starts_with("hive-clustersync-")
+        );
+        let reapply = &r["reapply"];
+        assert_eq!(reapply["unit"], "clusters", "{r:#}");
+        assert!(reapply["rate"].as_f64().unwrap() > 0.0, "{r:#}");
+        // Each replica held at most its own share of the 45 clusters.
+        assert!(reapply["items"].as_f64().unwrap() <= 45.0, "{r:#}");
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("Replica `hive-clustersync-1`"), "{report}");
+}

@@ -116,6 +116,11 @@ pub struct Findings {
     pub rate: String,
     /// The label of the rate's series that equals the queue's name.
     pub rate_label: String,
+    /// The label that tells replicas of one controller apart (`pod`, as Prometheus labels each
+    /// clustersync pod's series): with it, the sync queue's findings are also given per
+    /// replica.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_label: Option<String>,
 }
 
 impl Default for Findings {
@@ -125,6 +130,7 @@ impl Default for Findings {
             queue_label: "name".into(),
             rate: "reconcile_rate".into(),
             rate_label: "controller".into(),
+            replica_label: None,
         }
     }
 }

@@ -260,6 +260,9 @@ impl Reconciler<(String, String)> for ClusterDeploymentController {
     fn name(&self) -> &str {
         NAME
     }
+    fn pod(&self) -> Option<&str> {
+        self.sim.controllers_pod()
+    }
     fn reconcile(
         self: Arc<Self>,
         key: (String, String),

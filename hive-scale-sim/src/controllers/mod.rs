@@ -292,6 +292,13 @@ impl Sim {
         })
     }
 
+    /// The `pod` label of hive-controllers' series, when replicas are told apart: one
+    /// endpoint then stands for several pods, and a metric's series must all carry the label
+    /// (the Prometheus text format wants one label set per family).
+    pub fn controllers_pod(&self) -> Option<&'static str> {
+        (self.replicas.len() > 1).then_some("hive-controllers")
+    }
+
     /// The replica that owns the ClusterDeployment `cd` (by its UID, as Hive shards).
     pub fn replica_for(&self, cd: &Value) -> usize {
         crate::model::replica_of(meta_str(cd, "uid"), self.replicas.len())

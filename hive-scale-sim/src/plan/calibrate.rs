@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 /// What the recording showed over its steady stretch.
 #[derive(Debug, Clone, Serialize)]
 pub struct Observed {
-    /// Snapshots in the stretch where applies ran at 70% of their peak or more.
+    /// Snapshots in the stretch where applies ran at 70% of their peak (the 90th percentile of
+    /// the rates) or more.
     pub snapshots: usize,
     /// Resource applies per second.
     pub applies_per_second: f64,
@@ -145,7 +146,14 @@ pub fn calibrate(rec: &Recording, base: &CostModel) -> Result<Calibration, Calib
     if !rec.snapshots.iter().any(|s| total(s, CPU).is_some()) {
         return Err(missing(CPU));
     }
-    let peak = rate.iter().map(|(_, v)| *v).fold(0.0, f64::max);
+    // The peak is the 90th percentile: a rate between two scrapes close together can spike,
+    // and one spike must not leave the stretch empty.
+    let mut sorted: Vec<f64> = rate.iter().map(|(_, v)| *v).filter(|v| *v > 0.0).collect();
+    sorted.sort_by(f64::total_cmp);
+    let peak = sorted
+        .get((sorted.len() * 9 / 10).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0.0);
     let steady: Vec<&Snapshot> = rate
         .iter()
         .filter(|(_, v)| peak > 0.0 && *v >= 0.7 * peak)

@@ -8,8 +8,8 @@ use super::super::snapshot::QueryOutcome;
 use super::ReportOptions;
 use super::read::Recording;
 use super::summary::{
-    PhaseMark, QueryStats, QueueFinding, RateFinding, ReapplyFinding, ReapplyUnit, ReportFindings,
-    ReportSummary, SeriesStats,
+    PhaseMark, QueryStats, QueueFinding, RateFinding, ReapplyFinding, ReapplyUnit, ReplicaFinding,
+    ReportFindings, ReportSummary, SeriesStats,
 };
 use crate::api::Pipeline;
 use std::collections::BTreeMap;
@@ -312,6 +312,89 @@ fn reapply(
     }
 }
 
+/// The sync queue of the re-apply finding, per replica: each replica's queue finding and its
+/// own re-apply (the clusters its queue held at most, at its own mean rate). Empty unless the
+/// profile names a replica label and the recording shows two replicas or more.
+fn replica_findings(
+    rec: &Recording,
+    spec: &Findings,
+    clock: &Clock,
+    findings: &ReportFindings,
+    interval_s: f64,
+) -> Vec<ReplicaFinding> {
+    let (Some(label), Some(overall)) = (&spec.replica_label, &findings.reapply) else {
+        return Vec::new();
+    };
+    let queue = &overall.queue;
+    let mut per_replica: BTreeMap<String, Vec<QueuePoint>> = BTreeMap::new();
+    for s in &rec.snapshots {
+        let Some(depths) = s.get(&spec.queue).and_then(|r| r.value()) else {
+            continue;
+        };
+        let rates: Vec<(BTreeMap<String, String>, f64)> = s
+            .get(&spec.rate)
+            .and_then(|r| r.value())
+            .map(|v| v.values())
+            .unwrap_or_default();
+        let mut depth_by: BTreeMap<String, f64> = BTreeMap::new();
+        for (labels, v) in depths.values() {
+            if labels.get(&spec.queue_label) == Some(queue)
+                && let Some(replica) = labels.get(label)
+            {
+                *depth_by.entry(replica.clone()).or_default() += v;
+            }
+        }
+        for (replica, depth) in depth_by {
+            let matching: Vec<f64> = rates
+                .iter()
+                .filter(|(l, v)| {
+                    !v.is_nan()
+                        && l.get(&spec.rate_label) == Some(queue)
+                        && l.get(label) == Some(&replica)
+                })
+                .map(|(_, v)| *v)
+                .collect();
+            per_replica.entry(replica).or_default().push(QueuePoint {
+                x: clock.x(s.t),
+                depth,
+                rate: if matching.is_empty() {
+                    f64::NAN
+                } else {
+                    matching.iter().sum()
+                },
+            });
+        }
+    }
+    if per_replica.len() < 2 {
+        return Vec::new();
+    }
+    per_replica
+        .into_iter()
+        .filter_map(|(replica, pts)| {
+            let q = queue_finding(format!("{queue} ({replica})"), &pts)?;
+            let items = (
+                q.peak,
+                overall.unit,
+                format!("the peak of {replica}'s queue"),
+            );
+            let reapply = reapply_finding(
+                queue,
+                q.rate_mean,
+                true,
+                items,
+                overall.pipeline,
+                interval_s,
+            )
+            .ok();
+            Some(ReplicaFinding {
+                replica,
+                queue: q,
+                reapply,
+            })
+        })
+        .collect()
+}
+
 /// Each queue's points: its depth (summed over the queue's series) and the rate of the rate
 /// series labelled with its name. Also says whether any rate was recorded at all.
 fn queue_points(
@@ -518,6 +601,7 @@ pub(super) fn analyze(rec: &Recording, opts: &ReportOptions) -> Analysis {
     findings.rates = data.iter().filter_map(|d| rate_finding(&d.stats)).collect();
     let interval_s = opts.reapply_interval.as_secs_f64();
     reapply(&mut findings, &seen_queues, opts, interval_s);
+    findings.replicas = replica_findings(rec, &profile.findings, &clock, &findings, interval_s);
     let phases = rec
         .phases
         .iter()

@@ -26,8 +26,8 @@ mod tests;
 pub use read::{Recording, StartInfo, read_recording};
 pub use render::{DEFAULT_TEMPLATE, TemplateError};
 pub use summary::{
-    PhaseMark, QueryStats, QueueFinding, RateFinding, ReapplyFinding, ReapplyUnit, ReportFindings,
-    ReportSummary, SeriesStats,
+    PhaseMark, QueryStats, QueueFinding, RateFinding, ReapplyFinding, ReapplyUnit, ReplicaFinding,
+    ReportFindings, ReportSummary, SeriesStats,
 };
 
 use super::MetricsError;

@@ -183,8 +183,25 @@ pub struct ReportFindings {
     /// The re-apply check, when a queue and its rate are known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reapply: Option<ReapplyFinding>,
+    /// The sync queue per replica, when the profile names a replica label and the recording
+    /// has more than one replica: each one's queue and its own re-apply (the clusters its
+    /// queue held, at its own rate).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<ReplicaFinding>,
     /// What could not be worked out, and why.
     pub notes: Vec<String>,
+}
+
+/// One replica's share of the sync queue's findings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaFinding {
+    /// The replica label's value (`hive-clustersync-0`).
+    pub replica: String,
+    /// Its queue.
+    pub queue: QueueFinding,
+    /// Its re-apply, when its rate is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reapply: Option<ReapplyFinding>,
 }
 
 /// What a report found, as written to `metrics-summary.json` and given to the `report.md`
