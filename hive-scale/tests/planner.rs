@@ -328,3 +328,76 @@ async fn findings_per_replica() {
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("Replica `hive-clustersync-1`"), "{report}");
 }
+
+/// A re-apply that does not fit in 2h: the report and the planner, on the same fleet and
+/// model, both say so, within a small factor of each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_apply_too_slow_for_2h_is_too_slow_in_the_report_and_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("slow.yaml");
+    // 20 clusters x 6 sets x 10 ConfigMaps on one worker and one core at 10 s of CPU an apply
+    // (7.7 s on m5.xlarge's faster core): about 1200 x 7.7 s = 2.6 h for everything.
+    std::fs::write(
+        &scenario,
+        "name: slow\ndescription: a hub too slow to re-apply in 2h\nclusters: 20\nselectorsyncsets: 6\n\
+         configmaps: 10\nembedded:\n  preset: m5.xlarge\n  workers: 1\n  cores: 1\n  cpu_per_apply: 10.0\n\
+         phases:\n  - selectorsyncsets: {start: 0, count: 6}\n  - adopt: {start: 1, end: 20}\n  - observe: {}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let run = run_bin(
+        &[
+            "scaletest",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--time-scale",
+            "5000",
+            "--interval",
+            "100ms",
+            "--max-drain",
+            "10h",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let r = &summary["metrics"]["findings"]["reapply"];
+    assert_eq!(r["unit"], "clusters", "{r:#}");
+    assert_eq!(r["fits"], false, "the report: {r:#}");
+    let p = run_bin(
+        &[
+            "plan",
+            "--clusters",
+            "20",
+            "--selectorsyncsets",
+            "6",
+            "--configmaps",
+            "10",
+            "--preset",
+            "m5.xlarge",
+            "--workers",
+            "1",
+            "--cores",
+            "1",
+            "--cpu-per-apply",
+            "10.0",
+            "--no-probe",
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    let plan: Value = serde_json::from_str(&p.stdout).unwrap();
+    assert_eq!(plan[0]["reapply_fits_2h"], false, "the plan: {:#}", plan[0]);
+    let ratio = r["seconds"].as_f64().unwrap() / plan[0]["drain_seconds"].as_f64().unwrap();
+    assert!(
+        (0.5..=2.0).contains(&ratio),
+        "report {r:#}\nplan {:#}",
+        plan[0]
+    );
+}

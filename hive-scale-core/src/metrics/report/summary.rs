@@ -186,7 +186,8 @@ pub struct ReportFindings {
     /// The sync queue per replica, when the profile names a replica label and the recording
     /// has more than one replica: each one's queue and its own re-apply (the clusters its
     /// queue held, at its own rate).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    // Always written, empty too: the report's template iterates over it.
+    #[serde(default)]
     pub replicas: Vec<ReplicaFinding>,
     /// What could not be worked out, and why.
     pub notes: Vec<String>,
