@@ -432,6 +432,7 @@ mod tests {
         m.client_request_seconds.get_or_create(&l).observe(1.0);
         m.selectorsyncset_clusters.get_or_create(&l).set(2);
         m.selectorsyncset_unapplied.get_or_create(&l).set(1);
+        m.max_concurrent_reconciles.get_or_create(&l).set(5);
         let text = m.encode();
         for name in names::ALL {
             assert!(

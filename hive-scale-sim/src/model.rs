@@ -102,6 +102,9 @@ pub fn replica_of(uid: &str, replicas: usize) -> usize {
     rem as usize
 }
 
+/// Requests the controllers' client may send at once before `hub_qps` paces them.
+pub const HUB_CLIENT_BURST: u32 = 100;
+
 /// The fake-cluster helper's apply sleeps, milliseconds (Hive's own list).
 pub const FAKE_APPLY_MS: [u64; 10] = [27, 27, 27, 27, 27, 45, 45, 45, 53, 230];
 
@@ -686,9 +689,11 @@ mod tests {
                 cpu_speed: 1.8,
                 ..m4
             },
+            // Today's Hive: the client's default QPS (added with the c5.9xlarge preset).
             "m5.xlarge" => CostModel {
                 cores: 3,
                 cpu_speed: 1.3,
+                hub_qps: Some(5.0),
                 ..m4
             },
             "c5.9xlarge" => CostModel {
@@ -697,6 +702,7 @@ mod tests {
                 spokes: SpokeMode::PerCluster,
                 spoke_capacity: Some(700.0),
                 hub_capacity: Some(800.0),
+                hub_qps: Some(5.0),
                 ..m4
             },
             "laptop" => CostModel {

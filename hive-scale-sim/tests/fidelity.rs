@@ -162,6 +162,9 @@ fn more_workers_do_not_help_client_side_and_do_help_server_side() {
 fn on_36_vcpus(spokes: SpokeMode, mode: ApplyMode, workers: usize) -> PlanResult {
     let mut model = CostModel::preset("c5.9xlarge").unwrap();
     (model.apply_mode, model.spokes, model.workers) = (mode, spokes, workers);
+    // The guide's statements are about the CPU the applies take; its scale tests raise the
+    // client's QPS with the workers, so status writes do not hold the workers back.
+    model.hub_qps = None;
     model.validate().unwrap();
     let mut cfg = PlanConfig::new(model);
     // Enough clusters that 100 workers stay busy for several rounds.

@@ -284,7 +284,8 @@ impl ClusterSyncController {
         let owner = json!([{"apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment", "name": name, "uid": meta_str(cd, "uid"), "blockOwnerDeletion": true}]);
         let body = json!({"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSync", "metadata": {"name": name, "namespace": ns, "ownerReferences": owner}, "spec": {}});
         let _ = sim
-            .hub_write(
+            .hub_write_via(
+                &self.replica().hub_client,
                 NAME,
                 "POST",
                 "hiveinternal.openshift.io/v1alpha1/clustersyncs",
@@ -538,7 +539,8 @@ impl ClusterSyncController {
                 },
             )
         };
-        sim.hub_write(
+        sim.hub_write_via(
+            &self.replica().hub_client,
             NAME,
             "PUT",
             "hiveinternal.openshift.io/v1alpha1/clustersyncs/status",
@@ -560,7 +562,8 @@ impl ClusterSyncController {
         let owner = json!([{"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSync", "name": c.name, "uid": meta_str(cs, "uid")}]);
         let body = json!({"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSyncLease", "metadata": {"name": c.name, "namespace": c.ns, "ownerReferences": owner}, "spec": {"renewTime": renew}});
         let _ = sim
-            .hub_write(
+            .hub_write_via(
+                &self.replica().hub_client,
                 NAME,
                 "PATCH",
                 "hiveinternal.openshift.io/v1alpha1/clustersyncleases",

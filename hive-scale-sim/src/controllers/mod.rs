@@ -92,6 +92,8 @@ pub struct Replica {
     pub applies: AtomicU64,
     /// Sync reconciles.
     pub reconciles: AtomicU64,
+    /// Its client's rate limit towards the hub.
+    pub hub_client: ClientLimiter,
     apply_ok: ApplyMetric,
     apply_err: ApplyMetric,
 }
@@ -121,6 +123,11 @@ impl Replica {
             in_flight: AtomicUsize::new(0),
             applies: AtomicU64::new(0),
             reconciles: AtomicU64::new(0),
+            hub_client: ClientLimiter::new(
+                model.hub_qps,
+                crate::model::HUB_CLIENT_BURST,
+                clock.clone(),
+            ),
             apply_ok: handles("success"),
             apply_err: handles("error"),
             pod,
@@ -276,7 +283,11 @@ impl Sim {
             spoke_api: ApiCapacity::new(config.model.spoke_capacity, clock.clone()),
             spoke_apis: Mutex::new(HashMap::new()),
             hub_api: ApiCapacity::new(config.model.hub_capacity, clock.clone()),
-            hub_client: ClientLimiter::new(config.model.hub_qps, 100, clock.clone()),
+            hub_client: ClientLimiter::new(
+                config.model.hub_qps,
+                crate::model::HUB_CLIENT_BURST,
+                clock.clone(),
+            ),
             reapply_interval: config.reapply_interval,
             pipeline: config.model.pipeline,
             counters: Counters::default(),
@@ -339,7 +350,8 @@ impl Sim {
         self.reapply_interval.mul_f64(1.0 + j)
     }
 
-    /// A write to the hub by `controller`: client limiter, hub capacity, latency, metrics; then `f`.
+    /// A write to the hub by `controller` in hive-controllers: client limiter, hub capacity,
+    /// latency, metrics; then `f`.
     pub async fn hub_write<T: WrittenObject>(
         &self,
         controller: &str,
@@ -347,7 +359,21 @@ impl Sim {
         resource: &str,
         f: impl FnOnce(&Store, &WriteOptions) -> T,
     ) -> T {
-        self.hub_client.acquire().await;
+        self.hub_write_via(&self.hub_client, controller, method, resource, f)
+            .await
+    }
+
+    /// [`Sim::hub_write`] through `client`: a clustersync replica's writes wait for its own
+    /// client's rate limit (each pod has its own).
+    pub async fn hub_write_via<T: WrittenObject>(
+        &self,
+        client: &ClientLimiter,
+        controller: &str,
+        method: &str,
+        resource: &str,
+        f: impl FnOnce(&Store, &WriteOptions) -> T,
+    ) -> T {
+        client.acquire().await;
         let took = self
             .hub_api
             .request(Duration::from_secs_f64(self.model.hub_write_latency))
