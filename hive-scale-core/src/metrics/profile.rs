@@ -268,8 +268,10 @@ mod tests {
         assert_eq!(p.name, "default");
         assert_eq!(
             p.get("workqueue_depth").unwrap().query,
-            "sum by (name) (workqueue_depth)"
+            "sum by (name, pod) (workqueue_depth)",
+            "by pod too: each clustersync replica has its own queue"
         );
+        assert_eq!(p.findings.replica_label.as_deref(), Some("pod"));
         let rate = p.get("reconcile_rate").unwrap();
         assert_eq!(rate.kind, Kind::Rate);
         assert!(rate.converts());
@@ -283,7 +285,13 @@ mod tests {
             .unwrap();
         assert_eq!(lat.op, ScrapeOp::Mean);
         assert_eq!(lat.matchers["remote"], "true");
-        assert_eq!(p.findings, Findings::default());
+        assert_eq!(
+            p.findings,
+            Findings {
+                replica_label: Some("pod".into()),
+                ..Findings::default()
+            }
+        );
         // Every default query can be computed from /metrics alone.
         assert!(p.queries.iter().all(|q| q.scrape.is_some()));
     }

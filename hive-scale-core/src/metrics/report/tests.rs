@@ -173,6 +173,7 @@ fn the_report_works_out_what_the_2020_author_did_by_hand() {
          - `reconcile_rate`: mean 1.18/s, peak 1.20/s at 10 s.\n\
          - `client_request_rate`: mean 50/s, peak 100/s at 16.7 min.\n\
          - `process_cpu`: mean 50 cores, peak 100 cores at 16.7 min.\n\
+         - `sync_cores_busy`: mean 50 cores, peak 100 cores at 16.7 min.\n\
          \n"
     );
 }
