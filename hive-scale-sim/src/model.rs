@@ -102,8 +102,9 @@ pub fn replica_of(uid: &str, replicas: usize) -> usize {
     rem as usize
 }
 
-/// Requests the controllers' client may send at once before `hub_qps` paces them.
-pub const HUB_CLIENT_BURST: u32 = 100;
+/// Requests the controllers' client may send at once before `hub_qps` paces them (client-go's
+/// default burst, which Hive keeps unless HiveConfig sets clientBurst).
+pub const HUB_CLIENT_BURST: u32 = 10;
 
 /// The fake-cluster helper's apply sleeps, milliseconds (Hive's own list).
 pub const FAKE_APPLY_MS: [u64; 10] = [27, 27, 27, 27, 27, 45, 45, 45, 53, 230];
@@ -143,6 +144,9 @@ pub struct CostModel {
     pub contention: f64,
     /// CPU per reconcile outside the applies (cache reads, hashing, status).
     pub reconcile_cpu: f64,
+    /// What a reconcile of a real spoke waits before its applies: Hive builds a new resource
+    /// helper each reconcile, which fetches the spoke's OpenAPI schema (today's Hive).
+    pub reconcile_remote_latency: f64,
     /// Latency of a GET to the spoke.
     pub remote_get_latency: f64,
     /// Latency of a write (create, patch, apply) to the spoke.
@@ -241,13 +245,27 @@ impl CostModel {
     /// Up to the core count each apply has a core to itself and pays nothing extra, which is
     /// why 100 server-side workers on 96 cores (2020) cost no more per apply than 5 did.
     pub fn apply_cpu_in(&self, mode: ApplyMode, in_flight: usize) -> Duration {
-        let base = match mode {
+        let base = self.cpu_per_apply(mode);
+        let saturation = 1.0 + self.contention * in_flight.saturating_sub(self.cores) as f64;
+        Duration::from_secs_f64(base * saturation / self.cpu_speed)
+    }
+
+    /// CPU of one apply in `mode` with nothing else in flight, reference core-seconds.
+    pub fn cpu_per_apply(&self, mode: ApplyMode) -> f64 {
+        match mode {
             ApplyMode::ClientSide => self.cpu_per_apply_client_side,
             ApplyMode::ServerSide => self.cpu_per_apply_server_side,
             ApplyMode::Fake => self.cpu_per_apply_fake,
-        };
-        let saturation = 1.0 + self.contention * in_flight.saturating_sub(self.cores) as f64;
-        Duration::from_secs_f64(base * saturation / self.cpu_speed)
+        }
+    }
+
+    /// Sets [`CostModel::cpu_per_apply`] of `mode`.
+    pub fn set_cpu_per_apply(&mut self, mode: ApplyMode, v: f64) {
+        match mode {
+            ApplyMode::ClientSide => self.cpu_per_apply_client_side = v,
+            ApplyMode::ServerSide => self.cpu_per_apply_server_side = v,
+            ApplyMode::Fake => self.cpu_per_apply_fake = v,
+        }
     }
 
     /// [`CostModel::apply_cpu_in`] in the model's own apply mode.
@@ -284,6 +302,7 @@ impl CostModel {
             self.cpu_per_apply_fake,
             self.contention,
             self.reconcile_cpu,
+            self.reconcile_remote_latency,
             self.remote_get_latency,
             self.remote_write_latency,
             self.hub_write_latency,
@@ -377,6 +396,7 @@ struct PresetFile {
     cpu_per_apply_fake: f64,
     contention: f64,
     reconcile_cpu: f64,
+    reconcile_remote_latency: f64,
     remote_get_latency: f64,
     remote_write_latency: f64,
     hub_write_latency: f64,
@@ -404,6 +424,7 @@ impl PresetFile {
             cpu_per_apply_fake: m.cpu_per_apply_fake,
             contention: m.contention,
             reconcile_cpu: m.reconcile_cpu,
+            reconcile_remote_latency: m.reconcile_remote_latency,
             remote_get_latency: m.remote_get_latency,
             remote_write_latency: m.remote_write_latency,
             hub_write_latency: m.hub_write_latency,
@@ -429,6 +450,7 @@ impl PresetFile {
             cpu_per_apply_fake: self.cpu_per_apply_fake,
             contention: self.contention,
             reconcile_cpu: self.reconcile_cpu,
+            reconcile_remote_latency: self.reconcile_remote_latency,
             remote_get_latency: self.remote_get_latency,
             remote_write_latency: self.remote_write_latency,
             hub_write_latency: self.hub_write_latency,
@@ -507,6 +529,9 @@ pub struct ModelConfig {
     /// Speed of a modeled core relative to an m4.xlarge vCPU.
     #[cfg_attr(feature = "cli", arg(long))]
     pub cpu_speed: Option<f64>,
+    /// Seconds a reconcile of a real spoke waits before applying (helper, OpenAPI schema).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub reconcile_remote_latency: Option<f64>,
     /// Latency of a GET to the spoke, seconds.
     #[cfg_attr(feature = "cli", arg(long))]
     pub remote_get_latency: Option<f64>,
@@ -544,6 +569,7 @@ impl Default for ModelConfig {
             cpu_per_apply: None,
             contention: None,
             reconcile_cpu: None,
+            reconcile_remote_latency: None,
             cpu_speed: None,
             remote_get_latency: None,
             remote_write_latency: None,
@@ -582,6 +608,13 @@ impl ModelConfig {
             None => CostModel::preset(&self.preset)?,
         };
         m.pipeline = self.pipeline;
+        if let (Some(apply), Some(spokes)) = (self.apply, self.spokes)
+            && (apply == ApplyMode::Fake) != (spokes == SpokeMode::Fake)
+        {
+            return Err(format!(
+                "--apply {apply} and --spokes {spokes} disagree: fake clusters are both (give one of them)"
+            ));
+        }
         // Fake clusters are both an apply mode and a kind of spoke: choosing one side of it
         // chooses the other, and leaving it chooses real spokes again.
         if let Some(mode) = self.apply {
@@ -610,11 +643,8 @@ impl ModelConfig {
             m.cores = c;
         }
         if let Some(v) = self.cpu_per_apply {
-            match m.apply_mode {
-                ApplyMode::ClientSide => m.cpu_per_apply_client_side = v,
-                ApplyMode::ServerSide => m.cpu_per_apply_server_side = v,
-                ApplyMode::Fake => m.cpu_per_apply_fake = v,
-            }
+            let mode = m.apply_mode;
+            m.set_cpu_per_apply(mode, v);
         }
         let set = |dst: &mut f64, v: Option<f64>| {
             if let Some(v) = v {
@@ -623,6 +653,10 @@ impl ModelConfig {
         };
         set(&mut m.contention, self.contention);
         set(&mut m.reconcile_cpu, self.reconcile_cpu);
+        set(
+            &mut m.reconcile_remote_latency,
+            self.reconcile_remote_latency,
+        );
         set(&mut m.cpu_speed, self.cpu_speed);
         set(&mut m.remote_get_latency, self.remote_get_latency);
         set(&mut m.remote_write_latency, self.remote_write_latency);
@@ -675,6 +709,7 @@ mod tests {
             cpu_per_apply_fake: 0.005,
             contention: 0.00729,
             reconcile_cpu: 0.11,
+            reconcile_remote_latency: 0.0,
             remote_get_latency: 0.016,
             remote_write_latency: 0.005,
             hub_write_latency: 0.004,
@@ -694,6 +729,7 @@ mod tests {
                 cores: 3,
                 cpu_speed: 1.3,
                 hub_qps: Some(5.0),
+                reconcile_remote_latency: 3.0,
                 ..m4
             },
             "c5.9xlarge" => CostModel {
@@ -703,6 +739,7 @@ mod tests {
                 spoke_capacity: Some(700.0),
                 hub_capacity: Some(800.0),
                 hub_qps: Some(5.0),
+                reconcile_remote_latency: 3.0,
                 ..m4
             },
             "laptop" => CostModel {
@@ -863,6 +900,12 @@ mod tests {
 
     #[test]
     fn fake_apply_and_fake_spokes_go_together() {
+        let both = ModelConfig {
+            apply: Some(ApplyMode::Fake),
+            spokes: Some(SpokeMode::PerCluster),
+            ..Default::default()
+        };
+        assert!(both.resolve().unwrap_err().contains("disagree"));
         let fake = ModelConfig {
             apply: Some(ApplyMode::Fake),
             ..Default::default()

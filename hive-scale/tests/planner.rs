@@ -57,6 +57,12 @@ async fn the_recommended_configuration_is_confirmed_by_the_sweep() {
         cores.windows(2).all(|w| w[0] <= w[1]),
         "cheapest first: {cores:?}"
     );
+    // Whatever is cheaper than the chosen one was run and turned down by the simulation.
+    for c in candidates {
+        if c["total_cores"].as_u64() < chosen["total_cores"].as_u64() {
+            assert_eq!(c["confirmed"]["meets"], false, "{c:#}");
+        }
+    }
     // The sweep: the same fleet planned with the chosen configuration meets the targets.
     let n = |k: &str| chosen[k].as_u64().unwrap().to_string();
     let (code, planned) = json(&[
@@ -169,19 +175,20 @@ async fn hubs_split_the_fleet() {
     assert!((2.4..=3.6).contains(&speedup), "{speedup}");
 }
 
-/// The calibration round trip: the embedded hub runs with costs the fitter is not told, a
-/// recording of it is fitted, and the fitted preset predicts the same hub at other worker
-/// counts within 15%.
+/// The calibration round trip: the embedded hub runs two clustersync replicas with costs the
+/// fitter is not told (CPU per apply, latencies, the helper's wait, contention), a recording
+/// of it is fitted with only the cores per pod given, and the fitted preset predicts the same
+/// hub at other worker counts within 15%.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calibration_recovers_a_hub_it_was_not_told() {
     let dir = tempfile::tempdir().unwrap();
     let hidden = dir.path().join("hidden.yaml");
     std::fs::write(
         &hidden,
-        "name: hidden\nreplicas: 1\nworkers: 6\ncores: 4\ncpu_speed: 1.0\napply_mode: client-side\n\
+        "name: hidden\nreplicas: 2\nworkers: 6\ncores: 4\ncpu_speed: 1.0\napply_mode: client-side\n\
          spokes: per-cluster\ncpu_per_apply_client_side: 0.06\ncpu_per_apply_server_side: 0.01\n\
-         cpu_per_apply_fake: 0.002\ncontention: 0.01\nreconcile_cpu: 0.015\nremote_get_latency: 0.03\n\
-         remote_write_latency: 0.01\nhub_write_latency: 0.006\nspoke_capacity: 0\nhub_capacity: 0\nhub_qps: 0\n",
+         cpu_per_apply_fake: 0.002\ncontention: 0.01\nreconcile_cpu: 0.015\nreconcile_remote_latency: 0.5\nremote_get_latency: 0.03\n\
+         remote_write_latency: 0.01\nhub_write_latency: 0.006\nspoke_capacity: 0\nhub_capacity: 0\nhub_qps: 5\n",
     )
     .unwrap();
     let scenario = dir.path().join("calibration.yaml");
@@ -230,6 +237,14 @@ async fn calibration_recovers_a_hub_it_was_not_told() {
     assert_eq!(fit.code, 0, "{}", fit.stderr);
     let text = std::fs::read_to_string(&fitted).unwrap();
     assert!(text.contains("apply_mode: client-side"), "{text}");
+    assert!(
+        text.contains("\nreplicas: 2\n"),
+        "the replicas from the pods: {text}"
+    );
+    assert!(
+        text.contains("\nworkers: 6\n"),
+        "workers per replica: {text}"
+    );
     println!("{text}");
     for workers in ["3", "12"] {
         let rate = |preset: &std::path::Path| {
@@ -267,10 +282,41 @@ async fn calibration_recovers_a_hub_it_was_not_told() {
             "{workers} workers: hidden {truth:.1}/s, fitted {predicted:.1}/s\n{text}"
         );
     }
+    // Without --cores, or with too few for the CPU seen: one error line each.
+    let no_cores = run_bin(&["plan", "--calibrate", recording.to_str().unwrap()], &[]).await;
+    assert_eq!(no_cores.code, 2);
+    assert!(no_cores.one_error_line().contains("--cores"));
+    let too_few = run_bin(
+        &[
+            "plan",
+            "--calibrate",
+            recording.to_str().unwrap(),
+            "--cores",
+            "1",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(too_few.code, 2);
+    assert!(
+        too_few.one_error_line().contains("cores were busy"),
+        "{}",
+        too_few.stderr
+    );
     // A recording without the queries the fit needs is one error line.
     let empty = dir.path().join("empty.jsonl");
     std::fs::write(&empty, "").unwrap();
-    let bad = run_bin(&["plan", "--calibrate", empty.to_str().unwrap()], &[]).await;
+    let bad = run_bin(
+        &[
+            "plan",
+            "--calibrate",
+            empty.to_str().unwrap(),
+            "--cores",
+            "4",
+        ],
+        &[],
+    )
+    .await;
     assert_eq!(bad.code, 2);
     bad.one_error_line();
 }

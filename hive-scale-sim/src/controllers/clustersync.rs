@@ -3,7 +3,7 @@
 
 use super::clusterdeployment::set_condition;
 use super::runner::{Reconciler, Requeue};
-use super::{Replica, Sim, annotation_true, defs, labels_of, meta_str};
+use super::{ApplyTarget, Replica, Sim, annotation_true, defs, labels_of, meta_str};
 use crate::apiserver::store::{Obj, WriteOptions};
 use crate::metrics::labels;
 use futures::future::BoxFuture;
@@ -133,13 +133,12 @@ pub async fn apply_set(
     replica: &Replica,
     controller: &str,
     set: &MatchedSet,
-    cd_key: &str,
-    fake: bool,
+    target: ApplyTarget<'_>,
 ) -> Result<(), String> {
     let cache = sim.set_cache(set.name(), set.generation(), &set.obj);
-    let writer = format!("{}@{cd_key}", set.name());
+    let writer = format!("{}@{}", set.name(), target.cluster);
     for r in &cache.resources {
-        sim.apply_resource(replica, controller, r, (&writer, cd_key), fake)
+        sim.apply_resource(replica, controller, r, &writer, target)
             .await?;
     }
     Ok(())
@@ -241,6 +240,16 @@ impl ClusterSyncController {
             return (Requeue::Done, "skipped-sync");
         }
         self.replica().cores.run(sim.model.reconcile_cpu()).await;
+        // A real spoke's reconcile builds a new resource helper, which fetches the spoke's
+        // OpenAPI schema for client-side apply's merge: a wait that holds the worker, not a
+        // core.
+        if !annotation_true(&cd, FAKE_CLUSTER)
+            && sim.model.apply_mode == crate::model::ApplyMode::ClientSide
+        {
+            sim.clock
+                .sleep(Duration::from_secs_f64(sim.model.reconcile_remote_latency))
+                .await;
+        }
         let Some(cs) = self.clustersync(&ns, &name, &cd).await else {
             // A fresh ClusterSync: Hive returns and comes back at once.
             return (Requeue::Soon, "clustersync-created");
@@ -376,7 +385,19 @@ impl ClusterSyncController {
         old: Option<&Value>,
     ) -> (Value, Option<String>) {
         let sim = &self.sim;
-        let mut result = apply_set(sim, self.replica(), NAME, set, &c.key, c.fake).await;
+        // New to this cluster, or a new generation: its own API server has never seen this
+        // content (a shared spoke may have, from another cluster).
+        let first = str_field(old, "result") != Some("Success")
+            || old
+                .and_then(|o| o.get("observedGeneration"))
+                .and_then(Value::as_i64)
+                != Some(set.generation());
+        let target = ApplyTarget {
+            cluster: &c.key,
+            fake: c.fake,
+            first,
+        };
+        let mut result = apply_set(sim, self.replica(), NAME, set, target).await;
         let refs = sim
             .set_cache(set.name(), set.generation(), &set.obj)
             .refs

@@ -282,15 +282,13 @@ impl SyncSetInstanceController {
         }
         sim.replicas[0].cores.run(sim.model.reconcile_cpu()).await;
         let fake = super::annotation_true(&cd, FAKE_CLUSTER);
-        let result = apply_set(
-            sim,
-            &sim.replicas[0],
-            SYNCSETINSTANCE,
-            &set,
-            &format!("{ns}/{cd_name}"),
+        let cluster = format!("{ns}/{cd_name}");
+        let target = super::ApplyTarget {
+            cluster: &cluster,
             fake,
-        )
-        .await;
+            first: false,
+        };
+        let result = apply_set(sim, &sim.replicas[0], SYNCSETINSTANCE, &set, target).await;
         let ok = result.is_ok();
         let mut new_status = status.clone();
         new_status["applied"] = ok.into();

@@ -74,6 +74,17 @@ type ApplyMetric = (
     prometheus_client::metrics::histogram::Histogram,
 );
 
+/// Where one apply goes.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyTarget<'a> {
+    /// The cluster, `namespace/name`.
+    pub cluster: &'a str,
+    /// It is a fake cluster (Hive's fake-cluster helper).
+    pub fake: bool,
+    /// The set is new to the cluster (or changed since it last applied there).
+    pub first: bool,
+}
+
 /// One process running the sync controller: a clustersync pod (`hive-clustersync-N`), or
 /// hive-controllers in the 2020 pipeline. Its applies share its cores and saturate it, not
 /// the other replicas.
@@ -553,8 +564,12 @@ impl Sim {
         replica: &Replica,
         controller: &str,
         resource: &CachedResource,
-        (writer, cluster): (&str, &str),
-        fake: bool,
+        writer: &str,
+        ApplyTarget {
+            cluster,
+            fake,
+            first,
+        }: ApplyTarget<'_>,
     ) -> Result<(), String> {
         let start = self.clock.elapsed();
         let in_flight = replica.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -591,8 +606,15 @@ impl Sim {
                     Some(s) => s.apply(&resource.value, &resource.key, resource.hash, writer),
                     None => Ok(false),
                 };
-                // Server-side apply always sends the patch; client-side only when something changed.
-                if mode == ApplyMode::ServerSide || changed.as_ref().is_ok_and(|c| *c) {
+                // Server-side apply always sends the patch; client-side only when something
+                // changed. The stored spoke stands for every cluster: on per-cluster spokes a
+                // cluster's own server has not seen content new to that cluster.
+                let per_cluster_first =
+                    first && self.model.spokes == crate::model::SpokeMode::PerCluster;
+                if mode == ApplyMode::ServerSide
+                    || per_cluster_first
+                    || changed.as_ref().is_ok_and(|c| *c)
+                {
                     let method = if mode == ApplyMode::ServerSide {
                         "PATCH"
                     } else {

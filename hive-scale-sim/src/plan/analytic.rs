@@ -12,6 +12,9 @@ use crate::model::{ApplyMode, CostModel, FAKE_APPLY_MS, SpokeMode};
 use hive_scale_core::api::Pipeline;
 use serde::Serialize;
 
+/// Hive's mean interval between two full re-applies of a cluster: 2 h plus a random 0-10%.
+pub const REAPPLY_EVERY: f64 = 7200.0 * 1.05;
+
 /// A fleet: what every replica's clusters carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fleet {
@@ -35,34 +38,61 @@ pub struct Estimate {
     pub reapply_seconds: f64,
     /// Seconds for the first sync of every pair (each cluster's ClusterSync created first).
     pub first_sync_seconds: f64,
-    /// Seconds for one new SelectorSyncSet to reach every cluster.
+    /// Seconds for one new SelectorSyncSet to reach every cluster while the steady re-applies
+    /// run beside it (they take `reapply_load` of the replica).
     pub new_set_seconds: f64,
-    /// Seconds for a new cluster to get every set, on an otherwise idle replica.
+    /// The same on an idle hub.
+    pub new_set_idle_seconds: f64,
+    /// Seconds for a new cluster to get every set while the steady re-applies run.
     pub new_cluster_seconds: f64,
+    /// The share of the busiest replica's capacity the steady re-applies take (a full
+    /// re-apply every 2 h plus Hive's mean 5% jitter); 1 or more: it never keeps up.
+    pub reapply_load: f64,
     /// Mean cores busy per replica while re-applying.
     pub cores_busy_per_replica: f64,
+    /// What sets the re-apply rate.
+    pub limited_by: Limit,
 }
 
-/// The busiest of `replicas` shards of `clusters` clusters under UID hashing.
+/// The busiest of `replicas` shards of `clusters` clusters under UID hashing: its expected
+/// size.
 pub fn busiest_shard(clusters: usize, replicas: usize) -> usize {
+    // The expected largest of `replicas` near-normal counts: mean plus sigma * sqrt(2 ln r).
+    shard_bound(
+        clusters,
+        replicas,
+        (2.0 * (replicas.max(1) as f64).ln()).sqrt(),
+    )
+}
+
+/// A size the busiest shard stays under but rarely (mean plus three standard deviations of a
+/// shard, about one fleet in a hundred at ten replicas): what a confirmation should plan for.
+pub fn busiest_shard_bound(clusters: usize, replicas: usize) -> usize {
+    shard_bound(clusters, replicas, 3.0)
+}
+
+fn shard_bound(clusters: usize, replicas: usize, sigmas: f64) -> usize {
     if replicas <= 1 {
         return clusters;
     }
-    // The expected largest of `replicas` near-normal counts: mean plus sigma * sqrt(2 ln r).
     let (n, p) = (clusters as f64, 1.0 / replicas as f64);
     let mean = n * p;
-    let spread = (2.0 * (replicas as f64).ln()).sqrt();
-    (mean + spread * (n * p * (1.0 - p)).sqrt())
+    (mean + sigmas * (n * p * (1.0 - p)).sqrt())
         .ceil()
         .min(n)
         .max(1.0) as usize
 }
 
 /// Mean wait of one apply that holds no core: spoke round trips, or the fake helper's sleep.
-fn apply_wait(m: &CostModel) -> f64 {
+/// `first`: the content is new to the cluster.
+fn apply_wait(m: &CostModel, first: bool) -> f64 {
     match m.apply_mode {
-        // Client-side apply reads first and writes only what changed; the planner's clusters
-        // are clones of one spoke whose content the first cluster already wrote.
+        // Client-side apply reads first and writes only what changed: content new to a
+        // cluster's own API server (per-cluster spokes); on a shared spoke the first cluster
+        // wrote it for all the others.
+        ApplyMode::ClientSide if first && m.spokes == SpokeMode::PerCluster => {
+            m.remote_get_latency + m.remote_write_latency
+        }
         ApplyMode::ClientSide => m.remote_get_latency,
         ApplyMode::ServerSide => m.remote_write_latency,
         ApplyMode::Fake => {
@@ -92,19 +122,34 @@ struct Job {
     writes_after: f64,
 }
 
+/// What one kind of job writes to the hub: in all, and after its last apply.
+#[derive(Debug, Clone, Copy)]
+struct Writes {
+    all: f64,
+    after: f64,
+}
+
 impl Job {
-    fn new(m: &CostModel, applies: usize, hub_writes: f64, reconciles: f64) -> Self {
-        // A full sync writes status and lease after its applies, a new set only the status.
-        let writes_after = hub_writes.min(if applies > 0 { 2.0 } else { 0.0 });
+    /// `reconciles` reconciles of one cluster applying `applies` resources (`first`: new to
+    /// the cluster), writing `writes` to the hub.
+    fn new(m: &CostModel, applies: usize, writes: Writes, reconciles: f64, first: bool) -> Self {
         let applies = applies as f64;
         // Every worker in an apply at once is the saturated case the drain spends its time in.
         let per_apply = m.apply_cpu_in(m.apply_mode, m.workers).as_secs_f64();
+        // A real spoke's reconcile first builds a resource helper (the OpenAPI schema fetch).
+        let helper = if m.apply_mode == ApplyMode::ClientSide {
+            m.reconcile_remote_latency
+        } else {
+            0.0
+        };
         Self {
             cpu: applies * per_apply + reconciles * m.reconcile_cpu().as_secs_f64(),
-            wait: applies * apply_wait(m) + hub_writes * m.hub_write_latency,
+            wait: applies * apply_wait(m, first)
+                + writes.all * m.hub_write_latency
+                + reconciles * helper,
             applies,
-            hub_writes,
-            writes_after,
+            hub_writes: writes.all,
+            writes_after: writes.after,
         }
     }
 }
@@ -125,24 +170,59 @@ fn replica_throughput(job: &Job, workers: usize, cores: usize) -> (f64, f64) {
 
 /// Jobs per second of the whole fleet of `replicas` replicas, with the shared spoke's, the
 /// hub's and the client limiter's caps; and each replica's cores busy.
-fn fleet_throughput(m: &CostModel, job: &Job) -> (f64, f64) {
-    let (per_replica, _) = replica_throughput(job, m.workers, m.cores);
+fn fleet_throughput(m: &CostModel, job: &Job) -> (f64, f64, Limit) {
+    let (per_replica, busy) = replica_throughput(job, m.workers, m.cores);
     let mut x = per_replica * m.replicas as f64;
+    // Most of the cores busy: they are what a replica waits for; else its workers are.
+    let mut limit = if busy >= 0.85 * m.cores as f64 {
+        Limit::Cores
+    } else {
+        Limit::Workers
+    };
     if m.spokes == SpokeMode::Shared
         && let Some(cap) = m.spoke_capacity
     {
         let requests = job.applies * spoke_requests_per_apply(m);
-        if requests > 0.0 {
-            x = x.min(cap / requests);
+        if requests > 0.0 && cap / requests < x {
+            (x, limit) = (cap / requests, Limit::SharedSpoke);
         }
     }
     if job.hub_writes > 0.0
         && let Some(cap) = m.hub_capacity
+        && cap / job.hub_writes < x
     {
-        x = x.min(cap / job.hub_writes);
+        (x, limit) = (cap / job.hub_writes, Limit::HubApi);
     }
     let busy = (x / m.replicas as f64 * job.cpu).min(m.cores as f64);
-    (x, busy)
+    (x, busy, limit)
+}
+
+/// What sets a configuration's re-apply rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Limit {
+    /// The replica's cores are (nearly) all busy.
+    Cores,
+    /// Cores are left idle: more workers would use them.
+    Workers,
+    /// The controllers' client rate towards the hub (`hub_qps`, per replica).
+    HubClient,
+    /// The one shared spoke's API server.
+    SharedSpoke,
+    /// The hub's API server.
+    HubApi,
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Cores => "cores",
+            Self::Workers => "workers",
+            Self::HubClient => "hub client QPS",
+            Self::SharedSpoke => "shared spoke",
+            Self::HubApi => "hub API",
+        })
+    }
 }
 
 /// What the closed form predicts for `fleet` under `m` (today's pipeline).
@@ -154,30 +234,94 @@ pub fn estimate(m: &CostModel, fleet: Fleet) -> Estimate {
     // shared evenly, the busiest replica has more than its part; and no faster than its
     // client lets the jobs write to the hub.
     let time = |job: &Job| {
-        let (x, busy) = fleet_throughput(m, job);
+        let (x, busy, limit) = fleet_throughput(m, job);
         let share = busiest as f64 * m.replicas as f64 / x.max(1e-12);
-        (share.max(paced(m, busiest, job)), busy)
+        let paced = paced(m, busiest, job);
+        if paced > share {
+            (paced, busy, Limit::HubClient)
+        } else {
+            (share, busy, limit)
+        }
     };
-    // A full re-apply: every set, the status and the lease written.
-    let full = Job::new(m, pairs, 2.0, 1.0);
-    let (reapply, busy) = time(&full);
+    // A full re-apply: every set again, unchanged; the status stays as it was and only the
+    // lease is renewed.
+    let full = Job::new(
+        m,
+        pairs,
+        Writes {
+            all: 1.0,
+            after: 1.0,
+        },
+        1.0,
+        false,
+    );
+    let (reapply, busy, limited_by) = time(&full);
     // The first sync: a reconcile that creates the ClusterSync (one write), then the above.
-    let first = Job::new(m, pairs, 3.0, 2.0);
-    let (first_sync, _) = time(&first);
+    let first = Job::new(
+        m,
+        pairs,
+        Writes {
+            all: 3.0,
+            after: 2.0,
+        },
+        2.0,
+        true,
+    );
+    let (first_sync, _, _) = time(&first);
     // A new set: each cluster reconciles once, applies the set's resources, writes status.
-    let new_set = Job::new(m, fleet.resources, 1.0, 1.0);
-    let (fan_out, _) = time(&new_set);
-    // A new cluster alone: the ClusterSync created, then everything.
-    let creation = Job::new(m, 0, 1.0, 1.0);
+    let new_set = Job::new(
+        m,
+        fleet.resources,
+        Writes {
+            all: 1.0,
+            after: 1.0,
+        },
+        1.0,
+        true,
+    );
+    let (fan_out, _, _) = time(&new_set);
+    // A new cluster alone: the ClusterSync created, then everything, new to it.
+    let creation = Job::new(
+        m,
+        0,
+        Writes {
+            all: 1.0,
+            after: 0.0,
+        },
+        1.0,
+        false,
+    );
+    let everything = Job::new(
+        m,
+        pairs,
+        Writes {
+            all: 2.0,
+            after: 2.0,
+        },
+        1.0,
+        true,
+    );
     let applies = (fleet.clusters * pairs) as f64;
+    // New work shares the replica with the re-applies that keep coming (processor sharing):
+    // it gets what they leave.
+    let load = reapply / REAPPLY_EVERY;
+    let stretch = if load < 1.0 {
+        1.0 / (1.0 - load)
+    } else {
+        f64::INFINITY
+    };
+    let new_set_idle = fan_out + one(m, &new_set);
     Estimate {
         busiest_replica_clusters: busiest,
         applies_per_second: applies / reapply.max(1e-12),
         reapply_seconds: reapply + one(m, &full),
         first_sync_seconds: first_sync + one(m, &first),
-        new_set_seconds: fan_out + one(m, &new_set),
-        new_cluster_seconds: one(m, &creation) + one(m, &full),
+        new_set_seconds: new_set_idle * stretch,
+        new_set_idle_seconds: new_set_idle,
+        new_cluster_seconds: (one(m, &creation) + one(m, &everything)) * stretch,
+        reapply_load: load,
         cores_busy_per_replica: busy,
+        limited_by,
     }
 }
 
@@ -225,8 +369,10 @@ mod tests {
                 resources: 10,
             },
         );
-        // 600 applies one after another: about 600 x (0.267 / 1.3 + 0.016) s.
-        let expected = 600.0 * (0.267 / 1.3 + 0.016);
+        // 600 applies one after another, about 600 x (0.267 / 1.3 + 0.016) s, after two
+        // reconciles (the ClusterSync's creation, then the sets) that each fetch the spoke's
+        // schema for 3 s.
+        let expected = 600.0 * (0.267 / 1.3 + 0.016) + 2.0 * 3.0;
         assert!(
             (e.new_cluster_seconds / expected - 1.0).abs() < 0.05,
             "{e:?}"

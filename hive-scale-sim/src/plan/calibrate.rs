@@ -33,8 +33,13 @@ pub struct Observed {
     pub reconciles_per_second: f64,
     /// Applies in flight (Little's law: rate times duration).
     pub applies_in_flight: f64,
-    /// Workers of the sync controller, when the recording has them.
+    /// Workers of the sync controller in all its replicas, when the recording has them.
     pub workers: Option<usize>,
+    /// Replicas of the sync controller: its queue's distinct pods (1 when unlabelled).
+    pub replicas: usize,
+    /// Seconds a worker spends per reconcile outside its applies (Little's law: workers not
+    /// in an apply, over reconciles per second), when the workers are known.
+    pub outside_applies_per_reconcile: Option<f64>,
     /// Mean GET latency to the spokes, when there were GETs (client-side apply).
     pub remote_get_latency: Option<f64>,
     /// Mean write latency to the spokes, when there were writes.
@@ -85,6 +90,7 @@ pub enum CalibrateError {
 }
 
 const APPLIED: &str = "resources_applied_rate";
+const QUEUE: &str = "workqueue_depth";
 const CPU: &str = "sync_cores_busy";
 const APPLY_SECONDS: &str = "apply_duration_mean";
 const RECONCILES: &str = "reconcile_rate";
@@ -113,6 +119,14 @@ fn sync_series(labels: &BTreeMap<String, String>) -> bool {
     labels.get("controller").is_none_or(|c| {
         let c = c.to_ascii_lowercase();
         c.contains("clustersync") || c.contains("syncsetinstance")
+    })
+}
+
+/// Whether a queue series (labelled `name`) is the sync controller's.
+fn sync_series_named(labels: &BTreeMap<String, String>) -> bool {
+    labels.get("name").is_some_and(|n| {
+        let n = n.to_ascii_lowercase();
+        n.contains("clustersync") || n.contains("syncsetinstance")
     })
 }
 
@@ -185,6 +199,17 @@ pub fn calibrate(rec: &Recording, base: &CostModel) -> Result<Calibration, Calib
             .find(|(l, _)| l.get("controller").is_some_and(|_| sync_series(l)))
             .map(|(_, w)| w.round() as usize)
     });
+    // Replicas: the sync queue's distinct pods (a single pod's series carry none).
+    let replicas = rec
+        .snapshots
+        .iter()
+        .filter_map(|s| values(s, QUEUE))
+        .flat_map(|v| v.into_iter())
+        .filter(|(l, _)| l.get("name").is_some_and(|_| sync_series_named(l)))
+        .filter_map(|(l, _)| l.get("pod").cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        .max(1);
     let latency = |query: &str, methods: &[&str]| {
         values(last, query).and_then(|v| {
             mean(
@@ -203,6 +228,9 @@ pub fn calibrate(rec: &Recording, base: &CostModel) -> Result<Calibration, Calib
         (None, None) => ApplyMode::Fake,
     };
     let in_flight = x * apply_seconds;
+    let outside = workers
+        .filter(|_| reconciles > 0.0)
+        .map(|w| ((w as f64 - in_flight) / reconciles).max(0.0));
     let observed = Observed {
         snapshots: steady.len(),
         applies_per_second: x,
@@ -211,11 +239,23 @@ pub fn calibrate(rec: &Recording, base: &CostModel) -> Result<Calibration, Calib
         reconciles_per_second: reconciles,
         applies_in_flight: in_flight,
         workers,
+        replicas,
+        outside_applies_per_reconcile: outside,
         remote_get_latency: get,
         remote_write_latency: write,
         hub_write_latency: hub_write,
         apply_mode,
     };
+    let capacity = (base.cores * replicas) as f64;
+    if cores_busy > capacity * 1.05 {
+        return Err(CalibrateError::Invalid {
+            path,
+            reason: format!(
+                "{cores_busy:.1} cores were busy, more than the {capacity} that {replicas} replica(s) of --cores {} have: give the cores each clustersync pod has",
+                base.cores
+            ),
+        });
+    }
     let model = fit(base, &observed, &rec.path);
     model.validate().map_err(|reason| CalibrateError::Invalid {
         path: path.clone(),
@@ -240,14 +280,11 @@ fn fit(base: &CostModel, o: &Observed, path: &std::path::Path) -> CostModel {
     } else if m.spokes == SpokeMode::Fake {
         m.spokes = SpokeMode::PerCluster;
     }
+    m.replicas = o.replicas;
     if let Some(w) = o.workers {
         m.workers = (w / m.replicas.max(1)).max(1);
     }
-    let base_apply = match o.apply_mode {
-        ApplyMode::ClientSide => base.cpu_per_apply_client_side,
-        ApplyMode::ServerSide => base.cpu_per_apply_server_side,
-        ApplyMode::Fake => base.cpu_per_apply_fake,
-    };
+    let base_apply = base.cpu_per_apply(o.apply_mode);
     let ratio = if base_apply > 0.0 {
         base.reconcile_cpu / base_apply
     } else {
@@ -262,12 +299,17 @@ fn fit(base: &CostModel, o: &Observed, path: &std::path::Path) -> CostModel {
     };
     // Costs in this hub's core-seconds.
     m.cpu_speed = 1.0;
-    match o.apply_mode {
-        ApplyMode::ClientSide => m.cpu_per_apply_client_side = per_apply,
-        ApplyMode::ServerSide => m.cpu_per_apply_server_side = per_apply,
-        ApplyMode::Fake => m.cpu_per_apply_fake = per_apply,
-    }
+    m.set_cpu_per_apply(o.apply_mode, per_apply);
     m.reconcile_cpu = per_apply * ratio;
+    // What is left of a worker's time outside its applies, once the reconcile's own CPU and
+    // its hub writes (the status, and the lease or the ClusterSync's creation: 1.5 on
+    // average over a first sync) are taken out, is the wait for the spoke's resource helper.
+    if let Some(outside) = o.outside_applies_per_reconcile
+        && o.apply_mode != ApplyMode::Fake
+    {
+        let hub = o.hub_write_latency.unwrap_or(m.hub_write_latency);
+        m.reconcile_remote_latency = (outside - m.reconcile_cpu - 1.5 * hub).max(0.0);
+    }
     // Measured latencies include any queueing at the servers, so the servers' capacities are
     // left unlimited rather than counted twice.
     if let Some(v) = o.remote_get_latency {

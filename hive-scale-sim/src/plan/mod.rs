@@ -39,6 +39,13 @@ pub struct PlanConfig {
     pub max_duration: Duration,
     /// After the initial drain, add one set and time its fan-out.
     pub probe_new_set: bool,
+    /// Adopt the clusters one by one, evenly over this span, instead of all at time zero: a
+    /// fleet that grew, whose full re-applies are spread over the interval rather than
+    /// bunched.
+    pub adopt_over: Option<Duration>,
+    /// Probe while the second round of full re-applies runs (instead of on a quiet fleet),
+    /// and adopt one more cluster at the same moment to time its first sync.
+    pub probe_under_load: bool,
     /// Seed of jitter and fake-apply draws.
     pub seed: u64,
 }
@@ -54,6 +61,8 @@ impl PlanConfig {
             sample_every: Duration::from_secs(60),
             max_duration: Duration::from_secs(7 * 24 * 3600),
             probe_new_set: true,
+            adopt_over: None,
+            probe_under_load: false,
             seed: 1,
         }
     }
@@ -141,6 +150,9 @@ pub struct PlanResult {
     /// Modeled seconds for one new SelectorSyncSet to reach every cluster; `None` when it never
     /// did, or when it was not measured ([`new_set_measured`](Self::new_set_measured)).
     pub new_set_seconds: Option<f64>,
+    /// With [`PlanConfig::probe_under_load`]: modeled seconds for a cluster adopted at the
+    /// probe to get every set.
+    pub new_cluster_seconds: Option<f64>,
     /// Whether one full re-apply of everything fits in the 2h interval.
     pub reapply_fits_2h: bool,
     /// Mean modeled cores busy while draining.
@@ -175,8 +187,17 @@ async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
     let sim = new_sim(&cfg);
     let fixture = SelectorSyncSetFixture::new().configmaps(cfg.configmaps);
     create_sets(&sim, &fixture, 0, cfg.selectorsyncsets)?;
-    adopt_fleet(&sim, &cfg)?;
-    let hive = SimulatedHive::start(sim.clone());
+    let hive = match cfg.adopt_over {
+        None => {
+            adopt_fleet(&sim, &cfg)?;
+            SimulatedHive::start(sim.clone())
+        }
+        Some(span) => {
+            let hive = SimulatedHive::start(sim.clone());
+            adopt_spread(&sim, &cfg, span);
+            hive
+        }
+    };
     let pairs = (cfg.clusters * cfg.selectorsyncsets) as u64;
     let (drained_at, series) = drain(&sim, &hive, &cfg, pairs).await;
     let at_drain = Snapshot::take(&sim);
@@ -250,6 +271,20 @@ fn create_sets(
 /// and reachable); for the 2020 pipeline also every SyncSetInstance (its "day two" state).
 fn adopt_fleet(sim: &Sim, cfg: &PlanConfig) -> Result<(), String> {
     adopt_clusters(sim, cfg, 1..=cfg.clusters as u32)
+}
+
+/// Adopts the fleet one clone at a time, evenly over `span`, beside the running controllers.
+fn adopt_spread(sim: &Arc<Sim>, cfg: &PlanConfig, span: Duration) {
+    let (sim, cfg) = (sim.clone(), cfg.clone());
+    let every = span / cfg.clusters.max(1) as u32;
+    tokio::spawn(async move {
+        for i in 1..=cfg.clusters as u32 {
+            if let Err(e) = adopt_clusters(&sim, &cfg, i..=i) {
+                tracing::warn!(error = %e, "the planner could not adopt clone {i}");
+            }
+            sim.clock.sleep(every).await;
+        }
+    });
 }
 
 /// Adopts clones `range`, installed and reachable (see [`adopt_fleet`]).
@@ -356,29 +391,101 @@ async fn probe_new_set(
     fixture: &SelectorSyncSetFixture,
     cfg: &PlanConfig,
     pairs: u64,
-) -> Result<Option<f64>, String> {
+) -> Result<Probe, String> {
     let clock = &sim.clock;
-    // A new set comes at some moment of a quiet fleet, not the instant the first sync ends:
-    // let the controllers finish what they were writing and their client refill its burst.
-    let settle = clock.elapsed() + cfg.max_duration;
-    while hive.pending() > 0 && clock.elapsed() < settle {
-        clock.sleep(Duration::from_secs(1)).await;
-    }
-    if let Some(qps) = cfg.model.hub_qps {
+    if cfg.probe_under_load {
+        // The middle of the second round of re-applies: each cluster comes due 2 h (plus
+        // jitter) after it first synced, so the round runs as long as the first sync did.
+        let drained = clock.elapsed().as_secs_f64();
+        let at = analytic::REAPPLY_EVERY + drained / 2.0;
         clock
-            .sleep(Duration::from_secs_f64(
-                f64::from(crate::model::HUB_CLIENT_BURST) / qps,
-            ))
+            .sleep(Duration::from_secs_f64((at - drained).max(0.0)))
             .await;
+    } else {
+        // A new set comes at some moment of a quiet fleet, not the instant the first sync
+        // ends: let the controllers finish what they were writing and their client refill
+        // its burst.
+        let settle = clock.elapsed() + cfg.max_duration;
+        while hive.pending() > 0 && clock.elapsed() < settle {
+            clock.sleep(Duration::from_secs(1)).await;
+        }
+        if let Some(qps) = cfg.model.hub_qps {
+            clock
+                .sleep(Duration::from_secs_f64(
+                    f64::from(crate::model::HUB_CLIENT_BURST) / qps,
+                ))
+                .await;
+        }
     }
     create_sets(sim, fixture, cfg.selectorsyncsets, 1)?;
     let start = clock.elapsed();
-    let target = pairs + cfg.clusters as u64;
-    let reached = || sim.counters.set_first_successes.load(Ordering::Relaxed) >= target;
-    while !reached() && clock.elapsed() < start + cfg.max_duration {
+    let mut target = pairs + cfg.clusters as u64;
+    let newcomer = cfg.clusters as u32 + 1;
+    if cfg.probe_under_load {
+        adopt_clusters(sim, cfg, newcomer..=newcomer)?;
+        // The newcomer's pairs, the new set's included.
+        target += cfg.selectorsyncsets as u64 + 1;
+    }
+    let set_name = fixture
+        .render_range(cfg.selectorsyncsets, 1)
+        .ok()
+        .and_then(|s| s.into_iter().next())
+        .and_then(|s| s.metadata.name);
+    let (mut set_at, mut cluster_at) = (None, None);
+    let synced = |n: u64| sim.counters.cluster_first_successes.load(Ordering::Relaxed) >= n;
+    while clock.elapsed() < start + cfg.max_duration {
+        let since = || clock.elapsed().saturating_sub(start).as_secs_f64();
+        if set_at.is_none() && sim.counters.set_first_successes.load(Ordering::Relaxed) >= target {
+            set_at = Some(since());
+        }
+        if cluster_at.is_none() && cfg.probe_under_load && synced(u64::from(newcomer)) {
+            cluster_at = Some(since());
+        }
+        if set_at.is_some() && (cluster_at.is_some() || !cfg.probe_under_load) {
+            break;
+        }
         clock.sleep(Duration::from_secs(1)).await;
     }
-    Ok(reached().then(|| clock.elapsed().saturating_sub(start).as_secs_f64()))
+    if cfg.probe_under_load && set_at.is_some() {
+        // The counter above also counted the newcomer's pairs: the new set's own fan-out is
+        // when it first succeeded on the last of the clusters that were there before.
+        set_at = set_name.and_then(|name| new_set_reached(sim, &name, cfg.clusters, start));
+    }
+    Ok(Probe {
+        new_set: set_at,
+        new_cluster: cluster_at,
+    })
+}
+
+/// Modeled seconds from `start` until the set `name` first succeeded on each of the clusters
+/// `1..=clusters`, from their ClusterSyncs; `None` if one has not.
+fn new_set_reached(sim: &Sim, name: &str, clusters: usize, start: Duration) -> Option<f64> {
+    let now = sim.clock.elapsed().as_secs_f64();
+    let plan = AdoptPlan::new(Vec::new());
+    let mut latest: f64 = 0.0;
+    for i in 1..=clusters as u32 {
+        let ns = plan.namespace_name(i);
+        let cs = sim
+            .hub
+            .get(&sim.def(defs::CSYNC), &ns, &plan.cd_name(i))
+            .ok()?;
+        let entries = cs.pointer("/status/selectorSyncSets")?.as_array()?;
+        let at = entries
+            .iter()
+            .find(|e| e.get("name").and_then(serde_json::Value::as_str) == Some(name))?
+            .get("firstSuccessTime")?
+            .as_str()?;
+        let ago = sim.clock.seconds_since(at)?;
+        latest = latest.max(now - ago);
+    }
+    Some((latest - start.as_secs_f64()).max(0.0))
+}
+
+/// What the probe timed: `None` when it did not happen within the limit (or was not asked).
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    new_set: Option<f64>,
+    new_cluster: Option<f64>,
 }
 
 /// The planner's answer from the counters at the drain.
@@ -387,8 +494,8 @@ fn result(
     sim: &Sim,
     drained_at: Option<Duration>,
     at_drain: &Snapshot,
-    // `None`: not measured; `Some(None)`: measured, and it never reached every cluster.
-    new_set: Option<Option<f64>>,
+    // `None`: not measured; a `Probe` holds `None` where it never finished.
+    new_set: Option<Probe>,
     series: Vec<Sample>,
     wall: Instant,
 ) -> PlanResult {
@@ -442,7 +549,8 @@ fn result(
         },
         drain_seconds: drained_at.map(|d| d.as_secs_f64()),
         new_set_measured: new_set.is_some(),
-        new_set_seconds: new_set.flatten(),
+        new_set_seconds: new_set.and_then(|p| p.new_set),
+        new_cluster_seconds: new_set.and_then(|p| p.new_cluster),
         reapply_fits_2h: drained_at.is_some_and(|d| d <= Duration::from_secs(7200)),
         cores_busy: at_drain.cpu / span,
         applies: sim.counters.applies.load(Ordering::Relaxed),
@@ -624,13 +732,13 @@ mod tests {
             // The simulation's drain is the first sync.
             let first_sync_rate = (240 * 100) as f64 / est.first_sync_seconds;
             let rate = first_sync_rate / sim.applies_per_second;
-            let new_set = est.new_set_seconds / sim.new_set_seconds.unwrap();
+            let new_set = est.new_set_idle_seconds / sim.new_set_seconds.unwrap();
             println!(
                 "{preset} {mode} {spokes} w{workers} r{replicas}: applies/s sim {:.1} closed {:.1} ({rate:.2}); new set sim {:.0}s closed {:.0}s ({new_set:.2})",
                 sim.applies_per_second,
                 first_sync_rate,
                 sim.new_set_seconds.unwrap(),
-                est.new_set_seconds
+                est.new_set_idle_seconds
             );
             if !(0.85..=1.15).contains(&rate) || !(0.75..=1.25).contains(&new_set) {
                 off.push(format!("{preset} {mode} w{workers} r{replicas}"));

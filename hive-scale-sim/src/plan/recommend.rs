@@ -7,7 +7,7 @@
 use super::analytic::{self, Estimate, Fleet};
 use super::{PlanConfig, plan};
 use crate::model::{CostModel, SpokeMode};
-use crate::pressure::{HubPressure, Verdict};
+use crate::pressure::HubPressure;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -99,12 +99,64 @@ pub struct Recommendation {
     pub hub: HubPressure,
     /// Configurations the closed form evaluated.
     pub searched: usize,
+    /// Whether the simulation was asked to confirm the candidates.
+    pub simulated: bool,
 }
 
-const WORKERS: [usize; 20] = [
-    1, 2, 3, 4, 5, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 75, 100, 125, 150, 200,
+/// Worker counts tried (every count up to 20, then in steps); cores are tried one by one.
+const WORKERS: [usize; 31] = [
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 25, 30, 35, 40, 50, 60,
+    75, 100, 125, 150, 200,
 ];
-const CORES: [usize; 16] = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 36, 48, 64, 72, 96, 128];
+/// Rounds of search, confirmation and correction before giving up.
+const CORRECTIONS: usize = 3;
+
+/// How far the simulation's figures came out above the closed form's, per target.
+#[derive(Debug, Clone, Copy)]
+struct Margin {
+    reapply: f64,
+    new_set: f64,
+    new_cluster: f64,
+}
+
+impl Default for Margin {
+    fn default() -> Self {
+        Self {
+            reapply: 1.0,
+            new_set: 1.0,
+            new_cluster: 1.0,
+        }
+    }
+}
+
+impl Margin {
+    fn widen(&mut self, predicted: &Estimate, seen: &Confirmation) {
+        let ratio = |seen: Option<f64>, predicted: f64| {
+            seen.map_or(1.0, |s| (s / predicted.max(1e-9)).max(1.0))
+        };
+        self.reapply = self
+            .reapply
+            .max(ratio(seen.reapply_seconds, predicted.reapply_seconds));
+        self.new_set = self
+            .new_set
+            .max(ratio(seen.new_set_seconds, predicted.new_set_seconds));
+        self.new_cluster = self.new_cluster.max(ratio(
+            seen.new_cluster_seconds,
+            predicted.new_cluster_seconds,
+        ));
+    }
+
+    /// The targets the closed form must meet for the simulation to meet `targets`.
+    fn tighten(&self, targets: &Targets) -> Targets {
+        let scale = |t: Option<Duration>, by: f64| t.map(|t| t.div_f64(by));
+        Targets {
+            fanout: scale(targets.fanout, self.new_set),
+            reapply: scale(targets.reapply, self.reapply),
+            new_cluster: scale(targets.new_cluster, self.new_cluster),
+        }
+    }
+}
+
 /// Hubs the search splits a fleet across at most.
 const SPLIT_AT_MOST: usize = 10_000;
 /// Candidates shown.
@@ -118,6 +170,15 @@ fn steps(list: &[usize], max: usize) -> Vec<usize> {
         v.push(max);
     }
     v
+}
+
+/// What the search minimizes, in order.
+fn cost(c: &Candidate) -> (usize, usize, usize) {
+    (c.total_cores, c.replicas, c.workers)
+}
+
+fn same_shape(a: &Candidate, b: &Candidate) -> bool {
+    cost(a) == cost(b) && a.cores == b.cores
 }
 
 fn meets(targets: &Targets, reapply: f64, new_set: f64, new_cluster: f64) -> bool {
@@ -138,7 +199,7 @@ fn search(
     let mut found = Vec::new();
     let mut searched = 0;
     for replicas in 1..=limits.max_replicas.max(1) {
-        for &cores in &steps(&CORES, limits.max_cores) {
+        for cores in 1..=limits.max_cores.max(1) {
             // The fewest workers that meet the targets on this shape; more only cost memory.
             for &workers in &steps(&WORKERS, limits.max_workers) {
                 searched += 1;
@@ -181,8 +242,9 @@ fn search(
 }
 
 /// Runs `c` on the virtual clock: its busiest replica's shard alone, with that replica's share
-/// of the shared spoke and the hub (replicas are otherwise independent), and one new cluster
-/// alone.
+/// of the shared spoke and the hub (replicas are otherwise independent); once for a full round
+/// of re-applies, once for a new set and a new cluster amid the steady re-applies of a fleet
+/// that grew over the interval.
 fn confirm(
     base: &CostModel,
     fleet: Fleet,
@@ -200,23 +262,33 @@ fn confirm(
     if m.spokes == SpokeMode::Shared {
         m.spoke_capacity = share(base.spoke_capacity);
     }
-    let mut cfg = PlanConfig::new(m.clone());
+    let mut cfg = PlanConfig::new(m);
+    // The busiest shard a fleet is likely to get, not just the expected one: the answer has
+    // to hold for the fleet the SRE has.
     (cfg.clusters, cfg.selectorsyncsets, cfg.configmaps) = (
-        c.predicted.busiest_replica_clusters,
+        analytic::busiest_shard_bound(fleet.clusters, c.replicas),
         fleet.sets,
         fleet.resources,
     );
     cfg.max_duration = limit_for(targets);
-    let shard = plan(&cfg)?;
-    let mut one = PlanConfig::new(m);
-    (one.clusters, one.selectorsyncsets, one.configmaps) = (1, fleet.sets, fleet.resources);
-    one.probe_new_set = false;
-    one.max_duration = limit_for(targets);
-    let alone = plan(&one)?;
+    // A full round: every cluster's sets at once, as after an outage or a restart.
+    let round = plan(&PlanConfig {
+        probe_new_set: false,
+        ..cfg.clone()
+    })?;
+    // The new set and a new cluster on a fleet that grew over the re-apply interval, so its
+    // re-applies run evenly beside them.
+    let grow = Duration::from_secs(7200);
+    let steady = plan(&PlanConfig {
+        adopt_over: Some(grow),
+        probe_under_load: true,
+        max_duration: grow + cfg.max_duration,
+        ..cfg
+    })?;
     let (reapply, new_set, new_cluster) = (
-        shard.drain_seconds,
-        shard.new_set_seconds,
-        alone.drain_seconds,
+        round.drain_seconds,
+        steady.new_set_seconds,
+        steady.new_cluster_seconds,
     );
     let ok = match (reapply, new_set, new_cluster) {
         (Some(r), Some(n), Some(c)) => meets(targets, r, n, c),
@@ -260,32 +332,104 @@ pub fn recommend(
     }
     base.validate()?;
     let guidance_hubs = HubPressure::hubs_needed(fleet.clusters, fleet.sets, base.pipeline);
+    let refuse = |searched, why: String| Recommendation {
+        clusters_per_hub: fleet.clusters,
+        hubs: 1,
+        within_limits: false,
+        split_because: Some(why),
+        candidates: Vec::new(),
+        chosen: None,
+        hub: HubPressure::estimate(fleet.clusters, fleet.sets, base.pipeline),
+        searched,
+        simulated: simulate,
+    };
+    // A new cluster's sets are applied one after another by one worker: no configuration and no
+    // split makes that faster than on an idle hub.
+    if let Some(target) = targets.new_cluster {
+        let alone = analytic::estimate(
+            base,
+            Fleet {
+                clusters: 1,
+                ..fleet
+            },
+        )
+        .new_cluster_seconds;
+        if alone > target.as_secs_f64() {
+            return Ok(refuse(
+                0,
+                format!(
+                    "a new cluster takes {alone:.0} s even on an idle hub (one worker applies its {} resources one after another): no configuration meets --target-new-cluster {} s",
+                    fleet.sets * fleet.resources,
+                    target.as_secs()
+                ),
+            ));
+        }
+    }
     let mut searched = 0;
+    let mut tried = std::collections::HashSet::new();
     // Past the limit the search goes on, to say how many hubs it would take.
     for hubs in guidance_hubs..=fleet.clusters.clamp(1, SPLIT_AT_MOST) {
         let per_hub = Fleet {
             clusters: fleet.clusters.div_ceil(hubs),
             ..fleet
         };
+        // Several hub counts give the same hub size; one search answers them all.
+        if !tried.insert(per_hub.clusters) {
+            continue;
+        }
         let (mut candidates, n) = search(base, per_hub, targets, limits);
         searched += n;
         if candidates.is_empty() {
             continue;
         }
         let mut chosen = None;
-        if simulate {
+        // The simulation is the reference: when it misses what the closed form predicted,
+        // the closed form's figures are scaled by how far it missed, and the search runs
+        // again with that margin.
+        let mut margin = Margin::default();
+        // Every candidate the simulation ran, shown with what it found.
+        let mut ran: Vec<Candidate> = Vec::new();
+        for round in 1..=CORRECTIONS {
+            if !simulate {
+                break;
+            }
             for c in candidates.iter_mut().take(CONFIRM_AT_MOST) {
+                if let Some(done) = ran.iter().find(|r| same_shape(r, c)) {
+                    *c = done.clone();
+                    continue;
+                }
                 let confirmation = confirm(base, per_hub, targets, c)?;
                 c.confirmed = Some(confirmation);
+                margin.widen(&c.predicted, &confirmation);
+                ran.push(c.clone());
                 if confirmation.meets {
                     chosen = Some(c.clone());
                     break;
                 }
             }
+            if chosen.is_some() || round == CORRECTIONS {
+                break;
+            }
+            let (again, n) = search(base, per_hub, &margin.tighten(targets), limits);
+            searched += n;
+            if again.is_empty() {
+                break;
+            }
+            candidates = again;
         }
+        // Cheapest first: the ones the simulation turned down, the chosen one, then the
+        // cheapest others the closed form found.
+        candidates.retain(|c| !ran.iter().any(|r| same_shape(r, c)));
         candidates.truncate(SHOWN);
+        candidates.extend(ran);
+        candidates.sort_by_key(cost);
         let split_because = (hubs > 1).then(|| {
-            if hubs == guidance_hubs {
+            if hubs > limits.max_hubs && hubs == guidance_hubs {
+                format!(
+                    "Hive's guidance needs {hubs} hubs for {} clusters, more than --max-hubs {}",
+                    fleet.clusters, limits.max_hubs
+                )
+            } else if hubs == guidance_hubs {
                 format!(
                     "Hive's guidance: {} clusters on one hub would be {}",
                     fleet.clusters,
@@ -303,36 +447,26 @@ pub fn recommend(
             hubs,
             within_limits: hubs <= limits.max_hubs,
             split_because,
+            simulated: simulate,
             candidates,
             chosen,
             hub: HubPressure::estimate(per_hub.clusters, fleet.sets, base.pipeline),
             searched,
         });
     }
-    Ok(Recommendation {
-        clusters_per_hub: fleet.clusters,
-        hubs: 1,
-        within_limits: false,
-        split_because: Some(
-            "no configuration within the limits meets the targets, however the fleet is split"
-                .into(),
-        ),
-        candidates: Vec::new(),
-        chosen: None,
-        hub: HubPressure::estimate(fleet.clusters, fleet.sets, base.pipeline),
+    Ok(refuse(
         searched,
-    })
+        "no configuration within the limits meets the targets, however the fleet is split".into(),
+    ))
 }
 
 impl Recommendation {
-    /// Whether a configuration meets the targets within the limits.
+    /// Whether a configuration meets the targets within the limits (and, when the simulation
+    /// ran, it confirmed one).
     pub fn fits(&self) -> bool {
-        self.within_limits && !self.candidates.is_empty()
-    }
-
-    /// Whether one hub is enough.
-    pub fn one_hub(&self) -> bool {
-        self.hubs == 1 && self.hub.verdict != Verdict::Danger
+        self.within_limits
+            && !self.candidates.is_empty()
+            && (!self.simulated || self.chosen.is_some())
     }
 }
 

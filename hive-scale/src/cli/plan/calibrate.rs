@@ -11,12 +11,19 @@ use hive_scale_sim::plan::calibrate::{Calibration, calibrate};
 use std::path::Path;
 use std::process::ExitCode;
 
+/// Hive's default client QPS per controller and pod (client-go's).
+const TODAY_S_CLIENT_QPS: f64 = 5.0;
+
 /// Runs `plan --calibrate`.
 pub fn main(args: &Args, recording: &Path) -> ExitCode {
-    if args.workers.as_ref().is_some_and(|w| w.0.len() > 1)
-        || args.cores.as_ref().is_some_and(|c| c.0.len() > 1)
-    {
-        eprintln!("error: --calibrate fits one hub: give --cores one value");
+    let Some(cores) = args.cores.as_ref() else {
+        eprintln!(
+            "error: --calibrate needs --cores N: the cores each clustersync pod has (Hive's metrics do not show them)"
+        );
+        return ExitCode::from(2);
+    };
+    if cores.0.len() > 1 || args.workers.as_ref().is_some_and(|w| w.0.len() > 1) {
+        eprintln!("error: --calibrate fits one hub: give --cores (and --workers) one value each");
         return ExitCode::from(2);
     }
     let mut config = args.model.clone();
@@ -36,13 +43,17 @@ pub fn main(args: &Args, recording: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let fit = match calibrate(&rec, &base) {
+    let mut fit = match calibrate(&rec, &base) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
+    // A recording does not show the client's QPS; unless told, today's Hive default.
+    if args.model.hub_qps.is_none() {
+        fit.model.hub_qps = Some(TODAY_S_CLIENT_QPS);
+    }
     let yaml = fit.model.to_preset_yaml(&header(&fit, recording));
     if let Some(path) = &args.out_preset
         && let Err(e) = std::fs::write(path, &yaml)
@@ -75,10 +86,12 @@ fn header(fit: &Calibration, recording: &Path) -> String {
     format!(
         "{}: fitted by `hive-scale plan --calibrate {}`.\n\
          Observed over {} snapshots at the applies' peak: {:.1} applies/s, {:.2} cores busy, {:.3} s per apply,\n\
-         {:.2} reconciles/s, {:.1} applies in flight, {} workers; remote GET {}, remote write {}, hub write {}.\n\
-         Fitted: {} apply, {:.4} core-seconds per apply and {:.4} per reconcile on this hub's cores (cpu_speed 1).\n\
+         {:.2} reconciles/s, {:.1} applies in flight, {} workers in {} replica(s); remote GET {}, remote write {}, hub write {}.\n\
+         Fitted: {} apply, {:.4} core-seconds per apply and {:.4} per reconcile on this hub's cores (cpu_speed 1),\n\
+         {:.2} s per reconcile waiting for the spoke's resource helper.\n\
          Assumed, as a recording cannot tell: {} cores per replica (--cores), contention {} per apply past the cores,\n\
-         no server capacity limits (the measured latencies include any queueing). Units: config/presets/README.md.",
+         hub client {} requests/s per pod ({}), no server capacity limits (the measured latencies include any queueing).\n\
+         Units: config/presets/README.md.",
         m.preset,
         recording.display(),
         o.snapshots,
@@ -88,17 +101,21 @@ fn header(fit: &Calibration, recording: &Path) -> String {
         o.reconciles_per_second,
         o.applies_in_flight,
         o.workers.map_or("unknown".into(), |w| w.to_string()),
+        o.replicas,
         ms(o.remote_get_latency),
         ms(o.remote_write_latency),
         ms(o.hub_write_latency),
         m.apply_mode,
-        match m.apply_mode {
-            hive_scale_sim::model::ApplyMode::ClientSide => m.cpu_per_apply_client_side,
-            hive_scale_sim::model::ApplyMode::ServerSide => m.cpu_per_apply_server_side,
-            hive_scale_sim::model::ApplyMode::Fake => m.cpu_per_apply_fake,
-        },
+        m.cpu_per_apply(m.apply_mode),
         m.reconcile_cpu,
+        m.reconcile_remote_latency,
         m.cores,
         m.contention,
+        m.hub_qps.unwrap_or(0.0),
+        if m.hub_qps == Some(TODAY_S_CLIENT_QPS) {
+            "Hive's default; --hub-qps to change"
+        } else {
+            "--hub-qps"
+        },
     )
 }

@@ -96,16 +96,18 @@ fn row(c: &Candidate) -> String {
         ),
     };
     format!(
-        "{:>8} {:>7} {:>5} {:>11} {:>10.1} {:>9} {:>8} {:>11} {:>10.1}  {}\n",
+        "{:>8} {:>7} {:>13} {:>10} {:>14.1} {:>9} {:>5.0}% {:>8} {:>11} {:>13.1} {:>14}  {}\n",
         c.replicas,
         c.workers,
         c.cores,
         c.total_cores,
         e.applies_per_second,
         hours(Some(e.reapply_seconds)),
+        e.reapply_load * 100.0,
         hours(Some(e.new_set_seconds)),
         hours(Some(e.new_cluster_seconds)),
         e.cores_busy_per_replica,
+        e.limited_by.to_string(),
         confirmed
     )
 }
@@ -131,7 +133,10 @@ fn text(
     );
     if r.candidates.is_empty() {
         t.push_str(&format!(
-            "no configuration within the limits meets the targets, however the fleet is split ({} searched); raise the limits or relax the targets\n",
+            "no configuration meets the targets: {} ({} searched)\n",
+            r.split_because
+                .as_deref()
+                .unwrap_or("none within the limits"),
             r.searched
         ));
         return t;
@@ -148,10 +153,10 @@ fn text(
         ));
     }
     t.push_str(&format!(
-        "cheapest configurations per hub ({} searched; fewest cores, then replicas):\n",
+        "cheapest configurations per hub ({} searched; cheapest: fewest cores in all, then fewest replicas, each of which also holds its own cache of the hub's objects). Re-apply is one full round; load is its share of the busiest replica; new set and new cluster are timed with that load running:\n",
         r.searched
     ));
-    t.push_str("replicas workers cores total-cores  applies/s  re-apply  new-set new-cluster cores-busy  simulated\n");
+    t.push_str("replicas workers cores/replica cores(all) applies/s(hub)  re-apply  load  new-set new-cluster busy/replica  limited by      simulated\n");
     for c in &r.candidates {
         t.push_str(&row(c));
     }
@@ -168,8 +173,8 @@ fn text(
                 String::new()
             }
         )),
-        None if r.candidates.iter().any(|c| c.confirmed.is_some()) => t.push_str(
-            "the simulation did not confirm the closed form's cheapest candidates; plan them with --replicas/--workers/--cores to see why\n",
+        None if r.simulated => t.push_str(
+            "the simulation did not confirm the closed form's cheapest candidates (exit 1); plan them with --replicas, --workers and --cores to see why\n",
         ),
         None => {}
     }
