@@ -368,8 +368,19 @@ async fn findings_per_replica() {
         let reapply = &r["reapply"];
         assert_eq!(reapply["unit"], "clusters", "{r:#}");
         assert!(reapply["rate"].as_f64().unwrap() > 0.0, "{r:#}");
-        // Each replica held at most its own share of the 45 clusters.
-        assert!(reapply["items"].as_f64().unwrap() <= 45.0, "{r:#}");
+    }
+    // The replicas' shares add up to the fleet's 45 clusters (each rounded).
+    let shares: f64 = replicas
+        .iter()
+        .map(|r| r["reapply"]["items"].as_f64().unwrap())
+        .sum();
+    assert!((shares - 45.0).abs() <= 2.0, "{replicas:#?}");
+    // Each replica's verdict is its own re-apply at its own rate.
+    for r in replicas {
+        let re = &r["reapply"];
+        let seconds = re["items"].as_f64().unwrap() / re["rate"].as_f64().unwrap();
+        assert!((re["seconds"].as_f64().unwrap() - seconds).abs() < 1e-6, "{r:#}");
+        assert_eq!(re["fits"], seconds <= 7200.0, "{r:#}");
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("Replica `hive-clustersync-1`"), "{report}");

@@ -73,6 +73,14 @@ pub enum CalibrateError {
         /// The query.
         query: &'static str,
     },
+    /// The recording has no CPU of the sync controller.
+    #[error(
+        "{path}: no CPU of the sync controller in the recording: record sync_cores_busy (the default profile, through Prometheus) or process_cpu of the clustersync pods"
+    )]
+    NoCpu {
+        /// The recording.
+        path: String,
+    },
     /// The recording has no stretch where applies ran.
     #[error("{path}: no steady stretch of applies (at least two snapshots while applies ran)")]
     NoApplies {
@@ -92,6 +100,9 @@ pub enum CalibrateError {
 const APPLIED: &str = "resources_applied_rate";
 const QUEUE: &str = "workqueue_depth";
 const CPU: &str = "sync_cores_busy";
+/// The Hive pods' own CPU, by job: a recording scraped from clustersync's `/metrics` (no
+/// Prometheus) has it where `sync_cores_busy` is empty.
+const PROCESS_CPU: &str = "process_cpu";
 const APPLY_SECONDS: &str = "apply_duration_mean";
 const RECONCILES: &str = "reconcile_rate";
 const WORKERS: &str = "sync_workers";
@@ -106,6 +117,22 @@ fn values(s: &Snapshot, query: &str) -> Option<Labelled> {
 
 fn total(s: &Snapshot, query: &str) -> Option<f64> {
     s.get(query)?.value()?.total()
+}
+
+/// Cores busy in the sync controller: `sync_cores_busy`, else the CPU of the clustersync pods
+/// (the series whose job names clustersync, or all of them when none is labelled).
+fn sync_cpu(s: &Snapshot) -> Option<f64> {
+    if let Some(v) = total(s, CPU) {
+        return Some(v);
+    }
+    let series = values(s, PROCESS_CPU)?;
+    let labelled = series.iter().any(|(l, _)| l.contains_key("job"));
+    let cpu: Vec<f64> = series
+        .into_iter()
+        .filter(|(l, _)| !labelled || l.get("job").is_some_and(|j| j.contains("clustersync")))
+        .map(|(_, v)| v)
+        .collect();
+    (!cpu.is_empty()).then(|| cpu.iter().sum())
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
@@ -157,8 +184,8 @@ pub fn calibrate(rec: &Recording, base: &CostModel) -> Result<Calibration, Calib
     if rate.is_empty() {
         return Err(missing(APPLIED));
     }
-    if !rec.snapshots.iter().any(|s| total(s, CPU).is_some()) {
-        return Err(missing(CPU));
+    if !rec.snapshots.iter().any(|s| sync_cpu(s).is_some()) {
+        return Err(CalibrateError::NoCpu { path });
     }
     // The peak is the 90th percentile: a rate between two scrapes close together can spike,
     // and one spike must not leave the stretch empty.
@@ -178,7 +205,8 @@ pub fn calibrate(rec: &Recording, base: &CostModel) -> Result<Calibration, Calib
     }
     let over = |query: &str| mean(steady.iter().filter_map(|s| total(s, query)));
     let x = over(APPLIED).unwrap_or(0.0);
-    let cores_busy = over(CPU).ok_or_else(|| missing(CPU))?;
+    let cores_busy = mean(steady.iter().filter_map(|s| sync_cpu(s)))
+        .ok_or(CalibrateError::NoCpu { path: path.clone() })?;
     // Durations and latencies are means since the start: the stretch's last snapshot holds
     // the most applies.
     let last = steady.last().expect("two or more");

@@ -368,14 +368,28 @@ fn replica_findings(
     if per_replica.len() < 2 {
         return Vec::new();
     }
-    per_replica
+    let queues: Vec<(String, QueueFinding)> = per_replica
         .into_iter()
         .filter_map(|(replica, pts)| {
             let q = queue_finding(format!("{queue} ({replica})"), &pts)?;
+            Some((replica, q))
+        })
+        .collect();
+    // Each replica's share of the fleet's items, in proportion to what its queue held: the
+    // queue's own peak undercounts a replica that worked while clusters were still coming.
+    let peaks: f64 = queues.iter().map(|(_, q)| q.peak).sum();
+    queues
+        .into_iter()
+        .map(|(replica, q)| {
+            let share = if peaks > 0.0 {
+                (overall.items * q.peak / peaks).round()
+            } else {
+                0.0
+            };
             let items = (
-                q.peak,
+                share,
                 overall.unit,
-                format!("the peak of {replica}'s queue"),
+                format!("its share of {} by its queue's peak", overall.items),
             );
             let reapply = reapply_finding(
                 queue,
@@ -386,11 +400,11 @@ fn replica_findings(
                 interval_s,
             )
             .ok();
-            Some(ReplicaFinding {
+            ReplicaFinding {
                 replica,
                 queue: q,
                 reapply,
-            })
+            }
         })
         .collect()
 }

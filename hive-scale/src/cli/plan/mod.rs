@@ -124,7 +124,7 @@ fn fleet_line(args: &Args, results: &[PlanResult]) -> String {
 pub struct RecommendFlags {
     /// Print the cheapest configurations (fewest cores, then replicas) that meet the targets,
     /// instead of planning one configuration.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["hubs", "out", "no_probe"])]
     recommend: bool,
     /// Target: one new SelectorSyncSet reaches every cluster within this (e.g. 5m).
     #[arg(long, value_parser = duration, requires = "recommend")]
@@ -181,6 +181,13 @@ pub fn main(args: Args) -> ExitCode {
     }
     if let Some(every) = args.arrival_every {
         return arrival::main(&args, every);
+    }
+    if args.hubs > args.clusters {
+        eprintln!(
+            "error: --hubs {} is more than the {} clusters to split across them",
+            args.hubs, args.clusters
+        );
+        return ExitCode::from(2);
     }
     let workers: Vec<Option<usize>> = args
         .workers
@@ -258,11 +265,11 @@ pub fn main(args: Args) -> ExitCode {
         )
     } else {
         let mut t = String::from(
-            "replicas workers cores  applies/s  reconciles/s  apply(s)  drain        new-set  fits-2h  cores-busy\n",
+            "replicas workers cores/replica applies/s(hub) reconciles/s  apply(s)  drain        new-set  fits-2h  busy(hub)\n",
         );
         for r in &results {
             t.push_str(&format!(
-                "{:>8} {:>7} {:>5} {:>10.1} {:>13.2} {:>9.3} {:>7} {:>14} {:>8} {:>10.1}\n",
+                "{:>8} {:>7} {:>13} {:>14.1} {:>12.2} {:>9.3} {:>7} {:>14} {:>8} {:>10.1}\n",
                 r.replicas,
                 r.workers,
                 r.cores,
