@@ -31,7 +31,7 @@ use crate::fixtures::SelectorSyncSetFixture;
 use crate::hub::StatsSnapshot;
 use crate::metrics::slo::{self, DurationSample, SloReport, SloStatus};
 use crate::metrics::{self, Profile, Recorder, RecorderHandle};
-use crate::scenario::progress::Percentiles;
+use crate::scenario::progress::{Percentiles, bucket_count};
 use crate::scenario::{Phase, Scenario, exit};
 use crate::{Error, Result};
 use phases::Change;
@@ -299,10 +299,15 @@ impl Run<'_> {
                 let start = self.fanout_histogram_start.get_or_insert_with(Vec::new);
                 self.summary.fanout = Percentiles::from_histogram(start, now);
                 self.summary.fanout_from = FanoutFrom::HiveHistogram;
+                self.summary.fanout_buckets = Some(
+                    now.iter()
+                        .map(|(le, n)| (*le, (n - bucket_count(start, *le)).max(0.0)))
+                        .collect(),
+                );
             }
             None => {
-                self.summary.fanout =
-                    Percentiles::of(&self.all_fanout.values().copied().collect::<Vec<_>>());
+                self.summary.fanout_samples = self.all_fanout.values().copied().collect();
+                self.summary.fanout = Percentiles::of(&self.summary.fanout_samples);
             }
         }
         self.save();
@@ -525,6 +530,8 @@ pub async fn run(
         phases: Vec::new(),
         fanout: Percentiles::default(),
         fanout_from: FanoutFrom::Objects,
+        fanout_samples: Vec::new(),
+        fanout_buckets: None,
         thresholds: Vec::new(),
         errors: 0,
         requests: StatsSnapshot::default(),
