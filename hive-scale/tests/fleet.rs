@@ -508,3 +508,83 @@ async fn bad_fleet_files_are_one_error_line_and_create_nothing() {
         .len();
     assert_eq!(namespaces_before, namespaces_after, "nothing was created");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_hub_s_refused_teardown_never_skips_another_hub_s_cleanup() {
+    use kube::api::{Patch, PatchParams};
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let mut hubs = Vec::new();
+    for name in ["north", "south"] {
+        hubs.push(start_hub(dir.path().join(name)).await);
+    }
+    let mut fleet = String::from("hubs:\n");
+    for (name, h) in ["north", "south"].iter().zip(&hubs) {
+        fleet.push_str(&format!(
+            "  - name: {name}\n    kubeconfig: {}\n    fake_cluster: true\n    metrics: {{metrics_url: [{}]}}\n",
+            h.dir.join("hub.kubeconfig").display(),
+            h.metrics_url
+        ));
+    }
+    let fleet_file = dir.path().join("fleet.yaml");
+    std::fs::write(&fleet_file, fleet).unwrap();
+    let out = dir.path().join("out");
+    let scenario = scenario(dir.path(), 40, 1, None);
+    let child = tokio::process::Command::new(bin())
+        .args(["scaletest", "--timeout", "2m", "--interval", "0.5"])
+        .args(["--scenario", scenario.to_str().unwrap()])
+        .args(["--fleet", fleet_file.to_str().unwrap()])
+        .args(["--out", out.to_str().unwrap()])
+        .env_remove("KUBECONFIG")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Somebody turns clone 1 on north into a cluster Hive would deprovision on delete.
+    let north = connect(&hubs[0].dir.join("hub.kubeconfig")).await;
+    let cds = Api::<ClusterDeployment>::namespaced(north.client(), "ns1");
+    let t0 = Instant::now();
+    while cds.get_opt("c1").await.unwrap().is_none() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "c1 never appeared");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cds.patch(
+        "c1",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"preserveOnDelete": false}})),
+    )
+    .await
+    .unwrap();
+    let o = tokio::time::timeout(Duration::from_secs(150), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(3), "{stdout}\n{stderr}");
+    let s = read_json(&out.join("summary.json"));
+    assert_eq!(s["failed_hubs"], serde_json::json!(["north"]));
+    let rows = s["hubs"].as_array().unwrap();
+    assert_eq!(rows[0]["status"], "refused");
+    assert_eq!(rows[0]["failure"]["phase"], "teardown");
+    assert!(
+        rows[0]["teardown"].as_str().unwrap().contains("refused"),
+        "{:#}",
+        rows[0]
+    );
+    assert_eq!(rows[1]["status"], "passed");
+    let run = s["run_id"].as_str().unwrap();
+    // North keeps only the refused clone (its namespace holds it); south is clean.
+    assert_eq!(run_objects(&north, run).await, (1, 1, 0));
+    let c1 = cds.get("c1").await.unwrap();
+    assert!(
+        c1.metadata.deletion_timestamp.is_none(),
+        "c1 was not deleted"
+    );
+    let south = connect(&hubs[1].dir.join("hub.kubeconfig")).await;
+    assert_eq!(run_objects(&south, run).await, (0, 0, 0));
+}
