@@ -619,6 +619,7 @@ pub async fn run(
         let mut s = settings.clone();
         s.out = out.join(&dir);
         s.progress = None;
+        s.label = Some(m.name.clone());
         s.parameters = serde_json::json!({
             "fleet": settings.parameters,
             "hub": m.name,
@@ -635,18 +636,18 @@ pub async fn run(
             }
             Err(e) => {
                 let error = crate::error::chain(&e);
-                println!("hub {}: cannot connect: {error}", m.name);
+                println!("[{}] cannot connect: {error}", m.name);
                 return HubResult::unreachable(&m, dir, now_unix(), error);
             }
         };
         println!(
-            "hub {}: {} clusters on {}",
+            "[{}] {} clusters on {}",
             m.name, m.clusters, target.description
         );
         match runner::run(&scenario, target, &s).await {
             Ok(summary) => {
                 println!(
-                    "hub {}: {} (exit code {})",
+                    "[{}] {} (exit code {})",
                     m.name, summary.status, summary.exit_code
                 );
                 HubResult::from_summary(&m, dir, summary)
