@@ -588,3 +588,60 @@ async fn one_hub_s_refused_teardown_never_skips_another_hub_s_cleanup() {
     let south = connect(&hubs[1].dir.join("hub.kubeconfig")).await;
     assert_eq!(run_objects(&south, run).await, (0, 0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_hub_is_named_and_the_others_run() {
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let up = start_hub(dir.path().join("up")).await;
+    let mut down = start_hub(dir.path().join("down")).await;
+    down.child.kill().await.unwrap();
+    let fleet_file = dir.path().join("fleet.yaml");
+    std::fs::write(
+        &fleet_file,
+        format!(
+            "hubs:\n  - name: up\n    kubeconfig: up/hub.kubeconfig\n    fake_cluster: true\n    metrics: {{metrics_url: {}}}\n    clusters: 6\n\
+             \x20 - name: down\n    kubeconfig: down/hub.kubeconfig\n    fake_cluster: true\n    max_retries: 0\n    clusters: 4\n",
+            up.metrics_url
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let scenario = scenario(dir.path(), 10, 1, None);
+    let r = run_bin(
+        &[
+            "scaletest",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--fleet",
+            fleet_file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--timeout",
+            "1m",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("[down] cannot connect"), "{}", r.stdout);
+    let s = read_json(&out.join("summary.json"));
+    assert_eq!(s["failed_hubs"], serde_json::json!(["down"]));
+    let rows = s["hubs"].as_array().unwrap();
+    assert_eq!(rows[0]["status"], "passed", "{:#}", rows[0]);
+    assert_eq!(rows[0]["pairs_applied"], 6);
+    assert_eq!(rows[1]["failure"]["phase"], "connect");
+    assert!(rows[1]["failure"]["at"].as_f64().unwrap() >= s["started"].as_f64().unwrap());
+    assert_eq!(s["fleet"]["pairs_applied"], 6);
+    assert_eq!(s["fleet"]["clusters"], 10);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("- **down** failed in connect at "),
+        "{report}"
+    );
+    let hub = connect(&up.dir.join("hub.kubeconfig")).await;
+    assert_eq!(
+        run_objects(&hub, s["run_id"].as_str().unwrap()).await,
+        (0, 0, 0)
+    );
+}
