@@ -1,5 +1,5 @@
 //! A fleet of hubs: one scenario spread over several Hive hubs, each run by the scale test's
-//! [runner](super::runner) in its own result subdirectory, all at once, with one fleet-wide
+//! [`runner`] in its own result subdirectory, all at once, with one fleet-wide
 //! summary. A hub that cannot be reached or fails a phase never stops the others, and each
 //! hub's teardown goes through its own deprovision interlock, so one hub's refusal never skips
 //! another's cleanup.
