@@ -154,7 +154,8 @@ impl Member {
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct HubFailure {
-    /// The phase that failed (`connect` when the hub could not be reached at all, `thresholds`
+    /// The phase that failed (`connect` when the hub could not be reached at all, `start` when
+    /// its result directory could not be created, `thresholds`
     /// or `teardown` when every phase ran).
     pub phase: String,
     /// What went wrong.
@@ -283,7 +284,7 @@ fn rfc3339(unix: f64) -> String {
 }
 
 impl HubResult {
-    fn unreachable(m: &Member, dir: String, at: f64, error: String) -> Self {
+    fn not_run(m: &Member, dir: String, phase: &str, at: f64, error: String) -> Self {
         Self {
             name: m.name.clone(),
             dir,
@@ -292,7 +293,7 @@ impl HubResult {
             status: Status::Failed,
             exit_code: exit::PHASE_FAILED,
             failure: Some(HubFailure {
-                phase: "connect".into(),
+                phase: phase.into(),
                 error,
                 at,
                 at_rfc3339: rfc3339(at),
@@ -637,7 +638,7 @@ pub async fn run(
             Err(e) => {
                 let error = crate::error::chain(&e);
                 println!("[{}] cannot connect: {error}", m.name);
-                return HubResult::unreachable(&m, dir, now_unix(), error);
+                return HubResult::not_run(&m, dir, "connect", now_unix(), error);
             }
         };
         println!(
@@ -652,7 +653,8 @@ pub async fn run(
                 );
                 HubResult::from_summary(&m, dir, summary)
             }
-            Err(e) => HubResult::unreachable(&m, dir, now_unix(), crate::error::chain(&e)),
+            // Its result directory could not be created.
+            Err(e) => HubResult::not_run(&m, dir, "start", now_unix(), crate::error::chain(&e)),
         }
     });
     summary.hubs = futures::future::join_all(runs).await;
@@ -722,9 +724,10 @@ mod tests {
     }
 
     fn row(name: &str, status: Status, drain: f64, samples: Vec<f64>) -> HubResult {
-        let mut h = HubResult::unreachable(
+        let mut h = HubResult::not_run(
             &Member::new(name, 1, RealHub::default()),
             format!("hubs/{name}"),
+            "connect",
             0.0,
             String::new(),
         );
