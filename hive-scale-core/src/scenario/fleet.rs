@@ -155,8 +155,8 @@ impl Member {
 #[non_exhaustive]
 pub struct HubFailure {
     /// The phase that failed (`connect` when the hub could not be reached at all, `start` when
-    /// its result directory could not be created, `thresholds`
-    /// or `teardown` when every phase ran).
+    /// its result directory could not be created, `thresholds` or `teardown` when every phase
+    /// ran).
     pub phase: String,
     /// What went wrong.
     pub error: String,
