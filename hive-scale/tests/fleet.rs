@@ -209,6 +209,11 @@ async fn three_embedded_hubs_share_the_clones_and_the_summary_matches_their_clus
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("| hub-2 | 80 | passed |"), "{report}");
     assert!(report.contains("Slowest hub: "), "{report}");
+    // Each hub's phase table, in the fleet's report.
+    for name in &names {
+        assert!(report.contains(&format!("## Hub {name} (")), "{report}");
+    }
+    assert_eq!(report.matches("| observe | ok |").count(), 3, "{report}");
 
     // The kept objects go through each hub's deprovision interlock, and nothing is left.
     for name in &names {

@@ -11,7 +11,8 @@
 
 use super::progress::{Percentiles, bucket_count};
 use super::runner::{
-    self, FanoutFrom, RealHub, RunSettings, Status, Summary, Target, TeardownRecord, drain_seconds,
+    self, FanoutFrom, PhaseRecord, RealHub, RunSettings, Status, Summary, Target, TeardownRecord,
+    drain_seconds,
 };
 use super::{Scenario, exit};
 use crate::metrics::now_unix;
@@ -202,6 +203,8 @@ pub struct HubResult {
     pub errors: u64,
     /// What its teardown did (or why it could not run); none when objects were kept.
     pub teardown: Option<String>,
+    /// Its phases, as its own summary has them.
+    pub phases: Vec<PhaseRecord>,
     #[serde(skip)]
     samples: Vec<f64>,
     #[serde(skip)]
@@ -307,6 +310,7 @@ impl HubResult {
             fanout_from: FanoutFrom::Objects,
             errors: 0,
             teardown: None,
+            phases: Vec::new(),
             samples: Vec::new(),
             buckets: None,
         }
@@ -363,6 +367,7 @@ impl HubResult {
             fanout_from: s.fanout_from,
             errors: s.errors,
             teardown: teardown_line(&s),
+            phases: s.phases.clone(),
             samples: s.fanout_samples,
             buckets: s.fanout_buckets,
         }
@@ -525,6 +530,34 @@ impl FleetSummary {
                     ));
                 }
             }
+        }
+        for h in self.hubs.iter().filter(|h| !h.phases.is_empty()) {
+            t.push_str(&format!(
+                "\n## Hub {} ({} clusters, time scale {})\n\n| phase | outcome | wall s | modeled s | pairs applied | fan-out P50 / P90 / P99 / max (s) |\n|---|---|---|---|---|---|\n",
+                h.name, h.clusters, h.time_scale
+            ));
+            for p in &h.phases {
+                let f = p.fanout.as_ref().map_or(String::new(), |f| {
+                    format!(
+                        "{:.0} / {:.0} / {:.0} / {:.0} ({} pairs)",
+                        f.p50, f.p90, f.p99, f.max, f.count
+                    )
+                });
+                t.push_str(&format!(
+                    "| {} | {} | {:.1} | {:.0} | {} of {} | {} |\n",
+                    p.name,
+                    p.outcome,
+                    p.wall_seconds,
+                    p.modeled_seconds,
+                    p.pairs_applied,
+                    p.pairs_expected,
+                    f
+                ));
+            }
+            t.push_str(&format!(
+                "\nHive's metrics, charts and the API call latency SLO of this hub: [{}/report.md]({}/report.md).\n",
+                h.dir, h.dir
+            ));
         }
         let f = &self.fleet;
         let how = match f.fanout_from {
