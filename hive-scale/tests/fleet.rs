@@ -502,6 +502,18 @@ async fn bad_fleet_files_are_one_error_line_and_create_nothing() {
     )
     .await;
     assert_eq!(r.code, 2, "{}", r.stderr);
+    let r = run_bin(
+        &[
+            "scaletest",
+            "--fleet",
+            file.to_str().unwrap(),
+            "--fake-cluster",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.one_error_line().contains("per hub"), "{}", r.stderr);
     let r = run_bin(&["scaletest", "--hubs", "3", "--clusters", "2"], &[]).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.one_error_line().contains("no cluster"), "{}", r.stderr);
@@ -649,4 +661,76 @@ async fn an_unreachable_hub_is_named_and_the_others_run() {
         run_objects(&hub, s["run_id"].as_str().unwrap()).await,
         (0, 0, 0)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_every_hub_s_run_and_the_embedded_hubs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let scenario = scenario(dir.path(), 120, 3, Some(1.0));
+    let child = tokio::process::Command::new(bin())
+        .args([
+            "scaletest",
+            "--hubs",
+            "2",
+            "--fake-cluster",
+            "--timeout",
+            "2m",
+        ])
+        .args(["--scenario", scenario.to_str().unwrap()])
+        .args(["--out", out.to_str().unwrap()])
+        .env_remove("KUBECONFIG")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let hub1 = out.join("hubs/hub-1/summary.json");
+    let t0 = Instant::now();
+    while !std::fs::read_to_string(&hub1)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .is_some_and(|s| s["phases"].as_array().is_some_and(|p| p.len() >= 2))
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "hub-1 never adopted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pids: Vec<u64> = ["hub-1", "hub-2"]
+        .iter()
+        .map(|h| {
+            read_json(&out.join("hubs").join(h).join("hub/hub.json"))["pid"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    let o = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(143), "{stdout}");
+    let s = read_json(&out.join("summary.json"));
+    assert_eq!(s["status"], "interrupted");
+    for h in s["hubs"].as_array().unwrap() {
+        assert_eq!(h["status"], "interrupted", "{h:#}");
+        let own = read_json(&out.join(h["dir"].as_str().unwrap()).join("summary.json"));
+        assert_eq!(own["signal"], "SIGTERM");
+    }
+    // The embedded hubs went with the run, so there is no teardown command to print.
+    assert!(!stdout.contains("to remove them"), "{stdout}");
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty() || stat.contains(") Z "),
+            "hub {pid} still runs"
+        );
+    }
 }

@@ -459,14 +459,15 @@ impl FleetSummary {
             fanout_from,
             errors: rows.iter().map(|h| h.errors).sum(),
         };
-        self.failed_hubs = (rows.iter().filter(|h| h.status != Status::Passed))
-            .map(|h| h.name.clone())
-            .collect();
-        // Interrupted wins (the signal's code, as one hub's run says it); otherwise the first
-        // hub that did not pass, in the fleet's order, gives its status and code.
+        let failed = |h: &&&HubResult| !matches!(h.status, Status::Passed | Status::Running);
+        self.failed_hubs = rows.iter().filter(failed).map(|h| h.name.clone()).collect();
+        // Running while any hub runs; then Interrupted wins (the signal's code, as one hub's
+        // run says it); otherwise the first hub that did not pass, in the fleet's order, gives
+        // its status and code.
+        let running = rows.iter().find(|h| h.status == Status::Running);
         let interrupted = rows.iter().find(|h| h.status == Status::Interrupted);
-        let first_failed = rows.iter().find(|h| h.status != Status::Passed);
-        (self.status, self.exit_code) = match interrupted.or(first_failed) {
+        let first_failed = rows.iter().find(failed);
+        (self.status, self.exit_code) = match running.or(interrupted).or(first_failed) {
             Some(h) => (h.status, h.exit_code),
             None => (Status::Passed, exit::OK),
         };
@@ -645,54 +646,74 @@ pub async fn run(
             errors: 0,
         },
     };
+    // A row per hub from the start, each replaced as its hub finishes, so a fleet stopped
+    // half-way leaves the hubs that had finished in summary.json.
+    summary.hubs = members
+        .iter()
+        .map(|m| {
+            let mut row = HubResult::not_run(m, format!("hubs/{}", m.name), "", 0.0, String::new());
+            (row.status, row.exit_code, row.failure) = (Status::Running, exit::OK, None);
+            row
+        })
+        .collect();
     if let Err(e) = summary.write(out) {
         tracing::warn!(error = %e, "cannot write the fleet's summary.json");
     }
-    let runs = members.into_iter().map(|mut m| async move {
-        let dir = format!("hubs/{}", m.name);
-        let mut s = settings.clone();
-        s.out = out.join(&dir);
-        s.progress = None;
-        s.label = Some(m.name.clone());
-        s.parameters = serde_json::json!({
-            "fleet": settings.parameters,
-            "hub": m.name,
-            "clusters": m.clusters,
-        });
-        let scenario = scenario.scaled(m.clusters, scenario.selectorsyncsets);
-        let hub = std::mem::take(&mut m.hub);
-        let target = match Target::real(hub).await {
-            Ok(mut t) => {
-                if let Some(k) = m.time_scale {
-                    t.time_scale = k;
+    let runs = members
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut m)| async move {
+            let dir = format!("hubs/{}", m.name);
+            let mut s = settings.clone();
+            s.out = out.join(&dir);
+            s.progress = None;
+            s.label = Some(m.name.clone());
+            s.parameters = serde_json::json!({
+                "fleet": settings.parameters,
+                "hub": m.name,
+                "clusters": m.clusters,
+            });
+            let scenario = scenario.scaled(m.clusters, scenario.selectorsyncsets);
+            let hub = std::mem::take(&mut m.hub);
+            let target = match Target::real(hub).await {
+                Ok(mut t) => {
+                    if let Some(k) = m.time_scale {
+                        t.time_scale = k;
+                    }
+                    t
                 }
-                t
-            }
-            Err(e) => {
-                let error = crate::error::chain(&e);
-                println!("[{}] cannot connect: {error}", m.name);
-                return HubResult::not_run(&m, dir, "connect", now_unix(), error);
-            }
-        };
-        println!(
-            "[{}] {} clusters on {}",
-            m.name, m.clusters, target.description
-        );
-        match runner::run(&scenario, target, &s).await {
-            Ok(summary) => {
-                println!(
-                    "[{}] {} (exit code {})",
-                    m.name, summary.status, summary.exit_code
-                );
-                HubResult::from_summary(&m, dir, summary)
-            }
-            // Its result directory could not be created.
-            Err(e) => HubResult::not_run(&m, dir, "start", now_unix(), crate::error::chain(&e)),
+                Err(e) => {
+                    let error = crate::error::chain(&e);
+                    println!("[{}] cannot connect: {error}", m.name);
+                    return (i, HubResult::not_run(&m, dir, "connect", now_unix(), error));
+                }
+            };
+            println!(
+                "[{}] {} clusters on {}",
+                m.name, m.clusters, target.description
+            );
+            let row = match runner::run(&scenario, target, &s).await {
+                Ok(summary) => {
+                    println!(
+                        "[{}] {} (exit code {})",
+                        m.name, summary.status, summary.exit_code
+                    );
+                    HubResult::from_summary(&m, dir, summary)
+                }
+                // Its result directory could not be created.
+                Err(e) => HubResult::not_run(&m, dir, "start", now_unix(), crate::error::chain(&e)),
+            };
+            (i, row)
+        });
+    let mut runs: futures::stream::FuturesUnordered<_> = runs.collect();
+    while let Some((i, row)) = futures::StreamExt::next(&mut runs).await {
+        summary.hubs[i] = row;
+        summary.wall_seconds = clock.elapsed().as_secs_f64();
+        summary.totals();
+        if let Err(e) = summary.write(out) {
+            tracing::warn!(error = %e, "cannot write the fleet's summary.json");
         }
-    });
-    summary.hubs = futures::future::join_all(runs).await;
-    summary.wall_seconds = clock.elapsed().as_secs_f64();
-    summary.totals();
+    }
     summary
         .write(out)
         .and_then(|()| {
@@ -827,6 +848,13 @@ mod tests {
             row("b", Status::Interrupted, 1.0, vec![]),
         ]);
         assert_eq!(interrupted.status, Status::Interrupted);
+        // While a hub runs the fleet runs, and hubs that already failed are named.
+        let half_way = fleet(vec![
+            row("a", Status::Running, 0.0, vec![]),
+            row("b", Status::Timeout, 1.0, vec![]),
+        ]);
+        assert_eq!((half_way.status, half_way.exit_code), (Status::Running, 0));
+        assert_eq!(half_way.failed_hubs, vec!["b"]);
     }
 
     #[test]

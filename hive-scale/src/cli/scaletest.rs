@@ -279,7 +279,9 @@ async fn run_fleet(args: Args) -> anyhow::Result<ExitCode> {
             return Err(e.into());
         }
     };
-    if args.run.keep || summary.status == runner::Status::Interrupted {
+    let left_objects = args.run.keep || summary.status == runner::Status::Interrupted;
+    // Embedded hubs stop with this process (their objects with them) unless kept.
+    if left_objects && (embedded.is_none() || args.run.keep) {
         for (name, kubeconfig, context, in_cluster) in &hubs {
             let mut cmd = format!(
                 "hive-scale teardown --all --run {} --selectorsyncsets",
