@@ -688,10 +688,12 @@ async fn sigterm_stops_every_hub_s_run_and_the_embedded_hubs() {
         .unwrap();
     let hub1 = out.join("hubs/hub-1/summary.json");
     let t0 = Instant::now();
+    // Two phases recorded: the sets and the adoption; observing has begun.
+    let adopted = |s: Value| s["phases"].as_array().is_some_and(|p| p.len() >= 2);
     while !std::fs::read_to_string(&hub1)
         .ok()
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .is_some_and(|s| s["phases"].as_array().is_some_and(|p| p.len() >= 2))
+        .is_some_and(adopted)
     {
         assert!(
             t0.elapsed() < Duration::from_secs(60),
