@@ -58,7 +58,7 @@ pub struct HubEntry {
     /// Modeled seconds per real second of the hub (an embedded hub; 1 for a real one).
     #[serde(default)]
     pub time_scale: Option<f64>,
-    /// Client-side requests per second towards this hub (default 50; 0: unlimited).
+    /// Client-side requests per second towards this hub (default --qps, else 50; 0: unlimited).
     #[serde(default)]
     pub qps: Option<f64>,
     /// Retries of a request that failed transiently (default as `--max-retries`).
@@ -164,7 +164,7 @@ pub fn load(path: &Path, total: u32, hub_flags: &HubFlags) -> anyhow::Result<Vec
             .map_err(|e| usage(format!("hub {:?}: {}", h.name, crate::one_line(&e))))?;
         let flags = HubFlags {
             kubeconfig,
-            qps: h.qps,
+            qps: h.qps.or(hub_flags.qps),
             max_retries: h.max_retries.unwrap_or(hub_flags.max_retries),
             ..hub_flags.clone()
         };
