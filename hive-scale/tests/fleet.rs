@@ -185,6 +185,13 @@ async fn three_embedded_hubs_share_the_clones_and_the_summary_matches_their_clus
         assert!(f["p50"].as_f64().unwrap() <= f["max"].as_f64().unwrap());
         fleet_pairs += n * 2;
         fleet_max = fleet_max.max(slowest);
+        // Its metrics findings, from its own recording.
+        assert!(
+            h["findings"]["queues"]
+                .as_array()
+                .is_some_and(|q| !q.is_empty()),
+            "{name}: {h:#}"
+        );
         let own = read_json(&hub_dir.join("summary.json"));
         assert_eq!(own["run_id"], run.as_str());
         assert_eq!(own["status"], "passed");
@@ -214,6 +221,7 @@ async fn three_embedded_hubs_share_the_clones_and_the_summary_matches_their_clus
         assert!(report.contains(&format!("## Hub {name} (")), "{report}");
     }
     assert_eq!(report.matches("| observe | ok |").count(), 3, "{report}");
+    assert_eq!(report.matches("A full re-apply (").count(), 3, "{report}");
 
     // The kept objects go through each hub's deprovision interlock, and nothing is left.
     for name in &names {

@@ -205,6 +205,9 @@ pub struct HubResult {
     pub teardown: Option<String>,
     /// Its phases, as its own summary has them.
     pub phases: Vec<PhaseRecord>,
+    /// The findings of its metrics report (queues, rates, the re-apply), when metrics were
+    /// recorded.
+    pub findings: Option<serde_json::Value>,
     #[serde(skip)]
     samples: Vec<f64>,
     #[serde(skip)]
@@ -311,6 +314,7 @@ impl HubResult {
             errors: 0,
             teardown: None,
             phases: Vec::new(),
+            findings: None,
             samples: Vec::new(),
             buckets: None,
         }
@@ -368,6 +372,7 @@ impl HubResult {
             errors: s.errors,
             teardown: teardown_line(&s),
             phases: s.phases.clone(),
+            findings: s.metrics.as_ref().and_then(|m| m.get("findings")).cloned(),
             samples: s.fanout_samples,
             buckets: s.fanout_buckets,
         }
@@ -387,6 +392,44 @@ fn teardown_line(s: &Summary) -> Option<String> {
         Some(TeardownRecord::Error { error }) => Some(format!("could not run: {error}")),
         None => None,
     }
+}
+
+/// A hub's metrics findings in a few lines: each sync queue's peak and drain, and whether a
+/// full re-apply fits Hive's interval.
+fn findings_lines(findings: Option<&serde_json::Value>) -> String {
+    let Some(f) = findings else {
+        return String::new();
+    };
+    let mut t = String::new();
+    for q in f["queues"].as_array().into_iter().flatten() {
+        let drained = q["drain_s"].as_f64().map_or_else(
+            || {
+                format!(
+                    "not drained ({} left)",
+                    q["remaining"].as_f64().unwrap_or(0.0)
+                )
+            },
+            |d| format!("drained in {d:.0}s"),
+        );
+        t.push_str(&format!(
+            "\nQueue {}: peak {:.0} at {:.0}s, {drained}, {:.2} reconciles/s.\n",
+            q["queue"].as_str().unwrap_or("?"),
+            q["peak"].as_f64().unwrap_or(0.0),
+            q["peak_at_s"].as_f64().unwrap_or(0.0),
+            q["rate_mean"].as_f64().unwrap_or(0.0),
+        ));
+    }
+    let r = &f["reapply"];
+    if let (Some(secs), Some(fits)) = (r["seconds"].as_f64(), r["fits"].as_bool()) {
+        t.push_str(&format!(
+            "\nA full re-apply ({:.0} {}) takes {secs:.0}s: {} Hive's {:.0}s interval.\n",
+            r["items"].as_f64().unwrap_or(0.0),
+            r["unit"].as_str().unwrap_or("items"),
+            if fits { "fits" } else { "does not fit" },
+            r["interval_s"].as_f64().unwrap_or(7200.0),
+        ));
+    }
+    t
 }
 
 /// The fleet's fan-out from the hubs': exact when every hub's pairs are at hand, added
@@ -555,6 +598,7 @@ impl FleetSummary {
                     f
                 ));
             }
+            t.push_str(&findings_lines(h.findings.as_ref()));
             t.push_str(&format!(
                 "\nHive's metrics, charts and the API call latency SLO of this hub: [{}/report.md]({}/report.md).\n",
                 h.dir, h.dir
@@ -875,6 +919,30 @@ mod tests {
         assert_eq!(s.fleet.fanout.max, 60.0);
         let report = s.report();
         assert!(report.contains("| a | 1 | passed |"), "{report}");
+    }
+
+    #[test]
+    fn findings_are_summed_up_per_hub() {
+        let f = serde_json::json!({
+            "queues": [
+                {"queue": "clusterSync-controller", "peak": 80.0, "peak_at_s": 12.0, "drain_s": 40.0, "remaining": 0.0, "rate_mean": 2.5},
+                {"queue": "syncset-controller", "peak": 5.0, "peak_at_s": 1.0, "drain_s": null, "remaining": 3.0, "rate_mean": 0.5}
+            ],
+            "reapply": {"items": 80.0, "unit": "clusters", "seconds": 32.0, "fits": true, "interval_s": 7200.0}
+        });
+        let t = findings_lines(Some(&f));
+        assert!(
+            t.contains(
+                "Queue clusterSync-controller: peak 80 at 12s, drained in 40s, 2.50 reconciles/s."
+            ),
+            "{t}"
+        );
+        assert!(t.contains("not drained (3 left)"), "{t}");
+        assert!(
+            t.contains("A full re-apply (80 clusters) takes 32s: fits Hive's 7200s interval."),
+            "{t}"
+        );
+        assert_eq!(findings_lines(None), "");
     }
 
     #[test]
