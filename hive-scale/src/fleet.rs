@@ -6,7 +6,7 @@ use crate::Failure;
 use crate::cli::hub::{ENDPOINTS_FILE, Endpoints};
 use crate::flags::{HubFlags, KubeconfigFlags, MetricsFlags};
 use anyhow::Context as _;
-use hive_scale_core::metrics::{HttpOptions, Scraper, Source};
+use hive_scale_core::metrics::{HttpOptions, Scraper, Source, redact_url};
 use hive_scale_core::scenario::Scenario;
 use hive_scale_core::scenario::fleet::{Member, Share, spread};
 use hive_scale_core::scenario::runner::RealHub;
@@ -147,6 +147,23 @@ pub fn load(path: &Path, total: u32, hub_flags: &HubFlags) -> anyhow::Result<Vec
             (w, None) => Share::Weight(w.unwrap_or(1.0)),
         });
     }
+    // The same hub twice would adopt the same clone names twice under one run id, each run
+    // counting and tearing down the other's objects.
+    let mut servers: Vec<(String, &str)> = Vec::new();
+    for h in &file.hubs {
+        let server = match &h.kubeconfig {
+            Some(k) => server_of(&base.join(k), h.context.as_deref())
+                .map_err(|why| usage(format!("hub {:?}: kubeconfig {why}", h.name)))?,
+            None => "the pod's own hub (in_cluster)".to_string(),
+        };
+        if let Some((_, other)) = servers.iter().find(|(s, _)| *s == server) {
+            return Err(usage(format!(
+                "hubs {other:?} and {:?} are the same hub ({server})",
+                h.name
+            )));
+        }
+        servers.push((server, &h.name));
+    }
     let counts = spread(total, &shares).map_err(usage)?;
     let mut members = Vec::new();
     for (h, clusters) in file.hubs.into_iter().zip(counts) {
@@ -178,6 +195,34 @@ pub fn load(path: &Path, total: u32, hub_flags: &HubFlags) -> anyhow::Result<Vec
         members.push(m);
     }
     Ok(members)
+}
+
+/// The server a kubeconfig's `context` (or current context) points at, without credentials.
+fn server_of(path: &Path, context: Option<&str>) -> Result<String, String> {
+    let kc = hive_scale_core::hub::kubeconfig::read(path)
+        .map_err(|e| hive_scale_core::error::chain(&e))?;
+    let name = context
+        .map(str::to_string)
+        .or_else(|| kc.current_context.clone())
+        .ok_or_else(|| {
+            format!(
+                "{} has no current context (name one with context:)",
+                path.display()
+            )
+        })?;
+    let ctx = (kc.contexts.iter().find(|c| c.name == name))
+        .and_then(|c| c.context.as_ref())
+        .ok_or_else(|| format!("{} has no context {name:?}", path.display()))?;
+    (kc.clusters.iter().find(|c| c.name == ctx.cluster))
+        .and_then(|c| c.cluster.as_ref())
+        .and_then(|c| c.server.as_deref())
+        .map(|s| redact_url(s.trim_end_matches('/')))
+        .ok_or_else(|| {
+            format!(
+                "{}: context {name:?} names no cluster with a server",
+                path.display()
+            )
+        })
 }
 
 /// Embedded hubs running as `hive-scale hub` processes, stopped when this is dropped (their
