@@ -395,6 +395,28 @@ async fn a_hub_killed_mid_observe_fails_the_run_and_the_others_finish_clean() {
         }
     }
     assert_eq!(s["fleet"]["hubs_passed"], 2);
+    // junit.xml: each hub's suite, west's with the failed observe phase.
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&junit).unwrap();
+    let suites: Vec<roxmltree::Node> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
+    let names: Vec<&str> = suites.iter().filter_map(|n| n.attribute("name")).collect();
+    assert_eq!(
+        names,
+        [
+            "east: scaletest fleet-test",
+            "west: scaletest fleet-test",
+            "south: scaletest fleet-test"
+        ]
+    );
+    let failed: Vec<&str> = suites
+        .iter()
+        .filter(|s| s.descendants().any(|n| n.has_tag_name("failure")))
+        .filter_map(|n| n.attribute("name"))
+        .collect();
+    assert_eq!(failed, ["west: scaletest fleet-test"], "{junit}");
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
         report.contains("- **west** failed in observe at "),

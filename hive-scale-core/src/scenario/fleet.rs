@@ -208,6 +208,9 @@ pub struct HubResult {
     /// The findings of its metrics report (queues, rates, the re-apply), when metrics were
     /// recorded.
     pub findings: Option<serde_json::Value>,
+    /// Its own junit.xml, when its run ran.
+    #[serde(skip)]
+    junit: Option<String>,
     #[serde(skip)]
     samples: Vec<f64>,
     #[serde(skip)]
@@ -315,6 +318,7 @@ impl HubResult {
             teardown: None,
             phases: Vec::new(),
             findings: None,
+            junit: None,
             samples: Vec::new(),
             buckets: None,
         }
@@ -373,6 +377,7 @@ impl HubResult {
             teardown: teardown_line(&s),
             phases: s.phases.clone(),
             findings: s.metrics.as_ref().and_then(|m| m.get("findings")).cloned(),
+            junit: Some(runner::junit::render(&s)),
             samples: s.fanout_samples,
             buckets: s.fanout_buckets,
         }
@@ -516,10 +521,71 @@ impl FleetSummary {
         };
     }
 
-    /// Writes `dir/summary.json` whole.
+    /// Writes `dir/summary.json` and `dir/junit.xml`, each whole.
     fn write(&self, dir: &Path) -> std::io::Result<()> {
         let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        crate::files::write_atomic(&dir.join(runner::SUMMARY_FILE), &text)
+        crate::files::write_atomic(&dir.join(runner::SUMMARY_FILE), &text)?;
+        crate::files::write_atomic(&dir.join(runner::JUNIT_FILE), self.junit().as_bytes())
+    }
+
+    /// The fleet as JUnit XML: each hub's suite as its own run wrote it, named after the hub,
+    /// and for a hub whose run never ran (or still runs) a suite of one case saying so.
+    pub fn junit(&self) -> String {
+        use runner::junit::escape;
+        let (mut tests, mut failures, mut skipped) = (0, 0, 0);
+        let mut suites = String::new();
+        for h in &self.hubs {
+            let prefix = format!("<testsuite name=\"{}: ", escape(&h.name));
+            match &h.junit {
+                Some(doc) => {
+                    let count = |attr: &str| -> u64 {
+                        let key = format!(" {attr}=\"");
+                        doc.find(&key)
+                            .and_then(|i| doc[i + key.len()..].split('"').next())
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0)
+                    };
+                    tests += count("tests");
+                    failures += count("failures");
+                    skipped += count("skipped");
+                    let inner = doc
+                        .find("  <testsuite ")
+                        .zip(doc.rfind("</testsuites>"))
+                        .map_or("", |(a, b)| &doc[a..b]);
+                    suites.push_str(&inner.replacen("<testsuite name=\"", &prefix, 1));
+                }
+                None => {
+                    tests += 1;
+                    let case = match &h.failure {
+                        Some(f) => {
+                            failures += 1;
+                            format!(
+                                "<failure type=\"{}\" message=\"{}\"/>",
+                                escape(&f.phase),
+                                escape(&f.error)
+                            )
+                        }
+                        None => {
+                            skipped += 1;
+                            "<skipped message=\"still running\"/>".to_string()
+                        }
+                    };
+                    let phase = h.failure.as_ref().map_or("run", |f| f.phase.as_str());
+                    suites.push_str(&format!(
+                        "  {prefix}scaletest {}\" tests=\"1\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"0\">\n    <testcase classname=\"fleet.{}\" name=\"{}\">{case}</testcase>\n  </testsuite>\n",
+                        escape(&self.scenario.name),
+                        u8::from(h.failure.is_some()),
+                        u8::from(h.failure.is_none()),
+                        escape(&h.name),
+                        escape(phase)
+                    ));
+                }
+            }
+        }
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"hive-scale fleet\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\">\n{suites}</testsuites>\n",
+            self.wall_seconds
+        )
     }
 
     /// The fleet's `report.md`: a row per hub, the failures with their time, the totals.
@@ -961,5 +1027,16 @@ mod tests {
             "{r}"
         );
         assert_eq!(s.exit_code, exit::PHASE_FAILED);
+        let junit = s.junit();
+        assert!(
+            junit.contains(r#"<testsuites name="hive-scale fleet" tests="2" failures="1" errors="0" skipped="1""#),
+            "{junit}"
+        );
+        assert!(
+            junit.contains(
+                r#"<testsuite name="east: scaletest 2020-adoption" tests="1" failures="1""#
+            ) && junit.contains(r#"<failure type="observe" message="connection refused"/>"#),
+            "{junit}"
+        );
     }
 }
