@@ -2,6 +2,8 @@
 //! renders it (kustomize, as `kubectl apply -k` does), every object is checked against the
 //! Kubernetes API's own types, and the Job's command line against hive-scale's.
 
+mod common;
+
 use clap::Parser as _;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, ServiceAccount};
@@ -131,4 +133,74 @@ fn kubectl_renders_the_job_and_every_object_matches_its_api_type() {
     let out = &args[args.iter().position(|a| a == "--out").unwrap() + 1];
     let mount = &container.volume_mounts.as_ref().unwrap()[0].mount_path;
     assert!(out.starts_with(mount.as_str()), "{out} outside {mount}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_dry_runs_the_job_on_the_embedded_hub_which_stores_nothing() {
+    let Some(kubectl) = hive_scale_sim::testing::tool(
+        "kubectl",
+        "kubectl_dry_runs_the_job_on_the_embedded_hub_which_stores_nothing",
+    ) else {
+        return;
+    };
+    let hub = common::TestHub::start().await;
+    let kubectl = |args: &[&str]| {
+        std::process::Command::new(&kubectl)
+            .args(args)
+            .env("KUBECONFIG", hub.kubeconfig())
+            .output()
+            .unwrap()
+    };
+    // The hub has Hive's namespace, as a hub with Hive installed does.
+    let o = kubectl(&["get", "namespace", "hive"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = kubectl(&[
+        "apply",
+        "--dry-run=server",
+        "-k",
+        job_dir().to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for object in [
+        "serviceaccount/hive-scale",
+        "clusterrole.rbac.authorization.k8s.io/hive-scale",
+        "clusterrolebinding.rbac.authorization.k8s.io/hive-scale",
+        "persistentvolumeclaim/hive-scale-results",
+        "job.batch/hive-scale",
+    ] {
+        assert!(
+            stdout.contains(&format!("{object} created (server dry run)")),
+            "{stdout}"
+        );
+    }
+    // A dry run stores nothing.
+    let o = kubectl(&[
+        "get",
+        "serviceaccounts,persistentvolumeclaims,jobs",
+        "-n",
+        "hive",
+        "-o",
+        "name",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "");
+    let o = kubectl(&["get", "clusterroles,clusterrolebindings", "-o", "name"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "");
+
+    // A Job the API would refuse is refused by the dry run too.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("job.yaml");
+    let text = std::fs::read_to_string(job_dir().join("job.yaml"))
+        .unwrap()
+        .replace("backoffLimit: 0", "backoffLimit: none");
+    std::fs::write(&bad, text).unwrap();
+    let o = kubectl(&["apply", "--dry-run=server", "-f", bad.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{stderr}");
+    assert!(stderr.contains("backoffLimit"), "{stderr}");
 }
