@@ -221,7 +221,8 @@ async fn three_embedded_hubs_share_the_clones_and_the_summary_matches_their_clus
         assert!(report.contains(&format!("## Hub {name} (")), "{report}");
     }
     assert_eq!(report.matches("| observe | ok |").count(), 3, "{report}");
-    assert_eq!(report.matches("A full re-apply (").count(), 3, "{report}");
+    // And its findings (the re-apply needs a rate, which a run of seconds may not give).
+    assert!(report.matches("\nQueue ").count() >= 3, "{report}");
 
     // The kept objects go through each hub's deprovision interlock, and nothing is left.
     for name in &names {
