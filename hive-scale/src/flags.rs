@@ -85,14 +85,16 @@ impl HubFlags {
 }
 
 /// Where Hive's metrics come from, and how to reach it: the same flags for `scaletest`,
-/// `snapshot` and `record`.
-#[derive(clap::Args, Debug, Clone, Default)]
+/// `snapshot` and `record`, and the same keys under a fleet file's `metrics:` (snake_case).
+#[derive(clap::Args, serde::Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields, default)]
 pub struct MetricsFlags {
     /// Prometheus (or OpenShift's thanos-querier) to query.
     #[arg(long, conflicts_with = "metrics_url")]
     pub prometheus: Option<String>,
     /// A /metrics URL to scrape instead of asking Prometheus (repeat for several pods).
     #[arg(long, alias = "scrape")]
+    #[serde(deserialize_with = "one_or_many")]
     pub metrics_url: Vec<String>,
     /// A file holding a bearer token for Prometheus.
     #[arg(long, conflicts_with_all = ["token_from_kubeconfig", "user"])]
@@ -114,7 +116,35 @@ pub struct MetricsFlags {
     pub insecure_skip_tls_verify: bool,
     /// Limit for each request to Prometheus or /metrics.
     #[arg(long, default_value = "10s", value_parser = duration)]
+    #[serde(
+        default = "default_request_timeout",
+        deserialize_with = "serde_duration"
+    )]
     pub request_timeout: Duration,
+}
+
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// A duration written as on the command line (`10s`, `1m`), in a file.
+fn serde_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s: String = serde::Deserialize::deserialize(d)?;
+    duration(&s).map_err(serde::de::Error::custom)
+}
+
+/// One string or a list of them.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match serde::Deserialize::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 impl MetricsFlags {

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod flags;
+pub mod fleet;
 
 use std::process::ExitCode;
 

@@ -379,7 +379,10 @@ async fn findings_per_replica() {
     for r in replicas {
         let re = &r["reapply"];
         let seconds = re["items"].as_f64().unwrap() / re["rate"].as_f64().unwrap();
-        assert!((re["seconds"].as_f64().unwrap() - seconds).abs() < 1e-6, "{r:#}");
+        assert!(
+            (re["seconds"].as_f64().unwrap() - seconds).abs() < 1e-6,
+            "{r:#}"
+        );
         assert_eq!(re["fits"], seconds <= 7200.0, "{r:#}");
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();

@@ -3,6 +3,7 @@
 //! file of the same shape.
 
 pub mod compare;
+pub mod fleet;
 pub mod ndjson;
 pub mod progress;
 pub mod runner;

@@ -373,6 +373,8 @@ mod tests {
             ],
             fanout: crate::scenario::progress::Percentiles::of(&[1.0, 2.0]),
             fanout_from: Default::default(),
+            fanout_samples: Vec::new(),
+            fanout_buckets: None,
             thresholds: vec![ThresholdResult {
                 kind: "drain".into(),
                 limit: 1.0,

@@ -154,12 +154,42 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The built-in kinds (namespaces, configmaps, secrets, CRDs) plus `crds`.
+    /// The built-in kinds (namespaces, configmaps, secrets, CRDs, and what hive-scale's Job
+    /// in config/job/ is made of: service accounts, persistent volume claims, jobs, cluster
+    /// roles and their bindings, stored and validated but acted on by nothing) plus `crds`.
     pub fn new(crds: &[CustomResourceDefinition]) -> Self {
+        let grouped =
+            |group: &str, plural: &str, kind: &str, namespaced: bool, status: bool| ResourceDef {
+                group: group.into(),
+                ..ResourceDef::core(plural, kind, namespaced, &[], status)
+            };
         let mut defs = vec![
             ResourceDef::core("namespaces", "Namespace", false, &["ns"], true),
             ResourceDef::core("configmaps", "ConfigMap", true, &["cm"], false),
             ResourceDef::core("secrets", "Secret", true, &[], false),
+            ResourceDef::core("serviceaccounts", "ServiceAccount", true, &["sa"], false),
+            ResourceDef::core(
+                "persistentvolumeclaims",
+                "PersistentVolumeClaim",
+                true,
+                &["pvc"],
+                true,
+            ),
+            grouped("batch", "jobs", "Job", true, true),
+            grouped(
+                "rbac.authorization.k8s.io",
+                "clusterroles",
+                "ClusterRole",
+                false,
+                false,
+            ),
+            grouped(
+                "rbac.authorization.k8s.io",
+                "clusterrolebindings",
+                "ClusterRoleBinding",
+                false,
+                false,
+            ),
             ResourceDef {
                 group: "apiextensions.k8s.io".into(),
                 singular: "customresourcedefinition".into(),

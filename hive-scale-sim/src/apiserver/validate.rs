@@ -101,12 +101,21 @@ pub fn secret(obj: &Value, causes: &mut Causes) {
 /// field of the wrong type, a missing required field or a Secret value that is not base64 is a
 /// cause naming the field. Kinds without a type here pass.
 pub fn builtin(kind: &str, obj: &Value, causes: &mut Causes) {
-    use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::{
+        ConfigMap, Namespace, PersistentVolumeClaim, Secret, ServiceAccount,
+    };
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let cause = match kind {
         "Namespace" => typed::<Namespace>(obj),
         "ConfigMap" => typed::<ConfigMap>(obj),
         "Secret" => typed::<Secret>(obj),
+        "ServiceAccount" => typed::<ServiceAccount>(obj),
+        "PersistentVolumeClaim" => typed::<PersistentVolumeClaim>(obj),
+        "Job" => typed::<Job>(obj),
+        "ClusterRole" => typed::<ClusterRole>(obj),
+        "ClusterRoleBinding" => typed::<ClusterRoleBinding>(obj),
         "CustomResourceDefinition" => typed::<CustomResourceDefinition>(obj),
         _ => None,
     };

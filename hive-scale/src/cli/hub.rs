@@ -41,6 +41,14 @@ pub struct Args {
     cores: Option<usize>,
     #[command(flatten)]
     model: ModelConfig,
+    /// The model as YAML, in the shape of a scenario's `embedded:` section (how `scaletest
+    /// --hubs` hands each hub its scenario's model); --workers and --cores still override it.
+    #[arg(long = "model", value_name = "FILE", conflicts_with_all = ["preset", "preset_file", "apply", "pipeline"])]
+    model_file: Option<PathBuf>,
+    /// Stop when standard input reaches its end, as when the process that started the hub
+    /// exits (however it ends), so a hub never outlives its parent.
+    #[arg(long)]
+    stop_when_stdin_closes: bool,
     /// Serve the API only: no simulated controllers, no spoke.
     #[arg(long)]
     no_controllers: bool,
@@ -55,8 +63,18 @@ pub struct Args {
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
     crate::init_logging(args.verbose);
-    let mut config = args.model.clone();
-    (config.workers, config.cores) = (args.workers, args.cores);
+    let mut config = match &args.model_file {
+        Some(path) => match read_model(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => args.model.clone(),
+    };
+    config.workers = args.workers.or(config.workers);
+    config.cores = args.cores.or(config.cores);
     // A bad preset or value is a usage error (exit 2, as for `plan`), found before any server
     // starts.
     let model = match config.resolve() {
@@ -85,13 +103,93 @@ pub fn main(args: Args) -> ExitCode {
             );
         }
         println!("Hive metrics on {}", hub.metrics_url());
-        println!(
-            "export KUBECONFIG={}",
-            std::fs::canonicalize(hub.kubeconfig_path())?.display()
-        );
-        tokio::signal::ctrl_c().await?;
+        let kubeconfig = std::fs::canonicalize(hub.kubeconfig_path())?;
+        println!("export KUBECONFIG={}", kubeconfig.display());
+        // Last, so whoever waits for it finds every endpoint serving.
+        let endpoints = Endpoints {
+            hub_url: hub.hub().url().to_string(),
+            kubeconfig,
+            spoke_kubeconfig: hub
+                .spoke()
+                .map(|s| std::fs::canonicalize(s.kubeconfig_path()))
+                .transpose()?,
+            metrics_url: hub.metrics_url(),
+            time_scale: f64::from(args.time_scale),
+            pid: std::process::id(),
+        };
+        hive_scale_core::files::write_atomic(
+            &args.dir.join(ENDPOINTS_FILE),
+            &serde_json::to_vec_pretty(&endpoints)?,
+        )?;
+        tokio::select! {
+            _ = hive_scale_core::scenario::runner::interrupted() => {}
+            _ = stdin_closed(args.stop_when_stdin_closes) => {}
+        }
         eprintln!("stopping");
         hub.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The file a hub writes in its directory once it serves: where to reach it (no credentials;
+/// those stay in the kubeconfigs, mode 0600).
+pub const ENDPOINTS_FILE: &str = "hub.json";
+
+/// What `hub.json` holds.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Endpoints {
+    /// The hub API server's URL.
+    pub hub_url: String,
+    /// The hub's kubeconfig.
+    pub kubeconfig: PathBuf,
+    /// The spoke's kubeconfig (none with --no-controllers).
+    pub spoke_kubeconfig: Option<PathBuf>,
+    /// Hive's metrics endpoint.
+    pub metrics_url: String,
+    /// Modeled seconds per real second.
+    pub time_scale: f64,
+    /// The hub's process.
+    pub pid: u32,
+}
+
+/// A scenario's `embedded:` section from a YAML file.
+fn read_model(path: &std::path::Path) -> Result<ModelConfig, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("model file {}: {e}", path.display()))?;
+    let section: serde_json::Map<String, serde_json::Value> = serde_saphyr::from_str(&text)
+        .map_err(|e| {
+            format!(
+                "model file {}: {}",
+                path.display(),
+                e.to_string().replace('\n', " ")
+            )
+        })?;
+    let config = ModelConfig::from_section(&section)
+        .map_err(|e| format!("model file {}: {e}", path.display()))?;
+    config
+        .resolve()
+        .map_err(|e| format!("model file {}: {e}", path.display()))?;
+    Ok(config)
+}
+
+/// Resolves when standard input ends (or fails), if asked to watch it; never otherwise.
+async fn stdin_closed(watch: bool) {
+    if !watch {
+        return std::future::pending().await;
+    }
+    // A blocking read on a thread of its own: nothing else reads stdin, and the thread ends
+    // with the process.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        use std::io::Read as _;
+        let mut buf = [0u8; 256];
+        let mut stdin = std::io::stdin();
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
 }

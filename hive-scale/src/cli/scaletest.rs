@@ -14,7 +14,7 @@ use crate::flags::{RunFlags, ScenarioFlags, TargetFlags};
 use clap::Parser;
 use hive_scale_core::metrics::read_recording;
 use hive_scale_core::scenario::runner::{self, Summary};
-use hive_scale_core::scenario::{exit, ndjson};
+use hive_scale_core::scenario::{exit, fleet, ndjson};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -35,10 +35,33 @@ pub struct Args {
     /// A label on every NDJSON document, e.g. ci=nightly (repeatable).
     #[arg(long = "ndjson-label", value_name = "KEY=VALUE", value_parser = crate::key_value, requires = "ndjson")]
     ndjson_labels: Vec<(String, String)>,
+    /// Run over a fleet of hubs named in a YAML file (per hub: name, kubeconfig, context,
+    /// spoke_kubeconfig or fake_cluster, metrics, weight or clusters); the scenario's clusters
+    /// are spread over them and every hub gets every SelectorSyncSet.
+    #[arg(long, value_name = "FILE", conflicts_with = "hubs", conflicts_with_all = FLEET_CONFLICTS)]
+    fleet: Option<PathBuf>,
+    /// Start N embedded hubs as separate `hive-scale hub` processes and run over them as a
+    /// fleet (through their kubeconfigs and metrics URLs, as over real hubs).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=50), conflicts_with_all = FLEET_CONFLICTS)]
+    hubs: Option<u32>,
     /// Log more (RUST_LOG overrides).
     #[arg(short, long)]
     verbose: bool,
 }
+
+/// What a fleet's hubs each say for themselves (in the fleet file, or as embedded hubs).
+const FLEET_CONFLICTS: [&str; 10] = [
+    "kubeconfig",
+    "context",
+    "in_cluster",
+    "spoke_kubeconfig",
+    "prometheus",
+    "metrics_url",
+    "token_file",
+    "token_from_kubeconfig",
+    "user",
+    "ndjson",
+];
 
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
@@ -47,6 +70,9 @@ pub fn main(args: Args) -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.fleet.is_some() || args.hubs.is_some() {
+        return run_fleet(args).await;
+    }
     let scenario = args.scenario.load()?;
     let mut settings = args.run.settings(&scenario)?;
     settings.parameters = serde_json::json!({
@@ -154,4 +180,149 @@ fn write_ndjson(
     }
     ndjson::write(path, &docs)?;
     Ok(docs.len())
+}
+
+/// `--fleet FILE` or `--hubs N`: the scenario over several hubs at once, one result directory.
+async fn run_fleet(args: Args) -> anyhow::Result<ExitCode> {
+    let scenario = args.scenario.load()?;
+    if args.fleet.is_some() && (args.target.fake_cluster || args.target.time_scale.is_some()) {
+        return Err(crate::Failure::usage(
+            "with --fleet, fake_cluster and time_scale are set per hub in the fleet file",
+        ));
+    }
+    let mut settings = args.run.settings(&scenario)?;
+    let out = settings.out.clone();
+    // Everything about the fleet is checked before anything starts or is written.
+    let (members, embedded) = match (&args.fleet, args.hubs) {
+        (Some(file), _) => (
+            crate::fleet::load(file, scenario.clusters, &args.target.hub)?,
+            None,
+        ),
+        (None, Some(n)) => {
+            let counts = fleet::spread(
+                scenario.clusters,
+                &vec![fleet::Share::Weight(1.0); n as usize],
+            )
+            .map_err(|e| crate::Failure::usage(format!("--hubs {n}: {e}")))?;
+            let largest = counts.iter().copied().max().unwrap_or(1);
+            let (hubs, scale) = crate::fleet::EmbeddedFleet::start(
+                n as usize,
+                &scenario,
+                largest,
+                &out,
+                args.target.time_scale,
+            )
+            .await?;
+            println!(
+                "started {n} embedded hubs (time scale {scale}; logs in {}/hubs/*/hub/hub.log)",
+                out.display()
+            );
+            let members = crate::fleet::embedded_members(
+                &hubs,
+                &counts,
+                args.target.fake_cluster,
+                &args.target.hub,
+            )?;
+            (members, Some(hubs))
+        }
+        (None, None) => unreachable!("run_fleet runs only with --fleet or --hubs"),
+    };
+    let hubs: Vec<(String, Option<PathBuf>, Option<String>, bool)> = members
+        .iter()
+        .map(|m| {
+            (
+                m.name.clone(),
+                m.hub.hub.kubeconfig.clone(),
+                m.hub.hub.context.clone(),
+                m.hub.hub.in_cluster,
+            )
+        })
+        .collect();
+    settings.parameters = serde_json::json!({
+        "scenario": args.scenario.scenario,
+        "timeout_seconds": args.run.timeout.as_secs_f64(),
+        "keep": args.run.keep,
+        "fleet": args.fleet,
+        "hubs": members.iter().map(|m| serde_json::json!({
+            "name": m.name,
+            "clusters": m.clusters,
+            "kubeconfig": m.hub.hub.kubeconfig,
+            "context": m.hub.hub.context,
+            "in_cluster": m.hub.hub.in_cluster,
+            "spoke_kubeconfig": m.hub.spoke_kubeconfig,
+            "fake_cluster": m.hub.fake_cluster || m.hub.spoke_kubeconfig.is_none(),
+            "metrics": m.hub.metrics.as_ref().map(|s| s.describe()),
+            "time_scale": m.time_scale,
+        })).collect::<Vec<_>>(),
+    });
+    println!(
+        "scenario {} over {} hubs ({}; {} sets of {} ConfigMaps on each); run {}; results in {}",
+        scenario.name,
+        members.len(),
+        members
+            .iter()
+            .map(|m| format!("{} {} clusters", m.name, m.clusters))
+            .collect::<Vec<_>>()
+            .join(", "),
+        scenario.selectorsyncsets,
+        scenario.configmaps,
+        settings.run_id,
+        out.display()
+    );
+    let summary = fleet::run(&scenario, members, &settings).await;
+    let summary = match summary {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(h) = embedded {
+                h.stop().await;
+            }
+            return Err(e.into());
+        }
+    };
+    let left_objects = args.run.keep || summary.status == runner::Status::Interrupted;
+    // Embedded hubs stop with this process (their objects with them) unless kept.
+    if left_objects && (embedded.is_none() || args.run.keep) {
+        for (name, kubeconfig, context, in_cluster) in &hubs {
+            let mut cmd = format!(
+                "hive-scale teardown --all --run {} --selectorsyncsets",
+                summary.run_id
+            );
+            if let Some(k) = kubeconfig {
+                cmd.push_str(&format!(" --kubeconfig {}", k.display()));
+            }
+            if let Some(c) = context {
+                cmd.push_str(&format!(" --context {c}"));
+            }
+            if *in_cluster {
+                cmd.push_str(" --in-cluster");
+            }
+            println!("hub {name}: the run's objects are still there; to remove them: {cmd}");
+        }
+    }
+    if let Some(h) = embedded {
+        if args.run.keep {
+            println!("the embedded hubs keep running; press Ctrl-C to stop them");
+            runner::interrupted().await;
+        }
+        h.stop().await;
+    }
+    let f = &summary.fleet;
+    if !summary.failed_hubs.is_empty() {
+        eprintln!("failed hubs: {}", summary.failed_hubs.join(", "));
+    }
+    println!(
+        "{}: exit code {}; {} of {} hubs passed; {} of {} pairs applied; slowest hub {}; fleet fan-out P50 {:.0}s P99 {:.0}s over {} pairs; report {}",
+        summary.status,
+        summary.exit_code,
+        f.hubs_passed,
+        f.hubs,
+        f.pairs_applied,
+        f.pairs_expected,
+        f.slowest_hub.as_deref().unwrap_or("none"),
+        f.fanout.p50,
+        f.fanout.p99,
+        f.fanout.count,
+        out.join("report.md").display()
+    );
+    Ok(ExitCode::from(summary.exit_code))
 }

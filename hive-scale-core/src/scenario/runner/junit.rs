@@ -263,6 +263,8 @@ mod tests {
             phases: Vec::new(),
             fanout: Default::default(),
             fanout_from: Default::default(),
+            fanout_samples: Vec::new(),
+            fanout_buckets: None,
             thresholds: Vec::new(),
             errors: 0,
             requests: Default::default(),

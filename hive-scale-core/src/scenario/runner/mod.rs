@@ -31,7 +31,7 @@ use crate::fixtures::SelectorSyncSetFixture;
 use crate::hub::StatsSnapshot;
 use crate::metrics::slo::{self, DurationSample, SloReport, SloStatus};
 use crate::metrics::{self, Profile, Recorder, RecorderHandle};
-use crate::scenario::progress::Percentiles;
+use crate::scenario::progress::{Percentiles, bucket_count};
 use crate::scenario::{Phase, Scenario, exit};
 use crate::{Error, Result};
 use phases::Change;
@@ -65,6 +65,9 @@ pub struct RunSettings {
     pub api_slo_factor: f64,
     /// Where observe phases publish their progress at each poll, for a front to draw.
     pub progress: Option<tokio::sync::watch::Sender<ObserveProgress>>,
+    /// Printed in brackets before every line the run prints, when several runs share a
+    /// terminal (a fleet names each hub's lines).
+    pub label: Option<String>,
 }
 
 /// How far an observe phase has come, published at each poll.
@@ -95,6 +98,7 @@ impl RunSettings {
             teardown_timeout: Duration::from_secs(300),
             parameters: serde_json::Value::Null,
             progress: None,
+            label: None,
             api_slo_factor: 1.0,
         }
     }
@@ -203,6 +207,11 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// `[label] ` before the run's lines, or nothing.
+    fn who(&self) -> String {
+        who(self.settings)
+    }
+
     fn save(&mut self) {
         self.summary.wall_seconds = self.started.elapsed().as_secs_f64();
         self.summary.requests = self.target.hub.stats();
@@ -239,7 +248,7 @@ impl Run<'_> {
         if let Some(r) = recorder {
             r.mark_phase(&name);
         }
-        println!("phase {name} ...");
+        println!("{}phase {name} ...", self.who());
         let t0 = Instant::now();
         let errors_before = self.summary.errors;
         let result = tokio::select! {
@@ -281,8 +290,10 @@ impl Run<'_> {
         };
         let modeled = wall * self.target.time_scale;
         println!(
-            "phase {name}: {outcome} in {wall:.1}s ({modeled:.0} modeled s); {} of {} pairs applied",
-            p.done, p.expected
+            "{}phase {name}: {outcome} in {wall:.1}s ({modeled:.0} modeled s); {} of {} pairs applied",
+            self.who(),
+            p.done,
+            p.expected
         );
         self.summary.phases.push(PhaseRecord {
             name,
@@ -299,10 +310,15 @@ impl Run<'_> {
                 let start = self.fanout_histogram_start.get_or_insert_with(Vec::new);
                 self.summary.fanout = Percentiles::from_histogram(start, now);
                 self.summary.fanout_from = FanoutFrom::HiveHistogram;
+                self.summary.fanout_buckets = Some(
+                    now.iter()
+                        .map(|(le, n)| (*le, (n - bucket_count(start, *le)).max(0.0)))
+                        .collect(),
+                );
             }
             None => {
-                self.summary.fanout =
-                    Percentiles::of(&self.all_fanout.values().copied().collect::<Vec<_>>());
+                self.summary.fanout_samples = self.all_fanout.values().copied().collect();
+                self.summary.fanout = Percentiles::of(&self.summary.fanout_samples);
             }
         }
         self.save();
@@ -426,12 +442,14 @@ impl Run<'_> {
         };
         if report.status == SloStatus::NotMeasured {
             println!(
-                "API call latency SLO: not measured ({})",
+                "{}API call latency SLO: not measured ({})",
+                self.who(),
                 report.reason.as_deref().unwrap_or("")
             );
         } else {
             println!(
-                "API call latency SLO: {} ({} groups over {} windows)",
+                "{}API call latency SLO: {} ({} groups over {} windows)",
+                self.who(),
                 report.status,
                 report.groups.len(),
                 report.windows
@@ -443,16 +461,16 @@ impl Run<'_> {
     /// Deletes what this run created, through the library's interlock like every other
     /// delete path; returns how teardown ended, if it did not leave everything clean.
     async fn teardown(&mut self) -> Option<Status> {
-        println!("phase teardown ...");
+        println!("{}phase teardown ...", self.who());
         let mut opts = TeardownOptions::new(Selection::All);
         opts.selectorsyncsets = true;
         opts.run = Some(self.settings.run_id.clone());
         opts.timeout = self.settings.teardown_timeout;
         match adopt::teardown(&self.target.hub, &opts, &None).await {
             Ok(t) => {
-                println!("phase teardown: {}", t.counts());
+                println!("{}phase teardown: {}", self.who(), t.counts());
                 for line in t.problems() {
-                    eprintln!("{line}");
+                    eprintln!("{}{line}", self.who());
                 }
                 let status = if !t.failures.is_empty() || t.timed_out {
                     Some(Status::TeardownFailed)
@@ -466,7 +484,7 @@ impl Run<'_> {
             }
             Err(e) => {
                 let error = crate::error::chain(&e);
-                eprintln!("teardown failed: {error}");
+                eprintln!("{}teardown failed: {error}", self.who());
                 self.summary.teardown = Some(TeardownRecord::Error { error });
                 Some(Status::TeardownFailed)
             }
@@ -525,6 +543,8 @@ pub async fn run(
         phases: Vec::new(),
         fanout: Percentiles::default(),
         fanout_from: FanoutFrom::Objects,
+        fanout_samples: Vec::new(),
+        fanout_buckets: None,
         thresholds: Vec::new(),
         errors: 0,
         requests: StatsSnapshot::default(),
@@ -554,7 +574,7 @@ pub async fn run(
                 Ok(r) => Some(r),
                 Err(e) => {
                     let error = crate::error::chain(&e);
-                    eprintln!("warning: not recording metrics: {error}");
+                    eprintln!("{}warning: not recording metrics: {error}", who(settings));
                     run.summary.metrics_error = Some(error);
                     None
                 }
@@ -610,6 +630,15 @@ pub async fn run(
         tracing::warn!(error = %e, "cannot write report.md");
     }
     Ok(run.summary)
+}
+
+/// `[label] ` for a run's lines, or nothing.
+fn who(settings: &RunSettings) -> String {
+    settings
+        .label
+        .as_ref()
+        .map(|l| format!("[{l}] "))
+        .unwrap_or_default()
 }
 
 /// Samples an in-process API server's duration histogram every interval until finished.

@@ -58,15 +58,15 @@ impl Run<'_> {
             ..Default::default()
         };
         let s = adopt::adopt(&self.target.hub, &self.clones, start..=end, &opts, &None).await?;
-        Self::adopted(&s)?;
+        self.adopted(&s)?;
         self.summary.errors += s.failures.len() as u64;
         Ok(())
     }
 
     /// A phase error if any clone failed or was refused (each refusal printed on its own line).
-    fn adopted(s: &adopt::AdoptSummary) -> Result<(), PhaseError> {
+    fn adopted(&self, s: &adopt::AdoptSummary) -> Result<(), PhaseError> {
         for (i, r) in &s.refused {
-            eprintln!("refused clone {i}: {r}");
+            eprintln!("{}refused clone {i}: {r}", self.who());
         }
         if let Some((i, why)) = s.failures.first() {
             return Err(PhaseError::Incomplete(format!(
@@ -101,7 +101,7 @@ impl Run<'_> {
             )
             .await?;
             self.summary.errors += s.failures.len() as u64;
-            Self::adopted(&s)?;
+            self.adopted(&s)?;
             tokio::time::sleep(every.saturating_sub(tick.elapsed())).await;
         }
         Ok(())

@@ -153,6 +153,14 @@ pub struct Summary {
     pub fanout: Percentiles,
     /// Where the fan-out figures come from.
     pub fanout_from: FanoutFrom,
+    /// Each pair's fan-out (modeled seconds) behind [`Summary::fanout`] when it comes from
+    /// objects: a fleet merges hubs' samples, since percentiles cannot be merged.
+    #[serde(skip)]
+    pub fanout_samples: Vec<f64>,
+    /// What Hive's fan-out histogram gained over the run, cumulative `(le, count)`, when
+    /// fan-out comes from it: a fleet adds hubs' buckets.
+    #[serde(skip)]
+    pub fanout_buckets: Option<Vec<(f64, f64)>>,
     /// Thresholds.
     pub thresholds: Vec<ThresholdResult>,
     /// Failed writes in all.
