@@ -6,7 +6,7 @@
 //! ```
 //! `--workers 5,10,20,40,100` (and `--cores` likewise) sweeps, one row per combination.
 //! `--preset-file FILE` takes the model from a YAML file shaped like `config/presets/*.yaml`.
-//! `--recommend` with targets answers the sizing question instead (see [`recommend`]);
+//! `--recommend` with targets answers the sizing question instead;
 //! `--hubs N` splits the fleet across N hubs.
 
 mod arrival;
