@@ -229,18 +229,29 @@ async fn sigterm_stops_a_run_like_ctrl_c_with_its_own_exit_code() {
             out.to_str().unwrap(),
         ])
         .env_remove("KUBECONFIG")
-        .stdout(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let mut child = child;
     let pid = child.id().unwrap();
-    // Wait until it is observing (the summary is rewritten after each phase).
-    for _ in 0..200 {
-        let adopted = std::fs::read_to_string(out.join("summary.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .is_some_and(|s| s["phases"].as_array().is_some_and(|p| p.len() >= 2));
-        if adopted {
+    // Read stderr as it comes, and wait until it is observing: a progress line says so. A busy
+    // machine (CI runs tests side by side) can take a while to get there.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        use tokio::io::AsyncBufReadExt;
+        let (seen, err) = (seen.clone(), child.stderr.take().unwrap());
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(err).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                let mut s = seen.lock().unwrap();
+                s.push_str(&l);
+                s.push('\n');
+            }
+        })
+    };
+    for _ in 0..1200 {
+        if seen.lock().unwrap().contains("pairs applied (") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -249,9 +260,10 @@ async fn sigterm_stops_a_run_like_ctrl_c_with_its_own_exit_code() {
         .args(["-TERM", &pid.to_string()])
         .status()
         .unwrap();
-    let o = child.wait_with_output().await.unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(143), "{stderr}");
+    let status = child.wait().await.unwrap();
+    reader.await.unwrap();
+    let stderr = seen.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(143), "{stderr}");
     // Not on a terminal: progress comes as plain lines.
     assert!(
         stderr.contains("pairs applied ("),
