@@ -84,7 +84,7 @@ async fn the_recommended_configuration_is_confirmed_by_the_sweep() {
 
 #[tokio::test]
 async fn impossible_limits_are_refused_with_the_hubs_it_would_take() {
-    let (code, v) = json(&[
+    let tight = [
         "--recommend",
         "--target-fanout",
         "20s",
@@ -97,35 +97,13 @@ async fn impossible_limits_are_refused_with_the_hubs_it_would_take() {
         "--max-hubs",
         "1",
         "--no-confirm",
-    ])
-    .await;
+    ];
+    let (code, v) = json(&tight).await;
     assert_eq!(code, 1, "no configuration fits: {v:#}");
     let r = &v["recommendation"];
     assert_eq!(r["within_limits"], false);
     assert!(r["hubs"].as_u64().unwrap() > 1, "{r:#}");
-    let text = run_bin(
-        &[
-            &["plan"],
-            &FLEET[..],
-            &[
-                "--recommend",
-                "--target-fanout",
-                "20s",
-                "--max-replicas",
-                "1",
-                "--max-cores",
-                "2",
-                "--max-workers",
-                "5",
-                "--max-hubs",
-                "1",
-                "--no-confirm",
-            ],
-        ]
-        .concat(),
-        &[],
-    )
-    .await;
+    let text = run_bin(&[&["plan"], &FLEET[..], &tight[..]].concat(), &[]).await;
     assert_eq!(text.code, 1);
     assert!(
         text.stdout

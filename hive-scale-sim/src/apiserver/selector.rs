@@ -203,20 +203,9 @@ fn valid_key(key: &str) -> bool {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
     };
-    prefix.is_none_or(valid_prefix) && valid_value(name) && !name.is_empty()
-}
-
-fn valid_prefix(p: &str) -> bool {
-    !p.is_empty()
-        && p.len() <= 253
-        && p.split('.').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !part.starts_with('-')
-                && !part.ends_with('-')
-        })
+    prefix.is_none_or(hive_scale_core::labels::is_dns_subdomain)
+        && valid_value(name)
+        && !name.is_empty()
 }
 
 fn valid_value(v: &str) -> bool {

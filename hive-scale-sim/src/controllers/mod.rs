@@ -330,17 +330,22 @@ impl Sim {
     async fn spoke_request(&self, cluster: &str, latency: Duration) -> Duration {
         match self.model.spokes {
             crate::model::SpokeMode::PerCluster => {
-                let api = self
-                    .spoke_apis
-                    .lock()
-                    .entry(cluster.to_string())
-                    .or_insert_with(|| {
-                        Arc::new(ApiCapacity::new(
-                            self.model.spoke_capacity,
-                            self.clock.clone(),
-                        ))
-                    })
-                    .clone();
+                // Every apply passes here: look up without allocating the key.
+                let api = {
+                    let mut apis = self.spoke_apis.lock();
+                    match apis.get(cluster) {
+                        Some(api) => api.clone(),
+                        None => apis
+                            .entry(cluster.to_string())
+                            .or_insert_with(|| {
+                                Arc::new(ApiCapacity::new(
+                                    self.model.spoke_capacity,
+                                    self.clock.clone(),
+                                ))
+                            })
+                            .clone(),
+                    }
+                };
                 api.request(latency).await
             }
             _ => self.spoke_api.request(latency).await,

@@ -368,8 +368,9 @@ async fn drain(
             let now = Snapshot::take(sim);
             let mut depth = hive.pending_by_replica();
             // The legacy syncset controller's queue counts with the one replica's.
+            let others = hive.pending() - depth.iter().sum::<usize>();
             if let Some(first) = depth.first_mut() {
-                *first += hive.pending() - hive.pending_by_replica().iter().sum::<usize>();
+                *first += others;
             }
             series.push(now.sample_since(&last, &depth));
             last = now;
