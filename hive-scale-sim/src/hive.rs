@@ -1,11 +1,11 @@
 //! The simulated Hive: its controllers started over a hub store, fed by the store's events.
 
-use crate::apiserver::store::{EventType, ListQuery};
+use crate::apiserver::store::{EventType, Head, ListQuery};
 use crate::controllers::clusterdeployment::ClusterDeploymentController;
 use crate::controllers::clustersync::ClusterSyncController;
 use crate::controllers::legacy::{SyncSetController, SyncSetInstanceController};
 use crate::controllers::runner::{Controller, pump};
-use crate::controllers::{Sim, defs, labels_of, meta_str};
+use crate::controllers::{Sim, defs};
 use crate::metrics::labels;
 use hive_scale_core::api::{LabelSelector, Pipeline};
 use serde_json::Value;
@@ -26,11 +26,8 @@ pub struct SimulatedHive {
     syncset: Option<Arc<Controller<Key>>>,
 }
 
-fn key_of(obj: &Value) -> Key {
-    (
-        meta_str(obj, "namespace").to_string(),
-        meta_str(obj, "name").to_string(),
-    )
+fn key_of(obj: &Head) -> Key {
+    (obj.namespace().to_string(), obj.name().to_string())
 }
 
 fn selector_of(set: &Value) -> LabelSelector {
@@ -72,11 +69,10 @@ impl SimulatedHive {
                 // Like controller-runtime's GenerationChangedPredicate: an instance's own status
                 // updates do not requeue it (one reconcile per apply, as the 2020 report counts).
                 pump(&sim, sim.def(defs::SSI), move |e| {
-                    let generation = |o: &Value| o.pointer("/metadata/generation").cloned();
                     let changed = match (&e.type_, &e.prev) {
                         (EventType::Added, _) | (_, None) => true,
                         (EventType::Modified, Some(p)) => {
-                            generation(p.head()) != generation(e.object.head())
+                            p.head().generation() != e.object.head().generation()
                         }
                         (EventType::Deleted, _) => false,
                     };
@@ -117,8 +113,8 @@ impl SimulatedHive {
             Self::pump_sets(&sim, Shards(vec![ss.queue.clone()]));
             (vec![ssi], Some(ss))
         } else {
-            // Every replica watches every cluster and works on its own shard; the others'
-            // reconciles would end at once as skipped-sync, so only the owner is given the key.
+            // Every replica watches every cluster and works on its own shard: each queue is
+            // given every cluster, and the non-owners' reconciles end at once as skipped-sync.
             let replicas: Vec<_> = (0..sim.replicas.len())
                 .map(|replica| {
                     Controller::start(
@@ -134,9 +130,9 @@ impl SimulatedHive {
                 .collect();
             let shards = Shards(replicas.iter().map(|c| c.queue.clone()).collect());
             {
-                let (shards, s) = (shards.clone(), sim.clone());
+                let shards = shards.clone();
                 pump(&sim, sim.def(defs::CD), move |e| {
-                    shards.add(&s, e.object.head())
+                    shards.add(key_of(e.object.head()))
                 });
             }
             Self::pump_sets(&sim, shards);
@@ -168,15 +164,14 @@ impl SimulatedHive {
                 .map(|l| l.items)
                 .unwrap_or_default()
             {
-                let l = labels_of(cd.head());
+                let l = cd.head().labels();
                 if selectors.iter().any(|sel| sel.matches(&l)) {
-                    qq.add(&s, cd.head());
+                    qq.add(key_of(cd.head()));
                 }
             }
         });
-        let s = sim.clone();
         pump(sim, sim.def(defs::SS), move |e| {
-            let ns = meta_str(e.object.head(), "namespace").to_string();
+            let ns = e.object.head().namespace().to_string();
             for obj in std::iter::once(&e.object)
                 .chain(e.prev.iter())
                 .map(|o| o.value())
@@ -188,7 +183,7 @@ impl SimulatedHive {
                     .flatten()
                 {
                     if let Some(n) = r.get("name").and_then(Value::as_str) {
-                        q.add_key(&s, (ns.clone(), n.to_string()));
+                        q.add((ns.clone(), n.to_string()));
                     }
                 }
             }
@@ -203,7 +198,7 @@ impl SimulatedHive {
             &self.sim.clone(),
             self.sim.def(defs::HIVECONFIG),
             move |e| {
-                if meta_str(e.object.head(), "name") != "hive" {
+                if e.object.head().name() != "hive" {
                     return;
                 }
                 let spec: hive_scale_core::api::HiveConfigSpec = e
@@ -385,29 +380,16 @@ pub fn refresh_selectorsyncset_gauges(sim: &Sim) {
     }
 }
 
-/// The sync controllers' queues, one per replica: a cluster's key goes to the replica that
-/// owns it.
+/// The sync controllers' queues, one per replica.
 #[derive(Clone)]
 struct Shards(Vec<Arc<crate::controllers::workqueue::WorkQueue<Key>>>);
 
 impl Shards {
-    /// Queues the ClusterDeployment `cd` on its owner.
-    fn add(&self, sim: &Sim, cd: &Value) {
-        self.0[sim.replica_for(cd) % self.0.len()].add(key_of(cd));
-    }
-
-    /// Queues a ClusterDeployment by key, looking its UID up (replica 0 when it does not
-    /// exist, where the reconcile finds nothing to do).
-    fn add_key(&self, sim: &Sim, key: Key) {
-        let owner = match self.0.len() {
-            1 => 0,
-            n => sim
-                .hub
-                .get(&sim.def(defs::CD), &key.0, &key.1)
-                .map(|cd| sim.replica_for(&cd) % n)
-                .unwrap_or(0),
-        };
-        self.0[owner].add(key);
+    /// Queues a ClusterDeployment on every replica, as every Hive pod's informer sees it.
+    fn add(&self, key: Key) {
+        for q in &self.0 {
+            q.add(key.clone());
+        }
     }
 }
 
@@ -415,6 +397,19 @@ impl Shards {
 struct SyncWorkers {
     sim: Arc<Sim>,
     replica: usize,
+}
+
+impl SyncWorkers {
+    /// Whether the cluster `key` falls to this replica (by its UID, as in Hive). A cluster
+    /// that does not exist is every replica's, to find nothing to do.
+    fn owns(&self, (ns, name): &Key) -> bool {
+        let sim = &self.sim;
+        sim.replicas.len() == 1
+            || sim
+                .hub
+                .get_entry(&sim.def(defs::CD), ns, name)
+                .map_or(true, |cd| sim.replica_for(cd.head().uid()) == self.replica)
+    }
 }
 
 impl crate::controllers::runner::Reconciler<Key> for SyncWorkers {
@@ -429,6 +424,10 @@ impl crate::controllers::runner::Reconciler<Key> for SyncWorkers {
         key: Key,
     ) -> futures::future::BoxFuture<'static, (crate::controllers::runner::Requeue, &'static str)>
     {
+        if !self.owns(&key) {
+            // Hive's other pods look the cluster up, see it is not theirs and return.
+            return Box::pin(async { (crate::controllers::runner::Requeue::Done, "skipped-sync") });
+        }
         self.sim
             .counters
             .sync_reconciles

@@ -94,13 +94,7 @@ async fn delete_honours_the_propagation_policy() {
         .unwrap()
         .initial
         .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e.type_.as_str(),
-                e.object.head()["metadata"]["name"].as_str().unwrap()
-            )
-        })
+        .map(|e| format!("{} {}", e.type_.as_str(), e.object.head().name()))
         .collect();
     assert_eq!(order, ["DELETED o2", "DELETED d2"]);
 
@@ -279,13 +273,7 @@ async fn deleting_a_crd_deletes_its_objects() {
         .unwrap()
         .initial
         .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e.type_.as_str(),
-                e.object.head()["metadata"]["name"].as_str().unwrap()
-            )
-        })
+        .map(|e| format!("{} {}", e.type_.as_str(), e.object.head().name()))
         .collect();
     assert_eq!(events, ["DELETED w1", "DELETED w2"], "watchers see them go");
 

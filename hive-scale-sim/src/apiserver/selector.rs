@@ -13,6 +13,32 @@ enum Op {
     DoesNotExist,
 }
 
+/// What selectors read of an object: its labels and the few fields field selectors support.
+/// Implemented by parsed objects and by the store's [`Head`](super::store::Head).
+pub trait Selectable {
+    /// The value of label `key`.
+    fn label(&self, key: &str) -> Option<&str>;
+    /// `metadata.name`, `metadata.namespace`, `status.phase` or `type`.
+    fn field(&self, path: &str) -> Option<&str>;
+}
+
+impl Selectable for Value {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.pointer("/metadata/labels")?.get(key)?.as_str()
+    }
+
+    fn field(&self, path: &str) -> Option<&str> {
+        let v = match path {
+            "metadata.name" => self.pointer("/metadata/name"),
+            "metadata.namespace" => self.pointer("/metadata/namespace"),
+            "status.phase" => self.pointer("/status/phase"),
+            "type" => self.get("type"),
+            _ => None,
+        };
+        v?.as_str()
+    }
+}
+
 /// The parsed `labelSelector=` query parameter of a list, watch or deletecollection (not the
 /// `LabelSelector` API type objects carry).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -78,9 +104,8 @@ impl LabelQuery {
     }
 
     /// Whether the object's `metadata.labels` satisfy every requirement.
-    pub fn matches(&self, obj: &Value) -> bool {
-        let labels = obj.pointer("/metadata/labels").and_then(Value::as_object);
-        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+    pub fn matches(&self, obj: &(impl Selectable + ?Sized)) -> bool {
+        let get = |k: &str| obj.label(k);
         self.0.iter().all(|(k, op)| match op {
             Op::Eq(v) => get(k) == Some(v.as_str()),
             Op::NotEq(v) => get(k) != Some(v.as_str()),
@@ -141,10 +166,9 @@ impl FieldQuery {
     }
 
     /// Whether the object satisfies every requirement.
-    pub fn matches(&self, obj: &Value) -> bool {
+    pub fn matches(&self, obj: &(impl Selectable + ?Sized)) -> bool {
         self.0.iter().all(|(field, eq, value)| {
-            let pointer = format!("/{}", field.replace('.', "/"));
-            let actual = obj.pointer(&pointer).and_then(Value::as_str).unwrap_or("");
+            let actual = obj.field(field).unwrap_or("");
             (actual == value) == *eq
         })
     }

@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::registry::ResourceDef;
 use super::state::{ApiState, error_response, flag};
-use super::store::{EventType, ListQuery, Stored, WatchEvent};
+use super::store::{EventType, Head, ListQuery, Stored, WatchEvent};
 use super::table;
 use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, header};
@@ -77,10 +77,11 @@ struct Stream {
 impl Stream {
     /// The event as this watcher should see it, given its namespace and selectors.
     fn render(&mut self, e: &WatchEvent) -> Option<Bytes> {
-        let in_scope = |o: &Value| {
-            self.namespace.as_deref().is_none_or(|ns| {
-                o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)
-            }) && self.query.matches(o)
+        let in_scope = |o: &Head| {
+            self.namespace
+                .as_deref()
+                .is_none_or(|ns| o.namespace() == ns)
+                && self.query.matches(o)
         };
         let now = in_scope(e.object.head());
         let before = e.prev.as_deref().map(Stored::head).is_some_and(in_scope);

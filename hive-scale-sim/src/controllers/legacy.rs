@@ -106,11 +106,7 @@ impl SyncSetController {
             .into_iter()
             .map(|e| {
                 let lite: Lite = serde_json::from_slice(e.json()).unwrap_or_default();
-                (
-                    meta_str(e.head(), "name").to_string(),
-                    lite.spec.sync_set_hash,
-                    e,
-                )
+                (e.head().name().to_string(), lite.spec.sync_set_hash, e)
             })
             .collect();
         let mut wanted = std::collections::BTreeSet::new();

@@ -322,8 +322,8 @@ impl Sim {
     }
 
     /// The replica that owns the ClusterDeployment `cd` (by its UID, as Hive shards).
-    pub fn replica_for(&self, cd: &Value) -> usize {
-        crate::model::replica_of(meta_str(cd, "uid"), self.replicas.len())
+    pub fn replica_for(&self, uid: &str) -> usize {
+        crate::model::replica_of(uid, self.replicas.len())
     }
 
     /// The API server the cluster `cluster` (`namespace/name`) is served by.
@@ -442,8 +442,7 @@ impl Sim {
         cache: &mut ParsedByUid,
         entry: &crate::apiserver::store::Stored,
     ) -> crate::apiserver::store::Obj {
-        let uid = meta_str(entry.head(), "uid");
-        let rv = meta_str(entry.head(), "resourceVersion");
+        let (uid, rv) = (entry.head().uid(), entry.head().resource_version());
         match cache.get(uid) {
             Some((at, obj)) if at == rv => obj.clone(),
             _ => {
@@ -472,7 +471,7 @@ impl Sim {
         if ns.is_none() && cache.len() > entries.len() {
             // Forget deleted objects, so churn does not grow the cache.
             let live: std::collections::HashSet<&str> =
-                entries.iter().map(|e| meta_str(e.head(), "uid")).collect();
+                entries.iter().map(|e| e.head().uid()).collect();
             cache.retain(|uid, _| live.contains(uid.as_str()));
         }
         entries.iter().map(|e| Self::parsed(cache, e)).collect()

@@ -509,10 +509,11 @@ fn result(
     let mut owned = vec![0usize; sim.replicas.len()];
     for cd in sim
         .hub
-        .list_values(&sim.def(defs::CD), None, &Default::default())
+        .list(&sim.def(defs::CD), None, &Default::default())
+        .map(|l| l.items)
         .unwrap_or_default()
     {
-        owned[sim.replica_for(&cd)] += 1;
+        owned[sim.replica_for(cd.head().uid())] += 1;
     }
     let per_replica = at_drain
         .replicas

@@ -150,14 +150,10 @@ pub(super) fn check_namespace_open(
 ) -> Result<(), ApiError> {
     match nsobj {
         None => Err(ApiError::not_found("namespaces", ns)),
-        Some(n)
-            if n.head().pointer("/status/phase").and_then(Value::as_str) == Some("Terminating") =>
-        {
-            Err(ApiError::forbidden(format!(
-                "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-                def.qualified()
-            )))
-        }
+        Some(n) if n.head().phase() == Some("Terminating") => Err(ApiError::forbidden(format!(
+            "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+            def.qualified()
+        ))),
         Some(_) => Ok(()),
     }
 }

@@ -150,8 +150,7 @@ impl Store {
         let items = self.list(def, ns, &all)?.items;
         let mut out = Vec::new();
         for item in items {
-            let ns = meta_str(item.head(), "namespace").unwrap_or_default();
-            let name = meta_str(item.head(), "name").unwrap_or_default();
+            let (ns, name) = (item.head().namespace(), item.head().name());
             match self.delete(def, ns, name, opts, dry_run) {
                 Ok((o, _)) => out.push(o),
                 Err(e) if e.code == 404 => {}

@@ -28,15 +28,6 @@ struct Dependent {
     blocking: bool,
 }
 
-/// The reference to `uid` among `obj`'s ownerReferences.
-fn reference_to<'a>(obj: &'a Value, uid: &str) -> Option<&'a Value> {
-    meta(obj)?
-        .get("ownerReferences")?
-        .as_array()?
-        .iter()
-        .find(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
-}
-
 impl Store {
     /// Consequences of a write that touch other objects: CRD registration, namespace
     /// finalization, garbage collection of dependents, owners waiting for them.
@@ -134,12 +125,11 @@ impl Store {
                 .range((ns.to_string(), String::new())..)
                 .take_while(|((n, _), _)| n == ns)
             {
-                if let Some(r) = reference_to(o.head(), uid) {
+                if let Some(r) = o.head().owner(uid) {
                     out.push(Dependent {
                         def: def.clone(),
                         name: name.clone(),
-                        blocking: r.get("blockOwnerDeletion").and_then(Value::as_bool)
-                            == Some(true),
+                        blocking: r.block_owner_deletion,
                     });
                 }
             }
@@ -194,9 +184,7 @@ impl Store {
         let Ok(owner) = self.get_entry(def, ns, name) else {
             return;
         };
-        let Some(uid) = meta_str(owner.head(), "uid") else {
-            return;
-        };
+        let uid = owner.head().uid();
         if self.dependents(ns, uid).iter().any(|d| d.blocking) {
             return;
         }
@@ -226,9 +214,7 @@ impl Store {
             // Only an owner being deleted can be waiting; release_foreground checks for the
             // finalizer itself.
             let head = owner.head();
-            if meta_str(head, "uid") == Some(text("uid"))
-                && meta(head).is_some_and(|m| m.contains_key("deletionTimestamp"))
-            {
+            if head.uid() == text("uid") && head.deleting() {
                 self.release_foreground(&def, ns, text("name"));
             }
         }

@@ -17,10 +17,12 @@ mod admission;
 mod apply;
 mod delete;
 mod gc;
+mod head;
 mod objects;
 mod writes;
 
 pub use delete::{DeleteOptions, Preconditions, Propagation};
+pub use head::{Head, OwnerRef};
 pub use objects::{EventType, ListQuery, ListResult, Stored, WatchEvent, WatchStart};
 pub use writes::{PatchKind, WriteEffect, WriteOptions};
 
@@ -233,7 +235,7 @@ impl Store {
         let values: usize = st
             .objects
             .values()
-            .map(|o| o.json().len() + value_heap_size(o.head()) + std::mem::size_of::<Stored>())
+            .map(|o| o.json().len() + o.head().heap_size() + std::mem::size_of::<Stored>())
             .sum();
         let keys: usize = st
             .objects
@@ -242,24 +244,6 @@ impl Store {
             .sum();
         let per_entry = std::mem::size_of::<Entry>() + 16 /* Arc counts */ + 8 /* B-tree slack */;
         Some((json / n, (values + keys) / n + per_entry))
-    }
-}
-
-/// Heap bytes of a JSON value (strings, maps, vectors), approximately.
-fn value_heap_size(v: &Value) -> usize {
-    const NODE: usize = std::mem::size_of::<Value>();
-    match v {
-        Value::String(s) => NODE + s.capacity(),
-        Value::Array(a) => NODE + a.iter().map(value_heap_size).sum::<usize>(),
-        Value::Object(m) => {
-            NODE + m
-                .iter()
-                .map(|(k, v)| {
-                    k.capacity() + std::mem::size_of::<String>() + 16 + value_heap_size(v)
-                })
-                .sum::<usize>()
-        }
-        _ => NODE,
     }
 }
 

@@ -1,12 +1,13 @@
 //! Objects at rest and the reads: get, list with selectors and continue tokens, the start of a
 //! watch.
 
-use super::{Entry, Obj, Store, meta, meta_str};
+use super::head::Head;
+use super::{Entry, Obj, Store};
 use crate::apiserver::error::ApiError;
 use crate::apiserver::registry::ResourceDef;
-use crate::apiserver::selector::{FieldQuery, LabelQuery};
+use crate::apiserver::selector::{FieldQuery, LabelQuery, Selectable};
 use base64::Engine as _;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -17,45 +18,17 @@ use tokio::sync::broadcast;
 #[derive(Debug)]
 pub struct Stored {
     json: Box<[u8]>,
-    head: Value,
+    head: Head,
 }
-
-/// Fields kept parsed in [`Stored::head`]: what label and field selectors, garbage collection
-/// and watch bookkeeping read.
-const HEAD_METADATA: [&str; 8] = [
-    "name",
-    "namespace",
-    "labels",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "ownerReferences",
-    "deletionTimestamp",
-];
 
 impl Stored {
     /// Stores `v`.
     pub fn new(v: &Value) -> Self {
-        let mut md = Map::new();
-        if let Some(m) = meta(v) {
-            for k in HEAD_METADATA {
-                if let Some(x) = m.get(k) {
-                    md.insert(k.into(), x.clone());
-                }
-            }
-        }
-        let mut head = json!({ "metadata": md });
-        if let Some(phase) = v.pointer("/status/phase") {
-            head["status"] = json!({ "phase": phase });
-        }
-        if let Some(t) = v.get("type").filter(|t| t.is_string()) {
-            head["type"] = t.clone();
-        }
         Self {
             json: serde_json::to_vec(v)
                 .expect("a JSON value serializes")
                 .into_boxed_slice(),
-            head,
+            head: Head::of(v),
         }
     }
 
@@ -71,7 +44,7 @@ impl Stored {
 
     /// Metadata (name, namespace, labels, uid, resourceVersion, generation, ownerReferences,
     /// deletionTimestamp), `status.phase` and `type`: enough for selectors without parsing.
-    pub fn head(&self) -> &Value {
+    pub fn head(&self) -> &Head {
         &self.head
     }
 }
@@ -126,7 +99,7 @@ pub struct ListQuery {
 
 impl ListQuery {
     /// Whether `obj` passes both selectors.
-    pub fn matches(&self, obj: &Value) -> bool {
+    pub fn matches(&self, obj: &(impl Selectable + ?Sized)) -> bool {
         self.labels.matches(obj) && self.fields.matches(obj)
     }
 }
@@ -260,9 +233,7 @@ impl Store {
                 .objects
                 .values()
                 .map(|o| {
-                    let rv = meta_str(o.head(), "resourceVersion")
-                        .and_then(|r| r.parse().ok())
-                        .unwrap_or(now);
+                    let rv = o.head().resource_version().parse().unwrap_or(now);
                     Arc::new(WatchEvent {
                         type_: EventType::Added,
                         rv,

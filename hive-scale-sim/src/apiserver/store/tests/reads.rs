@@ -32,11 +32,7 @@ fn list_selectors_and_pagination() {
         let page = s.list(&cms, Some("default"), &q).unwrap();
         first_rv = page.resource_version;
         assert!(page.continue_token.is_some());
-        names.extend(
-            page.items
-                .iter()
-                .map(|o| o.head()["metadata"]["name"].as_str().unwrap().to_string()),
-        );
+        names.extend(page.items.iter().map(|o| o.head().name().to_string()));
         q.continue_token = page.continue_token;
         pages += 1;
     }
@@ -46,11 +42,7 @@ fn list_selectors_and_pagination() {
             page.resource_version, first_rv,
             "pages report the first page's version"
         );
-        names.extend(
-            page.items
-                .iter()
-                .map(|o| o.head()["metadata"]["name"].as_str().unwrap().to_string()),
-        );
+        names.extend(page.items.iter().map(|o| o.head().name().to_string()));
         q.continue_token = page.continue_token;
         pages += 1;
     }
