@@ -261,7 +261,7 @@ impl HiveMetrics {
             m.client_request_seconds.clone(),
         );
         r.register(
-            "hive_controller_reconcile_seconds",
+            names::CONTROLLER_RECONCILE_SECONDS,
             "Reconcile time per controller and outcome",
             m.controller_reconcile_seconds.clone(),
         );
@@ -430,6 +430,9 @@ mod tests {
             .observe(1.0);
         m.client_requests.get_or_create(&l).inc();
         m.client_request_seconds.get_or_create(&l).observe(1.0);
+        m.controller_reconcile_seconds
+            .get_or_create(&l)
+            .observe(1.0);
         m.selectorsyncset_clusters.get_or_create(&l).set(2);
         m.selectorsyncset_unapplied.get_or_create(&l).set(1);
         m.max_concurrent_reconciles.get_or_create(&l).set(5);

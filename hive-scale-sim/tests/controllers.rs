@@ -474,5 +474,70 @@ async fn replicas_shard_clusters_by_uid_with_their_own_metrics() {
         );
     }
     assert!(owned.iter().filter(|n| **n > 0).count() >= 2, "{owned:?}");
+    // Every pod is given every cluster, as in Hive: the ones another replica owns end as
+    // skipped-sync, and the default profile's reconcile rate leaves those out.
+    let reconciles = |pod: &str, outcome: Option<&str>| -> f64 {
+        text.lines()
+            .filter(|l| {
+                l.starts_with("hive_controller_reconcile_seconds_count{")
+                    && l.contains("clusterSync-controller")
+                    && l.contains(&format!("pod=\"{pod}\""))
+                    && outcome.is_none_or(|o| l.contains(&format!("outcome=\"{o}\"")))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let profile = hive_scale_core::metrics::Profile::builtin();
+    let spec = profile
+        .get("reconcile_rate")
+        .unwrap()
+        .scrape
+        .clone()
+        .unwrap();
+    // The same page a second later, from zero: the rate is the counts per second.
+    let zeroed: String = text
+        .lines()
+        .map(|l| match l.rsplit_once(' ') {
+            Some((series, _)) if l.starts_with("hive_controller_reconcile_seconds") => {
+                format!("{series} 0\n")
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    let now = std::time::Instant::now();
+    let page = |text: &str, at| hive_scale_core::metrics::Scrape {
+        t: 0.0,
+        at,
+        exposition: hive_scale_core::metrics::Exposition::parse(text).unwrap(),
+    };
+    let counted = hive_scale_core::metrics::scrape::evaluate(
+        &spec,
+        &page(&text, now + std::time::Duration::from_secs(1)),
+        Some(&page(&zeroed, now)),
+    )
+    .unwrap();
+    for (ordinal, mine) in owned.iter().enumerate() {
+        let pod = format!("hive-clustersync-{ordinal}");
+        let skipped = reconciles(&pod, Some("skipped-sync"));
+        assert!(
+            skipped >= (12 - mine) as f64,
+            "{pod} saw the {} clusters it does not own: {skipped} skipped-sync",
+            12 - mine
+        );
+        let rate = counted
+            .values()
+            .into_iter()
+            .find(|(l, _)| {
+                l.get("pod") == Some(&pod)
+                    && l.get("controller").map(String::as_str) == Some("clusterSync-controller")
+            })
+            .map(|(_, v)| v)
+            .unwrap_or(0.0);
+        assert_eq!(rate, reconciles(&pod, None) - skipped, "{pod}");
+        assert!(
+            rate >= *mine as f64,
+            "{pod}: {rate} reconciles for {mine} clusters"
+        );
+    }
     hub.shutdown().await;
 }

@@ -51,10 +51,15 @@ pub const MAX_CONCURRENT_RECONCILES: &str = "controller_runtime_max_concurrent_r
 /// real hub has the clustersync pods' `process_cpu_seconds_total` instead).
 pub const SIM_CPU_SECONDS_TOTAL: &str = "hive_sim_cpu_seconds_total";
 
+/// `hive_controller_reconcile_seconds{controller,outcome}`: Hive's own reconcile histogram; its
+/// `outcome` tells a clustersync pod's `skipped-sync` (another replica's cluster) from work.
+pub const CONTROLLER_RECONCILE_SECONDS: &str = "hive_controller_reconcile_seconds";
+
 /// Every name above that Hive's metrics endpoints export (the simulator's too).
 pub const ALL: &[&str] = &[
     WORKQUEUE_DEPTH,
     CONTROLLER_RUNTIME_RECONCILE_TOTAL,
+    CONTROLLER_RECONCILE_SECONDS,
     SYNCSETINSTANCE_APPLY_DURATION_SECONDS,
     SYNCSETINSTANCE_RESOURCES_APPLIED_TOTAL,
     SELECTORSYNCSET_APPLY_DURATION_SECONDS,

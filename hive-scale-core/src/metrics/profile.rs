@@ -61,6 +61,10 @@ pub struct ScrapeSpec {
     /// Only samples whose labels have exactly these values.
     #[serde(default, rename = "match", skip_serializing_if = "BTreeMap::is_empty")]
     pub matchers: BTreeMap<String, String>,
+    /// Leaves out samples whose labels have these values (PromQL's `!=`): say, clustersync's
+    /// `skipped-sync` reconciles of clusters another replica owns.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exclude: BTreeMap<String, String>,
 }
 
 /// One query of a profile.

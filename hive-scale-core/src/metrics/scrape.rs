@@ -188,10 +188,9 @@ impl Exposition {
             return groups;
         };
         for (labels, value) in &fam.samples {
-            if !spec
-                .matchers
-                .iter()
-                .all(|(k, v)| labels.get(k).map(String::as_str).unwrap_or("") == v)
+            let value_of = |k: &str| labels.get(k).map(String::as_str).unwrap_or("");
+            if !spec.matchers.iter().all(|(k, v)| value_of(k) == v)
+                || spec.exclude.iter().any(|(k, v)| value_of(k) == v)
             {
                 continue;
             }
@@ -518,6 +517,7 @@ process_cpu_seconds 12.5"#;
             op,
             by: by.iter().map(|s| s.to_string()).collect(),
             matchers: BTreeMap::new(),
+            exclude: BTreeMap::new(),
         }
     }
 
@@ -548,6 +548,13 @@ process_cpu_seconds 12.5"#;
         let mut only = spec("controller_runtime_reconcile_total", ScrapeOp::Sum, &[]);
         only.matchers.insert("result".into(), "error".into());
         assert_eq!(evaluate(&only, &s, None).unwrap().total(), Some(4.0));
+        let mut but = spec("controller_runtime_reconcile_total", ScrapeOp::Sum, &[]);
+        but.exclude.insert("result".into(), "error".into());
+        let all = spec("controller_runtime_reconcile_total", ScrapeOp::Sum, &[]);
+        assert_eq!(
+            evaluate(&but, &s, None).unwrap().total(),
+            Some(evaluate(&all, &s, None).unwrap().total().unwrap() - 4.0)
+        );
         // A metric nobody exports: no series, as Prometheus answers.
         assert!(
             evaluate(&spec("nothing", ScrapeOp::Sum, &[]), &s, None)
