@@ -219,20 +219,37 @@ fn goroutines_against_vcpus_as_the_scaling_guide_says() {
         f.push("40 workers should beat 20 on 36 vCPUs".into());
     }
     // Server-side apply (not in today's Hive): cheaper applies, so more of a worker's time is
-    // the spoke's latency; the saturation past the cores still makes 100 slower than 40.
+    // the spoke's latency and the CPU is a little less busy, but within 30% of the guide; the
+    // saturation past the cores still makes 100 slower than 40.
     let ss = [20, 40, 100].map(|w| on_36_vcpus(SpokeMode::PerCluster, ApplyMode::ServerSide, w));
     for (w, r) in [20, 40, 100].iter().zip(&ss) {
         println!(
-            "server-side: {w} workers on 36 vCPUs: {:.0} applies/s, CPU busy {:.2}",
+            "server-side: {w} workers on 36 vCPUs: {:.0} applies/s",
             r.applies_per_second,
-            busy(r)
+        );
+    }
+    within(
+        "server-side: CPU busy, 20 workers on 36 vCPUs",
+        busy(&ss[0]),
+        0.5,
+        0.5,
+        &mut f,
+    );
+    for (what, r) in [("40", &ss[1]), ("100", &ss[2])] {
+        within(
+            &format!("server-side: CPU busy, {what} workers (high 90s)"),
+            busy(r),
+            0.95,
+            0.99,
+            &mut f,
         );
     }
     if ss[2].applies_per_second >= ss[1].applies_per_second {
         f.push("server-side: 100 workers should be slower overall than 40".into());
     }
-    // Fake clusters: the helper sleeps instead of working, so threads are nearly free and the
-    // CPU stays idle; printed for the record, the statements are about real spokes.
+    // Fake clusters: the helper sleeps instead of working, so a worker is mostly asleep, threads
+    // are nearly free and the CPU stays idle; the guide's statements are about workers that
+    // keep a core busy. Printed for the record.
     for w in [20, 40, 100] {
         let r = on_36_vcpus(SpokeMode::Fake, ApplyMode::Fake, w);
         println!(
