@@ -110,6 +110,12 @@ fn the_rest_round_trip() {
     let hc: HiveConfig = round_trip("hiveconfig.yaml");
     assert_eq!(hc.spec.concurrent_reconciles("clustersync"), Some(25));
     assert_eq!(hc.spec.concurrent_reconciles("machinepool"), Some(10));
+    assert_eq!(hc.spec.replicas("clustersync"), Some(2));
+    assert_eq!(
+        hc.spec.replicas("machinepool"),
+        None,
+        "no default for replicas"
+    );
     let ssi: SyncSetInstance = round_trip("syncsetinstance.yaml");
     assert!(ssi.status.unwrap().applied);
 }

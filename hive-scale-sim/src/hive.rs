@@ -207,6 +207,17 @@ impl SimulatedHive {
                     .get("spec")
                     .and_then(|s| serde_json::from_value(s.clone()).ok())
                     .unwrap_or_default();
+                let running = sim.replicas.len();
+                if let Some(n) = spec.replicas(name)
+                    && e.type_ != EventType::Deleted
+                    && n.max(1) as usize != running
+                {
+                    // Replicas are fixed when the hub starts; saying so beats a silent no.
+                    tracing::warn!(
+                        "HiveConfig asks for {n} {name} replicas; the embedded hub keeps the \
+                         {running} it was started with (hub --replicas, or the model's replicas)"
+                    );
+                }
                 let workers = match (e.type_, spec.concurrent_reconciles(name)) {
                     (EventType::Deleted, _) | (_, None) => sim.model.workers,
                     (_, Some(n)) => n.max(1) as usize,

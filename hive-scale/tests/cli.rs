@@ -515,3 +515,112 @@ async fn every_step_of_an_incremental_scenario_lands_on_a_real_hub() {
     assert_eq!(s["fanout"]["count"], last["pairs_expected"]);
     hub.shutdown().await;
 }
+
+/// HiveConfig sets the hub's workers as Hive's operator would; the replicas it asks for are
+/// fixed when the hub starts, and the hub says so rather than ignoring them quietly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_takes_hiveconfig_workers_and_says_it_keeps_its_replicas() {
+    let Some(kubectl) = hive_scale_sim::testing::tool(
+        "kubectl",
+        "the_hub_takes_hiveconfig_workers_and_says_it_keeps_its_replicas",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let hub_dir = dir.path().join("hub");
+    let log = dir.path().join("hub.log");
+    let mut child = tokio::process::Command::new(bin())
+        .args([
+            "hub",
+            "--replicas",
+            "2",
+            "--stop-when-stdin-closes",
+            "--dir",
+        ])
+        .arg(&hub_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let endpoints: serde_json::Value = loop {
+        if let Ok(text) = std::fs::read_to_string(hub_dir.join("hub.json")) {
+            break serde_json::from_str(&text).unwrap();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "hub did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let hiveconfig = dir.path().join("hiveconfig.yaml");
+    std::fs::write(
+        &hiveconfig,
+        "apiVersion: hive.openshift.io/v1\nkind: HiveConfig\nmetadata:\n  name: hive\nspec:\n  \
+         controllersConfig:\n    controllers:\n    - name: clustersync\n      config:\n        \
+         concurrentReconciles: 7\n        replicas: 3\n",
+    )
+    .unwrap();
+    let applied = tokio::process::Command::new(&kubectl)
+        .arg("--kubeconfig")
+        .arg(hub_dir.join("hub.kubeconfig"))
+        .args(["apply", "-f"])
+        .arg(&hiveconfig)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let scraper = hive_scale_core::metrics::Scraper::new(
+        &[endpoints["metrics_url"].as_str().unwrap().to_string()],
+        &Default::default(),
+    )
+    .unwrap();
+    let spec: hive_scale_core::metrics::ScrapeSpec = serde_saphyr::from_str(
+        "{metric: controller_runtime_max_concurrent_reconciles, op: sum, by: [controller, pod]}",
+    )
+    .unwrap();
+    // The clustersync workers of each pod.
+    let workers = |page: &hive_scale_core::metrics::Scrape| {
+        let v = hive_scale_core::metrics::scrape::evaluate(&spec, page, None).unwrap();
+        let mut by_pod: Vec<(String, f64)> = v
+            .values()
+            .into_iter()
+            .filter(|(l, _)| {
+                l.get("controller").map(String::as_str) == Some("clusterSync-controller")
+            })
+            .map(|(l, n)| (l.get("pod").cloned().unwrap_or_default(), n))
+            .collect();
+        by_pod.sort_by(|a, b| a.0.cmp(&b.0));
+        by_pod
+    };
+    let want = vec![
+        ("hive-clustersync-0".to_string(), 7.0),
+        ("hive-clustersync-1".to_string(), 7.0),
+    ];
+    let (mut seen, mut said) = (Vec::new(), String::new());
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < Duration::from_secs(60) {
+        seen = workers(&scraper.scrape().await.unwrap());
+        said = std::fs::read_to_string(&log).unwrap();
+        if seen == want && said.contains("HiveConfig asks for 3 clustersync replicas") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Both replicas run HiveConfig's 7 workers, and no third replica appears.
+    assert_eq!(seen, want);
+    assert!(
+        said.contains("HiveConfig asks for 3 clustersync replicas")
+            && said.contains("keeps the 2 it was started with"),
+        "{said}"
+    );
+    assert!(
+        !said.contains('\u{1b}'),
+        "no colour codes in a log file: {said:?}"
+    );
+    drop(child.stdin.take());
+    let _ = child.wait().await;
+}

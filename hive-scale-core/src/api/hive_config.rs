@@ -88,6 +88,18 @@ impl HiveConfigSpec {
             .and_then(|c| c.config.concurrent_reconciles)
             .or_else(|| cc.default.as_ref().and_then(|d| d.concurrent_reconciles))
     }
+
+    /// The `replicas` HiveConfig gives `controller`'s own entry (Hive honours it only for its
+    /// StatefulSet controllers, clustersync and machinepool).
+    pub fn replicas(&self, controller: &str) -> Option<i32> {
+        self.controllers_config
+            .as_ref()?
+            .controllers
+            .iter()
+            .find(|c| c.name == controller)?
+            .config
+            .replicas
+    }
 }
 
 /// HiveConfig status, kept verbatim.
