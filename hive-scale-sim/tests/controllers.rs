@@ -475,7 +475,7 @@ async fn replicas_shard_clusters_by_uid_with_their_own_metrics() {
     }
     assert!(owned.iter().filter(|n| **n > 0).count() >= 2, "{owned:?}");
     // Every pod is given every cluster, as in Hive: the ones another replica owns end as
-    // skipped-sync, and the default profile's reconcile rate leaves those out.
+    // skipped-sync, and the default profile's rate of work (sync_rate) leaves those out.
     let reconciles = |pod: &str, outcome: Option<&str>| -> f64 {
         text.lines()
             .filter(|l| {
@@ -488,12 +488,7 @@ async fn replicas_shard_clusters_by_uid_with_their_own_metrics() {
             .sum()
     };
     let profile = hive_scale_core::metrics::Profile::builtin();
-    let spec = profile
-        .get("reconcile_rate")
-        .unwrap()
-        .scrape
-        .clone()
-        .unwrap();
+    let spec = profile.get("sync_rate").unwrap().scrape.clone().unwrap();
     // The same page a second later, from zero: the rate is the counts per second.
     let zeroed: String = text
         .lines()

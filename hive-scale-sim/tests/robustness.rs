@@ -20,7 +20,7 @@ fn state() -> ApiState {
         StoreConfig {
             history_limit: 100,
             watch_buffer: 64,
-            clock: None,
+            ..Default::default()
         },
     );
     ApiState {

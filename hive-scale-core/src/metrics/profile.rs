@@ -116,10 +116,16 @@ pub struct Findings {
     pub queue: String,
     /// The label naming the queue in its series.
     pub queue_label: String,
-    /// The rate the queues drain at (reconciles per second).
+    /// The rate the queues drain at (reconciles per second, every reconcile).
     pub rate: String,
-    /// The label of the rate's series that equals the queue's name.
+    /// The label of the rate's series that names the queue (compared as controllers are
+    /// named: case aside, with or without `-controller`).
     pub rate_label: String,
+    /// The rate of the reconciles that did work, for the re-apply: with clustersync replicas
+    /// every pod reconciles every cluster and ends those it does not own as `skipped-sync`, so
+    /// the queue drains faster than clusters are synced. `rate` when not given or not recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub work_rate: Option<String>,
     /// The label that tells replicas of one controller apart (`pod`, as Prometheus labels each
     /// clustersync pod's series): with it, the sync queue's findings are also given per
     /// replica.
@@ -134,6 +140,7 @@ impl Default for Findings {
             queue_label: "name".into(),
             rate: "reconcile_rate".into(),
             rate_label: "controller".into(),
+            work_rate: None,
             replica_label: None,
         }
     }
@@ -293,6 +300,7 @@ mod tests {
             p.findings,
             Findings {
                 replica_label: Some("pod".into()),
+                work_rate: Some("sync_rate".into()),
                 ..Findings::default()
             }
         );

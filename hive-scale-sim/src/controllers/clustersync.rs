@@ -237,7 +237,9 @@ impl ClusterSyncController {
             return (Requeue::Done, "no-op");
         };
         if skip_reason(&cd).is_some() {
-            return (Requeue::Done, "skipped-sync");
+            // Hive's skipped-sync means another replica's cluster; one it may not sync now is a
+            // no-op.
+            return (Requeue::Done, "no-op");
         }
         self.replica().cores.run(sim.model.reconcile_cpu()).await;
         // A real spoke's reconcile builds a new resource helper, which fetches the spoke's

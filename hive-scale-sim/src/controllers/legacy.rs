@@ -78,7 +78,7 @@ impl SyncSetController {
                 .and_then(Value::as_bool)
                 .unwrap_or(false)
         {
-            return (Requeue::Done, "skipped-sync");
+            return (Requeue::Done, "no-op");
         }
         sim.replicas[0].cores.run(sim.model.reconcile_cpu()).await;
         let ssi_def = sim.def(defs::SSI);
@@ -223,7 +223,7 @@ impl SyncSetInstanceController {
             return (Requeue::Done, "no-op");
         };
         if skip_reason(&cd).is_some() {
-            return (Requeue::Done, "skipped-sync");
+            return (Requeue::Done, "no-op");
         }
         let (set_def, set_ns, set_name, selector) = match ssi
             .pointer("/spec/selectorSyncSetRef/name")

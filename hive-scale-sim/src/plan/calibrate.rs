@@ -104,6 +104,9 @@ const CPU: &str = "sync_cores_busy";
 /// Prometheus) has it where `sync_cores_busy` is empty.
 const PROCESS_CPU: &str = "process_cpu";
 const APPLY_SECONDS: &str = "apply_duration_mean";
+/// Reconciles that did work (not another replica's cluster, skipped); every reconcile in
+/// recordings made before the default profile had it.
+const WORK: &str = "sync_rate";
 const RECONCILES: &str = "reconcile_rate";
 const WORKERS: &str = "sync_workers";
 const REMOTE: &str = "remote_request_latency";
@@ -213,8 +216,13 @@ pub fn calibrate(rec: &Recording, base: &CostModel) -> Result<Calibration, Calib
     let apply_seconds = values(last, APPLY_SECONDS)
         .and_then(|v| mean(v.into_iter().map(|(_, v)| v)))
         .ok_or_else(|| missing(APPLY_SECONDS))?;
+    let rate = if steady.iter().any(|s| values(s, WORK).is_some()) {
+        WORK
+    } else {
+        RECONCILES
+    };
     let reconciles = mean(steady.iter().filter_map(|s| {
-        values(s, RECONCILES).map(|v| {
+        values(s, rate).map(|v| {
             v.into_iter()
                 .filter(|(l, _)| sync_series(l))
                 .map(|(_, v)| v)

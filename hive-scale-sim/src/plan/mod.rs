@@ -219,6 +219,8 @@ fn new_sim(cfg: &PlanConfig) -> Arc<Sim> {
         history_limit: 64,
         watch_buffer: 1 << 15,
         clock: None,
+        // The same uids, so the same shards, every time the plan is run.
+        uid_seed: Some(0x6869_7665),
     };
     let hub = Store::new(&hive_scale_core::api::crds(), store_cfg.clone());
     let metrics = Arc::new(HiveMetrics::new());

@@ -114,6 +114,32 @@ fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
+/// Whether `a` and `b` name the same controller: Hive labels its own metrics with its own
+/// controller names (`clustersync`), controller-runtime's and the workqueue's with the
+/// controller's (`clusterSync-controller`); case aside, with or without `-controller`.
+pub(super) fn same_controller(a: &str, b: &str) -> bool {
+    let base = |s: &str| {
+        s.strip_suffix("-controller")
+            .unwrap_or(s)
+            .to_ascii_lowercase()
+    };
+    base(a) == base(b)
+}
+
+/// A queue's mean rate: while it had items; a queue emptied faster than the snapshots came
+/// has no such sample, then any sample where it was being worked.
+fn mean_rate(pts: &[QueuePoint]) -> Option<f64> {
+    let rates = |keep: &dyn Fn(&QueuePoint) -> bool| -> Vec<f64> {
+        pts.iter()
+            .filter(|p| p.rate.is_finite() && keep(p))
+            .map(|p| p.rate)
+            .collect()
+    };
+    mean(&rates(&|p| p.depth > 0.0))
+        .filter(|r| *r > 0.0)
+        .or_else(|| mean(&rates(&|p| p.rate > 0.0)))
+}
+
 /// What one queue did, from its points in time order; `None` when it never held anything.
 pub(super) fn queue_finding(queue: String, pts: &[QueuePoint]) -> Option<QueueFinding> {
     // The first of the highest depths.
@@ -126,18 +152,12 @@ pub(super) fn queue_finding(queue: String, pts: &[QueuePoint]) -> Option<QueueFi
         return None;
     }
     let drained_at_s = pts[peak_i..].iter().find(|p| p.depth <= 0.0).map(|p| p.x);
-    let rates = |keep: &dyn Fn(&QueuePoint) -> bool| -> Vec<f64> {
-        pts.iter()
-            .filter(|p| p.rate.is_finite() && keep(p))
-            .map(|p| p.rate)
-            .collect()
-    };
-    // While it had items; a queue emptied faster than the snapshots came has no such sample,
-    // then any sample where it was being worked.
-    let rate_mean = mean(&rates(&|p| p.depth > 0.0))
-        .filter(|r| *r > 0.0)
-        .or_else(|| mean(&rates(&|p| p.rate > 0.0)));
-    let rate_peak = rates(&|_| true).into_iter().reduce(f64::max);
+    let rate_mean = mean_rate(pts);
+    let rate_peak = pts
+        .iter()
+        .map(|p| p.rate)
+        .filter(|r| r.is_finite())
+        .reduce(f64::max);
     let recent: Vec<f64> = pts
         .iter()
         .rev()
@@ -259,6 +279,7 @@ pub(super) fn reapply_finding(
 fn reapply(
     findings: &mut ReportFindings,
     seen_queues: &BTreeMap<String, Option<f64>>,
+    work: Option<&BTreeMap<String, Vec<QueuePoint>>>,
     opts: &ReportOptions,
     interval_s: f64,
 ) {
@@ -295,6 +316,12 @@ fn reapply(
             .push("no re-apply estimate: no queue held anything".into());
         return;
     };
+    // The queue drains at every reconcile's pace; clusters are synced at the pace of the
+    // reconciles that did work (with replicas, the others' clusters are skipped).
+    let rate = work
+        .and_then(|w| w.get(&queue))
+        .and_then(|pts| mean_rate(pts))
+        .or(rate);
     let Some(items) = reapply_items(&queue, peak, pipeline, opts.clusters, opts.pairs) else {
         findings.notes.push(format!(
             "no re-apply estimate: queue {queue} never held anything and the number of {} was \
@@ -312,33 +339,28 @@ fn reapply(
     }
 }
 
-/// The sync queue of the re-apply finding, per replica: each replica's queue finding and its
-/// own re-apply (the clusters its queue held at most, at its own mean rate). Empty unless the
-/// profile names a replica label and the recording shows two replicas or more.
-fn replica_findings(
+/// The points of `queue` per replica (by `label`), with the rate query `rate`.
+fn replica_points(
     rec: &Recording,
     spec: &Findings,
+    rate: &str,
+    label: &str,
+    queue: &str,
     clock: &Clock,
-    findings: &ReportFindings,
-    interval_s: f64,
-) -> Vec<ReplicaFinding> {
-    let (Some(label), Some(overall)) = (&spec.replica_label, &findings.reapply) else {
-        return Vec::new();
-    };
-    let queue = &overall.queue;
+) -> BTreeMap<String, Vec<QueuePoint>> {
     let mut per_replica: BTreeMap<String, Vec<QueuePoint>> = BTreeMap::new();
     for s in &rec.snapshots {
         let Some(depths) = s.get(&spec.queue).and_then(|r| r.value()) else {
             continue;
         };
         let rates: Vec<(BTreeMap<String, String>, f64)> = s
-            .get(&spec.rate)
+            .get(rate)
             .and_then(|r| r.value())
             .map(|v| v.values())
             .unwrap_or_default();
         let mut depth_by: BTreeMap<String, f64> = BTreeMap::new();
         for (labels, v) in depths.values() {
-            if labels.get(&spec.queue_label) == Some(queue)
+            if labels.get(&spec.queue_label).map(String::as_str) == Some(queue)
                 && let Some(replica) = labels.get(label)
             {
                 *depth_by.entry(replica.clone()).or_default() += v;
@@ -349,7 +371,8 @@ fn replica_findings(
                 .iter()
                 .filter(|(l, v)| {
                     !v.is_nan()
-                        && l.get(&spec.rate_label) == Some(queue)
+                        && l.get(&spec.rate_label)
+                            .is_some_and(|c| same_controller(c, queue))
                         && l.get(label) == Some(&replica)
                 })
                 .map(|(_, v)| *v)
@@ -365,9 +388,34 @@ fn replica_findings(
             });
         }
     }
+    per_replica
+}
+
+/// The sync queue of the re-apply finding, per replica: each replica's queue finding and its
+/// own re-apply (its share of the items, at its own mean rate of work). Empty unless the
+/// profile names a replica label and the recording shows two replicas or more.
+fn replica_findings(
+    rec: &Recording,
+    spec: &Findings,
+    clock: &Clock,
+    findings: &ReportFindings,
+    interval_s: f64,
+) -> Vec<ReplicaFinding> {
+    let (Some(label), Some(overall)) = (&spec.replica_label, &findings.reapply) else {
+        return Vec::new();
+    };
+    let queue = &overall.queue;
+    let per_replica = replica_points(rec, spec, &spec.rate, label, queue, clock);
     if per_replica.len() < 2 {
         return Vec::new();
     }
+    // Every pod is given every cluster, so a queue's depth and drain rate count the clusters
+    // other replicas own too; the work each did (where recorded) counts only its own.
+    let work = spec
+        .work_rate
+        .as_ref()
+        .map(|w| replica_points(rec, spec, w, label, queue, clock))
+        .filter(|w| w.values().flatten().any(|p| p.rate.is_finite()));
     let queues: Vec<(String, QueueFinding)> = per_replica
         .into_iter()
         .filter_map(|(replica, pts)| {
@@ -375,31 +423,41 @@ fn replica_findings(
             Some((replica, q))
         })
         .collect();
-    // Each replica's share of the fleet's items, in proportion to what its queue held: the
-    // queue's own peak undercounts a replica that worked while clusters were still coming.
-    let peaks: f64 = queues.iter().map(|(_, q)| q.peak).sum();
+    // Each replica's share of the fleet's items: in proportion to the work it did, else to
+    // what its queue held (the queue's own peak undercounts a replica that worked while
+    // clusters were still coming).
+    let weight = |replica: &str, q: &QueueFinding| match &work {
+        Some(w) => w.get(replica).map_or(0.0, |pts| {
+            pts.iter().map(|p| p.rate).filter(|r| r.is_finite()).sum()
+        }),
+        None => q.peak,
+    };
+    let total: f64 = queues.iter().map(|(r, q)| weight(r, q)).sum();
+    let by = if work.is_some() {
+        "the work it did"
+    } else {
+        "its queue's peak"
+    };
     queues
         .into_iter()
         .map(|(replica, q)| {
-            let share = if peaks > 0.0 {
-                (overall.items * q.peak / peaks).round()
+            let share = if total > 0.0 {
+                (overall.items * weight(&replica, &q) / total).round()
             } else {
                 0.0
             };
+            let rate = work
+                .as_ref()
+                .and_then(|w| w.get(&replica))
+                .and_then(|pts| mean_rate(pts))
+                .or(q.rate_mean);
             let items = (
                 share,
                 overall.unit,
-                format!("its share of {} by its queue's peak", overall.items),
+                format!("its share of {} by {by}", overall.items),
             );
-            let reapply = reapply_finding(
-                queue,
-                q.rate_mean,
-                true,
-                items,
-                overall.pipeline,
-                interval_s,
-            )
-            .ok();
+            let reapply =
+                reapply_finding(queue, rate, true, items, overall.pipeline, interval_s).ok();
             ReplicaFinding {
                 replica,
                 queue: q,
@@ -443,7 +501,8 @@ fn queue_points(
                         .filter(|(l, v)| {
                             !v.is_nan()
                                 && (name == "(all)"
-                                    || l.get(&spec.rate_label).is_some_and(|c| *c == name))
+                                    || l.get(&spec.rate_label)
+                                        .is_some_and(|c| same_controller(c, &name)))
                         })
                         .map(|(_, v)| *v)
                         .collect();
@@ -612,9 +671,17 @@ pub(super) fn analyze(rec: &Recording, opts: &ReportOptions) -> Analysis {
     let data = collect(rec, rec.start.as_ref().map(|s| &s.profile), &clock);
     let mut findings = ReportFindings::default();
     let seen_queues = queue_findings(rec, &profile.findings, &clock, &mut findings);
+    let work = profile.findings.work_rate.as_ref().and_then(|w| {
+        let spec = Findings {
+            rate: w.clone(),
+            ..profile.findings.clone()
+        };
+        let (pts, recorded) = queue_points(rec, &spec, &clock);
+        recorded.then_some(pts)
+    });
     findings.rates = data.iter().filter_map(|d| rate_finding(&d.stats)).collect();
     let interval_s = opts.reapply_interval.as_secs_f64();
-    reapply(&mut findings, &seen_queues, opts, interval_s);
+    reapply(&mut findings, &seen_queues, work.as_ref(), opts, interval_s);
     findings.replicas = replica_findings(rec, &profile.findings, &clock, &findings, interval_s);
     let phases = rec
         .phases
@@ -764,7 +831,7 @@ mod tests {
             clusters: Some(8),
             ..Default::default()
         };
-        reapply(&mut f, &seen, &opts, 7200.0);
+        reapply(&mut f, &seen, None, &opts, 7200.0);
         let r = f.reapply.unwrap();
         assert_eq!(
             (r.items, r.unit, r.backed_up),
@@ -779,7 +846,7 @@ mod tests {
 
         // Without the number of clusters there is nothing to count.
         let mut f = ReportFindings::default();
-        reapply(&mut f, &seen, &ReportOptions::default(), 7200.0);
+        reapply(&mut f, &seen, None, &ReportOptions::default(), 7200.0);
         assert!(f.reapply.is_none());
         assert!(f.notes[0].contains("number of clusters"), "{:?}", f.notes);
     }

@@ -171,6 +171,7 @@ fn the_report_works_out_what_the_2020_author_did_by_hand() {
          - Full re-apply: 60,000 (set, cluster) pairs (given) at 1.20/s (queue `syncsetinstance-controller`) take 13.9 h; the re-apply interval is 2.0 h: it does NOT fit (6.9x too slow).\n\
          - `resources_applied_rate`: mean 50/s, peak 100/s at 16.7 min.\n\
          - `reconcile_rate`: mean 1.18/s, peak 1.20/s at 10 s.\n\
+         - `sync_rate`: mean 50/s, peak 100/s at 16.7 min.\n\
          - `client_request_rate`: mean 50/s, peak 100/s at 16.7 min.\n\
          - `process_cpu`: mean 50 cores, peak 100 cores at 16.7 min.\n\
          - `sync_cores_busy`: mean 50 cores, peak 100 cores at 16.7 min.\n\
@@ -272,4 +273,110 @@ fn a_clustersync_re_apply_counts_clusters_at_the_clustersync_queue_s_rate() {
         (r.items, r.unit, r.pipeline),
         (60_000.0, ReapplyUnit::Pairs, None)
     );
+}
+
+/// Two clustersync replicas, each given every cluster: their queues drain at every
+/// reconcile's pace (3/s each, skips included), but they sync clusters at the pace of the
+/// reconciles that did work (1/s and 0.5/s), which Hive labels with its own controller name.
+#[test]
+fn with_replicas_the_re_apply_runs_at_the_rate_of_work_not_of_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("run.jsonl");
+    let profile = Profile::builtin();
+    assert_eq!(profile.findings.work_rate.as_deref(), Some("sync_rate"));
+    let series = |pod: &str, label: (&str, &str), value: f64| Series {
+        labels: BTreeMap::from([
+            (label.0.to_string(), label.1.to_string()),
+            ("pod".to_string(), pod.to_string()),
+        ]),
+        value,
+    };
+    let mut lines = vec![
+        serde_json::to_string(&RecordLine::Start {
+            t: 0.0,
+            source: "prometheus http://p/".into(),
+            interval_s: 10.0,
+            profile: profile.clone(),
+        })
+        .unwrap(),
+    ];
+    for i in 0..=40 {
+        let depth = if i <= 20 { i as f64 * 10.0 } else { 0.0 };
+        let worked = if depth > 0.0 { 1.0 } else { 0.0 };
+        let snap = Snapshot {
+            t: i as f64 * 10.0,
+            source: "prometheus http://p/".into(),
+            profile: "default".into(),
+            time_scale: None,
+            modeled: false,
+            elapsed_ms: 1.0,
+            results: profile
+                .queries
+                .iter()
+                .map(|q| {
+                    let pods = ["hive-clustersync-0", "hive-clustersync-1"];
+                    let value = match q.name.as_str() {
+                        "workqueue_depth" => QueryValue::Vector {
+                            series: pods
+                                .iter()
+                                .map(|p| series(p, ("name", "clusterSync-controller"), depth))
+                                .collect(),
+                        },
+                        "reconcile_rate" => QueryValue::Vector {
+                            series: pods
+                                .iter()
+                                .map(|p| {
+                                    series(
+                                        p,
+                                        ("controller", "clusterSync-controller"),
+                                        3.0 * worked,
+                                    )
+                                })
+                                .collect(),
+                        },
+                        "sync_rate" => QueryValue::Vector {
+                            series: vec![
+                                series(pods[0], ("controller", "clustersync"), worked),
+                                series(pods[1], ("controller", "clustersync"), 0.5 * worked),
+                            ],
+                        },
+                        _ => QueryValue::Scalar { value: 0.0 },
+                    };
+                    QueryResult::new(q, Ok(value), None)
+                })
+                .collect(),
+        };
+        lines.push(serde_json::to_string(&RecordLine::Snapshot(snap)).unwrap());
+    }
+    let text =
+        lines.join("\n") + "\n" + r#"{"type":"stop","t":400.0,"snapshots":41,"errors":0}"# + "\n";
+    std::fs::write(&rec, text).unwrap();
+    let opts = ReportOptions {
+        clusters: Some(300),
+        ..Default::default()
+    };
+    let s = write_report(&rec, &dir.path().join("report"), &opts).unwrap();
+    let f = &s.findings;
+    let q = f
+        .queues
+        .iter()
+        .find(|q| q.queue == "clusterSync-controller")
+        .unwrap();
+    assert_eq!(
+        q.rate_mean,
+        Some(6.0),
+        "the queue moves at every reconcile's pace"
+    );
+    let r = f.reapply.as_ref().unwrap();
+    assert_eq!(
+        r.rate, 1.5,
+        "clusters are synced at the pace of work: {r:?}"
+    );
+    assert!((r.seconds - 200.0).abs() < 1e-9, "{r:?}");
+    assert_eq!(f.replicas.len(), 2);
+    for (replica, (items, rate)) in f.replicas.iter().zip([(200.0, 1.0), (100.0, 0.5)]) {
+        let re = replica.reapply.as_ref().unwrap();
+        assert_eq!((re.items, re.rate), (items, rate), "{}", replica.replica);
+        assert!(re.items_from.contains("the work it did"), "{re:?}");
+    }
 }

@@ -165,6 +165,51 @@ pub(super) struct ServerFields<'a> {
     pub(super) now: &'a str,
     /// The write is the server starting the object's deletion.
     pub(super) deleting: bool,
+    /// Gives a new object its uid.
+    pub(super) uids: &'a Uids,
+}
+
+/// Where uids come from: random, as a real API server's, or a seeded sequence, so that a plan
+/// (whose clusters are sharded by uid) comes out the same every time it is run.
+#[derive(Debug)]
+pub struct Uids {
+    seed: Option<u64>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Uids {
+    /// Random uids, or a sequence from `seed`.
+    pub fn new(seed: Option<u64>) -> Self {
+        Self {
+            seed,
+            next: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The next uid: a version-4 UUID.
+    pub fn next(&self) -> String {
+        let Some(seed) = self.seed else {
+            return uuid::Uuid::new_v4().to_string();
+        };
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // splitmix64: well spread bits from a counter, so uid mod N shards like random uids.
+        let mix = |mut z: u64| {
+            z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        let (hi, lo) = (
+            mix(seed ^ n.wrapping_mul(2)),
+            mix(seed ^ n.wrapping_mul(2).wrapping_add(1)),
+        );
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&hi.to_be_bytes());
+        bytes[8..].copy_from_slice(&lo.to_be_bytes());
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
+    }
 }
 
 /// Sets what the server owns in metadata: identity, timestamps, generation. Clients cannot set
@@ -221,7 +266,7 @@ pub(super) fn stamp_metadata(
             }
         }
         None => {
-            m.insert("uid".into(), uuid::Uuid::new_v4().to_string().into());
+            m.insert("uid".into(), server.uids.next().into());
             m.insert("creationTimestamp".into(), server.now.into());
             m.remove("deletionTimestamp");
             m.remove("deletionGracePeriodSeconds");

@@ -61,6 +61,10 @@ pub struct StoreConfig {
     /// Clock of timestamps (creation, deletion, managed fields); real time when `None`. A hub
     /// on a scaled clock stamps modeled time, so ages and latencies read in modeled seconds.
     pub clock: Option<crate::clock::Clock>,
+    /// Seed of the uids the store gives new objects; random uids when `None`, as a real API
+    /// server's. The planner seeds them, so a plan with replicas (sharded by uid) is the same
+    /// every time.
+    pub uid_seed: Option<u64>,
 }
 
 impl Default for StoreConfig {
@@ -69,6 +73,7 @@ impl Default for StoreConfig {
             history_limit: 10_000,
             watch_buffer: 16_384,
             clock: None,
+            uid_seed: None,
         }
     }
 }
@@ -77,6 +82,7 @@ impl Default for StoreConfig {
 pub struct Store {
     rv: AtomicU64,
     clock: crate::clock::Clock,
+    uids: admission::Uids,
     config: StoreConfig,
     registry: RwLock<Arc<Registry>>,
     kinds: RwLock<HashMap<(String, String), Arc<Kind>>>,
@@ -135,6 +141,7 @@ impl Store {
                 .clock
                 .clone()
                 .unwrap_or_else(crate::clock::Clock::real),
+            uids: admission::Uids::new(config.uid_seed),
             config,
             registry: RwLock::new(Arc::new(registry)),
             kinds: RwLock::new(HashMap::new()),

@@ -171,6 +171,7 @@ impl Store {
         let server = ServerFields {
             now: &self.clock.now_rfc3339(),
             deleting,
+            uids: &self.uids,
         };
         stamp_metadata(def, ns, name, old.map(|o| &**o), &mut new, server);
         Ok(match old {

@@ -16,7 +16,7 @@ fn store() -> Arc<Store> {
         StoreConfig {
             history_limit: 50,
             watch_buffer: 64,
-            clock: None,
+            ..Default::default()
         },
     )
 }

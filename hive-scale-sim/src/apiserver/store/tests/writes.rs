@@ -276,3 +276,37 @@ fn timestamps_come_from_the_store_clock() {
         "{times:?}"
     );
 }
+
+#[test]
+fn seeded_uids_repeat_and_shard_like_random_ones() {
+    use crate::apiserver::store::admission::Uids;
+    let (a, b) = (Uids::new(Some(7)), Uids::new(Some(7)));
+    let first: Vec<String> = (0..3000).map(|_| a.next()).collect();
+    let again: Vec<String> = (0..3000).map(|_| b.next()).collect();
+    assert_eq!(first, again, "the same seed, the same uids");
+    let distinct: std::collections::HashSet<&String> = first.iter().collect();
+    assert_eq!(distinct.len(), first.len());
+    for u in &first[..10] {
+        let parsed = uuid::Uuid::parse_str(u).unwrap();
+        assert_eq!(parsed.get_version_num(), 4, "{u}");
+    }
+    assert_ne!(
+        Uids::new(Some(8)).next(),
+        first[0],
+        "another seed, other uids"
+    );
+    assert_ne!(
+        Uids::new(None).next(),
+        Uids::new(None).next(),
+        "unseeded: random"
+    );
+    // Hive's sharding (the uid as one hex number, mod N) spreads them evenly.
+    let mut shards = [0usize; 3];
+    for u in &first {
+        shards[crate::model::replica_of(u, 3)] += 1;
+    }
+    assert!(
+        shards.iter().all(|n| (900..=1100).contains(n)),
+        "{shards:?}"
+    );
+}
