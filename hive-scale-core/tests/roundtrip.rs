@@ -112,6 +112,18 @@ fn the_rest_round_trip() {
     assert_eq!(hc.spec.concurrent_reconciles("machinepool"), Some(10));
     assert_eq!(hc.spec.replicas("clustersync"), Some(2));
     assert_eq!(
+        (
+            hc.spec.client_qps("clustersync"),
+            hc.spec.client_burst("clustersync")
+        ),
+        (Some(50), Some(100))
+    );
+    assert_eq!(
+        hc.spec.client_qps("machinepool"),
+        None,
+        "no default in the fixture"
+    );
+    assert_eq!(
         hc.spec.replicas("machinepool"),
         None,
         "no default for replicas"

@@ -218,6 +218,29 @@ impl SimulatedHive {
                          {running} it was started with (hub --replicas, or the model's replicas)"
                     );
                 }
+                // The client towards the hub: HiveConfig's, else the model's.
+                let client = match e.type_ {
+                    EventType::Deleted => (None, None),
+                    _ => (spec.client_qps(name), spec.client_burst(name)),
+                };
+                // Zero or less is unset, as client-go takes it.
+                let client = (
+                    client
+                        .0
+                        .filter(|q| *q > 0)
+                        .map(f64::from)
+                        .or(sim.model.hub_qps),
+                    client
+                        .1
+                        .filter(|b| *b > 0)
+                        .map_or(crate::model::HUB_CLIENT_BURST, |b| b as u32),
+                );
+                for r in sim.replicas.iter() {
+                    let now = r.hub_client.settings();
+                    if (now.0, now.1) != (client.0.filter(|q| *q > 0.0), client.1) {
+                        r.hub_client.set(client.0, client.1);
+                    }
+                }
                 let workers = match (e.type_, spec.concurrent_reconciles(name)) {
                     (EventType::Deleted, _) | (_, None) => sim.model.workers,
                     (_, Some(n)) => n.max(1) as usize,

@@ -259,7 +259,7 @@ async fn unreachable_and_paused_clusters_are_skipped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hiveconfig_sets_the_workers_and_deleting_without_preserve_is_counted() {
+async fn hiveconfig_sets_the_workers_and_client_and_deleting_without_preserve_is_counted() {
     let (_d, hub, client) = start(Pipeline::ClusterSync, 20.0).await;
     let kc = hub.hub().client().await.unwrap();
     let gauge = |n: usize| {
@@ -270,7 +270,10 @@ async fn hiveconfig_sets_the_workers_and_deleting_without_preserve_is_counted() 
     assert!(hub.metrics().encode().contains(&gauge(5)));
     let hc: HiveConfig = serde_json::from_value(serde_json::json!({
         "apiVersion": "hive.openshift.io/v1", "kind": "HiveConfig", "metadata": {"name": "hive"},
-        "spec": {"controllersConfig": {"controllers": [{"name": "clustersync", "config": {"concurrentReconciles": 25}}]}}
+        "spec": {"controllersConfig": {
+            "default": {"clientQPS": 50},
+            "controllers": [{"name": "clustersync", "config": {"concurrentReconciles": 25, "clientBurst": 100}}]
+        }}
     }))
     .unwrap();
     Api::<HiveConfig>::all(kc.clone())
@@ -283,6 +286,12 @@ async fn hiveconfig_sets_the_workers_and_deleting_without_preserve_is_counted() 
         .unwrap();
     eventually("25 workers", || async {
         hub.metrics().encode().contains(&gauge(25))
+    })
+    .await;
+    // The client towards the hub: clientQPS from the default entry, clientBurst its own.
+    let client_settings = || hub.hive().unwrap().sim().replicas[0].hub_client.settings();
+    eventually("HiveConfig's client", || async {
+        client_settings() == (Some(50.0), 100)
     })
     .await;
 
@@ -318,6 +327,19 @@ async fn hiveconfig_sets_the_workers_and_deleting_without_preserve_is_counted() 
         1,
         "preserveOnDelete: no deprovision"
     );
+    // Without a HiveConfig, the model's client (the laptop's: unlimited, client-go's burst).
+    Api::<HiveConfig>::all(kc.clone())
+        .delete("hive", &Default::default())
+        .await
+        .unwrap();
+    eventually("the model's client again", || async {
+        client_settings() == (None, 10)
+    })
+    .await;
+    eventually("the model's workers again", || async {
+        hub.metrics().encode().contains(&gauge(5))
+    })
+    .await;
     hub.shutdown().await;
 }
 

@@ -81,12 +81,31 @@ pub struct ControllerConfig {
 impl HiveConfigSpec {
     /// The `concurrentReconciles` Hive would use for `controller`: its own entry, then `default`.
     pub fn concurrent_reconciles(&self, controller: &str) -> Option<i32> {
+        self.controller_setting(controller, |c| c.concurrent_reconciles)
+    }
+
+    /// The `clientQPS` Hive would give `controller`'s client towards the hub: its own entry,
+    /// then `default`.
+    pub fn client_qps(&self, controller: &str) -> Option<i32> {
+        self.controller_setting(controller, |c| c.client_qps)
+    }
+
+    /// The `clientBurst` Hive would give `controller`'s client: its own entry, then `default`.
+    pub fn client_burst(&self, controller: &str) -> Option<i32> {
+        self.controller_setting(controller, |c| c.client_burst)
+    }
+
+    fn controller_setting(
+        &self,
+        controller: &str,
+        get: impl Fn(&ControllerConfig) -> Option<i32>,
+    ) -> Option<i32> {
         let cc = self.controllers_config.as_ref()?;
         cc.controllers
             .iter()
             .find(|c| c.name == controller)
-            .and_then(|c| c.config.concurrent_reconciles)
-            .or_else(|| cc.default.as_ref().and_then(|d| d.concurrent_reconciles))
+            .and_then(|c| get(&c.config))
+            .or_else(|| cc.default.as_ref().and_then(&get))
     }
 
     /// The `replicas` HiveConfig gives `controller`'s own entry (Hive honours it only for its

@@ -140,33 +140,60 @@ mod tests {
 /// A client-side token bucket on modeled time (controller-runtime's client QPS and burst).
 #[derive(Debug)]
 pub struct ClientLimiter {
+    bucket: Mutex<Bucket>,
+    clock: Clock,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    /// `None`: unlimited.
     qps: Option<f64>,
     burst: f64,
-    state: Mutex<(f64, Duration)>,
-    clock: Clock,
+    tokens: f64,
+    at: Duration,
+}
+
+impl Bucket {
+    fn full(qps: Option<f64>, burst: u32, at: Duration) -> Self {
+        let burst = f64::from(burst.max(1));
+        Self {
+            qps: qps.filter(|q| *q > 0.0),
+            burst,
+            tokens: burst,
+            at,
+        }
+    }
 }
 
 impl ClientLimiter {
     /// `None`: unlimited.
     pub fn new(qps: Option<f64>, burst: u32, clock: Clock) -> Self {
-        let burst = f64::from(burst.max(1));
         Self {
-            qps: qps.filter(|q| *q > 0.0),
-            burst,
-            state: Mutex::new((burst, Duration::ZERO)),
+            bucket: Mutex::new(Bucket::full(qps, burst, Duration::ZERO)),
             clock,
         }
     }
 
+    /// The rate (`None`: unlimited) and burst.
+    pub fn settings(&self) -> (Option<f64>, u32) {
+        let b = self.bucket.lock();
+        (b.qps, b.burst as u32)
+    }
+
+    /// New settings, with a full bucket: as a pod restarted with a new client.
+    pub fn set(&self, qps: Option<f64>, burst: u32) {
+        *self.bucket.lock() = Bucket::full(qps, burst, self.clock.elapsed());
+    }
+
     /// Waits for a token.
     pub async fn acquire(&self) {
-        let Some(qps) = self.qps else { return };
         let wait = {
-            let mut st = self.state.lock();
+            let mut b = self.bucket.lock();
+            let Some(qps) = b.qps else { return };
             let now = self.clock.elapsed();
             let tokens =
-                (st.0 + now.saturating_sub(st.1).as_secs_f64() * qps).min(self.burst) - 1.0;
-            *st = (tokens, now);
+                (b.tokens + now.saturating_sub(b.at).as_secs_f64() * qps).min(b.burst) - 1.0;
+            (b.tokens, b.at) = (tokens, now);
             if tokens < 0.0 {
                 Duration::from_secs_f64(-tokens / qps)
             } else {
