@@ -235,11 +235,8 @@ impl SimulatedHive {
                         .filter(|b| *b > 0)
                         .map_or(crate::model::HUB_CLIENT_BURST, |b| b as u32),
                 );
-                for r in sim.replicas.iter() {
-                    let now = r.hub_client.settings();
-                    if (now.0, now.1) != (client.0.filter(|q| *q > 0.0), client.1) {
-                        r.hub_client.set(client.0, client.1);
-                    }
+                for r in &sim.replicas {
+                    r.hub_client.set(client.0, client.1);
                 }
                 let workers = match (e.type_, spec.concurrent_reconciles(name)) {
                     (EventType::Deleted, _) | (_, None) => sim.model.workers,

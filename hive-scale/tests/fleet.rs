@@ -282,6 +282,25 @@ struct HubProcess {
     metrics_url: String,
 }
 
+/// `hive-scale scaletest --fleet` in the background, its output kept for the end.
+fn spawn_fleet_run(scenario: &Path, fleet_file: &Path, out: &Path) -> tokio::process::Child {
+    tokio::process::Command::new(bin())
+        .args(["scaletest", "--timeout", "2m", "--interval", "0.5"])
+        .arg("--scenario")
+        .arg(scenario)
+        .arg("--fleet")
+        .arg(fleet_file)
+        .arg("--out")
+        .arg(out)
+        .env_remove("KUBECONFIG")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
 async fn start_hub(dir: PathBuf) -> HubProcess {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
@@ -337,18 +356,7 @@ async fn a_hub_killed_mid_observe_fails_the_run_and_the_others_finish_clean() {
     // At real time, 60 clones of 3 sets a hub take the laptop model long enough to observe
     // that a kill lands mid-observe.
     let scenario = scenario(dir.path(), 180, 3, None);
-    let child = tokio::process::Command::new(bin())
-        .args(["scaletest", "--timeout", "2m", "--interval", "0.5"])
-        .args(["--scenario", scenario.to_str().unwrap()])
-        .args(["--fleet", fleet_file.to_str().unwrap()])
-        .args(["--out", out.to_str().unwrap()])
-        .env_remove("KUBECONFIG")
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let child = spawn_fleet_run(&scenario, &fleet_file, &out);
     // West's adopt phase is recorded when its observe phase begins.
     let west = out.join("hubs/west/summary.json");
     let t0 = Instant::now();
@@ -600,18 +608,7 @@ async fn one_hub_s_refused_teardown_never_skips_another_hub_s_cleanup() {
     std::fs::write(&fleet_file, fleet).unwrap();
     let out = dir.path().join("out");
     let scenario = scenario(dir.path(), 40, 1, None);
-    let child = tokio::process::Command::new(bin())
-        .args(["scaletest", "--timeout", "2m", "--interval", "0.5"])
-        .args(["--scenario", scenario.to_str().unwrap()])
-        .args(["--fleet", fleet_file.to_str().unwrap()])
-        .args(["--out", out.to_str().unwrap()])
-        .env_remove("KUBECONFIG")
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let child = spawn_fleet_run(&scenario, &fleet_file, &out);
     // Somebody turns clone 1 on north into a cluster Hive would deprovision on delete.
     let north = connect(&hubs[0].dir.join("hub.kubeconfig")).await;
     let cds = Api::<ClusterDeployment>::namespaced(north.client(), "ns1");

@@ -4,8 +4,26 @@
 
 mod common;
 
-use common::run_bin;
+use common::{Run, run_bin};
 use serde_json::Value;
+use std::path::Path;
+
+/// `hive-scale scaletest` of `scenario` into `out` at `time_scale`, polling every 100 ms.
+async fn scaletest(scenario: &Path, out: &Path, time_scale: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "scaletest",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--time-scale",
+        time_scale,
+        "--interval",
+        "100ms",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run_bin(&args, &[]).await
+}
 
 const FLEET: [&str; 8] = [
     "--clusters",
@@ -181,21 +199,7 @@ async fn calibration_recovers_a_hub_it_was_not_told() {
     )
     .unwrap();
     let out = dir.path().join("run");
-    let run = run_bin(
-        &[
-            "scaletest",
-            "--scenario",
-            scenario.to_str().unwrap(),
-            "--time-scale",
-            "10",
-            "--interval",
-            "100ms",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await;
+    let run = scaletest(&scenario, &out, "10", &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let fitted = dir.path().join("fitted.yaml");
     let recording = out.join("recording.jsonl");
@@ -313,21 +317,7 @@ async fn findings_per_replica() {
     )
     .unwrap();
     let out = dir.path().join("run");
-    let run = run_bin(
-        &[
-            "scaletest",
-            "--scenario",
-            scenario.to_str().unwrap(),
-            "--time-scale",
-            "5",
-            "--interval",
-            "100ms",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await;
+    let run = scaletest(&scenario, &out, "5", &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
@@ -383,23 +373,7 @@ async fn a_re_apply_too_slow_for_2h_is_too_slow_in_the_report_and_the_plan() {
     )
     .unwrap();
     let out = dir.path().join("run");
-    let run = run_bin(
-        &[
-            "scaletest",
-            "--scenario",
-            scenario.to_str().unwrap(),
-            "--time-scale",
-            "5000",
-            "--interval",
-            "100ms",
-            "--max-drain",
-            "10h",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await;
+    let run = scaletest(&scenario, &out, "5000", &["--max-drain", "10h"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();

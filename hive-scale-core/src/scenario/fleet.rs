@@ -218,10 +218,11 @@ pub struct HubResult {
 }
 
 /// How the fleet's fan-out was put together from the hubs'.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FleetFanoutFrom {
     /// Every pair of every hub, read from Hive's objects: exact.
+    #[default]
     Objects,
     /// The hubs' Hive histograms added bucket by bucket, then interpolated.
     HiveHistogram,
@@ -231,7 +232,7 @@ pub enum FleetFanoutFrom {
 }
 
 /// The fleet as a whole.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
 pub struct FleetTotals {
     /// Hubs in the fleet.
@@ -643,27 +644,10 @@ impl FleetSummary {
         }
         for h in self.hubs.iter().filter(|h| !h.phases.is_empty()) {
             t.push_str(&format!(
-                "\n## Hub {} ({} clusters, time scale {})\n\n| phase | outcome | wall s | modeled s | pairs applied | fan-out P50 / P90 / P99 / max (s) |\n|---|---|---|---|---|---|\n",
+                "\n## Hub {} ({} clusters, time scale {})\n\n",
                 h.name, h.clusters, h.time_scale
             ));
-            for p in &h.phases {
-                let f = p.fanout.as_ref().map_or(String::new(), |f| {
-                    format!(
-                        "{:.0} / {:.0} / {:.0} / {:.0} ({} pairs)",
-                        f.p50, f.p90, f.p99, f.max, f.count
-                    )
-                });
-                t.push_str(&format!(
-                    "| {} | {} | {:.1} | {:.0} | {} of {} | {} |\n",
-                    p.name,
-                    p.outcome,
-                    p.wall_seconds,
-                    p.modeled_seconds,
-                    p.pairs_applied,
-                    p.pairs_expected,
-                    f
-                ));
-            }
+            t.push_str(&runner::phase_table(&h.phases));
             t.push_str(&findings_lines(h.findings.as_ref()));
             t.push_str(&format!(
                 "\nHive's metrics, charts and the API call latency SLO of this hub: [{}/report.md]({}/report.md).\n",
@@ -745,15 +729,8 @@ pub async fn run(
         hubs: Vec::new(),
         fleet: FleetTotals {
             hubs: members.len(),
-            hubs_passed: 0,
             clusters: members.iter().map(|m| u64::from(m.clusters)).sum(),
-            pairs_expected: 0,
-            pairs_applied: 0,
-            slowest_hub: None,
-            drain_seconds: 0.0,
-            fanout: Percentiles::default(),
-            fanout_from: FleetFanoutFrom::Objects,
-            errors: 0,
+            ..FleetTotals::default()
         },
     };
     // A row per hub from the start, each replaced as its hub finishes, so a fleet stopped
@@ -919,18 +896,7 @@ mod tests {
             wall_seconds: 0.0,
             failed_hubs: Vec::new(),
             hubs,
-            fleet: FleetTotals {
-                hubs: 0,
-                hubs_passed: 0,
-                clusters: 0,
-                pairs_expected: 0,
-                pairs_applied: 0,
-                slowest_hub: None,
-                drain_seconds: 0.0,
-                fanout: Percentiles::default(),
-                fanout_from: FleetFanoutFrom::Objects,
-                errors: 0,
-            },
+            fleet: FleetTotals::default(),
         };
         s.totals();
         s

@@ -180,9 +180,14 @@ impl ClientLimiter {
         (b.qps, b.burst as u32)
     }
 
-    /// New settings, with a full bucket: as a pod restarted with a new client.
+    /// New settings, with a full bucket: as a pod restarted with a new client. The same
+    /// settings change nothing, so a HiveConfig edit elsewhere does not refill the bucket.
     pub fn set(&self, qps: Option<f64>, burst: u32) {
-        *self.bucket.lock() = Bucket::full(qps, burst, self.clock.elapsed());
+        let new = Bucket::full(qps, burst, self.clock.elapsed());
+        let mut b = self.bucket.lock();
+        if (b.qps, b.burst) != (new.qps, new.burst) {
+            *b = new;
+        }
     }
 
     /// Waits for a token.

@@ -13,6 +13,23 @@ fn write_recording(path: &Path, truncate_last: bool) {
     write_queue_recording(path, truncate_last, "clusterSync-controller");
 }
 
+/// A snapshot at `t` of every query of `profile`, each valued by `value_of(its name)`.
+fn snapshot(profile: &Profile, t: f64, value_of: impl Fn(&str) -> QueryValue) -> Snapshot {
+    Snapshot {
+        t,
+        source: "prometheus http://127.0.0.1:9091/".into(),
+        profile: profile.name.clone(),
+        time_scale: None,
+        modeled: false,
+        elapsed_ms: 1.0,
+        results: profile
+            .queries
+            .iter()
+            .map(|q| QueryResult::new(q, Ok(value_of(&q.name)), None))
+            .collect(),
+    }
+}
+
 /// The 2020 shape, with the queue (and its rate series) named `queue`.
 fn write_queue_recording(path: &Path, truncate_last: bool, queue: &str) {
     let profile = Profile::builtin();
@@ -37,39 +54,21 @@ fn write_queue_recording(path: &Path, truncate_last: bool, queue: &str) {
         } else {
             600.0 - (i - 50) as f64 * 12.0
         };
-        let snap = Snapshot {
-            t,
-            source: "prometheus http://127.0.0.1:9091/".into(),
-            profile: "default".into(),
-            time_scale: None,
-            modeled: false,
-            elapsed_ms: 1.0,
-            results: profile
-                .queries
-                .iter()
-                .map(|q| {
-                    let value = match q.name.as_str() {
-                        "workqueue_depth" => QueryValue::Vector {
-                            series: vec![Series {
-                                labels: BTreeMap::from([("name".to_string(), queue.to_string())]),
-                                value: depth,
-                            }],
-                        },
-                        "reconcile_rate" => QueryValue::Vector {
-                            series: vec![Series {
-                                labels: BTreeMap::from([(
-                                    "controller".to_string(),
-                                    queue.to_string(),
-                                )]),
-                                value: if depth > 0.0 { 1.2 } else { 0.0 },
-                            }],
-                        },
-                        _ => QueryValue::Scalar { value: i as f64 },
-                    };
-                    QueryResult::new(q, Ok(value), None)
-                })
-                .collect(),
-        };
+        let snap = snapshot(&profile, t, |name| match name {
+            "workqueue_depth" => QueryValue::Vector {
+                series: vec![Series {
+                    labels: BTreeMap::from([("name".to_string(), queue.to_string())]),
+                    value: depth,
+                }],
+            },
+            "reconcile_rate" => QueryValue::Vector {
+                series: vec![Series {
+                    labels: BTreeMap::from([("controller".to_string(), queue.to_string())]),
+                    value: if depth > 0.0 { 1.2 } else { 0.0 },
+                }],
+            },
+            _ => QueryValue::Scalar { value: i as f64 },
+        });
         lines.push(serde_json::to_string(&RecordLine::Snapshot(snap)).unwrap());
         if i == 50 {
             lines.push(
@@ -303,49 +302,28 @@ fn with_replicas_the_re_apply_runs_at_the_rate_of_work_not_of_skips() {
     for i in 0..=40 {
         let depth = if i <= 20 { i as f64 * 10.0 } else { 0.0 };
         let worked = if depth > 0.0 { 1.0 } else { 0.0 };
-        let snap = Snapshot {
-            t: i as f64 * 10.0,
-            source: "prometheus http://p/".into(),
-            profile: "default".into(),
-            time_scale: None,
-            modeled: false,
-            elapsed_ms: 1.0,
-            results: profile
-                .queries
-                .iter()
-                .map(|q| {
-                    let pods = ["hive-clustersync-0", "hive-clustersync-1"];
-                    let value = match q.name.as_str() {
-                        "workqueue_depth" => QueryValue::Vector {
-                            series: pods
-                                .iter()
-                                .map(|p| series(p, ("name", "clusterSync-controller"), depth))
-                                .collect(),
-                        },
-                        "reconcile_rate" => QueryValue::Vector {
-                            series: pods
-                                .iter()
-                                .map(|p| {
-                                    series(
-                                        p,
-                                        ("controller", "clusterSync-controller"),
-                                        3.0 * worked,
-                                    )
-                                })
-                                .collect(),
-                        },
-                        "sync_rate" => QueryValue::Vector {
-                            series: vec![
-                                series(pods[0], ("controller", "clustersync"), worked),
-                                series(pods[1], ("controller", "clustersync"), 0.5 * worked),
-                            ],
-                        },
-                        _ => QueryValue::Scalar { value: 0.0 },
-                    };
-                    QueryResult::new(q, Ok(value), None)
-                })
-                .collect(),
-        };
+        let pods = ["hive-clustersync-0", "hive-clustersync-1"];
+        let snap = snapshot(&profile, i as f64 * 10.0, |name| match name {
+            "workqueue_depth" => QueryValue::Vector {
+                series: pods
+                    .iter()
+                    .map(|p| series(p, ("name", "clusterSync-controller"), depth))
+                    .collect(),
+            },
+            "reconcile_rate" => QueryValue::Vector {
+                series: pods
+                    .iter()
+                    .map(|p| series(p, ("controller", "clusterSync-controller"), 3.0 * worked))
+                    .collect(),
+            },
+            "sync_rate" => QueryValue::Vector {
+                series: vec![
+                    series(pods[0], ("controller", "clustersync"), worked),
+                    series(pods[1], ("controller", "clustersync"), 0.5 * worked),
+                ],
+            },
+            _ => QueryValue::Scalar { value: 0.0 },
+        });
         lines.push(serde_json::to_string(&RecordLine::Snapshot(snap)).unwrap());
     }
     let text =

@@ -19,6 +19,7 @@ mod summary;
 mod target;
 mod watch;
 
+pub(crate) use summary::phase_table;
 pub use summary::{
     FanoutFrom, JUNIT_FILE, PhaseRecord, SUMMARY_FILE, Status, Summary, TeardownRecord,
     ThresholdResult, drain_seconds,

@@ -233,29 +233,7 @@ impl Summary {
             self.time_scale,
             self.wall_seconds
         );
-        text.push_str("| phase | outcome | wall s | modeled s | pairs applied | fan-out P50 / P90 / P99 / max (s) |\n|---|---|---|---|---|---|\n");
-        for p in &self.phases {
-            let f = p
-                .fanout
-                .as_ref()
-                .map(|f| {
-                    format!(
-                        "{:.0} / {:.0} / {:.0} / {:.0} ({} pairs)",
-                        f.p50, f.p90, f.p99, f.max, f.count
-                    )
-                })
-                .unwrap_or_default();
-            text.push_str(&format!(
-                "| {} | {} | {:.1} | {:.0} | {} of {} | {} |\n",
-                p.name,
-                p.outcome,
-                p.wall_seconds,
-                p.modeled_seconds,
-                p.pairs_applied,
-                p.pairs_expected,
-                f
-            ));
-        }
+        text.push_str(&phase_table(&self.phases));
         let f = &self.fanout;
         let how = match self.fanout_from {
             FanoutFrom::Objects => {
@@ -342,4 +320,30 @@ fn api_slo_section(r: &SloReport) -> String {
         ));
     }
     text
+}
+
+/// The phases as a Markdown table (a run's summary, and each hub's in a fleet's).
+pub(crate) fn phase_table(phases: &[PhaseRecord]) -> String {
+    let mut t = String::from(
+        "| phase | outcome | wall s | modeled s | pairs applied | fan-out P50 / P90 / P99 / max (s) |\n|---|---|---|---|---|---|\n",
+    );
+    for p in phases {
+        let f = p.fanout.as_ref().map_or(String::new(), |f| {
+            format!(
+                "{:.0} / {:.0} / {:.0} / {:.0} ({} pairs)",
+                f.p50, f.p90, f.p99, f.max, f.count
+            )
+        });
+        t.push_str(&format!(
+            "| {} | {} | {:.1} | {:.0} | {} of {} | {} |\n",
+            p.name,
+            p.outcome,
+            p.wall_seconds,
+            p.modeled_seconds,
+            p.pairs_applied,
+            p.pairs_expected,
+            f
+        ));
+    }
+    t
 }
