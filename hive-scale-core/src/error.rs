@@ -84,6 +84,9 @@ pub enum Error {
     /// deprovision interlock.
     #[error("refused {0}")]
     Refused(crate::ownership::Refusal),
+    /// An object exists but holds what the toolkit's types cannot represent.
+    #[error(transparent)]
+    Undecodable(#[from] crate::api::Undecodable),
     /// Waiting for a condition took longer than allowed.
     #[error("timed out after {seconds:.0}s waiting for {what}")]
     Timeout {

@@ -25,14 +25,20 @@ pub struct ClusterSyncSpec {
     pub extra: Extra,
 }
 
-/// Result of the last apply of one (Selector)SyncSet to the cluster.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum SyncResult {
-    /// Everything applied.
-    #[default]
-    Success,
-    /// Something failed.
-    Failure,
+super::open_enum! {
+    /// Result of the last apply of one (Selector)SyncSet to the cluster.
+    SyncResult, allowed ["Success", "Failure"] {
+        /// Everything applied.
+        Success = "Success",
+        /// Something failed.
+        Failure = "Failure",
+    }
+}
+
+impl Default for SyncResult {
+    fn default() -> Self {
+        Self::Success
+    }
 }
 
 /// A resource that Sync mode will delete from the spoke.
@@ -43,7 +49,8 @@ pub enum SyncResult {
 pub struct SyncResourceReference {
     /// apiVersion of the resource.
     pub api_version: String,
-    /// Kind of the resource.
+    /// Kind of the resource (Hive's schema does not require it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
     /// Name of the resource.
     pub name: String,

@@ -7,7 +7,9 @@ use super::{
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-/// The CRDs of every Hive resource this crate models, legacy SyncSetInstance included.
+/// The CRDs of every Hive resource this crate models, legacy SyncSetInstance included, with
+/// Hive's constraints on the fields we model and none stricter (see [`as_hive_admits`]): what
+/// a hub holding them admits, a hub holding Hive's own admits too.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![
         ClusterDeployment::crd(),
@@ -19,6 +21,49 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         ClusterSync::crd(),
         ClusterSyncLease::crd(),
     ]
+    .into_iter()
+    .map(as_hive_admits)
+    .collect()
+}
+
+/// Removes what the derived schemas say and Hive's do not, where it would refuse or change an
+/// object Hive admits: a top-level `required: [spec]` (Hive requires neither spec nor
+/// status), `nullable` and `null` in enums (Hive's API server drops a null instead of storing
+/// it), and defaults (Hive's schemas default nothing we model but a reference's empty name,
+/// which reads the same when absent).
+fn as_hive_admits(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("nullable");
+                m.remove("default");
+                if let Some(serde_json::Value::Array(allowed)) = m.get_mut("enum") {
+                    allowed.retain(|a| !a.is_null());
+                }
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    for version in &mut crd.spec.versions {
+        let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        else {
+            continue;
+        };
+        schema.required = None;
+        let Ok(mut value) = serde_json::to_value(&*schema) else {
+            continue;
+        };
+        strip(&mut value);
+        if let Ok(stripped) = serde_json::from_value(value) {
+            *schema = stripped;
+        }
+    }
+    crd
 }
 
 /// [`crds`] as one multi-document YAML stream, ready for `kubectl apply -f -`.

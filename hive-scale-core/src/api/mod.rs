@@ -9,6 +9,7 @@ mod cluster_image_set;
 mod cluster_sync;
 mod crd;
 mod hive_config;
+mod lenient;
 mod pipeline;
 mod syncset;
 
@@ -17,8 +18,83 @@ pub use cluster_image_set::*;
 pub use cluster_sync::*;
 pub use crd::{crds, crds_yaml};
 pub use hive_config::*;
+pub use lenient::{Lenient, Undecodable};
 pub use pipeline::Pipeline;
 pub use syncset::*;
+
+/// A string field of Hive's whose usual values we name: any other value a hub holds is kept as
+/// `Other`, so an object Hive admits always decodes (Hive's CRDs have no enum on some of these
+/// fields, and its controllers compare the exact spelling: `sync` is not `Sync` to Hive).
+/// `$allowed` is the CRD's `enum`, or empty where Hive's schema has none.
+macro_rules! open_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident, allowed [$($allowed:literal),*] {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+            /// A value Hive's schema admits that has no name here, kept as written.
+            Other(String),
+        }
+
+        impl $name {
+            /// The value as Hive stores it.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( Self::$variant => $text, )+
+                    Self::Other(s) => s,
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s {
+                    $( $text => Self::$variant, )+
+                    other => Self::Other(other.to_string()),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Ok(Self::from(s.as_ref()))
+            }
+        }
+
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let allowed: &[&str] = &[$($allowed),*];
+                if allowed.is_empty() {
+                    schemars::json_schema!({"type": "string"})
+                } else {
+                    schemars::json_schema!({"type": "string", "enum": allowed})
+                }
+            }
+        }
+    };
+}
+pub(crate) use open_enum;
 
 /// Fields a struct does not model, kept verbatim.
 pub type Extra = std::collections::BTreeMap<String, serde_json::Value>;

@@ -3,18 +3,26 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// How resources that leave a (Selector)SyncSet are treated.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum ResourceApplyMode {
-    /// Create or update only (Hive's default when empty).
-    #[default]
-    Upsert,
-    /// Also delete what was applied before and is no longer listed.
-    Sync,
+super::open_enum! {
+    /// How resources that leave a (Selector)SyncSet are treated. Hive's CRD has no enum here:
+    /// any string is admitted, and anything but `Sync` behaves as `Upsert`.
+    ResourceApplyMode, allowed [] {
+        /// Create or update only (Hive's default when empty).
+        Upsert = "Upsert",
+        /// Also delete what was applied before and is no longer listed.
+        Sync = "Sync",
+    }
+}
+
+impl Default for ResourceApplyMode {
+    fn default() -> Self {
+        Self::Upsert
+    }
 }
 
 impl std::str::FromStr for ResourceApplyMode {
     type Err = String;
+    /// A command line's spelling: either case of each mode.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "Upsert" | "upsert" => Ok(Self::Upsert),
@@ -26,20 +34,27 @@ impl std::str::FromStr for ResourceApplyMode {
     }
 }
 
-/// How each resource is written to the spoke.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum ApplyBehavior {
-    /// kubectl-style apply (Hive's default when empty).
-    #[default]
-    Apply,
-    /// Create if absent, never update.
-    CreateOnly,
-    /// Create, or overwrite without the last-applied annotation.
-    CreateOrUpdate,
+super::open_enum! {
+    /// How each resource is written to the spoke (Hive's CRD admits `""` too, meaning Apply).
+    ApplyBehavior, allowed ["", "Apply", "CreateOnly", "CreateOrUpdate"] {
+        /// kubectl-style apply (Hive's default when empty).
+        Apply = "Apply",
+        /// Create if absent, never update.
+        CreateOnly = "CreateOnly",
+        /// Create, or overwrite without the last-applied annotation.
+        CreateOrUpdate = "CreateOrUpdate",
+    }
+}
+
+impl Default for ApplyBehavior {
+    fn default() -> Self {
+        Self::Apply
+    }
 }
 
 impl std::str::FromStr for ApplyBehavior {
     type Err = String;
+    /// A command line's spelling: Hive's, or kebab case.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "Apply" | "apply" => Ok(Self::Apply),

@@ -16,6 +16,7 @@ mod stats;
 pub use limiter::RateLimiter;
 pub use stats::{RequestStats, StatsSnapshot, percentile};
 
+use crate::api::Lenient;
 use crate::{Error, Result};
 use backon::{ExponentialBuilder, Retryable};
 use futures::future::BoxFuture;
@@ -360,30 +361,90 @@ impl Hub {
     }
 
     /// Reads an object; `Ok(None)` when it does not exist.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Undecodable`] when it exists but holds what `K` cannot represent (see
+    /// [`Hub::get_lenient`] to judge it by its metadata anyway); the request's error otherwise.
     pub async fn get_opt<K>(&self, api: &Api<K>, name: &str) -> Result<Option<K>>
     where
-        K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
-        K::DynamicType: Default,
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
     {
-        let what = format!("{} {name}", K::kind(&Default::default()));
-        self.call("get", &what, || api.get_opt(name)).await
+        match self.get_lenient(api, name).await? {
+            None => Ok(None),
+            Some(o) => Ok(Some(Arc::unwrap_or_clone(
+                o.into_decoded().map_err(Error::Undecodable)?,
+            ))),
+        }
     }
 
-    /// Lists everything a label selector matches, 500 per page as kubectl does.
+    /// Reads an object, decoded or not (see [`Lenient`]); `Ok(None)` when it does not exist.
+    pub async fn get_lenient<K>(&self, api: &Api<K>, name: &str) -> Result<Option<Lenient<K>>>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned,
+    {
+        let what = format!("{} {name}", K::kind(&()));
+        let client = self.client.clone();
+        let url = api.resource_url().to_string();
+        let got = self
+            .call("get", &what, || {
+                let req = kube::core::Request::new(&url).get(name, &Default::default());
+                let client = client.clone();
+                async move {
+                    let req = req.map_err(kube::Error::BuildRequest)?;
+                    client.request::<Lenient<K>>(req).await
+                }
+            })
+            .await;
+        match got {
+            Ok(o) => Ok(Some(o)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Lists everything a label selector matches, 500 per page as kubectl does. An object that
+    /// does not decode as `K` (another team's, holding what our types cannot represent) is
+    /// skipped with one warning naming it, never failing the list.
     pub async fn list_all<K>(&self, api: &Api<K>, selector: &str) -> Result<Vec<K>>
     where
-        K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
-        K::DynamicType: Default,
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    {
+        Ok(self
+            .list_lenient(api, selector)
+            .await?
+            .iter()
+            .filter_map(Lenient::ok_or_warn)
+            .map(Arc::unwrap_or_clone)
+            .collect())
+    }
+
+    /// Lists everything a label selector matches, each object decoded or not (see
+    /// [`Lenient`]), 500 per page.
+    pub async fn list_lenient<K>(&self, api: &Api<K>, selector: &str) -> Result<Vec<Lenient<K>>>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned,
     {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
-        let what = format!("{} ({selector})", K::plural(&Default::default()));
+        let what = format!("{} ({selector})", K::plural(&()));
+        let client = self.client.clone();
+        let url = api.resource_url().to_string();
         loop {
             let mut lp = ListParams::default().labels(selector).limit(500);
             if let Some(t) = &token {
                 lp = lp.continue_token(t);
             }
-            let page = self.call("list", &what, || api.list(&lp)).await?;
+            let page: kube::core::ObjectList<Lenient<K>> = self
+                .call("list", &what, || {
+                    let req = kube::core::Request::new(&url).list(&lp);
+                    let client = client.clone();
+                    async move {
+                        let req = req.map_err(kube::Error::BuildRequest)?;
+                        client.request(req).await
+                    }
+                })
+                .await?;
             out.extend(page.items);
             token = page.metadata.continue_.filter(|c| !c.is_empty());
             if token.is_none() {

@@ -145,11 +145,10 @@ pub struct HiveObjects {
 
 async fn list<K>(hub: &Hub) -> Result<Vec<Arc<K>>>
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
-    K::DynamicType: Default,
 {
     let items = hub.list_all(&Api::<K>::all(hub.client()), "").await?;
     Ok(items.into_iter().map(Arc::new).collect())

@@ -12,7 +12,9 @@
 //! watched too, and fan-out is exact per pair.
 
 use super::target::{Observer, PairCount};
-use crate::api::{ClusterDeployment, ClusterSync, Pipeline, SelectorSyncSet, SyncSetInstance};
+use crate::api::{
+    ClusterDeployment, ClusterSync, Lenient, Pipeline, SelectorSyncSet, SyncSetInstance,
+};
 use crate::hub::Hub;
 use crate::metrics::{Source, names};
 use crate::scenario::progress::{HiveObjects, SyncProgress, bucket_count};
@@ -172,10 +174,10 @@ fn transport(verb: &str, what: &str, source: kube::Error) -> Error {
 /// Keeps a watched copy of Hive's objects and answers the runner from it.
 #[derive(Debug)]
 pub struct WatchObserver {
-    cluster_deployments: Store<ClusterDeployment>,
-    selector_sync_sets: Store<SelectorSyncSet>,
-    cluster_syncs: Option<Store<ClusterSync>>,
-    instances: Option<Store<SyncSetInstance>>,
+    cluster_deployments: Watched<ClusterDeployment>,
+    selector_sync_sets: Watched<SelectorSyncSet>,
+    cluster_syncs: Option<Watched<ClusterSync>>,
+    instances: Option<Watched<SyncSetInstance>>,
     /// Hive's metrics, when progress comes from them instead of watching the sync objects.
     metrics: Option<Source>,
     detected: Detected,
@@ -206,28 +208,48 @@ impl Drop for WatchObserver {
     }
 }
 
+/// A watched copy of every object of a kind, each decoded or not: another team's object that
+/// our types cannot represent is skipped with a warning, never failing the watch's list.
+type Watched<K> = Store<Lenient<K>>;
+
 /// Watched ClusterSyncs and SyncSetInstances (each when its kind is watched).
-type SyncStores = (Option<Store<ClusterSync>>, Option<Store<SyncSetInstance>>);
+type SyncStores = (Option<Watched<ClusterSync>>, Option<Watched<SyncSetInstance>>);
 
 /// Starts a reflector for `K` on every namespace; the task retries with backoff after errors.
-fn watch<K>(api: Api<K>, tasks: &mut Vec<tokio::task::AbortHandle>) -> Store<K>
+fn watch<K>(client: kube::Client, tasks: &mut Vec<tokio::task::AbortHandle>) -> Watched<K>
 where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync,
-    K: 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+    K: kube::Resource<DynamicType = ()> + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Send + Sync + 'static,
 {
     let (reader, writer) = reflector::store();
-    let kind = K::kind(&K::DynamicType::default()).to_string();
+    let kind = K::kind(&()).to_string();
+    let api = Api::<Lenient<K>>::all(client);
     let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
         .default_backoff()
         .for_each(move |event| {
-            if let Err(e) = event {
-                tracing::warn!(kind = %kind, error = %e, "watch failed; retrying");
+            match event {
+                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                    o.ok_or_warn();
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(kind = %kind, error = %e, "watch failed; retrying"),
             }
             futures::future::ready(())
         });
     tasks.push(tokio::spawn(stream).abort_handle());
     reader
+}
+
+/// The objects of `store` that decoded (the others were warned about when they arrived).
+fn decoded<K>(store: &Watched<K>) -> Vec<std::sync::Arc<K>>
+where
+    K: kube::Resource<DynamicType = ()> + 'static,
+{
+    store
+        .state()
+        .iter()
+        .filter_map(|o| o.decoded().ok().cloned())
+        .collect()
 }
 
 impl WatchObserver {
@@ -254,12 +276,11 @@ impl WatchObserver {
                 && (detected == Detected::Undecided || detected == Detected::Pipeline(p))
         };
         let observer = Self {
-            cluster_deployments: watch(Api::all(client.clone()), &mut tasks),
-            selector_sync_sets: watch(Api::all(client.clone()), &mut tasks),
-            cluster_syncs: wants(Pipeline::ClusterSync)
-                .then(|| watch(Api::all(client.clone()), &mut tasks)),
+            cluster_deployments: watch(client.clone(), &mut tasks),
+            selector_sync_sets: watch(client.clone(), &mut tasks),
+            cluster_syncs: wants(Pipeline::ClusterSync).then(|| watch(client.clone(), &mut tasks)),
             instances: wants(Pipeline::SyncSetInstance)
-                .then(|| watch(Api::all(client.clone()), &mut tasks)),
+                .then(|| watch(client.clone(), &mut tasks)),
             metrics,
             detected,
             listed: parking_lot::Mutex::new(None),
@@ -326,10 +347,8 @@ impl WatchObserver {
                             || self.detected == Detected::Pipeline(p)
                     };
                     (
-                        wants(Pipeline::ClusterSync)
-                            .then(|| watch(Api::all(client.clone()), &mut tasks)),
-                        wants(Pipeline::SyncSetInstance)
-                            .then(|| watch(Api::all(client), &mut tasks)),
+                        wants(Pipeline::ClusterSync).then(|| watch(client.clone(), &mut tasks)),
+                        wants(Pipeline::SyncSetInstance).then(|| watch(client, &mut tasks)),
                     )
                 };
                 let ready = async {
@@ -437,18 +456,10 @@ impl WatchObserver {
     pub fn objects(&self) -> HiveObjects {
         let run = self.run.get().map(String::as_str);
         HiveObjects {
-            cluster_deployments: self.cluster_deployments.state(),
-            selector_sync_sets: self.selector_sync_sets.state(),
-            cluster_syncs: self
-                .cluster_syncs
-                .as_ref()
-                .map(Store::state)
-                .unwrap_or_default(),
-            instances: self
-                .instances
-                .as_ref()
-                .map(Store::state)
-                .unwrap_or_default(),
+            cluster_deployments: decoded(&self.cluster_deployments),
+            selector_sync_sets: decoded(&self.selector_sync_sets),
+            cluster_syncs: self.cluster_syncs.as_ref().map(decoded).unwrap_or_default(),
+            instances: self.instances.as_ref().map(decoded).unwrap_or_default(),
         }
         .scoped(run)
     }
@@ -616,8 +627,8 @@ impl Observer for WatchObserver {
                 // generation), polled until every cluster has it: watch them from the first
                 // such question on, rather than list them all at every poll.
                 let (syncs, instances) = self.late_syncs().await?;
-                objects.cluster_syncs = syncs.as_ref().map(Store::state).unwrap_or_default();
-                objects.instances = instances.as_ref().map(Store::state).unwrap_or_default();
+                objects.cluster_syncs = syncs.as_ref().map(decoded).unwrap_or_default();
+                objects.instances = instances.as_ref().map(decoded).unwrap_or_default();
             }
             Ok(objects.applied_marks(set))
         })
