@@ -181,6 +181,86 @@ where
     )))
 }
 
+/// What [`modify`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Modified {
+    /// The change was written (also when our write's response was lost and a re-read showed
+    /// it had landed).
+    Changed,
+    /// The object already held the change; nothing was sent.
+    Unchanged,
+}
+
+/// Changes an existing object of ours in place: reads it, checks that it is the toolkit's and of
+/// `run`, lets `change` edit it (returning `false` when the object already holds the change),
+/// and replaces it carrying the resourceVersion it read. A conflict, or a response lost after
+/// the write landed, is read again and decided again, ownership included, so somebody else's
+/// change in between is never overwritten and a landed change is not made twice.
+///
+/// # Errors
+///
+/// [`Error::Refused`] for an object that is not ours or another run's; [`Error::Invalid`] when
+/// it does not exist; the hub's error when a request fails for good.
+pub async fn modify<K>(
+    hub: &Hub,
+    api: &Api<K>,
+    name: &str,
+    run: &str,
+    mut change: impl FnMut(&mut K) -> bool,
+) -> Result<Modified>
+where
+    K: Object + Serialize,
+{
+    let mut sent = false;
+    for _ in 0..ATTEMPTS {
+        let Some(lenient) = hub.get_lenient(api, name).await? else {
+            return Err(Error::Invalid(format!(
+                "{} {name} does not exist",
+                kind::<K>()
+            )));
+        };
+        // Ownership first, from the metadata alone: an object we cannot decode is refused for
+        // what it is, not reported as unreadable.
+        let reason = match ownership(lenient.meta(), run) {
+            Ownership::Ours => None,
+            Ownership::OtherRun(r) => Some(RefusalReason::OtherRun(r)),
+            Ownership::Foreign => Some(RefusalReason::NotOurs),
+        };
+        if let Some(reason) = reason {
+            return Err(Error::Refused(Refusal::new(
+                &kind::<K>(),
+                lenient.meta(),
+                reason,
+            )));
+        }
+        let mut obj = std::sync::Arc::unwrap_or_clone(lenient.into_decoded()?);
+        if !change(&mut obj) {
+            return Ok(if sent {
+                Modified::Changed
+            } else {
+                Modified::Unchanged
+            });
+        }
+        // The server keeps its own bookkeeping; what we send is the object as read and changed.
+        obj.meta_mut().managed_fields = None;
+        let what = describe(&kind::<K>(), obj.meta());
+        let pp = PostParams {
+            field_manager: Some(crate::labels::FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        sent = true;
+        match hub.call("replace", &what, || api.replace(name, &pp, &obj)).await {
+            Ok(_) => return Ok(Modified::Changed),
+            Err(e) if is_conflict(&e) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Invalid(format!(
+        "{} {name} kept changing while it was being written ({ATTEMPTS} attempts)",
+        kind::<K>()
+    )))
+}
+
 /// What [`delete`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deleted {

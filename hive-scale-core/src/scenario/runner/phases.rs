@@ -5,7 +5,8 @@ use crate::adopt::{self, EngineOptions};
 use crate::api::SelectorSyncSet;
 use crate::fixtures::{self, ConfigMapFixture};
 use crate::scenario::Phase;
-use kube::api::{Api, PostParams};
+use crate::guarded;
+use kube::api::Api;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -107,9 +108,12 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Adds a ConfigMap to one of the run's sets, through the same ownership check as every
+    /// write: a set of that name that is not this run's is refused, never changed.
     async fn add_resource(&mut self, set: u32) -> Result<(), PhaseError> {
         let hub = &self.target.hub;
         let api: Api<SelectorSyncSet> = Api::all(hub.client());
+        let run = self.settings.run_id.clone();
         let name = self
             .fixture()
             .render_range(set as usize, 1)?
@@ -117,23 +121,26 @@ impl Run<'_> {
             .metadata
             .name
             .unwrap_or_default();
-        let mut s = hub
-            .get_opt(&api, &name)
-            .await?
-            .ok_or_else(|| PhaseError::Incomplete(format!("SelectorSyncSet {name} is gone")))?;
         let before = self.target.observer.applied_marks(&name).await?;
-        let j = s.spec.common.resources.len();
-        s.spec.common.resources.push(
-            ConfigMapFixture::new(format!("{name}-{j}"))
-                .data("added", "true")
-                .build_resource(),
-        );
-        s.metadata.managed_fields = None;
-        // A replace with the resourceVersion just read: if anybody changed the set meanwhile,
-        // this fails with a conflict instead of overwriting their change.
-        let pp = PostParams::default();
-        hub.call("replace", &format!("SelectorSyncSet {name}"), || {
-            api.replace(&name, &pp, &s)
+        // Named once, from the set as first read, so a re-read after a lost response finds
+        // the resource it added instead of adding another.
+        let mut added: Option<serde_json::Value> = None;
+        guarded::modify(hub, &api, &name, &run, |s: &mut SelectorSyncSet| {
+            let resources = &mut s.spec.common.resources;
+            let resource = added.get_or_insert_with(|| {
+                ConfigMapFixture::new(format!("{name}-{}-{run}", resources.len()))
+                    .data("added", "true")
+                    .build_resource()
+            });
+            let added_name = resource.pointer("/metadata/name").cloned();
+            if resources
+                .iter()
+                .any(|r| r.pointer("/metadata/name").cloned() == added_name)
+            {
+                return false;
+            }
+            resources.push(resource.clone());
+            true
         })
         .await?;
         self.change = Some(Change {
