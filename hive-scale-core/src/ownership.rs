@@ -51,6 +51,11 @@ pub enum RefusalReason {
         "it exists and is not hive-scale's (no label app.kubernetes.io/managed-by=hive-scale); left as it is"
     )]
     NotOurs,
+    /// A namespace exists and is not the toolkit's: a clone goes there only when asked.
+    #[error(
+        "it exists and is not hive-scale's; a clone is adopted into it only with --borrow-namespaces (it then stays unlabelled and is never deleted)"
+    )]
+    NotOurNamespace,
     /// It is the toolkit's, but another run's.
     #[error(
         "it belongs to hive-scale run {0:?}; left as it is (pass --run {0} to act on that run)"

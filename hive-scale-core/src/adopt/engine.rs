@@ -4,8 +4,10 @@
 //!
 //! Every write goes through [`guarded::ensure`]: an object of a clone's name that is not the
 //! toolkit's (or is another run's) is never overwritten or relabelled; that clone is refused, and
-//! the refusal names the object. A namespace that already exists and is not ours may host a
-//! clone; it is left unlabelled, and teardown never deletes it.
+//! the refusal names the object. A namespace that already exists and is not ours hosts a clone
+//! only when asked ([`EngineOptions::borrow_namespaces`]); it is left unlabelled, teardown never
+//! deletes it, and the clone's ClusterDeployment is written there before its Secrets, so our
+//! credentials never land beside a ClusterDeployment that is not ours.
 
 use super::plan::AdoptPlan;
 use crate::api::ClusterDeployment;
@@ -13,7 +15,7 @@ use crate::apply::{self, Counts, Event, Outcome, ProgressSink};
 use crate::guarded::{self, EnsureOptions, Written};
 use crate::hub::{Hub, StatsSnapshot};
 use crate::labels;
-use crate::ownership::Refusal;
+use crate::ownership::{Refusal, RefusalReason};
 use crate::{Error, Result};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -34,6 +36,9 @@ pub struct EngineOptions {
     pub concurrency: usize,
     /// How long to wait for an object of ours that is being deleted before recreating it.
     pub terminating_timeout: Duration,
+    /// Adopt into namespaces that exist and are not the toolkit's (left unlabelled, never
+    /// deleted); when false such a clone is refused.
+    pub borrow_namespaces: bool,
 }
 
 impl Default for EngineOptions {
@@ -41,6 +46,7 @@ impl Default for EngineOptions {
         Self {
             concurrency: 16,
             terminating_timeout: Duration::from_secs(60),
+            borrow_namespaces: false,
         }
     }
 }
@@ -49,6 +55,12 @@ impl EngineOptions {
     /// The same, with `concurrency` clones in flight.
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency;
+        self
+    }
+
+    /// The same, borrowing namespaces that are not the toolkit's (or not).
+    pub fn with_borrow_namespaces(mut self, borrow: bool) -> Self {
+        self.borrow_namespaces = borrow;
         self
     }
 
@@ -99,8 +111,7 @@ type Seen<K> = HashMap<(String, String), K>;
 
 async fn list_ours<K>(hub: &Hub, api: &Api<K>) -> Result<Seen<K>>
 where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
-    K::DynamicType: Default,
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
     let selector = format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE);
     Ok(hub
@@ -133,53 +144,71 @@ enum CloneResult {
     Failed(String),
 }
 
-/// The toolkit's objects listed up front, shared by every clone.
+/// The toolkit's objects listed up front, shared by every clone. Secrets are there only when
+/// the credentials may list them across namespaces (a least-privilege Job may only create
+/// them): otherwise each Secret is created first and read only if it already exists.
 struct Listed {
     namespaces: Seen<Namespace>,
-    secrets: Seen<Secret>,
+    secrets: Option<Seen<Secret>>,
     cds: Seen<ClusterDeployment>,
 }
 
-/// Writes clone `i`'s objects in order (namespace, secrets, ClusterDeployment), stopping at the
-/// first that is refused: a ClusterDeployment is never created beside a Secret that is not ours.
+/// Writes clone `i`'s objects, stopping at the first that is refused. In a namespace of ours:
+/// the namespace, the Secrets, then the ClusterDeployment (which Hive reads them for). In a
+/// borrowed namespace the ClusterDeployment goes first: the Secrets, holding the spoke's
+/// credentials, are written only beside a ClusterDeployment known to be ours.
 async fn adopt_one(
     hub: &Hub,
     plan: &AdoptPlan,
     i: u32,
     listed: &Listed,
     opts: &EnsureOptions,
+    borrow_namespaces: bool,
 ) -> CloneResult {
     let client = hub.client();
     let objs = plan.clone_objects(i);
     let ns = plan.namespace_name(i);
     let result = async {
+        let ns_api: Api<Namespace> = Api::all(client.clone());
         let ns_opts = EnsureOptions {
-            borrow_foreign: true,
+            borrow_foreign: borrow_namespaces,
             ..opts.clone()
         };
-        let ns_api: Api<Namespace> = Api::all(client.clone());
-        let namespace = guarded::ensure(
+        let namespace = match guarded::ensure(
             hub,
             &ns_api,
             &objs.namespace,
             seen(&listed.namespaces, &objs.namespace),
             &ns_opts,
         )
-        .await?;
-        let mut steps = Vec::new();
+        .await
+        {
+            Err(Error::Refused(r)) if r.reason == RefusalReason::NotOurs => {
+                return Err(Error::Refused(Refusal {
+                    reason: RefusalReason::NotOurNamespace,
+                    ..r
+                }));
+            }
+            other => other?,
+        };
+        let borrowed = namespace == Written::Borrowed;
         let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-        for secret in objs.aws_credentials.iter().chain([&objs.admin_kubeconfig]) {
-            steps.push(
-                guarded::ensure(hub, &secrets, secret, seen(&listed.secrets, secret), opts).await?,
-            );
-        }
         let cds: Api<ClusterDeployment> = Api::namespaced(client.clone(), &ns);
         let cd = &objs.cluster_deployment;
-        steps.push(guarded::ensure(hub, &cds, cd, seen(&listed.cds, cd), opts).await?);
-        if namespace != Written::Borrowed {
+        let ensure_cd = || guarded::ensure(hub, &cds, cd, seen(&listed.cds, cd), opts);
+        let mut steps = Vec::new();
+        if borrowed {
+            steps.push(ensure_cd().await?);
+        }
+        for secret in objs.aws_credentials.iter().chain([&objs.admin_kubeconfig]) {
+            let known = listed.secrets.as_ref().and_then(|s| seen(s, secret));
+            steps.push(guarded::ensure(hub, &secrets, secret, known, opts).await?);
+        }
+        if !borrowed {
+            steps.push(ensure_cd().await?);
             steps.push(namespace);
         }
-        Ok::<_, Error>((steps, namespace == Written::Borrowed))
+        Ok::<_, Error>((steps, borrowed))
     }
     .await;
     match result {
@@ -244,7 +273,14 @@ pub async fn adopt(
     );
     let (namespaces, secrets, cds) = futures::try_join!(
         list_ours(hub, &ns_api),
-        list_ours(hub, &secret_api),
+        async {
+            match list_ours(hub, &secret_api).await {
+                Ok(s) => Ok(Some(s)),
+                // May create Secrets, not list them: read each only when it exists.
+                Err(e) if e.code() == Some(403) => Ok(None),
+                Err(e) => Err(e),
+            }
+        },
         list_ours(hub, &cd_api)
     )?;
     let listed = Listed {
@@ -265,7 +301,7 @@ pub async fn adopt(
             async move {
                 let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 max_in_flight.fetch_max(now, Ordering::SeqCst);
-                let r = adopt_one(hub, plan, i, listed, ensure).await;
+                let r = adopt_one(hub, plan, i, listed, ensure, opts.borrow_namespaces).await;
                 in_flight.fetch_sub(1, Ordering::SeqCst);
                 (i, r)
             }
