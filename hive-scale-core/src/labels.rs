@@ -19,6 +19,25 @@ pub const SYNCSET_PAUSE: &str = "hive.openshift.io/syncset-pause";
 /// Hive's finalizer on ClusterDeployments: deleting one without `preserveOnDelete` deprovisions it.
 pub const DEPROVISION_FINALIZER: &str = "hive.openshift.io/deprovision";
 
+/// The run id of the standalone tools that mirror the 2020 scripts (setup-selectorsyncsets,
+/// test-setup, teardown, get-kubeconfig) when no `--run` is given: one stable id, so a script
+/// run twice, or again after a crash, finishes the same work and reports it unchanged, as the
+/// scripts could be re-run. A scale test takes a fresh id per run instead.
+pub const SCRIPTS_RUN: &str = "scaletest";
+
+/// Whether `id` is usable as a run id: a DNS label (at most 63 lowercase letters, digits and
+/// `-`, starting and ending with a letter or digit), because it is a label value on the hub and
+/// part of the names of the objects Hive writes to the spoke.
+pub fn is_run_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 63
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-')
+        && !id.ends_with('-')
+}
+
 /// A fresh run id, e.g. `hs-20261130t002949-4f2a`: a valid label value that sorts by time and
 /// differs between two runs started in the same second.
 pub fn new_run_id() -> String {
@@ -89,7 +108,11 @@ mod tests {
     fn run_ids_are_distinct_label_values() {
         let (a, b) = (new_run_id(), new_run_id());
         assert_ne!(a, b);
-        assert!(is_label_value(&a) && a.starts_with("hs-"), "{a}");
+        assert!(is_label_value(&a) && is_run_id(&a) && a.starts_with("hs-"), "{a}");
+        assert!(is_run_id(SCRIPTS_RUN));
+        for bad in ["", "Run", "a_b", "a.b", "-a", "a-", &"x".repeat(64)] {
+            assert!(!is_run_id(bad), "{bad}");
+        }
         for bad in ["-x", "x-", "a b", "ü", &"x".repeat(64)] {
             assert!(!is_label_value(bad), "{bad}");
         }

@@ -133,6 +133,12 @@ impl AdoptPlan {
                 )));
             }
         }
+        if !labels::is_run_id(&self.run) {
+            return Err(Error::Invalid(format!(
+                "run id {:?} is not a DNS label (lowercase letters, digits and '-', at most 63)",
+                self.run
+            )));
+        }
         if self.base_domain.is_empty() {
             return Err(Error::Invalid("base domain must not be empty".into()));
         }
