@@ -26,5 +26,6 @@ pub mod ownership;
 #[cfg(feature = "metrics")]
 pub mod scenario;
 pub mod secret;
+pub mod signals;
 
 pub use error::{Error, Result};

@@ -7,9 +7,12 @@
 //!
 //! The order keeps the namespace controller from sweeping anything away: ClusterDeployments
 //! first, each with the uid and resourceVersion that were checked; then, once they are gone
-//! (watched, not polled), each namespace of ours that holds no ClusterDeployment at all, with its
-//! uid as precondition; our Secrets in namespaces that are not ours (which are never deleted);
-//! last, the run's SelectorSyncSets.
+//! (watched, not polled), each namespace of ours, checked for ClusterDeployments (anybody's)
+//! immediately before its delete, which carries its uid as precondition; our Secrets in
+//! namespaces that are not ours (which are never deleted); last, the run's SelectorSyncSets.
+//! What is refused is listed with the Secrets of ours it leaves on the hub. A teardown can be
+//! told to stop ([`TeardownOptions::stop`]): it then sends nothing more and lists what it did
+//! not see go.
 
 use crate::api::{ClusterDeployment, SelectorSyncSet};
 use crate::apply::{self, Event, Outcome, ProgressSink};
@@ -21,7 +24,8 @@ use crate::{Error, Result};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::Resource;
-use kube::api::{Api, PropagationPolicy};
+use futures::future::BoxFuture;
+use kube::api::{Api, ListParams, ObjectMeta, PropagationPolicy};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -49,6 +53,41 @@ pub enum Selection {
     Selector(String),
 }
 
+impl Selection {
+    /// Whether the object `name` in namespace `ns` (or the namespace `ns` itself, when `name`
+    /// is empty) is one of the selected clones': clone `i` is namespace `<ns prefix><i>` holding
+    /// `<name prefix><i>` and objects named `<name prefix><i>-...`. Read off the names, so the
+    /// cost does not grow with the range. Everything is covered by the other selections.
+    pub fn covers(&self, ns: &str, name: &str) -> bool {
+        let Selection::Range {
+            start,
+            end,
+            namespace_prefix,
+            name_prefix,
+        } = self
+        else {
+            return true;
+        };
+        let Some(i) = index(ns, namespace_prefix) else {
+            return false;
+        };
+        let same_clone = name.is_empty()
+            || name.strip_prefix(name_prefix.as_str()).is_some_and(|rest| {
+                let digits = rest.split_once('-').map_or(rest, |(d, _)| d);
+                index(digits, "") == Some(i)
+            });
+        (*start..=*end).contains(&i) && same_clone
+    }
+}
+
+/// The index `i` of a name written `<prefix><i>` (digits as `{i}` prints them: no sign, no
+/// leading zero).
+fn index(name: &str, prefix: &str) -> Option<u32> {
+    let digits = name.strip_prefix(prefix)?;
+    let i: u32 = digits.parse().ok()?;
+    (i.to_string() == digits).then_some(i)
+}
+
 /// How to tear down.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -66,6 +105,9 @@ pub struct TeardownOptions {
     pub dry_run: bool,
     /// Also remove the SelectorSyncSets the toolkit created.
     pub selectorsyncsets: bool,
+    /// Cancelled when the teardown must stop (a run's grace after a signal has run out): it
+    /// sends nothing more and lists everything it did not see go as left behind.
+    pub stop: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl TeardownOptions {
@@ -78,6 +120,7 @@ impl TeardownOptions {
             timeout: Duration::from_secs(300),
             dry_run: false,
             selectorsyncsets: false,
+            stop: None,
         }
     }
 }
@@ -98,13 +141,20 @@ pub struct TeardownSummary {
     pub kept_namespaces: Vec<String>,
     /// What was left alone, and why.
     pub refused: Vec<Refusal>,
+    /// Secrets of ours left on the hub, `namespace/name`: in namespaces kept because they still
+    /// hold ClusterDeployments, or in namespaces not ours where the credentials may not read
+    /// Secrets (with why, when it is not the namespace's).
+    pub secrets_left: Vec<String>,
     /// Deletions that failed.
     pub failures: Vec<(String, String)>,
     /// Whether this was a dry run.
     pub dry_run: bool,
     /// Whether waiting for deletions timed out.
     pub timed_out: bool,
-    /// What was still there when waiting gave up (`Kind namespace/name`).
+    /// Whether the teardown was told to stop before it finished.
+    pub stopped: bool,
+    /// What was still there when waiting gave up or the teardown stopped (`Kind
+    /// namespace/name`; after a stop, everything not seen to go).
     pub left_behind: Vec<String>,
     /// Wall time, seconds.
     pub elapsed_seconds: f64,
@@ -115,13 +165,14 @@ impl TeardownSummary {
     /// left behind 0`.
     pub fn counts(&self) -> String {
         format!(
-            "deleted {} clusterdeployments, {} namespaces, {} selectorsyncsets; refused {}, failed {}, left behind {}",
+            "deleted {} clusterdeployments, {} namespaces, {} selectorsyncsets; refused {}, failed {}, left behind {}{}",
             self.cluster_deployments.len(),
             self.namespaces.len(),
             self.selectorsyncsets.len(),
             self.refused.len(),
             self.failures.len(),
-            self.left_behind.len()
+            self.left_behind.len() + self.secrets_left.len(),
+            if self.stopped { " (stopped)" } else { "" }
         )
     }
 
@@ -130,7 +181,8 @@ impl TeardownSummary {
         let refused = self.refused.iter().map(|r| format!("refused {r}"));
         let failed = (self.failures.iter()).map(|(what, why)| format!("failed {what}: {why}"));
         let left = (self.left_behind.iter()).map(|what| format!("left behind {what}"));
-        refused.chain(failed).chain(left).collect()
+        let secrets = (self.secrets_left.iter()).map(|what| format!("left Secret {what}"));
+        refused.chain(failed).chain(left).chain(secrets).collect()
     }
 }
 
@@ -138,7 +190,7 @@ fn keys<K: Resource>(objects: &[K]) -> Vec<String> {
     objects.iter().map(|o| key(o.meta())).collect()
 }
 
-fn key(meta: &kube::api::ObjectMeta) -> String {
+fn key(meta: &ObjectMeta) -> String {
     format!(
         "{}/{}",
         meta.namespace.as_deref().unwrap_or(""),
@@ -156,10 +208,7 @@ fn toolkit_selector(run: Option<&str>) -> String {
 }
 
 /// Whether an object may be deleted by a teardown of `run` (every run's when `None`).
-fn owned(
-    meta: &kube::api::ObjectMeta,
-    run: Option<&str>,
-) -> std::result::Result<(), RefusalReason> {
+fn owned(meta: &ObjectMeta, run: Option<&str>) -> std::result::Result<(), RefusalReason> {
     match run {
         None if is_toolkits(meta) => Ok(()),
         None => Err(RefusalReason::NotOurs),
@@ -201,6 +250,55 @@ struct Plan {
     sets: Vec<SelectorSyncSet>,
     kept_namespaces: BTreeSet<String>,
     refused: Vec<Refusal>,
+    /// Secrets of ours the credentials may not read (nor so delete), with why.
+    unreadable_secrets: Vec<String>,
+}
+
+/// Whether an error is the hub's refusal of the credentials (HTTP 403).
+fn forbidden(e: &Error) -> bool {
+    e.code() == Some(403)
+}
+
+/// The toolkit's Secrets (of the selector) across namespaces, metadata only: their values are
+/// never needed to delete them. `None` when the credentials may not list Secrets cluster-wide (a
+/// least-privilege Job may only create them, and read them in namespaces it created).
+async fn our_secrets(hub: &Hub, selector: &str) -> Result<Option<Vec<Secret>>> {
+    let api: Api<Secret> = Api::all(hub.client());
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut lp = ListParams::default().labels(selector).limit(500);
+        if let Some(t) = &token {
+            lp = lp.continue_token(t);
+        }
+        let page = match hub
+            .call("list", "secrets (metadata)", || api.list_metadata(&lp))
+            .await
+        {
+            Ok(page) => page,
+            Err(e) if forbidden(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        out.extend(page.items.into_iter().map(|m| Secret {
+            metadata: m.metadata,
+            ..Default::default()
+        }));
+        token = page.metadata.continue_.filter(|c| !c.is_empty());
+        if token.is_none() {
+            return Ok(Some(out));
+        }
+    }
+}
+
+/// The Secrets a clone's ClusterDeployment names (its admin kubeconfig, its cloud credentials).
+fn secrets_named_by(cd: &ClusterDeployment) -> Vec<String> {
+    let md = cd.spec.cluster_metadata.as_ref();
+    let aws = cd.spec.platform.aws.as_ref();
+    md.map(|m| m.admin_kubeconfig_secret_ref.name.clone())
+        .into_iter()
+        .chain(aws.and_then(|a| a.credentials_secret_ref.as_ref().map(|r| r.name.clone())))
+        .filter(|n| !n.is_empty())
+        .collect()
 }
 
 /// Lists what the selection covers: the toolkit's objects (by label, never every object of a
@@ -211,7 +309,6 @@ async fn plan(hub: &Hub, opts: &TeardownOptions) -> Result<Plan> {
     let ours = toolkit_selector(run);
     let cd_api: Api<ClusterDeployment> = Api::all(client.clone());
     let ns_api: Api<Namespace> = Api::all(client.clone());
-    let secret_api: Api<Secret> = Api::all(client.clone());
     let cd_selector = match &opts.selection {
         Selection::Selector(sel) => sel,
         _ => &ours,
@@ -220,22 +317,9 @@ async fn plan(hub: &Hub, opts: &TeardownOptions) -> Result<Plan> {
     let (cds, namespaces, secrets) = futures::try_join!(
         hub.list_all(&cd_api, cd_selector),
         hub.list_all(&ns_api, &ours),
-        hub.list_all(&secret_api, &ours),
+        our_secrets(hub, &ours),
     )?;
-    let in_range = |ns: &str, name: &str| match &opts.selection {
-        Selection::Range {
-            start,
-            end,
-            namespace_prefix,
-            name_prefix,
-        } => (*start..=*end).any(|i| {
-            ns == format!("{namespace_prefix}{i}")
-                && (name.is_empty()
-                    || name == format!("{name_prefix}{i}")
-                    || name.starts_with(&format!("{name_prefix}{i}-")))
-        }),
-        _ => true,
-    };
+    let in_range = |ns: &str, name: &str| opts.selection.covers(ns, name);
     for cd in cds {
         let (ns, name) = (
             cd.metadata.namespace.clone().unwrap_or_default(),
@@ -270,24 +354,54 @@ async fn plan(hub: &Hub, opts: &TeardownOptions) -> Result<Plan> {
             }
         })
         .collect();
-    // Our Secrets in namespaces that are not ours: deleted one by one, the namespace kept.
-    for s in secrets {
-        let ns = s.metadata.namespace.clone().unwrap_or_default();
-        let name = s.metadata.name.clone().unwrap_or_default();
-        let selected = match &opts.selection {
-            Selection::Selector(_) => cd_namespaces.contains(&ns),
-            _ => in_range(&ns, &name),
-        };
-        if selected && !our_namespaces.contains(&ns) {
-            p.kept_namespaces.insert(ns);
-            p.secrets.push(s);
-        }
-    }
     for cd in &p.cds {
         if let Some(ns) = &cd.metadata.namespace
             && !our_namespaces.contains(ns)
         {
             p.kept_namespaces.insert(ns.clone());
+        }
+    }
+    // Our Secrets in namespaces that are not ours: deleted one by one, the namespace kept.
+    match secrets {
+        Some(secrets) => {
+            for s in secrets {
+                let ns = s.metadata.namespace.clone().unwrap_or_default();
+                let name = s.metadata.name.clone().unwrap_or_default();
+                let selected = match &opts.selection {
+                    Selection::Selector(_) => cd_namespaces.contains(&ns),
+                    _ => in_range(&ns, &name),
+                };
+                if selected && !our_namespaces.contains(&ns) {
+                    p.kept_namespaces.insert(ns);
+                    p.secrets.push(s);
+                }
+            }
+        }
+        // Without a cluster-wide list, what the borrowed namespaces' ClusterDeployments name.
+        None => {
+            let beside: Vec<(String, String)> = p
+                .cds
+                .iter()
+                .filter(|c| !our_namespaces.contains(c.metadata.namespace.as_deref().unwrap_or("")))
+                .flat_map(|c| {
+                    let ns = c.metadata.namespace.clone().unwrap_or_default();
+                    secrets_named_by(c).into_iter().map(move |n| (ns.clone(), n))
+                })
+                .collect();
+            for (ns, name) in beside {
+                let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
+                match hub.get_opt(&api, &name).await {
+                    Ok(Some(s)) => p.secrets.push(Secret {
+                        metadata: s.metadata,
+                        ..Default::default()
+                    }),
+                    Ok(None) => {}
+                    Err(e) if forbidden(&e) => p.unreadable_secrets.push(format!(
+                        "{ns}/{name} (the credentials may not read Secrets in namespace {ns}, which hive-scale did not create)"
+                    )),
+                    Err(e) => return Err(e),
+                }
+            }
         }
     }
     if opts.selectorsyncsets {
@@ -298,30 +412,22 @@ async fn plan(hub: &Hub, opts: &TeardownOptions) -> Result<Plan> {
     Ok(p)
 }
 
-/// Deletes `objects` (at most `concurrency` at a time) through [`guarded::delete`], each
-/// checked with `check`; records what happened in `summary` and returns the uids accepted.
-async fn delete_all<K>(
-    hub: &Hub,
-    api: impl Fn(&K) -> Api<K> + Sync,
-    objects: &[K],
+/// Deletes `objects` (at most `concurrency` at a time), each through `delete_one`; records
+/// what happened in `summary` and returns the uids whose deletion was accepted.
+async fn delete_all<'a, K>(
+    objects: &'a [K],
     concurrency: usize,
     progress: &ProgressSink,
     summary: &mut TeardownSummary,
-    check: impl Fn(&K) -> std::result::Result<(), RefusalReason> + Sync,
+    delete_one: impl Fn(&'a K) -> BoxFuture<'a, Result<Deleted>>,
 ) -> BTreeSet<String>
 where
     K: guarded::Object,
 {
     let kind = K::kind(&()).into_owned();
-    let (check, api) = (&check, &api);
+    let delete_one = &delete_one;
     let results: Vec<(&K, Result<Deleted>)> = futures::stream::iter(objects)
-        .map(|o| async move {
-            let api = api(o);
-            (
-                o,
-                guarded::delete(hub, &api, o, PropagationPolicy::Background, check).await,
-            )
-        })
+        .map(|o| async move { (o, delete_one(o).await) })
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
@@ -356,28 +462,165 @@ where
     accepted
 }
 
-/// Waits until the objects of `uids` (selected by `selector`) are gone; lists what is left.
+/// Deletes `obj` through [`guarded::delete`] with `check`, in the background.
+fn guarded_delete<'a, K: guarded::Object>(
+    hub: &'a Hub,
+    api: Api<K>,
+    obj: &'a K,
+    check: impl Fn(&K) -> std::result::Result<(), RefusalReason> + Send + 'a,
+) -> BoxFuture<'a, Result<Deleted>> {
+    Box::pin(async move {
+        guarded::delete(hub, &api, obj, PropagationPolicy::Background, check).await
+    })
+}
+
+/// Deletes namespace `n` if, checked immediately before, it holds no ClusterDeployment at all
+/// (ours still there included): the namespace controller would delete them with it, and
+/// Hive would deprovision a cluster whose ClusterDeployment lacks preserveOnDelete. The window
+/// between the check and the delete is one request.
+async fn delete_namespace_if_empty(hub: &Hub, n: &Namespace, run: Option<&str>) -> Result<Deleted> {
+    let name = n.metadata.name.clone().unwrap_or_default();
+    let inside = Api::<ClusterDeployment>::namespaced(hub.client(), &name);
+    let every = ListParams::default();
+    let held = hub
+        .call("list", &format!("clusterdeployments in {name}"), || {
+            inside.list_metadata(&every)
+        })
+        .await
+        .map_err(|e| {
+            Error::Invalid(format!(
+                "namespace {name}: cannot check what it holds: {}",
+                crate::error::chain(&e)
+            ))
+        })?;
+    if !held.items.is_empty() {
+        let held: Vec<String> = held.items.iter().map(|c| key(&c.metadata)).collect();
+        return Err(Error::Refused(Refusal::new(
+            "Namespace",
+            &n.metadata,
+            RefusalReason::HoldsClusterDeployments(held.join(", ")),
+        )));
+    }
+    let api: Api<Namespace> = Api::all(hub.client());
+    guarded::delete(hub, &api, n, PropagationPolicy::Background, |n| {
+        owned(&n.metadata, run)
+    })
+    .await
+}
+
+/// Our Secrets (of the teardown's run) in namespace `ns`, which teardown keeps: `ns/name`, or one
+/// line saying they could not be listed.
+async fn secrets_in(hub: &Hub, ns: &str, selector: &str) -> Vec<String> {
+    let api: Api<Secret> = Api::namespaced(hub.client(), ns);
+    let lp = ListParams::default().labels(selector);
+    match hub
+        .call("list", &format!("secrets in {ns}"), || api.list_metadata(&lp))
+        .await
+    {
+        Ok(list) => list.items.iter().map(|s| key(&s.metadata)).collect(),
+        Err(e) => vec![format!(
+            "{ns}/* (cannot list them: {})",
+            crate::error::chain(&e)
+        )],
+    }
+}
+
+/// Waits until the objects of `uids` (selected by `selector`) are gone; lists what is left and
+/// adds what went to `gone`.
 async fn wait_gone<K>(
     hub: &Hub,
     objects: &[K],
     uids: BTreeSet<String>,
     selector: &str,
     timeout: Duration,
-    left_behind: &mut Vec<String>,
-) -> Result<BTreeSet<String>>
+    summary: &mut TeardownSummary,
+    gone: &mut BTreeSet<String>,
+) -> Result<()>
 where
     K: guarded::Object,
 {
-    let left =
-        guarded::wait_all_gone(&Api::<K>::all(hub.watch_client()), selector, uids, timeout).await?;
+    let left = guarded::wait_all_gone(
+        &Api::<K>::all(hub.watch_client()),
+        selector,
+        uids.clone(),
+        timeout,
+    )
+    .await?;
+    gone.extend(uids.difference(&left).cloned());
     let kind = K::kind(&());
-    left_behind.extend(
+    summary.left_behind.extend(
         objects
             .iter()
             .filter(|o| o.meta().uid.as_ref().is_some_and(|u| left.contains(u)))
             .map(|o| crate::ownership::describe(&kind, o.meta())),
     );
-    Ok(left)
+    Ok(())
+}
+
+/// The deletions, step by step, recording into `summary` and `gone` as they go (so a teardown
+/// told to stop half-way still says what it did).
+async fn steps(
+    hub: &Hub,
+    opts: &TeardownOptions,
+    plan: &Plan,
+    progress: &ProgressSink,
+    summary: &mut TeardownSummary,
+    gone: &mut BTreeSet<String>,
+) -> Result<()> {
+    let run = opts.run.as_deref();
+    let conc = opts.concurrency;
+    let ours = toolkit_selector(run);
+    let namespaced = |o: &ObjectMeta| o.namespace.clone().unwrap_or_default();
+
+    // 1. ClusterDeployments, and wait until they are gone.
+    tracing::info!(count = plan.cds.len(), "deleting ClusterDeployments");
+    let cds = delete_all(&plan.cds, conc, progress, summary, |c| {
+        let api = Api::namespaced(hub.client(), &namespaced(&c.metadata));
+        guarded_delete(hub, api, c, move |c| interlock(c, run))
+    })
+    .await;
+    wait_gone(hub, &plan.cds, cds, &ours, opts.timeout, summary, gone).await?;
+
+    // 2. Namespaces of ours, each checked for ClusterDeployments right before its delete.
+    tracing::info!("ClusterDeployments gone; deleting the namespaces that hold none");
+    let refused_before = summary.refused.len();
+    let ns_uids = delete_all(&plan.namespaces, conc, progress, summary, |n| {
+        Box::pin(delete_namespace_if_empty(hub, n, run))
+    })
+    .await;
+    summary.namespaces = (plan.namespaces.iter())
+        .filter(|n| n.metadata.uid.as_ref().is_some_and(|u| ns_uids.contains(u)))
+        .filter_map(|n| n.metadata.name.clone())
+        .collect();
+    // The Secrets of ours in the namespaces kept, listed with the refusals.
+    let kept: Vec<String> = summary.refused[refused_before..]
+        .iter()
+        .filter(|r| matches!(r.reason, RefusalReason::HoldsClusterDeployments(_)))
+        .filter_map(|r| r.object.strip_prefix("Namespace ").map(str::to_string))
+        .collect();
+    for ns in kept {
+        let left = secrets_in(hub, &ns, &ours).await;
+        summary.secrets_left.extend(left);
+    }
+
+    // 3. Our Secrets in namespaces that are not ours, and the run's SelectorSyncSets.
+    let secret_uids = delete_all(&plan.secrets, conc, progress, summary, |s| {
+        let api = Api::namespaced(hub.client(), &namespaced(&s.metadata));
+        guarded_delete(hub, api, s, move |s| owned(&s.metadata, run))
+    })
+    .await;
+    let set_uids = delete_all(&plan.sets, conc, progress, summary, |s| {
+        guarded_delete(hub, Api::all(hub.client()), s, move |s| {
+            owned(&s.metadata, run)
+        })
+    })
+    .await;
+    tracing::info!("waiting for namespaces, Secrets and SelectorSyncSets to go");
+    let t = opts.timeout;
+    wait_gone(hub, &plan.namespaces, ns_uids, &ours, t, summary, gone).await?;
+    wait_gone(hub, &plan.secrets, secret_uids, &ours, t, summary, gone).await?;
+    wait_gone(hub, &plan.sets, set_uids, &ours, t, summary, gone).await?;
+    Ok(())
 }
 
 /// Removes the selected clones and waits until they are gone; reports what was refused, what
@@ -421,8 +664,19 @@ pub async fn teardown(
             "clone indices start at 1 and START <= END; got {start}..={end}"
         )));
     }
-    let run = opts.run.as_deref();
-    let plan = plan(hub, opts).await?;
+    let stop = opts.stop.clone().unwrap_or_default();
+    let plan = tokio::select! {
+        p = plan(hub, opts) => p?,
+        () = stop.cancelled() => {
+            return Ok(TeardownSummary {
+                dry_run: opts.dry_run,
+                stopped: true,
+                left_behind: vec!["everything selected (the teardown stopped before it had listed it)".into()],
+                elapsed_seconds: started.elapsed().as_secs_f64(),
+                ..Default::default()
+            });
+        }
+    };
     let mut summary = TeardownSummary {
         dry_run: opts.dry_run,
         cluster_deployments: keys(&plan.cds),
@@ -439,6 +693,7 @@ pub async fn teardown(
             .collect(),
         kept_namespaces: plan.kept_namespaces.iter().cloned().collect(),
         refused: plan.refused.clone(),
+        secrets_left: plan.unreadable_secrets.clone(),
         ..Default::default()
     };
     if opts.dry_run {
@@ -446,135 +701,40 @@ pub async fn teardown(
         summary.elapsed_seconds = started.elapsed().as_secs_f64();
         return Ok(summary);
     }
-    let conc = opts.concurrency;
-    let ours = toolkit_selector(run);
-
-    // 1. ClusterDeployments, and wait until they are gone.
-    tracing::info!(count = plan.cds.len(), "deleting ClusterDeployments");
-    let namespaced = |o: &kube::api::ObjectMeta| o.namespace.clone().unwrap_or_default();
-    let cds = delete_all(
-        hub,
-        |c: &ClusterDeployment| Api::namespaced(hub.client(), &namespaced(&c.metadata)),
-        &plan.cds,
-        conc,
-        progress,
-        &mut summary,
-        |c| interlock(c, run),
-    )
-    .await;
-    wait_gone(
-        hub,
-        &plan.cds,
-        cds,
-        &ours,
-        opts.timeout,
-        &mut summary.left_behind,
-    )
-    .await?;
-
-    tracing::info!("ClusterDeployments gone; checking namespaces");
-    // 2. Namespaces of ours that hold no ClusterDeployment at all (ours still there included),
-    //    each checked right before it is deleted.
-    let checked: Vec<(&Namespace, Result<Vec<ClusterDeployment>>)> =
-        futures::stream::iter(&plan.namespaces)
-            .map(|n| async move {
-                let name = n.metadata.name.clone().unwrap_or_default();
-                let inside = Api::<ClusterDeployment>::namespaced(hub.client(), &name);
-                (n, hub.list_all(&inside, "").await)
-            })
-            .buffer_unordered(conc.max(1))
-            .collect()
-            .await;
-    let mut namespaces = Vec::new();
-    for (n, inside) in checked {
-        match inside {
-            Ok(inside) if inside.is_empty() => namespaces.push(n.clone()),
-            Ok(inside) => {
-                let held: Vec<String> = inside.iter().map(|c| key(&c.metadata)).collect();
-                summary.refused.push(Refusal::new(
-                    "Namespace",
-                    &n.metadata,
-                    RefusalReason::HoldsClusterDeployments(held.join(", ")),
-                ));
-            }
-            Err(e) => summary.failures.push((
-                format!(
-                    "namespace/{}",
-                    n.metadata.name.as_deref().unwrap_or_default()
-                ),
-                format!("cannot check what it holds: {}", crate::error::chain(&e)),
-            )),
+    let mut gone = BTreeSet::new();
+    let stopped = {
+        let body = steps(hub, opts, &plan, progress, &mut summary, &mut gone);
+        tokio::select! {
+            r = body => { r?; false }
+            () = stop.cancelled() => true,
         }
+    };
+    if stopped {
+        summary.stopped = true;
+        summary.left_behind = left_after_stop(&plan, &gone);
     }
-    summary.namespaces.retain(|n| {
-        namespaces
-            .iter()
-            .any(|x| x.metadata.name.as_deref() == Some(n))
-    });
-    let ns_uids = delete_all(
-        hub,
-        |_: &Namespace| Api::all(hub.client()),
-        &namespaces,
-        conc,
-        progress,
-        &mut summary,
-        |n| owned(&n.metadata, run),
-    )
-    .await;
-    tracing::info!("namespaces deleted");
-    // 3. Our Secrets in namespaces that are not ours, and the run's SelectorSyncSets.
-    let secret_uids = delete_all(
-        hub,
-        |s: &Secret| Api::namespaced(hub.client(), &namespaced(&s.metadata)),
-        &plan.secrets,
-        conc,
-        progress,
-        &mut summary,
-        |s| owned(&s.metadata, run),
-    )
-    .await;
-    let set_uids = delete_all(
-        hub,
-        |_: &SelectorSyncSet| Api::all(hub.client()),
-        &plan.sets,
-        conc,
-        progress,
-        &mut summary,
-        |s| owned(&s.metadata, run),
-    )
-    .await;
-    tracing::info!("waiting for namespaces, Secrets and SelectorSyncSets to go");
-    wait_gone(
-        hub,
-        &namespaces,
-        ns_uids,
-        &ours,
-        opts.timeout,
-        &mut summary.left_behind,
-    )
-    .await?;
-    wait_gone(
-        hub,
-        &plan.secrets,
-        secret_uids,
-        &ours,
-        opts.timeout,
-        &mut summary.left_behind,
-    )
-    .await?;
-    wait_gone(
-        hub,
-        &plan.sets,
-        set_uids,
-        &ours,
-        opts.timeout,
-        &mut summary.left_behind,
-    )
-    .await?;
     summary.refused.sort();
     summary.failures.sort();
     summary.left_behind.sort();
-    summary.timed_out = !summary.left_behind.is_empty();
+    summary.left_behind.dedup();
+    summary.secrets_left.sort();
+    summary.timed_out = !stopped && !summary.left_behind.is_empty();
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Everything the plan covered that was not seen to go.
+fn left_after_stop(plan: &Plan, gone: &BTreeSet<String>) -> Vec<String> {
+    fn left<K: Resource<DynamicType = ()>>(objects: &[K], gone: &BTreeSet<String>) -> Vec<String> {
+        objects
+            .iter()
+            .filter(|o| !o.meta().uid.as_ref().is_some_and(|u| gone.contains(u)))
+            .map(|o| crate::ownership::describe(&K::kind(&()), o.meta()))
+            .collect()
+    }
+    let mut out = left(&plan.cds, gone);
+    out.extend(left(&plan.namespaces, gone));
+    out.extend(left(&plan.secrets, gone));
+    out.extend(left(&plan.sets, gone));
+    out
 }

@@ -36,7 +36,6 @@ use crate::scenario::progress::{Percentiles, bucket_count};
 use crate::scenario::{Phase, Scenario, exit};
 use crate::{Error, Result};
 use phases::Change;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -69,6 +68,12 @@ pub struct RunSettings {
     /// Printed in brackets before every line the run prints, when several runs share a
     /// terminal (a fleet names each hub's lines).
     pub label: Option<String>,
+    /// The signals the run heeds; installed when the run starts if `None` (a fleet shares one).
+    pub signals: Option<Signals>,
+    /// After SIGINT or SIGTERM, how long teardown may go on (counted from the signal) before it
+    /// stops and lists what is left; a second signal stops it at once. A Kubernetes Job's pod
+    /// gets 30 s by default between SIGTERM and SIGKILL.
+    pub grace: Duration,
 }
 
 /// How far an observe phase has come, published at each poll.
@@ -87,7 +92,7 @@ pub struct ObserveProgress {
 
 impl RunSettings {
     /// Results in `out`; 10 minutes per observe phase, a 2 s recording interval, 16 clones in
-    /// flight, a fresh run id, teardown at the end.
+    /// flight, a fresh run id, teardown at the end (25 s of it after a signal).
     pub fn new(out: impl Into<PathBuf>) -> Self {
         Self {
             out: out.into(),
@@ -101,6 +106,8 @@ impl RunSettings {
             progress: None,
             label: None,
             api_slo_factor: 1.0,
+            signals: None,
+            grace: Duration::from_secs(25),
         }
     }
 }
@@ -132,59 +139,12 @@ impl PhaseError {
     }
 }
 
-/// The signal that stopped a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Signal {
-    /// Ctrl-C.
-    #[serde(rename = "SIGINT")]
-    Interrupt,
-    /// SIGTERM: how Kubernetes stops a Job's pod, and how CI systems cancel.
-    #[serde(rename = "SIGTERM")]
-    Terminate,
-}
+pub use crate::signals::{Signal, Signals};
 
-impl Signal {
-    /// The shell's convention: 128 plus the signal's number.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Signal::Interrupt => exit::INTERRUPTED,
-            Signal::Terminate => exit::TERMINATED,
-        }
-    }
-}
-
-impl std::fmt::Display for Signal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Signal::Interrupt => "SIGINT",
-            Signal::Terminate => "SIGTERM",
-        })
-    }
-}
-
-/// Resolves on Ctrl-C, or SIGTERM on unix, saying which.
+/// Resolves on the next Ctrl-C, or SIGTERM on unix, saying which (for fronts that wait for one
+/// outside a run).
 pub async fn interrupted() -> Signal {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => Signal::Interrupt,
-                    _ = term.recv() => Signal::Terminate,
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                Signal::Interrupt
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        Signal::Interrupt
-    }
+    Signals::install().at_least(1).await
 }
 
 struct Run<'a> {
@@ -205,9 +165,22 @@ struct Run<'a> {
     /// (when fan-out comes from it).
     fanout_histogram_start: Option<Vec<(f64, f64)>>,
     fanout_histogram: Option<Vec<(f64, f64)>>,
+    /// Heard from the start of the run to its end.
+    signals: Signals,
 }
 
 impl Run<'_> {
+    /// Records the first signal heard, if it is not recorded yet, and saves the summary at once
+    /// (a pod may be killed soon after).
+    fn note_signal(&mut self) {
+        if self.summary.signal.is_none()
+            && let Some(s) = self.signals.first()
+        {
+            self.summary.signal = Some(s);
+            self.save();
+        }
+    }
+
     /// `[label] ` before the run's lines, or nothing.
     fn who(&self) -> String {
         who(self.settings)
@@ -252,9 +225,10 @@ impl Run<'_> {
         println!("{}phase {name} ...", self.who());
         let t0 = Instant::now();
         let errors_before = self.summary.errors;
+        let signals = self.signals.clone();
         let result = tokio::select! {
             r = self.phase(phase) => r,
-            signal = interrupted() => Err(PhaseError::Interrupted(signal)),
+            signal = signals.at_least(1) => Err(PhaseError::Interrupted(signal)),
         };
         let p = match self.target.observer.progress().await {
             Ok(p) => p,
@@ -416,11 +390,24 @@ impl Run<'_> {
                 r.source = Some("the embedded API server, read in-process".into());
                 r
             }
+            (ApiLatency::Prometheus(_), _) if self.signals.first().is_some() => {
+                SloReport::not_measured("the run was interrupted before the query", factor)
+            }
             (ApiLatency::Prometheus(p), _) => {
                 let (start, end) = (self.summary.started, metrics::now_unix());
                 // Enough points for 5-minute windows without asking Prometheus for thousands.
                 let step = Duration::from_secs_f64(((end - start) / 100.0).clamp(5.0, 60.0));
-                match p.query_range(slo::PROMQL, start, end, step).await {
+                let signals = self.signals.clone();
+                let answer = tokio::select! {
+                    a = p.query_range(slo::PROMQL, start, end, step) => Some(a),
+                    _ = signals.at_least(1) => None,
+                };
+                match answer {
+                    None => SloReport::not_measured(
+                        "the run was interrupted during the query",
+                        factor,
+                    ),
+                    Some(answer) => match answer {
                     Ok(metrics::QueryValue::Matrix { series }) => {
                         let mut r = slo::check(&DurationSample::from_range(&series), factor);
                         r.source = Some(format!("prometheus {}", p.url()));
@@ -434,6 +421,7 @@ impl Run<'_> {
                         format!("cannot query Prometheus: {}", crate::error::chain(&e)),
                         factor,
                     ),
+                    },
                 }
             }
             (ApiLatency::NotMeasured(why), _) => SloReport::not_measured(why.clone(), factor),
@@ -460,22 +448,50 @@ impl Run<'_> {
     }
 
     /// Deletes what this run created, through the library's interlock like every other
-    /// delete path; returns how teardown ended, if it did not leave everything clean.
+    /// delete path; returns how teardown ended, if it did not leave everything clean. After a
+    /// signal (before or during it) it goes on for the run's grace, then stops and lists what
+    /// is left; a second signal stops it at once.
     async fn teardown(&mut self) -> Option<Status> {
-        println!("{}phase teardown ...", self.who());
+        let grace = self.settings.grace;
+        match self.signals.first() {
+            Some(s) => println!(
+                "{}phase teardown after {s}: at most {:.0}s more, a second signal stops it ...",
+                self.who(),
+                grace.as_secs_f64()
+            ),
+            None => println!("{}phase teardown ...", self.who()),
+        }
         let mut opts = TeardownOptions::new(Selection::All);
         opts.selectorsyncsets = true;
         opts.run = Some(self.settings.run_id.clone());
         opts.timeout = self.settings.teardown_timeout;
-        match adopt::teardown(&self.target.hub, &opts, &None).await {
+        let stop = self.signals.stop_after_grace(grace);
+        opts.stop = Some(stop.clone());
+        let (hub, signals) = (self.target.hub.clone(), self.signals.clone());
+        let teardown = adopt::teardown(&hub, &opts, &None);
+        tokio::pin!(teardown);
+        let result = tokio::select! {
+            r = &mut teardown => r,
+            s = signals.at_least(1), if self.summary.signal.is_none() => {
+                self.note_signal();
+                println!(
+                    "{}{s} during teardown: at most {:.0}s more, a second signal stops it",
+                    self.who(),
+                    grace.as_secs_f64()
+                );
+                teardown.await
+            }
+        };
+        stop.cancel();
+        match result {
             Ok(t) => {
                 println!("{}phase teardown: {}", self.who(), t.counts());
                 for line in t.problems() {
                     eprintln!("{}{line}", self.who());
                 }
-                let status = if !t.failures.is_empty() || t.timed_out {
+                let status = if !t.failures.is_empty() || t.timed_out || t.stopped {
                     Some(Status::TeardownFailed)
-                } else if !t.refused.is_empty() {
+                } else if !t.refused.is_empty() || !t.secrets_left.is_empty() {
                     Some(Status::Refused)
                 } else {
                     None
@@ -566,6 +582,7 @@ pub async fn run(
         fanout_histogram: None,
         change: None,
         change_fanout: Vec::new(),
+        signals: settings.signals.clone().unwrap_or_else(Signals::install),
     };
     run.save();
     let recording = settings.out.join("recording.jsonl");
@@ -594,18 +611,18 @@ pub async fn run(
     let mut status = Status::Passed;
     let mut code = exit::OK;
     for phase in &scenario.phases {
+        if run.signals.first().is_some() {
+            break;
+        }
         if let Err(e) = run.record_phase(phase, recorder.as_ref()).await {
-            status = e.status();
-            code = match e {
-                PhaseError::Interrupted(signal) => {
-                    run.summary.signal = Some(signal);
-                    signal.exit_code()
-                }
-                _ => status.exit_code(),
-            };
+            if !matches!(e, PhaseError::Interrupted(_)) {
+                status = e.status();
+                code = status.exit_code();
+            }
             break;
         }
     }
+    run.note_signal();
     if let Some(r) = recorder {
         run.finish_recording(r).await;
     }
@@ -617,18 +634,31 @@ pub async fn run(
         code = threshold_code;
     }
     if !settings.keep
-        && status != Status::Interrupted
         && let Some(teardown_status) = run.teardown().await
         && code == exit::OK
     {
         status = teardown_status;
         code = teardown_status.exit_code();
     }
-    run.summary.status = status;
-    run.summary.exit_code = code;
-    run.save();
+    run.note_signal();
+    // A signal at any moment ends the run as interrupted, whatever else happened.
+    let conclude = |run: &mut Run<'_>, status: Status, code: u8| {
+        let (status, code) = match run.summary.signal {
+            Some(s) => (Status::Interrupted, s.exit_code()),
+            None => (status, code),
+        };
+        run.summary.status = status;
+        run.summary.exit_code = code;
+        run.save();
+    };
+    conclude(&mut run, status, code);
     if let Err(e) = run.summary.append_to_report(&settings.out) {
         tracing::warn!(error = %e, "cannot write report.md");
+    }
+    if run.summary.signal.is_none() && run.signals.first().is_some() {
+        // Heard while the report was written: the summary says so too.
+        run.note_signal();
+        conclude(&mut run, status, code);
     }
     Ok(run.summary)
 }

@@ -118,6 +118,23 @@ pub enum TeardownRecord {
     },
 }
 
+impl TeardownRecord {
+    /// Whether the run's objects may still be on the hub: teardown failed, timed out, was
+    /// stopped, or refused something.
+    pub fn left_objects(&self) -> bool {
+        match self {
+            TeardownRecord::Ran(t) => {
+                t.stopped
+                    || t.timed_out
+                    || !t.failures.is_empty()
+                    || !t.refused.is_empty()
+                    || !t.secrets_left.is_empty()
+            }
+            TeardownRecord::Error { .. } => true,
+        }
+    }
+}
+
 /// `summary.json`.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
