@@ -285,13 +285,14 @@ impl ScenarioFlags {
     }
 }
 
-/// Parses a run id for clap: a non-empty label value.
+/// Parses a run id for clap: a DNS label (it becomes a label value and part of spoke-side
+/// object names).
 pub fn run_id(s: &str) -> Result<String, String> {
-    if !s.is_empty() && hive_scale_core::labels::is_label_value(s) {
+    if hive_scale_core::labels::is_run_id(s) {
         Ok(s.to_string())
     } else {
         Err(format!(
-            "{s:?} is not a valid run id (letters, digits, '-', '_' and '.', at most 63)"
+            "{s:?} is not a valid run id (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit)"
         ))
     }
 }
@@ -332,6 +333,10 @@ pub struct RunFlags {
     /// How long teardown may wait for deletions to finish.
     #[arg(long, default_value = "5m", value_parser = duration)]
     pub teardown_timeout: Duration,
+    /// After SIGINT or SIGTERM, how long teardown may go on before it stops and lists what is
+    /// left (a second signal stops it at once); keep it under a Job's termination grace period.
+    #[arg(long, default_value = "25s", value_parser = duration)]
+    pub grace: Duration,
     /// Clones in flight while adopting.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,
@@ -370,6 +375,7 @@ impl RunFlags {
         s.timeout = self.timeout;
         s.interval = self.interval;
         s.teardown_timeout = self.teardown_timeout;
+        s.grace = self.grace;
         s.concurrency = self.concurrency as usize;
         s.keep = self.keep;
         s.api_slo_factor = self.max_api_p99_factor;

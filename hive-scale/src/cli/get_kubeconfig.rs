@@ -1,9 +1,10 @@
 //! Prints the admin kubeconfig of a ClusterDeployment (replaces `hack/get-kubeconfig.sh`).
 //!
 //! ```text
-//! cargo run --example get_kubeconfig -- [NAMESPACE/]NAME [--kubeconfig FILE]
+//! cargo run --example get_kubeconfig -- [NAMESPACE/]NAME [--run ID] [--kubeconfig FILE]
 //! ```
-//! The kubeconfig goes to stdout and nowhere else.
+//! The kubeconfig goes to stdout and nowhere else. Only a clone hive-scale adopted (of the run,
+//! the scripts' `scaletest` by default) is read: other teams' credentials are not ours to read.
 
 use crate::flags::HubFlags;
 use anyhow::Context as _;
@@ -19,6 +20,9 @@ use std::process::ExitCode;
 pub struct Args {
     /// The ClusterDeployment, NAME (in the context's namespace) or NAMESPACE/NAME.
     cluster: String,
+    /// The run that adopted the clone (default: the scripts' stable id, `scaletest`).
+    #[arg(long, value_parser = crate::flags::run_id, default_value = hive_scale_core::labels::SCRIPTS_RUN)]
+    run: String,
     #[command(flatten)]
     hub: HubFlags,
 }
@@ -44,6 +48,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .get_opt(&cds, &name)
         .await?
         .with_context(|| format!("ClusterDeployment {ns}/{name} not found"))?;
+    refuse_unless_ours("ClusterDeployment", &cd.metadata, &args.run)?;
     let secret_name = cd
         .spec
         .cluster_metadata
@@ -58,6 +63,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .get_opt(&secrets, &secret_name)
         .await?
         .with_context(|| format!("Secret {ns}/{secret_name} not found"))?;
+    refuse_unless_ours("Secret", &secret.metadata, &args.run)?;
     // Hive's controllers read `kubeconfig`; `raw-kubeconfig` is the untouched copy.
     let data = secret.data.unwrap_or_default();
     let bytes = data
@@ -68,4 +74,18 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("Secret {ns}/{secret_name}: the kubeconfig is not UTF-8 text"))?;
     crate::print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// An error unless the object is hive-scale's, of `run`.
+fn refuse_unless_ours(kind: &str, meta: &kube::api::ObjectMeta, run: &str) -> anyhow::Result<()> {
+    use hive_scale_core::ownership::{Ownership, Refusal, RefusalReason, ownership};
+    let reason = match ownership(meta, run) {
+        Ownership::Ours => return Ok(()),
+        Ownership::OtherRun(r) => RefusalReason::OtherRun(r),
+        Ownership::Foreign => RefusalReason::NotOurs,
+    };
+    anyhow::bail!(
+        "{}: get-kubeconfig prints only the kubeconfigs of clones hive-scale adopted",
+        Refusal::new(kind, meta, reason)
+    )
 }

@@ -117,7 +117,11 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let left_objects = args.run.keep || summary.status == runner::Status::Interrupted;
+    let left_objects = args.run.keep
+        || summary
+            .teardown
+            .as_ref()
+            .is_none_or(runner::TeardownRecord::left_objects);
     if embedded.is_none() && left_objects {
         // Only this run's objects: `--all` alone would take every run's, colleagues' too.
         let hub = &args.target.hub.kubeconfig;

@@ -49,10 +49,10 @@ pub struct Args {
     /// Extra bytes of data in each ConfigMap.
     #[arg(long, default_value_t = 0)]
     payload_bytes: usize,
-    /// The run id the sets carry (default: a fresh one); pass an earlier run's id to update or
-    /// delete its sets.
-    #[arg(long, value_parser = crate::flags::run_id)]
-    run: Option<String>,
+    /// The run id the sets carry (default: the scripts' stable id, `scaletest`, so running this
+    /// again updates or deletes the same sets).
+    #[arg(long, value_parser = crate::flags::run_id, default_value = hive_scale_core::labels::SCRIPTS_RUN)]
+    run: String,
     /// Sets written at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
     concurrency: u32,
@@ -82,11 +82,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .resource_apply_mode(args.resource_apply_mode)
         .apply_behavior(args.apply_behavior)
         .payload_bytes(args.payload_bytes)
-        .run(
-            args.run
-                .clone()
-                .unwrap_or_else(hive_scale_core::labels::new_run_id),
-        );
+        .run(&args.run);
     for (k, v) in &args.vars {
         fixture = fixture.var(k, v);
     }

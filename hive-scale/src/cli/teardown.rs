@@ -2,15 +2,19 @@
 //!
 //! ```text
 //! cargo run --example teardown -- START END | --all | --selector SEL
-//!     [--selectorsyncsets] [--run R] [--dry-run] [--timeout 5m] [--kubeconfig FILE]
+//!     [--selectorsyncsets] [--run R | --all-runs] [--dry-run] [--timeout 5m] [--grace 25s]
+//!     [--kubeconfig FILE]
 //! ```
 //! A ClusterDeployment without `preserveOnDelete: true` or without the toolkit's label is never
 //! deleted (Hive would deprovision the real cluster behind it); the command lists what it refused.
+//! Only one run's objects are touched (the scripts' `scaletest` unless `--run` names another),
+//! or every run's with `--all-runs`.
 
 use crate::flags::HubFlags;
 use crate::{Failure, progress_bar};
 use clap::Parser;
 use hive_scale_core::adopt::{self, Selection, TeardownOptions};
+use hive_scale_core::signals::Signals;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -19,7 +23,7 @@ use std::time::Duration;
 #[command(
     version,
     allow_negative_numbers = true,
-    after_help = "Exit codes: 0 everything selected is gone, 1 a deletion failed or timed out (what was left is listed), 2 bad command line, 3 objects refused (not ours, another run's, or the deprovision interlock)."
+    after_help = "Exit codes: 0 everything selected is gone, 1 a deletion failed or timed out (what was left is listed), 2 bad command line, 3 objects refused (not ours, another run's, or the deprovision interlock), 130/143 stopped by SIGINT/SIGTERM (what was left is listed)."
 )]
 pub struct Args {
     /// First clone index.
@@ -28,15 +32,18 @@ pub struct Args {
     /// Last clone index (inclusive).
     #[arg(requires = "start")]
     end: Option<u32>,
-    /// Everything the toolkit created (with --run: of that run; without: of every run).
+    /// Everything the toolkit created for the run (or, with --all-runs, for every run).
     #[arg(long, conflicts_with = "selector")]
     all: bool,
-    /// ClusterDeployments matching this label selector (what is not ours is refused).
+    /// ClusterDeployments matching this label selector (what is not the run's is refused).
     #[arg(long)]
     selector: Option<String>,
-    /// Only objects of this run (default: the toolkit's objects of every run).
-    #[arg(long, value_parser = crate::flags::run_id)]
-    run: Option<String>,
+    /// Only objects of this run (default: the scripts' stable id, `scaletest`).
+    #[arg(long, value_parser = crate::flags::run_id, default_value = hive_scale_core::labels::SCRIPTS_RUN)]
+    run: String,
+    /// The toolkit's objects of every run instead of one run's (colleagues' runs included).
+    #[arg(long, conflicts_with = "run")]
+    all_runs: bool,
     /// Also delete the SelectorSyncSets the toolkit created.
     #[arg(long)]
     selectorsyncsets: bool,
@@ -46,6 +53,10 @@ pub struct Args {
     /// How long to wait for everything to be gone (e.g. 5m, 300).
     #[arg(long, default_value = "5m", value_parser = crate::flags::duration)]
     timeout: Duration,
+    /// After SIGINT or SIGTERM, how long to go on deleting before stopping and listing what is
+    /// left (a second signal stops at once).
+    #[arg(long, default_value = "25s", value_parser = crate::flags::duration)]
+    grace: Duration,
     /// Deletions in flight at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
     concurrency: u32,
@@ -92,15 +103,20 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             name_prefix: args.name_prefix.clone(),
         }
     };
+    let signals = Signals::install();
     let hub = args.hub.connect(50.0).await?;
     let mut opts = TeardownOptions::new(selection);
-    opts.run = args.run.clone();
+    opts.run = (!args.all_runs).then(|| args.run.clone());
+    let stop = signals.stop_after_grace(args.grace);
+    opts.stop = Some(stop.clone());
     opts.concurrency = args.concurrency as usize;
     opts.timeout = args.timeout;
     opts.dry_run = args.dry_run;
     opts.selectorsyncsets = args.selectorsyncsets;
     let (progress, bar) = progress_bar(0, "deleting");
-    let summary = adopt::teardown(&hub, &opts, &progress).await?;
+    let summary = adopt::teardown(&hub, &opts, &progress).await;
+    stop.cancel();
+    let summary = summary?;
     drop(progress);
     bar.await?;
     if args.json {
@@ -140,6 +156,16 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     for line in summary.problems() {
         eprintln!("{line}");
     }
+    if let Some(signal) = signals.first() {
+        return Err(Failure {
+            code: signal.exit_code(),
+            message: format!(
+                "stopped by {signal}: {}; run the same command again to finish",
+                summary.counts()
+            ),
+        }
+        .into());
+    }
     if let Some((what, why)) = summary.failures.first() {
         return Err(Failure {
             code: 1,
@@ -161,12 +187,13 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         .into());
     }
-    if !summary.refused.is_empty() {
+    if !summary.refused.is_empty() || !summary.secrets_left.is_empty() {
         return Err(Failure {
             code: 3,
             message: format!(
-                "refused {} objects (listed above); everything else selected was deleted",
-                summary.refused.len()
+                "refused {} objects and left {} Secrets (listed above); everything else selected was deleted",
+                summary.refused.len(),
+                summary.secrets_left.len()
             ),
         }
         .into());

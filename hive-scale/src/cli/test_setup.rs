@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --example test_setup -- KUBECONFIG START END [--concurrency N] [--qps Q] [--burst B]
 //!     [--fake-cluster] [--label k=v]... [--annotation k=v]... [--platform none|aws] [--region R]
-//!     [--base-domain D] [--kubeconfig FILE] [--context C] [--run ID] [--json]
+//!     [--base-domain D] [--kubeconfig FILE] [--context C] [--run ID] [--borrow-namespaces] [--json]
 //! ```
 //! KUBECONFIG is the spoke's admin kubeconfig (`-` with `--fake-cluster`); START and END are
 //! inclusive. The hub comes from `--hub-kubeconfig`, else `KUBECONFIG` in the environment.
@@ -26,7 +26,7 @@ pub enum PlatformArg {
 #[command(
     version,
     allow_negative_numbers = true,
-    after_help = "Exit codes: 0 every clone is in place, 1 a clone failed (re-run with --run to finish), 2 bad command line, 3 clones refused (an object in the way is not this run's)."
+    after_help = "Exit codes: 0 every clone is in place, 1 a clone failed (run the same command again to finish), 2 bad command line, 3 clones refused (an object in the way is not this run's)."
 )]
 pub struct Args {
     /// The spoke's admin kubeconfig (`-` with --fake-cluster: no spoke).
@@ -62,9 +62,14 @@ pub struct Args {
     /// ClusterDeployment name prefix.
     #[arg(long, default_value = "c")]
     name_prefix: String,
-    /// The run id the clones carry (default: a fresh one); pass an earlier run's id to resume it.
-    #[arg(long, value_parser = crate::flags::run_id)]
-    run: Option<String>,
+    /// The run id the clones carry (default: the scripts' stable id, `scaletest`, so running
+    /// this again, or after a crash, finishes the same clones).
+    #[arg(long, value_parser = crate::flags::run_id, default_value = hive_scale_core::labels::SCRIPTS_RUN)]
+    run: String,
+    /// Adopt into a namespace that exists and is not hive-scale's (it is left unlabelled and
+    /// never deleted); without this such a clone is refused.
+    #[arg(long)]
+    borrow_namespaces: bool,
     /// Also call the spoke's /version before adopting.
     #[arg(long)]
     check_spoke: bool,
@@ -122,10 +127,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     plan.base_domain = args.base_domain.clone();
     plan.namespace_prefix = args.namespace_prefix.clone();
     plan.name_prefix = args.name_prefix.clone();
-    plan.run = args
-        .run
-        .clone()
-        .unwrap_or_else(hive_scale_core::labels::new_run_id);
+    plan.run = args.run.clone();
     plan.validate()?;
 
     let hub = args.hub.connect(50.0).await?;
@@ -135,7 +137,9 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         &hub,
         &plan,
         args.start..=args.end,
-        &EngineOptions::default().with_concurrency(args.concurrency as usize),
+        &EngineOptions::default()
+            .with_concurrency(args.concurrency as usize)
+            .with_borrow_namespaces(args.borrow_namespaces),
         &progress,
     )
     .await?;
@@ -177,7 +181,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Err(Failure {
             code: 1,
             message: format!(
-                "{} of {} clones failed (first: clone {i}: {why}); the others are in place, re-run with --run {} to finish",
+                "{} of {} clones failed (first: clone {i}: {why}); the others are in place, run the same command again (run {}) to finish",
                 summary.failures.len(),
                 total,
                 summary.run
