@@ -22,10 +22,13 @@ use serde::{Deserialize, Serialize};
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 pub struct ClusterDeploymentSpec {
     /// The cluster's name, used in its DNS name.
+    #[serde(default)]
     pub cluster_name: String,
     /// The base DNS domain of the cluster.
+    #[serde(default)]
     pub base_domain: String,
     /// The cloud (or `none`) the cluster runs on; exactly one member is set.
+    #[serde(default)]
     pub platform: Platform,
     /// Secret holding the pull secret (only read before install).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,6 +136,7 @@ impl Platform {
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 pub struct AwsPlatform {
     /// AWS region.
+    #[serde(default)]
     pub region: String,
     /// Secret with `aws_access_key_id` and `aws_secret_access_key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,12 +153,13 @@ pub struct AwsPlatform {
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 pub struct ClusterMetadata {
     /// The cluster's ID.
-    #[serde(rename = "clusterID")]
+    #[serde(default, rename = "clusterID")]
     pub cluster_id: String,
     /// The infrastructure ID (prefix of cloud resource names).
-    #[serde(rename = "infraID")]
+    #[serde(default, rename = "infraID")]
     pub infra_id: String,
     /// Secret holding the admin kubeconfig (key `kubeconfig`).
+    #[serde(default)]
     pub admin_kubeconfig_secret_ref: LocalObjectReference,
     /// Secret holding the admin password.
     #[serde(default, skip_serializing_if = "Option::is_none")]

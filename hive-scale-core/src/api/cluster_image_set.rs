@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 pub struct ClusterImageSetSpec {
     /// The release image pull spec.
+    #[serde(default)]
     pub release_image: String,
     /// Fields not modelled here.
     #[serde(flatten)]

@@ -48,11 +48,13 @@ impl Default for SyncResult {
 #[serde(rename_all = "camelCase")]
 pub struct SyncResourceReference {
     /// apiVersion of the resource.
+    #[serde(default)]
     pub api_version: String,
     /// Kind of the resource (Hive's schema does not require it).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// Name of the resource.
+    #[serde(default)]
     pub name: String,
     /// Namespace of the resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,15 +67,19 @@ pub struct SyncResourceReference {
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 pub struct SyncStatus {
     /// Name of the (Selector)SyncSet.
+    #[serde(default)]
     pub name: String,
     /// Generation of the set that was last applied.
+    #[serde(default)]
     pub observed_generation: i64,
     /// Success or Failure.
+    #[serde(default)]
     pub result: SyncResult,
     /// Why the last apply failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_message: Option<String>,
     /// When `result` last changed.
+    #[serde(default)]
     pub last_transition_time: String,
     /// First time the set applied successfully.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,6 +133,7 @@ pub struct ClusterSyncStatus {
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 pub struct ClusterSyncLeaseSpec {
     /// RFC 3339 time (microseconds) of the last full re-apply.
+    #[serde(default)]
     pub renew_time: String,
     /// Fields not modelled here.
     #[serde(flatten)]

@@ -44,8 +44,10 @@ pub struct ControllersConfig {
 #[serde(rename_all = "camelCase")]
 pub struct SpecificControllerConfig {
     /// Controller name, e.g. `clustersync`.
+    #[serde(default)]
     pub name: String,
     /// Its settings.
+    #[serde(default)]
     pub config: ControllerConfig,
 }
 

@@ -89,10 +89,21 @@ impl<'de, K: DeserializeOwned> serde::Deserialize<'de> for Lenient<K> {
             .transpose()
             .map_err(serde::de::Error::custom)?
             .unwrap_or_default();
-        let decoded = K::deserialize(&value)
-            .map(Arc::new)
-            .map_err(|e| e.to_string());
-        Ok(Self { metadata, decoded })
+        let mut decoded = K::deserialize(&value).map_err(|e| e.to_string());
+        if decoded.is_err()
+            && let serde_json::Value::Object(mut fields) = value
+            && !fields.contains_key("spec")
+        {
+            // Hive's schemas require no spec; Go reads an absent one as empty, and so do we.
+            fields.insert("spec".into(), serde_json::json!({}));
+            if let Ok(k) = K::deserialize(&serde_json::Value::Object(fields)) {
+                decoded = Ok(k);
+            }
+        }
+        Ok(Self {
+            metadata,
+            decoded: decoded.map(Arc::new),
+        })
     }
 }
 

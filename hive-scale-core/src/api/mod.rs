@@ -3,6 +3,8 @@
 //! Each type derives [`kube::CustomResource`], so it works with `kube::Api` against any hub, and
 //! its CRD ([`crds`]) comes from the same definition. Every struct keeps the fields it does not
 //! model in an `extra` map, so a read-modify-write round trip never drops what a newer Hive wrote.
+//! A field Hive's schema requires is required in the CRD but defaults when decoding, as Go
+//! decodes it: an object whose spec is absent (which Hive's schemas admit) still reads.
 
 mod cluster_deployment;
 mod cluster_image_set;
@@ -125,9 +127,10 @@ impl LocalObjectReference {
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 pub struct Condition {
     /// The condition's type, e.g. `Unreachable`.
-    #[serde(rename = "type")]
+    #[serde(default, rename = "type")]
     pub type_: String,
     /// `True`, `False` or `Unknown`.
+    #[serde(default)]
     pub status: String,
     /// Machine-readable reason of the last transition.
     #[serde(default, skip_serializing_if = "Option::is_none")]

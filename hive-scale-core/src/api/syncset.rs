@@ -73,15 +73,19 @@ impl std::str::FromStr for ApplyBehavior {
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 pub struct SyncObjectPatch {
     /// apiVersion of the patched object.
+    #[serde(default)]
     pub api_version: String,
     /// Kind of the patched object.
+    #[serde(default)]
     pub kind: String,
     /// Name of the patched object.
+    #[serde(default)]
     pub name: String,
     /// Namespace of the patched object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// The patch document.
+    #[serde(default)]
     pub patch: String,
     /// `json`, `merge` or `strategic` (empty means strategic).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,8 +142,10 @@ pub struct LabelSelector {
 #[serde(rename_all = "camelCase")]
 pub struct LabelSelectorRequirement {
     /// The label key.
+    #[serde(default)]
     pub key: String,
     /// `In`, `NotIn`, `Exists` or `DoesNotExist`.
+    #[serde(default)]
     pub operator: String,
     /// Values for In/NotIn.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -260,6 +266,7 @@ pub struct SyncSetStatus {
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 pub struct SyncSetInstanceSpec {
     /// The cluster the instance applies to.
+    #[serde(default)]
     pub cluster_deployment_ref: LocalObjectReference,
     /// The SyncSet it came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
