@@ -393,6 +393,17 @@ fn delete_options(
     Ok((opts, dry_run))
 }
 
+/// How YAML bodies are parsed: as deep as JSON ones (serde_json takes 127 levels; the YAML
+/// parser's own default of 64 would refuse server-side applies of objects JSON can create,
+/// such as CRDs with deep schemas). What is stored is bounded by the store either way.
+fn yaml_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    if let Some(budget) = options.budget.as_mut() {
+        budget.max_depth = 127;
+    }
+    options
+}
+
 /// Decodes a request body from JSON or YAML.
 fn decode(
     headers: &HeaderMap,
@@ -425,7 +436,7 @@ fn decode(
         | "text/yaml" => {
             let text = std::str::from_utf8(body)
                 .map_err(|_| ApiError::bad_request("the body of the request is not UTF-8"))?;
-            serde_saphyr::from_str::<Value>(text).map_err(|e| {
+            serde_saphyr::from_str_with_options::<Value>(text, yaml_options()).map_err(|e| {
                 ApiError::bad_request(format!(
                     "the body of the request is not valid YAML: {}",
                     e.to_string().replace('\n', " ")

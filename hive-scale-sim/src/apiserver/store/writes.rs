@@ -2,6 +2,7 @@
 
 use super::EventType;
 use super::admission::{Admission, ServerFields, check_namespace_open, stamp_metadata};
+use super::bounds::{self, Exceeded};
 use super::{
     Entry, KindState, Obj, Store, Stored, WatchEvent, has_finalizers, is_namespace, meta, meta_mut,
     meta_str,
@@ -134,10 +135,17 @@ impl Store {
             return Ok((old, WriteEffect::Unchanged));
         };
         if dry_run {
+            // A dry run is refused as the write would be (its resourceVersion aside).
+            if let Step::Store(n, _) = &step {
+                Stored::bounded(n).map_err(|e| out_of_bounds(def, name, &e))?;
+            }
             return Ok(step.preview());
         }
+        // A write refused below leaves a gap in resourceVersions, as a failed etcd
+        // transaction does: clients never assume they are consecutive.
         let rv = self.rv.fetch_add(1, Ordering::SeqCst) + 1;
-        let (event, result) = commit(&mut st, key, step, old_entry, rv);
+        let (event, result) =
+            commit(&mut st, key, step, old_entry, rv).map_err(|e| out_of_bounds(def, name, &e))?;
         publish(&mut st, event, self.config.history_limit);
         drop(st);
         drop(ns_state);
@@ -300,21 +308,19 @@ impl Store {
         body: Value,
         opts: &WriteOptions,
     ) -> Result<(Obj, WriteEffect), ApiError> {
-        let body = match kind {
+        let (ops, body) = match kind {
             PatchKind::Apply => return self.apply(def, ns, name, body, opts),
-            PatchKind::Strategic => strip_directives(body),
-            PatchKind::Merge | PatchKind::Json => body,
+            PatchKind::Strategic => (None, strip_directives(body)),
+            PatchKind::Merge => (None, body),
+            PatchKind::Json => (Some(json_patch_operations(body)?), Value::Null),
         };
         // Validation needs the patched object, so it happens inside the decision.
         self.mutate(def, ns, name, opts.dry_run, |old| {
             let old = old.ok_or_else(|| ApiError::not_found(&def.qualified(), name))?;
             let mut patched = (**old).clone();
-            if kind == PatchKind::Json {
-                let ops: json_patch::Patch = serde_json::from_value(body)
-                    .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-                json_patch::patch(&mut patched, &ops).map_err(|e| {
-                    ApiError::invalid(&def.kind, name, vec![("".into(), e.to_string())])
-                })?;
+            if let Some(ops) = &ops {
+                bounds::apply_json_patch(&mut patched, ops)
+                    .map_err(|e| ApiError::invalid(&def.kind, name, vec![(e.field, e.message)]))?;
             } else {
                 if !body.is_object() {
                     return Err(ApiError::bad_request("a merge patch must be a JSON object"));
@@ -372,18 +378,24 @@ impl Store {
     }
 }
 
-/// Stores a committed step and makes its watch event.
+/// 422 for an object the store cannot keep (too deep or too big).
+fn out_of_bounds(def: &ResourceDef, name: &str, e: &Exceeded) -> ApiError {
+    ApiError::invalid(&def.kind, name, vec![e.cause()])
+}
+
+/// Stores a committed step and makes its watch event; an object out of bounds is refused
+/// before anything changes.
 fn commit(
     st: &mut KindState,
     key: (String, String),
     step: Step,
     prev: Option<Entry>,
     rv: u64,
-) -> (WatchEvent, (Obj, WriteEffect)) {
-    match step {
+) -> Result<(WatchEvent, (Obj, WriteEffect)), Exceeded> {
+    Ok(match step {
         Step::Store(mut n, effect) => {
             meta_mut(&mut n).insert("resourceVersion".into(), rv.to_string().into());
-            let stored = Arc::new(Stored::new(&n));
+            let stored = Arc::new(Stored::bounded(&n)?);
             st.objects.insert(key, stored.clone());
             let type_ = if effect == WriteEffect::Created {
                 EventType::Added
@@ -405,12 +417,12 @@ fn commit(
             let event = WatchEvent {
                 type_: EventType::Deleted,
                 rv,
-                object: Arc::new(Stored::new(&gone)),
+                object: Arc::new(Stored::last_state(&gone)),
                 prev,
             };
             (event, (Arc::new(gone), WriteEffect::Deleted))
         }
-    }
+    })
 }
 
 /// Adds the event to the resource's history (dropping the oldest past `limit`) and sends it
@@ -492,6 +504,24 @@ fn track_update(
     fields::set_managed(&mut new, &entries, claim, changed, false);
     fields::strip_from_all(&mut new, &removed);
     new
+}
+
+/// The operations of a JSON patch body; more than kube-apiserver takes is 413, as there.
+fn json_patch_operations(body: Value) -> Result<Vec<json_patch::PatchOperation>, ApiError> {
+    let count = body.as_array().map_or(0, Vec::len);
+    if count > bounds::MAX_JSON_PATCH_OPERATIONS {
+        return Err(ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!(
+                "a JSON patch may have at most {} operations, this one has {count}",
+                bounds::MAX_JSON_PATCH_OPERATIONS
+            ),
+        ));
+    }
+    serde_json::from_value::<json_patch::Patch>(body)
+        .map(|p| p.0)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))
 }
 
 /// Drops strategic-merge-patch directives (`$patch`, `$retainKeys`, `$setElementOrder/...`).
