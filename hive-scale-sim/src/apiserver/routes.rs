@@ -69,11 +69,38 @@ pub async fn handle(state: ApiState, req: Request<Body>) -> Response {
         Err(e) => (HashMap::new(), Some(e)),
     };
     let key = RequestKey::classify(&parts.method, &path, &query);
+    let method = parts.method.clone();
     let response = match bad_query {
         Some(e) => error_response(&e),
-        None => serve_request(&state, parts, body, &path, query).await,
+        None => {
+            let serving = serve_request(&state, parts, body, &path, query);
+            unless_panicked(serving, &method, &path).await
+        }
     };
     state.metrics.meter(key, started, response)
+}
+
+/// Serves a request; a panic while serving becomes a 500 Status, as kube-apiserver answers
+/// a panicking handler, instead of a dropped connection the client would retry as a network
+/// error. Defence in depth: no request is known to panic the server. Catching is sound here
+/// because the store's locks (parking_lot) are not poisoned by a panic and every write is
+/// decided before it changes anything, so a panic leaves the store as it was or with the write
+/// done.
+async fn unless_panicked(
+    serving: impl std::future::Future<Output = Response>,
+    method: &Method,
+    path: &str,
+) -> Response {
+    use futures::FutureExt as _;
+    match std::panic::AssertUnwindSafe(serving).catch_unwind().await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!(%method, path, "the API server panicked serving a request");
+            error_response(&ApiError::internal(format!(
+                "the server panicked serving {method} {path}"
+            )))
+        }
+    }
 }
 
 /// Faults, the body, the route: everything after authentication.
@@ -588,4 +615,28 @@ fn list_response(def: &ResourceDef, res: super::store::ListResult) -> Response {
         out,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_a_status() {
+        let serving = async {
+            if std::hint::black_box(true) {
+                panic!("a handler bug");
+            }
+            ok(&json!({}))
+        };
+        let resp = unless_panicked(serving, &Method::GET, "/api/v1/configmaps").await;
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let status: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(status["kind"], "Status");
+        assert_eq!(status["reason"], "InternalError");
+        assert_eq!(status["code"], 500);
+    }
 }
