@@ -26,7 +26,7 @@ mod writes;
 pub use delete::{DeleteOptions, Preconditions, Propagation};
 pub use head::{Head, OwnerRef};
 pub use objects::{EventType, ListQuery, ListResult, Stored, WatchEvent, WatchStart};
-pub use writes::{PatchKind, WriteEffect, WriteOptions};
+pub use writes::{PatchKind, WriteEffect, WriteGuard, WriteOptions};
 
 use super::registry::{Registry, ResourceDef};
 use parking_lot::RwLock;

@@ -1,7 +1,9 @@
 //! Writes: create, update, patch, and `Store::mutate`, the one place objects change.
 
 use super::EventType;
-use super::admission::{Admission, ServerFields, check_namespace_open, stamp_metadata};
+use super::admission::{
+    Admission, ServerFields, check_immutable, check_namespace_open, stamp_metadata,
+};
 use super::bounds::{self, Exceeded};
 use super::{
     Entry, KindState, Obj, Store, Stored, WatchEvent, has_finalizers, is_namespace, meta, meta_mut,
@@ -29,6 +31,32 @@ pub struct WriteOptions {
     /// and managed-field tracking are skipped (on big statuses they cost more than the rest of
     /// the write, and nobody applies over them).
     pub internal: bool,
+    /// A last check of the object the write would store (after a patch or apply is worked
+    /// out), such as RBAC's escalation check; its error refuses the write.
+    pub guard: Option<WriteGuard>,
+}
+
+/// A check of the object a client's write would store, given its name. It runs under the
+/// written resource's lock, so it sees exactly what is stored (no other write can come
+/// between), and it must not read that same resource.
+#[derive(Clone)]
+pub struct WriteGuard(Arc<GuardFn>);
+
+type GuardFn = dyn Fn(&str, &Value) -> Result<(), ApiError> + Send + Sync;
+
+impl WriteGuard {
+    /// A guard running `check`.
+    pub fn new(
+        check: impl Fn(&str, &Value) -> Result<(), ApiError> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(check))
+    }
+}
+
+impl std::fmt::Debug for WriteGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteGuard(..)")
+    }
 }
 
 /// Patch formats.
@@ -153,6 +181,25 @@ impl Store {
         Ok(result)
     }
 
+    /// A client's write: [`Store::mutate`], with the write's guard (if any) checking what a
+    /// `Put` would store.
+    pub(super) fn write(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        opts: &WriteOptions,
+        decide: impl FnOnce(Option<&Obj>) -> Result<Decision, ApiError>,
+    ) -> Result<(Obj, WriteEffect), ApiError> {
+        self.mutate(def, ns, name, opts.dry_run, |old| {
+            let decision = decide(old)?;
+            if let (Some(guard), Decision::Put(new)) = (&opts.guard, &decision) {
+                (guard.0)(name, new)?;
+            }
+            Ok(decision)
+        })
+    }
+
     /// Turns a decision into what is committed; `None` when nothing changes. `namespace` is
     /// the object's namespace as stored (`None` for cluster-scoped resources).
     fn step(
@@ -175,6 +222,9 @@ impl Store {
             && let Some(nsobj) = namespace
         {
             check_namespace_open(nsobj, def, ns, name)?;
+        }
+        if let Some(o) = old {
+            check_immutable(def, name, o, &new)?;
         }
         let server = ServerFields {
             now: &self.clock.now_rfc3339(),
@@ -249,7 +299,7 @@ impl Store {
             };
             fields::set_managed(&mut obj, &[], claim, owned, false);
         }
-        self.mutate(def, ns, &name, opts.dry_run, |old| match old {
+        self.write(def, ns, &name, opts, |old| match old {
             Some(_) => Err(ApiError::already_exists(&def.qualified(), &name)),
             None => Ok(Decision::Put(obj)),
         })
@@ -285,7 +335,7 @@ impl Store {
                 )],
             ));
         }
-        self.mutate(def, ns, name, opts.dry_run, |old| {
+        self.write(def, ns, name, opts, |old| {
             let old = old.ok_or_else(|| ApiError::not_found(&def.qualified(), name))?;
             if let Some(rv) = &want_rv
                 && meta_str(old, "resourceVersion") != Some(rv.as_str())
@@ -315,7 +365,7 @@ impl Store {
             PatchKind::Json => (Some(json_patch_operations(body)?), Value::Null),
         };
         // Validation needs the patched object, so it happens inside the decision.
-        self.mutate(def, ns, name, opts.dry_run, |old| {
+        self.write(def, ns, name, opts, |old| {
             let old = old.ok_or_else(|| ApiError::not_found(&def.qualified(), name))?;
             let mut patched = (**old).clone();
             if let Some(ops) = &ops {
