@@ -1,6 +1,7 @@
-//! The hub under bad input: random request paths, methods, headers and bodies, and objects
-//! with multi-byte text in every validated field, never make it panic, and every failure is a
-//! 4xx with a Kubernetes Status. Bounded in CI (PROPTEST_CASES,
+//! The hub under bad input: random request paths, methods, headers and bodies (as the admin,
+//! as a service account, or with no token), objects with multi-byte text in every validated
+//! field, and values nested too deep or grown too big by any write, never make it panic, and
+//! every failure is a 4xx with a Kubernetes Status. Bounded in CI (PROPTEST_CASES,
 //! default 400); `PROPTEST_CASES=100000 cargo test --release -p hive-scale-sim --test robustness`
 //! is the longer run.
 
@@ -27,11 +28,64 @@ fn state() -> ApiState {
         metrics: Arc::new(RequestMetrics::new(store.clone())),
         store,
         token: std::sync::Arc::new(hive_scale_core::secret::Secret::new(TOKEN)),
+        tokens: Arc::new(hive_scale_sim::apiserver::auth::Tokens::default()),
         max_body: 64 * 1024,
         shutdown: tokio::sync::watch::channel(false).1,
         faults: None,
         in_flight: Arc::new(InFlight::default()),
     }
+}
+
+/// A state with service account `default/fuzz`, allowed to read and write configmaps in
+/// `default` and bind roles (so requests as it reach the RBAC checks and the handlers), and
+/// a token of it.
+fn state_with_service_account() -> (ApiState, String) {
+    use hive_scale_sim::apiserver::store::WriteOptions;
+    let st = state();
+    let reg = st.store.registry();
+    let create = |group: &str, plural: &str, ns: &str, body: serde_json::Value| {
+        let def = reg.lookup(group, "v1", plural).unwrap();
+        st.store
+            .create(&def, ns, body, &WriteOptions::default())
+            .unwrap();
+    };
+    let g = "rbac.authorization.k8s.io";
+    create(
+        "",
+        "serviceaccounts",
+        "default",
+        serde_json::json!({"metadata": {"name": "fuzz"}}),
+    );
+    create(
+        g,
+        "roles",
+        "default",
+        serde_json::json!({"metadata": {"name": "fuzz"}, "rules": [
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]},
+            {"apiGroups": [g], "resources": ["roles", "rolebindings"], "verbs": ["create", "bind"]},
+        ]}),
+    );
+    create(
+        g,
+        "rolebindings",
+        "default",
+        serde_json::json!({"metadata": {"name": "fuzz"},
+        "roleRef": {"apiGroup": g, "kind": "Role", "name": "fuzz"},
+        "subjects": [{"kind": "ServiceAccount", "name": "fuzz"}]}),
+    );
+    let token = st
+        .tokens
+        .issue(
+            &st.store,
+            "default",
+            "fuzz",
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap()
+        .token
+        .expose()
+        .to_string();
+    (st, token)
 }
 
 fn segment() -> impl Strategy<Value = String> {
@@ -49,6 +103,13 @@ fn segment() -> impl Strategy<Value = String> {
         Just("..".to_string()),
         Just("%2e%2e".to_string()),
         Just("openapi".to_string()),
+        Just("rbac.authorization.k8s.io".to_string()),
+        Just("rolebindings".to_string()),
+        Just("serviceaccounts".to_string()),
+        Just("fuzz".to_string()),
+        Just("token".to_string()),
+        Just("authorization.k8s.io".to_string()),
+        Just("selfsubjectaccessreviews".to_string()),
         "[a-zA-Z0-9._~-]{0,12}",
         "[\\x21-\\x7e]{1,8}".prop_map(|s| s.replace(['?', '#', '/', ' '], "")),
     ]
@@ -75,6 +136,9 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
         Just(br#"{"metadata":{"name":"x"}}"#.to_vec()),
         Just(br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"fuzz","namespace":"default"},"data":{"a":"b"}}"#.to_vec()),
         Just(br#"[{"op":"remove","path":"/metadata"}]"#.to_vec()),
+        Just(br#"{"metadata":{"name":"rb"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"},"subjects":[{"kind":"ServiceAccount","name":"fuzz"}]}"#.to_vec()),
+        Just(br#"{"spec":{"expirationSeconds":600}}"#.to_vec()),
+        Just(br#"{"spec":{"resourceAttributes":{"verb":"get","resource":"secrets"}}}"#.to_vec()),
         Just(b"k8s\x00\x0a\x0b".to_vec()),
         Just(vec![b'{'; 100_000]),
         proptest::collection::vec(any::<u8>(), 0..512),
@@ -105,16 +169,19 @@ proptest! {
         query in query(),
         ct in content_type(),
         body in body(),
-        authorized in prop_oneof![Just(true), Just(true), Just(true), Just(false)],
+        credential in prop_oneof![Just("admin"), Just("admin"), Just("service-account"), Just("none")],
         accept in prop_oneof![Just("application/json"), Just("application/json;as=Table;v=v1;g=meta.k8s.io"), Just("*/*")],
     ) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let st = state();
+        let (st, sa_token) = state_with_service_account();
+        let authorized = credential != "none";
         let path = format!("/{}{}", segments.join("/"), query);
         let Ok(uri) = path.parse::<http::Uri>() else { return Ok(()) };
         let mut req = http::Request::builder().method(method).uri(uri);
-        if authorized {
-            req = req.header("authorization", format!("Bearer {TOKEN}"));
+        match credential {
+            "admin" => req = req.header("authorization", format!("Bearer {TOKEN}")),
+            "service-account" => req = req.header("authorization", format!("Bearer {sa_token}")),
+            _ => {}
         }
         if let Ok(v) = http::HeaderValue::from_str(&ct) {
             req = req.header("content-type", v);
