@@ -775,3 +775,70 @@ proptest! {
         });
     }
 }
+
+/// An object just inside the size bound can still be deleted: the deletion's own metadata
+/// (its timestamp and the server's finalizers, while finalizers hold the object) must not push
+/// it out of bounds and make the delete, or the server's removal of its finalizer, fail.
+#[tokio::test]
+async fn an_object_at_the_size_bound_can_still_be_deleted() {
+    use hive_scale_sim::apiserver::store::bounds::MAX_OBJECT_BYTES;
+    let st = full_size_state();
+    let path = "/api/v1/namespaces/default/configmaps/full";
+    let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "full", "finalizers": ["example.com/hold"]}, "data": {"k": ""}});
+    let (code, small) = call(
+        &st,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        &cm,
+    )
+    .await;
+    assert_eq!(code, 201, "{small}");
+    // Fill it to a few bytes under the bound (the stored JSON is what GET answers).
+    let room = MAX_OBJECT_BYTES - serde_json::to_vec(&small).unwrap().len() - 8;
+    let fill = serde_json::json!({"data": {"k": "x".repeat(room)}});
+    let (code, full) = call(&st, "PATCH", path, "application/merge-patch+json", &fill).await;
+    assert_eq!(code, 200, "{}", full["message"]);
+    assert!(serde_json::to_vec(&full).unwrap().len() > MAX_OBJECT_BYTES - 64);
+    // In the foreground: the server adds its own finalizer, then drops it (no dependents).
+    let (code, deleting) = call(
+        &st,
+        "DELETE",
+        path,
+        "application/json",
+        &serde_json::json!({"propagationPolicy": "Foreground"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{}", deleting["message"]);
+    let (code, got) = call(
+        &st,
+        "GET",
+        path,
+        "application/json",
+        &serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert!(
+        got["metadata"]["deletionTimestamp"].is_string(),
+        "held by its finalizer"
+    );
+    assert_eq!(
+        got["metadata"]["finalizers"],
+        serde_json::json!(["example.com/hold"]),
+        "the server's own finalizer came off"
+    );
+    let release = serde_json::json!({"metadata": {"finalizers": null}});
+    let (code, _) = call(&st, "PATCH", path, "application/merge-patch+json", &release).await;
+    assert_eq!(code, 200);
+    let (code, _) = call(
+        &st,
+        "GET",
+        path,
+        "application/json",
+        &serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(code, 404, "gone once released");
+}

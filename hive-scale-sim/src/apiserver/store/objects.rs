@@ -32,9 +32,10 @@ impl Stored {
         })
     }
 
-    /// The last state of a removed object: a stored object with the resourceVersion of its
-    /// removal, which changes no nesting and a few bytes, so it stays readable.
-    pub(super) fn last_state(v: &Value) -> Self {
+    /// An object the server made from a stored one by changing only metadata it owns (the
+    /// resourceVersion of a removal, the timestamp of a deletion): no deeper and a few bytes
+    /// longer, so it reads back as the stored one did. Not refused: a delete must not fail.
+    pub(super) fn derived(v: &Value) -> Self {
         Self {
             json: serde_json::to_vec(v)
                 .expect("a JSON value serializes")
@@ -45,8 +46,8 @@ impl Stored {
 
     /// The object, parsed.
     pub fn value(&self) -> Value {
-        // Cannot fail: only `bounded` (or `last_state` of what it stored) makes a Stored, and
-        // it keeps what serde_json's parser reads back.
+        // Cannot fail: only `bounded` (or `derived` from what it stored) makes a Stored, and it
+        // keeps what serde_json's parser reads back.
         serde_json::from_slice(&self.json).expect("the store wrote this JSON itself")
     }
 

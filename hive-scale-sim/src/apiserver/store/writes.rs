@@ -94,6 +94,9 @@ pub(super) enum Decision {
     /// Start the object's deletion: store this, with the deletionTimestamp the server set in it
     /// (the only write whose deletion fields are not taken from the stored object).
     MarkDeleted(Value),
+    /// Store this, which the server made from the stored object by removing from its metadata
+    /// (an owner reference, a finalizer).
+    Derived(Value),
     /// Remove the object.
     Remove,
     /// Leave it as it is.
@@ -102,7 +105,13 @@ pub(super) enum Decision {
 
 /// A decision with the server's metadata applied: what is committed.
 enum Step {
-    Store(Value, WriteEffect),
+    /// Store the object; `bounded`: refuse it if it is out of bounds (see `Store::step` for
+    /// what is not checked).
+    Store {
+        value: Value,
+        effect: WriteEffect,
+        bounded: bool,
+    },
     Drop(Obj),
 }
 
@@ -110,7 +119,7 @@ impl Step {
     /// The result of a dry run: what would be stored, nothing committed.
     fn preview(self) -> (Obj, WriteEffect) {
         match self {
-            Step::Store(n, effect) => (Arc::new(n), effect),
+            Step::Store { value, effect, .. } => (Arc::new(value), effect),
             Step::Drop(last) => (last, WriteEffect::Deleted),
         }
     }
@@ -164,8 +173,13 @@ impl Store {
         };
         if dry_run {
             // A dry run is refused as the write would be (its resourceVersion aside).
-            if let Step::Store(n, _) = &step {
-                Stored::bounded(n).map_err(|e| out_of_bounds(def, name, &e))?;
+            if let Step::Store {
+                value,
+                bounded: true,
+                ..
+            } = &step
+            {
+                Stored::bounded(value).map_err(|e| out_of_bounds(def, name, &e))?;
             }
             return Ok(step.preview());
         }
@@ -212,11 +226,15 @@ impl Store {
         decision: Decision,
     ) -> Result<Option<Step>, ApiError> {
         let missing = || ApiError::not_found(&def.qualified(), name);
-        let (mut new, deleting) = match decision {
+        // Only what clients (and the simulated controllers) write is held to the bounds: the
+        // server's own changes of a stored object's metadata make it no deeper and at most a
+        // few bytes longer, and refusing them could leave an object that cannot be deleted.
+        let (mut new, deleting, bounded) = match decision {
             Decision::Keep => return old.map(|_| None).ok_or_else(missing),
             Decision::Remove => return Ok(Some(Step::Drop(old.cloned().ok_or_else(missing)?))),
-            Decision::Put(new) => (new, false),
-            Decision::MarkDeleted(new) => (new, true),
+            Decision::Put(new) => (new, false, true),
+            Decision::Derived(new) => (new, false, false),
+            Decision::MarkDeleted(new) => (new, true, false),
         };
         if old.is_none()
             && let Some(nsobj) = namespace
@@ -242,8 +260,16 @@ impl Store {
             {
                 Some(Step::Drop(o.clone()))
             }
-            Some(_) => Some(Step::Store(new, WriteEffect::Updated)),
-            None => Some(Step::Store(new, WriteEffect::Created)),
+            Some(_) => Some(Step::Store {
+                value: new,
+                effect: WriteEffect::Updated,
+                bounded,
+            }),
+            None => Some(Step::Store {
+                value: new,
+                effect: WriteEffect::Created,
+                bounded: true,
+            }),
         })
     }
 
@@ -392,8 +418,8 @@ impl Store {
         })
     }
 
-    /// A change the server makes to a stored object: `change` edits a copy, or returns `None`
-    /// to leave the object as it is.
+    /// A change the server makes to a stored object's metadata, removing something from it:
+    /// `change` edits a copy, or returns `None` to leave the object as it is.
     pub(super) fn edit(
         &self,
         def: &ResourceDef,
@@ -405,7 +431,7 @@ impl Store {
             let old = old.ok_or_else(|| ApiError::not_found(&def.qualified(), name))?;
             let mut new = (**old).clone();
             Ok(match change(&mut new) {
-                Some(()) => Decision::Put(new),
+                Some(()) => Decision::Derived(new),
                 None => Decision::Keep,
             })
         })
@@ -443,9 +469,17 @@ fn commit(
     rv: u64,
 ) -> Result<(WatchEvent, (Obj, WriteEffect)), Exceeded> {
     Ok(match step {
-        Step::Store(mut n, effect) => {
+        Step::Store {
+            value: mut n,
+            effect,
+            bounded,
+        } => {
             meta_mut(&mut n).insert("resourceVersion".into(), rv.to_string().into());
-            let stored = Arc::new(Stored::bounded(&n)?);
+            let stored = Arc::new(if bounded {
+                Stored::bounded(&n)?
+            } else {
+                Stored::derived(&n)
+            });
             st.objects.insert(key, stored.clone());
             let type_ = if effect == WriteEffect::Created {
                 EventType::Added
@@ -467,7 +501,7 @@ fn commit(
             let event = WatchEvent {
                 type_: EventType::Deleted,
                 rv,
-                object: Arc::new(Stored::last_state(&gone)),
+                object: Arc::new(Stored::derived(&gone)),
                 prev,
             };
             (event, (Arc::new(gone), WriteEffect::Deleted))
