@@ -5,20 +5,19 @@
 //! by serde_json (whose parser refuses more than 128 nested arrays and maps) here and in
 //! every Rust client. An object nested deeper than that could be stored but never read or
 //! deleted again, so every write is checked as it is encoded for storage (see
-//! [`encode`]); a request body cannot be that deep (it is parsed by the same parser, YAML by
-//! one allowing 64 levels), but a JSON patch can copy or move a value into itself and so
-//! builds one from a small body, which [`apply_json_patch`] refuses operation by operation.
+//! [`encode`]); a request body cannot be that deep (it is parsed by the same parser, YAML as
+//! deep), but a JSON patch can copy or move a value into itself and so builds one from a small
+//! body, which [`apply_json_patch`] refuses operation by operation.
 
 use serde_json::Value;
-use serde_json::ser::Formatter;
-use std::io;
 
 /// Deepest nesting of maps and arrays a stored object may have, counting the object itself
 /// (`{}` is 1 deep). Readers must parse what is stored: serde_json stops at 128 levels, and
 /// a stored object reaches clients one to three levels further down (a list's `items`, a
 /// watch event's `object`, a Table row's `object`), so 100 leaves that and a margin. It also
 /// bounds the recursion of everything that walks an object (clone, comparison, field sets).
-/// kube-apiserver's own limit is Go's 10,000, but its readers are not recursive.
+/// kube-apiserver decodes up to 10,000 levels, which its Go clients read back; Rust clients
+/// would not.
 pub const MAX_OBJECT_DEPTH: usize = 100;
 
 /// Largest stored object, as compact JSON: etcd's default request limit (1.5 MiB). Custom
@@ -71,88 +70,54 @@ impl Exceeded {
     }
 }
 
-/// Compact JSON whose nesting is counted as it is written: the check costs nothing beyond
-/// the serialization every write does anyway, and it stops before recursing further.
-struct DepthCounting<'a> {
-    depth: usize,
-    /// Set when the depth stopped the encoding (rather than the size).
-    too_deep: &'a std::cell::Cell<bool>,
-}
-
-impl DepthCounting<'_> {
-    fn enter(&mut self) -> io::Result<()> {
-        self.depth += 1;
-        if self.depth > MAX_OBJECT_DEPTH {
-            self.too_deep.set(true);
-            return Err(io::Error::other("nested too deep"));
-        }
-        Ok(())
-    }
-}
-
-impl Formatter for DepthCounting<'_> {
-    fn begin_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.enter()?;
-        writer.write_all(b"[")
-    }
-
-    fn end_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.depth -= 1;
-        writer.write_all(b"]")
-    }
-
-    fn begin_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.enter()?;
-        writer.write_all(b"{")
-    }
-
-    fn end_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.depth -= 1;
-        writer.write_all(b"}")
-    }
-}
-
-/// A buffer that refuses to grow past a limit, so an oversized object is not encoded whole
-/// only to be thrown away.
-struct Capped {
-    buf: Vec<u8>,
-    limit: usize,
-}
-
-impl io::Write for Capped {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.buf.len() + data.len() > self.limit {
-            return Err(io::Error::other("too large"));
-        }
-        self.buf.extend_from_slice(data);
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// `v` as compact JSON, if it is within [`MAX_OBJECT_DEPTH`] and [`MAX_OBJECT_BYTES`]: the
-/// form the store keeps.
+/// form the store keeps. The depth is measured first, without recursion, so nothing deeper is
+/// ever serialized; the walk visits values but not their text, a small part of the cost of the
+/// serialization every write does anyway.
 pub fn encode(v: &Value) -> Result<Vec<u8>, Exceeded> {
-    let mut out = Capped {
-        buf: Vec::new(),
-        limit: MAX_OBJECT_BYTES,
-    };
-    let too_deep = std::cell::Cell::new(false);
-    let formatter = DepthCounting {
-        depth: 0,
-        too_deep: &too_deep,
-    };
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
-    match serde::Serialize::serialize(v, &mut ser) {
-        Ok(()) => Ok(out.buf),
-        Err(_) if too_deep.get() => Err(Exceeded::Depth {
+    if deeper_than(v, MAX_OBJECT_DEPTH) {
+        return Err(Exceeded::Depth {
             field: too_deep_field(v),
-        }),
-        Err(_) => Err(Exceeded::Size),
+        });
     }
+    let json = serde_json::to_vec(v).expect("a JSON value serializes");
+    if json.len() > MAX_OBJECT_BYTES {
+        return Err(Exceeded::Size);
+    }
+    Ok(json)
+}
+
+/// Whether `v` nests maps and lists more than `limit` deep. Without recursion, and looking
+/// only at maps and lists (the bulk of an object is its strings, which it skips).
+fn deeper_than(v: &Value, limit: usize) -> bool {
+    let mut stack: Vec<(&Value, usize)> = vec![(v, 1)];
+    while let Some((node, depth)) = stack.pop() {
+        let children = match node {
+            Value::Object(m) => m.values(),
+            // A list's items are checked here; only maps and lists among them are pushed.
+            Value::Array(a) => {
+                for c in a {
+                    if c.is_object() || c.is_array() {
+                        if depth + 1 > limit {
+                            return true;
+                        }
+                        stack.push((c, depth + 1));
+                    }
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        for c in children {
+            if c.is_object() || c.is_array() {
+                if depth + 1 > limit {
+                    return true;
+                }
+                stack.push((c, depth + 1));
+            }
+        }
+    }
+    false
 }
 
 /// The dotted field of the first map or list of `v` that is nested too deep, for the error
