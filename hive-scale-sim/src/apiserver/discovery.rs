@@ -27,10 +27,39 @@ pub fn core_versions() -> Value {
     json!({"kind": "APIVersions", "apiVersion": "v1", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})
 }
 
+/// Resources served by handlers rather than stored: (group, version, plural, kind), each only
+/// ever created, cluster-scoped (the reviews kubectl's `auth whoami` and `auth can-i` send).
+const REVIEWS: &[(&str, &str, &str, &str)] = &[
+    (
+        "authentication.k8s.io",
+        "v1",
+        "selfsubjectreviews",
+        "SelfSubjectReview",
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+    ),
+];
+
+/// The registry's groups and the reviews'.
+fn all_groups(registry: &Registry) -> Vec<(String, Vec<String>)> {
+    let mut groups = registry.groups();
+    for (g, v, _, _) in REVIEWS {
+        match groups.iter_mut().find(|(name, _)| name == g) {
+            Some((_, versions)) if !versions.iter().any(|x| x == v) => versions.push(v.to_string()),
+            Some(_) => {}
+            None => groups.push((g.to_string(), vec![v.to_string()])),
+        }
+    }
+    groups
+}
+
 /// `/apis`.
 pub fn groups(registry: &Registry) -> Value {
-    let groups: Vec<Value> = registry
-        .groups()
+    let groups: Vec<Value> = all_groups(registry)
         .into_iter()
         .map(|(g, versions)| group_doc(&g, &versions))
         .collect();
@@ -39,7 +68,7 @@ pub fn groups(registry: &Registry) -> Value {
 
 /// `/apis/GROUP`.
 pub fn group(registry: &Registry, group: &str) -> Option<Value> {
-    let (g, versions) = registry.groups().into_iter().find(|(g, _)| g == group)?;
+    let (g, versions) = all_groups(registry).into_iter().find(|(g, _)| g == group)?;
     let mut doc = group_doc(&g, &versions);
     doc["kind"] = "APIGroup".into();
     doc["apiVersion"] = "v1".into();
@@ -57,7 +86,14 @@ fn group_doc(group: &str, versions: &[String]) -> Value {
 /// `/api/v1` or `/apis/GROUP/VERSION`.
 pub fn resources(registry: &Registry, group: &str, version: &str) -> Option<Value> {
     let defs = registry.in_group_version(group, version);
-    if defs.is_empty() {
+    let reviews: Vec<Value> = REVIEWS
+        .iter()
+        .filter(|(g, v, _, _)| *g == group && *v == version)
+        .map(|(_, _, plural, kind)| {
+            json!({"name": plural, "singularName": "", "namespaced": false, "kind": kind, "verbs": ["create"]})
+        })
+        .collect();
+    if defs.is_empty() && reviews.is_empty() {
         return None;
     }
     let gv = if group.is_empty() {
@@ -65,7 +101,8 @@ pub fn resources(registry: &Registry, group: &str, version: &str) -> Option<Valu
     } else {
         format!("{group}/{version}")
     };
-    let list: Vec<Value> = defs.iter().flat_map(|d| d.discovery()).collect();
+    let mut list: Vec<Value> = defs.iter().flat_map(|d| d.discovery()).collect();
+    list.extend(reviews);
     Some(
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list}),
     )

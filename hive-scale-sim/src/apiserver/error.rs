@@ -46,6 +46,23 @@ impl ApiError {
         Self::new(403, "Forbidden", message)
     }
 
+    /// 403 Forbidden of a request for `resource` (of `group`, named `name` if not empty).
+    pub fn forbidden_on(
+        resource: &str,
+        group: &str,
+        name: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        let mut details = json!({"kind": resource});
+        if !name.is_empty() {
+            details["name"] = name.into();
+        }
+        if !group.is_empty() {
+            details["group"] = group.into();
+        }
+        Self::forbidden(message).with_details(details)
+    }
+
     /// 404 NotFound for an object.
     pub fn not_found(resource: &str, name: &str) -> Self {
         Self::new(404, "NotFound", format!("{resource} \"{name}\" not found"))

@@ -1,11 +1,13 @@
 //! A Kubernetes-compatible API server: enough of kube-apiserver's behaviour that kube-rs,
 //! client-go tools and the real `kubectl` work against it.
 
+pub mod auth;
 pub mod discovery;
 pub mod error;
 pub mod faults;
 pub mod fields;
 pub mod protobuf;
+pub mod rbac;
 pub mod registry;
 pub mod request_metrics;
 pub mod routes;

@@ -94,6 +94,17 @@ impl ResourceDef {
             "shortNames": self.short_names,
             "storageVersionHash": "",
         })];
+        if self.group.is_empty() && self.plural == "serviceaccounts" {
+            out.push(json!({
+                "name": "serviceaccounts/token",
+                "singularName": "",
+                "namespaced": true,
+                "group": "authentication.k8s.io",
+                "version": "v1",
+                "kind": "TokenRequest",
+                "verbs": ["create"],
+            }));
+        }
         if self.status_subresource {
             out.push(json!({
                 "name": format!("{}/status", self.plural),
@@ -155,8 +166,9 @@ pub struct Registry {
 
 impl Registry {
     /// The built-in kinds (namespaces, configmaps, secrets, CRDs, and what hive-scale's Job
-    /// in config/job/ is made of: service accounts, persistent volume claims, jobs, cluster
-    /// roles and their bindings, stored and validated but acted on by nothing) plus `crds`.
+    /// in config/job/ is made of: service accounts, persistent volume claims, jobs, stored and
+    /// validated but acted on by nothing; roles, cluster roles and their bindings, which
+    /// authorize service accounts' tokens) plus `crds`.
     pub fn new(crds: &[CustomResourceDefinition]) -> Self {
         let grouped =
             |group: &str, plural: &str, kind: &str, namespaced: bool, status: bool| ResourceDef {
@@ -188,6 +200,14 @@ impl Registry {
                 "clusterrolebindings",
                 "ClusterRoleBinding",
                 false,
+                false,
+            ),
+            grouped("rbac.authorization.k8s.io", "roles", "Role", true, false),
+            grouped(
+                "rbac.authorization.k8s.io",
+                "rolebindings",
+                "RoleBinding",
+                true,
                 false,
             ),
             ResourceDef {

@@ -1,10 +1,12 @@
 //! HTTP front of the store: parses Kubernetes API paths and query parameters, decodes
 //! bodies, and renders results and errors the way kube-apiserver does.
 
+use super::auth::{self, Caller};
 use super::discovery;
 use super::error::ApiError;
 use super::faults::Fault;
 use super::protobuf;
+use super::rbac;
 use super::registry::ResourceDef;
 use super::request_metrics::{RequestKey, RequestMetrics};
 use super::selector::{FieldQuery, LabelQuery};
@@ -26,29 +28,6 @@ fn ok(body: &Value) -> Response {
     json_response(StatusCode::OK, body)
 }
 
-/// Whether the request carries the hub's token.
-pub fn authorized(headers: &HeaderMap, token: &str) -> bool {
-    let Some(v) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Some(presented) = v
-        .strip_prefix("Bearer ")
-        .or_else(|| v.strip_prefix("bearer "))
-    else {
-        return false;
-    };
-    // Constant-time comparison: the token is the only credential.
-    presented.len() == token.len()
-        && presented
-            .bytes()
-            .zip(token.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-}
-
 /// Entry point of every request.
 pub async fn handle(state: ApiState, req: Request<Body>) -> Response {
     // kube-apiserver's latency starts at receipt.
@@ -60,30 +39,71 @@ pub async fn handle(state: ApiState, req: Request<Body>) -> Response {
         "/healthz" | "/livez" | "/readyz" | "/version"
     );
     // Like kube-apiserver, requests that fail authentication are not in the request metrics.
-    if !public && !authorized(&parts.headers, state.token.expose()) {
-        return error_response(&ApiError::unauthorized());
-    }
+    let caller = if public {
+        Caller::Anonymous
+    } else {
+        match auth::authenticate(&state, &parts.headers) {
+            Some(c) => c,
+            None => return error_response(&ApiError::unauthorized()),
+        }
+    };
     let _in_flight = state.in_flight.enter();
     let (query, bad_query) = match parse_query(parts.uri.query().unwrap_or("")) {
         Ok(q) => (q, None),
         Err(e) => (HashMap::new(), Some(e)),
     };
     let key = RequestKey::classify(&parts.method, &path, &query);
+    let method = parts.method.clone();
     let response = match bad_query {
         Some(e) => error_response(&e),
-        None => serve_request(&state, parts, body, &path, query).await,
+        None => {
+            let serving = serve_request(&state, &caller, parts, body, &path, query);
+            unless_panicked(serving, &method, &path).await
+        }
     };
     state.metrics.meter(key, started, response)
 }
 
-/// Faults, the body, the route: everything after authentication.
+/// Serves a request; a panic while serving becomes a 500 Status, as kube-apiserver answers
+/// a panicking handler, instead of a dropped connection the client would retry as a network
+/// error. Defence in depth: no request is known to panic the server. Catching is sound here
+/// because the store's locks (parking_lot) are not poisoned by a panic and every write is
+/// decided before it changes anything, so a panic leaves the store as it was or with the write
+/// done.
+async fn unless_panicked(
+    serving: impl std::future::Future<Output = Response>,
+    method: &Method,
+    path: &str,
+) -> Response {
+    use futures::FutureExt as _;
+    match std::panic::AssertUnwindSafe(serving).catch_unwind().await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!(%method, path, "the API server panicked serving a request");
+            error_response(&ApiError::internal(format!(
+                "the server panicked serving {method} {path}"
+            )))
+        }
+    }
+}
+
+/// Authorization, faults, the body, the route: everything after authentication.
 async fn serve_request(
     state: &ApiState,
+    caller: &Caller,
     parts: axum::http::request::Parts,
     body: Body,
     path: &str,
     query: HashMap<String, String>,
 ) -> Response {
+    // Only service accounts are evaluated: the admin token is a superuser, and its requests
+    // (every test and tool driving the hub) skip this entirely.
+    if let Caller::User(user) = caller {
+        let attrs = rbac::Attributes::of_request(parts.method.as_str(), path, &query);
+        if let Err(e) = rbac::authorize(&state.store, user, &attrs) {
+            return error_response(&e);
+        }
+    }
     let is_resource = path.starts_with("/api/") || path.starts_with("/apis/");
     let mut drop_after_serving = false;
     if let (Some(faults), true) = (&state.faults, is_resource) {
@@ -105,7 +125,17 @@ async fn serve_request(
         Ok(b) => b,
         Err(_) => return error_response(&ApiError::too_large(state.max_body)),
     };
-    let response = match route(state, &parts.method, path, &query, &parts.headers, body).await {
+    let response = match route(
+        state,
+        caller,
+        &parts.method,
+        path,
+        &query,
+        &parts.headers,
+        body,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => error_response(&e),
     };
@@ -154,6 +184,7 @@ struct Target {
 
 async fn route(
     state: &ApiState,
+    caller: &Caller,
     method: &Method,
     path: &str,
     query: &HashMap<String, String>,
@@ -194,6 +225,34 @@ async fn route(
         ["openapi", "v3", "api", v] => return read_only(discovery::openapi_gv(&registry, "", v)),
         ["openapi", "v3", "apis", g, v] => {
             return read_only(discovery::openapi_gv(&registry, g, v));
+        }
+        [
+            "api",
+            "v1",
+            "namespaces",
+            ns,
+            "serviceaccounts",
+            name,
+            "token",
+        ] => {
+            let request = create_only(method, path, headers, &body, "TokenRequest")?;
+            let answer = auth::token_request(state, ns, name, &request)?;
+            return Ok(json_response(StatusCode::CREATED, &answer));
+        }
+        ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"] => {
+            let request = create_only(method, path, headers, &body, "SelfSubjectReview")?;
+            let answer = auth::self_subject_review(caller, &request)?;
+            return Ok(json_response(StatusCode::CREATED, &answer));
+        }
+        [
+            "apis",
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews",
+        ] => {
+            let request = create_only(method, path, headers, &body, "SelfSubjectAccessReview")?;
+            let answer = rbac::self_subject_access_review(&state.store, caller, &request)?;
+            return Ok(json_response(StatusCode::CREATED, &answer));
         }
         _ => {}
     }
@@ -255,7 +314,22 @@ async fn route(
         }
         [] => return Err(ApiError::no_route(path)),
     };
-    serve(state, method, path, query, headers, body, target).await
+    serve(state, caller, method, path, query, headers, body, target).await
+}
+
+/// The body of a POST to a resource that is only ever created (a review, a token request),
+/// decoded as `kind`; any other method is 405.
+fn create_only(
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    kind: &str,
+) -> Result<Value, ApiError> {
+    if method != Method::POST {
+        return Err(ApiError::method_not_allowed(method.as_str(), path));
+    }
+    decode(headers, body, kind).map(|(v, _)| v)
 }
 
 fn list_query(query: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
@@ -318,7 +392,23 @@ fn write_options(
         force: flag(query, "force"),
         status,
         internal: false,
+        guard: None,
     })
+}
+
+/// The write's options with RBAC's escalation check, when a service account writes a role
+/// or a binding.
+fn guarded(
+    mut opts: WriteOptions,
+    state: &ApiState,
+    caller: &Caller,
+    def: &ResourceDef,
+    ns: &str,
+) -> WriteOptions {
+    if let Caller::User(user) = caller {
+        opts.guard = rbac::escalation_guard(&state.store, user, def, ns);
+    }
+    opts
 }
 
 /// `DeleteOptions` from the body (or the query, where Kubernetes also accepts them), and
@@ -393,12 +483,19 @@ fn delete_options(
     Ok((opts, dry_run))
 }
 
-/// Decodes a request body from JSON or YAML.
-fn decode(
-    headers: &HeaderMap,
-    body: &Bytes,
-    def: &ResourceDef,
-) -> Result<(Value, String), ApiError> {
+/// How YAML bodies are parsed: as deep as JSON ones (serde_json takes 127 levels; the YAML
+/// parser's own default of 64 would refuse server-side applies of objects JSON can create,
+/// such as CRDs with deep schemas). What is stored is bounded by the store either way.
+fn yaml_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    if let Some(budget) = options.budget.as_mut() {
+        budget.max_depth = 127;
+    }
+    options
+}
+
+/// Decodes a request body for a `kind` from JSON, YAML or protobuf.
+fn decode(headers: &HeaderMap, body: &Bytes, kind: &str) -> Result<(Value, String), ApiError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -425,21 +522,23 @@ fn decode(
         | "text/yaml" => {
             let text = std::str::from_utf8(body)
                 .map_err(|_| ApiError::bad_request("the body of the request is not UTF-8"))?;
-            serde_saphyr::from_str::<Value>(text).map_err(|e| {
+            serde_saphyr::from_str_with_options::<Value>(text, yaml_options()).map_err(|e| {
                 ApiError::bad_request(format!(
                     "the body of the request is not valid YAML: {}",
                     e.to_string().replace('\n', " ")
                 ))
             })?
         }
-        protobuf::CONTENT_TYPE => protobuf::decode(&def.kind, body)?,
+        protobuf::CONTENT_TYPE => protobuf::decode(kind, body)?,
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     Ok((value, ct))
 }
 
+#[allow(clippy::too_many_arguments)] // one request's parts, passed on once
 async fn serve(
     state: &ApiState,
+    caller: &Caller,
     method: &Method,
     path: &str,
     query: &HashMap<String, String>,
@@ -474,8 +573,14 @@ async fn serve(
             if !def.namespaced && t.namespace.is_some() {
                 return Err(ApiError::no_route(path));
             }
-            let (obj, _) = decode(headers, &body, def)?;
-            let opts = write_options(query, headers, false)?;
+            let (obj, _) = decode(headers, &body, &def.kind)?;
+            let opts = guarded(
+                write_options(query, headers, false)?,
+                state,
+                caller,
+                def,
+                ns,
+            );
             let (obj, _) = store.create(def, ns, obj, &opts)?;
             Ok(json_response(StatusCode::CREATED, &obj))
         }
@@ -502,13 +607,19 @@ async fn serve(
             Ok(ok(&obj))
         }
         (Method::PUT, Some(name)) => {
-            let (obj, _) = decode(headers, &body, def)?;
-            let opts = write_options(query, headers, t.status)?;
+            let (obj, _) = decode(headers, &body, &def.kind)?;
+            let opts = guarded(
+                write_options(query, headers, t.status)?,
+                state,
+                caller,
+                def,
+                ns,
+            );
             let (obj, _) = store.update(def, ns, name, obj, &opts)?;
             Ok(ok(&obj))
         }
         (Method::PATCH, Some(name)) => {
-            let (patch, ct) = decode(headers, &body, def)?;
+            let (patch, ct) = decode(headers, &body, &def.kind)?;
             let kind = match ct.as_str() {
                 "application/merge-patch+json" => PatchKind::Merge,
                 "application/json-patch+json" => PatchKind::Json,
@@ -516,7 +627,13 @@ async fn serve(
                 "application/apply-patch+yaml" => PatchKind::Apply,
                 other => return Err(ApiError::unsupported_media_type(other)),
             };
-            let opts = write_options(query, headers, t.status)?;
+            let opts = guarded(
+                write_options(query, headers, t.status)?,
+                state,
+                caller,
+                def,
+                ns,
+            );
             let (obj, effect) = store.patch(def, ns, name, kind, patch, &opts)?;
             let code = if effect == WriteEffect::Created {
                 StatusCode::CREATED
@@ -577,4 +694,28 @@ fn list_response(def: &ResourceDef, res: super::store::ListResult) -> Response {
         out,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_a_status() {
+        let serving = async {
+            if std::hint::black_box(true) {
+                panic!("a handler bug");
+            }
+            ok(&json!({}))
+        };
+        let resp = unless_panicked(serving, &Method::GET, "/api/v1/configmaps").await;
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let status: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(status["kind"], "Status");
+        assert_eq!(status["reason"], "InternalError");
+        assert_eq!(status["code"], 500);
+    }
 }

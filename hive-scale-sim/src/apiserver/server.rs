@@ -1,5 +1,7 @@
 //! The running API server: TLS listener, bearer token, kubeconfig on disk.
 
+use super::auth::Tokens;
+use super::error::ApiError;
 use super::faults::{FaultConfig, Faults};
 use super::request_metrics::RequestMetrics;
 use super::routes;
@@ -11,6 +13,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use base64::Engine as _;
+use hive_scale_core::secret::Secret;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -57,6 +60,10 @@ impl ApiServerConfig {
 pub struct ApiServer {
     addr: SocketAddr,
     store: Arc<Store>,
+    tokens: Arc<Tokens>,
+    name: String,
+    dir: PathBuf,
+    ca_pem: String,
     kubeconfig_path: PathBuf,
     kubeconfig_yaml: String,
     handle: Arc<parking_lot::Mutex<axum_server::Handle<SocketAddr>>>,
@@ -117,9 +124,11 @@ impl ApiServer {
             .map(|f| Arc::new(Faults::new(f)));
         let in_flight = Arc::new(InFlight::default());
         let metrics = Arc::new(RequestMetrics::new(store.clone()));
+        let tokens = Arc::new(Tokens::default());
         let state = ApiState {
             store: store.clone(),
             token: token.clone(),
+            tokens: tokens.clone(),
             max_body: config.max_body,
             shutdown: shutdown_rx,
             faults: faults.clone(),
@@ -153,6 +162,7 @@ impl ApiServer {
         }
         let kubeconfig_yaml = kubeconfig_text(
             &config.name,
+            &format!("{}-admin", config.name),
             &format!("https://{addr}"),
             &certs.ca_pem,
             token.expose(),
@@ -167,6 +177,10 @@ impl ApiServer {
         Ok(Self {
             addr,
             store,
+            tokens,
+            name: config.name.clone(),
+            dir: config.dir.clone(),
+            ca_pem: certs.ca_pem,
             kubeconfig_path,
             kubeconfig_yaml,
             handle,
@@ -215,16 +229,68 @@ impl ApiServer {
         &self.in_flight
     }
 
-    /// A kube client for this server.
+    /// A kube client for this server (the admin's).
     pub async fn client(&self) -> Result<kube::Client, SimError> {
-        let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_yaml)
-            .map_err(|e| SimError::Client(e.into()))?;
-        let mut cfg =
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                .await
-                .map_err(|e| SimError::Client(e.into()))?;
-        cfg.default_retry = false;
-        kube::Client::try_from(cfg).map_err(|e| SimError::Client(e.into()))
+        client_from(&self.kubeconfig_yaml).await
+    }
+
+    /// A token for service account `name` in namespace `ns`, as `kubectl create token` gets
+    /// one (the same tokens, without HTTP): requests bearing it are that service account's,
+    /// authorized by the hub's RBAC objects, until `lifetime` passes or the service account is
+    /// deleted.
+    ///
+    /// # Errors
+    ///
+    /// 404 when the service account does not exist.
+    pub fn service_account_token(
+        &self,
+        ns: &str,
+        name: &str,
+        lifetime: Duration,
+    ) -> Result<Secret, ApiError> {
+        self.tokens
+            .issue(&self.store, ns, name, lifetime)
+            .map(|t| t.token)
+    }
+
+    /// A kube client for this server that presents `token` (a service account's) instead of
+    /// the admin token.
+    ///
+    /// # Errors
+    ///
+    /// When the client cannot be built.
+    pub async fn client_with_token(&self, token: &Secret) -> Result<kube::Client, SimError> {
+        let yaml = kubeconfig_text(
+            &self.name,
+            "token",
+            &self.url(),
+            &self.ca_pem,
+            token.expose(),
+        );
+        client_from(&yaml).await
+    }
+
+    /// Writes `DIR/FILE_NAME.kubeconfig` (mode 0600) reaching this server with `token`, for
+    /// tools run as a service account (`hive-scale --kubeconfig`, kubectl); returns its path.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be written.
+    pub fn write_kubeconfig_with_token(
+        &self,
+        file_name: &str,
+        token: &Secret,
+    ) -> Result<PathBuf, SimError> {
+        let yaml = kubeconfig_text(
+            &self.name,
+            file_name,
+            &self.url(),
+            &self.ca_pem,
+            token.expose(),
+        );
+        let path = self.dir.join(format!("{file_name}.kubeconfig"));
+        write_private(&path, &yaml)?;
+        Ok(path)
     }
 
     /// Simulates an API server restart: the listener and every connection go away now, and the
@@ -305,11 +371,23 @@ async fn supervise(
     }
 }
 
-/// A kubeconfig with the CA, server and bearer token.
-fn kubeconfig_text(name: &str, server: &str, ca_pem: &str, token: &str) -> String {
+/// A kube client from a kubeconfig's text, without kube's own retries (as every client of
+/// the hub: the library retries, and tests count attempts).
+async fn client_from(yaml: &str) -> Result<kube::Client, SimError> {
+    let kc = kube::config::Kubeconfig::from_yaml(yaml).map_err(|e| SimError::Client(e.into()))?;
+    let mut cfg =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .map_err(|e| SimError::Client(e.into()))?;
+    cfg.default_retry = false;
+    kube::Client::try_from(cfg).map_err(|e| SimError::Client(e.into()))
+}
+
+/// A kubeconfig with the CA, server and a bearer token for `user` on cluster `name`.
+fn kubeconfig_text(name: &str, user: &str, server: &str, ca_pem: &str, token: &str) -> String {
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: {name}-admin\n  user:\n    token: {token}\ncontexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}-admin\n    namespace: default\ncurrent-context: {name}\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: {user}\n  user:\n    token: {token}\ncontexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {user}\n    namespace: default\ncurrent-context: {name}\n"
     )
 }
 

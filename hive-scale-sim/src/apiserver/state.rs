@@ -15,8 +15,10 @@ use std::sync::Arc;
 pub struct ApiState {
     /// The objects.
     pub store: Arc<Store>,
-    /// The bearer token clients must present.
+    /// The admin's bearer token.
     pub token: Arc<hive_scale_core::secret::Secret>,
+    /// Service accounts' tokens issued by TokenRequests.
+    pub tokens: Arc<super::auth::Tokens>,
     /// Largest accepted request body.
     pub max_body: usize,
     /// Tells open watches the server is stopping.

@@ -105,7 +105,7 @@ pub fn builtin(kind: &str, obj: &Value, causes: &mut Causes) {
     use k8s_openapi::api::core::v1::{
         ConfigMap, Namespace, PersistentVolumeClaim, Secret, ServiceAccount,
     };
-    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let cause = match kind {
         "Namespace" => typed::<Namespace>(obj),
@@ -116,10 +116,141 @@ pub fn builtin(kind: &str, obj: &Value, causes: &mut Causes) {
         "Job" => typed::<Job>(obj),
         "ClusterRole" => typed::<ClusterRole>(obj),
         "ClusterRoleBinding" => typed::<ClusterRoleBinding>(obj),
+        "Role" => typed::<Role>(obj),
+        "RoleBinding" => typed::<RoleBinding>(obj),
         "CustomResourceDefinition" => typed::<CustomResourceDefinition>(obj),
         _ => None,
     };
     causes.extend(cause);
+}
+
+/// RBAC's own rules for roles and bindings (after they decoded into their types): every
+/// rule names verbs and either resources with their API groups or, in cluster roles only,
+/// non-resource URLs; a binding refers to a role of a kind it may bind and names its subjects
+/// completely (a service account of a cluster role binding has no namespace to default to).
+pub fn rbac(kind: &str, obj: &Value, causes: &mut Causes) {
+    let list = |v: Option<&Value>| -> Vec<String> {
+        v.and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match kind {
+        "Role" | "ClusterRole" => {
+            let rules = obj.get("rules").and_then(Value::as_array);
+            for (i, rule) in rules.into_iter().flatten().enumerate() {
+                let field = |f: &str| format!("rules[{i}].{f}");
+                let urls = list(rule.get("nonResourceURLs"));
+                let resources = list(rule.get("resources"));
+                let groups = list(rule.get("apiGroups"));
+                if list(rule.get("verbs")).is_empty() {
+                    causes.push((
+                        field("verbs"),
+                        "Required value: verbs must contain at least one value".into(),
+                    ));
+                }
+                if !urls.is_empty() {
+                    if kind == "Role" {
+                        causes.push((
+                            field("nonResourceURLs"),
+                            "Invalid value: namespaced rules cannot apply to non-resource URLs"
+                                .into(),
+                        ));
+                    }
+                    if !resources.is_empty() || !groups.is_empty() {
+                        causes.push((field("nonResourceURLs"), "Invalid value: rules cannot apply to both regular resources and non-resource URLs".into()));
+                    }
+                    continue;
+                }
+                if resources.is_empty() {
+                    causes.push((
+                        field("resources"),
+                        "Required value: resource rules must supply at least one resource".into(),
+                    ));
+                }
+                if groups.is_empty() {
+                    causes.push((
+                        field("apiGroups"),
+                        "Required value: resource rules must supply at least one api group".into(),
+                    ));
+                }
+            }
+        }
+        "RoleBinding" | "ClusterRoleBinding" => {
+            let text = |v: &Value, k: &str| {
+                v.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let role_ref = obj.get("roleRef").cloned().unwrap_or_default();
+            let group = text(&role_ref, "apiGroup");
+            if group != "rbac.authorization.k8s.io" {
+                causes.push(("roleRef.apiGroup".into(), format!("Unsupported value: {group:?}: supported values: \"rbac.authorization.k8s.io\"")));
+            }
+            let ref_kind = text(&role_ref, "kind");
+            let kinds: &[&str] = if kind == "RoleBinding" {
+                &["Role", "ClusterRole"]
+            } else {
+                &["ClusterRole"]
+            };
+            if !kinds.contains(&ref_kind.as_str()) {
+                let supported: Vec<String> = kinds.iter().map(|k| format!("{k:?}")).collect();
+                causes.push((
+                    "roleRef.kind".into(),
+                    format!(
+                        "Unsupported value: {ref_kind:?}: supported values: {}",
+                        supported.join(", ")
+                    ),
+                ));
+            }
+            let ref_name = text(&role_ref, "name");
+            if ref_name.is_empty() {
+                causes.push(("roleRef.name".into(), "Required value".into()));
+            } else if ref_name.contains('/')
+                || ref_name.contains('%')
+                || ref_name == "."
+                || ref_name == ".."
+            {
+                causes.push((
+                    "roleRef.name".into(),
+                    format!(
+                        "Invalid value: {:?}: may not contain '/' or '%', or be '.' or '..'",
+                        cut(&ref_name, 80)
+                    ),
+                ));
+            }
+            let subjects = obj.get("subjects").and_then(Value::as_array);
+            for (i, subject) in subjects.into_iter().flatten().enumerate() {
+                let field = |f: &str| format!("subjects[{i}].{f}");
+                if text(subject, "name").is_empty() {
+                    causes.push((field("name"), "Required value".into()));
+                }
+                let api_group = text(subject, "apiGroup");
+                match text(subject, "kind").as_str() {
+                    "ServiceAccount" => {
+                        if !api_group.is_empty() {
+                            causes.push((field("apiGroup"), format!("Unsupported value: {api_group:?}: supported values: \"\"")));
+                        }
+                        if kind == "ClusterRoleBinding" && text(subject, "namespace").is_empty() {
+                            causes.push((field("namespace"), "Required value".into()));
+                        }
+                    }
+                    "User" | "Group" => {
+                        if !api_group.is_empty() && api_group != "rbac.authorization.k8s.io" {
+                            causes.push((field("apiGroup"), format!("Unsupported value: {api_group:?}: supported values: \"rbac.authorization.k8s.io\"")));
+                        }
+                    }
+                    other => causes.push((field("kind"), format!("Unsupported value: {other:?}: supported values: \"ServiceAccount\", \"User\", \"Group\""))),
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// What the server needs of a CRD to serve the resource it defines: group, names, scope, at
@@ -393,6 +524,78 @@ mod tests {
                 "spec.scope",
                 "spec.versions"
             ]
+        );
+    }
+
+    #[test]
+    fn roles_and_bindings_follow_rbac_rules() {
+        let fields = |kind: &str, obj: Value| {
+            let mut c = Causes::new();
+            rbac(kind, &obj, &mut c);
+            c.into_iter().map(|(f, _)| f).collect::<Vec<_>>()
+        };
+        let good_rules = json!({"rules": [
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+        ]});
+        assert!(fields("Role", good_rules.clone()).is_empty());
+        assert!(
+            fields(
+                "ClusterRole",
+                json!({"rules": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]})
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            fields(
+                "Role",
+                json!({"rules": [
+                    {"apiGroups": [""], "resources": ["secrets"], "verbs": []},
+                    {"nonResourceURLs": ["/metrics"], "verbs": ["get"]},
+                    {"resources": ["secrets"], "verbs": ["get"]},
+                    {"apiGroups": [""], "verbs": ["get"]},
+                ]})
+            ),
+            [
+                "rules[0].verbs",
+                "rules[1].nonResourceURLs",
+                "rules[2].apiGroups",
+                "rules[3].resources"
+            ]
+        );
+        let binding = |role_kind: &str, subject: Value| json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": "r"}, "subjects": [subject]});
+        let sa = json!({"kind": "ServiceAccount", "name": "hive-scale", "namespace": "hive"});
+        assert!(fields("RoleBinding", binding("Role", sa.clone())).is_empty());
+        assert!(fields("ClusterRoleBinding", binding("ClusterRole", sa)).is_empty());
+        assert!(
+            fields(
+                "RoleBinding",
+                binding(
+                    "ClusterRole",
+                    json!({"kind": "ServiceAccount", "name": "x"})
+                )
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            fields(
+                "ClusterRoleBinding",
+                binding("Role", json!({"kind": "ServiceAccount", "name": "x"}))
+            ),
+            ["roleRef.kind", "subjects[0].namespace"]
+        );
+        assert_eq!(
+            fields(
+                "RoleBinding",
+                binding("Role", json!({"kind": "Robot", "name": ""}))
+            ),
+            ["subjects[0].name", "subjects[0].kind"]
+        );
+        assert_eq!(
+            fields(
+                "RoleBinding",
+                json!({"roleRef": {"apiGroup": "x", "kind": "Role", "name": "a/b"}})
+            ),
+            ["roleRef.apiGroup", "roleRef.name"]
         );
     }
 

@@ -134,6 +134,32 @@ pub(super) fn decode_check(
     if causes.is_empty() && is_crd(def) {
         validate::crd(name, obj, causes);
     }
+    if causes.is_empty() && def.group == "rbac.authorization.k8s.io" {
+        validate::rbac(&def.kind, obj, causes);
+    }
+}
+
+/// What may not change once an object exists: a binding's roleRef (to grant another role,
+/// a binding is deleted and created again, so the grant is checked again).
+pub(super) fn check_immutable(
+    def: &ResourceDef,
+    name: &str,
+    old: &Value,
+    new: &Value,
+) -> Result<(), ApiError> {
+    let binding = def.group == "rbac.authorization.k8s.io"
+        && (def.plural == "rolebindings" || def.plural == "clusterrolebindings");
+    if binding && old.get("roleRef") != new.get("roleRef") {
+        return Err(ApiError::invalid(
+            &def.kind,
+            name,
+            vec![(
+                "roleRef".into(),
+                "Invalid value: cannot change roleRef".into(),
+            )],
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `def` is CustomResourceDefinitions.

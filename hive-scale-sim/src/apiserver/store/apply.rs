@@ -54,7 +54,7 @@ impl Store {
         opts: &WriteOptions,
     ) -> Result<(Obj, WriteEffect), ApiError> {
         let applied = self.admit_apply(def, ns, name, body, opts)?;
-        self.mutate(def, ns, name, opts.dry_run, |old| {
+        self.write(def, ns, name, opts, |old| {
             // A resourceVersion is a precondition on an existing object only: with nothing
             // stored, the apply creates, as kube-apiserver does.
             let now = self.clock.now_rfc3339();

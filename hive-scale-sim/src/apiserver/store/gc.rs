@@ -86,7 +86,7 @@ impl Store {
                     let event = WatchEvent {
                         type_: EventType::Deleted,
                         rv,
-                        object: Arc::new(Stored::new(&last)),
+                        object: Arc::new(Stored::derived(&last)),
                         prev: Some(entry),
                     };
                     publish(&mut st, event, self.config.history_limit);

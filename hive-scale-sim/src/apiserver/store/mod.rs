@@ -10,11 +10,13 @@
 //! * `apply`: server-side apply.
 //! * `delete`: deletes, their preconditions and propagation policies.
 //! * `admission`: what every write body goes through before it is stored.
+//! * `bounds`: how deep and big a stored object may be, and JSON patches kept within that.
 //! * `gc`: consequences for other objects: owner-reference dependents, namespace
 //!   finalization, the served resources when CRDs change, the objects of a deleted CRD.
 
 mod admission;
 mod apply;
+pub mod bounds;
 mod delete;
 mod gc;
 mod head;
@@ -24,7 +26,7 @@ mod writes;
 pub use delete::{DeleteOptions, Preconditions, Propagation};
 pub use head::{Head, OwnerRef};
 pub use objects::{EventType, ListQuery, ListResult, Stored, WatchEvent, WatchStart};
-pub use writes::{PatchKind, WriteEffect, WriteOptions};
+pub use writes::{PatchKind, WriteEffect, WriteGuard, WriteOptions};
 
 use super::registry::{Registry, ResourceDef};
 use parking_lot::RwLock;

@@ -1,6 +1,7 @@
 //! Objects at rest and the reads: get, list with selectors and continue tokens, the start of a
 //! watch.
 
+use super::bounds::{self, Exceeded};
 use super::head::Head;
 use super::{Entry, Obj, Store};
 use crate::apiserver::error::ApiError;
@@ -22,8 +23,19 @@ pub struct Stored {
 }
 
 impl Stored {
-    /// Stores `v`.
-    pub fn new(v: &Value) -> Self {
+    /// Stores `v`, if it is within the bounds every reader can parse back
+    /// ([`bounds::MAX_OBJECT_DEPTH`], [`bounds::MAX_OBJECT_BYTES`]).
+    pub(super) fn bounded(v: &Value) -> Result<Self, Exceeded> {
+        Ok(Self {
+            json: bounds::encode(v)?.into_boxed_slice(),
+            head: Head::of(v),
+        })
+    }
+
+    /// An object the server made from a stored one by changing only metadata it owns (the
+    /// resourceVersion of a removal, the timestamp of a deletion): no deeper and a few bytes
+    /// longer, so it reads back as the stored one did. Not refused: a delete must not fail.
+    pub(super) fn derived(v: &Value) -> Self {
         Self {
             json: serde_json::to_vec(v)
                 .expect("a JSON value serializes")
@@ -34,6 +46,8 @@ impl Stored {
 
     /// The object, parsed.
     pub fn value(&self) -> Value {
+        // Cannot fail: only `bounded` (or `derived` from what it stored) makes a Stored, and it
+        // keeps what serde_json's parser reads back.
         serde_json::from_slice(&self.json).expect("the store wrote this JSON itself")
     }
 

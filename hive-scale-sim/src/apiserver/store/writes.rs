@@ -1,7 +1,10 @@
 //! Writes: create, update, patch, and `Store::mutate`, the one place objects change.
 
 use super::EventType;
-use super::admission::{Admission, ServerFields, check_namespace_open, stamp_metadata};
+use super::admission::{
+    Admission, ServerFields, check_immutable, check_namespace_open, stamp_metadata,
+};
+use super::bounds::{self, Exceeded};
 use super::{
     Entry, KindState, Obj, Store, Stored, WatchEvent, has_finalizers, is_namespace, meta, meta_mut,
     meta_str,
@@ -28,6 +31,32 @@ pub struct WriteOptions {
     /// and managed-field tracking are skipped (on big statuses they cost more than the rest of
     /// the write, and nobody applies over them).
     pub internal: bool,
+    /// A last check of the object the write would store (after a patch or apply is worked
+    /// out), such as RBAC's escalation check; its error refuses the write.
+    pub guard: Option<WriteGuard>,
+}
+
+/// A check of the object a client's write would store, given its name. It runs under the
+/// written resource's lock, so it sees exactly what is stored (no other write can come
+/// between), and it must not read that same resource.
+#[derive(Clone)]
+pub struct WriteGuard(Arc<GuardFn>);
+
+type GuardFn = dyn Fn(&str, &Value) -> Result<(), ApiError> + Send + Sync;
+
+impl WriteGuard {
+    /// A guard running `check`.
+    pub fn new(
+        check: impl Fn(&str, &Value) -> Result<(), ApiError> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(check))
+    }
+}
+
+impl std::fmt::Debug for WriteGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteGuard(..)")
+    }
 }
 
 /// Patch formats.
@@ -65,6 +94,9 @@ pub(super) enum Decision {
     /// Start the object's deletion: store this, with the deletionTimestamp the server set in it
     /// (the only write whose deletion fields are not taken from the stored object).
     MarkDeleted(Value),
+    /// Store this, which the server made from the stored object by removing from its metadata
+    /// (an owner reference, a finalizer).
+    Derived(Value),
     /// Remove the object.
     Remove,
     /// Leave it as it is.
@@ -73,7 +105,13 @@ pub(super) enum Decision {
 
 /// A decision with the server's metadata applied: what is committed.
 enum Step {
-    Store(Value, WriteEffect),
+    /// Store the object; `bounded`: refuse it if it is out of bounds (see `Store::step` for
+    /// what is not checked).
+    Store {
+        value: Value,
+        effect: WriteEffect,
+        bounded: bool,
+    },
     Drop(Obj),
 }
 
@@ -81,7 +119,7 @@ impl Step {
     /// The result of a dry run: what would be stored, nothing committed.
     fn preview(self) -> (Obj, WriteEffect) {
         match self {
-            Step::Store(n, effect) => (Arc::new(n), effect),
+            Step::Store { value, effect, .. } => (Arc::new(value), effect),
             Step::Drop(last) => (last, WriteEffect::Deleted),
         }
     }
@@ -134,15 +172,46 @@ impl Store {
             return Ok((old, WriteEffect::Unchanged));
         };
         if dry_run {
+            // A dry run is refused as the write would be (its resourceVersion aside).
+            if let Step::Store {
+                value,
+                bounded: true,
+                ..
+            } = &step
+            {
+                Stored::bounded(value).map_err(|e| out_of_bounds(def, name, &e))?;
+            }
             return Ok(step.preview());
         }
+        // A write refused below leaves a gap in resourceVersions, as a failed etcd
+        // transaction does: clients never assume they are consecutive.
         let rv = self.rv.fetch_add(1, Ordering::SeqCst) + 1;
-        let (event, result) = commit(&mut st, key, step, old_entry, rv);
+        let (event, result) =
+            commit(&mut st, key, step, old_entry, rv).map_err(|e| out_of_bounds(def, name, &e))?;
         publish(&mut st, event, self.config.history_limit);
         drop(st);
         drop(ns_state);
         self.after_write(def, &result.0, result.1);
         Ok(result)
+    }
+
+    /// A client's write: [`Store::mutate`], with the write's guard (if any) checking what a
+    /// `Put` would store.
+    pub(super) fn write(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        opts: &WriteOptions,
+        decide: impl FnOnce(Option<&Obj>) -> Result<Decision, ApiError>,
+    ) -> Result<(Obj, WriteEffect), ApiError> {
+        self.mutate(def, ns, name, opts.dry_run, |old| {
+            let decision = decide(old)?;
+            if let (Some(guard), Decision::Put(new)) = (&opts.guard, &decision) {
+                (guard.0)(name, new)?;
+            }
+            Ok(decision)
+        })
     }
 
     /// Turns a decision into what is committed; `None` when nothing changes. `namespace` is
@@ -157,16 +226,23 @@ impl Store {
         decision: Decision,
     ) -> Result<Option<Step>, ApiError> {
         let missing = || ApiError::not_found(&def.qualified(), name);
-        let (mut new, deleting) = match decision {
+        // Only what clients (and the simulated controllers) write is held to the bounds: the
+        // server's own changes of a stored object's metadata make it no deeper and at most a
+        // few bytes longer, and refusing them could leave an object that cannot be deleted.
+        let (mut new, deleting, bounded) = match decision {
             Decision::Keep => return old.map(|_| None).ok_or_else(missing),
             Decision::Remove => return Ok(Some(Step::Drop(old.cloned().ok_or_else(missing)?))),
-            Decision::Put(new) => (new, false),
-            Decision::MarkDeleted(new) => (new, true),
+            Decision::Put(new) => (new, false, true),
+            Decision::Derived(new) => (new, false, false),
+            Decision::MarkDeleted(new) => (new, true, false),
         };
         if old.is_none()
             && let Some(nsobj) = namespace
         {
             check_namespace_open(nsobj, def, ns, name)?;
+        }
+        if let Some(o) = old {
+            check_immutable(def, name, o, &new)?;
         }
         let server = ServerFields {
             now: &self.clock.now_rfc3339(),
@@ -184,8 +260,16 @@ impl Store {
             {
                 Some(Step::Drop(o.clone()))
             }
-            Some(_) => Some(Step::Store(new, WriteEffect::Updated)),
-            None => Some(Step::Store(new, WriteEffect::Created)),
+            Some(_) => Some(Step::Store {
+                value: new,
+                effect: WriteEffect::Updated,
+                bounded,
+            }),
+            None => Some(Step::Store {
+                value: new,
+                effect: WriteEffect::Created,
+                bounded: true,
+            }),
         })
     }
 
@@ -241,7 +325,7 @@ impl Store {
             };
             fields::set_managed(&mut obj, &[], claim, owned, false);
         }
-        self.mutate(def, ns, &name, opts.dry_run, |old| match old {
+        self.write(def, ns, &name, opts, |old| match old {
             Some(_) => Err(ApiError::already_exists(&def.qualified(), &name)),
             None => Ok(Decision::Put(obj)),
         })
@@ -277,7 +361,7 @@ impl Store {
                 )],
             ));
         }
-        self.mutate(def, ns, name, opts.dry_run, |old| {
+        self.write(def, ns, name, opts, |old| {
             let old = old.ok_or_else(|| ApiError::not_found(&def.qualified(), name))?;
             if let Some(rv) = &want_rv
                 && meta_str(old, "resourceVersion") != Some(rv.as_str())
@@ -300,21 +384,19 @@ impl Store {
         body: Value,
         opts: &WriteOptions,
     ) -> Result<(Obj, WriteEffect), ApiError> {
-        let body = match kind {
+        let (ops, body) = match kind {
             PatchKind::Apply => return self.apply(def, ns, name, body, opts),
-            PatchKind::Strategic => strip_directives(body),
-            PatchKind::Merge | PatchKind::Json => body,
+            PatchKind::Strategic => (None, strip_directives(body)),
+            PatchKind::Merge => (None, body),
+            PatchKind::Json => (Some(json_patch_operations(body)?), Value::Null),
         };
         // Validation needs the patched object, so it happens inside the decision.
-        self.mutate(def, ns, name, opts.dry_run, |old| {
+        self.write(def, ns, name, opts, |old| {
             let old = old.ok_or_else(|| ApiError::not_found(&def.qualified(), name))?;
             let mut patched = (**old).clone();
-            if kind == PatchKind::Json {
-                let ops: json_patch::Patch = serde_json::from_value(body)
-                    .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-                json_patch::patch(&mut patched, &ops).map_err(|e| {
-                    ApiError::invalid(&def.kind, name, vec![("".into(), e.to_string())])
-                })?;
+            if let Some(ops) = &ops {
+                bounds::apply_json_patch(&mut patched, ops)
+                    .map_err(|e| ApiError::invalid(&def.kind, name, vec![(e.field, e.message)]))?;
             } else {
                 if !body.is_object() {
                     return Err(ApiError::bad_request("a merge patch must be a JSON object"));
@@ -336,8 +418,8 @@ impl Store {
         })
     }
 
-    /// A change the server makes to a stored object: `change` edits a copy, or returns `None`
-    /// to leave the object as it is.
+    /// A change the server makes to a stored object's metadata, removing something from it:
+    /// `change` edits a copy, or returns `None` to leave the object as it is.
     pub(super) fn edit(
         &self,
         def: &ResourceDef,
@@ -349,7 +431,7 @@ impl Store {
             let old = old.ok_or_else(|| ApiError::not_found(&def.qualified(), name))?;
             let mut new = (**old).clone();
             Ok(match change(&mut new) {
-                Some(()) => Decision::Put(new),
+                Some(()) => Decision::Derived(new),
                 None => Decision::Keep,
             })
         })
@@ -372,18 +454,32 @@ impl Store {
     }
 }
 
-/// Stores a committed step and makes its watch event.
+/// 422 for an object the store cannot keep (too deep or too big).
+fn out_of_bounds(def: &ResourceDef, name: &str, e: &Exceeded) -> ApiError {
+    ApiError::invalid(&def.kind, name, vec![e.cause()])
+}
+
+/// Stores a committed step and makes its watch event; an object out of bounds is refused
+/// before anything changes.
 fn commit(
     st: &mut KindState,
     key: (String, String),
     step: Step,
     prev: Option<Entry>,
     rv: u64,
-) -> (WatchEvent, (Obj, WriteEffect)) {
-    match step {
-        Step::Store(mut n, effect) => {
+) -> Result<(WatchEvent, (Obj, WriteEffect)), Exceeded> {
+    Ok(match step {
+        Step::Store {
+            value: mut n,
+            effect,
+            bounded,
+        } => {
             meta_mut(&mut n).insert("resourceVersion".into(), rv.to_string().into());
-            let stored = Arc::new(Stored::new(&n));
+            let stored = Arc::new(if bounded {
+                Stored::bounded(&n)?
+            } else {
+                Stored::derived(&n)
+            });
             st.objects.insert(key, stored.clone());
             let type_ = if effect == WriteEffect::Created {
                 EventType::Added
@@ -405,12 +501,12 @@ fn commit(
             let event = WatchEvent {
                 type_: EventType::Deleted,
                 rv,
-                object: Arc::new(Stored::new(&gone)),
+                object: Arc::new(Stored::derived(&gone)),
                 prev,
             };
             (event, (Arc::new(gone), WriteEffect::Deleted))
         }
-    }
+    })
 }
 
 /// Adds the event to the resource's history (dropping the oldest past `limit`) and sends it
@@ -492,6 +588,24 @@ fn track_update(
     fields::set_managed(&mut new, &entries, claim, changed, false);
     fields::strip_from_all(&mut new, &removed);
     new
+}
+
+/// The operations of a JSON patch body; more than kube-apiserver takes is 413, as there.
+fn json_patch_operations(body: Value) -> Result<Vec<json_patch::PatchOperation>, ApiError> {
+    let count = body.as_array().map_or(0, Vec::len);
+    if count > bounds::MAX_JSON_PATCH_OPERATIONS {
+        return Err(ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!(
+                "a JSON patch may have at most {} operations, this one has {count}",
+                bounds::MAX_JSON_PATCH_OPERATIONS
+            ),
+        ));
+    }
+    serde_json::from_value::<json_patch::Patch>(body)
+        .map(|p| p.0)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))
 }
 
 /// Drops strategic-merge-patch directives (`$patch`, `$retainKeys`, `$setElementOrder/...`).
