@@ -79,9 +79,29 @@ fn is_conflict(e: &Error) -> bool {
     e.code() == Some(409)
 }
 
+/// What the caller knows of an object before [`ensure`] writes it.
+#[derive(Debug, Clone)]
+pub enum Listing<K> {
+    /// A listing showed it, as it was then (saves a read).
+    Seen(K),
+    /// A listing did not show it: a create answered AlreadyExists is then our own earlier
+    /// create whose response was lost (or a race), and counts as created once it matches.
+    Absent,
+    /// Nothing was listed (the credentials may create the kind, not list it): ensure creates
+    /// first, and an existing object that matches is unchanged.
+    Unknown,
+}
+
+impl<K> From<Option<K>> for Listing<K> {
+    /// What a listing showed: the object, or its absence.
+    fn from(seen: Option<K>) -> Self {
+        seen.map_or(Listing::Absent, Listing::Seen)
+    }
+}
+
 /// Makes the object `desired` names exist as `desired` says, if it may: created when absent,
 /// updated when ours and different, left alone (a refusal) when somebody else's or another
-/// run's. `seen` is what a listing already showed of it, if anything (saves a read).
+/// run's. `seen` is what a listing showed of it, if one was made.
 ///
 /// # Errors
 ///
@@ -91,7 +111,7 @@ pub async fn ensure<K>(
     hub: &Hub,
     api: &Api<K>,
     desired: &K,
-    seen: Option<K>,
+    seen: Listing<K>,
     opts: &EnsureOptions,
 ) -> Result<Written>
 where
@@ -107,7 +127,11 @@ where
     let name = desired.meta().name.clone().unwrap_or_default();
     let what = describe(&kind::<K>(), desired.meta());
     let want = serde_json::to_value(desired).map_err(|e| Error::Invalid(format!("{what}: {e}")))?;
-    let mut current = seen;
+    let listed = !matches!(seen, Listing::Unknown);
+    let mut current = match seen {
+        Listing::Seen(k) => Some(k),
+        Listing::Absent | Listing::Unknown => None,
+    };
     let mut created_by_us = false;
     let pp = PostParams {
         field_manager: Some(crate::labels::FIELD_MANAGER.into()),
@@ -119,7 +143,8 @@ where
                 Ok(_) => return Ok(Written::Created),
                 Err(e) if is_conflict(&e) => {
                     // Somebody else's, or ours from a create whose response was lost: read it.
-                    created_by_us = true;
+                    // Without a listing it may as well have been there all along.
+                    created_by_us = listed;
                     current = hub.get_opt(api, &name).await?;
                     continue;
                 }
@@ -249,7 +274,10 @@ where
             ..Default::default()
         };
         sent = true;
-        match hub.call("replace", &what, || api.replace(name, &pp, &obj)).await {
+        match hub
+            .call("replace", &what, || api.replace(name, &pp, &obj))
+            .await
+        {
             Ok(_) => return Ok(Modified::Changed),
             Err(e) if is_conflict(&e) => continue,
             Err(e) => return Err(e),

@@ -108,7 +108,10 @@ mod tests {
     fn run_ids_are_distinct_label_values() {
         let (a, b) = (new_run_id(), new_run_id());
         assert_ne!(a, b);
-        assert!(is_label_value(&a) && is_run_id(&a) && a.starts_with("hs-"), "{a}");
+        assert!(
+            is_label_value(&a) && is_run_id(&a) && a.starts_with("hs-"),
+            "{a}"
+        );
         assert!(is_run_id(SCRIPTS_RUN));
         for bad in ["", "Run", "a_b", "a.b", "-a", "a-", &"x".repeat(64)] {
             assert!(!is_run_id(bad), "{bad}");

@@ -71,11 +71,27 @@ pub fn admitted_object(
 
 /// Strings Hive's objects hold besides the spellings we name: empty, other cases, unknown.
 const TRICKY: &[&str] = &[
-    "", "sync", "SYNC", "upsert", "Upsert", "Sync", "success", "FAILURE", "Success", "apply",
-    "True", "false", "x", "2026-12-07T06:00:00Z",
+    "",
+    "sync",
+    "SYNC",
+    "upsert",
+    "Upsert",
+    "Sync",
+    "success",
+    "FAILURE",
+    "Success",
+    "apply",
+    "True",
+    "false",
+    "x",
+    "2026-12-07T06:00:00Z",
 ];
 
-fn admitted_value(schema: &serde_json::Value, rng: &mut impl rand::Rng, depth: usize) -> serde_json::Value {
+fn admitted_value(
+    schema: &serde_json::Value,
+    rng: &mut impl rand::Rng,
+    depth: usize,
+) -> serde_json::Value {
     use rand::seq::IndexedRandom as _;
     use serde_json::{Value, json};
     if schema.get("x-kubernetes-embedded-resource") == Some(&Value::Bool(true)) {
@@ -99,8 +115,8 @@ fn admitted_value(schema: &serde_json::Value, rng: &mut impl rand::Rng, depth: u
             if let Some(props) = schema.get("properties").and_then(Value::as_object) {
                 for (k, s) in props {
                     // Deep optional fields thin out, so objects stay small.
-                    let keep = required.contains(&k.as_str())
-                        || (depth < 6 && rng.random_bool(0.5));
+                    let keep =
+                        required.contains(&k.as_str()) || (depth < 6 && rng.random_bool(0.5));
                     if keep {
                         out.insert(k.clone(), admitted_value(s, rng, depth + 1));
                     }
@@ -114,18 +130,27 @@ fn admitted_value(schema: &serde_json::Value, rng: &mut impl rand::Rng, depth: u
             if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
                 && rng.random_bool(0.3)
             {
-                out.insert("someFieldNobodyModels".into(), json!({"nested": [1, "two"]}));
+                out.insert(
+                    "someFieldNobodyModels".into(),
+                    json!({"nested": [1, "two"]}),
+                );
             }
             Value::Object(out)
         }
         Some("array") => {
             let items = schema.get("items").cloned().unwrap_or_default();
             let n = if depth < 6 { rng.random_range(0..3) } else { 0 };
-            Value::Array((0..n).map(|_| admitted_value(&items, rng, depth + 1)).collect())
+            Value::Array(
+                (0..n)
+                    .map(|_| admitted_value(&items, rng, depth + 1))
+                    .collect(),
+            )
         }
         Some("string") => (*TRICKY.choose(rng).unwrap_or(&"")).into(),
         Some("integer") => match schema.get("format").and_then(Value::as_str) {
-            Some("int32") => rng.random_range(i64::from(i32::MIN)..=i64::from(i32::MAX)).into(),
+            Some("int32") => rng
+                .random_range(i64::from(i32::MIN)..=i64::from(i32::MAX))
+                .into(),
             _ => rng.random_range(-(1i64 << 52)..(1i64 << 52)).into(),
         },
         Some("number") => rng.random_range(-1e6..1e6).into(),

@@ -340,6 +340,10 @@ pub struct RunFlags {
     /// Clones in flight while adopting.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,
+    /// Adopt into a namespace that exists and is not hive-scale's (it stays unlabelled and is
+    /// never deleted); without this such a clone is refused.
+    #[arg(long)]
+    pub borrow_namespaces: bool,
     /// The run id to label objects with (default: a fresh one); teardown removes only its objects.
     #[arg(long, value_parser = run_id)]
     pub run: Option<String>,
@@ -377,6 +381,7 @@ impl RunFlags {
         s.teardown_timeout = self.teardown_timeout;
         s.grace = self.grace;
         s.concurrency = self.concurrency as usize;
+        s.borrow_namespaces = self.borrow_namespaces;
         s.keep = self.keep;
         s.api_slo_factor = self.max_api_p99_factor;
         if let Some(run) = &self.run {
@@ -403,6 +408,10 @@ pub struct TargetFlags {
     /// Modeled seconds per real second on the embedded hub (default: picked for a few minutes).
     #[arg(long)]
     pub time_scale: Option<hive_scale_sim::clock::TimeScale>,
+    /// A ClusterRole to bind to the hub credentials in each clone namespace created, so a
+    /// least-privilege Job can read its own Secrets back (config/job: hive-scale-namespace).
+    #[arg(long, value_name = "CLUSTERROLE")]
+    pub namespace_role: Option<String>,
 }
 
 impl TargetFlags {
@@ -423,6 +432,7 @@ impl TargetFlags {
             real.spoke_kubeconfig = self.spoke_kubeconfig.clone();
             real.fake_cluster = self.fake_cluster;
             real.metrics = self.metrics.source(&self.hub.kubeconfig)?;
+            real.namespace_role = self.namespace_role.clone();
             return Ok((Target::real(real).await?, None));
         }
         let (hub, choice) = EmbeddedHub::for_scenario(scenario, dir, self.time_scale)

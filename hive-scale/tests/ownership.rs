@@ -51,8 +51,10 @@ async fn foreign_namespace(c: &kube::Client, ns: &str) {
 
 /// The story of the safety issue: a namespace `ns3` of somebody else's, with a ConfigMap
 /// `precious` and a Secret of a clone's name; another foreign namespace `ns4` with nothing in
-/// the way. Adoption refuses clone 3 (the Secret is not ours), hosts clone 4 in `ns4` without
-/// labelling it; teardown deletes our objects and neither namespace.
+/// the way. Without `--borrow-namespaces` neither is used and nothing is written in them. With
+/// it, adoption refuses clone 3 (the Secret is not ours, and no ClusterDeployment of ours may
+/// point at it), hosts clone 4 in `ns4` without labelling it; teardown deletes our objects and
+/// neither namespace.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_namespace_and_secret_are_never_taken_over_or_deleted() {
     let hub = TestHub::start().await;
@@ -82,6 +84,46 @@ async fn foreign_namespace_and_secret_are_never_taken_over_or_deleted() {
     assert_eq!(r.code, 3, "a refusal has its own exit code: {}", r.stderr);
     assert!(
         r.stderr.contains(
+            "refused clone 4: Namespace ns4: it exists and is not hive-scale's; a clone is adopted into it only with --borrow-namespaces"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.one_error_line().contains("2 of 5 clones refused"),
+        "{}",
+        r.stderr
+    );
+    for ns in ["ns3", "ns4"] {
+        let secrets = Api::<Secret>::namespaced(c.clone(), ns);
+        let ours: Vec<String> = secrets
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|s| s.metadata.name)
+            .filter(|n| n.starts_with("c4"))
+            .collect();
+        assert!(ours.is_empty(), "nothing written in {ns}: {ours:?}");
+    }
+    let r = hub
+        .run(
+            "test_setup",
+            &[
+                "-",
+                "1",
+                "5",
+                "--fake-cluster",
+                "--run",
+                "r1",
+                "--borrow-namespaces",
+            ],
+        )
+        .await;
+    assert_eq!(r.code, 3, "a refusal has its own exit code: {}", r.stderr);
+    assert!(
+        r.stderr.contains(
             "refused clone 3: Secret ns3/c3-adopted-admin-kubeconfig: it exists and is not hive-scale's"
         ),
         "{}",
@@ -92,7 +134,7 @@ async fn foreign_namespace_and_secret_are_never_taken_over_or_deleted() {
         "{}",
         r.stderr
     );
-    assert!(r.stdout.contains("created 4"), "{}", r.stdout);
+    assert!(r.stdout.contains("created 1"), "{}", r.stdout);
     assert!(
         r.stderr
             .contains("namespace ns4 existed and is not hive-scale's")
@@ -204,7 +246,15 @@ async fn another_runs_objects_are_left_alone() {
         "{}",
         r.stdout
     );
+    // Without a run, the scripts' run: neither a's nor b's.
     let r = hub.run("teardown", &["--all"]).await;
+    r.ok();
+    assert!(
+        r.stdout.contains("deleted 0 clusterdeployments"),
+        "{}",
+        r.stdout
+    );
+    let r = hub.run("teardown", &["--all", "--all-runs"]).await;
     r.ok();
     assert!(
         r.stdout.contains("deleted 3 clusterdeployments"),

@@ -87,10 +87,18 @@ async fn objects_hive_admits_never_stop_a_run() {
     }))
     .unwrap();
     sets.create(&PostParams::default(), &theirs).await.unwrap();
-    let before = sets.get("team-config").await.unwrap().metadata.resource_version;
+    let before = sets
+        .get("team-config")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
     // A newer Hive's looser ClusterSync schema, and a status our types cannot represent.
     let crd_api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let mut cs_crd = crd_api.get("clustersyncs.hiveinternal.openshift.io").await.unwrap();
+    let mut cs_crd = crd_api
+        .get("clustersyncs.hiveinternal.openshift.io")
+        .await
+        .unwrap();
     let schema = cs_crd.spec.versions[0]
         .schema
         .as_mut()
@@ -106,7 +114,11 @@ async fn objects_hive_admits_never_stop_a_run() {
         .unwrap(),
     );
     crd_api
-        .replace(&cs_crd.metadata.name.clone().unwrap(), &PostParams::default(), &cs_crd)
+        .replace(
+            &cs_crd.metadata.name.clone().unwrap(),
+            &PostParams::default(),
+            &cs_crd,
+        )
         .await
         .unwrap();
     let odd: Api<DynamicObject> = Api::namespaced_with(
@@ -156,7 +168,11 @@ async fn objects_hive_admits_never_stop_a_run() {
     assert_eq!(named, 1, "one warning naming it: {}", r.stderr);
     // Nothing of theirs was written or removed.
     assert_eq!(
-        sets.get("team-config").await.unwrap().metadata.resource_version,
+        sets.get("team-config")
+            .await
+            .unwrap()
+            .metadata
+            .resource_version,
         before
     );
     let cds: Api<DynamicObject> = Api::namespaced_with(
@@ -184,7 +200,9 @@ async fn add_resource_to_another_runs_set_is_refused() {
         .unwrap()
         .remove(0);
     let sets: Api<SelectorSyncSet> = Api::all(client);
-    sets.create(&PostParams::default(), &colleague).await.unwrap();
+    sets.create(&PostParams::default(), &colleague)
+        .await
+        .unwrap();
     let before = sets.get("scaletest-0-configmap").await.unwrap();
     let scenario = dir.path().join("scenario.yaml");
     std::fs::write(
@@ -226,7 +244,10 @@ async fn add_resource_to_another_runs_set_is_refused() {
         "{phase}"
     );
     let after = sets.get("scaletest-0-configmap").await.unwrap();
-    assert_eq!(after.metadata.resource_version, before.metadata.resource_version);
+    assert_eq!(
+        after.metadata.resource_version,
+        before.metadata.resource_version
+    );
     assert_eq!(after.spec.common.resources.len(), 1);
     hub.shutdown().await;
 }
@@ -242,7 +263,9 @@ async fn the_cards_scripts_run_twice_finish_and_say_unchanged() {
     let again = hub.run("setup_selectorsyncsets", &[]).await;
     again.ok();
     assert!(
-        again.stdout.contains("nothing to do: all 60 sets already match"),
+        again
+            .stdout
+            .contains("nothing to do: all 60 sets already match"),
         "{}",
         again.stdout
     );
@@ -266,13 +289,25 @@ async fn the_cards_scripts_run_twice_finish_and_say_unchanged() {
     )
     .await;
     printed.ok();
-    assert!(printed.stdout.contains("fake-cluster"), "{}", printed.stdout);
+    assert!(
+        printed.stdout.contains("fake-cluster"),
+        "{}",
+        printed.stdout
+    );
     let first = hub.run("teardown", &["1", "3"]).await;
     first.ok();
-    assert!(first.stdout.contains("deleted 3 clusterdeployments"), "{}", first.stdout);
+    assert!(
+        first.stdout.contains("deleted 3 clusterdeployments"),
+        "{}",
+        first.stdout
+    );
     let again = hub.run("teardown", &["1", "3"]).await;
     again.ok();
-    assert!(again.stdout.contains("deleted 0 clusterdeployments"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("deleted 0 clusterdeployments"),
+        "{}",
+        again.stdout
+    );
     // The sets of the same scripts' run are still there, and go the same way.
     hub.run("setup_selectorsyncsets", &["--delete"]).await.ok();
     hub.run("setup_selectorsyncsets", &["--delete"]).await.ok();
@@ -295,12 +330,28 @@ async fn teardown_of_a_range_touches_one_run_unless_told_all_runs() {
     .ok();
     let r = hub.run("teardown", &["1", "3", "--dry-run"]).await;
     r.ok();
-    assert!(r.stdout.contains("would delete clusterdeployment ns1/c1"), "{}", r.stdout);
-    assert!(!r.stdout.contains("ns3/c3"), "another run's clone: {}", r.stdout);
-    let r = hub.run("teardown", &["1", "3", "--all-runs", "--dry-run"]).await;
+    assert!(
+        r.stdout.contains("would delete clusterdeployment ns1/c1"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("ns3/c3"),
+        "another run's clone: {}",
+        r.stdout
+    );
+    let r = hub
+        .run("teardown", &["1", "3", "--all-runs", "--dry-run"])
+        .await;
     r.ok();
-    assert!(r.stdout.contains("would delete clusterdeployment ns3/c3"), "{}", r.stdout);
-    let r = hub.run("teardown", &["1", "3", "--all-runs", "--run", "x"]).await;
+    assert!(
+        r.stdout.contains("would delete clusterdeployment ns3/c3"),
+        "{}",
+        r.stdout
+    );
+    let r = hub
+        .run("teardown", &["1", "3", "--all-runs", "--run", "x"])
+        .await;
     assert_eq!(r.code, 2, "{}", r.stderr);
     hub.server.shutdown().await;
 }
@@ -318,7 +369,7 @@ async fn sigterm_during_teardown_is_recorded_and_bounded_by_the_grace() {
     let scenario = dir.path().join("slow.yaml");
     std::fs::write(
         &scenario,
-        "name: slow\nclusters: 3\nselectorsyncsets: 1\nconfigmaps: 1\nphases:\n  - selectorsyncsets: {start: 0, count: 1}\n  - trickle: {start: 1, count: 3, every_seconds: 60}\n  - observe: {}\n",
+        "name: slow\nclusters: 3\nselectorsyncsets: 1\nconfigmaps: 1\nphases:\n  - selectorsyncsets: {start: 0, count: 1}\n  - trickle: {start: 1, count: 3, every_seconds: 3}\n  - observe: {}\n",
     )
     .unwrap();
     for (signals, grace) in [(1, "2s"), (2, "5m")] {

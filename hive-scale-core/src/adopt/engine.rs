@@ -12,13 +12,15 @@
 use super::plan::AdoptPlan;
 use crate::api::ClusterDeployment;
 use crate::apply::{self, Counts, Event, Outcome, ProgressSink};
-use crate::guarded::{self, EnsureOptions, Written};
+use crate::guarded::{self, EnsureOptions, Listing, Written};
 use crate::hub::{Hub, StatsSnapshot};
 use crate::labels;
 use crate::ownership::{Refusal, RefusalReason};
 use crate::{Error, Result};
 use futures::StreamExt;
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Resource;
 use kube::api::Api;
 use serde::Serialize;
@@ -128,13 +130,13 @@ where
         .collect())
 }
 
-fn seen<K: Resource + Clone>(seen: &Seen<K>, obj: &K) -> Option<K> {
+fn seen<K: Resource + Clone>(seen: &Seen<K>, obj: &K) -> Listing<K> {
     let m = obj.meta();
     let key = (
         m.namespace.clone().unwrap_or_default(),
         m.name.clone().unwrap_or_default(),
     );
-    seen.get(&key).cloned()
+    seen.get(&key).cloned().into()
 }
 
 /// How one clone ended.
@@ -192,17 +194,60 @@ async fn adopt_one(
             other => other?,
         };
         let borrowed = namespace == Written::Borrowed;
+        let mut steps = Vec::new();
+        // Our own namespace only: the grant lets these credentials read what they write here.
+        if let Some(binding) = objs.role_binding.as_ref().filter(|_| !borrowed) {
+            let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), &ns);
+            let unknown = Listing::Unknown;
+            steps.push(guarded::ensure(hub, &bindings, binding, unknown, opts).await?);
+        }
         let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
         let cds: Api<ClusterDeployment> = Api::namespaced(client.clone(), &ns);
         let cd = &objs.cluster_deployment;
         let ensure_cd = || guarded::ensure(hub, &cds, cd, seen(&listed.cds, cd), opts);
-        let mut steps = Vec::new();
+        let clone_secrets: Vec<&Secret> = objs
+            .aws_credentials
+            .iter()
+            .chain([&objs.admin_kubeconfig])
+            .collect();
         if borrowed {
+            // Their Secret of a clone's name would be read by Hive for our ClusterDeployment:
+            // checked first, and nothing is written beside it.
+            for secret in &clone_secrets {
+                let name = secret.metadata.name.as_deref().unwrap_or_default();
+                if let Some(theirs) = hub.get_lenient(&secrets, name).await? {
+                    let reason = match crate::ownership::ownership(theirs.meta(), &opts.run) {
+                        crate::ownership::Ownership::Ours => continue,
+                        crate::ownership::Ownership::OtherRun(r) => RefusalReason::OtherRun(r),
+                        crate::ownership::Ownership::Foreign => RefusalReason::NotOurs,
+                    };
+                    return Err(Error::Refused(Refusal::new(
+                        "Secret",
+                        theirs.meta(),
+                        reason,
+                    )));
+                }
+            }
             steps.push(ensure_cd().await?);
         }
-        for secret in objs.aws_credentials.iter().chain([&objs.admin_kubeconfig]) {
-            let known = listed.secrets.as_ref().and_then(|s| seen(s, secret));
-            steps.push(guarded::ensure(hub, &secrets, secret, known, opts).await?);
+        for secret in clone_secrets {
+            let known = match &listed.secrets {
+                Some(s) => seen(s, secret),
+                None => Listing::Unknown,
+            };
+            match guarded::ensure(hub, &secrets, secret, known, opts).await {
+                Ok(w) => steps.push(w),
+                // Somebody else's appeared since the check: take our ClusterDeployment back
+                // rather than leave it pointing at their credentials.
+                Err(Error::Refused(r)) if borrowed => {
+                    if let Some(ours) = hub.get_opt(&cds, &plan.cd_name(i)).await? {
+                        let run = opts.run.as_str();
+                        super::teardown::delete_cluster_deployment(hub, &ours, Some(run)).await?;
+                    }
+                    return Err(Error::Refused(r));
+                }
+                Err(e) => return Err(e),
+            }
         }
         if !borrowed {
             steps.push(ensure_cd().await?);
@@ -257,6 +302,7 @@ pub async fn adopt(
     progress: &ProgressSink,
 ) -> Result<AdoptSummary> {
     plan.validate()?;
+    let plan = &with_namespace_role_user(hub, plan).await?;
     if range.is_empty() || *range.start() == 0 {
         return Err(Error::Invalid(format!(
             "clone indices start at 1 and START <= END; got {}..={}",
@@ -361,6 +407,35 @@ pub async fn adopt(
         max_in_flight: max_in_flight.load(Ordering::SeqCst),
         requests: hub.stats(),
     })
+}
+
+/// The plan with its [`NamespaceRole`](super::plan::NamespaceRole)'s user filled in, asking the
+/// hub who the credentials are (a SelfSubjectReview, which every authenticated user may create)
+/// when the plan does not say.
+async fn with_namespace_role_user(hub: &Hub, plan: &AdoptPlan) -> Result<AdoptPlan> {
+    let mut plan = plan.clone();
+    if let Some(role) = plan.namespace_role.as_mut()
+        && role.user.is_none()
+    {
+        let api: Api<SelfSubjectReview> = Api::all(hub.client());
+        let pp = kube::api::PostParams::default();
+        let ask = SelfSubjectReview::default();
+        let review = hub
+            .call("create", "selfsubjectreview", || api.create(&pp, &ask))
+            .await?;
+        let user = review
+            .status
+            .and_then(|s| s.user_info)
+            .and_then(|u| u.username)
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                Error::Invalid(
+                    "the hub did not say who these credentials are (SelfSubjectReview); name the user the namespace role is bound to".into(),
+                )
+            })?;
+        role.user = Some(user);
+    }
+    Ok(plan)
 }
 
 /// Checks a spoke kubeconfig: parses, has a current context with a server and credentials.

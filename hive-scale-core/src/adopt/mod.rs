@@ -10,5 +10,5 @@ pub mod teardown;
 
 pub use crate::ownership::{Refusal, RefusalReason};
 pub use engine::{AdoptSummary, EngineOptions, adopt, check_spoke};
-pub use plan::{AdoptPlan, CloneObjects, PlatformChoice};
+pub use plan::{AdoptPlan, CloneObjects, NAMESPACE_ROLE_BINDING, NamespaceRole, PlatformChoice};
 pub use teardown::{Selection, TeardownOptions, TeardownSummary, interlock, teardown};

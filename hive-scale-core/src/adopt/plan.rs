@@ -8,6 +8,7 @@ use crate::labels;
 use crate::{Error, Result};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use kube::api::ObjectMeta;
 use std::collections::BTreeMap;
 
@@ -23,6 +24,22 @@ pub enum PlatformChoice {
         region: String,
     },
 }
+
+/// A ClusterRole the adopting identity grants itself in each namespace it creates, through a
+/// RoleBinding there: how a least-privilege Job, which may create Secrets but read them only in
+/// namespaces it created, reads its own Secrets back (config/job binds `hive-scale-namespace`
+/// this way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceRole {
+    /// The ClusterRole bound in each created namespace.
+    pub cluster_role: String,
+    /// The user it is bound to (`system:serviceaccount:NS:NAME` for a pod); the engine asks
+    /// the hub who the credentials are when `None`.
+    pub user: Option<String>,
+}
+
+/// The name of the RoleBinding [`NamespaceRole`] creates in a clone's namespace.
+pub const NAMESPACE_ROLE_BINDING: &str = "hive-scale";
 
 /// What every clone shares.
 #[derive(Clone, PartialEq)]
@@ -45,6 +62,8 @@ pub struct AdoptPlan {
     pub labels: BTreeMap<String, String>,
     /// Extra annotations on every ClusterDeployment.
     pub annotations: BTreeMap<String, String>,
+    /// A ClusterRole to bind in each namespace created (see [`NamespaceRole`]).
+    pub namespace_role: Option<NamespaceRole>,
 }
 
 impl std::fmt::Debug for AdoptPlan {
@@ -62,6 +81,7 @@ impl std::fmt::Debug for AdoptPlan {
             .field("run", &self.run)
             .field("labels", &self.labels)
             .field("annotations", &self.annotations)
+            .field("namespace_role", &self.namespace_role)
             .finish()
     }
 }
@@ -77,6 +97,9 @@ pub struct CloneObjects {
     pub admin_kubeconfig: Secret,
     /// Placeholder AWS credentials, for the `aws` platform.
     pub aws_credentials: Option<Secret>,
+    /// The RoleBinding granting the plan's [`NamespaceRole`] in the namespace, when it has one
+    /// with a user.
+    pub role_binding: Option<RoleBinding>,
     /// The ClusterDeployment `c<i>`.
     pub cluster_deployment: ClusterDeployment,
 }
@@ -110,6 +133,7 @@ impl AdoptPlan {
             run: "scaletest".into(),
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
+            namespace_role: None,
         }
     }
 
@@ -148,6 +172,14 @@ impl AdoptPlan {
                     "label {k}={v} is not a valid Kubernetes label"
                 )));
             }
+        }
+        if let Some(r) = &self.namespace_role
+            && !labels::is_dns_subdomain(&r.cluster_role)
+        {
+            return Err(Error::Invalid(format!(
+                "namespace role {:?} is not a valid ClusterRole name",
+                r.cluster_role
+            )));
         }
         if let PlatformChoice::Aws { region } = &self.platform
             && region.is_empty()
@@ -268,11 +300,28 @@ impl AdoptPlan {
             },
             status: None,
         };
+        let role_binding = self.namespace_role.as_ref().and_then(|r| {
+            Some(RoleBinding {
+                metadata: meta(NAMESPACE_ROLE_BINDING),
+                role_ref: RoleRef {
+                    api_group: Some("rbac.authorization.k8s.io".into()),
+                    kind: "ClusterRole".into(),
+                    name: r.cluster_role.clone(),
+                },
+                subjects: Some(vec![Subject {
+                    api_group: Some("rbac.authorization.k8s.io".into()),
+                    kind: "User".into(),
+                    name: r.user.clone()?,
+                    namespace: None,
+                }]),
+            })
+        });
         CloneObjects {
             index: i,
             namespace,
             admin_kubeconfig,
             aws_credentials,
+            role_binding,
             cluster_deployment,
         }
     }

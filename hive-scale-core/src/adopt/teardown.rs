@@ -22,9 +22,9 @@ use crate::labels;
 use crate::ownership::{Ownership, Refusal, RefusalReason, is_toolkits, ownership};
 use crate::{Error, Result};
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::Resource;
-use futures::future::BoxFuture;
 use kube::api::{Api, ListParams, ObjectMeta, PropagationPolicy};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -385,7 +385,9 @@ async fn plan(hub: &Hub, opts: &TeardownOptions) -> Result<Plan> {
                 .filter(|c| !our_namespaces.contains(c.metadata.namespace.as_deref().unwrap_or("")))
                 .flat_map(|c| {
                     let ns = c.metadata.namespace.clone().unwrap_or_default();
-                    secrets_named_by(c).into_iter().map(move |n| (ns.clone(), n))
+                    secrets_named_by(c)
+                        .into_iter()
+                        .map(move |n| (ns.clone(), n))
                 })
                 .collect();
             for (ns, name) in beside {
@@ -469,9 +471,9 @@ fn guarded_delete<'a, K: guarded::Object>(
     obj: &'a K,
     check: impl Fn(&K) -> std::result::Result<(), RefusalReason> + Send + 'a,
 ) -> BoxFuture<'a, Result<Deleted>> {
-    Box::pin(async move {
-        guarded::delete(hub, &api, obj, PropagationPolicy::Background, check).await
-    })
+    Box::pin(
+        async move { guarded::delete(hub, &api, obj, PropagationPolicy::Background, check).await },
+    )
 }
 
 /// Deletes namespace `n` if, checked immediately before, it holds no ClusterDeployment at all
@@ -514,7 +516,9 @@ async fn secrets_in(hub: &Hub, ns: &str, selector: &str) -> Vec<String> {
     let api: Api<Secret> = Api::namespaced(hub.client(), ns);
     let lp = ListParams::default().labels(selector);
     match hub
-        .call("list", &format!("secrets in {ns}"), || api.list_metadata(&lp))
+        .call("list", &format!("secrets in {ns}"), || {
+            api.list_metadata(&lp)
+        })
         .await
     {
         Ok(list) => list.items.iter().map(|s| key(&s.metadata)).collect(),

@@ -29,15 +29,10 @@ super::open_enum! {
     /// Result of the last apply of one (Selector)SyncSet to the cluster.
     SyncResult, allowed ["Success", "Failure"] {
         /// Everything applied.
+        #[default]
         Success = "Success",
         /// Something failed.
         Failure = "Failure",
-    }
-}
-
-impl Default for SyncResult {
-    fn default() -> Self {
-        Self::Success
     }
 }
 

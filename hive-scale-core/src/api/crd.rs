@@ -8,7 +8,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 /// The CRDs of every Hive resource this crate models, legacy SyncSetInstance included, with
-/// Hive's constraints on the fields we model and none stricter (see [`as_hive_admits`]): what
+/// Hive's constraints on the fields we model and none stricter: what
 /// a hub holding them admits, a hub holding Hive's own admits too.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![
@@ -300,7 +300,11 @@ mod tests {
                 .unwrap_or_else(|| panic!("{kind} requires {fields} at {at:?}; Hive does not"));
             assert_eq!(fields, &serde_json::json!(hive.2), "{kind} {at}");
         }
-        assert_eq!(ours.len(), HIVE_REQUIRED.len(), "every list of Hive's is set");
+        assert_eq!(
+            ours.len(),
+            HIVE_REQUIRED.len(),
+            "every list of Hive's is set"
+        );
     }
 
     #[test]
@@ -310,8 +314,16 @@ mod tests {
         let apply_behavior = serde_json::json!(["", "Apply", "CreateOnly", "CreateOrUpdate"]);
         let result = serde_json::json!(["Success", "Failure"]);
         let hive = [
-            ("SelectorSyncSet", "/properties/spec/properties/applyBehavior", &apply_behavior),
-            ("SyncSet", "/properties/spec/properties/applyBehavior", &apply_behavior),
+            (
+                "SelectorSyncSet",
+                "/properties/spec/properties/applyBehavior",
+                &apply_behavior,
+            ),
+            (
+                "SyncSet",
+                "/properties/spec/properties/applyBehavior",
+                &apply_behavior,
+            ),
             (
                 "ClusterSync",
                 "/properties/status/properties/selectorSyncSets/items/properties/result",
@@ -328,7 +340,9 @@ mod tests {
             let (.., want) = hive
                 .iter()
                 .find(|(k, p, _)| k == kind && p == at)
-                .unwrap_or_else(|| panic!("{kind} has an enum at {at:?} ({values}); Hive has none"));
+                .unwrap_or_else(|| {
+                    panic!("{kind} has an enum at {at:?} ({values}); Hive has none")
+                });
             assert_eq!(values, *want, "{kind} {at}");
         }
         assert_eq!(ours.len(), hive.len());

@@ -62,7 +62,8 @@ impl<K: Resource<DynamicType = ()>> Lenient<K> {
     /// The decoded object, if any.
     pub fn into_decoded(self) -> Result<Arc<K>, Undecodable> {
         let object = crate::ownership::describe(&K::kind(&()), &self.metadata);
-        self.decoded.map_err(|reason| Undecodable { object, reason })
+        self.decoded
+            .map_err(|reason| Undecodable { object, reason })
     }
 }
 
@@ -89,7 +90,7 @@ impl<'de, K: DeserializeOwned> serde::Deserialize<'de> for Lenient<K> {
             .transpose()
             .map_err(serde::de::Error::custom)?
             .unwrap_or_default();
-        let mut decoded = K::deserialize(&value).map_err(|e| e.to_string());
+        let mut decoded = K::deserialize(&value).map_err(|e| without_values(&e.to_string()));
         if decoded.is_err()
             && let serde_json::Value::Object(mut fields) = value
             && !fields.contains_key("spec")
@@ -105,6 +106,28 @@ impl<'de, K: DeserializeOwned> serde::Deserialize<'de> for Lenient<K> {
             decoded: decoded.map(Arc::new),
         })
     }
+}
+
+/// A decoder's complaint without the values it quotes: the object may be a Secret, and a reason
+/// is logged.
+fn without_values(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len());
+    let mut quoted = false;
+    for c in reason.chars() {
+        match (c, quoted) {
+            ('"', false) => {
+                quoted = true;
+                out.push_str("\"…");
+            }
+            ('"', true) => {
+                quoted = false;
+                out.push('"');
+            }
+            (c, false) => out.push(c),
+            (_, true) => {}
+        }
+    }
+    out
 }
 
 impl<K: Resource> Resource for Lenient<K> {
@@ -136,6 +159,19 @@ mod tests {
     use super::*;
     use crate::api::{ClusterSync, ResourceApplyMode, SelectorSyncSet};
     use serde_json::json;
+
+    #[test]
+    fn a_reason_never_carries_the_values_it_complains_about() {
+        let bad: Lenient<k8s_openapi::api::core::v1::Secret> = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s", "namespace": "ns"},
+            "immutable": "hunter2-credential"
+        }))
+        .unwrap();
+        let e = bad.decoded().unwrap_err();
+        assert!(!e.reason.contains("hunter2"), "{e}");
+        assert!(e.reason.contains("invalid type"), "{e}");
+    }
 
     #[test]
     fn an_undecodable_object_keeps_its_name_and_reason() {

@@ -8,15 +8,10 @@ super::open_enum! {
     /// any string is admitted, and anything but `Sync` behaves as `Upsert`.
     ResourceApplyMode, allowed [] {
         /// Create or update only (Hive's default when empty).
+        #[default]
         Upsert = "Upsert",
         /// Also delete what was applied before and is no longer listed.
         Sync = "Sync",
-    }
-}
-
-impl Default for ResourceApplyMode {
-    fn default() -> Self {
-        Self::Upsert
     }
 }
 
@@ -38,17 +33,12 @@ super::open_enum! {
     /// How each resource is written to the spoke (Hive's CRD admits `""` too, meaning Apply).
     ApplyBehavior, allowed ["", "Apply", "CreateOnly", "CreateOrUpdate"] {
         /// kubectl-style apply (Hive's default when empty).
+        #[default]
         Apply = "Apply",
         /// Create if absent, never update.
         CreateOnly = "CreateOnly",
         /// Create, or overwrite without the last-applied annotation.
         CreateOrUpdate = "CreateOrUpdate",
-    }
-}
-
-impl Default for ApplyBehavior {
-    fn default() -> Self {
-        Self::Apply
     }
 }
 

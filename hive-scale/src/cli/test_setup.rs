@@ -70,6 +70,10 @@ pub struct Args {
     /// never deleted); without this such a clone is refused.
     #[arg(long)]
     borrow_namespaces: bool,
+    /// A ClusterRole to bind to the hub credentials in each namespace created, so credentials
+    /// that may create Secrets but read them only where granted can read their own back.
+    #[arg(long, value_name = "CLUSTERROLE")]
+    namespace_role: Option<String>,
     /// Also call the spoke's /version before adopting.
     #[arg(long)]
     check_spoke: bool,
@@ -128,6 +132,13 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     plan.namespace_prefix = args.namespace_prefix.clone();
     plan.name_prefix = args.name_prefix.clone();
     plan.run = args.run.clone();
+    plan.namespace_role =
+        args.namespace_role
+            .clone()
+            .map(|cluster_role| hive_scale_core::adopt::NamespaceRole {
+                cluster_role,
+                user: None,
+            });
     plan.validate()?;
 
     let hub = args.hub.connect(50.0).await?;

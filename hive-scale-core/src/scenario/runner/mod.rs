@@ -52,6 +52,9 @@ pub struct RunSettings {
     pub interval: Duration,
     /// Clones in flight while adopting.
     pub concurrency: usize,
+    /// Adopt into namespaces that exist and are not the toolkit's (left unlabelled, never
+    /// deleted); off, such a clone is refused.
+    pub borrow_namespaces: bool,
     /// Keep what was created (no teardown).
     pub keep: bool,
     /// The run id: every object the run creates carries it as its run label, and teardown
@@ -99,6 +102,7 @@ impl RunSettings {
             timeout: Duration::from_secs(600),
             interval: Duration::from_secs(2),
             concurrency: 16,
+            borrow_namespaces: false,
             keep: false,
             run_id: crate::labels::new_run_id(),
             teardown_timeout: Duration::from_secs(300),
@@ -403,24 +407,23 @@ impl Run<'_> {
                     _ = signals.at_least(1) => None,
                 };
                 match answer {
-                    None => SloReport::not_measured(
-                        "the run was interrupted during the query",
-                        factor,
-                    ),
-                    Some(answer) => match answer {
-                    Ok(metrics::QueryValue::Matrix { series }) => {
-                        let mut r = slo::check(&DurationSample::from_range(&series), factor);
-                        r.source = Some(format!("prometheus {}", p.url()));
-                        r
+                    None => {
+                        SloReport::not_measured("the run was interrupted during the query", factor)
                     }
-                    Ok(_) => SloReport::not_measured(
-                        "Prometheus answered the range query with something other than a matrix",
-                        factor,
-                    ),
-                    Err(e) => SloReport::not_measured(
-                        format!("cannot query Prometheus: {}", crate::error::chain(&e)),
-                        factor,
-                    ),
+                    Some(answer) => match answer {
+                        Ok(metrics::QueryValue::Matrix { series }) => {
+                            let mut r = slo::check(&DurationSample::from_range(&series), factor);
+                            r.source = Some(format!("prometheus {}", p.url()));
+                            r
+                        }
+                        Ok(_) => SloReport::not_measured(
+                            "Prometheus answered the range query with something other than a matrix",
+                            factor,
+                        ),
+                        Err(e) => SloReport::not_measured(
+                            format!("cannot query Prometheus: {}", crate::error::chain(&e)),
+                            factor,
+                        ),
                     },
                 }
             }
@@ -496,7 +499,7 @@ impl Run<'_> {
                 } else {
                     None
                 };
-                self.summary.teardown = Some(TeardownRecord::Ran(t));
+                self.summary.teardown = Some(TeardownRecord::Ran(Box::new(t)));
                 status
             }
             Err(e) => {

@@ -4,8 +4,8 @@ use super::{ObserveProgress, PhaseError, Run};
 use crate::adopt::{self, EngineOptions};
 use crate::api::SelectorSyncSet;
 use crate::fixtures::{self, ConfigMapFixture};
-use crate::scenario::Phase;
 use crate::guarded;
+use crate::scenario::Phase;
 use kube::api::Api;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -54,10 +54,9 @@ impl Run<'_> {
     }
 
     async fn adopt(&mut self, start: u32, end: u32) -> Result<(), PhaseError> {
-        let opts = EngineOptions {
-            concurrency: self.settings.concurrency,
-            ..Default::default()
-        };
+        let opts = EngineOptions::default()
+            .with_concurrency(self.settings.concurrency)
+            .with_borrow_namespaces(self.settings.borrow_namespaces);
         let s = adopt::adopt(&self.target.hub, &self.clones, start..=end, &opts, &None).await?;
         self.adopted(&s)?;
         self.summary.errors += s.failures.len() as u64;
@@ -97,7 +96,7 @@ impl Run<'_> {
                 &self.target.hub,
                 &self.clones,
                 i..=i,
-                &EngineOptions::default(),
+                &EngineOptions::default().with_borrow_namespaces(self.settings.borrow_namespaces),
                 &None,
             )
             .await?;

@@ -110,7 +110,7 @@ pub struct ThresholdResult {
 #[serde(untagged)]
 pub enum TeardownRecord {
     /// Teardown ran.
-    Ran(TeardownSummary),
+    Ran(Box<TeardownSummary>),
     /// Teardown could not run at all.
     Error {
         /// Why.

@@ -215,6 +215,10 @@ pub struct RealHub {
     pub pipeline: Option<Pipeline>,
     /// Where Hive's metrics come from (a Prometheus, or `/metrics` endpoints), if anywhere.
     pub metrics: Option<Source>,
+    /// A ClusterRole to bind to these credentials in each clone namespace created (a
+    /// least-privilege Job's way to read its own Secrets back; see
+    /// [`NamespaceRole`](crate::adopt::NamespaceRole)).
+    pub namespace_role: Option<String>,
 }
 
 impl Target {
@@ -240,6 +244,14 @@ impl Target {
             }
             None => AdoptPlan::fake(),
         };
+        let mut clones = clones;
+        clones.namespace_role = opts
+            .namespace_role
+            .as_ref()
+            .map(|r| crate::adopt::NamespaceRole {
+                cluster_role: r.clone(),
+                user: None,
+            });
         let hub = Hub::connect(&opts.hub).await?;
         hub.check().await?;
         // ClusterDeployments and SelectorSyncSets first: a refusal there is the likeliest.

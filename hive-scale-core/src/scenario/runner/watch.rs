@@ -213,7 +213,10 @@ impl Drop for WatchObserver {
 type Watched<K> = Store<Lenient<K>>;
 
 /// Watched ClusterSyncs and SyncSetInstances (each when its kind is watched).
-type SyncStores = (Option<Watched<ClusterSync>>, Option<Watched<SyncSetInstance>>);
+type SyncStores = (
+    Option<Watched<ClusterSync>>,
+    Option<Watched<SyncSetInstance>>,
+);
 
 /// Starts a reflector for `K` on every namespace; the task retries with backoff after errors.
 fn watch<K>(client: kube::Client, tasks: &mut Vec<tokio::task::AbortHandle>) -> Watched<K>
@@ -279,8 +282,7 @@ impl WatchObserver {
             cluster_deployments: watch(client.clone(), &mut tasks),
             selector_sync_sets: watch(client.clone(), &mut tasks),
             cluster_syncs: wants(Pipeline::ClusterSync).then(|| watch(client.clone(), &mut tasks)),
-            instances: wants(Pipeline::SyncSetInstance)
-                .then(|| watch(client.clone(), &mut tasks)),
+            instances: wants(Pipeline::SyncSetInstance).then(|| watch(client.clone(), &mut tasks)),
             metrics,
             detected,
             listed: parking_lot::Mutex::new(None),
