@@ -742,3 +742,50 @@ fn left_after_stop(plan: &Plan, gone: &BTreeSet<String>) -> Vec<String> {
     out.extend(left(&plan.sets, gone));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(start: u32, end: u32) -> Selection {
+        Selection::Range {
+            start,
+            end,
+            namespace_prefix: "ns".into(),
+            name_prefix: "c".into(),
+        }
+    }
+
+    #[test]
+    fn a_range_is_read_off_the_names() {
+        let r = range(5, 12);
+        for (ns, name) in [
+            ("ns5", ""),
+            ("ns12", "c12"),
+            ("ns7", "c7-adopted-admin-kubeconfig"),
+            ("ns7", "c7-aws-creds"),
+        ] {
+            assert!(r.covers(ns, name), "{ns}/{name}");
+        }
+        for (ns, name) in [
+            ("ns4", ""),
+            ("ns13", ""),
+            ("ns7", "c8"),
+            ("ns7", "c70"),
+            ("ns07", ""),
+            ("ns+7", ""),
+            ("nsx", ""),
+            ("other7", ""),
+            ("ns7", "cluster7"),
+        ] {
+            assert!(!r.covers(ns, name), "{ns}/{name}");
+        }
+        // Read off the name: the largest range is no harder than the smallest (a scan of it
+        // would not end in a test's lifetime).
+        let huge = range(1, u32::MAX);
+        for i in 0..100_000u32 {
+            assert_eq!(huge.covers(&format!("ns{i}"), ""), i > 0);
+        }
+        assert!(Selection::All.covers("anything", "at-all"));
+    }
+}
