@@ -4,7 +4,8 @@ use crate::Failure;
 use anyhow::Context as _;
 use hive_scale_core::hub::{HubOptions, RetryPolicy};
 use hive_scale_core::metrics::{
-    HttpOptions, PrometheusClient, Scraper, Secret, Source, parse_duration, redact_url,
+    HttpOptions, MetricsError, PrometheusClient, Scraper, Secret, Source, parse_duration,
+    redact_url,
 };
 use hive_scale_core::scenario::runner::{RealHub, Target};
 use hive_scale_core::scenario::{Scenario, exit};
@@ -96,13 +97,16 @@ pub struct MetricsFlags {
     #[arg(long, alias = "scrape")]
     #[serde(deserialize_with = "one_or_many")]
     pub metrics_url: Vec<String>,
-    /// A file holding a bearer token for Prometheus.
+    /// A file holding a bearer token, sent to every --prometheus/--metrics-url URL given
+    /// (in place of user information in a URL).
     #[arg(long, conflicts_with_all = ["token_from_kubeconfig", "user"])]
     pub token_file: Option<PathBuf>,
-    /// Send the bearer token of the hub's kubeconfig (its current context, or --context).
+    /// Send the bearer token of the hub's kubeconfig (its current context, or --context) to
+    /// every URL given (in place of user information in a URL).
     #[arg(long, conflicts_with = "user")]
     pub token_from_kubeconfig: bool,
-    /// User for basic auth (password from --password-file).
+    /// User for basic auth to every URL given (password from --password-file). Without
+    /// credential flags, user@ or user:password@ in a URL is basic auth for that URL only.
     #[arg(long, requires = "password_file")]
     pub user: Option<String>,
     /// A file holding the basic-auth password.
@@ -114,6 +118,11 @@ pub struct MetricsFlags {
     /// Accept any certificate from Prometheus (a test cluster's self-signed route).
     #[arg(long, conflicts_with = "ca_file")]
     pub insecure_skip_tls_verify: bool,
+    /// Send a token or password over plain http:// to a host that is not loopback (refused
+    /// otherwise: anyone on the path could read it). localhost, 127.0.0.0/8 and ::1 need no
+    /// permission.
+    #[arg(long)]
+    pub allow_insecure_credentials: bool,
     /// Limit for each request to Prometheus or /metrics.
     #[arg(long, default_value = "10s", value_parser = duration)]
     #[serde(
@@ -158,7 +167,8 @@ impl MetricsFlags {
     pub fn http(&self, hub: &KubeconfigFlags) -> anyhow::Result<HttpOptions> {
         let mut o = HttpOptions::default()
             .with_timeout(self.request_timeout)
-            .with_insecure_skip_verify(self.insecure_skip_tls_verify);
+            .with_insecure_skip_verify(self.insecure_skip_tls_verify)
+            .with_insecure_credentials(self.allow_insecure_credentials);
         if let Some(f) = &self.token_file {
             o = o.with_token_file(f)?;
         }
@@ -199,18 +209,23 @@ impl MetricsFlags {
         }
     }
 
-    /// The source the flags name, or the Prometheus at `default_prometheus`.
+    /// The source the flags name, or the Prometheus at `default_prometheus`. Credentials that
+    /// would go over plain HTTP to a remote host are a usage error, before anything is sent.
     pub fn source_or(
         &self,
         hub: &KubeconfigFlags,
         default_prometheus: &str,
     ) -> anyhow::Result<Source> {
         let http = self.http(hub)?;
-        Ok(if self.metrics_url.is_empty() {
+        let source = if self.metrics_url.is_empty() {
             let url = self.prometheus.as_deref().unwrap_or(default_prometheus);
-            Source::Prometheus(PrometheusClient::new(url, &http)?)
+            PrometheusClient::new(url, &http).map(Source::Prometheus)
         } else {
-            Source::Scrape(Scraper::new(&self.metrics_url, &http)?)
+            Scraper::new(&self.metrics_url, &http).map(Source::Scrape)
+        };
+        source.map_err(|e| match e {
+            MetricsError::InsecureCredentials { .. } => Failure::usage(e.to_string()),
+            e => e.into(),
         })
     }
 

@@ -524,6 +524,12 @@ async fn bad_fleet_files_are_one_error_line_and_create_nothing() {
             ),
             "missing-token",
         ),
+        (
+            format!(
+                "hubs:\n{good}    metrics: {{metrics_url: [http://127.0.0.1:1/metrics, 'http://u:pw@metrics.example/metrics']}}\n"
+            ),
+            "http://metrics.example/metrics, whose host is not loopback",
+        ),
     ];
     for (text, expect) in cases {
         let file = dir.join("fleet.yaml");

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::run_with_env;
+use common::{run_bin, run_with_env};
 use hive_scale_core::adopt::{self, AdoptPlan, EngineOptions};
 use hive_scale_core::fixtures::{self, SelectorSyncSetFixture};
 use hive_scale_core::hub::{Hub, HubOptions};
@@ -724,6 +724,80 @@ async fn a_dead_prometheus_is_one_error_line() {
     )
     .await;
     assert!(run.one_error_line().contains("none.jsonl"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_over_plain_http_to_a_remote_host_are_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "tok-SECRET-1\n").unwrap();
+    let out = dir.path().join("run.jsonl");
+    for (tool, args, shown) in [
+        (
+            "snapshot",
+            vec![
+                "--metrics-url",
+                "http://u:pw-SECRET-2@metrics.example:2112/metrics",
+            ],
+            "metrics URL http://metrics.example:2112/metrics",
+        ),
+        (
+            "snapshot",
+            vec![
+                "--prometheus",
+                "http://prometheus.example:9090",
+                "--token-file",
+                token.to_str().unwrap(),
+            ],
+            "Prometheus URL http://prometheus.example:9090/",
+        ),
+        (
+            "record",
+            vec![
+                "--metrics-url",
+                "http://127.0.0.1:1/metrics",
+                "--metrics-url",
+                "http://10.1.2.3:2112/metrics",
+                "--user",
+                "alice",
+                "--password-file",
+                token.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "metrics URL http://10.1.2.3:2112/metrics",
+        ),
+    ] {
+        let run = run_bin(&[&[tool][..], &args].concat(), &[]).await;
+        let line = run.one_error_line();
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            line.contains(shown) && line.contains("--allow-insecure-credentials"),
+            "{line}"
+        );
+        assert!(!run.stderr.contains("SECRET") && !run.stdout.contains("SECRET"));
+        assert!(!out.exists(), "nothing is recorded");
+    }
+    // Allowed, the request goes out (and finds nobody listening).
+    let run = run_bin(
+        &[
+            "snapshot",
+            "--metrics-url",
+            "http://u:pw@metrics.invalid:2112/metrics",
+            "--allow-insecure-credentials",
+            "--request-timeout",
+            "2s",
+        ],
+        &[],
+    )
+    .await;
+    let line = run.one_error_line();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        line.contains("http://metrics.invalid:2112/metrics"),
+        "{line}"
+    );
+    assert!(!line.contains("refusing"), "{line}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

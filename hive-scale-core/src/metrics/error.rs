@@ -169,6 +169,17 @@ pub enum MetricsError {
         #[source]
         source: tokio::task::JoinError,
     },
+    /// Credentials would go over plain HTTP to a host that is not loopback, and the caller did
+    /// not allow it ([`HttpOptions::allow_insecure_credentials`](super::HttpOptions)).
+    #[error(
+        "refusing to send credentials over plain HTTP to the {what} URL {url}, whose host is not loopback: use https, or allow it with --allow-insecure-credentials (in a fleet file, allow_insecure_credentials: true under metrics:)"
+    )]
+    InsecureCredentials {
+        /// `Prometheus` or `metrics`.
+        what: &'static str,
+        /// The endpoint, without credentials.
+        url: String,
+    },
     /// An argument is not valid.
     #[error("{0}")]
     Invalid(String),

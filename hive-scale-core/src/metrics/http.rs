@@ -51,6 +51,9 @@ pub struct HttpOptions {
     pub ca_pem: Option<Vec<u8>>,
     /// Accept any server certificate (a test cluster's self-signed route, say).
     pub insecure_skip_verify: bool,
+    /// Send credentials over plain HTTP to a host that is not loopback. Off, an endpoint that
+    /// would get them that way is refused when the client is made (see [`endpoint`]).
+    pub allow_insecure_credentials: bool,
 }
 
 impl Default for HttpOptions {
@@ -60,6 +63,7 @@ impl Default for HttpOptions {
             auth: Auth::None,
             ca_pem: None,
             insecure_skip_verify: false,
+            allow_insecure_credentials: false,
         }
     }
 }
@@ -74,6 +78,10 @@ impl std::fmt::Debug for HttpOptions {
                 &self.ca_pem.as_ref().map(|p| format!("<{} bytes>", p.len())),
             )
             .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field(
+                "allow_insecure_credentials",
+                &self.allow_insecure_credentials,
+            )
             .finish()
     }
 }
@@ -179,6 +187,13 @@ impl HttpOptions {
         self
     }
 
+    /// Sends credentials over plain HTTP even to a host that is not loopback (anyone on the
+    /// path can read them).
+    pub fn with_insecure_credentials(mut self, allow: bool) -> Self {
+        self.allow_insecure_credentials = allow;
+        self
+    }
+
     /// Trusts the certificates of a PEM file (and only those).
     pub fn with_ca_file(mut self, path: &Path) -> Result<Self, MetricsError> {
         let pem = std::fs::read(path).map_err(|e| MetricsError::io(path, e))?;
@@ -234,12 +249,20 @@ pub(crate) fn authorize(req: reqwest::RequestBuilder, auth: &Auth) -> reqwest::R
     }
 }
 
-/// Parses an endpoint URL; user information in it becomes basic auth (unless `auth` is set) and
-/// is removed from the URL, which is then safe to show.
+/// Parses an endpoint URL and decides its credentials: those of `opts` when it has any (the
+/// user's explicit choice for the source), else the URL's own user information as basic auth.
+/// User information is removed from the URL, which is then safe to show, and applies to this
+/// URL only.
+///
+/// # Errors
+///
+/// A URL that does not parse or is not http(s), bad percent-encoding in its user information,
+/// and [`MetricsError::InsecureCredentials`] when credentials would go over plain HTTP to a
+/// host that is not loopback and `opts` does not allow it.
 pub(crate) fn endpoint(
     url: &str,
     what: &'static str,
-    auth: &Auth,
+    opts: &HttpOptions,
 ) -> Result<(reqwest::Url, Auth), MetricsError> {
     let mut u = reqwest::Url::parse(url.trim()).map_err(|source| MetricsError::Url {
         what,
@@ -252,7 +275,7 @@ pub(crate) fn endpoint(
             redact_url(url)
         )));
     }
-    let mut auth = auth.clone();
+    let mut auth = opts.auth.clone();
     if !u.username().is_empty() || u.password().is_some() {
         if auth == Auth::None {
             let decode = |s: &str| {
@@ -268,7 +291,32 @@ pub(crate) fn endpoint(
         let _ = u.set_username("");
         let _ = u.set_password(None);
     }
+    if auth != Auth::None
+        && u.scheme() == "http"
+        && !is_loopback(&u)
+        && !opts.allow_insecure_credentials
+    {
+        return Err(MetricsError::InsecureCredentials {
+            what,
+            url: redact_url(u.as_str()),
+        });
+    }
     Ok((u, auth))
+}
+
+/// Whether the URL's host is this machine: `localhost`, 127.0.0.0/8 or ::1. Plain HTTP there
+/// does not leave the machine (a `kubectl port-forward`, the embedded hub).
+fn is_loopback(u: &reqwest::Url) -> bool {
+    let Some(host) = u.host_str() else {
+        return false;
+    };
+    // The URL parser has already normalized IP addresses (`127.1` is `127.0.0.1`) and
+    // bracketed IPv6 ones.
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || ip
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -401,7 +449,7 @@ mod tests {
         let (u, auth) = endpoint(
             "http://bob:p%40ss@127.0.0.1:9090/",
             "Prometheus",
-            &Auth::None,
+            &HttpOptions::default(),
         )
         .unwrap();
         assert_eq!(u.as_str(), "http://127.0.0.1:9090/");
@@ -412,13 +460,63 @@ mod tests {
                 password: Secret::new("p@ss")
             }
         );
-        let e = endpoint("ftp://bob:pw@host/", "Prometheus", &Auth::None).unwrap_err();
+        let e = endpoint("ftp://bob:pw@host/", "Prometheus", &HttpOptions::default()).unwrap_err();
         assert!(!e.to_string().contains("pw"), "{e}");
         assert!(e.to_string().contains("only http and https"), "{e}");
-        let e = endpoint("http://bob:pw@[::1", "Prometheus", &Auth::None).unwrap_err();
+        let e = endpoint("http://bob:pw@[::1", "Prometheus", &HttpOptions::default()).unwrap_err();
         assert!(e.to_string().starts_with("Prometheus URL"), "{e}");
         assert!(!e.to_string().contains("pw"), "{e}");
         assert!(std::error::Error::source(&e).is_some(), "{e:?}");
+    }
+
+    #[test]
+    fn the_flags_credentials_win_over_user_information_in_the_url() {
+        let opts = HttpOptions::default().with_token("tok");
+        let (u, auth) = endpoint("https://bob:pw@h.example/", "Prometheus", &opts).unwrap();
+        assert_eq!(u.as_str(), "https://h.example/");
+        assert_eq!(auth, Auth::Bearer(Secret::new("tok")));
+    }
+
+    #[test]
+    fn credentials_over_plain_http_go_only_to_loopback_unless_allowed() {
+        let token = HttpOptions::default().with_token("tok-SECRET");
+        let none = HttpOptions::default();
+        for (url, opts) in [
+            ("http://u:pw-SECRET@metrics.example:2112/metrics", &none),
+            ("http://prometheus.example:9090", &token),
+            ("http://10.0.0.7:9090/", &token),
+            ("http://[2001:db8::1]:9090/", &token),
+            // Names that only look local are resolved elsewhere.
+            ("http://localhost.example.com/", &token),
+            ("http://127.0.0.1.nip.io/", &token),
+            ("http://[::ffff:127.0.0.1]/", &token),
+        ] {
+            let e = endpoint(url, "Prometheus", opts).unwrap_err();
+            assert!(
+                matches!(e, MetricsError::InsecureCredentials { .. }),
+                "{url}: {e:?}"
+            );
+            let text = e.to_string();
+            let shown = redact_url(reqwest::Url::parse(url).unwrap().as_str());
+            assert!(text.contains(&shown), "{url}: {text}");
+            assert!(text.contains("--allow-insecure-credentials"), "{text}");
+            assert!(!text.contains("SECRET") && !text.contains('\n'), "{text}");
+            let allowed = opts.clone().with_insecure_credentials(true);
+            assert!(endpoint(url, "Prometheus", &allowed).is_ok(), "{url}");
+        }
+        for (url, opts) in [
+            ("http://u:pw@127.0.0.1:2112/metrics", &none),
+            ("http://127.9.9.9:9090/", &token),
+            ("http://localhost:9090/", &token),
+            ("http://LocalHost:9090/", &token),
+            ("http://[::1]:9090/", &token),
+            ("https://prometheus.example:9090/", &token),
+            ("https://u:pw@metrics.example/metrics", &none),
+            // No credentials: plain HTTP anywhere (the Job scrapes Hive's service this way).
+            ("http://hive-clustersync.hive.svc:2112/metrics", &none),
+        ] {
+            assert!(endpoint(url, "Prometheus", opts).is_ok(), "{url}");
+        }
     }
 
     #[test]

@@ -58,11 +58,16 @@ struct RawSeries {
 }
 
 impl PrometheusClient {
-    /// A client of the Prometheus at `url` (`http://127.0.0.1:9091`; user information in the URL
-    /// is used as basic auth and not shown anywhere; a query in it is dropped, since the API's
-    /// own parameters go there).
+    /// A client of the Prometheus at `url` (`http://127.0.0.1:9091`): the credentials of `opts`,
+    /// else user information in the URL as basic auth (shown nowhere). A query in the URL is
+    /// dropped, since the API's own parameters go there.
+    ///
+    /// # Errors
+    ///
+    /// A URL that is not http(s), or credentials that would go over plain HTTP to a host that
+    /// is not loopback ([`MetricsError::InsecureCredentials`]) unless `opts` allows it.
     pub fn new(url: &str, opts: &HttpOptions) -> Result<Self, MetricsError> {
-        let (mut base, auth) = http::endpoint(url, WHAT, &opts.auth)?;
+        let (mut base, auth) = http::endpoint(url, WHAT, opts)?;
         if !base.path().ends_with('/') {
             let p = format!("{}/", base.path());
             base.set_path(&p);
@@ -432,6 +437,44 @@ mod tests {
         for text in [format!("{good:?}"), format!("{e:?}"), e.to_string()] {
             assert!(!text.contains("SECRET"), "{text}");
         }
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_token_goes_over_plain_http_only_to_loopback_unless_allowed() {
+        let token = HttpOptions::default().with_token("tok-SECRET");
+        for url in [
+            "http://prometheus.example:9090",
+            "http://alice:pw-SECRET@prometheus.example:9090",
+        ] {
+            let opts = if url.contains('@') {
+                HttpOptions::default()
+            } else {
+                token.clone()
+            };
+            let e = PrometheusClient::new(url, &opts).unwrap_err();
+            assert!(
+                matches!(e, MetricsError::InsecureCredentials { what: WHAT, .. }),
+                "{e:?}"
+            );
+            let text = e.to_string();
+            assert!(
+                text.contains("Prometheus URL http://prometheus.example:9090/")
+                    && text.contains("--allow-insecure-credentials")
+                    && !text.contains("SECRET"),
+                "{text}"
+            );
+            let c = PrometheusClient::new(url, &opts.with_insecure_credentials(true)).unwrap();
+            assert_eq!(c.url(), "http://prometheus.example:9090/");
+        }
+        assert!(PrometheusClient::new("https://prometheus.example:9090", &token).is_ok());
+        assert!(
+            PrometheusClient::new("http://prometheus.example:9090", &Default::default()).is_ok()
+        );
+        // On loopback (a port-forward) the token is sent, and the server sees it.
+        let (url, server) = token_server("tok-SECRET").await;
+        let c = PrometheusClient::new(&url, &token).unwrap();
+        assert_eq!(c.query("up", None).await.unwrap().total(), Some(42.0));
         server.abort();
     }
 

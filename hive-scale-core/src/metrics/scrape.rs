@@ -301,18 +301,28 @@ pub fn evaluate(
     Ok(QueryValue::Vector { series })
 }
 
-/// One endpoint: the URL requests go to, and the same without credentials, to show.
+/// One endpoint: the URL requests go to, the same without credentials, to show, and the
+/// credentials this endpoint (and no other) gets.
 #[derive(Clone)]
 struct Endpoint {
     url: reqwest::Url,
     shown: String,
+    auth: Auth,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &self.shown)
+            .field("auth", &self.auth)
+            .finish()
+    }
 }
 
 /// Scrapes `/metrics` endpoints and evaluates profiles from them.
 pub struct Scraper {
     endpoints: Vec<Endpoint>,
     http: reqwest::Client,
-    auth: Auth,
     timeout: Duration,
     rate_window: Duration,
     last: parking_lot::Mutex<Option<Arc<Scrape>>>,
@@ -325,7 +335,6 @@ impl Clone for Scraper {
         Self {
             endpoints: self.endpoints.clone(),
             http: self.http.clone(),
-            auth: self.auth.clone(),
             timeout: self.timeout,
             rate_window: self.rate_window,
             last: parking_lot::Mutex::new(None),
@@ -336,37 +345,39 @@ impl Clone for Scraper {
 impl std::fmt::Debug for Scraper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Scraper")
-            .field("urls", &self.urls())
-            .field("auth", &self.auth)
+            .field("endpoints", &self.endpoints)
             .field("rate_window", &self.rate_window)
             .finish_non_exhaustive()
     }
 }
 
 impl Scraper {
-    /// Scrapes these endpoints (their pages are merged: several pods of one deployment). User
-    /// information in a URL is used as basic auth; a secret in the query (`?token=...`) is sent
-    /// as given. Neither is ever shown: see [`Scraper::urls`].
+    /// Scrapes these endpoints (their pages are merged: several pods of one deployment). The
+    /// credentials of `opts` go to every endpoint; without them, user information in a URL is
+    /// basic auth for that URL only. A secret in the query (`?token=...`) is sent as given.
+    /// None is ever shown: see [`Scraper::urls`].
+    ///
+    /// # Errors
+    ///
+    /// No URL, a URL that is not http(s), or credentials that would go over plain HTTP to a
+    /// host that is not loopback ([`MetricsError::InsecureCredentials`]) unless `opts` allows
+    /// it; checked for every URL before anything is sent.
     pub fn new(urls: &[String], opts: &HttpOptions) -> Result<Self, MetricsError> {
         if urls.is_empty() {
             return Err(MetricsError::Invalid("no /metrics URL to scrape".into()));
         }
         let mut parsed = Vec::new();
-        let mut auth = opts.auth.clone();
         for u in urls {
-            let (url, a) = http::endpoint(u, "metrics", &opts.auth)?;
-            if a != Auth::None {
-                auth = a;
-            }
+            let (url, auth) = http::endpoint(u, "metrics", opts)?;
             parsed.push(Endpoint {
                 shown: redact_url(url.as_str()),
                 url,
+                auth,
             });
         }
         Ok(Self {
             endpoints: parsed,
             http: opts.client()?,
-            auth,
             timeout: opts.timeout,
             rate_window: Duration::from_secs(2),
             last: parking_lot::Mutex::new(None),
@@ -405,7 +416,7 @@ impl Scraper {
                 reqwest::header::ACCEPT,
                 "text/plain;version=0.0.4;q=1,*/*;q=0.1",
             ),
-            &self.auth,
+            &endpoint.auth,
         );
         let resp = req
             .send()
@@ -650,6 +661,111 @@ process_cpu_seconds 12.5"#;
         let err = Exposition::parse("this is not metrics\n").unwrap_err();
         assert!(!err.contains('\n'));
         assert!(Exposition::parse("").unwrap().is_empty());
+    }
+
+    /// A `/metrics` server that answers every path with a one-line page and records each
+    /// request's path and `Authorization` header (empty when none came).
+    async fn recording_server() -> (
+        String,
+        Arc<parking_lot::Mutex<Vec<(String, String)>>>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let n = s.read(&mut buf).await.unwrap_or(0);
+                    let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                    let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let auth = req
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("authorization")
+                                .then(|| v.trim().to_string())
+                        })
+                        .unwrap_or_default();
+                    log.lock().push((path, auth));
+                    let body = "up 1\n";
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = s.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        (format!("127.0.0.1:{}", addr.port()), seen, task)
+    }
+
+    #[tokio::test]
+    async fn user_information_in_one_url_goes_to_that_url_only() {
+        let (addr, seen, server) = recording_server().await;
+        let urls = [
+            format!("http://alice:pw@{addr}/a/metrics"),
+            format!("http://{addr}/b/metrics"),
+            format!("http://bob:other@{addr}/c/metrics"),
+        ];
+        let s = Scraper::new(&urls, &HttpOptions::default()).unwrap();
+        s.scrape().await.unwrap();
+        let mut got = seen.lock().clone();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                // base64("alice:pw"), base64("bob:other")
+                ("/a/metrics".to_string(), "Basic YWxpY2U6cHc=".to_string()),
+                ("/b/metrics".to_string(), String::new()),
+                ("/c/metrics".to_string(), "Basic Ym9iOm90aGVy".to_string()),
+            ]
+        );
+        assert!(!format!("{s:?}").contains("pw"), "{s:?}");
+
+        // Credentials given for the source (the flags) go to every URL, in place of a URL's.
+        seen.lock().clear();
+        let s = Scraper::new(&urls, &HttpOptions::default().with_token("tok")).unwrap();
+        s.scrape().await.unwrap();
+        let got = seen.lock().clone();
+        assert_eq!(got.len(), 3);
+        assert!(got.iter().all(|(_, a)| a == "Bearer tok"), "{got:?}");
+        server.abort();
+    }
+
+    #[test]
+    fn credentials_for_a_remote_plain_http_url_are_refused_before_anything_is_sent() {
+        // One URL of several is enough to refuse them all, whichever position it has.
+        let urls = [
+            "http://127.0.0.1:1/metrics".to_string(),
+            "http://u:pw-SECRET@hive-clustersync.hive.svc:2112/metrics".to_string(),
+        ];
+        let e = Scraper::new(&urls, &HttpOptions::default()).unwrap_err();
+        assert!(
+            matches!(e, MetricsError::InsecureCredentials { .. }),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("http://hive-clustersync.hive.svc:2112/metrics")
+                && text.contains("--allow-insecure-credentials")
+                && !text.contains("SECRET"),
+            "{text}"
+        );
+        let allowed = HttpOptions::default().with_insecure_credentials(true);
+        assert!(Scraper::new(&urls, &allowed).is_ok());
+        // Without credentials the Job's scrape of Hive's service stays as it was.
+        let job = ["http://hive-clustersync.hive.svc:2112/metrics".to_string()];
+        assert!(Scraper::new(&job, &HttpOptions::default()).is_ok());
+        let e = Scraper::new(&job, &HttpOptions::default().with_token("t")).unwrap_err();
+        assert!(
+            matches!(e, MetricsError::InsecureCredentials { .. }),
+            "{e:?}"
+        );
     }
 
     #[tokio::test]

@@ -50,7 +50,7 @@ pub struct Args {
 }
 
 /// What a fleet's hubs each say for themselves (in the fleet file, or as embedded hubs).
-const FLEET_CONFLICTS: [&str; 10] = [
+const FLEET_CONFLICTS: [&str; 11] = [
     "kubeconfig",
     "context",
     "in_cluster",
@@ -60,6 +60,7 @@ const FLEET_CONFLICTS: [&str; 10] = [
     "token_file",
     "token_from_kubeconfig",
     "user",
+    "allow_insecure_credentials",
     "ndjson",
 ];
 
