@@ -90,10 +90,12 @@ impl HubFlags {
 #[derive(clap::Args, serde::Deserialize, Debug, Clone, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsFlags {
-    /// Prometheus (or OpenShift's thanos-querier) to query.
+    /// Prometheus (or OpenShift's thanos-querier) to query; user:password@ in the URL is basic
+    /// auth unless a credential flag is given.
     #[arg(long, conflicts_with = "metrics_url")]
     pub prometheus: Option<String>,
-    /// A /metrics URL to scrape instead of asking Prometheus (repeat for several pods).
+    /// A /metrics URL to scrape instead of asking Prometheus (repeat for several pods);
+    /// user:password@ in a URL is basic auth for that URL only, unless a credential flag is given.
     #[arg(long, alias = "scrape")]
     #[serde(deserialize_with = "one_or_many")]
     pub metrics_url: Vec<String>,
@@ -105,8 +107,7 @@ pub struct MetricsFlags {
     /// every URL given (in place of user information in a URL).
     #[arg(long, conflicts_with = "user")]
     pub token_from_kubeconfig: bool,
-    /// User for basic auth to every URL given (password from --password-file). Without
-    /// credential flags, user@ or user:password@ in a URL is basic auth for that URL only.
+    /// User for basic auth to every URL given (password from --password-file).
     #[arg(long, requires = "password_file")]
     pub user: Option<String>,
     /// A file holding the basic-auth password.

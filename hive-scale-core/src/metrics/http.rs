@@ -52,7 +52,7 @@ pub struct HttpOptions {
     /// Accept any server certificate (a test cluster's self-signed route, say).
     pub insecure_skip_verify: bool,
     /// Send credentials over plain HTTP to a host that is not loopback. Off, an endpoint that
-    /// would get them that way is refused when the client is made (see [`endpoint`]).
+    /// would get them that way is refused when the client is made.
     pub allow_insecure_credentials: bool,
 }
 
