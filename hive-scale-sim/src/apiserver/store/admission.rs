@@ -212,6 +212,14 @@ impl Uids {
         }
     }
 
+    /// A random uid whatever the seed, for what must differ from every other hub's (the
+    /// kube-system namespace tells hubs apart). It still takes the seeded sequence's next
+    /// number, so the objects after it get the uids they always had.
+    pub fn unseeded(&self) -> String {
+        self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        uuid::Uuid::new_v4().to_string()
+    }
+
     /// The next uid: a version-4 UUID.
     pub fn next(&self) -> String {
         let Some(seed) = self.seed else {
@@ -292,7 +300,12 @@ pub(super) fn stamp_metadata(
             }
         }
         None => {
-            m.insert("uid".into(), server.uids.next().into());
+            let uid = if super::is_namespace(def) && name == "kube-system" {
+                server.uids.unseeded()
+            } else {
+                server.uids.next()
+            };
+            m.insert("uid".into(), uid.into());
             m.insert("creationTimestamp".into(), server.now.into());
             m.remove("deletionTimestamp");
             m.remove("deletionGracePeriodSeconds");

@@ -278,6 +278,33 @@ fn timestamps_come_from_the_store_clock() {
 }
 
 #[test]
+fn kube_system_s_uid_is_the_hub_s_own_even_with_seeded_uids() {
+    let seeded = || {
+        Store::new(
+            &hive_scale_core::api::crds(),
+            StoreConfig {
+                uid_seed: Some(7),
+                ..Default::default()
+            },
+        )
+    };
+    let (a, b) = (seeded(), seeded());
+    let uid = |s: &Store, name: &str| {
+        let ns = def(s, "", "v1", "namespaces");
+        s.get(&ns, "", name).unwrap()["metadata"]["uid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_ne!(uid(&a, "kube-system"), uid(&b, "kube-system"));
+    // The seeded sequence is unchanged around it: what follows gets the uids it always had.
+    assert_eq!(uid(&a, "kube-public"), uid(&b, "kube-public"));
+    assert_eq!(uid(&a, "default"), uid(&b, "default"));
+    let plain = (store(), store());
+    assert_ne!(uid(&plain.0, "kube-system"), uid(&plain.1, "kube-system"));
+}
+
+#[test]
 fn seeded_uids_repeat_and_shard_like_random_ones() {
     use crate::apiserver::store::admission::Uids;
     let (a, b) = (Uids::new(Some(7)), Uids::new(Some(7)));
