@@ -95,6 +95,17 @@ pub enum Error {
         /// The limit.
         seconds: f64,
     },
+    /// Two members of a fleet reach one hub (the same identity, whatever their URLs): both
+    /// would adopt the same clones and count and tear down each other's objects.
+    #[error("hubs {first:?} and {second:?} are the same hub ({identity}): name each hub once")]
+    SameHub {
+        /// The member named first.
+        first: String,
+        /// The member that is the same hub again.
+        second: String,
+        /// What both have (`kube-system namespace uid ...`).
+        identity: String,
+    },
     /// Querying, scraping, recording or reporting Hive's metrics failed.
     #[cfg(feature = "metrics")]
     #[error(transparent)]

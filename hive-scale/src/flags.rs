@@ -361,6 +361,7 @@ pub struct RunFlags {
     #[arg(long)]
     pub borrow_namespaces: bool,
     /// The run id to label objects with (default: a fresh one); teardown removes only its objects.
+    /// Over a fleet, each hub's objects carry RUN-NAME (NAME: the hub's).
     #[arg(long, value_parser = run_id)]
     pub run: Option<String>,
     /// Fail (exit 9) if the hub API server's P99 latency in a 5-minute window exceeds the API

@@ -147,22 +147,14 @@ pub fn load(path: &Path, total: u32, hub_flags: &HubFlags) -> anyhow::Result<Vec
             (w, None) => Share::Weight(w.unwrap_or(1.0)),
         });
     }
-    // The same hub twice would adopt the same clone names twice under one run id, each run
-    // counting and tearing down the other's objects.
-    let mut servers: Vec<(String, &str)> = Vec::new();
+    // Whether two entries are one hub is not known from their URLs (127.0.0.1 and localhost,
+    // two contexts): the fleet asks each hub which it is once connected, before it writes.
+    // Here each kubeconfig only has to name a server.
     for h in &file.hubs {
-        let server = match &h.kubeconfig {
-            Some(k) => server_of(&base.join(k), h.context.as_deref())
-                .map_err(|why| usage(format!("hub {:?}: kubeconfig {why}", h.name)))?,
-            None => "the pod's own hub (in_cluster)".to_string(),
-        };
-        if let Some((_, other)) = servers.iter().find(|(s, _)| *s == server) {
-            return Err(usage(format!(
-                "hubs {other:?} and {:?} are the same hub ({server})",
-                h.name
-            )));
+        if let Some(k) = &h.kubeconfig {
+            server_of(&base.join(k), h.context.as_deref())
+                .map_err(|why| usage(format!("hub {:?}: kubeconfig {why}", h.name)))?;
         }
-        servers.push((server, &h.name));
     }
     let counts = spread(total, &shares).map_err(usage)?;
     let mut members = Vec::new();

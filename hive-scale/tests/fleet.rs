@@ -109,10 +109,15 @@ async fn three_embedded_hubs_share_the_clones_and_the_summary_matches_their_clus
     assert_eq!(s["kind"], "fleet");
     assert_eq!(s["status"], "passed", "{s:#}");
     assert_eq!(s["failed_hubs"], serde_json::json!([]));
-    let run = s["run_id"].as_str().unwrap().to_string();
+    let fleet_run = s["run_id"].as_str().unwrap().to_string();
     let hubs = s["hubs"].as_array().unwrap();
     let names: Vec<&str> = hubs.iter().map(|h| h["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["hub-1", "hub-2", "hub-3"]);
+    let identities: std::collections::HashSet<&str> = hubs
+        .iter()
+        .map(|h| h["identity"]["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(identities.len(), 3, "three hubs, three kube-system uids");
     let clusters: Vec<u64> = hubs
         .iter()
         .map(|h| h["clusters"].as_u64().unwrap())
@@ -138,7 +143,12 @@ async fn three_embedded_hubs_share_the_clones_and_the_summary_matches_their_clus
         );
         let hub = connect(&hub_dir.join("hub/hub.kubeconfig")).await;
         let n = h["clusters"].as_u64().unwrap() as usize;
+        // Its objects carry its own run id, made from the fleet's.
+        let run = h["run_id"].as_str().unwrap().to_string();
+        assert_eq!(run, format!("{fleet_run}-{name}"));
+        assert_eq!(h["identity"]["by"], "kube-system-uid", "{h:#}");
         assert_eq!(run_objects(&hub, &run).await, (n, n, 2), "{name}");
+        assert_eq!(run_objects(&hub, &fleet_run).await, (0, 0, 0), "{name}");
         let syncs = Api::<ClusterSync>::all(hub.client())
             .list(&ListParams::default())
             .await
@@ -226,6 +236,7 @@ async fn three_embedded_hubs_share_the_clones_and_the_summary_matches_their_clus
 
     // The kept objects go through each hub's deprovision interlock, and nothing is left.
     for name in &names {
+        let run = format!("{fleet_run}-{name}");
         let kubeconfig = out.join("hubs").join(name).join("hub/hub.kubeconfig");
         assert!(
             stdout.contains(&format!(
@@ -431,12 +442,11 @@ async fn a_hub_killed_mid_observe_fails_the_run_and_the_others_finish_clean() {
         report.contains("- **west** failed in observe at "),
         "{report}"
     );
-    let run = s["run_id"].as_str().unwrap();
     // The survivors were torn down through their interlock: nothing of the run is left.
-    for h in [&hubs[0], &hubs[2]] {
+    for (h, row) in [(&hubs[0], &rows[0]), (&hubs[2], &rows[2])] {
         let hub = connect(&h.dir.join("hub.kubeconfig")).await;
         assert_eq!(
-            run_objects(&hub, run).await,
+            run_objects(&hub, row["run_id"].as_str().unwrap()).await,
             (0, 0, 0),
             "{}",
             h.dir.display()
@@ -650,16 +660,247 @@ async fn one_hub_s_refused_teardown_never_skips_another_hub_s_cleanup() {
         rows[0]
     );
     assert_eq!(rows[1]["status"], "passed");
-    let run = s["run_id"].as_str().unwrap();
     // North keeps only the refused clone (its namespace holds it); south is clean.
-    assert_eq!(run_objects(&north, run).await, (1, 1, 0));
+    let run = |row: &Value| row["run_id"].as_str().unwrap().to_string();
+    assert_eq!(run_objects(&north, &run(&rows[0])).await, (1, 1, 0));
     let c1 = cds.get("c1").await.unwrap();
     assert!(
         c1.metadata.deletion_timestamp.is_none(),
         "c1 was not deleted"
     );
     let south = connect(&hubs[1].dir.join("hub.kubeconfig")).await;
-    assert_eq!(run_objects(&south, run).await, (0, 0, 0));
+    assert_eq!(run_objects(&south, &run(&rows[1])).await, (0, 0, 0));
+}
+
+/// Everything a fleet run could have written on a hub: namespace names, ClusterDeployments,
+/// SelectorSyncSets.
+async fn hub_objects(hub: &Hub) -> (Vec<String>, usize, usize) {
+    let lp = ListParams::default();
+    let mut namespaces: Vec<String> = Api::<Namespace>::all(hub.client())
+        .list(&lp)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    namespaces.sort();
+    let cds = Api::<ClusterDeployment>::all(hub.client())
+        .list(&lp)
+        .await
+        .unwrap()
+        .items
+        .len();
+    let sets = Api::<SelectorSyncSet>::all(hub.client())
+        .list(&lp)
+        .await
+        .unwrap()
+        .items
+        .len();
+    (namespaces, cds, sets)
+}
+
+/// A copy of a hub's kubeconfig that reaches it as `localhost` rather than 127.0.0.1.
+fn as_localhost(kubeconfig: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(kubeconfig).unwrap();
+    assert!(text.contains("https://127.0.0.1:"), "{text}");
+    let path = kubeconfig.with_extension("localhost.kubeconfig");
+    std::fs::write(
+        &path,
+        text.replace("https://127.0.0.1:", "https://localhost:"),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_is_known_by_kube_system_else_by_its_certificate_whatever_its_url() {
+    use hive_scale_core::scenario::fleet::HubIdentity;
+    use hive_scale_core::scenario::fleet::identity::identify;
+    use hive_scale_sim::apiserver::faults::FaultConfig;
+    use hive_scale_sim::apiserver::{ApiServer, ApiServerConfig};
+    let hub = common::TestHub::start().await;
+    let (a, b) = (
+        connect(hub.kubeconfig()).await,
+        connect(&as_localhost(hub.kubeconfig())).await,
+    );
+    let namespaces = Api::<Namespace>::all(a.client());
+    let uid = namespaces
+        .get("kube-system")
+        .await
+        .unwrap()
+        .metadata
+        .uid
+        .unwrap();
+    assert_eq!(
+        identify(&a).await.unwrap(),
+        HubIdentity::KubeSystemUid(uid.clone())
+    );
+    assert_eq!(identify(&b).await.unwrap(), HubIdentity::KubeSystemUid(uid));
+
+    // kube-system absent: the API server's certificate, the same whatever the URL.
+    namespaces
+        .delete("kube-system", &Default::default())
+        .await
+        .unwrap();
+    let t0 = Instant::now();
+    while namespaces.get_opt("kube-system").await.unwrap().is_some() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "kube-system stays");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let by_cert = identify(&a).await.unwrap();
+    assert!(
+        matches!(&by_cert, HubIdentity::CertificateSha256(h) if h.len() == 64),
+        "{by_cert:?}"
+    );
+    assert_eq!(identify(&b).await.unwrap(), by_cert);
+
+    // kube-system forbidden (every resource request refused): another hub, another certificate.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ApiServerConfig::new(dir.path(), "forbidding");
+    config.faults = Some(FaultConfig::parse("403=1").unwrap());
+    let forbidding = ApiServer::start(config).await.unwrap();
+    let c = connect(forbidding.kubeconfig_path()).await;
+    let e = Api::<Namespace>::all(c.client())
+        .get("kube-system")
+        .await
+        .unwrap_err();
+    assert!(matches!(&e, kube::Error::Api(s) if s.code == 403), "{e:?}");
+    let other = identify(&c).await.unwrap();
+    assert!(
+        matches!(other, HubIdentity::CertificateSha256(_)),
+        "{other:?}"
+    );
+    assert_ne!(other, by_cert);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_hub_named_twice_is_refused_and_each_hub_s_objects_carry_its_own_run_id() {
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let one = start_hub(dir.path().join("one")).await;
+    let two = start_hub(dir.path().join("two")).await;
+    // The same hub reached as localhost: another spelling of its URL, another kubeconfig.
+    as_localhost(&one.dir.join("hub.kubeconfig"));
+    let hub_one = connect(&one.dir.join("hub.kubeconfig")).await;
+    let before = hub_objects(&hub_one).await;
+    let scenario = scenario(dir.path(), 4, 1, None);
+    let fleet_file = dir.path().join("twice.yaml");
+    std::fs::write(
+        &fleet_file,
+        "hubs:\n  - name: a\n    kubeconfig: one/hub.kubeconfig\n    fake_cluster: true\n\
+         \x20 - name: b\n    kubeconfig: one/hub.localhost.kubeconfig\n    fake_cluster: true\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out-twice");
+    let r = run_bin(
+        &[
+            "scaletest",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--fleet",
+            fleet_file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--timeout",
+            "1m",
+        ],
+        &[],
+    )
+    .await;
+    let line = r.one_error_line();
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        line.contains("hubs \"a\" and \"b\" are the same hub") && line.contains("kube-system"),
+        "{line}"
+    );
+    assert!(!out.exists(), "the result directory was created");
+    assert_eq!(hub_objects(&hub_one).await, before, "something was written");
+
+    // Two hubs: each member's objects carry a run id of its own, derived from the fleet's.
+    let fleet_file = dir.path().join("two.yaml");
+    std::fs::write(
+        &fleet_file,
+        format!(
+            "hubs:\n  - name: a\n    kubeconfig: one/hub.kubeconfig\n    fake_cluster: true\n    metrics: {{metrics_url: {}}}\n\
+             \x20 - name: b\n    kubeconfig: two/hub.kubeconfig\n    fake_cluster: true\n    metrics: {{metrics_url: {}}}\n",
+            one.metrics_url, two.metrics_url
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out-two");
+    let r = run_bin(
+        &[
+            "scaletest",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--fleet",
+            fleet_file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--timeout",
+            "1m",
+            "--run",
+            "fleet-run-1",
+            "--keep",
+        ],
+        &[],
+    )
+    .await;
+    r.ok();
+    let s = read_json(&out.join("summary.json"));
+    assert_eq!(s["status"], "passed", "{s:#}");
+    assert_eq!(s["run_id"], "fleet-run-1");
+    let rows = s["hubs"].as_array().unwrap();
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let mut identities = Vec::new();
+    for (row, hub_dir) in rows.iter().zip([&one.dir, &two.dir]) {
+        let name = row["name"].as_str().unwrap();
+        let run = format!("fleet-run-1-{name}");
+        assert_eq!(row["run_id"], run.as_str(), "{row:#}");
+        assert_eq!(row["identity"]["by"], "kube-system-uid", "{row:#}");
+        identities.push(row["identity"]["value"].as_str().unwrap().to_string());
+        let own = read_json(&out.join("hubs").join(name).join("summary.json"));
+        assert_eq!(own["run_id"], run.as_str());
+        assert!(report.contains(&run), "{report}");
+        let hub = connect(&hub_dir.join("hub.kubeconfig")).await;
+        assert_eq!(run_objects(&hub, &run).await, (2, 2, 1), "{name}");
+        assert_eq!(run_objects(&hub, "fleet-run-1").await, (0, 0, 0), "{name}");
+        let kubeconfig = hub_dir.join("hub.kubeconfig");
+        let teardown = format!(
+            "hub {name}: the run's objects are still there; to remove them: hive-scale teardown --all --run {run} --selectorsyncsets --kubeconfig {}",
+            kubeconfig.display()
+        );
+        assert!(r.stdout.contains(&teardown), "{}", r.stdout);
+        run_bin(
+            &[
+                "teardown",
+                "--all",
+                "--run",
+                &run,
+                "--selectorsyncsets",
+                "--kubeconfig",
+                kubeconfig.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .await
+        .ok();
+        assert_eq!(run_objects(&hub, &run).await, (0, 0, 0), "{name}");
+    }
+    assert_ne!(
+        identities[0], identities[1],
+        "two hubs, one kube-system uid"
+    );
+    // Hub one's own kube-system is what identified it.
+    let kube_system = Api::<Namespace>::all(hub_one.client())
+        .get("kube-system")
+        .await
+        .unwrap();
+    assert_eq!(
+        kube_system.metadata.uid.as_deref(),
+        Some(identities[0].as_str())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -714,7 +955,7 @@ async fn an_unreachable_hub_is_named_and_the_others_run() {
     );
     let hub = connect(&up.dir.join("hub.kubeconfig")).await;
     assert_eq!(
-        run_objects(&hub, s["run_id"].as_str().unwrap()).await,
+        run_objects(&hub, rows[0]["run_id"].as_str().unwrap()).await,
         (0, 0, 0)
     );
 }

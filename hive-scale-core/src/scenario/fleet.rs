@@ -8,6 +8,14 @@
 //! OUT/summary.json, OUT/report.md     the fleet: per-hub rows, fleet-wide totals
 //! OUT/hubs/NAME/                      each hub's own result directory (summary.json, report.md...)
 //! ```
+//!
+//! Every hub is connected to and [identified](identity) before anything is written anywhere,
+//! so a fleet that names one hub twice (two URLs, two contexts) is refused; and each hub's
+//! objects carry a run id of their own ([`member_run_id`]).
+
+pub mod identity;
+
+pub use identity::HubIdentity;
 
 use super::progress::{Percentiles, bucket_count};
 use super::runner::{
@@ -175,8 +183,12 @@ pub struct HubResult {
     pub name: String,
     /// Its result directory, relative to the fleet's.
     pub dir: String,
+    /// The run id its objects carry ([`member_run_id`]): what tears them down.
+    pub run_id: String,
     /// The hub's server, when it was reached.
     pub hub: Option<String>,
+    /// What told this hub from the others, when it was reached.
+    pub identity: Option<HubIdentity>,
     /// Clusters it was given.
     pub clusters: u32,
     /// How its run ended.
@@ -267,7 +279,8 @@ pub struct FleetSummary {
     pub status: Status,
     /// The process exit code (see [`FleetSummary::exit_code`]).
     pub exit_code: u8,
-    /// The run id every hub's objects carry.
+    /// The fleet's run id; each hub's objects carry one made from it and the hub's name
+    /// ([`HubResult::run_id`]).
     pub run_id: String,
     /// The scenario over the whole fleet (each hub runs it scaled to its clusters).
     pub scenario: Scenario,
@@ -294,11 +307,20 @@ fn rfc3339(unix: f64) -> String {
 }
 
 impl HubResult {
-    fn not_run(m: &Member, dir: String, phase: &str, at: f64, error: String) -> Self {
+    fn not_run(
+        m: &Member,
+        dir: String,
+        run_id: String,
+        phase: &str,
+        at: f64,
+        error: String,
+    ) -> Self {
         Self {
             name: m.name.clone(),
             dir,
+            run_id,
             hub: None,
+            identity: None,
             clusters: m.clusters,
             status: Status::Failed,
             exit_code: exit::PHASE_FAILED,
@@ -362,7 +384,9 @@ impl HubResult {
         Self {
             name: m.name.clone(),
             dir,
+            run_id: s.run_id.clone(),
             hub: Some(s.hub.clone()),
+            identity: None,
             clusters: m.clusters,
             status: s.status,
             exit_code: s.exit_code,
@@ -593,7 +617,7 @@ impl FleetSummary {
     pub fn report(&self) -> String {
         let s = &self.scenario;
         let mut t = format!(
-            "# Fleet scale test: {}\n\n{}\n\nStatus **{}** (exit code {}), run {}, {} hubs, {} clusters in all, {} SelectorSyncSets of {} ConfigMaps on every hub, {:.0}s wall.\n\n",
+            "# Fleet scale test: {}\n\n{}\n\nStatus **{}** (exit code {}), run {} (each hub's objects carry the run id of its row), {} hubs, {} clusters in all, {} SelectorSyncSets of {} ConfigMaps on every hub, {:.0}s wall.\n\n",
             s.name,
             s.description,
             self.status,
@@ -605,14 +629,15 @@ impl FleetSummary {
             s.configmaps,
             self.wall_seconds
         );
-        t.push_str("| hub | clusters | status | pairs applied | drain (modeled s) | fan-out P50 / P90 / P99 / max (s) | teardown | details |\n|---|---|---|---|---|---|---|---|\n");
+        t.push_str("| hub | clusters | status | run id | pairs applied | drain (modeled s) | fan-out P50 / P90 / P99 / max (s) | teardown | details |\n|---|---|---|---|---|---|---|---|---|\n");
         for h in &self.hubs {
             let f = &h.fanout;
             t.push_str(&format!(
-                "| {} | {} | {} | {} of {} | {:.0} | {:.0} / {:.0} / {:.0} / {:.0} ({} pairs) | {} | [{}/report.md]({}/report.md) |\n",
+                "| {} | {} | {} | {} | {} of {} | {:.0} | {:.0} / {:.0} / {:.0} / {:.0} ({} pairs) | {} | [{}/report.md]({}/report.md) |\n",
                 h.name,
                 h.clusters,
                 h.status,
+                h.run_id,
                 h.pairs_applied,
                 h.pairs_expected,
                 h.drain_seconds,
@@ -647,6 +672,13 @@ impl FleetSummary {
                 "\n## Hub {} ({} clusters, time scale {})\n\n",
                 h.name, h.clusters, h.time_scale
             ));
+            if let Some(id) = &h.identity {
+                t.push_str(&format!(
+                    "{}, told from the other hubs by its {id}; its objects carry run id {}.\n\n",
+                    h.hub.as_deref().unwrap_or("The hub"),
+                    h.run_id
+                ));
+            }
             t.push_str(&runner::phase_table(&h.phases));
             t.push_str(&findings_lines(h.findings.as_ref()));
             t.push_str(&format!(
@@ -681,17 +713,76 @@ impl FleetSummary {
     }
 }
 
+/// The run id of fleet member `name` in the fleet's run `fleet`: `<fleet>-<name>`. Each hub's
+/// objects can then be told from another member's even when two members turn out to be one
+/// hub, and the fleet's id stays their common prefix. A label value has at most 63
+/// characters: a longer id is cut to fit and ends in a hash of the whole, so members whose
+/// names differ only past the cut still differ.
+pub fn member_run_id(fleet: &str, name: &str) -> String {
+    const MAX: usize = 63;
+    let full = format!("{fleet}-{name}");
+    if full.len() <= MAX {
+        return full;
+    }
+    // FNV-1a: stable across builds and versions (a resumed fleet derives the same ids), which
+    // std's hashers do not promise.
+    let hash = full.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    let suffix = format!("-{hash:08x}");
+    // Run ids and member names are label values: ASCII, so any byte is a char boundary.
+    let head = full.get(..MAX - suffix.len()).unwrap_or(&full);
+    format!("{head}{suffix}")
+}
+
+/// Connects to a member's hub and finds out which hub it is; on failure, when and why.
+async fn reach(m: &mut Member) -> std::result::Result<(Target, HubIdentity), (f64, String)> {
+    let failed = |e: Error| {
+        let error = crate::error::chain(&e);
+        println!("[{}] cannot connect: {error}", m.name);
+        (now_unix(), error)
+    };
+    let mut target = match Target::real(std::mem::take(&mut m.hub)).await {
+        Ok(t) => t,
+        Err(e) => return Err(failed(e)),
+    };
+    if let Some(k) = m.time_scale {
+        target.time_scale = k;
+    }
+    match identity::identify(&target.hub).await {
+        Ok(id) => Ok((target, id)),
+        Err(e) => Err(failed(e)),
+    }
+}
+
+/// The first member that is a hub already named, with the one it repeats.
+fn same_hub(reached: &[(&str, &HubIdentity)]) -> Option<Error> {
+    reached.iter().enumerate().find_map(|(j, (second, id))| {
+        reached[..j]
+            .iter()
+            .find(|(_, other)| other == id)
+            .map(|(first, _)| Error::SameHub {
+                first: first.to_string(),
+                second: second.to_string(),
+                identity: id.to_string(),
+            })
+    })
+}
+
 /// Runs `scenario` over `members`, each hub at once with its share of the clusters and every
 /// SelectorSyncSet, each through [`runner::run`] in `settings.out/hubs/NAME`; writes the
 /// fleet's `summary.json` and `report.md` in `settings.out` and returns the summary.
 ///
-/// Every hub's objects carry `settings.run_id`. A hub that cannot be connected to is recorded
-/// as failed in phase `connect`; the others run on.
+/// Every hub is connected to and identified ([`identity::identify`]) first, before anything
+/// is written to any hub or to `settings.out`. Each hub's objects carry its own run id,
+/// [`member_run_id`] of `settings.run_id` and its name. A hub that cannot be connected to is
+/// recorded as failed in phase `connect`; the others run on.
 ///
 /// # Errors
 ///
-/// Only when the result directory cannot be created or a member's name is not usable as a
-/// directory name: everything that goes wrong on a hub is in the summary.
+/// [`Error::SameHub`] when two members are one hub; a member name not usable as a directory
+/// name or a run id that is not a label value ([`Error::Invalid`]); a result directory that
+/// cannot be created. Everything that goes wrong on a hub is in the summary.
 pub async fn run(
     scenario: &Scenario,
     members: Vec<Member>,
@@ -705,22 +796,37 @@ pub async fn run(
             )));
         }
     }
+    if settings.run_id.is_empty() || !crate::labels::is_label_value(&settings.run_id) {
+        return Err(Error::Invalid(format!(
+            "run id {:?} is not a label value",
+            settings.run_id
+        )));
+    }
+    let started = now_unix();
+    let clock = Instant::now();
+    let total_clusters: u32 = members.iter().map(|m| m.clusters).sum();
+    let hubs = members.len();
+    let mut members = members;
+    let reached = futures::future::join_all(members.iter_mut().map(reach)).await;
+    let identities: Vec<(&str, &HubIdentity)> = members
+        .iter()
+        .zip(&reached)
+        .filter_map(|(m, r)| r.as_ref().ok().map(|(_, id)| (m.name.as_str(), id)))
+        .collect();
+    if let Some(e) = same_hub(&identities) {
+        return Err(e);
+    }
     let out = &settings.out;
     std::fs::create_dir_all(out.join("hubs")).map_err(|source| Error::Io {
         path: out.clone(),
         source,
     })?;
-    let started = now_unix();
-    let clock = Instant::now();
     let mut summary = FleetSummary {
         kind: "fleet",
         status: Status::Running,
         exit_code: exit::OK,
         run_id: settings.run_id.clone(),
-        scenario: scenario.scaled(
-            members.iter().map(|m| m.clusters).sum(),
-            scenario.selectorsyncsets,
-        ),
+        scenario: scenario.scaled(total_clusters, scenario.selectorsyncsets),
         parameters: settings.parameters.clone(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         started,
@@ -728,7 +834,7 @@ pub async fn run(
         failed_hubs: Vec::new(),
         hubs: Vec::new(),
         fleet: FleetTotals {
-            hubs: members.len(),
+            hubs,
             clusters: members.iter().map(|m| u64::from(m.clusters)).sum(),
             ..FleetTotals::default()
         },
@@ -738,7 +844,14 @@ pub async fn run(
     summary.hubs = members
         .iter()
         .map(|m| {
-            let mut row = HubResult::not_run(m, format!("hubs/{}", m.name), "", 0.0, String::new());
+            let mut row = HubResult::not_run(
+                m,
+                format!("hubs/{}", m.name),
+                member_run_id(&settings.run_id, &m.name),
+                "",
+                0.0,
+                String::new(),
+            );
             (row.status, row.exit_code, row.failure) = (Status::Running, exit::OK, None);
             row
         })
@@ -748,38 +861,34 @@ pub async fn run(
     }
     let runs = members
         .into_iter()
+        .zip(reached)
         .enumerate()
-        .map(|(i, mut m)| async move {
+        .map(|(i, (m, reached))| async move {
             let dir = format!("hubs/{}", m.name);
+            let run_id = member_run_id(&settings.run_id, &m.name);
+            let (target, identity) = match reached {
+                Ok(r) => r,
+                Err((at, error)) => {
+                    return (i, HubResult::not_run(&m, dir, run_id, "connect", at, error));
+                }
+            };
             let mut s = settings.clone();
             s.out = out.join(&dir);
             s.progress = None;
             s.label = Some(m.name.clone());
+            s.run_id = run_id.clone();
             s.parameters = serde_json::json!({
                 "fleet": settings.parameters,
+                "fleet_run_id": settings.run_id,
                 "hub": m.name,
                 "clusters": m.clusters,
             });
             let scenario = scenario.scaled(m.clusters, scenario.selectorsyncsets);
-            let hub = std::mem::take(&mut m.hub);
-            let target = match Target::real(hub).await {
-                Ok(mut t) => {
-                    if let Some(k) = m.time_scale {
-                        t.time_scale = k;
-                    }
-                    t
-                }
-                Err(e) => {
-                    let error = crate::error::chain(&e);
-                    println!("[{}] cannot connect: {error}", m.name);
-                    return (i, HubResult::not_run(&m, dir, "connect", now_unix(), error));
-                }
-            };
             println!(
-                "[{}] {} clusters on {}",
+                "[{}] {} clusters on {} ({identity}), run {run_id}",
                 m.name, m.clusters, target.description
             );
-            let row = match runner::run(&scenario, target, &s).await {
+            let mut row = match runner::run(&scenario, target, &s).await {
                 Ok(summary) => {
                     println!(
                         "[{}] {} (exit code {})",
@@ -788,8 +897,16 @@ pub async fn run(
                     HubResult::from_summary(&m, dir, summary)
                 }
                 // Its result directory could not be created.
-                Err(e) => HubResult::not_run(&m, dir, "start", now_unix(), crate::error::chain(&e)),
+                Err(e) => HubResult::not_run(
+                    &m,
+                    dir,
+                    run_id,
+                    "start",
+                    now_unix(),
+                    crate::error::chain(&e),
+                ),
             };
+            row.identity = Some(identity);
             (i, row)
         });
     let mut runs: futures::stream::FuturesUnordered<_> = runs.collect();
@@ -868,6 +985,7 @@ mod tests {
         let mut h = HubResult::not_run(
             &Member::new(name, 1, RealHub::default()),
             format!("hubs/{name}"),
+            member_run_id("r", name),
             "connect",
             0.0,
             String::new(),
@@ -931,6 +1049,67 @@ mod tests {
         ]);
         assert_eq!((half_way.status, half_way.exit_code), (Status::Running, 0));
         assert_eq!(half_way.failed_hubs, vec!["b"]);
+    }
+
+    #[test]
+    fn each_member_has_a_run_id_of_its_own_within_a_label_value() {
+        assert_eq!(
+            member_run_id("hs-20261130t002949-4f2a", "east"),
+            "hs-20261130t002949-4f2a-east"
+        );
+        let long = "x".repeat(63);
+        let (a, b) = (
+            member_run_id(&long, &format!("{}-a", "n".repeat(40))),
+            member_run_id(&long, &format!("{}-b", "n".repeat(40))),
+        );
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 63, "{id}");
+            assert!(crate::labels::is_label_value(id), "{id}");
+            assert!(id.starts_with(&long[..50]), "{id}");
+        }
+        assert_ne!(a, b, "names that differ past the cut");
+        // The same inputs give the same id: a resumed fleet finds its objects again.
+        assert_eq!(a, member_run_id(&long, &format!("{}-a", "n".repeat(40))));
+        // A cut that ends in a '-' or '.' still gives a label value.
+        let id = member_run_id(&format!("{}.", "r".repeat(52)), "hub-with-a-long-name");
+        assert!(crate::labels::is_label_value(&id), "{id}");
+    }
+
+    #[test]
+    fn a_hub_named_twice_is_found_by_its_identity() {
+        let uid = |u: &str| HubIdentity::KubeSystemUid(u.into());
+        let (one, two, cert) = (
+            uid("1"),
+            uid("2"),
+            HubIdentity::CertificateSha256("1".into()),
+        );
+        assert!(same_hub(&[("a", &one), ("b", &two), ("c", &cert)]).is_none());
+        let e = same_hub(&[("a", &one), ("b", &two), ("c", &one)]).unwrap();
+        assert_eq!(
+            e.to_string(),
+            r#"hubs "a" and "c" are the same hub (kube-system namespace uid 1): name each hub once"#
+        );
+        assert!(matches!(e, Error::SameHub { .. }));
+    }
+
+    #[test]
+    fn the_report_names_each_hub_s_run_id_and_identity() {
+        let mut a = row("a", Status::Passed, 1.0, vec![1.0]);
+        a.hub = Some("https://127.0.0.1:6443".into());
+        a.identity = Some(HubIdentity::KubeSystemUid("u-1".into()));
+        a.phases = vec![
+            serde_json::from_value(serde_json::json!({
+                "name": "observe", "outcome": "ok", "wall_seconds": 1.0, "modeled_seconds": 1.0,
+                "pairs_expected": 1, "pairs_applied": 1, "errors": 0
+            }))
+            .unwrap(),
+        ];
+        let r = fleet(vec![a]).report();
+        assert!(r.contains("| a | 1 | passed | r-a | 1 of 1 |"), "{r}");
+        assert!(
+            r.contains("https://127.0.0.1:6443, told from the other hubs by its kube-system namespace uid u-1; its objects carry run id r-a."),
+            "{r}"
+        );
     }
 
     #[test]

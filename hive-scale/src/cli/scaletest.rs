@@ -261,7 +261,7 @@ async fn run_fleet(args: Args) -> anyhow::Result<ExitCode> {
         })).collect::<Vec<_>>(),
     });
     println!(
-        "scenario {} over {} hubs ({}; {} sets of {} ConfigMaps on each); run {}; results in {}",
+        "scenario {} over {} hubs ({}; {} sets of {} ConfigMaps on each); run {} (each hub's: {}-NAME); results in {}",
         scenario.name,
         members.len(),
         members
@@ -272,6 +272,7 @@ async fn run_fleet(args: Args) -> anyhow::Result<ExitCode> {
         scenario.selectorsyncsets,
         scenario.configmaps,
         settings.run_id,
+        settings.run_id,
         out.display()
     );
     let summary = fleet::run(&scenario, members, &settings).await;
@@ -281,16 +282,21 @@ async fn run_fleet(args: Args) -> anyhow::Result<ExitCode> {
             if let Some(h) = embedded {
                 h.stop().await;
             }
-            return Err(e.into());
+            return Err(match e {
+                // Found once connected, but a fault of the fleet as given: nothing was written.
+                hive_scale_core::Error::SameHub { .. } => crate::Failure::usage(e.to_string()),
+                e => e.into(),
+            });
         }
     };
     let left_objects = args.run.keep || summary.status == runner::Status::Interrupted;
     // Embedded hubs stop with this process (their objects with them) unless kept.
     if left_objects && (embedded.is_none() || args.run.keep) {
-        for (name, kubeconfig, context, in_cluster) in &hubs {
+        for ((name, kubeconfig, context, in_cluster), row) in hubs.iter().zip(&summary.hubs) {
+            // Each hub's objects carry its own run id, not the fleet's.
             let mut cmd = format!(
                 "hive-scale teardown --all --run {} --selectorsyncsets",
-                summary.run_id
+                row.run_id
             );
             if let Some(k) = kubeconfig {
                 cmd.push_str(&format!(" --kubeconfig {}", k.display()));
