@@ -715,9 +715,10 @@ impl FleetSummary {
 
 /// The run id of fleet member `name` in the fleet's run `fleet`: `<fleet>-<name>`. Each hub's
 /// objects can then be told from another member's even when two members turn out to be one
-/// hub, and the fleet's id stays their common prefix. A label value has at most 63
-/// characters: a longer id is cut to fit and ends in a hash of the whole, so members whose
-/// names differ only past the cut still differ.
+/// hub, and the fleet's id stays their common prefix. A run id is a DNS label
+/// ([`is_run_id`](crate::labels::is_run_id)), at most 63 characters: a longer id is cut to fit
+/// and ends in a hash of the whole, so members whose names differ only past the cut still
+/// differ. With `fleet` and `name` DNS labels, so is the result.
 pub fn member_run_id(fleet: &str, name: &str) -> String {
     const MAX: usize = 63;
     let full = format!("{fleet}-{name}");
@@ -730,7 +731,7 @@ pub fn member_run_id(fleet: &str, name: &str) -> String {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     });
     let suffix = format!("-{hash:08x}");
-    // Run ids and member names are label values: ASCII, so any byte is a char boundary.
+    // Run ids and member names are DNS labels: ASCII, so any byte is a char boundary.
     let head = full.get(..MAX - suffix.len()).unwrap_or(&full);
     format!("{head}{suffix}")
 }
@@ -781,7 +782,7 @@ fn same_hub(reached: &[(&str, &HubIdentity)]) -> Option<Error> {
 /// # Errors
 ///
 /// [`Error::SameHub`] when two members are one hub; a member name not usable as a directory
-/// name or a run id that is not a label value ([`Error::Invalid`]); a result directory that
+/// name or a run id that is not a DNS label ([`Error::Invalid`]); a result directory that
 /// cannot be created. Everything that goes wrong on a hub is in the summary.
 pub async fn run(
     scenario: &Scenario,
@@ -796,9 +797,9 @@ pub async fn run(
             )));
         }
     }
-    if settings.run_id.is_empty() || !crate::labels::is_label_value(&settings.run_id) {
+    if !crate::labels::is_run_id(&settings.run_id) {
         return Err(Error::Invalid(format!(
-            "run id {:?} is not a label value",
+            "run id {:?} is not a DNS label",
             settings.run_id
         )));
     }
@@ -859,6 +860,14 @@ pub async fn run(
     if let Err(e) = summary.write(out) {
         tracing::warn!(error = %e, "cannot write the fleet's summary.json");
     }
+    // One listener for every hub's run, from before any of them starts: a signal reaches
+    // them all. Unless the caller listens already, a signal before here ends the process,
+    // which has written nothing to a hub yet.
+    let signals = settings
+        .signals
+        .clone()
+        .unwrap_or_else(runner::Signals::install);
+    let signals = &signals;
     let runs = members
         .into_iter()
         .zip(reached)
@@ -877,6 +886,7 @@ pub async fn run(
             s.progress = None;
             s.label = Some(m.name.clone());
             s.run_id = run_id.clone();
+            s.signals = Some(signals.clone());
             s.parameters = serde_json::json!({
                 "fleet": settings.parameters,
                 "fleet_run_id": settings.run_id,
@@ -1052,7 +1062,7 @@ mod tests {
     }
 
     #[test]
-    fn each_member_has_a_run_id_of_its_own_within_a_label_value() {
+    fn each_member_has_a_run_id_of_its_own_within_a_dns_label() {
         assert_eq!(
             member_run_id("hs-20261130t002949-4f2a", "east"),
             "hs-20261130t002949-4f2a-east"
@@ -1064,15 +1074,16 @@ mod tests {
         );
         for id in [&a, &b] {
             assert_eq!(id.len(), 63, "{id}");
-            assert!(crate::labels::is_label_value(id), "{id}");
+            assert!(crate::labels::is_run_id(id), "{id}");
             assert!(id.starts_with(&long[..50]), "{id}");
         }
         assert_ne!(a, b, "names that differ past the cut");
         // The same inputs give the same id: a resumed fleet finds its objects again.
         assert_eq!(a, member_run_id(&long, &format!("{}-a", "n".repeat(40))));
-        // A cut that ends in a '-' or '.' still gives a label value.
-        let id = member_run_id(&format!("{}.", "r".repeat(52)), "hub-with-a-long-name");
-        assert!(crate::labels::is_label_value(&id), "{id}");
+        // A cut that ends in a '-' still gives a DNS label.
+        let id = member_run_id(&format!("{}-x", "r".repeat(53)), "hub-with-a-long-name");
+        assert_eq!(&id[53..55], "--", "{id}");
+        assert!(crate::labels::is_run_id(&id), "{id}");
     }
 
     #[test]
