@@ -5,7 +5,7 @@
 #      for the same three objects), side by side in this run, with the ratio.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release --quiet -p hive-scale --example hub --example test_setup
+cargo build --release --quiet -p hive-scale-examples --example hub --example test_setup
 bin=target/release/examples
 work=$(mktemp -d)
 trap 'kill "$hub" 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v prometheus >/dev/null || { echo "error: prometheus is not installed (apt-get install prometheus)" >&2; exit 1; }
-cargo build --release --quiet -p hive-scale \
+cargo build --release --quiet -p hive-scale-examples \
   --example hub --example setup_selectorsyncsets --example test_setup \
   --example snapshot --example record --example report
 bin=$PWD/target/release/examples

@@ -8,7 +8,7 @@
 # SKIP_10K=1 leaves out the 10,000-cluster plan (a few minutes).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release --quiet -p hive-scale --bin hive-scale
+cargo build --release --quiet -p hive-scale-examples --bin hive-scale
 bin=target/release/hive-scale
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

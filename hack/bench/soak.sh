@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 minutes=${SOAK_MINUTES:-30}
 scale=${SOAK_TIME_SCALE:-2000}
-cargo build --release --quiet -p hive-scale --example hub --example test_setup --example setup_selectorsyncsets
+cargo build --release --quiet -p hive-scale-examples --example hub --example test_setup --example setup_selectorsyncsets
 bin=target/release/examples
 work=$(mktemp -d)
 trap 'kill "$hub" 2>/dev/null || true; rm -rf "$work"' EXIT

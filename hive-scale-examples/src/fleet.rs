@@ -241,7 +241,7 @@ fn hive_scale_program() -> anyhow::Result<PathBuf> {
         .find(|p| p.is_file())
         .ok_or_else(|| {
             anyhow::anyhow!(
-                "--hubs starts `hive-scale hub` processes, and no hive-scale is on PATH (cargo install --path hive-scale)"
+                "--hubs starts `hive-scale hub` processes, and no hive-scale is on PATH (cargo install --path hive-scale-examples)"
             )
         })
 }

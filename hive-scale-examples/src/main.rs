@@ -3,5 +3,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    hive_scale::cli::example(hive_scale::cli::Cli::main)
+    hive_scale_examples::cli::example(hive_scale_examples::cli::Cli::main)
 }

@@ -170,7 +170,7 @@ fn kubectl_renders_the_job_and_every_object_matches_its_api_type() {
     assert_eq!(args[0], "scaletest");
     assert!(args.iter().any(|a| a == "--in-cluster"), "{args:?}");
     assert!(args.iter().any(|a| a == "--metrics-url"), "{args:?}");
-    hive_scale::cli::scaletest::Args::try_parse_from(&args)
+    hive_scale_examples::cli::scaletest::Args::try_parse_from(&args)
         .unwrap_or_else(|e| panic!("the Job's arguments do not parse: {e}"));
     let out = &args[args.iter().position(|a| a == "--out").unwrap() + 1];
     let mount = &container.volume_mounts.as_ref().unwrap()[0].mount_path;

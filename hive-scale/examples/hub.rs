@@ -1,7 +1,0 @@
-//! Runs the embedded Hive hub until Ctrl-C: the hub API server, one spoke every clone can point
-//!
-//! The same tool as `hive-scale hub`; see [`hive_scale::cli::hub`].
-
-fn main() -> std::process::ExitCode {
-    hive_scale::cli::example(hive_scale::cli::hub::main)
-}

@@ -1,7 +1,0 @@
-//! Writes a report from a recording: `report.md`, `metrics-summary.json` and one SVG chart per
-//!
-//! The same tool as `hive-scale report`; see [`hive_scale::cli::report`].
-
-fn main() -> std::process::ExitCode {
-    hive_scale::cli::example(hive_scale::cli::report::main)
-}

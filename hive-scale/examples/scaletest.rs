@@ -1,7 +1,0 @@
-//! The main job: runs a Hive scale test end to end and leaves a report.
-//!
-//! The same tool as `hive-scale scaletest`; see [`hive_scale::cli::scaletest`].
-
-fn main() -> std::process::ExitCode {
-    hive_scale::cli::example(hive_scale::cli::scaletest::main)
-}

@@ -1,7 +1,0 @@
-//! Evaluates a metric profile once and prints a table (or JSON).
-//!
-//! The same tool as `hive-scale snapshot`; see [`hive_scale::cli::snapshot`].
-
-fn main() -> std::process::ExitCode {
-    hive_scale::cli::example(hive_scale::cli::snapshot::main)
-}

@@ -1,7 +1,0 @@
-//! Adopts copies of one real cluster into a hub (replaces `hack/scaletest/test_setup.sh`).
-//!
-//! The same tool as `hive-scale test-setup`; see [`hive_scale::cli::test_setup`].
-
-fn main() -> std::process::ExitCode {
-    hive_scale::cli::example(hive_scale::cli::test_setup::main)
-}
