@@ -75,18 +75,64 @@ pub enum RefusalReason {
 }
 
 /// An object the toolkit left alone, and why.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, thiserror::Error)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, thiserror::Error,
+)]
 #[error("{object}: {reason}")]
 pub struct Refusal {
     /// `Kind namespace/name` (or `Kind name` for cluster-scoped objects).
     pub object: String,
-    /// Why.
-    #[serde(serialize_with = "display")]
+    /// Why, written as its message (which reads back as the reason).
+    #[serde(serialize_with = "display", deserialize_with = "from_message")]
     pub reason: RefusalReason,
 }
 
 fn display<S: serde::Serializer>(r: &RefusalReason, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(r)
+}
+
+fn from_message<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RefusalReason, D::Error> {
+    let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+impl std::str::FromStr for RefusalReason {
+    type Err = String;
+    /// A reason from its message, as a summary file holds it.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let between = |start: &str, end: &str| {
+            text.strip_prefix(start)
+                .and_then(|rest| rest.split_once(end))
+                .map(|(inside, _)| inside.to_string())
+        };
+        for fixed in [
+            RefusalReason::NotOurs,
+            RefusalReason::NotOurNamespace,
+            RefusalReason::NotPreserved,
+        ] {
+            if text == fixed.to_string() {
+                return Ok(fixed);
+            }
+        }
+        if let Some(run) = between("it belongs to hive-scale run ", "; left as it is") {
+            return serde_json::from_str(&run)
+                .map(RefusalReason::OtherRun)
+                .map_err(|e| format!("{text:?}: {e}"));
+        }
+        if let Some(held) = between(
+            "the namespace still holds ClusterDeployments (",
+            "); deleting it",
+        ) {
+            return Ok(RefusalReason::HoldsClusterDeployments(held));
+        }
+        if let Some(secs) = between("it is being deleted and was still there after ", "s") {
+            return secs
+                .parse()
+                .map(RefusalReason::StillTerminating)
+                .map_err(|e| format!("{text:?}: {e}"));
+        }
+        Err(format!("not a refusal's reason: {text:?}"))
+    }
 }
 
 impl Refusal {
@@ -180,5 +226,18 @@ mod tests {
             serde_json::to_value(&r).unwrap()["reason"],
             RefusalReason::NotOurs.to_string()
         );
+        // Every reason reads back from its message, as a summary file holds it.
+        for reason in [
+            RefusalReason::NotOurs,
+            RefusalReason::NotOurNamespace,
+            RefusalReason::NotPreserved,
+            RefusalReason::OtherRun("hs-1 \"odd\"".into()),
+            RefusalReason::HoldsClusterDeployments("ns1/c1, ns1/c2".into()),
+            RefusalReason::StillTerminating(60),
+        ] {
+            let r = Refusal::new("Namespace", &cd.metadata, reason);
+            let back: Refusal = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
+            assert_eq!(back, r);
+        }
     }
 }

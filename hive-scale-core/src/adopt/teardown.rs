@@ -126,7 +126,7 @@ impl TeardownOptions {
 }
 
 /// What a teardown did (or, with `dry_run`, would do).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct TeardownSummary {
     /// ClusterDeployments deleted (or to delete), `namespace/name`.

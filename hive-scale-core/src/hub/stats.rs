@@ -24,7 +24,7 @@ struct Inner {
 const MAX_SAMPLES: usize = 1_000_000;
 
 /// A point-in-time copy of [`RequestStats`], serializable for summaries.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
 #[non_exhaustive]
 pub struct StatsSnapshot {
     /// HTTP requests sent (retries included).

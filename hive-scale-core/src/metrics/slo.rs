@@ -322,7 +322,7 @@ impl GroupKey {
 }
 
 /// Whether the SLO held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SloStatus {
     /// Every group's worst window was within its limit (or nothing was requested).
@@ -344,7 +344,7 @@ impl std::fmt::Display for SloStatus {
 }
 
 /// One group of the SLO and how it fared.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SloGroup {
     /// `configmaps`, `clusterdeployments.hive.openshift.io`.
     pub resource: String,
@@ -380,7 +380,7 @@ impl SloGroup {
 }
 
 /// The SLO check of a run: the `api_slo` section of `summary.json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SloReport {
     /// Whether it held.
     pub status: SloStatus,

@@ -160,7 +160,7 @@ impl Member {
 }
 
 /// Why a hub did not pass, and when.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct HubFailure {
     /// The phase that failed (`connect` when the hub could not be reached at all, `start` when
@@ -176,7 +176,7 @@ pub struct HubFailure {
 }
 
 /// One hub's row of the fleet's summary (its full summary is in its own subdirectory).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct HubResult {
     /// The hub's name.
@@ -221,7 +221,7 @@ pub struct HubResult {
     /// recorded.
     pub findings: Option<serde_json::Value>,
     /// Its own junit.xml, when its run ran.
-    #[serde(skip)]
+    #[serde(skip, default)]
     junit: Option<String>,
     #[serde(skip)]
     samples: Vec<f64>,
@@ -230,7 +230,7 @@ pub struct HubResult {
 }
 
 /// How the fleet's fan-out was put together from the hubs'.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FleetFanoutFrom {
     /// Every pair of every hub, read from Hive's objects: exact.
@@ -244,7 +244,7 @@ pub enum FleetFanoutFrom {
 }
 
 /// The fleet as a whole.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct FleetTotals {
     /// Hubs in the fleet.
@@ -269,11 +269,16 @@ pub struct FleetTotals {
     pub errors: u64,
 }
 
+fn fleet_kind() -> &'static str {
+    "fleet"
+}
+
 /// The fleet's `summary.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct FleetSummary {
     /// Always `fleet`: tells this file from one hub's summary.
+    #[serde(skip_deserializing, default = "fleet_kind")]
     pub kind: &'static str,
     /// How the fleet's run ended: passed only when every hub passed.
     pub status: Status,
@@ -546,8 +551,36 @@ impl FleetSummary {
         };
     }
 
+    /// A fleet's result directory read back: its `summary.json`, with each hub's own summary
+    /// (in the hub's directory) where that hub's run wrote one.
+    ///
+    /// # Errors
+    ///
+    /// When the fleet's summary cannot be read or is not a fleet's.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(runner::SUMMARY_FILE);
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        let mut fleet: Self = serde_json::from_slice(&read(&path)?).map_err(|e| {
+            Error::Invalid(format!("{}: not a fleet's summary: {e}", path.display()))
+        })?;
+        for h in &mut fleet.hubs {
+            let hub = dir.join(&h.dir).join(runner::SUMMARY_FILE);
+            if let Ok(bytes) = read(&hub)
+                && let Ok(s) = serde_json::from_slice::<Summary>(&bytes)
+            {
+                h.junit = Some(runner::junit::render(&s));
+            }
+        }
+        Ok(fleet)
+    }
+
     /// Writes `dir/summary.json` and `dir/junit.xml`, each whole.
-    fn write(&self, dir: &Path) -> std::io::Result<()> {
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         crate::files::write_atomic(&dir.join(runner::SUMMARY_FILE), &text)?;
         crate::files::write_atomic(&dir.join(runner::JUNIT_FILE), self.junit().as_bytes())

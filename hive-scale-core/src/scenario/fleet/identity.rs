@@ -18,7 +18,7 @@ const IDENTITY_NAMESPACE: &str = "kube-system";
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What tells one hub from another.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "by", content = "value", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum HubIdentity {

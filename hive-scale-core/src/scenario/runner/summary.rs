@@ -55,7 +55,7 @@ impl std::fmt::Display for Status {
 }
 
 /// Where fan-out latencies come from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FanoutFrom {
     /// Each pair's first success read from Hive's objects: exact.
@@ -106,7 +106,7 @@ pub struct ThresholdResult {
 }
 
 /// What teardown did, or why it could not run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TeardownRecord {
     /// Teardown ran.
@@ -136,7 +136,7 @@ impl TeardownRecord {
 }
 
 /// `summary.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Summary {
     /// How the run ended.

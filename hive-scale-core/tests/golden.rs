@@ -1,0 +1,104 @@
+//! Every artefact of a run, rendered again from what the run recorded, is what the run wrote:
+//! `summary.json`, `junit.xml`, `report.md`, `metrics-summary.json` and the NDJSON documents of
+//! a scale test (tests/golden/run: a real run of 6 clusters and 2 sets on the embedded hub), and
+//! the fleet's `summary.json`, `junit.xml` and `report.md` (tests/golden/fleet: two hubs). The
+//! output layer may be rewritten; what it writes for the same run may not change.
+
+use hive_scale_core::metrics::{ReportOptions, read_recording};
+use hive_scale_core::scenario::fleet::FleetSummary;
+use hive_scale_core::scenario::ndjson;
+use hive_scale_core::scenario::runner::Summary;
+use std::path::{Path, PathBuf};
+
+fn golden(part: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(part)
+}
+
+/// `file` as written now, in `dir`, equals the golden one; `path` is replaced in both by the
+/// word RECORDING (the report names the recording it read, wherever it was).
+fn same(dir: &Path, file: &str, gold: &Path, recording: Option<&Path>) {
+    let normal = |text: String, at: &Path| match recording {
+        Some(_) => text.replace(
+            &at.join("recording.jsonl").display().to_string(),
+            "RECORDING",
+        ),
+        None => text,
+    };
+    let now = normal(std::fs::read_to_string(dir.join(file)).unwrap(), dir)
+        .replace("/tmp/gold/run/recording.jsonl", "RECORDING");
+    if std::env::var_os("HIVE_SCALE_GOLDEN_UPDATE").is_some() {
+        // Only when an artefact is meant to change: review the diff of tests/golden.
+        std::fs::write(
+            gold.join(file),
+            now.replace("RECORDING", "/tmp/gold/run/recording.jsonl"),
+        )
+        .unwrap();
+    }
+    let then = std::fs::read_to_string(gold.join(file)).unwrap();
+    // The run's own directory, where the golden files were first written.
+    let then = then.replace("/tmp/gold/run/recording.jsonl", "RECORDING");
+    if now != then {
+        let line = now
+            .lines()
+            .zip(then.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(now.lines().count().min(then.lines().count()));
+        panic!(
+            "{file} changed at line {}:\nnow:  {:?}\nthen: {:?}",
+            line + 1,
+            now.lines().nth(line),
+            then.lines().nth(line)
+        );
+    }
+}
+
+#[test]
+fn a_runs_artefacts_are_what_it_wrote() {
+    let gold = golden("run");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    std::fs::copy(gold.join("recording.jsonl"), out.join("recording.jsonl")).unwrap();
+    let summary: Summary =
+        serde_json::from_slice(&std::fs::read(gold.join("summary.json")).unwrap()).unwrap();
+    summary.write(out).unwrap();
+    let mut opts = ReportOptions::default();
+    let clusters = u64::from(summary.scenario.clusters);
+    opts.pairs = Some(clusters * u64::from(summary.scenario.selectorsyncsets));
+    opts.clusters = Some(clusters);
+    opts.pipeline = summary.pipeline;
+    hive_scale_core::metrics::write_report(&out.join("recording.jsonl"), out, &opts).unwrap();
+    summary.append_to_report(out).unwrap();
+    let recording = read_recording(&out.join("recording.jsonl")).unwrap();
+    let labels = [("ci".to_string(), "golden".to_string())].into();
+    let mut docs = ndjson::run_documents(&summary, Some(&recording), &labels);
+    docs.extend(ndjson::sample_documents(
+        &recording,
+        &summary.run_id,
+        &summary.scenario.name,
+        &labels,
+    ));
+    ndjson::write(&out.join("run.ndjson"), &docs).unwrap();
+    for file in [
+        "summary.json",
+        "junit.xml",
+        "report.md",
+        "metrics-summary.json",
+        "run.ndjson",
+    ] {
+        same(out, file, &gold, Some(out));
+    }
+}
+
+#[test]
+fn a_fleets_artefacts_are_what_it_wrote() {
+    let gold = golden("fleet");
+    let fleet = FleetSummary::load(&gold).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    fleet.write(dir.path()).unwrap();
+    std::fs::write(dir.path().join("report.md"), fleet.report()).unwrap();
+    for file in ["summary.json", "junit.xml", "report.md"] {
+        same(dir.path(), file, &gold, None);
+    }
+}
