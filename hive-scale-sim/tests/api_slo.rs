@@ -59,7 +59,7 @@ async fn a_normal_run_meets_the_slo_and_reports_every_group() {
     let t = summary
         .thresholds
         .iter()
-        .find(|t| t.kind == "api-slo")
+        .find(|t| t.kind == hive_scale_core::scenario::runner::ThresholdKind::ApiSlo)
         .unwrap();
     assert!(t.held && t.value < 1.0, "{t:?}");
     assert!(

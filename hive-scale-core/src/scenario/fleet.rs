@@ -219,7 +219,7 @@ pub struct HubResult {
     pub phases: Vec<PhaseRecord>,
     /// The findings of its metrics report (queues, rates, the re-apply), when metrics were
     /// recorded.
-    pub findings: Option<serde_json::Value>,
+    pub findings: Option<crate::metrics::report::ReportFindings>,
     /// Its own junit.xml, when its run ran.
     #[serde(skip, default)]
     junit: Option<String>,
@@ -361,8 +361,8 @@ impl HubResult {
             let mut failed = None;
             for p in &s.phases {
                 at += p.wall_seconds;
-                if p.outcome != "ok" {
-                    failed = Some((p.name.clone(), p.outcome.clone()));
+                if !p.outcome.is_ok() {
+                    failed = Some((p.name.clone(), p.outcome.to_string()));
                     break;
                 }
             }
@@ -406,7 +406,7 @@ impl HubResult {
             errors: s.errors,
             teardown: teardown_line(&s),
             phases: s.phases.clone(),
-            findings: s.metrics.as_ref().and_then(|m| m.get("findings")).cloned(),
+            findings: s.metrics.as_ref().map(|m| m.findings.clone()),
             junit: Some(runner::junit::render(&s)),
             samples: s.fanout_samples,
             buckets: s.fanout_buckets,
@@ -431,37 +431,32 @@ fn teardown_line(s: &Summary) -> Option<String> {
 
 /// A hub's metrics findings in a few lines: each sync queue's peak and drain, and whether a
 /// full re-apply fits Hive's interval.
-fn findings_lines(findings: Option<&serde_json::Value>) -> String {
+fn findings_lines(findings: Option<&crate::metrics::report::ReportFindings>) -> String {
     let Some(f) = findings else {
         return String::new();
     };
     let mut t = String::new();
-    for q in f["queues"].as_array().into_iter().flatten() {
-        let drained = q["drain_s"].as_f64().map_or_else(
-            || {
-                format!(
-                    "not drained ({} left)",
-                    q["remaining"].as_f64().unwrap_or(0.0)
-                )
-            },
+    for q in &f.queues {
+        let drained = q.drain_s.map_or_else(
+            || format!("not drained ({} left)", q.remaining),
             |d| format!("drained in {d:.0}s"),
         );
         t.push_str(&format!(
             "\nQueue {}: peak {:.0} at {:.0}s, {drained}, {:.2} reconciles/s.\n",
-            q["queue"].as_str().unwrap_or("?"),
-            q["peak"].as_f64().unwrap_or(0.0),
-            q["peak_at_s"].as_f64().unwrap_or(0.0),
-            q["rate_mean"].as_f64().unwrap_or(0.0),
+            q.queue,
+            q.peak,
+            q.peak_at_s,
+            q.rate_mean.unwrap_or(0.0),
         ));
     }
-    let r = &f["reapply"];
-    if let (Some(secs), Some(fits)) = (r["seconds"].as_f64(), r["fits"].as_bool()) {
+    if let Some(r) = &f.reapply {
         t.push_str(&format!(
-            "\nA full re-apply ({:.0} {}) takes {secs:.0}s: {} Hive's {:.0}s interval.\n",
-            r["items"].as_f64().unwrap_or(0.0),
-            r["unit"].as_str().unwrap_or("items"),
-            if fits { "fits" } else { "does not fit" },
-            r["interval_s"].as_f64().unwrap_or(7200.0),
+            "\nA full re-apply ({:.0} {}) takes {:.0}s: {} Hive's {:.0}s interval.\n",
+            r.items,
+            r.unit,
+            r.seconds,
+            if r.fits { "fits" } else { "does not fit" },
+            r.interval_s,
         ));
     }
     t
@@ -1178,13 +1173,15 @@ mod tests {
 
     #[test]
     fn findings_are_summed_up_per_hub() {
-        let f = serde_json::json!({
+        let f: crate::metrics::report::ReportFindings = serde_json::from_value(serde_json::json!({
             "queues": [
                 {"queue": "clusterSync-controller", "peak": 80.0, "peak_at_s": 12.0, "drain_s": 40.0, "remaining": 0.0, "rate_mean": 2.5},
                 {"queue": "syncset-controller", "peak": 5.0, "peak_at_s": 1.0, "drain_s": null, "remaining": 3.0, "rate_mean": 0.5}
             ],
-            "reapply": {"items": 80.0, "unit": "clusters", "seconds": 32.0, "fits": true, "interval_s": 7200.0}
-        });
+            "rates": [], "notes": [],
+            "reapply": {"items": 80.0, "unit": "clusters", "items_from": "clusters", "queue": "clusterSync-controller", "rate": 2.5, "seconds": 32.0, "fits": true, "interval_s": 7200.0}
+        }))
+        .unwrap();
         let t = findings_lines(Some(&f));
         assert!(
             t.contains(

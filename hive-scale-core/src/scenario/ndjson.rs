@@ -218,7 +218,7 @@ pub fn run_documents(
         requests: summary.requests.requests,
         failed_thresholds: (summary.thresholds.iter())
             .filter(|t| !t.held)
-            .map(|t| t.kind.clone())
+            .map(|t| t.kind.to_string())
             .collect(),
     })];
     let marks: Option<Vec<f64>> = recording
@@ -239,8 +239,8 @@ pub fn run_documents(
             common: common(at),
             phase: p.name.clone(),
             phase_index: i,
-            outcome: p.outcome.clone(),
-            passed: p.outcome == "ok",
+            outcome: p.outcome.to_string(),
+            passed: p.outcome.is_ok(),
             wall_seconds: p.wall_seconds,
             modeled_seconds: p.modeled_seconds,
             pairs_expected: p.pairs_expected,
@@ -256,7 +256,7 @@ pub fn run_documents(
     for t in &summary.thresholds {
         docs.push(Document::Threshold(ThresholdDoc {
             common: common(summary.started + summary.wall_seconds),
-            threshold: t.kind.clone(),
+            threshold: t.kind.to_string(),
             limit: t.limit,
             value: t.value,
             held: t.held,
@@ -327,6 +327,7 @@ pub fn write(path: &Path, docs: &[Document]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::runner::{PhaseOutcome, ThresholdKind};
     use crate::metrics::Kind;
     use crate::metrics::report::PhaseMark;
     use crate::metrics::snapshot::{QueryOutcome, QueryResult, Snapshot};
@@ -352,7 +353,7 @@ mod tests {
             phases: vec![
                 PhaseRecord {
                     name: "adopt 1..=5".into(),
-                    outcome: "ok".into(),
+                    outcome: PhaseOutcome::Ok,
                     wall_seconds: 1.0,
                     modeled_seconds: 10.0,
                     pairs_expected: 10,
@@ -362,7 +363,7 @@ mod tests {
                 },
                 PhaseRecord {
                     name: "observe".into(),
-                    outcome: "ok".into(),
+                    outcome: PhaseOutcome::Ok,
                     wall_seconds: 2.5,
                     modeled_seconds: 25.0,
                     pairs_expected: 10,
@@ -376,7 +377,7 @@ mod tests {
             fanout_samples: Vec::new(),
             fanout_buckets: None,
             thresholds: vec![ThresholdResult {
-                kind: "drain".into(),
+                kind: ThresholdKind::Drain,
                 limit: 1.0,
                 value: 25.0,
                 held: false,

@@ -125,6 +125,15 @@ pub enum ReapplyUnit {
     Pairs,
 }
 
+impl std::fmt::Display for ReapplyUnit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReapplyUnit::Clusters => "clusters",
+            ReapplyUnit::Pairs => "pairs",
+        })
+    }
+}
+
 impl ReapplyUnit {
     /// The unit a pipeline's sync queue counts in.
     pub const fn of(pipeline: Pipeline) -> Self {

@@ -102,16 +102,12 @@ pub fn render(summary: &Summary) -> String {
 fn cases(s: &Summary) -> Vec<Case> {
     let mut cases = Vec::new();
     for p in &s.phases {
-        let verdict = if p.outcome == "ok" {
+        let verdict = if p.outcome.is_ok() {
             Verdict::Passed
         } else {
-            let kind = ["timeout", "interrupted"]
-                .into_iter()
-                .find(|k| p.outcome.starts_with(k))
-                .unwrap_or("failed");
             Verdict::Failed {
-                kind: kind.into(),
-                message: p.outcome.clone(),
+                kind: p.outcome.kind().into(),
+                message: p.outcome.to_string(),
             }
         };
         cases.push(Case {
@@ -152,7 +148,7 @@ fn cases(s: &Summary) -> Vec<Case> {
         };
         cases.push(Case {
             class: "threshold",
-            name: t.kind.clone(),
+            name: t.kind.to_string(),
             seconds: 0.0,
             verdict,
         });
@@ -240,7 +236,7 @@ pub(crate) fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::summary::{PhaseRecord, Status, ThresholdResult};
+    use super::super::summary::{PhaseRecord, Status, ThresholdKind, ThresholdResult};
     use super::*;
     use crate::scenario::Scenario;
 
@@ -277,7 +273,7 @@ mod tests {
     fn phase(name: &str, outcome: &str) -> PhaseRecord {
         PhaseRecord {
             name: name.into(),
-            outcome: outcome.into(),
+            outcome: outcome.parse().unwrap(),
             wall_seconds: 1.5,
             modeled_seconds: 15.0,
             pairs_expected: 0,
@@ -332,9 +328,13 @@ mod tests {
     fn thresholds_pass_or_fail_by_held() {
         let mut s = summary();
         s.status = Status::ThresholdsFailed;
-        for (kind, held) in [("drain", false), ("errors", true), ("api-slo", false)] {
+        for (kind, held) in [
+            (ThresholdKind::Drain, false),
+            (ThresholdKind::Errors, true),
+            (ThresholdKind::ApiSlo, false),
+        ] {
             s.thresholds.push(ThresholdResult {
-                kind: kind.into(),
+                kind,
                 limit: 10.0,
                 value: if held { 0.0 } else { 12.5 },
                 held,

@@ -21,8 +21,8 @@ mod watch;
 
 pub(crate) use summary::phase_table;
 pub use summary::{
-    FanoutFrom, JUNIT_FILE, PhaseRecord, SUMMARY_FILE, Status, Summary, TeardownRecord,
-    ThresholdResult, drain_seconds,
+    FanoutFrom, JUNIT_FILE, PhaseOutcome, PhaseRecord, SUMMARY_FILE, Status, Summary,
+    TeardownRecord, ThresholdKind, ThresholdResult, drain_seconds,
 };
 pub use target::{ApiLatency, ListObserver, Observer, PairCount, RealHub, Target};
 pub use watch::{Detected, WatchObserver, detect_pipeline};
@@ -264,8 +264,10 @@ impl Run<'_> {
         });
         let wall = t0.elapsed().as_secs_f64();
         let outcome = match &result {
-            Ok(()) => "ok".to_string(),
-            Err(e) => crate::error::chain(e),
+            Ok(()) => PhaseOutcome::Ok,
+            Err(PhaseError::Interrupted(s)) => PhaseOutcome::Interrupted(*s),
+            Err(PhaseError::Timeout(what)) => PhaseOutcome::Timeout(what.clone()),
+            Err(e) => PhaseOutcome::Failed(crate::error::chain(e)),
         };
         let modeled = wall * self.target.time_scale;
         println!(
@@ -320,7 +322,7 @@ impl Run<'_> {
         };
         let recording = self.settings.out.join("recording.jsonl");
         match metrics::write_report(&recording, &self.settings.out, &opts) {
-            Ok(report) => self.summary.metrics = serde_json::to_value(&report).ok(),
+            Ok(report) => self.summary.metrics = Some(report),
             Err(e) => self.summary.metrics_error = Some(crate::error::chain(&e)),
         }
     }
@@ -330,15 +332,15 @@ impl Run<'_> {
         let t = &self.scenario.thresholds;
         let drain = drain_seconds(&self.summary.phases);
         let checks = [
-            ("drain", t.max_drain_seconds, drain, exit::DRAIN),
+            (ThresholdKind::Drain, t.max_drain_seconds, drain, exit::DRAIN),
             (
-                "p99-fanout",
+                ThresholdKind::P99Fanout,
                 t.max_p99_fanout_seconds,
                 self.summary.fanout.p99,
                 exit::FANOUT,
             ),
             (
-                "errors",
+                ThresholdKind::Errors,
                 t.max_errors.map(|e| e as f64),
                 self.summary.errors as f64,
                 exit::ERRORS,
@@ -349,7 +351,7 @@ impl Run<'_> {
             if let Some(limit) = limit {
                 let held = value <= limit;
                 self.summary.thresholds.push(ThresholdResult {
-                    kind: kind.into(),
+                    kind,
                     limit,
                     value,
                     held,
@@ -372,7 +374,7 @@ impl Run<'_> {
                 .fold(0.0, f64::max);
             let held = r.status == SloStatus::Passed;
             self.summary.thresholds.push(ThresholdResult {
-                kind: "api-slo".into(),
+                kind: ThresholdKind::ApiSlo,
                 limit: r.factor,
                 value: worst,
                 held,

@@ -66,14 +66,85 @@ pub enum FanoutFrom {
     HiveHistogram,
 }
 
+/// How one phase ended. Written as one line of text (`ok`, `timeout: ...`, `interrupted by
+/// SIGTERM`, or the failure), which reads back as the outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhaseOutcome {
+    /// It completed.
+    Ok,
+    /// An observe phase did not settle in time: what it saw.
+    Timeout(String),
+    /// A signal stopped it.
+    Interrupted(super::Signal),
+    /// It failed, or completed with failures or refusals: why.
+    Failed(String),
+}
+
+impl PhaseOutcome {
+    /// Whether the phase completed.
+    pub fn is_ok(&self) -> bool {
+        *self == PhaseOutcome::Ok
+    }
+
+    /// `ok`, `timeout`, `interrupted` or `failed`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PhaseOutcome::Ok => "ok",
+            PhaseOutcome::Timeout(_) => "timeout",
+            PhaseOutcome::Interrupted(_) => "interrupted",
+            PhaseOutcome::Failed(_) => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for PhaseOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PhaseOutcome::Ok => f.write_str("ok"),
+            PhaseOutcome::Timeout(what) => write!(f, "timeout: {what}"),
+            PhaseOutcome::Interrupted(s) => write!(f, "interrupted by {s}"),
+            PhaseOutcome::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::str::FromStr for PhaseOutcome {
+    type Err = std::convert::Infallible;
+    /// An outcome from its line (anything that is not ok, a timeout or a signal is a failure).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text {
+            "ok" => PhaseOutcome::Ok,
+            "interrupted by SIGINT" => PhaseOutcome::Interrupted(super::Signal::Interrupt),
+            "interrupted by SIGTERM" => PhaseOutcome::Interrupted(super::Signal::Terminate),
+            _ => match text.strip_prefix("timeout: ") {
+                Some(what) => PhaseOutcome::Timeout(what.into()),
+                None => PhaseOutcome::Failed(text.into()),
+            },
+        })
+    }
+}
+
+impl Serialize for PhaseOutcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PhaseOutcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(text.parse().unwrap_or_else(|never| match never {}))
+    }
+}
+
 /// One phase's outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PhaseRecord {
     /// The phase.
     pub name: String,
-    /// `ok`, or what went wrong (`timeout: ...`, `interrupted`, the failure).
-    pub outcome: String,
+    /// How it ended.
+    pub outcome: PhaseOutcome,
     /// Wall seconds.
     pub wall_seconds: f64,
     /// Modeled seconds (wall times the time scale).
@@ -90,11 +161,36 @@ pub struct PhaseRecord {
     pub errors: u64,
 }
 
+/// Which limit a threshold puts on a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThresholdKind {
+    /// The longest observe phase, modeled seconds.
+    Drain,
+    /// The P99 fan-out latency, modeled seconds.
+    P99Fanout,
+    /// Writes that failed.
+    Errors,
+    /// The API call latency SLO, as a factor of its limits.
+    ApiSlo,
+}
+
+impl std::fmt::Display for ThresholdKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ThresholdKind::Drain => "drain",
+            ThresholdKind::P99Fanout => "p99-fanout",
+            ThresholdKind::Errors => "errors",
+            ThresholdKind::ApiSlo => "api-slo",
+        })
+    }
+}
+
 /// A threshold and whether it held.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThresholdResult {
-    /// `drain`, `p99-fanout` or `errors`.
-    pub kind: String,
+    /// Which limit.
+    pub kind: ThresholdKind,
     /// The limit.
     pub limit: f64,
     /// The measured value.
@@ -189,7 +285,7 @@ pub struct Summary {
     pub teardown: Option<TeardownRecord>,
     /// The metrics report's findings, when metrics were recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub metrics: Option<serde_json::Value>,
+    pub metrics: Option<crate::metrics::ReportSummary>,
     /// Why metrics are missing, if they are.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_error: Option<String>,
