@@ -20,7 +20,7 @@ if ! command -v prometheus >/dev/null 2>&1; then
 fi
 
 # The tests drive hive-scale as a user installs it (cargo install), not only as cargo builds it.
-CARGO_TARGET_DIR="$root/target" cargo install --quiet --debug --locked --path hive-scale-examples \
+CARGO_TARGET_DIR="$root/target" cargo install --quiet --force --debug --locked --path hive-scale-examples \
   --root "$root/target/install"
 export HIVE_SCALE_BIN="$root/target/install/bin/hive-scale"
 

@@ -4,9 +4,8 @@
 //! the fleet's `summary.json`, `junit.xml` and `report.md` (tests/golden/fleet: two hubs). The
 //! output layer may be rewritten; what it writes for the same run may not change.
 
-use hive_scale_core::metrics::{ReportOptions, read_recording};
 use hive_scale_core::scenario::fleet::FleetSummary;
-use hive_scale_core::scenario::ndjson;
+use hive_scale_core::scenario::output::{Finish, ResultDir};
 use hive_scale_core::scenario::runner::Summary;
 use std::path::{Path, PathBuf};
 
@@ -62,24 +61,10 @@ fn a_runs_artefacts_are_what_it_wrote() {
     std::fs::copy(gold.join("recording.jsonl"), out.join("recording.jsonl")).unwrap();
     let summary: Summary =
         serde_json::from_slice(&std::fs::read(gold.join("summary.json")).unwrap()).unwrap();
-    summary.write(out).unwrap();
-    let mut opts = ReportOptions::default();
-    let clusters = u64::from(summary.scenario.clusters);
-    opts.pairs = Some(clusters * u64::from(summary.scenario.selectorsyncsets));
-    opts.clusters = Some(clusters);
-    opts.pipeline = summary.pipeline;
-    hive_scale_core::metrics::write_report(&out.join("recording.jsonl"), out, &opts).unwrap();
-    summary.append_to_report(out).unwrap();
-    let recording = read_recording(&out.join("recording.jsonl")).unwrap();
+    let mut how = Finish::default();
     let labels = [("ci".to_string(), "golden".to_string())].into();
-    let mut docs = ndjson::run_documents(&summary, Some(&recording), &labels);
-    docs.extend(ndjson::sample_documents(
-        &recording,
-        &summary.run_id,
-        &summary.scenario.name,
-        &labels,
-    ));
-    ndjson::write(&out.join("run.ndjson"), &docs).unwrap();
+    how.ndjson = Some((out.join("run.ndjson"), labels));
+    ResultDir::new(out).finish(&summary, &how).unwrap();
     for file in [
         "summary.json",
         "junit.xml",
@@ -96,8 +81,7 @@ fn a_fleets_artefacts_are_what_it_wrote() {
     let gold = golden("fleet");
     let fleet = FleetSummary::load(&gold).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    fleet.write(dir.path()).unwrap();
-    std::fs::write(dir.path().join("report.md"), fleet.report()).unwrap();
+    ResultDir::new(dir.path()).finish_fleet(&fleet).unwrap();
     for file in ["summary.json", "junit.xml", "report.md"] {
         same(dir.path(), file, &gold, None);
     }

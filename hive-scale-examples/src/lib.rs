@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod flags;
 pub mod fleet;
+pub mod output;
 
 use std::process::ExitCode;
 

@@ -31,7 +31,12 @@ async fn default_scenario_scaled_down_matches_the_hubs_state() {
     settings.timeout = Duration::from_secs(120);
     settings.interval = Duration::from_millis(300);
     settings.keep = true;
+    // The library writes nothing: the output layer keeps the summary as it goes and writes the
+    // result directory at the end.
+    let dir = hive_scale_core::scenario::output::ResultDir::new(&out);
+    settings.events = Some(dir.sink(None));
     let summary = runner::run(&scenario, target, &settings).await.unwrap();
+    dir.finish(&summary, &Default::default()).unwrap();
     assert_eq!(summary.status, Status::Passed, "{summary:?}");
     assert_eq!(summary.exit_code, 0);
 

@@ -40,7 +40,9 @@ pub use http::{Auth, HttpOptions, Secret, redact_url};
 pub use profile::{Findings, Kind, Profile, ProfileQuery, ScrapeOp, ScrapeSpec};
 pub use prometheus::PrometheusClient;
 pub use recorder::{RecordLine, Recorder, RecorderHandle, RecordingSummary};
-pub use report::{ReportOptions, ReportSummary, TemplateError, read_recording, write_report};
+pub use report::{
+    ReportOptions, ReportSummary, TemplateError, analyze_recording, read_recording, write_report,
+};
 pub use scrape::{Exposition, Scrape, Scraper};
 pub use snapshot::{QueryOutcome, QueryResult, Snapshot};
 pub use source::Source;

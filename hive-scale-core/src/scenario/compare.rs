@@ -20,7 +20,7 @@
 //! ```
 
 use super::progress::Percentiles;
-use super::runner::{PhaseRecord, SUMMARY_FILE, drain_seconds};
+use super::runner::{PhaseRecord, SUMMARY_FILE, Status, drain_seconds};
 use crate::metrics::report::{Recording, ReportSummary, SUMMARY_FILE as METRICS_FILE};
 use crate::metrics::{Kind, read_recording};
 use serde::{Deserialize, Serialize};
@@ -190,8 +190,8 @@ pub struct RunData {
     pub run_id: String,
     /// The scenario's name.
     pub scenario: String,
-    /// How the run ended.
-    pub status: String,
+    /// How the run ended (`None` in a summary that does not say).
+    pub status: Option<Status>,
     /// Modeled seconds per real second.
     pub time_scale: Option<f64>,
     /// The run's figures.
@@ -210,7 +210,7 @@ pub struct RunData {
 struct SummaryView {
     run_id: String,
     #[serde(default)]
-    status: String,
+    status: Option<Status>,
     scenario: ScenarioView,
     #[serde(default)]
     time_scale: Option<f64>,
@@ -724,7 +724,7 @@ impl Comparison {
                 r.dir.display(),
                 r.run_id,
                 r.scenario,
-                if r.status.is_empty() { "?" } else { &r.status },
+                r.status.map_or_else(|| "?".to_string(), |s| s.to_string()),
                 r.time_scale
                     .map(|k| format!(", time scale {}", number(k)))
                     .unwrap_or_default()

@@ -5,6 +5,7 @@
 pub mod compare;
 pub mod fleet;
 pub mod ndjson;
+pub mod output;
 pub mod progress;
 pub mod runner;
 

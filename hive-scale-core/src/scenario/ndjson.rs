@@ -327,12 +327,12 @@ pub fn write(path: &Path, docs: &[Document]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::runner::{PhaseOutcome, ThresholdKind};
     use crate::metrics::Kind;
     use crate::metrics::report::PhaseMark;
     use crate::metrics::snapshot::{QueryOutcome, QueryResult, Snapshot};
     use crate::metrics::value::{QueryValue, Series};
     use crate::scenario::Scenario;
+    use crate::scenario::runner::{PhaseOutcome, ThresholdKind};
     use crate::scenario::runner::{PhaseRecord, Status, ThresholdResult};
 
     fn summary() -> Summary {

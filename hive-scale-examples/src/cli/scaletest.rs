@@ -11,11 +11,12 @@
 //! the default scenario takes a few minutes. Exit codes: see `--help`.
 
 use crate::flags::{RunFlags, ScenarioFlags, TargetFlags};
+use crate::output;
 use clap::Parser;
-use hive_scale_core::metrics::read_recording;
+use hive_scale_core::scenario::output::{Finish, Finished, ResultDir};
 use hive_scale_core::scenario::runner::{self, Summary};
-use hive_scale_core::scenario::{exit, fleet, ndjson};
-use std::path::{Path, PathBuf};
+use hive_scale_core::scenario::{exit, fleet};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Run a Hive scale test (on the embedded hub unless --kubeconfig is given) and write a report.
@@ -32,6 +33,10 @@ pub struct Args {
     /// and one per recorded sample, each with the run id and labels (for dashboards).
     #[arg(long, value_name = "FILE")]
     ndjson: Option<PathBuf>,
+    /// A tera template for report.md instead of the built-in one: it renders every section (the
+    /// metrics', the scale test's); see `hive-scale report --template`.
+    #[arg(long, value_name = "FILE")]
+    template: Option<PathBuf>,
     /// A label on every NDJSON document, e.g. ci=nightly (repeatable).
     #[arg(long = "ndjson-label", value_name = "KEY=VALUE", value_parser = crate::key_value, requires = "ndjson")]
     ndjson_labels: Vec<(String, String)>,
@@ -100,21 +105,43 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let (progress, drawing) = crate::observe_progress();
     settings.progress = Some(progress);
+    let signals = runner::Signals::install();
+    settings.signals = Some(signals.clone());
+    let dir = ResultDir::new(&out);
+    settings.events = Some(runner::fan_out(vec![output::console(), dir.sink(None)]));
     let summary = runner::run(&scenario, target, &settings).await;
     drop(settings.progress.take());
     let _ = drawing.await;
-    let summary = summary?;
-    let mut code = summary.exit_code;
-    if let Some(path) = &args.ndjson {
+    let mut summary = summary?;
+    let mut how = Finish::default();
+    how.template = args.template.clone();
+    how.ndjson = args.ndjson.clone().map(|path| {
         let labels = args.ndjson_labels.iter().cloned().collect();
-        match write_ndjson(path, &summary, &out, &labels) {
-            Ok(n) => println!("wrote {n} NDJSON documents to {}", path.display()),
-            Err(e) => {
-                eprintln!("error: cannot write {}: {e}", path.display());
-                // The run's own failure says more; a passing run without its documents fails.
-                if code == exit::OK {
-                    code = 1;
-                }
+        (path, labels)
+    });
+    let mut finished = finish(&dir, &mut summary, &how);
+    if summary.signal.is_none() && signals.first().is_some() {
+        // Heard while the results were written: they say so too.
+        summary.signal = signals.first();
+        summary.status = runner::Status::Interrupted;
+        finished = finish(&dir, &mut summary, &how);
+    }
+    let mut code = summary.exit_code;
+    match finished {
+        Ok(f) => {
+            if let Some((path, _)) = &how.ndjson {
+                println!(
+                    "wrote {} NDJSON documents to {}",
+                    f.ndjson_documents,
+                    path.display()
+                );
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {}", hive_scale_core::error::chain(&e));
+            // The run's own failure says more; a passing run without its results fails.
+            if code == exit::OK {
+                code = 1;
             }
         }
     }
@@ -163,28 +190,14 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(code))
 }
 
-/// Writes the run's documents, with a sample per recorded point when the recording reads.
-fn write_ndjson(
-    path: &Path,
-    summary: &Summary,
-    out: &Path,
-    labels: &ndjson::Labels,
-) -> std::io::Result<usize> {
-    let recording = read_recording(&out.join("recording.jsonl")).ok();
-    let mut docs = ndjson::run_documents(summary, recording.as_ref(), labels);
-    if let Some(r) = &recording {
-        docs.extend(ndjson::sample_documents(
-            r,
-            &summary.run_id,
-            &summary.scenario.name,
-            labels,
-        ));
-    }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    ndjson::write(path, &docs)?;
-    Ok(docs.len())
+/// Decides the run's exit codes and writes every artefact of it.
+fn finish(
+    dir: &ResultDir,
+    summary: &mut Summary,
+    how: &Finish,
+) -> Result<Finished, hive_scale_core::metrics::MetricsError> {
+    output::decide(summary);
+    dir.finish(summary, how)
 }
 
 /// `--fleet FILE` or `--hubs N`: the scenario over several hubs at once, one result directory.
@@ -275,8 +288,12 @@ async fn run_fleet(args: Args) -> anyhow::Result<ExitCode> {
         settings.run_id,
         out.display()
     );
+    settings.events = Some(runner::fan_out(vec![
+        output::console(),
+        output::fleet_files(&out),
+    ]));
     let summary = fleet::run(&scenario, members, &settings).await;
-    let summary = match summary {
+    let mut summary = match summary {
         Ok(s) => s,
         Err(e) => {
             if let Some(h) = embedded {
@@ -289,7 +306,16 @@ async fn run_fleet(args: Args) -> anyhow::Result<ExitCode> {
             });
         }
     };
-    let left_objects = args.run.keep || summary.status == runner::Status::Interrupted;
+    output::decide_fleet(&mut summary);
+    if let Err(e) = ResultDir::new(&out).finish_fleet(&summary) {
+        eprintln!("error: cannot write the fleet's results: {e}");
+    }
+    let left_objects = args.run.keep
+        || summary.hubs.iter().any(|h| {
+            (h.summary.as_ref())
+                .and_then(|s| s.teardown.as_ref())
+                .is_none_or(runner::TeardownRecord::left_objects)
+        });
     // Embedded hubs stop with this process (their objects with them) unless kept.
     if left_objects && (embedded.is_none() || args.run.keep) {
         for ((name, kubeconfig, context, in_cluster), row) in hubs.iter().zip(&summary.hubs) {

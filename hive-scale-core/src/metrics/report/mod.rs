@@ -98,6 +98,20 @@ impl Default for ReportOptions {
 /// # Ok(())
 /// # }
 /// ```
+/// The findings of a recording (what [`write_report`] writes as `metrics-summary.json`),
+/// without writing anything: measurement, for a run's summary.
+///
+/// # Errors
+///
+/// When the recording cannot be read.
+pub fn analyze_recording(
+    recording: &Path,
+    opts: &ReportOptions,
+) -> Result<ReportSummary, MetricsError> {
+    let rec = read_recording(recording)?;
+    Ok(analysis::analyze(&rec, opts).summary)
+}
+
 pub fn write_report(
     recording: &Path,
     out_dir: &Path,

@@ -13,13 +13,13 @@
 //! # Ok(()) }
 //! ```
 
-pub mod junit;
+mod events;
 mod phases;
 mod summary;
 mod target;
 mod watch;
 
-pub(crate) use summary::phase_table;
+pub use events::{Event, EventSink, RunEvent, fan_out};
 pub use summary::{
     FanoutFrom, JUNIT_FILE, PhaseOutcome, PhaseRecord, SUMMARY_FILE, Status, Summary,
     TeardownRecord, ThresholdKind, ThresholdResult, drain_seconds,
@@ -33,7 +33,7 @@ use crate::hub::StatsSnapshot;
 use crate::metrics::slo::{self, DurationSample, SloReport, SloStatus};
 use crate::metrics::{self, Profile, Recorder, RecorderHandle};
 use crate::scenario::progress::{Percentiles, bucket_count};
-use crate::scenario::{Phase, Scenario, exit};
+use crate::scenario::{Phase, Scenario};
 use crate::{Error, Result};
 use phases::Change;
 use std::collections::HashMap;
@@ -68,9 +68,12 @@ pub struct RunSettings {
     pub api_slo_factor: f64,
     /// Where observe phases publish their progress at each poll, for a front to draw.
     pub progress: Option<tokio::sync::watch::Sender<ObserveProgress>>,
-    /// Printed in brackets before every line the run prints, when several runs share a
-    /// terminal (a fleet names each hub's lines).
+    /// The hub this run is about, named in its events (a fleet names each hub's).
     pub label: Option<String>,
+    /// Where the run sends its events (see [`RunEvent`]): a front says them, the output layer
+    /// (`output::ResultDir::sink`) writes summary.json from them. The run itself prints and
+    /// writes nothing but its recording.
+    pub events: Option<EventSink>,
     /// The signals the run heeds; installed when the run starts if `None` (a fleet shares one).
     pub signals: Option<Signals>,
     /// After SIGINT or SIGTERM, how long teardown may go on (counted from the signal) before it
@@ -112,6 +115,7 @@ impl RunSettings {
             api_slo_factor: 1.0,
             signals: None,
             grace: Duration::from_secs(25),
+            events: None,
         }
     }
 }
@@ -185,20 +189,18 @@ impl Run<'_> {
         }
     }
 
-    /// `[label] ` before the run's lines, or nothing.
-    fn who(&self) -> String {
-        who(self.settings)
+    fn emit(&self, what: RunEvent) {
+        emit(self.settings, what);
     }
 
+    /// Brings the summary up to date and hands it to the sinks to keep.
     fn save(&mut self) {
         self.summary.wall_seconds = self.started.elapsed().as_secs_f64();
         self.summary.requests = self.target.hub.stats();
         if let Some(p) = self.target.observer.pipeline() {
             self.summary.pipeline = Some(p);
         }
-        if let Err(e) = self.summary.write(&self.settings.out) {
-            tracing::warn!(error = %e, "cannot write summary.json");
-        }
+        self.emit(RunEvent::Saved(Box::new(self.summary.clone())));
     }
 
     /// The run's sets select only the run's clusters (`scaletest: "true"` and the run label):
@@ -226,7 +228,7 @@ impl Run<'_> {
         if let Some(r) = recorder {
             r.mark_phase(&name);
         }
-        println!("{}phase {name} ...", self.who());
+        self.emit(RunEvent::PhaseStarted { name: name.clone() });
         let t0 = Instant::now();
         let errors_before = self.summary.errors;
         let signals = self.signals.clone();
@@ -270,13 +272,7 @@ impl Run<'_> {
             Err(e) => PhaseOutcome::Failed(crate::error::chain(e)),
         };
         let modeled = wall * self.target.time_scale;
-        println!(
-            "{}phase {name}: {outcome} in {wall:.1}s ({modeled:.0} modeled s); {} of {} pairs applied",
-            self.who(),
-            p.done,
-            p.expected
-        );
-        self.summary.phases.push(PhaseRecord {
+        let record = PhaseRecord {
             name,
             outcome,
             wall_seconds: wall,
@@ -285,7 +281,9 @@ impl Run<'_> {
             pairs_applied: p.done,
             fanout,
             errors: self.summary.errors - errors_before,
-        });
+        };
+        self.emit(RunEvent::PhaseEnded(record.clone()));
+        self.summary.phases.push(record);
         match &from_histogram {
             Some(now) => {
                 let start = self.fanout_histogram_start.get_or_insert_with(Vec::new);
@@ -306,7 +304,7 @@ impl Run<'_> {
         result
     }
 
-    /// Stops the recorder and writes the metrics report next to the summary.
+    /// Stops the recorder and reads the findings of what it recorded.
     async fn finish_recording(&mut self, recorder: RecorderHandle) {
         if let Err(e) = recorder.stop().await {
             self.summary.metrics_error = Some(crate::error::chain(&e));
@@ -321,33 +319,32 @@ impl Run<'_> {
             ..Default::default()
         };
         let recording = self.settings.out.join("recording.jsonl");
-        match metrics::write_report(&recording, &self.settings.out, &opts) {
+        match metrics::analyze_recording(&recording, &opts) {
             Ok(report) => self.summary.metrics = Some(report),
             Err(e) => self.summary.metrics_error = Some(crate::error::chain(&e)),
         }
     }
 
-    /// Checks the scenario's thresholds; returns the exit code of the first that failed.
-    fn check_thresholds(&mut self) -> Option<u8> {
+    /// Checks the scenario's thresholds; whether any failed. (Which exit code each carries is
+    /// the front's to say.)
+    fn check_thresholds(&mut self) -> bool {
         let t = &self.scenario.thresholds;
         let drain = drain_seconds(&self.summary.phases);
         let checks = [
-            (ThresholdKind::Drain, t.max_drain_seconds, drain, exit::DRAIN),
+            (ThresholdKind::Drain, t.max_drain_seconds, drain),
             (
                 ThresholdKind::P99Fanout,
                 t.max_p99_fanout_seconds,
                 self.summary.fanout.p99,
-                exit::FANOUT,
             ),
             (
                 ThresholdKind::Errors,
                 t.max_errors.map(|e| e as f64),
                 self.summary.errors as f64,
-                exit::ERRORS,
             ),
         ];
-        let mut failed = None;
-        for (kind, limit, value, exit_code) in checks {
+        let mut failed = false;
+        for (kind, limit, value) in checks {
             if let Some(limit) = limit {
                 let held = value <= limit;
                 self.summary.thresholds.push(ThresholdResult {
@@ -355,11 +352,9 @@ impl Run<'_> {
                     limit,
                     value,
                     held,
-                    exit_code,
+                    exit_code: 0,
                 });
-                if !held {
-                    failed = failed.or(Some(exit_code));
-                }
+                failed |= !held;
             }
         }
         if let Some(r) = &self.summary.api_slo
@@ -378,11 +373,9 @@ impl Run<'_> {
                 limit: r.factor,
                 value: worst,
                 held,
-                exit_code: exit::API_SLO,
+                exit_code: 0,
             });
-            if !held {
-                failed = failed.or(Some(exit::API_SLO));
-            }
+            failed |= !held;
         }
         failed
     }
@@ -434,21 +427,7 @@ impl Run<'_> {
                 SloReport::not_measured("the API server was not sampled", factor)
             }
         };
-        if report.status == SloStatus::NotMeasured {
-            println!(
-                "{}API call latency SLO: not measured ({})",
-                self.who(),
-                report.reason.as_deref().unwrap_or("")
-            );
-        } else {
-            println!(
-                "{}API call latency SLO: {} ({} groups over {} windows)",
-                self.who(),
-                report.status,
-                report.groups.len(),
-                report.windows
-            );
-        }
+        self.emit(RunEvent::ApiSlo(report.clone()));
         self.summary.api_slo = Some(report);
     }
 
@@ -458,14 +437,10 @@ impl Run<'_> {
     /// is left; a second signal stops it at once.
     async fn teardown(&mut self) -> Option<Status> {
         let grace = self.settings.grace;
-        match self.signals.first() {
-            Some(s) => println!(
-                "{}phase teardown after {s}: at most {:.0}s more, a second signal stops it ...",
-                self.who(),
-                grace.as_secs_f64()
-            ),
-            None => println!("{}phase teardown ...", self.who()),
-        }
+        self.emit(RunEvent::TeardownStarted {
+            after: self.signals.first(),
+            grace,
+        });
         let mut opts = TeardownOptions::new(Selection::All);
         opts.selectorsyncsets = true;
         opts.run = Some(self.settings.run_id.clone());
@@ -477,23 +452,15 @@ impl Run<'_> {
         tokio::pin!(teardown);
         let result = tokio::select! {
             r = &mut teardown => r,
-            s = signals.at_least(1), if self.summary.signal.is_none() => {
+            signal = signals.at_least(1), if self.summary.signal.is_none() => {
                 self.note_signal();
-                println!(
-                    "{}{s} during teardown: at most {:.0}s more, a second signal stops it",
-                    self.who(),
-                    grace.as_secs_f64()
-                );
+                self.emit(RunEvent::SignalDuringTeardown { signal, grace });
                 teardown.await
             }
         };
         stop.cancel();
-        match result {
+        let (record, status) = match result {
             Ok(t) => {
-                println!("{}phase teardown: {}", self.who(), t.counts());
-                for line in t.problems() {
-                    eprintln!("{}{line}", self.who());
-                }
                 let status = if !t.failures.is_empty() || t.timed_out || t.stopped {
                     Some(Status::TeardownFailed)
                 } else if !t.refused.is_empty() || !t.secrets_left.is_empty() {
@@ -501,16 +468,19 @@ impl Run<'_> {
                 } else {
                     None
                 };
-                self.summary.teardown = Some(TeardownRecord::Ran(Box::new(t)));
-                status
+                (TeardownRecord::Ran(Box::new(t)), status)
             }
             Err(e) => {
                 let error = crate::error::chain(&e);
-                eprintln!("{}teardown failed: {error}", self.who());
-                self.summary.teardown = Some(TeardownRecord::Error { error });
-                Some(Status::TeardownFailed)
+                (
+                    TeardownRecord::Error { error },
+                    Some(Status::TeardownFailed),
+                )
             }
-        }
+        };
+        self.emit(RunEvent::TeardownEnded(record.clone()));
+        self.summary.teardown = Some(record);
+        status
     }
 }
 
@@ -551,7 +521,7 @@ pub async fn run(
     clones.run = settings.run_id.clone();
     let summary = Summary {
         status: Status::Running,
-        exit_code: exit::OK,
+        exit_code: 0,
         run_id: settings.run_id.clone(),
         scenario: scenario.clone(),
         parameters: settings.parameters.clone(),
@@ -597,7 +567,9 @@ pub async fn run(
                 Ok(r) => Some(r),
                 Err(e) => {
                     let error = crate::error::chain(&e);
-                    eprintln!("{}warning: not recording metrics: {error}", who(settings));
+                    run.emit(RunEvent::NotRecording {
+                        error: error.clone(),
+                    });
                     run.summary.metrics_error = Some(error);
                     None
                 }
@@ -613,8 +585,9 @@ pub async fn run(
         ApiLatency::Direct(read) => Some(ApiSampler::start(read.clone(), settings.interval)),
         _ => None,
     };
+    // What ended the run, first come first named: a failed phase, then thresholds, then
+    // teardown; a signal at any moment ends it interrupted, whatever else happened.
     let mut status = Status::Passed;
-    let mut code = exit::OK;
     for phase in &scenario.phases {
         if run.signals.first().is_some() {
             break;
@@ -622,7 +595,6 @@ pub async fn run(
         if let Err(e) = run.record_phase(phase, recorder.as_ref()).await {
             if !matches!(e, PhaseError::Interrupted(_)) {
                 status = e.status();
-                code = status.exit_code();
             }
             break;
         }
@@ -632,49 +604,33 @@ pub async fn run(
         run.finish_recording(r).await;
     }
     run.check_api_slo(sampler).await;
-    if let Some(threshold_code) = run.check_thresholds()
-        && code == exit::OK
-    {
+    if run.check_thresholds() && status == Status::Passed {
         status = Status::ThresholdsFailed;
-        code = threshold_code;
     }
     if !settings.keep
         && let Some(teardown_status) = run.teardown().await
-        && code == exit::OK
+        && status == Status::Passed
     {
         status = teardown_status;
-        code = teardown_status.exit_code();
     }
     run.note_signal();
-    // A signal at any moment ends the run as interrupted, whatever else happened.
-    let conclude = |run: &mut Run<'_>, status: Status, code: u8| {
-        let (status, code) = match run.summary.signal {
-            Some(s) => (Status::Interrupted, s.exit_code()),
-            None => (status, code),
-        };
-        run.summary.status = status;
-        run.summary.exit_code = code;
-        run.save();
+    run.summary.status = match run.summary.signal {
+        Some(_) => Status::Interrupted,
+        None => status,
     };
-    conclude(&mut run, status, code);
-    if let Err(e) = run.summary.append_to_report(&settings.out) {
-        tracing::warn!(error = %e, "cannot write report.md");
-    }
-    if run.summary.signal.is_none() && run.signals.first().is_some() {
-        // Heard while the report was written: the summary says so too.
-        run.note_signal();
-        conclude(&mut run, status, code);
-    }
+    run.save();
+    run.emit(RunEvent::Ended(Box::new(run.summary.clone())));
     Ok(run.summary)
 }
 
-/// `[label] ` for a run's lines, or nothing.
-fn who(settings: &RunSettings) -> String {
-    settings
-        .label
-        .as_ref()
-        .map(|l| format!("[{l}] "))
-        .unwrap_or_default()
+/// Sends `what` to the run's sinks, naming its hub.
+fn emit(settings: &RunSettings, what: RunEvent) {
+    if let Some(sink) = &settings.events {
+        sink.send(&Event {
+            hub: settings.label.clone(),
+            what,
+        });
+    }
 }
 
 /// Samples an in-process API server's duration histogram every interval until finished.

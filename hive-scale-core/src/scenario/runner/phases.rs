@@ -63,10 +63,13 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// A phase error if any clone failed or was refused (each refusal printed on its own line).
+    /// A phase error if any clone failed or was refused (each refusal an event of its own).
     fn adopted(&self, s: &adopt::AdoptSummary) -> Result<(), PhaseError> {
         for (i, r) in &s.refused {
-            eprintln!("{}refused clone {i}: {r}", self.who());
+            self.emit(super::RunEvent::CloneRefused {
+                index: *i,
+                refusal: r.clone(),
+            });
         }
         if let Some((i, why)) = s.failures.first() {
             return Err(PhaseError::Incomplete(format!(

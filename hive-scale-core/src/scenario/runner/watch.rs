@@ -443,13 +443,14 @@ impl WatchObserver {
         }
         let since = *silent.get_or_insert_with(std::time::Instant::now);
         if since.elapsed() >= SILENT_WARNING && !self.warned.swap(true, Ordering::Relaxed) {
-            eprintln!(
-                "warning: {} has shown no {} for the run's SelectorSyncSets for {} minutes; if it is not hive-controllers' metrics (or a Prometheus scraping them), pairs applied stay at 0",
-                self.metrics
+            tracing::warn!(
+                source = %self
+                    .metrics
                     .as_ref()
                     .map_or_else(String::new, Source::describe),
-                names::SELECTORSYNCSET_CLUSTERS,
-                SILENT_WARNING.as_secs() / 60
+                metric = names::SELECTORSYNCSET_CLUSTERS,
+                minutes = SILENT_WARNING.as_secs() / 60,
+                "the metrics have shown nothing of the run's SelectorSyncSets; if they are not hive-controllers' (or a Prometheus scraping them), pairs applied stay at 0"
             );
         }
     }

@@ -6,12 +6,23 @@
 //! Written from the [`Summary`] alone, so every threshold or section the summary gains shows up
 //! here as soon as it lands in `summary.thresholds`.
 
-use super::summary::{Summary, TeardownRecord};
+use crate::scenario::fleet::FleetSummary;
+use crate::scenario::runner::{Status, Summary, TeardownRecord};
+
+/// One `<testsuite>`.
+#[derive(Debug, Clone, PartialEq)]
+struct Suite {
+    name: String,
+    seconds: f64,
+    timestamp: Option<String>,
+    properties: Vec<(&'static str, String)>,
+    cases: Vec<Case>,
+}
 
 /// One `<testcase>`.
 #[derive(Debug, Clone, PartialEq)]
 struct Case {
-    class: &'static str,
+    class: String,
     name: String,
     seconds: f64,
     verdict: Verdict,
@@ -24,35 +35,27 @@ enum Verdict {
     Skipped(String),
 }
 
-/// Renders `summary` as a JUnit XML document.
-pub fn render(summary: &Summary) -> String {
-    let cases = cases(summary);
-    let failures = cases
-        .iter()
-        .filter(|c| matches!(c.verdict, Verdict::Failed { .. }))
-        .count();
-    let skipped = cases
-        .iter()
-        .filter(|c| matches!(c.verdict, Verdict::Skipped(_)))
-        .count();
-    let suite = format!("scaletest {}", summary.scenario.name);
+impl Suite {
+    fn failures(&self) -> usize {
+        (self.cases.iter())
+            .filter(|c| matches!(c.verdict, Verdict::Failed { .. }))
+            .count()
+    }
+
+    fn skipped(&self) -> usize {
+        (self.cases.iter())
+            .filter(|c| matches!(c.verdict, Verdict::Skipped(_)))
+            .count()
+    }
+}
+
+/// The run's suite: its phases, thresholds and teardown, with the run's properties.
+fn run_suite(summary: &Summary) -> Suite {
+    let name = format!("scaletest {}", summary.scenario.name);
     let timestamp = jiff::Timestamp::from_nanosecond((summary.started * 1e9) as i128)
         .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S").to_string())
-        .unwrap_or_default();
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    x.push_str(&format!(
-        "<testsuites name=\"hive-scale\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\">\n",
-        cases.len(),
-        summary.wall_seconds
-    ));
-    x.push_str(&format!(
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\" timestamp=\"{timestamp}\">\n",
-        escape(&suite),
-        cases.len(),
-        summary.wall_seconds
-    ));
-    x.push_str("    <properties>\n");
-    let properties = [
+        .ok();
+    let properties = vec![
         ("run_id", summary.run_id.clone()),
         ("status", summary.status.to_string()),
         ("exit_code", summary.exit_code.to_string()),
@@ -66,40 +69,118 @@ pub fn render(summary: &Summary) -> String {
         ("time_scale", summary.time_scale.to_string()),
         ("tool_version", summary.tool_version.clone()),
     ];
-    for (name, value) in properties {
+    Suite {
+        cases: cases(summary, &name.replace(' ', ".")),
+        name,
+        seconds: summary.wall_seconds,
+        timestamp,
+        properties,
+    }
+}
+
+/// Renders `summary` as a JUnit XML document: one suite, the run.
+pub fn render(summary: &Summary) -> String {
+    document("hive-scale", summary.wall_seconds, &[run_suite(summary)])
+}
+
+/// Renders a fleet as a JUnit XML document: each hub's run as its own suite, named after the
+/// hub; for a hub whose run never ran (or still runs), a suite of one case saying so.
+pub fn render_fleet(fleet: &FleetSummary) -> String {
+    let suites: Vec<Suite> = (fleet.hubs.iter())
+        .map(|h| match &h.summary {
+            Some(s) => {
+                let mut suite = run_suite(s);
+                suite.name = format!("{}: {}", h.name, suite.name);
+                suite
+            }
+            None => {
+                let (name, verdict) = match &h.failure {
+                    Some(f) => (
+                        f.phase.clone(),
+                        Verdict::Failed {
+                            kind: f.phase.clone(),
+                            message: f.error.clone(),
+                        },
+                    ),
+                    None => ("run".into(), Verdict::Skipped("still running".into())),
+                };
+                Suite {
+                    name: format!("{}: scaletest {}", h.name, fleet.scenario.name),
+                    seconds: 0.0,
+                    timestamp: None,
+                    properties: Vec::new(),
+                    cases: vec![Case {
+                        class: format!("fleet.{}", h.name),
+                        name,
+                        seconds: 0.0,
+                        verdict,
+                    }],
+                }
+            }
+        })
+        .collect();
+    document("hive-scale fleet", fleet.wall_seconds, &suites)
+}
+
+fn document(name: &str, seconds: f64, suites: &[Suite]) -> String {
+    let tests: usize = suites.iter().map(|s| s.cases.len()).sum();
+    let failures: usize = suites.iter().map(Suite::failures).sum();
+    let skipped: usize = suites.iter().map(Suite::skipped).sum();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x.push_str(&format!(
+        "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{seconds:.3}\">\n",
+        escape(name)
+    ));
+    for suite in suites {
+        let timestamp =
+            (suite.timestamp.as_ref()).map_or_else(String::new, |t| format!(" timestamp=\"{t}\""));
         x.push_str(&format!(
-            "      <property name=\"{name}\" value=\"{}\"/>\n",
-            escape(&value)
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{:.3}\"{timestamp}>\n",
+            escape(&suite.name),
+            suite.cases.len(),
+            suite.failures(),
+            suite.skipped(),
+            suite.seconds
         ));
-    }
-    x.push_str("    </properties>\n");
-    for c in &cases {
-        let open = format!(
-            "    <testcase classname=\"{}.{}\" name=\"{}\" time=\"{:.3}\"",
-            escape(&suite.replace(' ', ".")),
-            c.class,
-            escape(&c.name),
-            c.seconds.max(0.0)
-        );
-        match &c.verdict {
-            Verdict::Passed => x.push_str(&format!("{open}/>\n")),
-            Verdict::Failed { kind, message } => x.push_str(&format!(
-                "{open}>\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>\n",
-                escape(kind),
-                escape(message),
-                escape(message)
-            )),
-            Verdict::Skipped(why) => x.push_str(&format!(
-                "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-                escape(why)
-            )),
+        if !suite.properties.is_empty() {
+            x.push_str("    <properties>\n");
+            for (name, value) in &suite.properties {
+                x.push_str(&format!(
+                    "      <property name=\"{name}\" value=\"{}\"/>\n",
+                    escape(value)
+                ));
+            }
+            x.push_str("    </properties>\n");
         }
+        for c in &suite.cases {
+            let open = format!(
+                "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+                escape(&c.class),
+                escape(&c.name),
+                c.seconds.max(0.0)
+            );
+            match &c.verdict {
+                Verdict::Passed => x.push_str(&format!("{open}/>\n")),
+                Verdict::Failed { kind, message } => x.push_str(&format!(
+                    "{open}>\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>\n",
+                    escape(kind),
+                    escape(message),
+                    escape(message)
+                )),
+                Verdict::Skipped(why) => x.push_str(&format!(
+                    "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                    escape(why)
+                )),
+            }
+        }
+        x.push_str("  </testsuite>\n");
     }
-    x.push_str("  </testsuite>\n</testsuites>\n");
+    x.push_str("</testsuites>\n");
     x
 }
 
-fn cases(s: &Summary) -> Vec<Case> {
+/// The cases of a run, classed under `class` (`scaletest.NAME`).
+fn cases(s: &Summary, class: &str) -> Vec<Case> {
     let mut cases = Vec::new();
     for p in &s.phases {
         let verdict = if p.outcome.is_ok() {
@@ -111,21 +192,21 @@ fn cases(s: &Summary) -> Vec<Case> {
             }
         };
         cases.push(Case {
-            class: "phase",
+            class: format!("{class}.phase"),
             name: p.name.clone(),
             seconds: p.wall_seconds,
             verdict,
         });
     }
     // Phases after a failed one never ran; while the run goes on they have not run yet.
-    let why = if s.status == super::Status::Running {
+    let why = if s.status == Status::Running {
         "not run yet".to_string()
     } else {
         format!("not run: the run ended {}", s.status)
     };
     for p in s.scenario.phases.iter().skip(s.phases.len()) {
         cases.push(Case {
-            class: "phase",
+            class: format!("{class}.phase"),
             name: p.name(),
             seconds: 0.0,
             verdict: Verdict::Skipped(why.clone()),
@@ -147,7 +228,7 @@ fn cases(s: &Summary) -> Vec<Case> {
             }
         };
         cases.push(Case {
-            class: "threshold",
+            class: format!("{class}.threshold"),
             name: t.kind.to_string(),
             seconds: 0.0,
             verdict,
@@ -179,10 +260,10 @@ fn cases(s: &Summary) -> Vec<Case> {
             },
         )),
         // Still running: teardown comes later, leave it out rather than call it skipped.
-        None if s.status == super::Status::Running => None,
+        None if s.status == Status::Running => None,
         None => Some((
             0.0,
-            Verdict::Skipped(if s.status == super::Status::Interrupted {
+            Verdict::Skipped(if s.status == Status::Interrupted {
                 "not run: interrupted".into()
             } else {
                 "not run: --keep".into()
@@ -191,7 +272,7 @@ fn cases(s: &Summary) -> Vec<Case> {
     };
     if let Some((seconds, verdict)) = teardown {
         cases.push(Case {
-            class: "teardown",
+            class: format!("{class}.teardown"),
             name: "teardown".into(),
             seconds,
             verdict,
@@ -236,9 +317,9 @@ pub(crate) fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::summary::{PhaseRecord, Status, ThresholdKind, ThresholdResult};
     use super::*;
     use crate::scenario::Scenario;
+    use crate::scenario::runner::{PhaseRecord, ThresholdKind, ThresholdResult};
 
     fn summary() -> Summary {
         let scenario = Scenario::load("2020-adoption").unwrap().scaled(5, 2);
@@ -300,7 +381,7 @@ mod tests {
         s.phases
             .push(phase(&names[1], "timeout: 3 of 10 pairs <left>"));
         s.status = Status::Timeout;
-        let cases = cases(&s);
+        let cases = cases(&s, "x");
         assert_eq!(cases.len(), names.len() + 1, "every phase and teardown");
         assert_eq!(cases[0].verdict, Verdict::Passed);
         assert_eq!(
@@ -341,9 +422,9 @@ mod tests {
                 exit_code: 5,
             });
         }
-        let t: Vec<Case> = cases(&s)
+        let t: Vec<Case> = cases(&s, "x")
             .into_iter()
-            .filter(|c| c.class == "threshold")
+            .filter(|c| c.class == "x.threshold")
             .collect();
         assert_eq!(t.len(), 3);
         assert!(
