@@ -15,7 +15,7 @@
 //!
 //! Here: the fleet's report ([`FleetSummary`], each hub's row holding its run's summary), how
 //! clusters are spread ([`spread`]) and the run over the hubs ([`run()`]). What the fleet's
-//! files say is the output layer's ([`output::fleet`](super::output::fleet)).
+//! files say is the output layer's ([`output`](super::output)).
 
 pub mod identity;
 mod run;
