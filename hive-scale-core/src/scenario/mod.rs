@@ -210,14 +210,18 @@ impl Scenario {
                         self.selectorsyncsets
                     ));
                 }
-                Phase::Adopt { start, end }
-                    if *start == 0 || start > end || *end > self.clusters + 1 =>
-                {
-                    return Err(format!(
-                        "phase {:?} needs 1 <= start <= end <= clusters ({})",
-                        p.name(),
-                        self.clusters
-                    ));
+                Phase::Adopt { start, end } => {
+                    if let Err(e) = crate::adopt::CloneRange::new(*start, *end) {
+                        return Err(format!("phase {:?}: {e}", p.name()));
+                    }
+                    // One past the clusters is the "one more cluster" of an incremental run.
+                    if *end > self.clusters + 1 {
+                        return Err(format!(
+                            "phase {:?} goes beyond clusters: {}",
+                            p.name(),
+                            self.clusters
+                        ));
+                    }
                 }
                 Phase::Trickle {
                     start,
@@ -355,7 +359,12 @@ mod tests {
             "{e}"
         );
         let e = Scenario::from_yaml("name: x\nclusters: 5\nselectorsyncsets: 1\nconfigmaps: 1\nphases: [{adopt: {start: 0, end: 3}}]\n", "t").unwrap_err().to_string();
-        assert!(e.contains("adopt 0..=3"), "{e}");
+        assert!(e.contains("adopt 0..=3") && e.contains("start at 1"), "{e}");
+        let e = Scenario::from_yaml("name: x\nclusters: 5\nselectorsyncsets: 1\nconfigmaps: 1\nphases: [{adopt: {start: 4, end: 2}}]\n", "t").unwrap_err().to_string();
+        assert!(
+            e.contains("adopt 4..=2") && e.contains("greater than the last"),
+            "{e}"
+        );
         let e = Scenario::from_yaml(
             "name: x\nclusters: 5\nselectorsyncsets: 1\nconfigmaps: 1\nphases: [{teleport: {}}]\n",
             "t",

@@ -90,15 +90,8 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         let start = args.start.unwrap_or_default();
         let end = args.end.unwrap_or(start);
-        if start == 0 {
-            anyhow::bail!("START must be 1 or more");
-        }
-        if start > end {
-            anyhow::bail!("START ({start}) must not be greater than END ({end})");
-        }
         Selection::Range {
-            start,
-            end,
+            range: hive_scale_core::adopt::CloneRange::new(start, end)?,
             namespace_prefix: args.namespace_prefix.clone(),
             name_prefix: args.name_prefix.clone(),
         }
