@@ -1,18 +1,48 @@
-//! Flags several tools share, each defined once.
+//! Flags several tools share, each defined once: a tool takes a group with
+//! `#[command(flatten)]`, so a flag has one name, one help text and one default everywhere.
 
 use crate::Failure;
-use anyhow::Context as _;
+use hive_scale_core::adopt::CloneRange;
 use hive_scale_core::hub::{HubOptions, RetryPolicy};
 use hive_scale_core::metrics::{
-    HttpOptions, MetricsError, PrometheusClient, Scraper, Secret, Source, parse_duration,
+    HttpOptions, MetricsError, Profile, PrometheusClient, Scraper, Secret, Source, parse_duration,
     redact_url,
 };
+use hive_scale_core::scenario::Scenario;
 use hive_scale_core::scenario::runner::{RealHub, Target};
-use hive_scale_core::scenario::{Scenario, exit};
 use hive_scale_sim::hub::EmbeddedHub;
 use hive_scale_sim::scenario::ScaleChoice;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// `--verbose`: how much every tool logs.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct LogFlags {
+    /// Log more (RUST_LOG overrides).
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+impl LogFlags {
+    /// Sets up logging as the flags say (see [`crate::init_logging`]).
+    pub fn init(self) {
+        crate::init_logging(self.verbose);
+    }
+}
+
+/// `--json`: the result as JSON on stdout, for scripts.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct OutputFlags {
+    /// Print the result as JSON on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The clones `START..=END` of a command line; a bad range is a usage error (exit 2).
+pub fn clone_range(start: u32, end: u32) -> anyhow::Result<CloneRange> {
+    CloneRange::new(start, end)
+        .map_err(|e| Failure::usage(format!("START END ({start} {end}): {e}")))
+}
 
 /// Which hub: a kubeconfig and a context, resolved as kubectl does.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -164,14 +194,15 @@ impl MetricsFlags {
     }
 
     /// Timeout, credentials and CA as the flags say; `hub` names the kubeconfig for
-    /// `--token-from-kubeconfig`.
+    /// `--token-from-kubeconfig`. A file the flags name that cannot be read is a usage error.
     pub fn http(&self, hub: &KubeconfigFlags) -> anyhow::Result<HttpOptions> {
+        let usage = |e: MetricsError| Failure::usage(hive_scale_core::error::chain(&e));
         let mut o = HttpOptions::default()
             .with_timeout(self.request_timeout)
             .with_insecure_skip_verify(self.insecure_skip_tls_verify)
             .with_insecure_credentials(self.allow_insecure_credentials);
         if let Some(f) = &self.token_file {
-            o = o.with_token_file(f)?;
+            o = o.with_token_file(f).map_err(usage)?;
         }
         if self.insecure_skip_tls_verify
             && (self.token_from_kubeconfig || self.token_file.is_some())
@@ -186,16 +217,17 @@ impl MetricsFlags {
             o = if hub.in_cluster {
                 o.with_service_account_token()?
             } else {
-                o.with_kubeconfig_token(hub.kubeconfig.as_deref(), hub.context.as_deref())?
+                o.with_kubeconfig_token(hub.kubeconfig.as_deref(), hub.context.as_deref())
+                    .map_err(|e| Failure::usage(hive_scale_core::error::chain(&e)))?
             };
         }
         if let (Some(user), Some(f)) = (&self.user, &self.password_file) {
             let pw = std::fs::read_to_string(f)
-                .with_context(|| format!("password file {}", f.display()))?;
+                .map_err(|e| Failure::usage(format!("password file {}: {e}", f.display())))?;
             o = o.with_basic_auth(user, Secret::new(pw.trim_end_matches(['\r', '\n'])));
         }
         if let Some(f) = &self.ca_file {
-            o = o.with_ca_file(f)?;
+            o = o.with_ca_file(f).map_err(usage)?;
         }
         Ok(o)
     }
@@ -239,6 +271,15 @@ impl MetricsFlags {
     }
 }
 
+/// The metric profile at `path`, or the built-in one; a profile that cannot be read or is not
+/// valid is a usage error.
+pub fn load_profile(path: Option<&std::path::Path>) -> anyhow::Result<Profile> {
+    match path {
+        Some(f) => Profile::load(f).map_err(|e| Failure::usage(hive_scale_core::error::chain(&e))),
+        None => Ok(Profile::builtin()),
+    }
+}
+
 /// Parses a duration for clap: `500ms`, `30s`, `5m`, `2h`, `1h30m`, or plain seconds.
 pub fn duration(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
@@ -273,10 +314,7 @@ pub struct ScenarioFlags {
 impl ScenarioFlags {
     /// The scenario, scaled and with the thresholds given; a bad one is a usage error.
     pub fn load(&self) -> anyhow::Result<Scenario> {
-        let usage = |message: String| Failure {
-            code: exit::USAGE,
-            message,
-        };
+        let usage = Failure::usage;
         let mut s = Scenario::load(&self.scenario).map_err(|e| usage(e.to_string()))?;
         if self.clusters.is_some() || self.selectorsyncsets.is_some() {
             s = s.scaled(
@@ -382,11 +420,9 @@ impl RunFlags {
             ));
         }
         if self.interval < Duration::from_millis(100) || self.timeout.is_zero() {
-            return Err(Failure {
-                code: exit::USAGE,
-                message: "--interval must be at least 100ms and --timeout more than zero".into(),
-            }
-            .into());
+            return Err(Failure::usage(
+                "--interval must be at least 100ms and --timeout more than zero",
+            ));
         }
         let out = self.out.clone().unwrap_or_else(|| {
             let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S");

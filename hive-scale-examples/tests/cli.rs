@@ -87,6 +87,71 @@ async fn every_tool_is_a_subcommand_and_says_the_same_as_its_example() {
     assert_eq!(bad_duration.code, 2, "{}", bad_duration.stderr);
 }
 
+/// Every front reports a bad command line or input the same way: exactly one `error:` line
+/// that says what is wrong, exit code 2, and nothing written or contacted (no hub is given:
+/// a tool that went on would fail to connect instead).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_command_line_is_one_line_and_exit_2_in_every_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (out, recording) = (d("out"), d("none.jsonl"));
+    let profile = d("profile.yaml");
+    std::fs::write(
+        &profile,
+        "name: x\nqueries: [{name: a, query: up, kind: speed}]\n",
+    )
+    .unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["teardown"], "<START|--all|--selector <SELECTOR>>"),
+        (
+            vec!["teardown", "5", "1"],
+            "the first clone index (5) is greater than the last (1)",
+        ),
+        (vec!["teardown", "0"], "start at 1"),
+        (
+            vec!["test-setup", "-", "5", "1", "--fake-cluster"],
+            "greater than the last",
+        ),
+        (
+            vec!["test-setup", "-", "0", "1", "--fake-cluster"],
+            "start at 1",
+        ),
+        (
+            vec!["test-setup", "-", "1", "2"],
+            "only with --fake-cluster",
+        ),
+        (vec!["test-setup", &recording, "1", "2"], "cannot be read"),
+        (vec!["test-setup"], "<SPOKE_KUBECONFIG>, <START>, <END>"),
+        (vec!["get-kubeconfig", "ns1/"], "expected [NAMESPACE/]NAME"),
+        (vec!["report", &recording, "--out", &out], "none.jsonl"),
+        (vec!["snapshot", "--profile", &profile], "profile"),
+        (
+            vec!["record", "--out", &out, "--token-file", &recording],
+            "none.jsonl",
+        ),
+        (
+            vec!["hub", "--pipeline"],
+            "a value is required for '--pipeline <PIPELINE>'",
+        ),
+        (vec!["hub", "--preset", "nope"], "nope"),
+        (
+            vec!["setup-selectorsyncsets", "--template", &recording],
+            "none.jsonl",
+        ),
+    ];
+    for (args, says) in cases {
+        let r = run_bin(&args, &[]).await;
+        let line = r.one_error_line();
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(line.contains(says), "{args:?}: {line}");
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+    }
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing is written on bad input"
+    );
+}
+
 /// Writes `kc` as a kubeconfig file (JSON is YAML).
 fn write_kubeconfig(path: &std::path::Path, kc: &Kubeconfig) {
     std::fs::write(path, serde_json::to_string_pretty(kc).unwrap()).unwrap();

@@ -12,16 +12,28 @@
 //! An unreachable source at the start is one `error:` line and exit code 1; later outages are
 //! recorded as error lines and recording goes on.
 
-use crate::flags::{KubeconfigFlags, MetricsFlags, duration};
+use crate::flags::{KubeconfigFlags, LogFlags, MetricsFlags, duration, load_profile};
 use clap::Parser;
-use hive_scale_core::metrics::{Profile, Recorder, Source};
+use hive_scale_core::metrics::{Recorder, Source};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Examples in `--help`, each checked to parse.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "Record the in-cluster Prometheus (port-forwarded to 9091) until Ctrl-C",
+        "hive-scale record --out run.jsonl",
+    ),
+    (
+        "One hour of clustersync's /metrics every 5 seconds, starting in phase adopt",
+        "hive-scale record --metrics-url http://127.0.0.1:2112/metrics --out run.jsonl --duration 1h --phase adopt",
+    ),
+];
+
 /// Record a metric profile every interval into JSON Lines, with phase markers.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(version, after_help = super::after_help(EXAMPLES, ""))]
 pub struct Args {
     #[command(flatten)]
     metrics: MetricsFlags,
@@ -45,22 +57,18 @@ pub struct Args {
     /// The old name of --request-timeout.
     #[arg(long, hide = true, value_parser = duration)]
     timeout: Option<Duration>,
-    /// Log more (RUST_LOG overrides).
-    #[arg(short, long)]
-    verbose: bool,
+    #[command(flatten)]
+    log: LogFlags,
 }
 
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
-    crate::init_logging(args.verbose);
+    args.log.init();
     crate::run(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let profile = match &args.profile {
-        Some(f) => Profile::load(f)?,
-        None => Profile::builtin(),
-    };
+    let profile = load_profile(args.profile.as_deref())?;
     let mut metrics = args.metrics.clone();
     if let Some(t) = args.timeout {
         metrics.request_timeout = t;
