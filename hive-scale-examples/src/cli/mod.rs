@@ -109,3 +109,6 @@ impl Cli {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
