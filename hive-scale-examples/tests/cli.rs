@@ -101,7 +101,18 @@ async fn a_bad_command_line_is_one_line_and_exit_2_in_every_front() {
         "name: x\nqueries: [{name: a, query: up, kind: speed}]\n",
     )
     .unwrap();
+    let typo = d("typo.yaml");
+    std::fs::write(
+        &typo,
+        "name: x\nclusters: 5\nselectorsyncsets: 1\nconfigmpas: 1\nphases: []\n",
+    )
+    .unwrap();
+    let typo_at = format!("scenario {typo}:4:1: unknown field `configmpas`, expected one of");
     let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["scaletest", "--scenario", &typo, "--out", &out],
+            &typo_at,
+        ),
         (vec!["teardown"], "<START|--all|--selector <SELECTOR>>"),
         (
             vec!["teardown", "5", "1"],

@@ -184,10 +184,7 @@ impl Scenario {
     /// Parses and checks a scenario.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self> {
         let s: Scenario = serde_saphyr::from_str(text).map_err(|e| {
-            Error::Invalid(format!(
-                "scenario {origin}: {}",
-                e.to_string().replace('\n', " ")
-            ))
+            Error::Invalid(format!("scenario {}", crate::error::yaml_line(origin, &e)))
         })?;
         s.validate()
             .map_err(|why| Error::Invalid(format!("scenario {origin}: {why}")))?;
@@ -371,7 +368,24 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.starts_with("scenario t:"), "{e}");
+        assert_eq!(
+            e,
+            "scenario t:5:11: unknown variant `teleport`, expected one of selectorsyncsets, adopt, trickle, add-resource, observe"
+        );
+        // A typo in a key: where, and the keys there are, in one line.
+        let e = Scenario::from_yaml(
+            "name: x\nclusters: 5\nselectorsyncsets: 1\nconfigmpas: 1\nphases: []\n",
+            "my.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(
+                "scenario my.yaml:4:1: unknown field `configmpas`, expected one of name,"
+            ) && !e.contains('\n')
+                && !e.contains(" | "),
+            "{e}"
+        );
         let e = Scenario::from_yaml(
             "name: x\nclusters: 5\nselectorsyncsets: 1\nconfigmaps: 1\nphases: []\n",
             "t",

@@ -174,9 +174,8 @@ fn read_model(path: &std::path::Path) -> Result<ModelConfig, String> {
     let section: serde_json::Map<String, serde_json::Value> = serde_saphyr::from_str(&text)
         .map_err(|e| {
             format!(
-                "model file {}: {}",
-                path.display(),
-                e.to_string().replace('\n', " ")
+                "model file {}",
+                hive_scale_core::error::yaml_line(&path.display().to_string(), &e)
             )
         })?;
     let config = ModelConfig::from_section(&section)
