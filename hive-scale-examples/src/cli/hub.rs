@@ -11,6 +11,8 @@
 use crate::Failure;
 use crate::flags::LogFlags;
 use clap::Parser;
+use hive_scale_core::files::LockError;
+use hive_scale_sim::SimError;
 use hive_scale_sim::apiserver::faults::FaultConfig;
 use hive_scale_sim::clock::TimeScale;
 use hive_scale_sim::controllers::SimConfig;
@@ -108,7 +110,14 @@ pub fn main(args: Args) -> ExitCode {
         cfg.time_scale = args.time_scale;
         cfg.faults = args.faults.clone();
         cfg.sim = SimConfig::new(model);
-        let hub = EmbeddedHub::start(cfg).await?;
+        let hub = EmbeddedHub::start(cfg).await.map_err(|e| match e {
+            SimError::Lock(LockError::Held { dir, pid }) => Failure::usage(format!(
+                "{} is served by another hub{}: stop it, or give another --dir",
+                dir.display(),
+                pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+            )),
+            e => e.into(),
+        })?;
         println!("hub listening on {}", hub.hub().url());
         if let Some(spoke) = hub.spoke() {
             println!(
