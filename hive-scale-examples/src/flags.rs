@@ -2,7 +2,9 @@
 //! `#[command(flatten)]`, so a flag has one name, one help text and one default everywhere.
 
 use crate::Failure;
+use anyhow::Context as _;
 use hive_scale_core::adopt::CloneRange;
+use hive_scale_core::files::{self, DirLock, LockError};
 use hive_scale_core::hub::{HubOptions, RetryPolicy};
 use hive_scale_core::metrics::{
     HttpOptions, MetricsError, Profile, PrometheusClient, Scraper, Secret, Source, parse_duration,
@@ -12,7 +14,7 @@ use hive_scale_core::scenario::Scenario;
 use hive_scale_core::scenario::runner::{RealHub, Target};
 use hive_scale_sim::hub::EmbeddedHub;
 use hive_scale_sim::scenario::ScaleChoice;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `--verbose`: how much every tool logs.
@@ -339,6 +341,102 @@ impl ScenarioFlags {
     }
 }
 
+/// The lock file of a result directory, held by the run (or report) writing there.
+pub const RESULT_LOCK: &str = ".hive-scale.lock";
+
+/// Makes `dir` the result directory of one run, so that runs never mix: refused (usage, nothing
+/// written) when it holds an earlier run's files ([`files::run_entries`]; `keep`, an input about
+/// to be read, does not count) unless `force`, and while another run or report writes there
+/// (its lock). With `force` those files are removed first ([`files::clear_run_entries`]);
+/// nothing else in `dir` is touched. The returned lock is held until dropped.
+pub fn claim_result_dir(dir: &Path, force: bool, keep: &[&Path]) -> anyhow::Result<ResultDir> {
+    let io = |e: std::io::Error| Failure::usage(format!("{}: {e}", dir.display()));
+    let kept: Vec<PathBuf> = keep
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    let earlier: Vec<PathBuf> = files::run_entries(dir)
+        .map_err(io)?
+        .into_iter()
+        .filter(|p| std::fs::canonicalize(p).map_or(true, |p| !kept.contains(&p)))
+        .collect();
+    if !earlier.is_empty() && !force {
+        let mut names: Vec<String> = earlier
+            .iter()
+            .take(4)
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        if earlier.len() > names.len() {
+            names.push("...".into());
+        }
+        return Err(Failure::usage(format!(
+            "{} holds an earlier run's results ({}): give another directory, or --force to replace them",
+            dir.display(),
+            names.join(", ")
+        )));
+    }
+    // The directories this claim creates, the outermost first reached: removed again on drop
+    // when nothing was written in them.
+    let existing = dir.ancestors().find(|a| a.exists()).map(Path::to_path_buf);
+    let lock = DirLock::acquire(dir, RESULT_LOCK).map_err(|e| match e {
+        LockError::Held { .. } => {
+            Failure::usage(format!("{e}, which is writing its results there"))
+        }
+        e => Failure::usage(e.to_string()),
+    })?;
+    if !earlier.is_empty() {
+        let removed = files::clear_run_entries(dir, keep)
+            .with_context(|| format!("clearing the earlier run's results in {}", dir.display()))?;
+        eprintln!(
+            "note: removed {} files and directories of an earlier run from {} (--force)",
+            removed.len(),
+            dir.display()
+        );
+    }
+    Ok(ResultDir {
+        dir: dir.to_path_buf(),
+        created_below: existing,
+        lock: Some(lock),
+    })
+}
+
+/// A result directory claimed by [`claim_result_dir`]: its lock, held until this is dropped.
+/// Directories the claim created are removed again on drop when nothing but the lock file was
+/// written in them, so a run that stops before writing (bad input, a hub that cannot be
+/// reached) leaves no trace.
+#[derive(Debug)]
+pub struct ResultDir {
+    dir: PathBuf,
+    /// The nearest ancestor of `dir` (or `dir` itself) that existed before the claim.
+    created_below: Option<PathBuf>,
+    lock: Option<DirLock>,
+}
+
+impl Drop for ResultDir {
+    fn drop(&mut self) {
+        let Some(lock) = self.lock.take() else { return };
+        if self.created_below.as_deref() == Some(self.dir.as_path()) {
+            return;
+        }
+        let only_the_lock = std::fs::read_dir(&self.dir).is_ok_and(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .all(|e| e.file_name() == RESULT_LOCK)
+        });
+        if !only_the_lock {
+            return;
+        }
+        let _ = std::fs::remove_file(lock.path());
+        drop(lock);
+        // remove_dir removes only what is empty: a directory somebody wrote in meanwhile stays.
+        for d in self.dir.ancestors() {
+            if Some(d) == self.created_below.as_deref() || std::fs::remove_dir(d).is_err() {
+                break;
+            }
+        }
+    }
+}
+
 /// Parses a run id for clap: a DNS label (it becomes a label value and part of spoke-side
 /// object names).
 pub fn run_id(s: &str) -> Result<String, String> {
@@ -406,9 +504,20 @@ pub struct RunFlags {
     /// call latency SLO's limit times this (1: the SLO as written; a large value only reports).
     #[arg(long, default_value_t = 1.0)]
     pub max_api_p99_factor: f64,
+    /// Replace an earlier run's results in --out: first remove the files and directories a run
+    /// writes there (summary.json, junit.xml, recording.jsonl, report.md, metrics-summary.json,
+    /// *.svg, hub/, hubs/) and nothing else. Without it, a --out holding them is refused.
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl RunFlags {
+    /// Makes `out` this run's result directory (see [`claim_result_dir`]); keep it until the
+    /// run is over.
+    pub fn claim_out(&self, out: &Path) -> anyhow::Result<ResultDir> {
+        claim_result_dir(out, self.force, &[])
+    }
+
     /// The run's settings for `scenario`; bad values are a usage error.
     pub fn settings(
         &self,
@@ -515,5 +624,43 @@ impl TargetFlags {
             "time_scale": self.time_scale.map(f64::from),
             "metrics": self.metrics.redacted(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_directory_is_one_run_s_and_a_claim_that_wrote_nothing_leaves_no_trace() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("a/b/run");
+        let claim = claim_result_dir(&out, false, &[]).unwrap();
+        assert!(out.join(RESULT_LOCK).exists());
+        let e = claim_result_dir(&out, true, &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("is in use by another process") && e.contains("writing its results"),
+            "{e}"
+        );
+        drop(claim);
+        assert!(
+            !tmp.path().join("a").exists(),
+            "created, then nothing written"
+        );
+        // A run that wrote its results leaves them.
+        let claim = claim_result_dir(&out, false, &[]).unwrap();
+        std::fs::write(out.join("summary.json"), "{}").unwrap();
+        drop(claim);
+        assert!(out.join("summary.json").exists());
+        let e = claim_result_dir(&out, false, &[]).unwrap_err();
+        assert_eq!(e.downcast_ref::<Failure>().map(|f| f.code), Some(2));
+        assert!(
+            e.to_string()
+                .contains("holds an earlier run's results (summary.json)"),
+            "{e}"
+        );
+        let _claim = claim_result_dir(&out, true, &[]).unwrap();
+        assert!(!out.join("summary.json").exists());
+        assert!(out.exists(), "a directory that existed stays");
     }
 }

@@ -12,6 +12,7 @@
 //! An unreachable source at the start is one `error:` line and exit code 1; later outages are
 //! recorded as error lines and recording goes on.
 
+use crate::Failure;
 use crate::flags::{KubeconfigFlags, LogFlags, MetricsFlags, duration, load_profile};
 use clap::Parser;
 use hive_scale_core::metrics::{Recorder, Source};
@@ -45,9 +46,12 @@ pub struct Args {
     /// Time between snapshots (e.g. 5s, 1m).
     #[arg(long, default_value = "5s", value_parser = duration)]
     interval: Duration,
-    /// The JSON Lines file to write (replaced if it exists).
+    /// The JSON Lines file to write; one that exists is refused unless --force.
     #[arg(long)]
     out: PathBuf,
+    /// Replace --out if it exists (an earlier recording).
+    #[arg(long)]
+    force: bool,
     /// Stop after this long (default: run until Ctrl-C).
     #[arg(long, value_parser = duration)]
     duration: Option<Duration>,
@@ -68,6 +72,13 @@ pub fn main(args: Args) -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // A recording holds one run: another's would be lost, or mixed in, without a word.
+    if !args.force && std::fs::symlink_metadata(&args.out).is_ok() {
+        return Err(Failure::usage(format!(
+            "{} exists (an earlier recording?): give another --out, or --force to replace it",
+            args.out.display()
+        )));
+    }
     let profile = load_profile(args.profile.as_deref())?;
     let mut metrics = args.metrics.clone();
     if let Some(t) = args.timeout {

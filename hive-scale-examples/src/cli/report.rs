@@ -45,9 +45,15 @@ const EXAMPLES: &[(&str, &str)] = &[
 pub struct Args {
     /// The JSON Lines file `record` wrote.
     recording: PathBuf,
-    /// Directory for the report (created if missing).
+    /// Directory for the report (created if missing). One that holds an earlier run's
+    /// results is refused unless --force.
     #[arg(long)]
     out: PathBuf,
+    /// Replace an earlier run's results in --out: first remove the files and directories a run
+    /// writes there (summary.json, junit.xml, recording.jsonl, report.md, metrics-summary.json,
+    /// *.svg, hub/, hubs/), except the recording read, and nothing else.
+    #[arg(long)]
+    force: bool,
     /// (set, cluster) pairs a full re-apply covers under the 2020 pipeline (default: the sync
     /// queue's peak).
     #[arg(long)]
@@ -84,6 +90,14 @@ pub struct Args {
 pub fn main(args: Args) -> ExitCode {
     args.log.init();
     crate::run(async move {
+        // A missing recording is bad input; found before anything is removed or written.
+        if !args.recording.is_file() {
+            return Err(Failure::usage(format!(
+                "recording {}: no such file",
+                args.recording.display()
+            )));
+        }
+        let _out = crate::flags::claim_result_dir(&args.out, args.force, &[&args.recording])?;
         let mut opts = ReportOptions::default();
         opts.pairs = args.pairs;
         opts.clusters = args.clusters;
