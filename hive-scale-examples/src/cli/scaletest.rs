@@ -106,6 +106,8 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         "target": args.target.recorded(),
     });
     let out = settings.out.clone();
+    // Before the embedded hub writes OUT/hub: the directory holds this run alone.
+    let _results = args.run.claim_out(&out)?;
     let (target, embedded) = args.target.target(&scenario, &out.join("hub")).await?;
     println!(
         "scenario {} on {} ({} clusters, {} sets of {} ConfigMaps; {}); run {}; results in {}",
@@ -220,6 +222,7 @@ async fn run_fleet(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut settings = args.run.settings(&scenario)?;
     let out = settings.out.clone();
+    let _results = args.run.claim_out(&out)?;
     // Everything about the fleet is checked before anything starts or is written.
     let (members, embedded) = match (&args.fleet, args.hubs) {
         (Some(file), _) => (
