@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --example record -- [--prometheus URL | --scrape URL...] [--profile FILE]
-//!     [--interval 5s] --out run.jsonl [--duration D] [--phase NAME]
+//!     [--interval 5s] --out run.jsonl [--force] [--duration D] [--phase NAME]
 //!     [--token-file F] [--ca-file F] [--user U --password-file F] [--timeout 10s]
 //! ```
 //! Runs for `--duration` (e.g. `30m`, `2h`), or until Ctrl-C (or SIGTERM). Each line is written

@@ -2,7 +2,7 @@
 //! query.
 //!
 //! ```text
-//! cargo run --example report -- run.jsonl --out DIR [--clusters N] [--pairs N]
+//! cargo run --example report -- run.jsonl --out DIR [--force] [--clusters N] [--pairs N]
 //!     [--pipeline clustersync|syncsetinstance] [--reapply-interval 2h]
 //!     [--template FILE] [--json] [--ndjson FILE [--run ID] [--ndjson-label KEY=VALUE]...]
 //! ```

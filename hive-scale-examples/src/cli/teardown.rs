@@ -1,7 +1,7 @@
 //! Removes adopted clones (and optionally the SelectorSyncSets), safely.
 //!
 //! ```text
-//! cargo run --example teardown -- START END | --all | --selector SEL
+//! cargo run --example teardown -- (START [END] | --all | --selector SEL)
 //!     [--selectorsyncsets] [--run R | --all-runs] [--dry-run] [--timeout 5m] [--grace 25s]
 //!     [--kubeconfig FILE]
 //! ```
