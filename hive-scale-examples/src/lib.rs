@@ -108,6 +108,7 @@ pub fn usage_error_line(e: &clap::Error) -> String {
         (false, None) => format!("{first}; {}", rest.join("; ")),
     }
 }
+
 /// Writes to stdout; a closed pipe (`| head`) ends quietly instead of panicking.
 pub fn print_stdout(text: &str) -> std::io::Result<()> {
     use std::io::Write;

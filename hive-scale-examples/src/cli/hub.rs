@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --example hub -- [--dir DIR] [--port PORT] [--metrics-port PORT] [--time-scale K]
-//!     [--preset laptop | --preset-file FILE] [--apply client-side|server-side|fake] [--workers 5] [--pipeline clustersync|syncsetinstance]
+//!     [--preset NAME | --preset-file FILE] [--apply client-side|server-side|fake] [--workers N] [--pipeline clustersync|syncsetinstance]
 //!     [--faults SPEC] [--no-controllers]
 //! ```
 //! It prints `export KUBECONFIG=...`; `kubectl` and every hive-scale tool then talk to it.
