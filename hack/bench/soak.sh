@@ -13,7 +13,7 @@ cargo build --release --quiet -p hive-scale-examples --example hub --example tes
 bin=target/release/examples
 work=$(mktemp -d)
 trap 'kill "$hub" 2>/dev/null || true; rm -rf "$work"' EXIT
-"$bin/hub" --dir "$work" --time-scale "$scale" --legacy-syncsetinstances --hub-qps 30 >"$work/hub.out" 2>&1 &
+"$bin/hub" --dir "$work" --time-scale "$scale" --pipeline syncsetinstance --hub-qps 30 >"$work/hub.out" 2>&1 &
 hub=$!
 for _ in $(seq 100); do [ -s "$work/hub.kubeconfig" ] && break; sleep 0.1; done
 export KUBECONFIG=$work/hub.kubeconfig

@@ -146,6 +146,27 @@ impl Error {
     }
 }
 
+/// A YAML error of `origin` (a file, a built-in's name) in one line: `ORIGIN:LINE:COLUMN: what is
+/// wrong`. serde-saphyr's own rendering adds a snippet of the input over several lines, which
+/// squashed into one line is unreadable.
+pub fn yaml_line(origin: &str, e: &serde_saphyr::Error) -> String {
+    let plain = e.render_with_options(serde_saphyr::render_options! {
+        snippets: serde_saphyr::SnippetMode::Off,
+    });
+    let plain = plain.split_whitespace().collect::<Vec<_>>().join(" ");
+    match e.location() {
+        Some(at) => {
+            let (line, column) = (at.line(), at.column());
+            // The plain message ends with where; it goes in front, as compilers put it.
+            let what = plain
+                .strip_suffix(&format!(" at line {line}, column {column}"))
+                .unwrap_or(&plain);
+            format!("{origin}:{line}:{column}: {what}")
+        }
+        None => format!("{origin}: {plain}"),
+    }
+}
+
 /// An error and its causes on one line, joined by ": ", without repeating a cause the text
 /// already contains (line breaks inside a message become spaces).
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
@@ -166,4 +187,16 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         src = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_yaml_error_is_one_line_saying_where_and_what() {
+        let e = serde_saphyr::from_str::<std::collections::BTreeMap<String, u32>>("a: 1\nb: two\n")
+            .unwrap_err();
+        assert_eq!(yaml_line("f.yaml", &e), "f.yaml:2:4: invalid u32");
+    }
 }

@@ -1,18 +1,50 @@
-//! Flags several tools share, each defined once.
+//! Flags several tools share, each defined once: a tool takes a group with
+//! `#[command(flatten)]`, so a flag has one name, one help text and one default everywhere.
 
 use crate::Failure;
 use anyhow::Context as _;
+use hive_scale_core::adopt::CloneRange;
+use hive_scale_core::files::{self, DirLock, LockError};
 use hive_scale_core::hub::{HubOptions, RetryPolicy};
 use hive_scale_core::metrics::{
-    HttpOptions, MetricsError, PrometheusClient, Scraper, Secret, Source, parse_duration,
+    HttpOptions, MetricsError, Profile, PrometheusClient, Scraper, Secret, Source, parse_duration,
     redact_url,
 };
+use hive_scale_core::scenario::Scenario;
 use hive_scale_core::scenario::runner::{RealHub, Target};
-use hive_scale_core::scenario::{Scenario, exit};
 use hive_scale_sim::hub::EmbeddedHub;
 use hive_scale_sim::scenario::ScaleChoice;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// `--verbose`: how much every tool logs.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct LogFlags {
+    /// Log more (RUST_LOG overrides).
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+impl LogFlags {
+    /// Sets up logging as the flags say (see [`crate::init_logging`]).
+    pub fn init(self) {
+        crate::init_logging(self.verbose);
+    }
+}
+
+/// `--json`: the result as JSON on stdout, for scripts.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct OutputFlags {
+    /// Print the result as JSON on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The clones `START..=END` of a command line; a bad range is a usage error (exit 2).
+pub fn clone_range(start: u32, end: u32) -> anyhow::Result<CloneRange> {
+    CloneRange::new(start, end)
+        .map_err(|e| Failure::usage(format!("START END ({start} {end}): {e}")))
+}
 
 /// Which hub: a kubeconfig and a context, resolved as kubectl does.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -164,14 +196,15 @@ impl MetricsFlags {
     }
 
     /// Timeout, credentials and CA as the flags say; `hub` names the kubeconfig for
-    /// `--token-from-kubeconfig`.
+    /// `--token-from-kubeconfig`. A file the flags name that cannot be read is a usage error.
     pub fn http(&self, hub: &KubeconfigFlags) -> anyhow::Result<HttpOptions> {
+        let usage = |e: MetricsError| Failure::usage(hive_scale_core::error::chain(&e));
         let mut o = HttpOptions::default()
             .with_timeout(self.request_timeout)
             .with_insecure_skip_verify(self.insecure_skip_tls_verify)
             .with_insecure_credentials(self.allow_insecure_credentials);
         if let Some(f) = &self.token_file {
-            o = o.with_token_file(f)?;
+            o = o.with_token_file(f).map_err(usage)?;
         }
         if self.insecure_skip_tls_verify
             && (self.token_from_kubeconfig || self.token_file.is_some())
@@ -186,16 +219,17 @@ impl MetricsFlags {
             o = if hub.in_cluster {
                 o.with_service_account_token()?
             } else {
-                o.with_kubeconfig_token(hub.kubeconfig.as_deref(), hub.context.as_deref())?
+                o.with_kubeconfig_token(hub.kubeconfig.as_deref(), hub.context.as_deref())
+                    .map_err(|e| Failure::usage(hive_scale_core::error::chain(&e)))?
             };
         }
         if let (Some(user), Some(f)) = (&self.user, &self.password_file) {
             let pw = std::fs::read_to_string(f)
-                .with_context(|| format!("password file {}", f.display()))?;
+                .map_err(|e| Failure::usage(format!("password file {}: {e}", f.display())))?;
             o = o.with_basic_auth(user, Secret::new(pw.trim_end_matches(['\r', '\n'])));
         }
         if let Some(f) = &self.ca_file {
-            o = o.with_ca_file(f)?;
+            o = o.with_ca_file(f).map_err(usage)?;
         }
         Ok(o)
     }
@@ -239,6 +273,15 @@ impl MetricsFlags {
     }
 }
 
+/// The metric profile at `path`, or the built-in one; a profile that cannot be read or is not
+/// valid is a usage error.
+pub fn load_profile(path: Option<&std::path::Path>) -> anyhow::Result<Profile> {
+    match path {
+        Some(f) => Profile::load(f).map_err(|e| Failure::usage(hive_scale_core::error::chain(&e))),
+        None => Ok(Profile::builtin()),
+    }
+}
+
 /// Parses a duration for clap: `500ms`, `30s`, `5m`, `2h`, `1h30m`, or plain seconds.
 pub fn duration(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
@@ -273,10 +316,7 @@ pub struct ScenarioFlags {
 impl ScenarioFlags {
     /// The scenario, scaled and with the thresholds given; a bad one is a usage error.
     pub fn load(&self) -> anyhow::Result<Scenario> {
-        let usage = |message: String| Failure {
-            code: exit::USAGE,
-            message,
-        };
+        let usage = Failure::usage;
         let mut s = Scenario::load(&self.scenario).map_err(|e| usage(e.to_string()))?;
         if self.clusters.is_some() || self.selectorsyncsets.is_some() {
             s = s.scaled(
@@ -298,6 +338,102 @@ impl ScenarioFlags {
         s.validate()
             .map_err(|why| usage(format!("scenario {}: {why}", s.name)))?;
         Ok(s)
+    }
+}
+
+/// The lock file of a result directory, held by the run (or report) writing there.
+pub const RESULT_LOCK: &str = ".hive-scale.lock";
+
+/// Makes `dir` the result directory of one run, so that runs never mix: refused (usage, nothing
+/// written) when it holds an earlier run's files ([`files::run_entries`]; `keep`, an input about
+/// to be read, does not count) unless `force`, and while another run or report writes there
+/// (its lock). With `force` those files are removed first ([`files::clear_run_entries`]);
+/// nothing else in `dir` is touched. The returned lock is held until dropped.
+pub fn claim_result_dir(dir: &Path, force: bool, keep: &[&Path]) -> anyhow::Result<ResultDir> {
+    let io = |e: std::io::Error| Failure::usage(format!("{}: {e}", dir.display()));
+    let kept: Vec<PathBuf> = keep
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    let earlier: Vec<PathBuf> = files::run_entries(dir)
+        .map_err(io)?
+        .into_iter()
+        .filter(|p| std::fs::canonicalize(p).map_or(true, |p| !kept.contains(&p)))
+        .collect();
+    if !earlier.is_empty() && !force {
+        let mut names: Vec<String> = earlier
+            .iter()
+            .take(4)
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        if earlier.len() > names.len() {
+            names.push("...".into());
+        }
+        return Err(Failure::usage(format!(
+            "{} holds an earlier run's results ({}): give another directory, or --force to replace them",
+            dir.display(),
+            names.join(", ")
+        )));
+    }
+    // The directories this claim creates, the outermost first reached: removed again on drop
+    // when nothing was written in them.
+    let existing = dir.ancestors().find(|a| a.exists()).map(Path::to_path_buf);
+    let lock = DirLock::acquire(dir, RESULT_LOCK).map_err(|e| match e {
+        LockError::Held { .. } => {
+            Failure::usage(format!("{e}, which is writing its results there"))
+        }
+        e => Failure::usage(e.to_string()),
+    })?;
+    if !earlier.is_empty() {
+        let removed = files::clear_run_entries(dir, keep)
+            .with_context(|| format!("clearing the earlier run's results in {}", dir.display()))?;
+        eprintln!(
+            "note: removed {} files and directories of an earlier run from {} (--force)",
+            removed.len(),
+            dir.display()
+        );
+    }
+    Ok(ResultDir {
+        dir: dir.to_path_buf(),
+        created_below: existing,
+        lock: Some(lock),
+    })
+}
+
+/// A result directory claimed by [`claim_result_dir`]: its lock, held until this is dropped.
+/// Directories the claim created are removed again on drop when nothing but the lock file was
+/// written in them, so a run that stops before writing (bad input, a hub that cannot be
+/// reached) leaves no trace.
+#[derive(Debug)]
+pub struct ResultDir {
+    dir: PathBuf,
+    /// The nearest ancestor of `dir` (or `dir` itself) that existed before the claim.
+    created_below: Option<PathBuf>,
+    lock: Option<DirLock>,
+}
+
+impl Drop for ResultDir {
+    fn drop(&mut self) {
+        let Some(lock) = self.lock.take() else { return };
+        if self.created_below.as_deref() == Some(self.dir.as_path()) {
+            return;
+        }
+        let only_the_lock = std::fs::read_dir(&self.dir).is_ok_and(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .all(|e| e.file_name() == RESULT_LOCK)
+        });
+        if !only_the_lock {
+            return;
+        }
+        let _ = std::fs::remove_file(lock.path());
+        drop(lock);
+        // remove_dir removes only what is empty: a directory somebody wrote in meanwhile stays.
+        for d in self.dir.ancestors() {
+            if Some(d) == self.created_below.as_deref() || std::fs::remove_dir(d).is_err() {
+                break;
+            }
+        }
     }
 }
 
@@ -368,9 +504,20 @@ pub struct RunFlags {
     /// call latency SLO's limit times this (1: the SLO as written; a large value only reports).
     #[arg(long, default_value_t = 1.0)]
     pub max_api_p99_factor: f64,
+    /// Replace an earlier run's results in --out: first remove the files and directories a run
+    /// writes there (summary.json, junit.xml, recording.jsonl, report.md, metrics-summary.json,
+    /// *.svg, hub/, hubs/) and nothing else. Without it, a --out holding them is refused.
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl RunFlags {
+    /// Makes `out` this run's result directory (see [`claim_result_dir`]); keep it until the
+    /// run is over.
+    pub fn claim_out(&self, out: &Path) -> anyhow::Result<ResultDir> {
+        claim_result_dir(out, self.force, &[])
+    }
+
     /// The run's settings for `scenario`; bad values are a usage error.
     pub fn settings(
         &self,
@@ -382,11 +529,9 @@ impl RunFlags {
             ));
         }
         if self.interval < Duration::from_millis(100) || self.timeout.is_zero() {
-            return Err(Failure {
-                code: exit::USAGE,
-                message: "--interval must be at least 100ms and --timeout more than zero".into(),
-            }
-            .into());
+            return Err(Failure::usage(
+                "--interval must be at least 100ms and --timeout more than zero",
+            ));
         }
         let out = self.out.clone().unwrap_or_else(|| {
             let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S");
@@ -479,5 +624,43 @@ impl TargetFlags {
             "time_scale": self.time_scale.map(f64::from),
             "metrics": self.metrics.redacted(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_directory_is_one_run_s_and_a_claim_that_wrote_nothing_leaves_no_trace() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("a/b/run");
+        let claim = claim_result_dir(&out, false, &[]).unwrap();
+        assert!(out.join(RESULT_LOCK).exists());
+        let e = claim_result_dir(&out, true, &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("is in use by another process") && e.contains("writing its results"),
+            "{e}"
+        );
+        drop(claim);
+        assert!(
+            !tmp.path().join("a").exists(),
+            "created, then nothing written"
+        );
+        // A run that wrote its results leaves them.
+        let claim = claim_result_dir(&out, false, &[]).unwrap();
+        std::fs::write(out.join("summary.json"), "{}").unwrap();
+        drop(claim);
+        assert!(out.join("summary.json").exists());
+        let e = claim_result_dir(&out, false, &[]).unwrap_err();
+        assert_eq!(e.downcast_ref::<Failure>().map(|f| f.code), Some(2));
+        assert!(
+            e.to_string()
+                .contains("holds an earlier run's results (summary.json)"),
+            "{e}"
+        );
+        let _claim = claim_result_dir(&out, true, &[]).unwrap();
+        assert!(!out.join("summary.json").exists());
+        assert!(out.exists(), "a directory that existed stays");
     }
 }

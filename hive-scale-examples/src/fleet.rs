@@ -91,8 +91,12 @@ fn resolve(base: &Path, p: &Option<PathBuf>) -> Option<PathBuf> {
 pub fn load(path: &Path, total: u32, hub_flags: &HubFlags) -> anyhow::Result<Vec<Member>> {
     let usage = |why: String| Failure::usage(format!("fleet file {}: {why}", path.display()));
     let text = std::fs::read_to_string(path).map_err(|e| usage(e.to_string()))?;
-    let file: FleetFile =
-        serde_saphyr::from_str(&text).map_err(|e| usage(e.to_string().replace('\n', " ")))?;
+    let file: FleetFile = serde_saphyr::from_str(&text).map_err(|e| {
+        Failure::usage(format!(
+            "fleet file {}",
+            hive_scale_core::error::yaml_line(&path.display().to_string(), &e)
+        ))
+    })?;
     if file.hubs.is_empty() {
         return Err(usage("it lists no hubs".into()));
     }

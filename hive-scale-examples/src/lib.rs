@@ -1,4 +1,20 @@
 //! hive-scale, the tool: each task in [`cli`] (one subcommand and one example each), the flags they share in [`flags`], and the helpers every front uses: logging, error lines, exit codes, progress bars.
+//!
+//! # How a front fails
+//!
+//! Every front fails the same way: its `run` returns `anyhow::Result<ExitCode>` and [`run`] (or
+//! [`finish`], for a front without a runtime) prints an error as exactly one `error:` line on
+//! stderr. The exit code says what kind of failure it was:
+//!
+//! * **2, a bad command line or input**: what clap rejects (printed by [`parse_args`] as one
+//!   line), and what only the front can check: a value that depends on another (a clone range,
+//!   `-` without `--fake-cluster`), a file named on the command line that cannot be read or
+//!   parsed, a directory another run or hub holds. Return [`Failure::usage`], and check before
+//!   anything is written or any hub is contacted.
+//! * **A tool's own documented code** (3 refused objects, 130/143 signals, `scaletest`'s 4 to 9,
+//!   `compare`'s gates): return [`Failure::with_code`] with the code its `--help` lists.
+//! * **1, everything else**: a hub that cannot be reached, a write that failed, a clone that
+//!   failed. Use `?` or `anyhow::bail!`; no code needs to be named.
 
 pub mod cli;
 pub mod flags;
@@ -65,15 +81,32 @@ pub fn parse_args<T: clap::Parser>() -> Result<T, ExitCode> {
             )
         }
         Err(e) => {
-            let text = e.to_string();
-            let first = text
-                .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
-            eprintln!("error: {first} (see --help)");
+            eprintln!("error: {} (see --help)", usage_error_line(&e));
             Err(ExitCode::from(2))
         }
+    }
+}
+
+/// A clap error in one line, keeping what clap puts on the lines after the first: the
+/// arguments that are missing, a tip (`a similar argument exists: '--count'`). Usage and
+/// "for more information" are left out: `--help` says more.
+pub fn usage_error_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty());
+    let first = lines
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ");
+    let rest: Vec<&str> = lines.collect();
+    match (rest.is_empty(), first.strip_suffix(':')) {
+        (true, _) => first.to_string(),
+        // "the following required arguments were not provided:" and one line each.
+        (false, Some(head)) => format!("{head}: {}", rest.join(", ")),
+        (false, None) => format!("{first}; {}", rest.join("; ")),
     }
 }
 
@@ -87,8 +120,7 @@ pub fn print_stdout(text: &str) -> std::io::Result<()> {
     }
 }
 
-/// Runs an async main on a multi-threaded runtime and turns an error into one line on stderr
-/// and exit code 1 (or the code carried by [`Failure`]).
+/// Runs an async main on a multi-threaded runtime and ends as [`finish`] does.
 pub fn run<F>(fut: F) -> ExitCode
 where
     F: std::future::Future<Output = anyhow::Result<ExitCode>>,
@@ -104,7 +136,13 @@ where
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(fut) {
+    finish(rt.block_on(fut))
+}
+
+/// The exit code of a front's result: its own on success; on error, one line on stderr and
+/// exit code 1, or the code a [`Failure`] carries (see [How a front fails](crate#how-a-front-fails)).
+pub fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
         Ok(code) => code,
         Err(e) => {
             let code = e.downcast_ref::<Failure>().map(|f| f.code).unwrap_or(1);
@@ -125,13 +163,18 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// A bad command line or input: exit code 2.
-    pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    /// A failure with one of the tool's documented exit codes.
+    pub fn with_code(code: u8, message: impl Into<String>) -> anyhow::Error {
         Failure {
-            code: 2,
+            code,
             message: message.into(),
         }
         .into()
+    }
+
+    /// A bad command line or input: exit code 2.
+    pub fn usage(message: impl Into<String>) -> anyhow::Error {
+        Self::with_code(2, message)
     }
 }
 
@@ -324,8 +367,74 @@ fn short_duration(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser as _;
     use hive_scale_core::scenario::runner::ObserveProgress;
     use std::time::{Duration, Instant};
+
+    /// The one line a bad command line of `hive-scale ARGS` is reported with.
+    fn usage_line(args: &[&str]) -> String {
+        let argv = std::iter::once("hive-scale").chain(args.iter().copied());
+        let e = crate::cli::Cli::try_parse_from(argv).expect_err("a bad command line");
+        let line = usage_error_line(&e);
+        assert!(!line.contains('\n'), "{line:?}");
+        line
+    }
+
+    #[test]
+    fn a_bad_command_line_is_one_line_that_keeps_what_matters() {
+        for (args, wanted) in [
+            // What is missing is named, not only that something is.
+            (
+                &["teardown"][..],
+                &["not provided", "<START|--all|--selector <SELECTOR>>"][..],
+            ),
+            (&["test-setup"], &["<SPOKE_KUBECONFIG>", "<START>", "<END>"]),
+            (&["test-setup", "-", "1"], &["not provided: <END>"]),
+            (&["get-kubeconfig"], &["<CLUSTER>"]),
+            (&["report"], &["<RECORDING>", "--out <OUT>"]),
+            (&["record"], &["--out <OUT>"]),
+            (&["compare", "a"], &["<RUN_B>"]),
+            (&["completion"], &["<SHELL>"]),
+            (&["teardown", "1", "--all"], &["cannot be used with"]),
+            // Bad values: which flag, which value, why.
+            (
+                &["setup-selectorsyncsets", "--count", "x"],
+                &["'x'", "--count", "invalid digit"],
+            ),
+            (&["scaletest", "--clusters", "0"], &["'0'", "--clusters"]),
+            (&["hub", "--time-scale", "0"], &["--time-scale"]),
+            (
+                &["plan", "--workers", "5,x"],
+                &["--workers", "positive numbers"],
+            ),
+            (
+                &["teardown", "--all", "--run", "Not_A_Label"],
+                &["--run", "not a valid run id"],
+            ),
+            (
+                &["report", "r.jsonl", "--out", "d", "--pipeline", "x"],
+                &["--pipeline"],
+            ),
+            (
+                &["hub", "--pipeline"],
+                &["--pipeline", "a value is required"],
+            ),
+            // A typo comes with clap's suggestion.
+            (
+                &["teardown", "--al"],
+                &["--al", "similar argument exists", "--all"],
+            ),
+        ] {
+            let line = usage_line(args);
+            for w in wanted {
+                assert!(line.contains(w), "{args:?}: {w:?} missing from {line:?}");
+            }
+            assert!(
+                !line.contains("Usage:") && !line.contains("--help"),
+                "{line}"
+            );
+        }
+    }
 
     #[test]
     fn progress_lines_give_rate_and_eta_once_measurable() {

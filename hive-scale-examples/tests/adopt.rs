@@ -428,10 +428,13 @@ async fn bad_input_is_one_line_and_creates_nothing() {
     )
     .unwrap();
     for (args, want) in [
-        (vec![kc.as_str(), "0", "5"], "START must be 1 or more"),
+        (
+            vec![kc.as_str(), "0", "5"],
+            "START END (0 5): clone indices start at 1",
+        ),
         (
             vec![kc.as_str(), "5", "1"],
-            "START (5) must not be greater than END (1)",
+            "START END (5 1): the first clone index (5) is greater than the last (1)",
         ),
         (vec![kc.as_str(), "one", "5"], "invalid value 'one'"),
         (vec![kc.as_str(), "-1", "5"], "invalid value '-1'"),
@@ -450,6 +453,7 @@ async fn bad_input_is_one_line_and_creates_nothing() {
         let r = hub.run("test_setup", &args).await;
         let line = r.one_error_line();
         assert!(line.contains(want), "{args:?}: {line}");
+        assert_eq!(r.code, 2, "bad input: {args:?}: {line}");
         assert!(!r.stderr.contains("SECRET-XYZ"));
     }
     assert_eq!(

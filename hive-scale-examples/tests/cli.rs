@@ -87,6 +87,82 @@ async fn every_tool_is_a_subcommand_and_says_the_same_as_its_example() {
     assert_eq!(bad_duration.code, 2, "{}", bad_duration.stderr);
 }
 
+/// Every front reports a bad command line or input the same way: exactly one `error:` line
+/// that says what is wrong, exit code 2, and nothing written or contacted (no hub is given:
+/// a tool that went on would fail to connect instead).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_command_line_is_one_line_and_exit_2_in_every_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (out, recording) = (d("out"), d("none.jsonl"));
+    let profile = d("profile.yaml");
+    std::fs::write(
+        &profile,
+        "name: x\nqueries: [{name: a, query: up, kind: speed}]\n",
+    )
+    .unwrap();
+    let typo = d("typo.yaml");
+    std::fs::write(
+        &typo,
+        "name: x\nclusters: 5\nselectorsyncsets: 1\nconfigmpas: 1\nphases: []\n",
+    )
+    .unwrap();
+    let typo_at = format!("scenario {typo}:4:1: unknown field `configmpas`, expected one of");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["scaletest", "--scenario", &typo, "--out", &out],
+            &typo_at,
+        ),
+        (vec!["teardown"], "<START|--all|--selector <SELECTOR>>"),
+        (
+            vec!["teardown", "5", "1"],
+            "the first clone index (5) is greater than the last (1)",
+        ),
+        (vec!["teardown", "0"], "start at 1"),
+        (
+            vec!["test-setup", "-", "5", "1", "--fake-cluster"],
+            "greater than the last",
+        ),
+        (
+            vec!["test-setup", "-", "0", "1", "--fake-cluster"],
+            "start at 1",
+        ),
+        (
+            vec!["test-setup", "-", "1", "2"],
+            "only with --fake-cluster",
+        ),
+        (vec!["test-setup", &recording, "1", "2"], "cannot be read"),
+        (vec!["test-setup"], "<SPOKE_KUBECONFIG>, <START>, <END>"),
+        (vec!["get-kubeconfig", "ns1/"], "expected [NAMESPACE/]NAME"),
+        (vec!["report", &recording, "--out", &out], "none.jsonl"),
+        (vec!["snapshot", "--profile", &profile], "profile"),
+        (
+            vec!["record", "--out", &out, "--token-file", &recording],
+            "none.jsonl",
+        ),
+        (
+            vec!["hub", "--pipeline"],
+            "a value is required for '--pipeline <PIPELINE>'",
+        ),
+        (vec!["hub", "--preset", "nope"], "nope"),
+        (
+            vec!["setup-selectorsyncsets", "--template", &recording],
+            "none.jsonl",
+        ),
+    ];
+    for (args, says) in cases {
+        let r = run_bin(&args, &[]).await;
+        let line = r.one_error_line();
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(line.contains(says), "{args:?}: {line}");
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+    }
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing is written on bad input"
+    );
+}
+
 /// Writes `kc` as a kubeconfig file (JSON is YAML).
 fn write_kubeconfig(path: &std::path::Path, kc: &Kubeconfig) {
     std::fs::write(path, serde_json::to_string_pretty(kc).unwrap()).unwrap();
@@ -623,4 +699,206 @@ async fn the_hub_takes_hiveconfig_workers_and_says_it_keeps_its_replicas() {
     );
     drop(child.stdin.take());
     let _ = child.wait().await;
+}
+
+/// A result directory holds one run: `scaletest`, `report` and `record` refuse one that holds
+/// an earlier run's results (nothing is touched) unless `--force`, which removes those first
+/// and nothing else, so a report never mixes two runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_directory_holds_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    std::fs::create_dir_all(out.join("mine")).unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let out_s = out.to_str().unwrap();
+    let scaletest = |run: &'static str, force: bool| {
+        let mut args = vec![
+            "scaletest",
+            "--clusters",
+            "2",
+            "--selectorsyncsets",
+            "1",
+            "--configmaps",
+            "1",
+            "--time-scale",
+            "100",
+            "--run",
+            run,
+            "--out",
+            out_s,
+        ];
+        if force {
+            args.push("--force");
+        }
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_bin(&args, &[]).await
+    };
+    let summary = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+    };
+    // A directory with only somebody else's files is fine.
+    let r = run(scaletest("first-run", false)).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(summary()["run_id"], "first-run");
+    // Again: refused, and the first run's results are as they were.
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let r = run(scaletest("second-run", false)).await;
+    let line = r.one_error_line();
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        line.contains("holds an earlier run's results") && line.contains("--force"),
+        "{line}"
+    );
+    assert_eq!(summary()["run_id"], "first-run");
+    assert_eq!(
+        std::fs::read_to_string(out.join("report.md")).unwrap(),
+        report
+    );
+    // --force: the first run's results are gone, the report is the second run's alone, and
+    // what is not a run's is still there.
+    let r = run(scaletest("second-run", true)).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("removed"), "{}", r.stderr);
+    assert_eq!(summary()["run_id"], "second-run");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("second-run") && !report.contains("first-run"),
+        "{report}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert!(out.join("mine").is_dir());
+
+    // report: the same rule; --force keeps the recording it reads.
+    let recording = out.join("recording.jsonl");
+    let rec_s = recording.to_str().unwrap();
+    let r = run_bin(&["report", rec_s, "--out", out_s], &[]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.one_error_line().contains("--force"), "{}", r.stderr);
+    let r = run_bin(&["report", rec_s, "--out", out_s, "--force"], &[]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(recording.exists() && out.join("metrics-summary.json").exists());
+    assert!(!out.join("summary.json").exists() && !out.join("hub").exists());
+    assert!(out.join("notes.txt").exists());
+    // A directory holding only the recording read is not an earlier run's.
+    let alone = dir.path().join("alone");
+    std::fs::create_dir(&alone).unwrap();
+    std::fs::copy(&recording, alone.join("recording.jsonl")).unwrap();
+    let r = run_bin(
+        &[
+            "report",
+            alone.join("recording.jsonl").to_str().unwrap(),
+            "--out",
+            alone.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // record: an existing file is an earlier recording.
+    let before = std::fs::read(&recording).unwrap();
+    let dead = "http://127.0.0.1:1/metrics";
+    let r = run_bin(&["record", "--metrics-url", dead, "--out", rec_s], &[]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.one_error_line().contains("--force"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&recording).unwrap(), before);
+    // With --force it goes on (to find nobody at that URL).
+    let r = run_bin(
+        &["record", "--metrics-url", dead, "--out", rec_s, "--force"],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.one_error_line()
+            .contains("cannot reach the metrics endpoint"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// One hub serves a directory: a second `hive-scale hub --dir D` (or an embedded hub started
+/// there, as scaletest starts OUT/hub) is refused while the first runs, and leaves the first's
+/// kubeconfig and hub.json as they were; a killed hub leaves no stale lock behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_directory_is_served_by_one_hub_at_a_time() {
+    use hive_scale_core::files::LockError;
+    use hive_scale_sim::SimError;
+    use hive_scale_sim::hub::{EmbeddedHub, EmbeddedHubConfig};
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let hub_dir = dir.path().join("hub");
+    let mut first = tokio::process::Command::new(bin())
+        .args([
+            "hub",
+            "--no-controllers",
+            "--stop-when-stdin-closes",
+            "--dir",
+        ])
+        .arg(&hub_dir)
+        .env_remove("KUBECONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = first.id().unwrap();
+    let t0 = std::time::Instant::now();
+    while !hub_dir.join("hub.json").exists() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "hub did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let files = || {
+        (
+            std::fs::read(hub_dir.join("hub.json")).unwrap(),
+            std::fs::read(hub_dir.join("hub.kubeconfig")).unwrap(),
+        )
+    };
+    let before = files();
+    let r = run_bin(
+        &[
+            "hub",
+            "--no-controllers",
+            "--dir",
+            hub_dir.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    let line = r.one_error_line();
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        line.contains(&format!("is served by another hub (pid {pid})")) && line.contains("--dir"),
+        "{line}"
+    );
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    let no_controllers = || {
+        let mut cfg = EmbeddedHubConfig::new(&hub_dir);
+        cfg.controllers = false;
+        cfg.spoke = false;
+        cfg
+    };
+    match EmbeddedHub::start(no_controllers()).await {
+        Err(SimError::Lock(LockError::Held { pid: held_by, .. })) => {
+            assert_eq!(held_by, Some(pid))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(files() == before, "the serving hub's files are untouched");
+    // The first still answers through what it wrote.
+    let opts = hive_scale_core::hub::HubOptions::kubeconfig(hub_dir.join("hub.kubeconfig"));
+    let client = hive_scale_core::hub::Hub::connect(&opts).await.unwrap();
+    client.check().await.unwrap();
+    // Killed, it holds nothing: the directory can be served again.
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+    let again = EmbeddedHub::start(no_controllers()).await.unwrap();
+    again.shutdown().await;
 }

@@ -75,6 +75,10 @@ impl EmbeddedHubConfig {
     }
 }
 
+/// The lock file of a hub's directory: one hub at a time serves a directory, since a second
+/// would rewrite the kubeconfigs that reach the first.
+pub const LOCK_FILE: &str = "hub.lock";
+
 /// A running embedded hub.
 #[derive(Debug)]
 pub struct EmbeddedHub {
@@ -87,6 +91,8 @@ pub struct EmbeddedHub {
     clock: Clock,
     model: CostModel,
     sim_thread: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+    // Held for as long as the hub serves its directory; released when it is dropped.
+    _lock: hive_scale_core::files::DirLock,
 }
 
 /// Starts the simulated Hive on its own thread: a current-thread runtime with a paused clock,
@@ -134,8 +140,16 @@ fn start_paced_hive(
 
 impl EmbeddedHub {
     /// Starts everything; returns when the ports are bound and the kubeconfigs written.
+    ///
+    /// # Errors
+    ///
+    /// [`SimError::Lock`] when another hub serves `cfg.dir` (nothing in it is touched), a model
+    /// that is not valid, a port that cannot be bound, files that cannot be written.
     pub async fn start(cfg: EmbeddedHubConfig) -> Result<Self, SimError> {
         cfg.sim.model.validate().map_err(SimError::Config)?;
+        // Before anything is written there: the kubeconfigs of a hub already serving the
+        // directory are how its clients reach it.
+        let lock = hive_scale_core::files::DirLock::acquire(&cfg.dir, LOCK_FILE)?;
         // The API servers stamp objects with the simulation's modeled time.
         let published = Arc::new(AtomicU64::new(0));
         let epoch = jiff::Timestamp::now();
@@ -216,6 +230,7 @@ impl EmbeddedHub {
             clock,
             model: cfg.sim.model.clone(),
             sim_thread,
+            _lock: lock,
         })
     }
 

@@ -54,4 +54,7 @@ pub enum SimError {
     /// The metrics endpoint cannot be read as a client.
     #[error(transparent)]
     Metrics(#[from] hive_scale_core::metrics::MetricsError),
+    /// The hub's directory is held by another running hub (or cannot be locked).
+    #[error(transparent)]
+    Lock(#[from] hive_scale_core::files::LockError),
 }

@@ -476,7 +476,9 @@ fn first_line(s: &str) -> String {
 /// [`ModelConfig::resolve`] is the one place it is checked and turned into a [`CostModel`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
-#[serde(deny_unknown_fields, default)]
+// Keys are written as the flags are (`hub-qps`, `--hub-qps`); the underscore spelling of
+// earlier scenario files is still read.
+#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
 pub struct ModelConfig {
     /// Named preset (m4.xlarge-2020, c5.24xlarge-2020, m5.xlarge, c5.9xlarge, laptop).
     #[cfg_attr(feature = "cli", arg(long, default_value = "m4.xlarge-2020"))]
@@ -488,18 +490,10 @@ pub struct ModelConfig {
         arg(long, value_name = "FILE", conflicts_with = "preset")
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "preset_file")]
     pub preset_file: Option<PathBuf>,
     /// Hive pipeline: clustersync (today) or syncsetinstance (2020).
-    #[cfg_attr(
-        feature = "cli",
-        arg(
-            long,
-            default_value = "clustersync",
-            alias = "legacy-syncsetinstances",
-            num_args = 0..=1,
-            default_missing_value = "syncsetinstance"
-        )
-    )]
+    #[cfg_attr(feature = "cli", arg(long, default_value = "clustersync"))]
     pub pipeline: Pipeline,
     /// Apply mode: client-side, server-side or fake (fake implies --spokes fake).
     #[cfg_attr(feature = "cli", arg(long = "apply"))]
@@ -519,39 +513,50 @@ pub struct ModelConfig {
     pub cores: Option<usize>,
     /// CPU seconds per apply for the chosen mode (reference core).
     #[cfg_attr(feature = "cli", arg(long))]
+    #[serde(alias = "cpu_per_apply")]
     pub cpu_per_apply: Option<f64>,
     /// Extra CPU per apply for each concurrent apply (client-side).
     #[cfg_attr(feature = "cli", arg(long))]
     pub contention: Option<f64>,
     /// CPU seconds per reconcile besides the applies.
     #[cfg_attr(feature = "cli", arg(long))]
+    #[serde(alias = "reconcile_cpu")]
     pub reconcile_cpu: Option<f64>,
     /// Speed of a modeled core relative to an m4.xlarge vCPU.
     #[cfg_attr(feature = "cli", arg(long))]
+    #[serde(alias = "cpu_speed")]
     pub cpu_speed: Option<f64>,
     /// Seconds a reconcile of a real spoke waits before applying (helper, OpenAPI schema).
     #[cfg_attr(feature = "cli", arg(long))]
+    #[serde(alias = "reconcile_remote_latency")]
     pub reconcile_remote_latency: Option<f64>,
     /// Latency of a GET to the spoke, seconds.
     #[cfg_attr(feature = "cli", arg(long))]
+    #[serde(alias = "remote_get_latency")]
     pub remote_get_latency: Option<f64>,
     /// Latency of a write to the spoke, seconds.
     #[cfg_attr(feature = "cli", arg(long))]
+    #[serde(alias = "remote_write_latency")]
     pub remote_write_latency: Option<f64>,
     /// Latency of a write to the hub, seconds.
     #[cfg_attr(feature = "cli", arg(long))]
+    #[serde(alias = "hub_write_latency")]
     pub hub_write_latency: Option<f64>,
     /// Requests/s the spoke API server serves (0: unlimited).
     #[cfg_attr(feature = "cli", arg(long))]
+    #[serde(alias = "spoke_capacity")]
     pub spoke_capacity: Option<f64>,
     /// Requests/s the hub API server serves (0: unlimited).
     #[cfg_attr(feature = "cli", arg(long))]
+    #[serde(alias = "hub_capacity")]
     pub hub_capacity: Option<f64>,
     /// The controllers' client QPS towards the hub (0: unlimited).
     #[cfg_attr(feature = "cli", arg(long))]
+    #[serde(alias = "hub_qps")]
     pub hub_qps: Option<f64>,
     /// Modeled seconds per real second on the embedded hub (none: the tool picks one).
     #[cfg_attr(feature = "cli", arg(skip))]
+    #[serde(alias = "time_scale")]
     pub time_scale: Option<TimeScale>,
 }
 
@@ -937,8 +942,14 @@ mod tests {
 
     #[test]
     fn one_config_from_a_scenario_section() {
-        let section = serde_json::json!({"preset": "m5.xlarge", "apply": "server-side", "workers": 7, "pipeline": "syncsetinstance", "hub_qps": 30, "time_scale": 50});
+        let section = serde_json::json!({"preset": "m5.xlarge", "apply": "server-side", "workers": 7, "pipeline": "syncsetinstance", "hub-qps": 30, "time-scale": 50});
         let c = ModelConfig::from_section(section.as_object().unwrap()).unwrap();
+        // The spelling of earlier files: underscores.
+        let old = serde_json::json!({"preset": "m5.xlarge", "apply": "server-side", "workers": 7, "pipeline": "syncsetinstance", "hub_qps": 30, "time_scale": 50});
+        assert_eq!(
+            ModelConfig::from_section(old.as_object().unwrap()).unwrap(),
+            c
+        );
         assert_eq!(c.time_scale.map(TimeScale::get), Some(50.0));
         let m = c.resolve().unwrap();
         assert_eq!(

@@ -10,6 +10,7 @@
 //! credentials never land beside a ClusterDeployment that is not ours.
 
 use super::plan::AdoptPlan;
+use super::range::CloneRange;
 use crate::api::ClusterDeployment;
 use crate::apply::{self, Counts, Event, Outcome, ProgressSink};
 use crate::guarded::{self, EnsureOptions, Listing, Written};
@@ -272,11 +273,12 @@ async fn adopt_one(
     }
 }
 
-/// Adopts clones `range` (inclusive) into the hub.
+/// Adopts clones `range` (inclusive) into the hub: a [`CloneRange`], or a `RangeInclusive`
+/// checked as one.
 ///
 /// # Errors
 ///
-/// An invalid plan or range, or a hub that cannot be listed; failures and refusals of single
+/// An invalid plan or range ([`Error::Invalid`]), or a hub that cannot be listed; failures and refusals of single
 /// clones are in the summary.
 ///
 /// # Examples
@@ -297,19 +299,15 @@ async fn adopt_one(
 pub async fn adopt(
     hub: &Hub,
     plan: &AdoptPlan,
-    range: RangeInclusive<u32>,
+    range: impl Into<RangeInclusive<u32>>,
     opts: &EngineOptions,
     progress: &ProgressSink,
 ) -> Result<AdoptSummary> {
+    let range = range.into();
+    let range = CloneRange::try_from(range.clone())
+        .map_err(|e| Error::Invalid(format!("clones {}..={}: {e}", range.start(), range.end())))?;
     plan.validate()?;
     let plan = &with_namespace_role_user(hub, plan).await?;
-    if range.is_empty() || *range.start() == 0 {
-        return Err(Error::Invalid(format!(
-            "clone indices start at 1 and START <= END; got {}..={}",
-            range.start(),
-            range.end()
-        )));
-    }
     let started = Instant::now();
     let client = hub.client();
     let (ns_api, secret_api, cd_api) = (
@@ -340,7 +338,7 @@ pub async fn adopt(
     };
     let in_flight = AtomicUsize::new(0);
     let max_in_flight = AtomicUsize::new(0);
-    let results: Vec<(u32, CloneResult)> = futures::stream::iter(range.clone())
+    let results: Vec<(u32, CloneResult)> = futures::stream::iter(range)
         .map(|i| {
             let (listed, ensure) = (&listed, &ensure);
             let (in_flight, max_in_flight) = (&in_flight, &max_in_flight);
@@ -395,8 +393,8 @@ pub async fn adopt(
     borrowed.sort();
     let elapsed = started.elapsed();
     Ok(AdoptSummary {
-        start: *range.start(),
-        end: *range.end(),
+        start: range.start(),
+        end: range.end(),
         run: plan.run.clone(),
         clones_per_second: apply::per_second(clones.total(), elapsed),
         clones,

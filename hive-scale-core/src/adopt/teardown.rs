@@ -30,17 +30,16 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use super::range::CloneRange;
 pub use crate::ownership::interlock;
 
 /// Which clones to remove.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Selection {
-    /// Clones `start..=end` named with these prefixes.
+    /// Clones `range` named with these prefixes.
     Range {
-        /// First index.
-        start: u32,
-        /// Last index (inclusive).
-        end: u32,
+        /// Which clones.
+        range: CloneRange,
         /// Namespace prefix (`ns`).
         namespace_prefix: String,
         /// ClusterDeployment prefix (`c`).
@@ -60,8 +59,7 @@ impl Selection {
     /// cost does not grow with the range. Everything is covered by the other selections.
     pub fn covers(&self, ns: &str, name: &str) -> bool {
         let Selection::Range {
-            start,
-            end,
+            range,
             namespace_prefix,
             name_prefix,
         } = self
@@ -76,7 +74,7 @@ impl Selection {
                 let digits = rest.split_once('-').map_or(rest, |(d, _)| d);
                 index(digits, "") == Some(i)
             });
-        (*start..=*end).contains(&i) && same_clone
+        range.contains(i) && same_clone
     }
 }
 
@@ -661,13 +659,6 @@ pub async fn teardown(
     progress: &ProgressSink,
 ) -> Result<TeardownSummary> {
     let started = Instant::now();
-    if let Selection::Range { start, end, .. } = &opts.selection
-        && (start > end || *start == 0)
-    {
-        return Err(Error::Invalid(format!(
-            "clone indices start at 1 and START <= END; got {start}..={end}"
-        )));
-    }
     let stop = opts.stop.clone().unwrap_or_default();
     let plan = tokio::select! {
         p = plan(hub, opts) => p?,
@@ -749,8 +740,7 @@ mod tests {
 
     fn range(start: u32, end: u32) -> Selection {
         Selection::Range {
-            start,
-            end,
+            range: CloneRange::new(start, end).unwrap(),
             namespace_prefix: "ns".into(),
             name_prefix: "c".into(),
         }

@@ -185,10 +185,7 @@ impl Scenario {
     /// Parses and checks a scenario.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self> {
         let s: Scenario = serde_saphyr::from_str(text).map_err(|e| {
-            Error::Invalid(format!(
-                "scenario {origin}: {}",
-                e.to_string().replace('\n', " ")
-            ))
+            Error::Invalid(format!("scenario {}", crate::error::yaml_line(origin, &e)))
         })?;
         s.validate()
             .map_err(|why| Error::Invalid(format!("scenario {origin}: {why}")))?;
@@ -211,14 +208,18 @@ impl Scenario {
                         self.selectorsyncsets
                     ));
                 }
-                Phase::Adopt { start, end }
-                    if *start == 0 || start > end || *end > self.clusters + 1 =>
-                {
-                    return Err(format!(
-                        "phase {:?} needs 1 <= start <= end <= clusters ({})",
-                        p.name(),
-                        self.clusters
-                    ));
+                Phase::Adopt { start, end } => {
+                    if let Err(e) = crate::adopt::CloneRange::new(*start, *end) {
+                        return Err(format!("phase {:?}: {e}", p.name()));
+                    }
+                    // One past the clusters is the "one more cluster" of an incremental run.
+                    if *end > self.clusters + 1 {
+                        return Err(format!(
+                            "phase {:?} goes beyond clusters: {}",
+                            p.name(),
+                            self.clusters
+                        ));
+                    }
                 }
                 Phase::Trickle {
                     start,
@@ -356,14 +357,36 @@ mod tests {
             "{e}"
         );
         let e = Scenario::from_yaml("name: x\nclusters: 5\nselectorsyncsets: 1\nconfigmaps: 1\nphases: [{adopt: {start: 0, end: 3}}]\n", "t").unwrap_err().to_string();
-        assert!(e.contains("adopt 0..=3"), "{e}");
+        assert!(e.contains("adopt 0..=3") && e.contains("start at 1"), "{e}");
+        let e = Scenario::from_yaml("name: x\nclusters: 5\nselectorsyncsets: 1\nconfigmaps: 1\nphases: [{adopt: {start: 4, end: 2}}]\n", "t").unwrap_err().to_string();
+        assert!(
+            e.contains("adopt 4..=2") && e.contains("greater than the last"),
+            "{e}"
+        );
         let e = Scenario::from_yaml(
             "name: x\nclusters: 5\nselectorsyncsets: 1\nconfigmaps: 1\nphases: [{teleport: {}}]\n",
             "t",
         )
         .unwrap_err()
         .to_string();
-        assert!(e.starts_with("scenario t:"), "{e}");
+        assert_eq!(
+            e,
+            "scenario t:5:11: unknown variant `teleport`, expected one of selectorsyncsets, adopt, trickle, add-resource, observe"
+        );
+        // A typo in a key: where, and the keys there are, in one line.
+        let e = Scenario::from_yaml(
+            "name: x\nclusters: 5\nselectorsyncsets: 1\nconfigmpas: 1\nphases: []\n",
+            "my.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(
+                "scenario my.yaml:4:1: unknown field `configmpas`, expected one of name,"
+            ) && !e.contains('\n')
+                && !e.contains(" | "),
+            "{e}"
+        );
         let e = Scenario::from_yaml(
             "name: x\nclusters: 5\nselectorsyncsets: 1\nconfigmaps: 1\nphases: []\n",
             "t",

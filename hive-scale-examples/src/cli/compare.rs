@@ -10,6 +10,7 @@
 //! and deeper queues, lower rates). Exit codes: see `--help`.
 
 use crate::Failure;
+use crate::flags::OutputFlags;
 use clap::Parser;
 use hive_scale_core::scenario::compare::{self, Gate, RUN_METRICS, exit};
 use std::path::PathBuf;
@@ -27,10 +28,21 @@ pub struct Args {
     /// p99-fanout:10% (repeatable; also METRIC=PCT).
     #[arg(long = "fail-on", visible_alias = "max-regression", value_name = "METRIC:PCT", value_parser = gate)]
     fail_on: Vec<Gate>,
-    /// Print the comparison as JSON instead of a table.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: OutputFlags,
 }
+
+/// Examples in `--help`, each checked to parse.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "Last night's run against the baseline, side by side",
+        "hive-scale compare target/scaletest/base target/scaletest/new",
+    ),
+    (
+        "Fail (exit 1) when P99 fan-out grew by more than 10% or the drain by more than 20%",
+        "hive-scale compare base new --fail-on p99-fanout:10% --fail-on drain:20%",
+    ),
+];
 
 fn gate(s: &str) -> Result<Gate, String> {
     s.parse().map_err(|e: compare::CompareError| e.to_string())
@@ -47,23 +59,19 @@ fn after_help() -> String {
             }
         })
         .collect();
-    format!(
-        "Metrics for --fail-on:\n{}\n  and the metrics report's rate queries by name (resources_applied_rate, reconcile_rate...).\n\n{}",
-        metrics.join("\n"),
-        exit::HELP
+    super::after_help(
+        EXAMPLES,
+        &format!(
+            "Metrics for --fail-on:\n{}\n  and the metrics report's rate queries by name (resources_applied_rate, reconcile_rate...).\n\n{}",
+            metrics.join("\n"),
+            exit::HELP
+        ),
     )
 }
 
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
-    match run(args) {
-        Ok(code) => code,
-        Err(e) => {
-            let code = e.downcast_ref::<Failure>().map(|f| f.code).unwrap_or(1);
-            eprintln!("error: {}", crate::one_line(&e));
-            ExitCode::from(code)
-        }
-    }
+    crate::finish(run(args))
 }
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -73,7 +81,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     let b = compare::load(&args.run_b).map_err(usage)?;
     let mut cmp = compare::compare(&a, &b);
     cmp.gates = compare::check(&cmp, &args.fail_on).map_err(usage)?;
-    let text = if args.json {
+    let text = if args.output.json {
         serde_json::to_string_pretty(&cmp)? + "\n"
     } else {
         cmp.table()

@@ -6,7 +6,8 @@
 //! The kubeconfig goes to stdout and nowhere else. Only a clone hive-scale adopted (of the run,
 //! the scripts' `scaletest` by default) is read: other teams' credentials are not ours to read.
 
-use crate::flags::HubFlags;
+use crate::Failure;
+use crate::flags::{HubFlags, LogFlags};
 use anyhow::Context as _;
 use clap::Parser;
 use hive_scale_core::api::ClusterDeployment;
@@ -14,9 +15,24 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use std::process::ExitCode;
 
+/// Examples in `--help`, each checked to parse.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "The admin kubeconfig of clone 1 of the scripts' run",
+        "hive-scale get-kubeconfig ns1/c1",
+    ),
+    (
+        "Of clone 7 of a scale test's run, from a hub named by its kubeconfig",
+        "hive-scale get-kubeconfig ns7/c7 --run hs-20250601t120000-4f2a --kubeconfig hub.kubeconfig",
+    ),
+];
+
 /// Print a ClusterDeployment's admin kubeconfig.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = super::after_help(EXAMPLES, "Exit codes: 0 printed, 1 not found, not hive-scale's or the hub failed, 2 bad command line.")
+)]
 pub struct Args {
     /// The ClusterDeployment, NAME (in the context's namespace) or NAMESPACE/NAME.
     cluster: String,
@@ -25,24 +41,35 @@ pub struct Args {
     run: String,
     #[command(flatten)]
     hub: HubFlags,
+    #[command(flatten)]
+    log: LogFlags,
 }
 
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
-    crate::init_logging(false);
+    args.log.init();
     crate::run(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let named = args
+        .cluster
+        .split_once('/')
+        .map(|(ns, name)| (ns.to_string(), name.to_string()));
+    if args.cluster.is_empty()
+        || named
+            .as_ref()
+            .is_some_and(|(ns, n)| ns.is_empty() || n.is_empty())
+    {
+        return Err(Failure::usage(format!(
+            "expected [NAMESPACE/]NAME, got {:?}",
+            args.cluster
+        )));
+    }
     let hub = args.hub.connect(50.0).await?;
     let client = hub.client();
-    let (ns, name) = match args.cluster.split_once('/') {
-        Some((ns, name)) => (ns.to_string(), name.to_string()),
-        None => (client.default_namespace().to_string(), args.cluster.clone()),
-    };
-    if ns.is_empty() || name.is_empty() {
-        anyhow::bail!("expected [NAMESPACE/]NAME, got {:?}", args.cluster);
-    }
+    let (ns, name) =
+        named.unwrap_or_else(|| (client.default_namespace().to_string(), args.cluster.clone()));
     let cds: Api<ClusterDeployment> = Api::namespaced(client.clone(), &ns);
     let cd = hub
         .get_opt(&cds, &name)

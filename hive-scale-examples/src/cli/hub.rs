@@ -2,13 +2,17 @@
 //! at, the simulated Hive controllers, and Hive's metrics endpoint.
 //!
 //! ```text
-//! cargo run --example hub -- [--dir DIR] [--port PORT] [--metrics-port 2112] [--time-scale K]
-//!     [--preset laptop | --preset-file FILE] [--apply client-side|server-side|fake] [--workers 5] [--pipeline clustersync|syncsetinstance]
+//! cargo run --example hub -- [--dir DIR] [--port PORT] [--metrics-port PORT] [--time-scale K]
+//!     [--preset NAME | --preset-file FILE] [--apply client-side|server-side|fake] [--workers N] [--pipeline clustersync|syncsetinstance]
 //!     [--faults SPEC] [--no-controllers]
 //! ```
 //! It prints `export KUBECONFIG=...`; `kubectl` and every hive-scale tool then talk to it.
 
+use crate::Failure;
+use crate::flags::LogFlags;
 use clap::Parser;
+use hive_scale_core::files::LockError;
+use hive_scale_sim::SimError;
 use hive_scale_sim::apiserver::faults::FaultConfig;
 use hive_scale_sim::clock::TimeScale;
 use hive_scale_sim::controllers::SimConfig;
@@ -17,11 +21,36 @@ use hive_scale_sim::model::ModelConfig;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Examples in `--help`, each checked to parse.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "A hub at real time in target/hive-scale (then: export KUBECONFIG=... as printed)",
+        "hive-scale hub",
+    ),
+    (
+        "The 2020 pipeline, 100 times faster than real time, Hive's metrics on Hive's port",
+        "hive-scale hub --pipeline syncsetinstance --time-scale 100 --metrics-port 2112",
+    ),
+    (
+        "Today's Hive on a big machine, 3 clustersync replicas of 40 workers",
+        "hive-scale hub --preset c5.9xlarge --replicas 3 --workers 40",
+    ),
+    (
+        "A flaky API server: 10% 429s and 5% dropped connections, the same each time",
+        "hive-scale hub --no-controllers --faults 429=0.1,drop=0.05,seed=7",
+    ),
+];
+
 /// Run the embedded Hive hub (a Kubernetes-compatible API server with simulated Hive controllers).
 #[derive(Parser, Debug)]
-#[command(version, allow_negative_numbers = true)]
+#[command(
+    version,
+    allow_negative_numbers = true,
+    after_help = super::after_help(EXAMPLES, "Exit codes: 0 stopped by Ctrl-C or SIGTERM (or its stdin closed), 1 it could not start or failed, 2 bad command line or model, or the directory is held by another running hub.")
+)]
 pub struct Args {
-    /// Directory for hub.kubeconfig and spoke.kubeconfig (written with mode 0600).
+    /// Directory for hub.kubeconfig and spoke.kubeconfig (written with mode 0600) and hub.json;
+    /// one hub at a time serves it (a second is refused while the first runs).
     #[arg(long, default_value = "target/hive-scale")]
     dir: PathBuf,
     /// Port of the hub API server (0: any free port).
@@ -33,10 +62,11 @@ pub struct Args {
     /// Modeled seconds per real second (time runs this much faster inside the hub).
     #[arg(long, default_value = "1")]
     time_scale: TimeScale,
-    /// Sync controller workers (clustersync, or syncsetinstance with --legacy-syncsetinstances).
+    /// Sync controller workers (clustersync's, or syncsetinstance's with --pipeline
+    /// syncsetinstance; default: the preset's).
     #[arg(long)]
     workers: Option<usize>,
-    /// Modeled cores.
+    /// Modeled cores (default: the preset's).
     #[arg(long)]
     cores: Option<usize>,
     #[command(flatten)]
@@ -55,36 +85,23 @@ pub struct Args {
     /// Inject faults into resource requests, e.g. `429=0.1,500=0.1,503=0.1,409=0.1,drop=0.1,latency=5ms,retry-after=1,seed=7`.
     #[arg(long, value_parser = FaultConfig::parse)]
     faults: Option<FaultConfig>,
-    /// Log more (RUST_LOG overrides).
-    #[arg(short, long)]
-    verbose: bool,
+    #[command(flatten)]
+    log: LogFlags,
 }
 
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
-    crate::init_logging(args.verbose);
-    let mut config = match &args.model_file {
-        Some(path) => match read_model(path) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => args.model.clone(),
-    };
-    config.workers = args.workers.or(config.workers);
-    config.cores = args.cores.or(config.cores);
-    // A bad preset or value is a usage error (exit 2, as for `plan`), found before any server
-    // starts.
-    let model = match config.resolve() {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    args.log.init();
     crate::run(async move {
+        let mut config = match &args.model_file {
+            Some(path) => read_model(path).map_err(Failure::usage)?,
+            None => args.model.clone(),
+        };
+        config.workers = args.workers.or(config.workers);
+        config.cores = args.cores.or(config.cores);
+        // A bad preset or value is a usage error (exit 2, as for `plan`), found before any
+        // server starts.
+        let model = config.resolve().map_err(Failure::usage)?;
         let mut cfg = EmbeddedHubConfig::new(&args.dir);
         cfg.port = args.port;
         cfg.metrics_addr.set_port(args.metrics_port);
@@ -93,7 +110,14 @@ pub fn main(args: Args) -> ExitCode {
         cfg.time_scale = args.time_scale;
         cfg.faults = args.faults.clone();
         cfg.sim = SimConfig::new(model);
-        let hub = EmbeddedHub::start(cfg).await?;
+        let hub = EmbeddedHub::start(cfg).await.map_err(|e| match e {
+            SimError::Lock(LockError::Held { dir, pid }) => Failure::usage(format!(
+                "{} is served by another hub{}: stop it, or give another --dir",
+                dir.display(),
+                pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+            )),
+            e => e.into(),
+        })?;
         println!("hub listening on {}", hub.hub().url());
         if let Some(spoke) = hub.spoke() {
             println!(
@@ -159,9 +183,8 @@ fn read_model(path: &std::path::Path) -> Result<ModelConfig, String> {
     let section: serde_json::Map<String, serde_json::Value> = serde_saphyr::from_str(&text)
         .map_err(|e| {
             format!(
-                "model file {}: {}",
-                path.display(),
-                e.to_string().replace('\n', " ")
+                "model file {}",
+                hive_scale_core::error::yaml_line(&path.display().to_string(), &e)
             )
         })?;
     let config = ModelConfig::from_section(&section)

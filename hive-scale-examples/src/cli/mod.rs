@@ -16,6 +16,20 @@ pub mod test_setup;
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
+/// A tool's `after_help`: its examples, each a `hive-scale` command line under a `#` line saying
+/// what it does (a test parses every one with the tool's `Args`), then `more` (exit codes...).
+pub(crate) fn after_help(examples: &[(&str, &str)], more: &str) -> String {
+    let mut text = String::from("Examples:\n");
+    for (what, command) in examples {
+        text.push_str(&format!("  # {what}\n  {command}\n"));
+    }
+    if !more.is_empty() {
+        text.push('\n');
+        text.push_str(more);
+    }
+    text
+}
+
 /// Parses the command line as `T` and runs `main`; a usage error exits 2 with one line.
 pub fn example<T: Parser>(main: fn(T) -> ExitCode) -> ExitCode {
     match crate::parse_args::<T>() {
@@ -32,6 +46,18 @@ pub struct Cli {
     command: Command,
 }
 
+/// Examples of `completion` in its `--help`, each checked to parse.
+const COMPLETION_EXAMPLES: &[(&str, &str)] = &[
+    (
+        "Bash: save it as ~/.local/share/bash-completion/completions/hive-scale",
+        "hive-scale completion bash",
+    ),
+    (
+        "Zsh: save it as _hive-scale in a directory of your fpath",
+        "hive-scale completion zsh",
+    ),
+];
+
 /// One subcommand per tool (each is also an example of the same name with `_` for `-`).
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -47,6 +73,7 @@ enum Command {
     Scaletest(scaletest::Args),
     Compare(compare::Args),
     /// Print a shell completion script for hive-scale.
+    #[command(after_help = after_help(COMPLETION_EXAMPLES, ""))]
     Completion {
         /// The shell to complete for.
         shell: clap_complete::Shell,
@@ -82,3 +109,6 @@ impl Cli {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

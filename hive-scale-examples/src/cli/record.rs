@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --example record -- [--prometheus URL | --scrape URL...] [--profile FILE]
-//!     [--interval 5s] --out run.jsonl [--duration D] [--phase NAME]
+//!     [--interval 5s] --out run.jsonl [--force] [--duration D] [--phase NAME]
 //!     [--token-file F] [--ca-file F] [--user U --password-file F] [--timeout 10s]
 //! ```
 //! Runs for `--duration` (e.g. `30m`, `2h`), or until Ctrl-C (or SIGTERM). Each line is written
@@ -12,16 +12,29 @@
 //! An unreachable source at the start is one `error:` line and exit code 1; later outages are
 //! recorded as error lines and recording goes on.
 
-use crate::flags::{KubeconfigFlags, MetricsFlags, duration};
+use crate::Failure;
+use crate::flags::{KubeconfigFlags, LogFlags, MetricsFlags, duration, load_profile};
 use clap::Parser;
-use hive_scale_core::metrics::{Profile, Recorder, Source};
+use hive_scale_core::metrics::{Recorder, Source};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Examples in `--help`, each checked to parse.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "Record the in-cluster Prometheus (port-forwarded to 9091) until Ctrl-C",
+        "hive-scale record --out run.jsonl",
+    ),
+    (
+        "One hour of clustersync's /metrics every 5 seconds, starting in phase adopt",
+        "hive-scale record --metrics-url http://127.0.0.1:2112/metrics --out run.jsonl --duration 1h --phase adopt",
+    ),
+];
+
 /// Record a metric profile every interval into JSON Lines, with phase markers.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(version, after_help = super::after_help(EXAMPLES, ""))]
 pub struct Args {
     #[command(flatten)]
     metrics: MetricsFlags,
@@ -33,9 +46,12 @@ pub struct Args {
     /// Time between snapshots (e.g. 5s, 1m).
     #[arg(long, default_value = "5s", value_parser = duration)]
     interval: Duration,
-    /// The JSON Lines file to write (replaced if it exists).
+    /// The JSON Lines file to write; one that exists is refused unless --force.
     #[arg(long)]
     out: PathBuf,
+    /// Replace --out if it exists (an earlier recording).
+    #[arg(long)]
+    force: bool,
     /// Stop after this long (default: run until Ctrl-C).
     #[arg(long, value_parser = duration)]
     duration: Option<Duration>,
@@ -45,22 +61,25 @@ pub struct Args {
     /// The old name of --request-timeout.
     #[arg(long, hide = true, value_parser = duration)]
     timeout: Option<Duration>,
-    /// Log more (RUST_LOG overrides).
-    #[arg(short, long)]
-    verbose: bool,
+    #[command(flatten)]
+    log: LogFlags,
 }
 
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
-    crate::init_logging(args.verbose);
+    args.log.init();
     crate::run(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let profile = match &args.profile {
-        Some(f) => Profile::load(f)?,
-        None => Profile::builtin(),
-    };
+    // A recording holds one run: another's would be lost, or mixed in, without a word.
+    if !args.force && std::fs::symlink_metadata(&args.out).is_ok() {
+        return Err(Failure::usage(format!(
+            "{} exists (an earlier recording?): give another --out, or --force to replace it",
+            args.out.display()
+        )));
+    }
+    let profile = load_profile(args.profile.as_deref())?;
     let mut metrics = args.metrics.clone();
     if let Some(t) = args.timeout {
         metrics.request_timeout = t;

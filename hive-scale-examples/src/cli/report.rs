@@ -2,9 +2,9 @@
 //! query.
 //!
 //! ```text
-//! cargo run --example report -- run.jsonl --out DIR [--clusters N] [--pairs N]
+//! cargo run --example report -- run.jsonl --out DIR [--force] [--clusters N] [--pairs N]
 //!     [--pipeline clustersync|syncsetinstance] [--reapply-interval 2h]
-//!     [--template FILE] [--json] [--ndjson FILE [--run-id ID] [--ndjson-label KEY=VALUE]...]
+//!     [--template FILE] [--json] [--ndjson FILE [--run ID] [--ndjson-label KEY=VALUE]...]
 //! ```
 //! The findings are those the 2020 scale test worked out by hand: peak queue depth and when, time
 //! to drain, mean and peak rates, time left at the current rate, and whether a full re-apply fits
@@ -16,24 +16,44 @@
 //! `metrics-summary.json`); `--template FILE` replaces the built-in one
 //! (`hive-scale-core/src/metrics/report/report.md.tera`).
 
+use crate::Failure;
+use crate::flags::{LogFlags, OutputFlags, duration};
 use clap::Parser;
 use hive_scale_core::api::Pipeline;
 use hive_scale_core::metrics::report::{REPORT_FILE, SUMMARY_FILE};
-use hive_scale_core::metrics::{ReportOptions, parse_duration, read_recording, write_report};
+use hive_scale_core::metrics::{MetricsError, ReportOptions, read_recording, write_report};
 use hive_scale_core::scenario::ndjson;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Examples in `--help`, each checked to parse.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "The report of a recording of 1000 clusters under clustersync",
+        "hive-scale report run.jsonl --out report --clusters 1000",
+    ),
+    (
+        "A 2020-pipeline recording, and NDJSON documents for a dashboard",
+        "hive-scale report run.jsonl --out report --pipeline syncsetinstance --pairs 60000 --ndjson run.ndjson --run nightly-42 --ndjson-label ci=nightly",
+    ),
+];
+
 /// Write report.md, metrics-summary.json and SVG charts from a recording.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(version, after_help = super::after_help(EXAMPLES, ""))]
 pub struct Args {
     /// The JSON Lines file `record` wrote.
     recording: PathBuf,
-    /// Directory for the report (created if missing).
+    /// Directory for the report (created if missing). One that holds an earlier run's
+    /// results is refused unless --force.
     #[arg(long)]
     out: PathBuf,
+    /// Replace an earlier run's results in --out: first remove the files and directories a run
+    /// writes there (summary.json, junit.xml, recording.jsonl, report.md, metrics-summary.json,
+    /// *.svg, hub/, hubs/), except the recording read, and nothing else.
+    #[arg(long)]
+    force: bool,
     /// (set, cluster) pairs a full re-apply covers under the 2020 pipeline (default: the sync
     /// queue's peak).
     #[arg(long)]
@@ -50,32 +70,34 @@ pub struct Args {
     /// A tera template for report.md instead of the built-in one (it is fed the summary).
     #[arg(long)]
     template: Option<PathBuf>,
-    /// Print metrics-summary.json on stdout.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: OutputFlags,
     /// Also write one NDJSON sample document per recorded point to FILE (for dashboards).
     #[arg(long, value_name = "FILE")]
     ndjson: Option<PathBuf>,
     /// The run id of the NDJSON documents (default: the run id of a summary.json beside the
     /// recording, else the recording's file name without extension).
-    #[arg(long, requires = "ndjson")]
-    run_id: Option<String>,
+    #[arg(long, alias = "run-id", value_parser = crate::flags::run_id, requires = "ndjson")]
+    run: Option<String>,
     /// A label on every NDJSON document, e.g. ci=nightly (repeatable).
     #[arg(long = "ndjson-label", value_name = "KEY=VALUE", value_parser = crate::key_value, requires = "ndjson")]
     ndjson_labels: Vec<(String, String)>,
-    /// Log more (RUST_LOG overrides).
-    #[arg(short, long)]
-    verbose: bool,
-}
-
-fn duration(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.to_string())
+    #[command(flatten)]
+    log: LogFlags,
 }
 
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
-    crate::init_logging(args.verbose);
+    args.log.init();
     crate::run(async move {
+        // A missing recording is bad input; found before anything is removed or written.
+        if !args.recording.is_file() {
+            return Err(Failure::usage(format!(
+                "recording {}: no such file",
+                args.recording.display()
+            )));
+        }
+        let _out = crate::flags::claim_result_dir(&args.out, args.force, &[&args.recording])?;
         let mut opts = ReportOptions::default();
         opts.pairs = args.pairs;
         opts.clusters = args.clusters;
@@ -83,13 +105,20 @@ pub fn main(args: Args) -> ExitCode {
         opts.reapply_interval = args.reapply_interval;
         opts.template = args.template.clone();
         let (recording, out) = (args.recording.clone(), args.out.clone());
-        let s =
-            tokio::task::spawn_blocking(move || write_report(&recording, &out, &opts)).await??;
+        let s = tokio::task::spawn_blocking(move || write_report(&recording, &out, &opts))
+            .await?
+            .map_err(|e| match e {
+                // The recording or the template the command line names: bad input.
+                MetricsError::Recording { .. } | MetricsError::Template { .. } => {
+                    Failure::usage(hive_scale_core::error::chain(&e))
+                }
+                e => e.into(),
+            })?;
         let wrote_ndjson = match &args.ndjson {
             Some(path) => Some((path, write_ndjson(&args, path)?)),
             None => None,
         };
-        if args.json {
+        if args.output.json {
             crate::print_stdout(&(serde_json::to_string_pretty(&s)? + "\n"))?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -138,7 +167,7 @@ fn write_ndjson(args: &Args, path: &Path) -> anyhow::Result<usize> {
             .map(str::to_string)
     };
     let run_id = args
-        .run_id
+        .run
         .clone()
         .or_else(|| field(&|v| v.get("run_id")))
         .or_else(|| {

@@ -10,7 +10,7 @@
 //! Without `--kubeconfig` or `--context` it runs on the embedded hub, picking a time scale so
 //! the default scenario takes a few minutes. Exit codes: see `--help`.
 
-use crate::flags::{RunFlags, ScenarioFlags, TargetFlags};
+use crate::flags::{LogFlags, RunFlags, ScenarioFlags, TargetFlags};
 use crate::output;
 use clap::Parser;
 use hive_scale_core::scenario::output::{Finish, Finished, ResultDir};
@@ -19,9 +19,33 @@ use hive_scale_core::scenario::{exit, fleet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Examples in `--help`, each checked to parse.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "The 2020 test on the embedded hub, in a few minutes",
+        "hive-scale scaletest",
+    ),
+    (
+        "A quick one: 50 clusters, 6 sets, fail if P99 fan-out passes 5 modeled minutes",
+        "hive-scale scaletest --clusters 50 --selectorsyncsets 6 --max-p99-fanout 5m --out target/scaletest/quick",
+    ),
+    (
+        "On a real hub, with its Prometheus, for up to a day",
+        "hive-scale scaletest --kubeconfig hub.kubeconfig --spoke-kubeconfig spoke.kubeconfig --prometheus http://127.0.0.1:9091 --timeout 24h",
+    ),
+    (
+        "Three embedded hubs sharing 300 clusters",
+        "hive-scale scaletest --hubs 3 --clusters 300 --selectorsyncsets 6",
+    ),
+];
+
 /// Run a Hive scale test (on the embedded hub unless --kubeconfig is given) and write a report.
 #[derive(Parser, Debug)]
-#[command(version, allow_negative_numbers = true, after_help = exit::HELP)]
+#[command(
+    version,
+    allow_negative_numbers = true,
+    after_help = super::after_help(EXAMPLES, exit::HELP)
+)]
 pub struct Args {
     #[command(flatten)]
     scenario: ScenarioFlags,
@@ -49,9 +73,8 @@ pub struct Args {
     /// fleet (through their kubeconfigs and metrics URLs, as over real hubs).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=50), conflicts_with_all = FLEET_CONFLICTS)]
     hubs: Option<u32>,
-    /// Log more (RUST_LOG overrides).
-    #[arg(short, long)]
-    verbose: bool,
+    #[command(flatten)]
+    log: LogFlags,
 }
 
 /// What a fleet's hubs each say for themselves (in the fleet file, or as embedded hubs).
@@ -71,7 +94,7 @@ const FLEET_CONFLICTS: [&str; 11] = [
 
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
-    crate::init_logging(args.verbose);
+    args.log.init();
     crate::run(run(args))
 }
 
@@ -88,6 +111,8 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         "target": args.target.recorded(),
     });
     let out = settings.out.clone();
+    // Before the embedded hub writes OUT/hub: the directory holds this run alone.
+    let _results = args.run.claim_out(&out)?;
     let (target, embedded) = args.target.target(&scenario, &out.join("hub")).await?;
     println!(
         "scenario {} on {} ({} clusters, {} sets of {} ConfigMaps; {}); run {}; results in {}",
@@ -210,6 +235,7 @@ async fn run_fleet(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut settings = args.run.settings(&scenario)?;
     let out = settings.out.clone();
+    let _results = args.run.claim_out(&out)?;
     // Everything about the fleet is checked before anything starts or is written.
     let (members, embedded) = match (&args.fleet, args.hubs) {
         (Some(file), _) => (

@@ -5,7 +5,7 @@
 //!     [--template FILE] [--set k=v]... [--concurrency N] [--dry-run] [--delete] [--kubeconfig FILE]
 //! ```
 
-use crate::flags::HubFlags;
+use crate::flags::{HubFlags, LogFlags};
 use crate::{Failure, key_value, progress_bar, summary_line};
 use anyhow::Context as _;
 use clap::Parser;
@@ -14,12 +14,28 @@ use hive_scale_core::fixtures::{self, SelectorSyncSetFixture};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Examples in `--help`, each checked to parse.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "The 2020 test's 60 sets of 10 ConfigMaps each (the defaults)",
+        "hive-scale setup-selectorsyncsets",
+    ),
+    (
+        "Print 5 sets of 1 KiB ConfigMaps as YAML, contacting nothing",
+        "hive-scale setup-selectorsyncsets --count 5 --payload-bytes 1024 --dry-run",
+    ),
+    (
+        "Your own template with a variable of yours; later, delete exactly those sets",
+        "hive-scale setup-selectorsyncsets --template mine.yaml.tera --set team=sre --delete",
+    ),
+];
+
 /// Create (or delete) the SelectorSyncSets of a Hive scale test.
 #[derive(Parser, Debug)]
 #[command(
     version,
     allow_negative_numbers = true,
-    after_help = "Exit codes: 0 done, 1 a set failed (the others are written), 2 bad command line, 3 sets refused (a set of that name is not this run's)."
+    after_help = super::after_help(EXAMPLES, "Exit codes: 0 done, 1 a set failed (the others are written), 2 bad command line, 3 sets refused (a set of that name is not this run's).")
 )]
 pub struct Args {
     /// How many SelectorSyncSets (indices START..START+COUNT).
@@ -64,18 +80,20 @@ pub struct Args {
     delete: bool,
     #[command(flatten)]
     hub: HubFlags,
-    /// Log more (RUST_LOG overrides).
-    #[arg(short, long)]
-    verbose: bool,
+    #[command(flatten)]
+    log: LogFlags,
 }
 
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
-    crate::init_logging(args.verbose);
+    args.log.init();
     crate::run(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // The template, its variables and what it renders come from the command line: a problem
+    // with them is bad input, found before any hub is contacted.
+    let usage = |e: hive_scale_core::Error| Failure::usage(hive_scale_core::error::chain(&e));
     let mut fixture = SelectorSyncSetFixture::new()
         .configmaps(args.configmaps as usize)
         .namespace(&args.namespace)
@@ -87,12 +105,14 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         fixture = fixture.var(k, v);
     }
     if let Some(t) = &args.template {
-        fixture = fixture.template_file(t)?;
+        fixture = fixture.template_file(t).map_err(usage)?;
     }
-    for unused in fixture.unused_vars()? {
+    for unused in fixture.unused_vars().map_err(usage)? {
         eprintln!("warning: --set {unused}=... is never used by the template");
     }
-    let sets = fixture.render_range(args.start as usize, args.count as usize)?;
+    let sets = fixture
+        .render_range(args.start as usize, args.count as usize)
+        .map_err(usage)?;
     if args.dry_run {
         let mut text = String::new();
         for set in &sets {
@@ -135,29 +155,24 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     if let Some((name, why)) = summary.failures.first() {
-        return Err(Failure {
-            code: 1,
-            message: format!(
-                "{} of {} sets failed (first: {name}: {why}); {} created, {} updated, {} unchanged were written and kept",
-                summary.counts.failed,
-                summary.counts.total(),
-                summary.counts.created,
-                summary.counts.updated,
-                summary.counts.unchanged
-            ),
-        }
-        .into());
+        anyhow::bail!(
+            "{} of {} sets failed (first: {name}: {why}); {} created, {} updated, {} unchanged were written and kept",
+            summary.counts.failed,
+            summary.counts.total(),
+            summary.counts.created,
+            summary.counts.updated,
+            summary.counts.unchanged
+        );
     }
     if !summary.refused.is_empty() {
-        return Err(Failure {
-            code: 3,
-            message: format!(
+        return Err(Failure::with_code(
+            3,
+            format!(
                 "refused {} of {} sets (listed above): a set of that name is not this run's and was left as it is",
                 summary.refused.len(),
                 summary.counts.total()
             ),
-        }
-        .into());
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,16 +11,32 @@
 //! A query that fails is reported on its own line (`warning: query NAME failed: ...`) and the
 //! others are still shown; an unreachable source is one `error:` line and exit code 1.
 
-use crate::flags::{KubeconfigFlags, MetricsFlags, duration};
+use crate::flags::{KubeconfigFlags, LogFlags, MetricsFlags, OutputFlags, duration, load_profile};
 use clap::Parser;
-use hive_scale_core::metrics::{Profile, Source};
+use hive_scale_core::metrics::Source;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Examples in `--help`, each checked to parse.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "The in-cluster Prometheus, port-forwarded to 9091 (the default)",
+        "hive-scale snapshot",
+    ),
+    (
+        "Straight from clustersync's /metrics, as JSON",
+        "hive-scale snapshot --metrics-url http://127.0.0.1:2112/metrics --json",
+    ),
+    (
+        "OpenShift's monitoring, with the hub's token",
+        "hive-scale snapshot --prometheus https://thanos-querier-openshift-monitoring.apps.hub.example.com --token-from-kubeconfig --ca-file ingress-ca.crt",
+    ),
+];
+
 /// Evaluate a metric profile once, from Prometheus or straight from /metrics.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(version, after_help = super::after_help(EXAMPLES, ""))]
 pub struct Args {
     #[command(flatten)]
     metrics: MetricsFlags,
@@ -29,23 +45,21 @@ pub struct Args {
     /// Profile YAML (default: the built-in config/profiles/default.yaml).
     #[arg(long)]
     profile: Option<PathBuf>,
-    /// Print the snapshot as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: OutputFlags,
     /// The old name of --request-timeout.
     #[arg(long, hide = true, value_parser = duration)]
     timeout: Option<Duration>,
     /// With --scrape: seconds between the two scrapes a rate needs.
     #[arg(long, default_value = "2s", value_parser = duration)]
     rate_window: Duration,
-    /// Log more (RUST_LOG overrides).
-    #[arg(short, long)]
-    verbose: bool,
+    #[command(flatten)]
+    log: LogFlags,
 }
 
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
-    crate::init_logging(args.verbose);
+    args.log.init();
     crate::run(run(args))
 }
 
@@ -65,10 +79,7 @@ fn source(args: &Args, window: Duration) -> anyhow::Result<Source> {
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let profile = match &args.profile {
-        Some(f) => Profile::load(f)?,
-        None => Profile::builtin(),
-    };
+    let profile = load_profile(args.profile.as_deref())?;
     let source = source(&args, args.rate_window)?;
     let snap = source.snapshot(&profile).await?;
     for r in snap.failed() {
@@ -78,7 +89,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             r.error().unwrap_or_default()
         );
     }
-    let out = if args.json {
+    let out = if args.output.json {
         serde_json::to_string_pretty(&snap)? + "\n"
     } else {
         snap.table()

@@ -1,7 +1,7 @@
 //! Removes adopted clones (and optionally the SelectorSyncSets), safely.
 //!
 //! ```text
-//! cargo run --example teardown -- START END | --all | --selector SEL
+//! cargo run --example teardown -- (START [END] | --all | --selector SEL)
 //!     [--selectorsyncsets] [--run R | --all-runs] [--dry-run] [--timeout 5m] [--grace 25s]
 //!     [--kubeconfig FILE]
 //! ```
@@ -10,7 +10,7 @@
 //! Only one run's objects are touched (the scripts' `scaletest` unless `--run` names another),
 //! or every run's with `--all-runs`.
 
-use crate::flags::HubFlags;
+use crate::flags::{HubFlags, LogFlags, OutputFlags, clone_range};
 use crate::{Failure, progress_bar};
 use clap::Parser;
 use hive_scale_core::adopt::{self, Selection, TeardownOptions};
@@ -18,22 +18,39 @@ use hive_scale_core::signals::Signals;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Examples in `--help`, each checked to parse.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "Remove clones 1 to 250 of the scripts' run (scaletest)",
+        "hive-scale teardown 1 250",
+    ),
+    (
+        "List what a kept scale test left, then remove it with its SelectorSyncSets",
+        "hive-scale teardown --all --run hs-20250601t120000-4f2a --selectorsyncsets --dry-run",
+    ),
+    (
+        "The clones of every run that carry a label",
+        "hive-scale teardown --selector scaletest=true --all-runs",
+    ),
+];
+
 /// Delete adopted clones by index range, by label, or everything the toolkit created.
 #[derive(Parser, Debug)]
 #[command(
     version,
     allow_negative_numbers = true,
-    after_help = "Exit codes: 0 everything selected is gone, 1 a deletion failed or timed out (what was left is listed), 2 bad command line, 3 objects refused (not ours, another run's, or the deprovision interlock), 130/143 stopped by SIGINT/SIGTERM (what was left is listed)."
+    // What to delete: a range, everything, or a selector; exactly one.
+    group = clap::ArgGroup::new("selection").args(["start", "all", "selector"]).required(true),
+    after_help = super::after_help(EXAMPLES, "Exit codes: 0 everything selected is gone, 1 a deletion failed or timed out (what was left is listed), 2 bad command line, 3 objects refused (not ours, another run's, or the deprovision interlock), 130/143 stopped by SIGINT/SIGTERM (what was left is listed).")
 )]
 pub struct Args {
-    /// First clone index.
-    #[arg(required_unless_present_any = ["all", "selector"], conflicts_with_all = ["all", "selector"])]
+    /// First clone index (1 or more).
     start: Option<u32>,
-    /// Last clone index (inclusive).
+    /// Last clone index (inclusive, at least START; default START).
     #[arg(requires = "start")]
     end: Option<u32>,
     /// Everything the toolkit created for the run (or, with --all-runs, for every run).
-    #[arg(long, conflicts_with = "selector")]
+    #[arg(long)]
     all: bool,
     /// ClusterDeployments matching this label selector (what is not the run's is refused).
     #[arg(long)]
@@ -68,17 +85,15 @@ pub struct Args {
     name_prefix: String,
     #[command(flatten)]
     hub: HubFlags,
-    /// Print a machine-readable summary on stdout.
-    #[arg(long)]
-    json: bool,
-    /// Log more (RUST_LOG overrides).
-    #[arg(short, long)]
-    verbose: bool,
+    #[command(flatten)]
+    output: OutputFlags,
+    #[command(flatten)]
+    log: LogFlags,
 }
 
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
-    crate::init_logging(args.verbose);
+    args.log.init();
     crate::run(run(args))
 }
 
@@ -89,16 +104,8 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Selection::Selector(sel.clone())
     } else {
         let start = args.start.unwrap_or_default();
-        let end = args.end.unwrap_or(start);
-        if start == 0 {
-            anyhow::bail!("START must be 1 or more");
-        }
-        if start > end {
-            anyhow::bail!("START ({start}) must not be greater than END ({end})");
-        }
         Selection::Range {
-            start,
-            end,
+            range: clone_range(start, args.end.unwrap_or(start))?,
             namespace_prefix: args.namespace_prefix.clone(),
             name_prefix: args.name_prefix.clone(),
         }
@@ -119,7 +126,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let summary = summary?;
     drop(progress);
     bar.await?;
-    if args.json {
+    if args.output.json {
         crate::print_stdout(&format!("{}\n", serde_json::to_string_pretty(&summary)?))?;
     } else {
         let verb = if summary.dry_run {
@@ -157,46 +164,36 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("{line}");
     }
     if let Some(signal) = signals.first() {
-        return Err(Failure {
-            code: signal.exit_code(),
-            message: format!(
+        return Err(Failure::with_code(
+            signal.exit_code(),
+            format!(
                 "stopped by {signal}: {}; run the same command again to finish",
                 summary.counts()
             ),
-        }
-        .into());
+        ));
     }
     if let Some((what, why)) = summary.failures.first() {
-        return Err(Failure {
-            code: 1,
-            message: format!(
-                "{} deletions failed (first: {what}: {why})",
-                summary.failures.len()
-            ),
-        }
-        .into());
+        anyhow::bail!(
+            "{} deletions failed (first: {what}: {why})",
+            summary.failures.len()
+        );
     }
     if summary.timed_out {
-        return Err(Failure {
-            code: 1,
-            message: format!(
-                "timed out after {:.0}s waiting for the deletions to finish; {} objects left behind (listed above)",
-                args.timeout.as_secs_f64(),
-                summary.left_behind.len()
-            ),
-        }
-        .into());
+        anyhow::bail!(
+            "timed out after {:.0}s waiting for the deletions to finish; {} objects left behind (listed above)",
+            args.timeout.as_secs_f64(),
+            summary.left_behind.len()
+        );
     }
     if !summary.refused.is_empty() || !summary.secrets_left.is_empty() {
-        return Err(Failure {
-            code: 3,
-            message: format!(
+        return Err(Failure::with_code(
+            3,
+            format!(
                 "refused {} objects and left {} Secrets (listed above); everything else selected was deleted",
                 summary.refused.len(),
                 summary.secrets_left.len()
             ),
-        }
-        .into());
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

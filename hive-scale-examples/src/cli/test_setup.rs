@@ -8,7 +8,7 @@
 //! KUBECONFIG is the spoke's admin kubeconfig (`-` with `--fake-cluster`); START and END are
 //! inclusive. The hub comes from `--hub-kubeconfig`, else `KUBECONFIG` in the environment.
 
-use crate::flags::HubFlags;
+use crate::flags::{HubFlags, LogFlags, OutputFlags, clone_range};
 use crate::{Failure, key_value, progress_bar, summary_line};
 use clap::{Parser, ValueEnum};
 use hive_scale_core::adopt::{self, AdoptPlan, EngineOptions, PlatformChoice};
@@ -21,12 +21,28 @@ pub enum PlatformArg {
     Aws,
 }
 
+/// Examples in `--help`, each checked to parse.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "Adopt 250 copies of the spoke (the first step of the 2020 test)",
+        "hive-scale test-setup spoke.kubeconfig 1 250",
+    ),
+    (
+        "1000 fake clusters (Hive contacts no spoke), 50 requests/s",
+        "hive-scale test-setup - 1 1000 --fake-cluster --qps 50",
+    ),
+    (
+        "The least-privilege Job's way: read back its own Secrets through a namespace role",
+        "hive-scale test-setup spoke.kubeconfig 1 100 --namespace-role hive-scale-namespace --in-cluster",
+    ),
+];
+
 /// Adopt clones START..=END of a spoke cluster into a Hive hub.
 #[derive(Parser, Debug)]
 #[command(
     version,
     allow_negative_numbers = true,
-    after_help = "Exit codes: 0 every clone is in place, 1 a clone failed (run the same command again to finish), 2 bad command line, 3 clones refused (an object in the way is not this run's)."
+    after_help = super::after_help(EXAMPLES, "Exit codes: 0 every clone is in place, 1 a clone failed (run the same command again to finish), 2 bad command line, 3 clones refused (an object in the way is not this run's).")
 )]
 pub struct Args {
     /// The spoke's admin kubeconfig (`-` with --fake-cluster: no spoke).
@@ -79,42 +95,44 @@ pub struct Args {
     check_spoke: bool,
     #[command(flatten)]
     hub: HubFlags,
-    /// Print a machine-readable summary on stdout.
-    #[arg(long)]
-    json: bool,
-    /// Log more (RUST_LOG overrides).
-    #[arg(short, long)]
-    verbose: bool,
+    #[command(flatten)]
+    output: OutputFlags,
+    #[command(flatten)]
+    log: LogFlags,
 }
 
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
-    crate::init_logging(args.verbose);
+    args.log.init();
     crate::run(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if args.start == 0 {
-        anyhow::bail!("START must be 1 or more (clones are named c1, c2, ...)");
-    }
-    if args.start > args.end {
-        anyhow::bail!(
-            "START ({}) must not be greater than END ({})",
-            args.start,
-            args.end
-        );
-    }
+    let range = clone_range(args.start, args.end)?;
     let mut plan = if args.spoke_kubeconfig == "-" {
         if !args.fake_cluster {
-            anyhow::bail!("the spoke kubeconfig may be '-' only with --fake-cluster");
+            return Err(Failure::usage(
+                "the spoke kubeconfig may be '-' only with --fake-cluster",
+            ));
         }
         AdoptPlan::fake()
     } else {
         let path = PathBuf::from(&args.spoke_kubeconfig);
         let bytes = std::fs::read(&path).map_err(|e| {
-            anyhow::anyhow!("spoke kubeconfig {}: cannot be read: {e}", path.display())
+            Failure::usage(format!(
+                "spoke kubeconfig {}: cannot be read: {e}",
+                path.display()
+            ))
         })?;
-        let server = adopt::check_spoke(&bytes, Some(&path), args.check_spoke).await?;
+        // Without --check-spoke this only reads the file: what it finds wrong is bad input.
+        let server = adopt::check_spoke(&bytes, Some(&path), args.check_spoke)
+            .await
+            .map_err(|e| match e {
+                hive_scale_core::Error::Kubeconfig { .. } => {
+                    Failure::usage(hive_scale_core::error::chain(&e))
+                }
+                e => e.into(),
+            })?;
         tracing::info!(spoke = %server, "spoke kubeconfig is valid");
         let mut p = AdoptPlan::new(bytes);
         p.fake_cluster = args.fake_cluster;
@@ -139,15 +157,16 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 cluster_role,
                 user: None,
             });
-    plan.validate()?;
+    plan.validate()
+        .map_err(|e| Failure::usage(hive_scale_core::error::chain(&e)))?;
 
     let hub = args.hub.connect(50.0).await?;
-    let total = u64::from(args.end - args.start + 1);
+    let total = range.count();
     let (progress, bar) = progress_bar(total, "adopting");
     let summary = adopt::adopt(
         &hub,
         &plan,
-        args.start..=args.end,
+        range,
         &EngineOptions::default()
             .with_concurrency(args.concurrency as usize)
             .with_borrow_namespaces(args.borrow_namespaces),
@@ -156,7 +175,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     .await?;
     drop(progress);
     bar.await?;
-    if args.json {
+    if args.output.json {
         crate::print_stdout(&format!("{}\n", serde_json::to_string_pretty(&summary)?))?;
     } else {
         let r = &summary.requests;
@@ -189,27 +208,22 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("refused clone {i}: {r}");
     }
     if let Some((i, why)) = summary.failures.first() {
-        return Err(Failure {
-            code: 1,
-            message: format!(
-                "{} of {} clones failed (first: clone {i}: {why}); the others are in place, run the same command again (run {}) to finish",
-                summary.failures.len(),
-                total,
-                summary.run
-            ),
-        }
-        .into());
+        anyhow::bail!(
+            "{} of {} clones failed (first: clone {i}: {why}); the others are in place, run the same command again (run {}) to finish",
+            summary.failures.len(),
+            total,
+            summary.run
+        );
     }
     if !summary.refused.is_empty() {
-        return Err(Failure {
-            code: 3,
-            message: format!(
+        return Err(Failure::with_code(
+            3,
+            format!(
                 "{} of {} clones refused (listed above): objects in their way are not this run's and were left as they are",
                 summary.refused.len(),
                 total
             ),
-        }
-        .into());
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -57,7 +57,7 @@ pub fn main(args: &Args, every: Duration) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let out = if args.json {
+    let out = if args.output.json {
         format!("{}\n", serde_json::to_string_pretty(&r).unwrap_or_default())
     } else {
         table(&r, args)

@@ -61,7 +61,7 @@ pub fn main(args: &Args, recording: &Path) -> ExitCode {
         eprintln!("error: {}: {e}", path.display());
         return ExitCode::FAILURE;
     }
-    let out = if args.json {
+    let out = if args.output.json {
         format!(
             "{}\n",
             serde_json::to_string_pretty(&fit).unwrap_or_default()

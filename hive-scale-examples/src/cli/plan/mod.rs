@@ -13,7 +13,7 @@ mod arrival;
 mod calibrate;
 mod recommend;
 
-use crate::flags::{Numbers, duration, number_list};
+use crate::flags::{Numbers, OutputFlags, duration, number_list};
 use clap::Parser;
 use hive_scale_sim::model::ModelConfig;
 use hive_scale_sim::plan::{PlanConfig, PlanResult, plan};
@@ -21,9 +21,33 @@ use std::path::PathBuf;
 
 use std::process::ExitCode;
 
+/// Examples in `--help`, each checked to parse.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "The 2020 test: 1000 clusters, 60 sets of 10 ConfigMaps, 5 workers (the defaults)",
+        "hive-scale plan --pipeline syncsetinstance",
+    ),
+    (
+        "Sweep workers on today's Hive",
+        "hive-scale plan --preset c5.9xlarge --workers 5,10,20,40,100",
+    ),
+    (
+        "How many replicas, workers and cores for 3000 clusters and 150 sets?",
+        "hive-scale plan --recommend --clusters 3000 --selectorsyncsets 150 --preset c5.9xlarge --target-fanout 5m --target-reapply 2h",
+    ),
+    (
+        "Fit the model to a recording of your hub (16 cores per clustersync pod)",
+        "hive-scale plan --calibrate run/recording.jsonl --cores 16 --out-preset my-hub.yaml",
+    ),
+];
+
 /// Plan Hive's sync capacity with the cost model on a virtual clock.
 #[derive(Parser, Debug)]
-#[command(version, allow_negative_numbers = true)]
+#[command(
+    version,
+    allow_negative_numbers = true,
+    after_help = super::after_help(EXAMPLES, "")
+)]
 pub struct Args {
     /// Adopted clusters.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -62,9 +86,8 @@ pub struct Args {
     /// With --calibrate: write the fitted preset to this file (else it is printed).
     #[arg(long, value_name = "FILE", requires = "calibrate")]
     out_preset: Option<PathBuf>,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: OutputFlags,
     /// Write each run's time series (JSON) into this directory.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -245,7 +268,7 @@ pub fn main(args: Args) -> ExitCode {
             }
         }
     }
-    let out = if args.json {
+    let out = if args.output.json {
         let brief: Vec<serde_json::Value> = results
             .iter()
             .map(|r| {

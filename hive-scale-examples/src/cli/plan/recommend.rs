@@ -51,7 +51,7 @@ pub fn main(args: &Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let out = if args.json {
+    let out = if args.output.json {
         let v = serde_json::json!({
             "preset": model.preset,
             "apply_mode": model.apply_mode.to_string(),
