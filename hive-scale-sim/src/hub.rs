@@ -127,7 +127,7 @@ fn start_paced_hive(
         .map_err(SimError::Runtime)?;
     let hive = rx
         .recv()
-        .map_err(|_| SimError::Config("the simulation thread ended early".into()))?
+        .map_err(|_| SimError::SimulationEnded)?
         .map_err(SimError::Runtime)?;
     Ok((hive, stop, thread))
 }
@@ -135,7 +135,7 @@ fn start_paced_hive(
 impl EmbeddedHub {
     /// Starts everything; returns when the ports are bound and the kubeconfigs written.
     pub async fn start(cfg: EmbeddedHubConfig) -> Result<Self, SimError> {
-        cfg.sim.model.validate().map_err(SimError::Config)?;
+        cfg.sim.model.validate().map_err(SimError::Model)?;
         // The API servers stamp objects with the simulation's modeled time.
         let published = Arc::new(AtomicU64::new(0));
         let epoch = jiff::Timestamp::now();

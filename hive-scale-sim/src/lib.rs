@@ -21,17 +21,19 @@ pub mod testing;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// Errors starting or running the embedded hub.
+/// Errors starting or running the embedded hub. Each text says what failed; the cause is its
+/// [`source`](std::error::Error::source), never repeated in the text (print the whole chain
+/// with [`hive_scale_core::error::chain`]).
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     /// The listening socket could not be opened.
-    #[error("cannot listen on {0}: {1}")]
+    #[error("cannot listen on {0}")]
     Bind(SocketAddr, #[source] std::io::Error),
     /// Certificates could not be made or loaded.
     #[error("TLS setup failed")]
     Tls(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A file could not be written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -45,9 +47,21 @@ pub enum SimError {
     /// The simulation's own thread or runtime could not start.
     #[error("cannot start the simulation")]
     Runtime(#[source] std::io::Error),
-    /// The configuration is not usable.
-    #[error("invalid configuration: {0}")]
-    Config(String),
+    /// The simulation's thread ended before it had started the controllers.
+    #[error("the simulation thread ended before it started the controllers")]
+    SimulationEnded,
+    /// The model is not usable.
+    #[error("invalid model")]
+    Model(#[source] model::ModelError),
+    /// A scenario's `embedded:` section does not make a usable model.
+    #[error("scenario {name}")]
+    Scenario {
+        /// The scenario's name.
+        name: String,
+        /// What is wrong with its `embedded:` section.
+        #[source]
+        source: model::ModelError,
+    },
     /// Connecting to the hub as a client failed.
     #[error(transparent)]
     Hub(#[from] hive_scale_core::Error),

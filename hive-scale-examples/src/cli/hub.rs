@@ -9,11 +9,12 @@
 //! It prints `export KUBECONFIG=...`; `kubectl` and every hive-scale tool then talk to it.
 
 use clap::Parser;
+use hive_scale_core::error::chain;
 use hive_scale_sim::apiserver::faults::FaultConfig;
 use hive_scale_sim::clock::TimeScale;
 use hive_scale_sim::controllers::SimConfig;
 use hive_scale_sim::hub::{EmbeddedHub, EmbeddedHubConfig};
-use hive_scale_sim::model::ModelConfig;
+use hive_scale_sim::model::{ModelConfig, ModelError};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -53,7 +54,7 @@ pub struct Args {
     #[arg(long)]
     no_controllers: bool,
     /// Inject faults into resource requests, e.g. `429=0.1,500=0.1,503=0.1,409=0.1,drop=0.1,latency=5ms,retry-after=1,seed=7`.
-    #[arg(long, value_parser = FaultConfig::parse)]
+    #[arg(long, value_parser = faults)]
     faults: Option<FaultConfig>,
     /// Log more (RUST_LOG overrides).
     #[arg(short, long)]
@@ -80,7 +81,7 @@ pub fn main(args: Args) -> ExitCode {
     let model = match config.resolve() {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", chain(&e));
             return ExitCode::from(2);
         }
     };
@@ -164,12 +165,15 @@ fn read_model(path: &std::path::Path) -> Result<ModelConfig, String> {
                 e.to_string().replace('\n', " ")
             )
         })?;
-    let config = ModelConfig::from_section(&section)
-        .map_err(|e| format!("model file {}: {e}", path.display()))?;
-    config
-        .resolve()
-        .map_err(|e| format!("model file {}: {e}", path.display()))?;
+    let invalid = |e: ModelError| format!("model file {}: {}", path.display(), chain(&e));
+    let config = ModelConfig::from_section(&section).map_err(invalid)?;
+    config.resolve().map_err(invalid)?;
     Ok(config)
+}
+
+/// `--faults` for clap, which shows an error's own text only: the whole chain on one line.
+fn faults(spec: &str) -> Result<FaultConfig, String> {
+    FaultConfig::parse(spec).map_err(|e| chain(&e))
 }
 
 /// Resolves when standard input ends (or fails), if asked to watch it; never otherwise.

@@ -3,11 +3,13 @@
 
 use super::clusterdeployment::set_condition;
 use super::runner::{Reconciler, Requeue};
+use super::spoke::SpokeError;
 use super::{ApplyTarget, Replica, Sim, annotation_true, defs, labels_of, meta_str};
 use crate::apiserver::store::{Obj, WriteOptions};
 use crate::metrics::labels;
 use futures::future::BoxFuture;
 use hive_scale_core::api::LabelSelector;
+use hive_scale_core::error::chain;
 use hive_scale_core::labels::{FAKE_CLUSTER, SYNCSET_PAUSE};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -128,13 +130,17 @@ pub fn matching_sets(sim: &Sim, cd: &Value) -> Vec<MatchedSet> {
 }
 
 /// Applies one set's resources in order; the first failure stops the set.
+///
+/// # Errors
+///
+/// The first resource the spoke refused.
 pub async fn apply_set(
     sim: &Sim,
     replica: &Replica,
     controller: &str,
     set: &MatchedSet,
     target: ApplyTarget<'_>,
-) -> Result<(), String> {
+) -> Result<(), SpokeError> {
     let cache = sim.set_cache(set.name(), set.generation(), &set.obj);
     let writer = format!("{}@{}", set.name(), target.cluster);
     for r in &cache.resources {
@@ -145,12 +151,16 @@ pub async fn apply_set(
 }
 
 /// Deletes what a Sync-mode set applied to the cluster `cd_key` and no longer lists.
+///
+/// # Errors
+///
+/// The first delete the spoke refused.
 pub async fn delete_stale(
     sim: &Sim,
     controller: &str,
     cd_key: &str,
     stale: &[Value],
-) -> Result<(), String> {
+) -> Result<(), SpokeError> {
     for r in stale {
         let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
         sim.delete_resource(
@@ -371,8 +381,9 @@ impl ClusterSyncController {
                 && let Err(e) = delete_stale(sim, NAME, &c.key, stale).await
             {
                 applied.failures.push(format!(
-                    "{} (cleanup: {e})",
-                    gone.get("name").and_then(Value::as_str).unwrap_or("")
+                    "{} (cleanup: {})",
+                    gone.get("name").and_then(Value::as_str).unwrap_or(""),
+                    chain(&e)
                 ));
             }
         }
@@ -429,8 +440,8 @@ impl ClusterSyncController {
             "lastTransitionTime": transition,
         });
         let failure = match &result {
-            Err(msg) => {
-                entry["failureMessage"] = msg.clone().into();
+            Err(e) => {
+                entry["failureMessage"] = chain(e).into();
                 Some(set.name().to_string())
             }
             Ok(()) => None,

@@ -9,6 +9,7 @@ use crate::apiserver::selector::LabelQuery;
 use crate::apiserver::store::{ListQuery, WriteOptions};
 use crate::metrics::labels;
 use futures::future::BoxFuture;
+use hive_scale_core::error::chain;
 use hive_scale_core::labels::FAKE_CLUSTER;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -337,7 +338,10 @@ impl SyncSetInstanceController {
                 "ApplySuccess",
                 "False",
                 "ApplyFailed",
-                result.as_ref().err().map(String::as_str).unwrap_or(""),
+                &match &result {
+                    Err(e) => chain(e),
+                    Ok(()) => String::new(),
+                },
                 &now,
             );
         }

@@ -562,7 +562,11 @@ impl Sim {
 
     /// Applies one resource of a set for the cluster `cluster` (`namespace/name`) in `replica`,
     /// as the controller `controller` does: modeled cost first, then the real write to the
-    /// spoke as `writer`. Returns an error message on failure.
+    /// spoke as `writer`.
+    ///
+    /// # Errors
+    ///
+    /// What the spoke answered when it refused the write.
     pub async fn apply_resource(
         &self,
         replica: &Replica,
@@ -574,7 +578,7 @@ impl Sim {
             fake,
             first,
         }: ApplyTarget<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), spoke::SpokeError> {
         let start = self.clock.elapsed();
         let in_flight = replica.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         let mode = if fake {
@@ -654,6 +658,10 @@ impl Sim {
 
     /// Deletes a resource from the cluster `cluster`'s spoke (Sync mode), paying a remote
     /// write.
+    ///
+    /// # Errors
+    ///
+    /// What the spoke answered when it refused the delete (an absent resource is no error).
     pub async fn delete_resource(
         &self,
         controller: &str,
@@ -661,7 +669,7 @@ impl Sim {
         (api_version, kind): (&str, &str),
         ns: Option<&str>,
         name: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), spoke::SpokeError> {
         let took = self
             .spoke_request(
                 cluster,

@@ -4,7 +4,7 @@
 //! fleet grows, the periodic full re-applies of the clusters already there compete with each
 //! newcomer; this shows when a configuration starts to starve.
 
-use super::{PlanConfig, adopt_clusters, create_sets, new_sim};
+use super::{PlanConfig, PlanError, adopt_clusters, create_sets, new_sim};
 use crate::clock;
 use crate::controllers::defs;
 use crate::hive::SimulatedHive;
@@ -56,19 +56,22 @@ pub struct ArrivalResult {
 ///
 /// # Errors
 ///
-/// A model out of range, no clusters or sets, or an interval of zero, as one line.
-pub fn arrivals(cfg: &PlanConfig, every: Duration) -> Result<ArrivalResult, String> {
+/// A model out of range, no clusters or sets, an interval of zero, or a simulation that could
+/// not start.
+pub fn arrivals(cfg: &PlanConfig, every: Duration) -> Result<ArrivalResult, PlanError> {
     cfg.model.validate()?;
-    if cfg.clusters == 0 || cfg.selectorsyncsets == 0 || every.is_zero() {
-        return Err("clusters, selectorsyncsets and the arrival interval must be above 0".into());
+    if cfg.clusters == 0 || cfg.selectorsyncsets == 0 {
+        return Err(PlanError::EmptyFleet);
+    }
+    if every.is_zero() {
+        return Err(PlanError::ZeroInterval);
     }
     let wall = Instant::now();
     let cfg = cfg.clone();
-    clock::run_virtual(async move { run(cfg, every, wall).await })
-        .map_err(|e| format!("cannot start the virtual clock: {e}"))?
+    clock::run_virtual(async move { run(cfg, every, wall).await }).map_err(PlanError::Runtime)?
 }
 
-async fn run(cfg: PlanConfig, every: Duration, wall: Instant) -> Result<ArrivalResult, String> {
+async fn run(cfg: PlanConfig, every: Duration, wall: Instant) -> Result<ArrivalResult, PlanError> {
     let sim = new_sim(&cfg);
     let fixture = SelectorSyncSetFixture::new().configmaps(cfg.configmaps);
     create_sets(&sim, &fixture, 0, cfg.selectorsyncsets)?;
