@@ -796,18 +796,17 @@ mod tests {
             let first_sync_rate = (240 * 100) as f64 / est.first_sync_seconds;
             let rate = first_sync_rate / sim.applies_per_second;
             let new_set = est.new_set_idle_seconds / sim.new_set_seconds.unwrap();
-            println!(
-                "{preset} {mode} {spokes} w{workers} r{replicas}: applies/s sim {:.1} closed {:.1} ({rate:.2}); new set sim {:.0}s closed {:.0}s ({new_set:.2})",
-                sim.applies_per_second,
-                first_sync_rate,
-                sim.new_set_seconds.unwrap(),
-                est.new_set_idle_seconds
-            );
             if !(0.85..=1.15).contains(&rate) || !(0.75..=1.25).contains(&new_set) {
-                off.push(format!("{preset} {mode} w{workers} r{replicas}"));
+                off.push(format!(
+                    "{preset} {mode} {spokes} w{workers} r{replicas}: applies/s sim {:.1} closed {:.1} ({rate:.2}); new set sim {:.0}s closed {:.0}s ({new_set:.2})",
+                    sim.applies_per_second,
+                    first_sync_rate,
+                    sim.new_set_seconds.unwrap(),
+                    est.new_set_idle_seconds
+                ));
             }
         }
-        assert!(off.is_empty(), "the closed form is off for {off:?}");
+        assert!(off.is_empty(), "the closed form is off for {off:#?}");
     }
 
     #[test]
