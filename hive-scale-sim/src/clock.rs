@@ -220,10 +220,15 @@ impl Clock {
             .to_string()
     }
 
-    /// Modeled seconds between a timestamp and now (for ages and latencies).
+    /// Modeled seconds between a timestamp and now (for ages and latencies); `None` when `ts`
+    /// is not RFC 3339.
     pub fn seconds_since(&self, ts: &str) -> Option<f64> {
-        let t: jiff::Timestamp = ts.parse().ok()?;
-        Some((self.now().as_millisecond() - t.as_millisecond()) as f64 / 1000.0)
+        Some(self.seconds_since_time(ts.parse().ok()?))
+    }
+
+    /// [`Clock::seconds_since`] of a parsed timestamp.
+    pub fn seconds_since_time(&self, t: jiff::Timestamp) -> f64 {
+        (self.now().as_millisecond() - t.as_millisecond()) as f64 / 1000.0
     }
 }
 

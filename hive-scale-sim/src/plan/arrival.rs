@@ -116,19 +116,31 @@ async fn run(cfg: PlanConfig, every: Duration, wall: Instant) -> Result<ArrivalR
 /// Each clone's latency from its ClusterSync's `firstSuccessTime`.
 fn latencies(sim: &crate::controllers::Sim, arrived_at: &[f64]) -> Vec<Arrival> {
     let now = sim.clock.elapsed().as_secs_f64();
+    // Just the field read: a ClusterSync's status holds an entry per set, which this skips.
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct Status {
+        first_success_time: Option<String>,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct FirstSuccess {
+        status: Status,
+    }
     let mut first: std::collections::HashMap<String, f64> = Default::default();
     for cs in sim
         .hub
-        .list_values(&sim.def(defs::CSYNC), None, &Default::default())
+        .list(&sim.def(defs::CSYNC), None, &Default::default())
+        .map(|l| l.items)
         .unwrap_or_default()
     {
-        if let Some(ago) = cs
-            .pointer("/status/firstSuccessTime")
-            .and_then(serde_json::Value::as_str)
-            .and_then(|t| sim.clock.seconds_since(t))
+        let read: FirstSuccess = serde_json::from_slice(cs.json()).unwrap_or_default();
+        if let Some(ago) = read
+            .status
+            .first_success_time
+            .and_then(|t| sim.clock.seconds_since(&t))
         {
-            let ns = crate::controllers::meta_str(&cs, "namespace").to_string();
-            first.insert(ns, now - ago);
+            first.insert(cs.head().namespace().to_string(), now - ago);
         }
     }
     let plan = hive_scale_core::adopt::AdoptPlan::new(Vec::new());

@@ -391,15 +391,16 @@ fn adopt_clusters(
                 {"type": "Provisioned", "status": "True", "reason": "Provisioned", "message": "cluster is provisioned", "lastProbeTime": now, "lastTransitionTime": now},
             ],
         });
-        let (updated, _) = hub
-            .update(&cd_def, &ns, &name, with_status, &status)
+        hub.update(&cd_def, &ns, &name, with_status, &status)
             .map_err(PlanError::hub(format!(
                 "the status of ClusterDeployment {ns}/{name}"
             )))?;
-        if cfg.model.pipeline == hive_scale_core::api::Pipeline::SyncSetInstance {
+        if cfg.model.pipeline == hive_scale_core::api::Pipeline::SyncSetInstance
+            && let Some(cd) = sim.cluster_deployment(&ns, &name)
+        {
             let ssi = sim.def(defs::SSI);
-            for set in crate::controllers::clustersync::matching_sets(sim, &updated) {
-                let instance = crate::controllers::legacy::instance_object(sim, &updated, &set);
+            for set in crate::controllers::clustersync::matching_sets(sim, &cd) {
+                let instance = crate::controllers::legacy::instance_object(sim, &cd, &set);
                 hub.create(&ssi, &ns, instance, &opts)
                     .map_err(PlanError::hub(format!("a SyncSetInstance of clone {i}")))?;
             }
