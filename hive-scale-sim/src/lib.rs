@@ -69,3 +69,125 @@ pub enum SimError {
     #[error(transparent)]
     Metrics(#[from] hive_scale_core::metrics::MetricsError),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apiserver::ApiError;
+    use crate::controllers::spoke::SpokeError;
+    use crate::model::{ModelError, PresetError};
+    use crate::plan::PlanError;
+    use hive_scale_core::error::chain;
+    use hive_scale_core::metrics::{HttpOptions, MetricsError, PrometheusClient};
+    use std::error::Error;
+
+    /// Errors of every type a front prints, each with causes of its own.
+    async fn representative() -> Vec<Box<dyn Error + Send + Sync>> {
+        let io = |text: &str| std::io::Error::other(text.to_string());
+        let json = || serde_json::from_str::<u8>("\"a\"").unwrap_err();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let unreachable =
+            PrometheusClient::new(&format!("http://127.0.0.1:{port}"), &HttpOptions::default())
+                .unwrap()
+                .query("up", None)
+                .await
+                .unwrap_err();
+        let api = || ApiError::bad_request("the body is not an object");
+        // Kept from the compiler, which rejects a literal it knows is not UTF-8.
+        let line_with_bad_byte = std::hint::black_box([b'{', 0xff, b'}']);
+        let preset = || PresetError::Invalid {
+            origin: "mine.yaml".into(),
+            source: Box::new(ModelError::BadCost),
+        };
+        vec![
+            Box::new(SimError::Bind("127.0.0.1:1".parse().unwrap(), io("in use"))),
+            Box::new(SimError::Io {
+                path: "hub.kubeconfig".into(),
+                source: io("read-only file system"),
+            }),
+            Box::new(SimError::Scenario {
+                name: "2020".into(),
+                source: ModelError::Preset(preset()),
+            }),
+            Box::new(SimError::Metrics(unreachable)),
+            Box::new(SimError::Hub(hive_scale_core::Error::Io {
+                path: "spoke.kubeconfig".into(),
+                source: io("permission denied"),
+            })),
+            Box::new(ModelError::Section(json())),
+            Box::new(PresetError::Read {
+                path: "/nowhere.yaml".into(),
+                source: io("no such file"),
+            }),
+            Box::new(PlanError::Model(ModelError::Preset(preset()))),
+            Box::new(PlanError::Hub {
+                what: "Namespace ns1".into(),
+                source: Box::new(api()),
+            }),
+            Box::new(PlanError::Runtime(io("too many open files"))),
+            Box::new(SpokeError::Apply {
+                kind: "ConfigMap".into(),
+                namespace: "default".into(),
+                name: "cm".into(),
+                source: Box::new(api()),
+            }),
+            Box::new(crate::plan::calibrate::CalibrateError::Invalid {
+                path: "recording.jsonl".into(),
+                source: ModelError::NoCapacity,
+            }),
+            Box::new(crate::apiserver::faults::FaultConfig::parse("delay=0.1:soon").unwrap_err()),
+            Box::new(MetricsError::Encode {
+                what: "a recording line",
+                source: json(),
+            }),
+            Box::new(MetricsError::Recording {
+                path: "run.jsonl".into(),
+                reason: "line 2 is not UTF-8".into(),
+                source: std::str::from_utf8(&line_with_bad_byte).err(),
+            }),
+            Box::new(MetricsError::ProfileRead {
+                path: "profile.yaml".into(),
+                source: io("is a directory"),
+            }),
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_chain_prints_each_cause_once() {
+        for e in representative().await {
+            let line = chain(e.as_ref());
+            let mut at: Option<&(dyn Error + 'static)> = Some(e.as_ref());
+            while let Some(err) = at {
+                let text = err.to_string();
+                if let Some(source) = err.source() {
+                    assert!(
+                        !text.contains(&source.to_string()),
+                        "{text:?} repeats its source {source:?}"
+                    );
+                }
+                assert_eq!(line.matches(&text).count(), 1, "{text:?} in {line:?}");
+                at = err.source();
+            }
+            assert!(!line.contains('\n'), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_chain_reads_as_one_line_from_what_failed_to_why() {
+        let e = SimError::Scenario {
+            name: "2020".into(),
+            source: ModelError::Preset(PresetError::Invalid {
+                origin: "mine.yaml".into(),
+                source: Box::new(ModelError::NoCapacity),
+            }),
+        };
+        assert_eq!(
+            chain(&e),
+            "scenario 2020: preset mine.yaml: replicas, workers and cores must be at least 1"
+        );
+    }
+}
