@@ -266,7 +266,13 @@ impl EmbeddedFleet {
         out: &Path,
         time_scale: Option<TimeScale>,
     ) -> anyhow::Result<(Self, TimeScale)> {
-        let usage = |e: String| Failure::usage(format!("scenario {}: {e}", scenario.name));
+        let usage = |e: hive_scale_sim::model::ModelError| {
+            Failure::usage(format!(
+                "scenario {}: {}",
+                scenario.name,
+                hive_scale_core::error::chain(&e)
+            ))
+        };
         let config = ModelConfig::from_section(&scenario.embedded).map_err(usage)?;
         let model = config.resolve().map_err(usage)?;
         let scale = time_scale.or(config.time_scale).unwrap_or_else(|| {

@@ -31,15 +31,13 @@ impl TimeScale {
     ///
     /// # Errors
     ///
-    /// When `k` is not finite, not positive, or above [`TimeScale::MAX`].
-    pub fn new(k: f64) -> Result<Self, String> {
+    /// [`TimeScaleError::OutOfRange`] when `k` is not finite, not positive, or above
+    /// [`TimeScale::MAX`].
+    pub fn new(k: f64) -> Result<Self, TimeScaleError> {
         if k.is_finite() && k > 0.0 && k <= Self::MAX {
             Ok(Self(k))
         } else {
-            Err(format!(
-                "the time scale must be a positive number of modeled seconds per real second (at most {}), not {k}",
-                Self::MAX
-            ))
+            Err(TimeScaleError::OutOfRange(k))
         }
     }
 
@@ -56,8 +54,8 @@ impl Default for TimeScale {
 }
 
 impl TryFrom<f64> for TimeScale {
-    type Error = String;
-    fn try_from(k: f64) -> Result<Self, String> {
+    type Error = TimeScaleError;
+    fn try_from(k: f64) -> Result<Self, TimeScaleError> {
         Self::new(k)
     }
 }
@@ -69,14 +67,28 @@ impl From<TimeScale> for f64 {
 }
 
 impl std::str::FromStr for TimeScale {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = TimeScaleError;
+    fn from_str(s: &str) -> Result<Self, TimeScaleError> {
         let k: f64 = s
             .trim()
             .parse()
-            .map_err(|_| format!("the time scale must be a number, not {s:?}"))?;
+            .map_err(|_| TimeScaleError::NotANumber(s.to_string()))?;
         Self::new(k)
     }
+}
+
+/// A time scale that is not one.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TimeScaleError {
+    /// Not finite, not positive, or above [`TimeScale::MAX`].
+    #[error(
+        "the time scale must be a positive number of modeled seconds per real second (at most {max}), not {0}",
+        max = TimeScale::MAX
+    )]
+    OutOfRange(f64),
+    /// Text that is not a number.
+    #[error("the time scale must be a number, not {0:?}")]
+    NotANumber(String),
 }
 
 impl std::fmt::Display for TimeScale {
@@ -208,10 +220,15 @@ impl Clock {
             .to_string()
     }
 
-    /// Modeled seconds between a timestamp and now (for ages and latencies).
+    /// Modeled seconds between a timestamp and now (for ages and latencies); `None` when `ts`
+    /// is not RFC 3339.
     pub fn seconds_since(&self, ts: &str) -> Option<f64> {
-        let t: jiff::Timestamp = ts.parse().ok()?;
-        Some((self.now().as_millisecond() - t.as_millisecond()) as f64 / 1000.0)
+        Some(self.seconds_since_time(ts.parse().ok()?))
+    }
+
+    /// [`Clock::seconds_since`] of a parsed timestamp.
+    pub fn seconds_since_time(&self, t: jiff::Timestamp) -> f64 {
+        (self.now().as_millisecond() - t.as_millisecond()) as f64 / 1000.0
     }
 }
 
@@ -322,7 +339,10 @@ mod tests {
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 2e6] {
             assert!(TimeScale::new(bad).is_err(), "{bad}");
         }
-        assert!("fast".parse::<TimeScale>().unwrap_err().contains("number"));
+        assert_eq!(
+            "fast".parse::<TimeScale>(),
+            Err(TimeScaleError::NotANumber("fast".into()))
+        );
         assert_eq!("250".parse::<TimeScale>().unwrap().get(), 250.0);
         assert!(serde_json::from_str::<TimeScale>("-3").is_err());
         assert_eq!(serde_json::from_str::<TimeScale>("2.5").unwrap().get(), 2.5);

@@ -1,14 +1,13 @@
 //! The simulated Hive: its controllers started over a hub store, fed by the store's events.
 
-use crate::apiserver::store::{EventType, Head, ListQuery};
+use crate::apiserver::store::{Entry, EventType, Head, ListQuery};
 use crate::controllers::clusterdeployment::ClusterDeploymentController;
 use crate::controllers::clustersync::ClusterSyncController;
 use crate::controllers::legacy::{SyncSetController, SyncSetInstanceController};
 use crate::controllers::runner::{Controller, pump};
-use crate::controllers::{Sim, defs};
+use crate::controllers::{Sim, defs, typed};
 use crate::metrics::labels;
-use hive_scale_core::api::{LabelSelector, Pipeline};
-use serde_json::Value;
+use hive_scale_core::api::{ClusterDeployment, HiveConfig, Pipeline, SelectorSyncSet, SyncSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,12 +27,6 @@ pub struct SimulatedHive {
 
 fn key_of(obj: &Head) -> Key {
     (obj.namespace().to_string(), obj.name().to_string())
-}
-
-fn selector_of(set: &Value) -> LabelSelector {
-    set.pointer("/spec/clusterDeploymentSelector")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default()
 }
 
 impl SimulatedHive {
@@ -87,10 +80,12 @@ impl SimulatedHive {
                 pump(&sim, sim.def(defs::CD), move |e| {
                     let (ns, name) = key_of(e.object.head());
                     q.add((ns.clone(), name.clone()));
-                    let reachability = |o: &Value| crate::controllers::clustersync::skip_reason(o);
+                    let reachability = |o: &Entry| {
+                        typed::<ClusterDeployment>(o)
+                            .map(|cd| crate::controllers::clustersync::skip_reason(&cd))
+                    };
                     let became_ready = e.type_ == EventType::Modified
-                        && e.prev.as_ref().map(|p| reachability(&p.value()))
-                            != Some(reachability(&e.object.value()));
+                        && e.prev.as_ref().map(reachability) != Some(reachability(&e.object));
                     if became_ready {
                         let lq = ListQuery {
                             labels: crate::apiserver::selector::LabelQuery::parse(&format!(
@@ -154,10 +149,10 @@ impl SimulatedHive {
     fn pump_sets(sim: &Arc<Sim>, q: Shards) {
         let (qq, s) = (q.clone(), sim.clone());
         pump(sim, sim.def(defs::SSS), move |e| {
-            let mut selectors = vec![selector_of(&e.object.value())];
-            if let Some(p) = &e.prev {
-                selectors.push(selector_of(&p.value()));
-            }
+            let selectors: Vec<Arc<SelectorSyncSet>> = std::iter::once(&e.object)
+                .chain(e.prev.as_ref())
+                .filter_map(typed)
+                .collect();
             for cd in s
                 .hub
                 .list(&s.def(defs::CD), None, &ListQuery::default())
@@ -165,26 +160,22 @@ impl SimulatedHive {
                 .unwrap_or_default()
             {
                 let l = cd.head().labels();
-                if selectors.iter().any(|sel| sel.matches(&l)) {
+                if selectors
+                    .iter()
+                    .any(|set| set.spec.cluster_deployment_selector.matches(&l))
+                {
                     qq.add(key_of(cd.head()));
                 }
             }
         });
         pump(sim, sim.def(defs::SS), move |e| {
             let ns = e.object.head().namespace().to_string();
-            for obj in std::iter::once(&e.object)
-                .chain(e.prev.iter())
-                .map(|o| o.value())
+            for set in std::iter::once(&e.object)
+                .chain(e.prev.as_ref())
+                .filter_map(typed::<SyncSet>)
             {
-                for r in obj
-                    .pointer("/spec/clusterDeploymentRefs")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(n) = r.get("name").and_then(Value::as_str) {
-                        q.add((ns.clone(), n.to_string()));
-                    }
+                for r in &set.spec.cluster_deployment_refs {
+                    q.add((ns.clone(), r.name.clone()));
                 }
             }
         });
@@ -201,11 +192,8 @@ impl SimulatedHive {
                 if e.object.head().name() != "hive" {
                     return;
                 }
-                let spec: hive_scale_core::api::HiveConfigSpec = e
-                    .object
-                    .value()
-                    .get("spec")
-                    .and_then(|s| serde_json::from_value(s.clone()).ok())
+                let spec = typed::<HiveConfig>(&e.object)
+                    .map(|c| c.spec.clone())
                     .unwrap_or_default();
                 let running = sim.replicas.len();
                 if let Some(n) = spec.replicas(name)

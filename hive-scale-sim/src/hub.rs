@@ -133,7 +133,7 @@ fn start_paced_hive(
         .map_err(SimError::Runtime)?;
     let hive = rx
         .recv()
-        .map_err(|_| SimError::Config("the simulation thread ended early".into()))?
+        .map_err(|_| SimError::SimulationEnded)?
         .map_err(SimError::Runtime)?;
     Ok((hive, stop, thread))
 }
@@ -146,7 +146,7 @@ impl EmbeddedHub {
     /// [`SimError::Lock`] when another hub serves `cfg.dir` (nothing in it is touched), a model
     /// that is not valid, a port that cannot be bound, files that cannot be written.
     pub async fn start(cfg: EmbeddedHubConfig) -> Result<Self, SimError> {
-        cfg.sim.model.validate().map_err(SimError::Config)?;
+        cfg.sim.model.validate().map_err(SimError::Model)?;
         // Before anything is written there: the kubeconfigs of a hub already serving the
         // directory are how its clients reach it.
         let lock = hive_scale_core::files::DirLock::acquire(&cfg.dir, LOCK_FILE)?;

@@ -25,15 +25,13 @@ pub enum ApplyMode {
 }
 
 impl std::str::FromStr for ApplyMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, ModelError> {
         match s {
             "client-side" => Ok(Self::ClientSide),
             "server-side" => Ok(Self::ServerSide),
             "fake" => Ok(Self::Fake),
-            other => Err(format!(
-                "apply mode must be client-side, server-side or fake, not {other:?}"
-            )),
+            other => Err(ModelError::UnknownApplyMode(other.to_string())),
         }
     }
 }
@@ -63,15 +61,13 @@ pub enum SpokeMode {
 }
 
 impl std::str::FromStr for SpokeMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, ModelError> {
         match s {
             "shared" => Ok(Self::Shared),
             "per-cluster" => Ok(Self::PerCluster),
             "fake" => Ok(Self::Fake),
-            other => Err(format!(
-                "spokes must be shared, per-cluster or fake, not {other:?}"
-            )),
+            other => Err(ModelError::UnknownSpokes(other.to_string())),
         }
     }
 }
@@ -176,20 +172,18 @@ impl CostModel {
     ///
     /// # Errors
     ///
-    /// An unknown name, as one line listing the known ones.
-    pub fn preset(name: &str) -> Result<Self, String> {
+    /// [`PresetError::Unknown`] for a name that is not built in (its text lists the known
+    /// ones).
+    pub fn preset(name: &str) -> Result<Self, PresetError> {
         let (_, text) = BUILTIN_PRESETS
             .iter()
             .find(|(n, _)| *n == name)
-            .ok_or_else(|| {
-                PresetError::Unknown {
-                    name: name.to_string(),
-                }
-                .to_string()
+            .ok_or_else(|| PresetError::Unknown {
+                name: name.to_string(),
             })?;
         // The built-in files are checked by the tests, so an error here is a broken build,
         // still reported as an error rather than a panic.
-        Self::from_preset_yaml(text, &format!("{name} (built-in)")).map_err(|e| e.to_string())
+        Self::from_preset_yaml(text, &format!("{name} (built-in)"))
     }
 
     /// Reads a preset file (the shape of `config/presets/*.yaml`).
@@ -219,9 +213,9 @@ impl CostModel {
             reason: first_line(&e.to_string()),
         })?;
         let m = file.into_model();
-        m.validate().map_err(|reason| PresetError::Invalid {
+        m.validate().map_err(|source| PresetError::Invalid {
             origin: origin.to_string(),
-            reason,
+            source: Box::new(source),
         })?;
         Ok(m)
     }
@@ -279,21 +273,22 @@ impl CostModel {
     }
 
     /// Checks ranges.
-    pub fn validate(&self) -> Result<(), String> {
+    ///
+    /// # Errors
+    ///
+    /// The first value out of range, as the [`ModelError`] variant that names it.
+    pub fn validate(&self) -> Result<(), ModelError> {
         if self.workers == 0 || self.cores == 0 || self.replicas == 0 {
-            return Err("replicas, workers and cores must be at least 1".into());
+            return Err(ModelError::NoCapacity);
         }
         if self.replicas > 1 && self.pipeline == Pipeline::SyncSetInstance {
-            return Err(
-                "replicas apply to clustersync only: the 2020 pipeline runs in one hive-controllers pod"
-                    .into(),
-            );
+            return Err(ModelError::ReplicasInLegacyPipeline);
         }
         if (self.apply_mode == ApplyMode::Fake) != (self.spokes == SpokeMode::Fake) {
-            return Err(format!(
-                "apply mode {} does not go with spokes {}: fake clusters are both",
-                self.apply_mode, self.spokes
-            ));
+            return Err(ModelError::FakeMismatch {
+                apply: self.apply_mode,
+                spokes: self.spokes,
+            });
         }
         let all = [
             self.cpu_speed,
@@ -308,14 +303,14 @@ impl CostModel {
             self.hub_write_latency,
         ];
         if all.iter().any(|v| !v.is_finite() || *v < 0.0) || self.cpu_speed == 0.0 {
-            return Err("costs must be finite and non-negative, and cpu speed positive".into());
+            return Err(ModelError::BadCost);
         }
         if [self.spoke_capacity, self.hub_capacity, self.hub_qps]
             .iter()
             .flatten()
             .any(|c| !c.is_finite() || *c <= 0.0)
         {
-            return Err("capacities and the hub QPS must be positive".into());
+            return Err(ModelError::BadCapacity);
         }
         Ok(())
     }
@@ -352,7 +347,7 @@ pub enum PresetError {
         name: String,
     },
     /// The preset file could not be read.
-    #[error("preset file {}: {source}", path.display())]
+    #[error("preset file {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -365,17 +360,70 @@ pub enum PresetError {
     Parse {
         /// The file, or the built-in preset's name.
         origin: String,
-        /// The YAML error, on one line.
+        /// The YAML error's first line (position and problem; the lines after it quote the
+        /// file).
         reason: String,
     },
     /// A value is out of range ([`CostModel::validate`]).
-    #[error("preset {origin}: {reason}")]
+    #[error("preset {origin}")]
     Invalid {
         /// The file, or the built-in preset's name.
         origin: String,
         /// What is out of range.
-        reason: String,
+        #[source]
+        source: Box<ModelError>,
     },
+}
+
+/// Why the model's settings are not usable: a value out of range, settings that contradict
+/// each other, or a preset that cannot be loaded. Each text is one line; the front prints the
+/// chain of sources after it.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// Replicas, workers or cores is zero.
+    #[error("replicas, workers and cores must be at least 1")]
+    NoCapacity,
+    /// More than one replica asked of the 2020 pipeline.
+    #[error(
+        "replicas apply to clustersync only: the 2020 pipeline runs in one hive-controllers pod"
+    )]
+    ReplicasInLegacyPipeline,
+    /// One of apply mode and spokes is fake and the other is not.
+    #[error("apply mode {apply} does not go with spokes {spokes}: fake clusters are both")]
+    FakeMismatch {
+        /// The apply mode.
+        apply: ApplyMode,
+        /// The spokes.
+        spokes: SpokeMode,
+    },
+    /// `--apply` and `--spokes` were both given and only one of them is fake.
+    #[error(
+        "--apply {apply} and --spokes {spokes} disagree: fake clusters are both (give one of them)"
+    )]
+    FlagsDisagree {
+        /// `--apply`.
+        apply: ApplyMode,
+        /// `--spokes`.
+        spokes: SpokeMode,
+    },
+    /// A cost or latency is negative or not finite, or the core speed is zero.
+    #[error("costs must be finite and non-negative, and cpu speed positive")]
+    BadCost,
+    /// A capacity or the hub QPS is zero, negative or not finite.
+    #[error("capacities and the hub QPS must be positive")]
+    BadCapacity,
+    /// An apply mode that is not client-side, server-side or fake.
+    #[error("apply mode must be client-side, server-side or fake, not {0:?}")]
+    UnknownApplyMode(String),
+    /// Spokes that are not shared, per-cluster or fake.
+    #[error("spokes must be shared, per-cluster or fake, not {0:?}")]
+    UnknownSpokes(String),
+    /// The named preset or the preset file cannot be loaded.
+    #[error(transparent)]
+    Preset(#[from] PresetError),
+    /// A scenario's `embedded:` section has an unknown field or a value of the wrong type.
+    #[error("embedded")]
+    Section(#[source] serde_json::Error),
 }
 
 /// A preset as written in `config/presets/*.yaml`: every parameter of [`CostModel`] except the
@@ -592,12 +640,12 @@ impl ModelConfig {
     ///
     /// # Errors
     ///
-    /// An unknown field or a value of the wrong type, as one line.
+    /// [`ModelError::Section`]: an unknown field or a value of the wrong type.
     pub fn from_section(
         section: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ModelError> {
         serde_json::from_value(serde_json::Value::Object(section.clone()))
-            .map_err(|e| format!("embedded: {e}"))
+            .map_err(ModelError::Section)
     }
 
     /// The preset (the file when one is given, else the named one) with every override
@@ -605,20 +653,18 @@ impl ModelConfig {
     ///
     /// # Errors
     ///
-    /// An unknown preset, an unreadable or malformed preset file, or a value out of range, as
-    /// one line.
-    pub fn resolve(&self) -> Result<CostModel, String> {
+    /// An unknown preset, an unreadable or malformed preset file ([`ModelError::Preset`]),
+    /// `apply` and `spokes` that contradict each other, or a value out of range.
+    pub fn resolve(&self) -> Result<CostModel, ModelError> {
         let mut m = match &self.preset_file {
-            Some(path) => CostModel::from_preset_file(path).map_err(|e| e.to_string())?,
+            Some(path) => CostModel::from_preset_file(path)?,
             None => CostModel::preset(&self.preset)?,
         };
         m.pipeline = self.pipeline;
         if let (Some(apply), Some(spokes)) = (self.apply, self.spokes)
             && (apply == ApplyMode::Fake) != (spokes == SpokeMode::Fake)
         {
-            return Err(format!(
-                "--apply {apply} and --spokes {spokes} disagree: fake clusters are both (give one of them)"
-            ));
+            return Err(ModelError::FlagsDisagree { apply, spokes });
         }
         // Fake clusters are both an apply mode and a kind of spoke: choosing one side of it
         // chooses the other, and leaving it chooses real spokes again.
@@ -683,6 +729,7 @@ impl ModelConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hive_scale_core::error::chain;
 
     #[test]
     fn presets_are_valid_and_named() {
@@ -691,11 +738,9 @@ mod tests {
             m.validate().unwrap();
             assert_eq!(m.preset, p);
         }
-        assert!(
-            CostModel::preset("z80")
-                .unwrap_err()
-                .contains("m4.xlarge-2020")
-        );
+        let unknown = CostModel::preset("z80").unwrap_err();
+        assert!(matches!(&unknown, PresetError::Unknown { name } if name == "z80"));
+        assert!(unknown.to_string().contains("m4.xlarge-2020"), "{unknown}");
     }
 
     /// The values `CostModel::preset` built in code before the presets moved to YAML.
@@ -811,9 +856,7 @@ mod tests {
             ),
         ];
         for (text, why) in cases {
-            let e = CostModel::from_preset_yaml(&text, "x.yaml")
-                .unwrap_err()
-                .to_string();
+            let e = chain(&CostModel::from_preset_yaml(&text, "x.yaml").unwrap_err());
             assert!(e.starts_with("preset x.yaml: "), "{e}");
             assert!(e.contains(why), "{why:?} not in {e}");
             assert!(!e.contains('\n'), "one line: {e}");
@@ -860,6 +903,11 @@ mod tests {
         assert_eq!(c.resolve().unwrap().cores, 8, "a scenario's preset_file:");
         std::fs::write(&path, "name: mine\n").unwrap();
         let e = config.resolve().unwrap_err();
+        assert!(
+            matches!(e, ModelError::Preset(PresetError::Parse { .. })),
+            "{e:?}"
+        );
+        let e = chain(&e);
         assert!(
             e.contains("mine.yaml") && e.contains("missing field"),
             "{e}"
@@ -910,7 +958,13 @@ mod tests {
             spokes: Some(SpokeMode::PerCluster),
             ..Default::default()
         };
-        assert!(both.resolve().unwrap_err().contains("disagree"));
+        assert!(matches!(
+            both.resolve().unwrap_err(),
+            ModelError::FlagsDisagree {
+                apply: ApplyMode::Fake,
+                spokes: SpokeMode::PerCluster
+            }
+        ));
         let fake = ModelConfig {
             apply: Some(ApplyMode::Fake),
             ..Default::default()
@@ -937,7 +991,10 @@ mod tests {
             pipeline: Pipeline::SyncSetInstance,
             ..Default::default()
         };
-        assert!(legacy.resolve().unwrap_err().contains("clustersync only"));
+        assert!(matches!(
+            legacy.resolve().unwrap_err(),
+            ModelError::ReplicasInLegacyPipeline
+        ));
     }
 
     #[test]
@@ -969,13 +1026,18 @@ mod tests {
             (serde_json::json!({"workers": "five"}), "invalid type"),
         ] {
             let e = ModelConfig::from_section(bad.as_object().unwrap()).unwrap_err();
-            assert!(e.starts_with("embedded:") && e.contains(why), "{e}");
+            assert!(matches!(e, ModelError::Section(_)), "{e:?}");
+            let e = chain(&e);
+            assert!(e.starts_with("embedded: ") && e.contains(why), "{e}");
         }
         let zero = ModelConfig {
             workers: Some(0),
             ..Default::default()
         };
-        assert!(zero.resolve().unwrap_err().contains("at least 1"));
+        assert!(matches!(
+            zero.resolve().unwrap_err(),
+            ModelError::NoCapacity
+        ));
         let unlimited = ModelConfig {
             spoke_capacity: Some(0.0),
             ..Default::default()

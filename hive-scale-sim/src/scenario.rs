@@ -85,17 +85,18 @@ impl EmbeddedHub {
     ///
     /// # Errors
     ///
-    /// A bad `embedded:` section ([`SimError::Config`]), or the hub cannot start.
+    /// A bad `embedded:` section ([`SimError::Scenario`]), or the hub cannot start.
     pub async fn for_scenario(
         scenario: &Scenario,
         dir: impl Into<PathBuf>,
         time_scale: Option<TimeScale>,
     ) -> Result<(Self, ScaleChoice), SimError> {
-        let config = ModelConfig::from_section(&scenario.embedded)
-            .map_err(|e| SimError::Config(format!("scenario {}: {e}", scenario.name)))?;
-        let model = config
-            .resolve()
-            .map_err(|e| SimError::Config(format!("scenario {}: embedded: {e}", scenario.name)))?;
+        let invalid = |source| SimError::Scenario {
+            name: scenario.name.clone(),
+            source,
+        };
+        let config = ModelConfig::from_section(&scenario.embedded).map_err(invalid)?;
+        let model = config.resolve().map_err(invalid)?;
         let choice = match time_scale.or(config.time_scale) {
             Some(k) => ScaleChoice::Given(k),
             None => pick_time_scale(scenario, &model),

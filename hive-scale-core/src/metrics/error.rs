@@ -1,6 +1,7 @@
 //! What can go wrong while querying, scraping, recording or reporting. Errors keep their cause
-//! as their `source`; their text is one line and never carries a credential: URLs are shown
-//! through [`redact_url`](super::redact_url) or without their user information.
+//! as their `source` and never repeat it in their own text (print the whole chain with
+//! [`chain`](crate::error::chain)); their text is one line and never carries a credential: URLs
+//! are shown through [`redact_url`](super::redact_url) or without their user information.
 
 use super::report::TemplateError;
 use std::path::PathBuf;
@@ -20,7 +21,7 @@ pub enum MetricsError {
         reason: String,
     },
     /// A profile file could not be read.
-    #[error("profile {}: {source}", path.display())]
+    #[error("profile {}", path.display())]
     ProfileRead {
         /// The file.
         path: PathBuf,
@@ -29,7 +30,7 @@ pub enum MetricsError {
         source: std::io::Error,
     },
     /// A profile is not YAML of a profile's shape.
-    #[error("profile {origin}: {source}")]
+    #[error("profile {origin}")]
     ProfileParse {
         /// The file, or `(built-in)`.
         origin: String,
@@ -38,7 +39,7 @@ pub enum MetricsError {
         source: YamlError,
     },
     /// The endpoint could not be reached (connection refused, DNS, TLS handshake).
-    #[error("cannot reach {what} at {url}: {source}")]
+    #[error("cannot reach {what} at {url}")]
     Unreachable {
         /// `Prometheus` or `the metrics endpoint`.
         what: &'static str,
@@ -82,7 +83,7 @@ pub enum MetricsError {
         message: String,
     },
     /// The answer could not be understood.
-    #[error("{what} at {url}: {reason}{}", source.as_ref().map(|s| format!(": {s}")).unwrap_or_default())]
+    #[error("{what} at {url}: {reason}")]
     BadResponse {
         /// `Prometheus` or `the metrics endpoint`.
         what: &'static str,
@@ -95,7 +96,7 @@ pub enum MetricsError {
         source: Option<serde_json::Error>,
     },
     /// A URL does not parse.
-    #[error("{what} URL {url:?}: {source}")]
+    #[error("{what} URL {url:?}")]
     Url {
         /// `Prometheus` or `metrics`.
         what: &'static str,
@@ -106,7 +107,7 @@ pub enum MetricsError {
         source: UrlParseError,
     },
     /// The TLS settings (the CA file) are not usable.
-    #[error("TLS: {what}{}", source.as_ref().map(|s| format!(": {s}")).unwrap_or_default())]
+    #[error("TLS: {what}")]
     Tls {
         /// What is wrong (`CA file F`, `cannot build the HTTP client`).
         what: String,
@@ -115,7 +116,7 @@ pub enum MetricsError {
         source: Option<TransportError>,
     },
     /// Reading or writing a local file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -124,7 +125,7 @@ pub enum MetricsError {
         source: std::io::Error,
     },
     /// A recording could not be used.
-    #[error("recording {}: {reason}{}", path.display(), source.as_ref().map(|s| format!(": {s}")).unwrap_or_default())]
+    #[error("recording {}: {reason}", path.display())]
     Recording {
         /// The JSON Lines file.
         path: PathBuf,
@@ -135,7 +136,7 @@ pub enum MetricsError {
         source: Option<std::str::Utf8Error>,
     },
     /// The report template could not be parsed or rendered.
-    #[error("report template {name}: {source}")]
+    #[error("report template {name}")]
     Template {
         /// The template file, or `report.md.tera (built-in)`.
         name: String,
@@ -144,7 +145,7 @@ pub enum MetricsError {
         source: TemplateError,
     },
     /// Something could not be written as JSON.
-    #[error("cannot encode {what}: {source}")]
+    #[error("cannot encode {what}")]
     Encode {
         /// What (`a recording line`, `the report summary`).
         what: &'static str,
@@ -154,7 +155,7 @@ pub enum MetricsError {
     },
     /// A chart could not be drawn.
     #[cfg(feature = "charts")]
-    #[error("chart {name}: {source}")]
+    #[error("chart {name}")]
     Chart {
         /// The query the chart is for.
         name: String,
@@ -163,7 +164,7 @@ pub enum MetricsError {
         source: plotters::drawing::DrawingAreaErrorKind<std::io::Error>,
     },
     /// The recorder's background task ended abnormally.
-    #[error("the recorder task failed: {source}")]
+    #[error("the recorder task failed")]
     Task {
         /// Its panic or cancellation.
         #[source]
@@ -206,10 +207,10 @@ impl MetricsError {
 }
 
 /// A request that failed below HTTP: connection refused, DNS, TLS handshake, timeout. Its text
-/// is the specific causes on one line, without reqwest's generic wrappers ("error sending
-/// request") and without the URL (whose query may hold a token); [`TransportError::reqwest`]
-/// gives reqwest's error, and `source()` the innermost cause (the operating system's or TLS'
-/// error).
+/// is the specific causes above the innermost one on one line, without reqwest's generic
+/// wrappers ("error sending request") and without the URL (whose query may hold a token);
+/// `source()` is the innermost cause (the operating system's or TLS' error), and
+/// [`TransportError::reqwest`] gives reqwest's error.
 #[derive(Debug)]
 pub struct TransportError(reqwest::Error);
 
@@ -226,22 +227,40 @@ impl TransportError {
     /// Whether the request ran out of time (reqwest's timeout, or the connect timeout, which
     /// comes back as an I/O error "timed out").
     pub fn is_timeout(&self) -> bool {
-        self.0.is_timeout() || self.parts().iter().any(|p| p.contains("timed out"))
+        let mut cur: Option<&dyn std::error::Error> = Some(&self.0);
+        while let Some(err) = cur {
+            if err.to_string().contains("timed out") {
+                return true;
+            }
+            cur = err.source();
+        }
+        self.0.is_timeout()
     }
 
-    /// The texts of the error and its causes, without the generic ones and repeats.
+    /// The texts of reqwest's error and its causes down to, not including, the innermost one
+    /// (the source, printed after this error's text): without the generic ones, repeats, or
+    /// the innermost cause's text where a wrapper quotes it.
     fn parts(&self) -> Vec<String> {
+        let innermost = std::error::Error::source(self).map(|c| c.to_string());
         let mut parts: Vec<String> = Vec::new();
         let mut cur: Option<&dyn std::error::Error> = Some(&self.0);
         while let Some(err) = cur {
-            let text = err.to_string();
+            cur = err.source();
+            if cur.is_none() && innermost.is_some() {
+                break;
+            }
+            let mut text = err.to_string();
+            if let Some(inner) = innermost.as_deref()
+                && let Some(head) = text.strip_suffix(inner)
+            {
+                text = head.trim_end_matches([':', ' ']).to_string();
+            }
             let generic = text.starts_with("error sending request")
                 || text.starts_with("client error (")
                 || text.starts_with("error trying to connect");
-            if !generic && !parts.iter().any(|p| p.contains(&text)) {
+            if !generic && !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
                 parts.push(text);
             }
-            cur = err.source();
         }
         parts
     }
@@ -250,10 +269,14 @@ impl TransportError {
 impl std::fmt::Display for TransportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let parts = self.parts();
-        if parts.is_empty() {
-            write!(f, "{}", self.0)
-        } else {
+        if !parts.is_empty() {
             f.write_str(&one_line(&parts.join(": ")))
+        } else if self.0.is_connect() {
+            f.write_str("cannot connect")
+        } else if self.is_timeout() {
+            f.write_str("timed out")
+        } else {
+            f.write_str("the request failed")
         }
     }
 }
@@ -332,7 +355,10 @@ mod tests {
             .and_then(|c| c.downcast_ref::<std::io::Error>())
             .expect("an io::Error at the bottom");
         assert_eq!(os.kind(), std::io::ErrorKind::ConnectionRefused);
-        assert!(e.to_string().ends_with(&os.to_string()), "{e}");
+        assert!(!e.to_string().contains(&os.to_string()), "{e}");
+        let line = crate::error::chain(&e);
+        assert!(line.ends_with(&os.to_string()), "{line}");
+        assert_eq!(line.matches(&os.to_string()).count(), 1, "{line}");
         for text in [e.to_string(), format!("{e:?}")] {
             assert!(!text.contains("SECRET"), "{text}");
         }

@@ -324,7 +324,7 @@ mod tests {
             "name: x\nqueries:\n  - name: a\n    query: up\n    kind: gauge\n    kidn: rate\n",
         )
         .unwrap();
-        let e = Profile::load(&f).unwrap_err().to_string();
+        let e = crate::error::chain(&Profile::load(&f).unwrap_err());
         assert!(e.starts_with(&format!("profile {}: ", f.display())), "{e}");
         assert!(e.contains("kidn"), "{e}");
         assert!(!e.contains('\n'), "{e}");
@@ -334,7 +334,7 @@ mod tests {
             "name: x\nqueries:\n  - name: a\n    query: up\n    kind: speed\n",
         )
         .unwrap();
-        let e = Profile::load(&f).unwrap_err().to_string();
+        let e = crate::error::chain(&Profile::load(&f).unwrap_err());
         assert!(e.contains("speed"), "{e}");
 
         std::fs::write(
@@ -342,7 +342,7 @@ mod tests {
             "name: x\nqueries:\n  - {name: a, query: up, kind: gauge}\n  - {name: a, query: up, kind: gauge}\n",
         )
         .unwrap();
-        let e = Profile::load(&f).unwrap_err().to_string();
+        let e = crate::error::chain(&Profile::load(&f).unwrap_err());
         assert!(e.contains("query \"a\": the name is used twice"), "{e}");
 
         std::fs::write(
@@ -350,7 +350,7 @@ mod tests {
             "name: x\nqueries:\n  - {name: 'a/b', query: up, kind: gauge}\n",
         )
         .unwrap();
-        let e = Profile::load(&f).unwrap_err().to_string();
+        let e = crate::error::chain(&Profile::load(&f).unwrap_err());
         assert!(e.contains("letters, digits"), "{e}");
 
         std::fs::write(&f, "name: x\nqueries: []\n").unwrap();

@@ -341,7 +341,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.to_string().starts_with(
+            crate::error::chain(&e).starts_with(
                 "Prometheus at http://127.0.0.1:9091/: a vector result of an unexpected shape: "
             ),
             "{e}"
@@ -364,7 +364,7 @@ mod tests {
         assert_eq!(c.url(), format!("http://127.0.0.1:{port}/"));
         assert!(!format!("{c:?}").contains("SECRET"));
         let e = c.query("up", None).await.unwrap_err();
-        let text = e.to_string();
+        let text = crate::error::chain(&e);
         assert!(e.is_transport(), "{text}");
         assert!(
             text.starts_with(&format!(

@@ -280,8 +280,9 @@ async fn run(
                     summary.snapshots += 1;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "snapshot failed; recording goes on");
-                    writer.write(&RecordLine::Error { t: super::now_unix(), error: e.to_string() })?;
+                    let error = crate::error::chain(&e);
+                    tracing::warn!(%error, "snapshot failed; recording goes on");
+                    writer.write(&RecordLine::Error { t: super::now_unix(), error })?;
                     summary.errors += 1;
                 }
             },

@@ -113,7 +113,7 @@ async fn prometheus_snapshot(
         Ok(v) => v.total().filter(|k| k.is_finite() && *k > 0.0),
         Err(e) if e.is_transport() => return Err(e),
         Err(e) => {
-            tracing::warn!(error = %e, "cannot read the time scale; values are not converted");
+            tracing::warn!(error = %crate::error::chain(&e), "cannot read the time scale; values are not converted");
             None
         }
     };
@@ -123,7 +123,7 @@ async fn prometheus_snapshot(
         .zip(answers)
         .map(|(q, a)| {
             let outcome = a.map_err(|e| QueryOutcome::Error {
-                error: e.to_string(),
+                error: crate::error::chain(&e),
             });
             QueryResult::new(q, outcome, time_scale)
         })

@@ -11,13 +11,14 @@
 use crate::Failure;
 use crate::flags::LogFlags;
 use clap::Parser;
+use hive_scale_core::error::chain;
 use hive_scale_core::files::LockError;
 use hive_scale_sim::SimError;
 use hive_scale_sim::apiserver::faults::FaultConfig;
 use hive_scale_sim::clock::TimeScale;
 use hive_scale_sim::controllers::SimConfig;
 use hive_scale_sim::hub::{EmbeddedHub, EmbeddedHubConfig};
-use hive_scale_sim::model::ModelConfig;
+use hive_scale_sim::model::{ModelConfig, ModelError};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -83,7 +84,7 @@ pub struct Args {
     #[arg(long)]
     no_controllers: bool,
     /// Inject faults into resource requests, e.g. `429=0.1,500=0.1,503=0.1,409=0.1,drop=0.1,latency=5ms,retry-after=1,seed=7`.
-    #[arg(long, value_parser = FaultConfig::parse)]
+    #[arg(long, value_parser = faults)]
     faults: Option<FaultConfig>,
     #[command(flatten)]
     log: LogFlags,
@@ -101,7 +102,7 @@ pub fn main(args: Args) -> ExitCode {
         config.cores = args.cores.or(config.cores);
         // A bad preset or value is a usage error (exit 2, as for `plan`), found before any
         // server starts.
-        let model = config.resolve().map_err(Failure::usage)?;
+        let model = config.resolve().map_err(|e| Failure::usage(chain(&e)))?;
         let mut cfg = EmbeddedHubConfig::new(&args.dir);
         cfg.port = args.port;
         cfg.metrics_addr.set_port(args.metrics_port);
@@ -187,12 +188,15 @@ fn read_model(path: &std::path::Path) -> Result<ModelConfig, String> {
                 hive_scale_core::error::yaml_line(&path.display().to_string(), &e)
             )
         })?;
-    let config = ModelConfig::from_section(&section)
-        .map_err(|e| format!("model file {}: {e}", path.display()))?;
-    config
-        .resolve()
-        .map_err(|e| format!("model file {}: {e}", path.display()))?;
+    let invalid = |e: ModelError| format!("model file {}: {}", path.display(), chain(&e));
+    let config = ModelConfig::from_section(&section).map_err(invalid)?;
+    config.resolve().map_err(invalid)?;
     Ok(config)
+}
+
+/// `--faults` for clap, which shows an error's own text only: the whole chain on one line.
+fn faults(spec: &str) -> Result<FaultConfig, String> {
+    FaultConfig::parse(spec).map_err(|e| chain(&e))
 }
 
 /// Resolves when standard input ends (or fails), if asked to watch it; never otherwise.

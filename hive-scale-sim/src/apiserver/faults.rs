@@ -57,7 +57,11 @@ pub struct FaultConfig {
 impl FaultConfig {
     /// Parses `429=0.1,500=0.1,503=0.1,409=0.1,drop=0.1,commit-drop=0.1,latency=5ms,
     /// retry-after=1,restart=30:2,seed=7` (see the module documentation).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    ///
+    /// # Errors
+    ///
+    /// The first part that is not `KIND=VALUE` of a known kind with a value of its form.
+    pub fn parse(text: &str) -> Result<Self, FaultSpecError> {
         let mut f = Self {
             retry_after: 1,
             seed: 1,
@@ -66,77 +70,69 @@ impl FaultConfig {
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (k, v) = part
                 .split_once('=')
-                .ok_or_else(|| format!("expected KIND=VALUE, got {part:?}"))?;
-            let rate = || -> Result<f64, String> {
-                let r: f64 = v
-                    .parse()
-                    .map_err(|_| format!("{k}: {v:?} is not a number"))?;
+                .ok_or_else(|| FaultSpecError::NotKindValue(part.to_string()))?;
+            let malformed = |expected: &'static str| FaultSpecError::Malformed {
+                kind: k.to_string(),
+                value: v.to_string(),
+                expected,
+            };
+            let rate = |r: &str| -> Result<f64, FaultSpecError> {
+                let r: f64 = r.parse().map_err(|_| malformed("a number"))?;
                 if (0.0..=1.0).contains(&r) {
                     Ok(r)
                 } else {
-                    Err(format!("{k}: rate {r} is not between 0 and 1"))
+                    Err(FaultSpecError::RateOutOfRange {
+                        kind: k.to_string(),
+                        rate: r,
+                    })
                 }
             };
             match k {
-                "429" => f.too_many_requests = rate()?,
-                "500" => f.internal_error = rate()?,
-                "503" => f.unavailable = rate()?,
-                "409" => f.conflict = rate()?,
-                "drop" => f.drop_connection = rate()?,
-                "commit-drop" => f.commit_drop = rate()?,
-                "403" => f.forbidden = rate()?,
+                "429" => f.too_many_requests = rate(v)?,
+                "500" => f.internal_error = rate(v)?,
+                "503" => f.unavailable = rate(v)?,
+                "409" => f.conflict = rate(v)?,
+                "drop" => f.drop_connection = rate(v)?,
+                "commit-drop" => f.commit_drop = rate(v)?,
+                "403" => f.forbidden = rate(v)?,
                 "retry-after" => {
-                    f.retry_after = v
-                        .parse()
-                        .map_err(|_| format!("retry-after: {v:?} is not whole seconds"))?
+                    f.retry_after = v.parse().map_err(|_| malformed("whole seconds"))?
                 }
-                "seed" => {
-                    f.seed = v
-                        .parse()
-                        .map_err(|_| format!("seed: {v:?} is not a number"))?
-                }
+                "seed" => f.seed = v.parse().map_err(|_| malformed("a number"))?,
                 "restart" => {
-                    let (after, down) = v.split_once(':').ok_or_else(|| {
-                        format!("restart: expected AFTER:DOWN seconds, got {v:?}")
-                    })?;
                     let secs = |x: &str| {
                         x.parse::<f64>()
                             .ok()
                             .filter(|s| s.is_finite() && *s >= 0.0)
                             .map(Duration::from_secs_f64)
                     };
-                    f.restart = Some((
-                        secs(after).ok_or("restart: AFTER is not seconds")?,
-                        secs(down).ok_or("restart: DOWN is not seconds")?,
-                    ));
+                    let (after, down) = v
+                        .split_once(':')
+                        .and_then(|(a, d)| Some((secs(a)?, secs(d)?)))
+                        .ok_or_else(|| malformed("AFTER:DOWN seconds"))?;
+                    f.restart = Some((after, down));
                 }
                 "delay" => {
-                    let (r, d) = v.split_once(':').ok_or_else(|| {
-                        format!("delay: expected RATE:DURATION (e.g. 0.1:1500ms), got {v:?}")
+                    let (r, d) = v
+                        .split_once(':')
+                        .ok_or_else(|| malformed("RATE:DURATION (e.g. 0.1:1500ms)"))?;
+                    let r = rate(r)?;
+                    let d = hive_scale_core::metrics::parse_duration(d).map_err(|source| {
+                        FaultSpecError::Duration {
+                            kind: k.to_string(),
+                            source,
+                        }
                     })?;
-                    let r: f64 = r
-                        .parse()
-                        .ok()
-                        .filter(|r| (0.0..=1.0).contains(r))
-                        .ok_or_else(|| format!("delay: rate {r:?} is not between 0 and 1"))?;
-                    let d = hive_scale_core::metrics::parse_duration(d)
-                        .map_err(|e| format!("delay: {e}"))?;
                     f.delay = Some((r, d));
                 }
                 "latency" => {
                     let ms = v
                         .strip_suffix("ms")
-                        .ok_or_else(|| format!("latency: {v:?} must end in ms"))?;
-                    f.latency = Duration::from_millis(
-                        ms.parse()
-                            .map_err(|_| format!("latency: {v:?} is not a number of ms"))?,
-                    );
+                        .and_then(|ms| ms.parse().ok())
+                        .ok_or_else(|| malformed("a whole number of ms (e.g. 5ms)"))?;
+                    f.latency = Duration::from_millis(ms);
                 }
-                other => {
-                    return Err(format!(
-                        "unknown fault {other:?}; known: 429=RATE, 500=RATE, 503=RATE, 409=RATE (AlreadyExists on POST, Conflict on PUT, PATCH, DELETE; nothing changed), drop=RATE (cut before serving), commit-drop=RATE (write committed, then cut before the response), latency=MSms, delay=RATE:DURATION, retry-after=SECONDS, restart=AFTER:DOWN, seed=N"
-                    ));
-                }
+                other => return Err(FaultSpecError::Unknown(other.to_string())),
             }
         }
         Ok(f)
@@ -156,6 +152,46 @@ impl FaultConfig {
             || self.delay.is_some_and(|(r, d)| r > 0.0 && !d.is_zero())
             || self.restart.is_some()
     }
+}
+
+/// A `--faults` spec that does not parse ([`FaultConfig::parse`]).
+#[derive(Debug, thiserror::Error)]
+pub enum FaultSpecError {
+    /// A part without `=`.
+    #[error("expected KIND=VALUE, got {0:?}")]
+    NotKindValue(String),
+    /// A kind that is not one of the known faults.
+    #[error(
+        "unknown fault {0:?}; known: 429=RATE, 500=RATE, 503=RATE, 409=RATE (AlreadyExists on POST, Conflict on PUT, PATCH, DELETE; nothing changed), drop=RATE (cut before serving), commit-drop=RATE (write committed, then cut before the response), latency=MSms, delay=RATE:DURATION, retry-after=SECONDS, restart=AFTER:DOWN, seed=N"
+    )]
+    Unknown(String),
+    /// A value not of its kind's form.
+    #[error("{kind}: {value:?} is not {expected}")]
+    Malformed {
+        /// The fault.
+        kind: String,
+        /// The value given.
+        value: String,
+        /// The form it must have.
+        expected: &'static str,
+    },
+    /// A rate outside 0..=1.
+    #[error("{kind}: rate {rate} is not between 0 and 1")]
+    RateOutOfRange {
+        /// The fault.
+        kind: String,
+        /// The rate given.
+        rate: f64,
+    },
+    /// A duration that does not parse.
+    #[error("{kind}")]
+    Duration {
+        /// The fault.
+        kind: String,
+        /// Why the duration does not parse.
+        #[source]
+        source: hive_scale_core::metrics::MetricsError,
+    },
 }
 
 /// What to do with one request.
@@ -347,7 +383,17 @@ mod tests {
         assert!(f.active());
         assert!(FaultConfig::parse("delay=2:1s").is_err());
         assert!(FaultConfig::parse("delay=0.5").is_err());
+        assert!(matches!(
+            FaultConfig::parse("429=2"),
+            Err(FaultSpecError::RateOutOfRange { rate: 2.0, .. })
+        ));
+        assert!(matches!(
+            FaultConfig::parse("delay=0.1:soon"),
+            Err(FaultSpecError::Duration { .. })
+        ));
         let err = FaultConfig::parse("commit_drop=0.1").unwrap_err();
+        assert!(matches!(&err, FaultSpecError::Unknown(k) if k == "commit_drop"));
+        let err = err.to_string();
         assert!(
             err.contains("commit-drop=RATE") && err.contains("409=RATE"),
             "{err}"

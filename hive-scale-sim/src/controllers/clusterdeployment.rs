@@ -3,11 +3,12 @@
 //! admin kubeconfig names the embedded spoke, or the cluster is a fake cluster).
 
 use super::runner::{Reconciler, Requeue};
-use super::{Sim, annotation_true, defs, meta_str};
+use super::{Sim, annotation_true, decode, defs};
 use crate::apiserver::store::WriteOptions;
-use base64::Engine as _;
 use futures::future::BoxFuture;
+use hive_scale_core::api::{ClusterDeployment, Condition};
 use hive_scale_core::labels::{DEPROVISION_FINALIZER, FAKE_CLUSTER};
+use k8s_openapi::api::core::v1::Secret;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,31 +29,31 @@ impl ClusterDeploymentController {
     }
 
     /// Whether Hive could reach the cluster behind `cd`.
-    fn reachable(&self, cd: &Value, ns: &str) -> bool {
-        if annotation_true(cd, FAKE_CLUSTER) {
+    fn reachable(&self, cd: &ClusterDeployment, ns: &str) -> bool {
+        if annotation_true(&cd.metadata, FAKE_CLUSTER) {
             return true;
         }
         let Some(spoke) = &self.sim.spoke else {
             return false;
         };
         let secret_name = cd
-            .pointer("/spec/clusterMetadata/adminKubeconfigSecretRef/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let Ok(secret) = self
+            .spec
+            .cluster_metadata
+            .as_ref()
+            .map_or("", |m| m.admin_kubeconfig_secret_ref.name.as_str());
+        let Some(secret) = self
             .sim
             .hub
-            .get(&self.sim.def(defs::SECRET), ns, secret_name)
+            .get_entry(&self.sim.def(defs::SECRET), ns, secret_name)
+            .ok()
+            .and_then(|e| decode::<Secret>(&e))
         else {
             return false;
         };
-        let Some(b64) = secret.pointer("/data/kubeconfig").and_then(Value::as_str) else {
+        let Some(bytes) = secret.data.as_ref().and_then(|d| d.get("kubeconfig")) else {
             return false;
         };
-        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) else {
-            return false;
-        };
-        let Ok(kc) = kube::config::Kubeconfig::from_yaml(&String::from_utf8_lossy(&bytes)) else {
+        let Ok(kc) = kube::config::Kubeconfig::from_yaml(&String::from_utf8_lossy(&bytes.0)) else {
             return false;
         };
         let current = kc.current_context.clone().unwrap_or_default();
@@ -74,92 +75,79 @@ impl ClusterDeploymentController {
     async fn run(self: Arc<Self>, (ns, name): (String, String)) -> (Requeue, &'static str) {
         let sim = &self.sim;
         let def = sim.def(defs::CD);
-        let Ok(cd) = sim.hub.get(&def, &ns, &name) else {
+        let Some(cd) = sim.cluster_deployment(&ns, &name) else {
             return (Requeue::Done, "no-op");
         };
-        let finalizers: Vec<String> = cd
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if cd.pointer("/metadata/deletionTimestamp").is_some() {
-            if finalizers.iter().any(|f| f == DEPROVISION_FINALIZER) {
-                if !cd
-                    .pointer("/spec/preserveOnDelete")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false)
-                {
+        let finalizers = cd.metadata.finalizers.as_deref().unwrap_or_default();
+        let has_finalizer = finalizers.iter().any(|f| f == DEPROVISION_FINALIZER);
+        if cd.metadata.deletion_timestamp.is_some() {
+            if has_finalizer {
+                if !cd.preserves_on_delete() {
                     sim.metrics.sim_deprovisions.inc();
                     let infra_id = cd
-                        .pointer("/spec/clusterMetadata/infraID")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
+                        .spec
+                        .cluster_metadata
+                        .as_ref()
+                        .map_or("", |m| m.infra_id.as_str());
                     tracing::warn!(cluster = %format!("{ns}/{name}"), infra_id, "a real Hive would now deprovision this cluster");
                 }
                 let mut updated = (*cd).clone();
-                updated["metadata"]["finalizers"] = json!(
+                updated.metadata.finalizers = Some(
                     finalizers
                         .iter()
                         .filter(|f| *f != DEPROVISION_FINALIZER)
-                        .collect::<Vec<_>>()
+                        .cloned()
+                        .collect(),
                 );
                 let _ = sim
                     .hub_write(
                         NAME,
                         "PUT",
                         "hive.openshift.io/v1/clusterdeployments",
-                        |s, o| s.update(&def, &ns, &name, updated, o),
+                        |s, o| s.update(&def, &ns, &name, to_value(&updated), o),
                     )
                     .await;
             }
             return (Requeue::Done, "no-op");
         }
-        if !cd
-            .pointer("/spec/installed")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-        {
+        if !cd.spec.installed {
             return (Requeue::Done, "no-op");
         }
-        // Main resource: finalizer and platform label.
+        // Main resource: finalizer and platform labels (all it changes is metadata).
         let mut main = (*cd).clone();
-        if !finalizers.iter().any(|f| f == DEPROVISION_FINALIZER) {
-            let mut f = finalizers.clone();
-            f.push(DEPROVISION_FINALIZER.to_string());
-            main["metadata"]["finalizers"] = json!(f);
+        if !has_finalizer {
+            main.metadata
+                .finalizers
+                .get_or_insert_with(Vec::new)
+                .push(DEPROVISION_FINALIZER.to_string());
         }
-        let platform = match cd
-            .pointer("/spec/platform")
-            .and_then(Value::as_object)
-            .and_then(|p| p.keys().next())
+        let labels = main.metadata.labels.get_or_insert_with(Default::default);
+        labels.insert(PLATFORM_LABEL.into(), cd.spec.platform.label_value().into());
+        if let Some(aws) = cd
+            .spec
+            .platform
+            .aws
+            .as_ref()
+            .filter(|a| !a.region.is_empty())
         {
-            Some(p) if p == "none" => "none-platform".to_string(),
-            Some(p) => p.clone(),
-            None => "unknown".to_string(),
-        };
-        main["metadata"]["labels"]["hive.openshift.io/cluster-platform"] = platform.into();
-        if let Some(region) = cd
-            .pointer("/spec/platform/aws/region")
-            .and_then(Value::as_str)
-        {
-            main["metadata"]["labels"]["hive.openshift.io/cluster-region"] = region.into();
+            labels.insert(REGION_LABEL.into(), aws.region.clone());
         }
         let mut current = cd.clone();
-        if main != *cd {
+        if main.metadata != cd.metadata {
             match sim
                 .hub_write(
                     NAME,
                     "PUT",
                     "hive.openshift.io/v1/clusterdeployments",
-                    |s, o| s.update(&def, &ns, &name, main, o),
+                    |s, o| s.update(&def, &ns, &name, to_value(&main), o),
                 )
                 .await
             {
-                Ok((obj, _)) => current = obj,
+                // What the write stored: no other writer runs between it and this read.
+                Ok(_) => match sim.cluster_deployment(&ns, &name) {
+                    Some(stored) => current = stored,
+                    None => return (Requeue::Soon, "no-op"),
+                },
                 Err(e) if e.code == 409 || e.code == 404 => return (Requeue::Soon, "no-op"),
                 Err(_) => return (Requeue::Error, "unspecified"),
             }
@@ -167,9 +155,13 @@ impl ClusterDeploymentController {
         // Status: installedTimestamp and conditions.
         let reachable = self.reachable(&current, &ns);
         let now = sim.clock.now_rfc3339();
-        let mut status = current.get("status").cloned().unwrap_or_else(|| json!({}));
-        if status.get("installedTimestamp").is_none() {
-            status["installedTimestamp"] = meta_str(&current, "creationTimestamp").into();
+        let mut status = current.status.clone().unwrap_or_default();
+        if status.installed_timestamp.is_none() {
+            status.installed_timestamp = current
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| t.0.to_string());
         }
         let (unreachable, reason, message) = if reachable {
             ("False", "ClusterReachable", "cluster is reachable")
@@ -180,31 +172,32 @@ impl ClusterDeploymentController {
                 "cannot connect to the cluster's API server",
             )
         };
-        set_condition(
-            &mut status,
+        let conditions = &mut status.conditions;
+        set_typed_condition(
+            conditions,
             "Unreachable",
             unreachable,
             reason,
             message,
             &now,
         );
-        set_condition(
-            &mut status,
+        set_typed_condition(
+            conditions,
             "Provisioned",
             "True",
             "Provisioned",
             "cluster is provisioned",
             &now,
         );
-        if current.get("status") != Some(&status) {
+        if current.status.as_ref() != Some(&status) {
             let mut with_status = (*current).clone();
-            with_status["status"] = status;
+            with_status.status = Some(status);
             let opts_status = |s: &crate::apiserver::store::Store, o: &WriteOptions| {
                 let o = WriteOptions {
                     status: true,
                     ..o.clone()
                 };
-                s.update(&def, &ns, &name, with_status, &o)
+                s.update(&def, &ns, &name, to_value(&with_status), &o)
             };
             if sim
                 .hub_write(
@@ -226,6 +219,48 @@ impl ClusterDeploymentController {
             Duration::from_secs(60)
         };
         (Requeue::After(recheck), "full-sync")
+    }
+}
+
+/// Hive's label of a cluster's platform.
+const PLATFORM_LABEL: &str = "hive.openshift.io/cluster-platform";
+/// Hive's label of an AWS cluster's region.
+const REGION_LABEL: &str = "hive.openshift.io/cluster-region";
+
+/// A ClusterDeployment as the body of a write.
+fn to_value(cd: &ClusterDeployment) -> Value {
+    serde_json::to_value(cd).expect("a decoded ClusterDeployment serializes")
+}
+
+/// Sets the condition `type_`, keeping its times when its status did not change (Hive's
+/// `SetStatusCondition` with its "update only if changed" check).
+fn set_typed_condition(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    now: &str,
+) {
+    match conditions.iter_mut().find(|c| c.type_ == type_) {
+        Some(c) => {
+            if c.status != status {
+                c.last_transition_time = Some(now.into());
+                c.last_probe_time = Some(now.into());
+            }
+            c.status = status.into();
+            c.reason = Some(reason.into());
+            c.message = Some(message.into());
+        }
+        None => conditions.push(Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: Some(reason.into()),
+            message: Some(message.into()),
+            last_probe_time: Some(now.into()),
+            last_transition_time: Some(now.into()),
+            extra: Default::default(),
+        }),
     }
 }
 

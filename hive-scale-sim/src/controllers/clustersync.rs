@@ -3,12 +3,18 @@
 
 use super::clusterdeployment::set_condition;
 use super::runner::{Reconciler, Requeue};
-use super::{ApplyTarget, Replica, Sim, annotation_true, defs, labels_of, meta_str};
+use super::spoke::SpokeError;
+use super::{ApplyTarget, Replica, Sim, annotation_true, defs, typed};
 use crate::apiserver::store::{Obj, WriteOptions};
 use crate::metrics::labels;
 use futures::future::BoxFuture;
-use hive_scale_core::api::LabelSelector;
+use hive_scale_core::api::{
+    ClusterDeployment, ClusterSyncLease, ResourceApplyMode, SelectorSyncSet, SyncSet,
+    SyncSetCommonSpec,
+};
+use hive_scale_core::error::chain;
 use hive_scale_core::labels::{FAKE_CLUSTER, SYNCSET_PAUSE};
+use kube::api::ObjectMeta;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,34 +31,27 @@ pub struct ClusterSyncController {
     replica: usize,
 }
 
+/// Hive's annotation that a cluster is being moved to another hub: its sets wait.
+const RELOCATE: &str = "hive.openshift.io/relocate";
+
 /// Why a cluster is skipped before any work (Hive's pre-checks).
-pub fn skip_reason(cd: &Value) -> Option<&'static str> {
-    if cd.pointer("/metadata/deletionTimestamp").is_some() {
+pub fn skip_reason(cd: &ClusterDeployment) -> Option<&'static str> {
+    let meta = &cd.metadata;
+    if meta.deletion_timestamp.is_some() {
         return Some("deleting");
     }
-    if !cd
-        .pointer("/spec/installed")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
+    if !cd.spec.installed {
         return Some("not installed");
     }
-    if annotation_true(cd, SYNCSET_PAUSE)
-        || cd
-            .pointer("/metadata/annotations/hive.openshift.io~1relocate")
-            .is_some()
+    if annotation_true(meta, SYNCSET_PAUSE)
+        || meta
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(RELOCATE))
     {
         return Some("paused");
     }
-    let reachable = cd
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|cs| {
-            cs.iter()
-                .find(|c| c.get("type").and_then(Value::as_str) == Some("Unreachable"))
-        })
-        .is_some_and(|c| c.get("status").and_then(Value::as_str) == Some("False"));
-    if !reachable {
+    if !cd.is_reachable() {
         return Some("unreachable");
     }
     None
@@ -60,82 +59,100 @@ pub fn skip_reason(cd: &Value) -> Option<&'static str> {
 
 /// A set that applies to a cluster.
 #[derive(Debug, Clone)]
-pub struct MatchedSet {
-    /// The set.
-    pub obj: Obj,
-    /// `selectorSyncSets` or `syncSets`.
-    pub selector: bool,
+pub enum MatchedSet {
+    /// A SelectorSyncSet whose selector matches the cluster's labels.
+    Selector(Arc<SelectorSyncSet>),
+    /// A SyncSet in the cluster's namespace that names it.
+    Plain(Arc<SyncSet>),
 }
 
 impl MatchedSet {
+    /// Whether it is a SelectorSyncSet (`selectorSyncSets` in a ClusterSync's status) rather
+    /// than a SyncSet (`syncSets`).
+    pub fn selector(&self) -> bool {
+        matches!(self, Self::Selector(_))
+    }
+    /// The set's metadata.
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Self::Selector(s) => &s.metadata,
+            Self::Plain(s) => &s.metadata,
+        }
+    }
     /// Name of the set.
     pub fn name(&self) -> &str {
-        meta_str(&self.obj, "name")
+        self.metadata().name.as_deref().unwrap_or_default()
     }
-    /// Its generation.
+    /// Its generation (1 when the server has not set one).
     pub fn generation(&self) -> i64 {
-        self.obj
-            .pointer("/metadata/generation")
-            .and_then(Value::as_i64)
-            .unwrap_or(1)
+        self.metadata().generation.unwrap_or(1)
     }
-    /// Upsert or Sync.
+    /// When it was created.
+    pub fn created(&self) -> Option<jiff::Timestamp> {
+        self.metadata().creation_timestamp.as_ref().map(|t| t.0)
+    }
+    /// What SelectorSyncSets and SyncSets share: resources, apply mode, patches.
+    pub fn common(&self) -> &SyncSetCommonSpec {
+        match self {
+            Self::Selector(s) => &s.spec.common,
+            Self::Plain(s) => &s.spec.common,
+        }
+    }
+    /// Sync mode: what leaves the set is deleted from the cluster. Hive compares the exact
+    /// spelling; anything else, `sync` included, is Upsert.
     pub fn sync_mode(&self) -> bool {
-        self.obj
-            .pointer("/spec/resourceApplyMode")
-            .and_then(Value::as_str)
-            == Some("Sync")
+        self.common().resource_apply_mode == Some(ResourceApplyMode::Sync)
+    }
+    /// The spec as JSON, which a 2020 SyncSetInstance's `syncSetHash` hashes.
+    pub fn spec_json(&self) -> String {
+        let spec = match self {
+            Self::Selector(s) => serde_json::to_string(&s.spec),
+            Self::Plain(s) => serde_json::to_string(&s.spec),
+        };
+        spec.expect("a decoded spec serializes")
     }
 }
 
 /// The SelectorSyncSets whose selector matches `cd`, and the SyncSets that name it.
-pub fn matching_sets(sim: &Sim, cd: &Value) -> Vec<MatchedSet> {
-    let ns = meta_str(cd, "namespace");
-    let name = meta_str(cd, "name");
-    let cd_labels = labels_of(cd);
+pub fn matching_sets(sim: &Sim, cd: &ClusterDeployment) -> Vec<MatchedSet> {
+    let no_labels = BTreeMap::new();
+    let cd_labels = cd.metadata.labels.as_ref().unwrap_or(&no_labels);
     let mut out: Vec<MatchedSet> = sim
-        .list_cached(&sim.def(defs::SSS), None)
+        .selector_sync_sets()
         .into_iter()
-        .filter(|s| {
-            let sel: LabelSelector = s
-                .pointer("/spec/clusterDeploymentSelector")
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .unwrap_or_default();
-            sel.matches(&cd_labels)
-        })
-        .map(|obj| MatchedSet {
-            obj,
-            selector: true,
-        })
+        .filter(|s| s.spec.cluster_deployment_selector.matches(cd_labels))
+        .map(MatchedSet::Selector)
         .collect();
-    out.extend(
-        sim.list_cached(&sim.def(defs::SS), Some(ns))
-            .into_iter()
-            .filter(|s| {
-                s.pointer("/spec/clusterDeploymentRefs")
-                    .and_then(Value::as_array)
-                    .is_some_and(|r| {
-                        r.iter()
-                            .any(|x| x.get("name").and_then(Value::as_str) == Some(name))
-                    })
-            })
-            .map(|obj| MatchedSet {
-                obj,
-                selector: false,
-            }),
-    );
+    if let Some(ns) = cd.metadata.namespace.as_deref() {
+        let name = cd.metadata.name.as_deref().unwrap_or_default();
+        out.extend(
+            sim.sync_sets(ns)
+                .into_iter()
+                .filter(|s| {
+                    s.spec
+                        .cluster_deployment_refs
+                        .iter()
+                        .any(|r| r.name == name)
+                })
+                .map(MatchedSet::Plain),
+        );
+    }
     out
 }
 
 /// Applies one set's resources in order; the first failure stops the set.
+///
+/// # Errors
+///
+/// The first resource the spoke refused.
 pub async fn apply_set(
     sim: &Sim,
     replica: &Replica,
     controller: &str,
     set: &MatchedSet,
     target: ApplyTarget<'_>,
-) -> Result<(), String> {
-    let cache = sim.set_cache(set.name(), set.generation(), &set.obj);
+) -> Result<(), SpokeError> {
+    let cache = sim.set_cache(set);
     let writer = format!("{}@{}", set.name(), target.cluster);
     for r in &cache.resources {
         sim.apply_resource(replica, controller, r, &writer, target)
@@ -145,12 +162,16 @@ pub async fn apply_set(
 }
 
 /// Deletes what a Sync-mode set applied to the cluster `cd_key` and no longer lists.
+///
+/// # Errors
+///
+/// The first delete the spoke refused.
 pub async fn delete_stale(
     sim: &Sim,
     controller: &str,
     cd_key: &str,
     stale: &[Value],
-) -> Result<(), String> {
+) -> Result<(), SpokeError> {
     for r in stale {
         let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
         sim.delete_resource(
@@ -169,7 +190,7 @@ pub async fn delete_stale(
 struct Cluster<'a> {
     ns: &'a str,
     name: &'a str,
-    cd: Obj,
+    cd: Arc<ClusterDeployment>,
     /// `namespace/name`, the spoke writer's key.
     key: String,
     fake: bool,
@@ -233,7 +254,7 @@ impl ClusterSyncController {
 
     async fn run(self: Arc<Self>, (ns, name): (String, String)) -> (Requeue, &'static str) {
         let sim = &self.sim;
-        let Ok(cd) = sim.get_cached(&sim.def(defs::CD), &ns, &name) else {
+        let Some(cd) = sim.cluster_deployment(&ns, &name) else {
             return (Requeue::Done, "no-op");
         };
         if skip_reason(&cd).is_some() {
@@ -245,9 +266,8 @@ impl ClusterSyncController {
         // A real spoke's reconcile builds a new resource helper, which fetches the spoke's
         // OpenAPI schema for client-side apply's merge: a wait that holds the worker, not a
         // core.
-        if !annotation_true(&cd, FAKE_CLUSTER)
-            && sim.model.apply_mode == crate::model::ApplyMode::ClientSide
-        {
+        let fake = annotation_true(&cd.metadata, FAKE_CLUSTER);
+        if !fake && sim.model.apply_mode == crate::model::ApplyMode::ClientSide {
             sim.clock
                 .sleep(Duration::from_secs_f64(sim.model.reconcile_remote_latency))
                 .await;
@@ -261,12 +281,12 @@ impl ClusterSyncController {
         let cluster = Cluster {
             ns: &ns,
             name: &name,
-            fake: annotation_true(&cd, FAKE_CLUSTER),
+            fake,
             key: format!("{ns}/{name}"),
             installed_at: cd
-                .pointer("/status/installedTimestamp")
-                .and_then(Value::as_str)
-                .map(String::from),
+                .status
+                .as_ref()
+                .and_then(|s| s.installed_timestamp.clone()),
             had_first_success: old_status.get("firstSuccessTime").is_some(),
             cd,
         };
@@ -286,13 +306,13 @@ impl ClusterSyncController {
     }
 
     /// The cluster's ClusterSync, or `None` after creating it.
-    async fn clustersync(&self, ns: &str, name: &str, cd: &Value) -> Option<Obj> {
+    async fn clustersync(&self, ns: &str, name: &str, cd: &ClusterDeployment) -> Option<Obj> {
         let sim = &self.sim;
         let cs_def = sim.def(defs::CSYNC);
         if let Ok(cs) = sim.hub.get(&cs_def, ns, name) {
             return Some(cs);
         }
-        let owner = json!([{"apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment", "name": name, "uid": meta_str(cd, "uid"), "blockOwnerDeletion": true}]);
+        let owner = json!([{"apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment", "name": name, "uid": cd.metadata.uid, "blockOwnerDeletion": true}]);
         let body = json!({"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSync", "metadata": {"name": name, "namespace": ns, "ownerReferences": owner}, "spec": {}});
         let _ = sim
             .hub_write_via(
@@ -313,13 +333,10 @@ impl ClusterSyncController {
         let interval = sim.jittered_interval();
         let renew_due = sim
             .hub
-            .get(&sim.def(defs::LEASE), ns, name)
+            .get_entry(&sim.def(defs::LEASE), ns, name)
             .ok()
-            .and_then(|l| {
-                l.pointer("/spec/renewTime")
-                    .and_then(Value::as_str)
-                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-            })
+            .and_then(|l| typed::<ClusterSyncLease>(&l))
+            .and_then(|l| l.spec.renew_time.parse::<jiff::Timestamp>().ok())
             .and_then(|t| {
                 t.checked_add(jiff::SignedDuration::try_from(interval).ok()?)
                     .ok()
@@ -340,10 +357,10 @@ impl ClusterSyncController {
         let mut old_sss = entries_by_name(old_status, "selectorSyncSets");
         let mut old_ss = entries_by_name(old_status, "syncSets");
         let mut sets = matching_sets(sim, &c.cd);
-        sets.sort_by(|a, b| (a.selector, a.name()).cmp(&(b.selector, b.name())));
+        sets.sort_by(|a, b| (a.selector(), a.name()).cmp(&(b.selector(), b.name())));
         let mut applied = Applied::default();
         for set in &sets {
-            let old = if set.selector {
+            let old = if set.selector() {
                 old_sss.remove(set.name())
             } else {
                 old_ss.remove(set.name())
@@ -363,7 +380,7 @@ impl ClusterSyncController {
                     entry
                 }
             };
-            applied.push(set.selector, entry);
+            applied.push(set.selector(), entry);
         }
         // Sets that stopped matching: Sync mode removes what they applied.
         for gone in old_sss.values().chain(old_ss.values()) {
@@ -371,8 +388,9 @@ impl ClusterSyncController {
                 && let Err(e) = delete_stale(sim, NAME, &c.key, stale).await
             {
                 applied.failures.push(format!(
-                    "{} (cleanup: {e})",
-                    gone.get("name").and_then(Value::as_str).unwrap_or("")
+                    "{} (cleanup: {})",
+                    gone.get("name").and_then(Value::as_str).unwrap_or(""),
+                    chain(&e)
                 ));
             }
         }
@@ -400,10 +418,7 @@ impl ClusterSyncController {
             first,
         };
         let mut result = apply_set(sim, self.replica(), NAME, set, target).await;
-        let refs = sim
-            .set_cache(set.name(), set.generation(), &set.obj)
-            .refs
-            .clone();
+        let refs = sim.set_cache(set).refs.clone();
         if result.is_ok() && set.sync_mode() {
             let previous: Vec<Value> = old
                 .and_then(|o| o.get("resourcesToDelete"))
@@ -429,8 +444,8 @@ impl ClusterSyncController {
             "lastTransitionTime": transition,
         });
         let failure = match &result {
-            Err(msg) => {
-                entry["failureMessage"] = msg.clone().into();
+            Err(e) => {
+                entry["failureMessage"] = chain(e).into();
                 Some(set.name().to_string())
             }
             Ok(()) => None,
@@ -460,18 +475,20 @@ impl ClusterSyncController {
             return;
         }
         // Measured from the latest of: set created, cluster installed.
-        let mut since: Vec<&str> = vec![meta_str(&set.obj, "creationTimestamp")];
-        if let Some(i) = &c.installed_at {
-            since.push(i);
-        }
-        let latest = since
-            .iter()
-            .filter_map(|t| sim.clock.seconds_since(t))
+        let latest = set
+            .created()
+            .map(|t| sim.clock.seconds_since_time(t))
+            .into_iter()
+            .chain(
+                c.installed_at
+                    .as_deref()
+                    .and_then(|t| sim.clock.seconds_since(t)),
+            )
             .fold(f64::INFINITY, f64::min);
         if !latest.is_finite() {
             return;
         }
-        if set.selector {
+        if set.selector() {
             sim.metrics
                 .selectorsyncset_apply_duration
                 .get_or_create(&labels(&[("name", set.name())]))
@@ -582,7 +599,7 @@ impl ClusterSyncController {
             .now()
             .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
             .to_string();
-        let owner = json!([{"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSync", "name": c.name, "uid": meta_str(cs, "uid")}]);
+        let owner = json!([{"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSync", "name": c.name, "uid": cs["metadata"]["uid"]}]);
         let body = json!({"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSyncLease", "metadata": {"name": c.name, "namespace": c.ns, "ownerReferences": owner}, "spec": {"renewTime": renew}});
         let _ = sim
             .hub_write_via(

@@ -4,11 +4,14 @@
 use super::clusterdeployment::set_condition;
 use super::clustersync::{MatchedSet, apply_set, matching_sets, skip_reason};
 use super::runner::{Reconciler, Requeue};
-use super::{Sim, defs, meta_str};
+use super::{Sim, annotation_true, defs};
+use super::{decode, typed};
 use crate::apiserver::selector::LabelQuery;
 use crate::apiserver::store::{ListQuery, WriteOptions};
 use crate::metrics::labels;
 use futures::future::BoxFuture;
+use hive_scale_core::api::{ClusterDeployment, ResourceApplyMode, SyncSetInstance};
+use hive_scale_core::error::chain;
 use hive_scale_core::labels::FAKE_CLUSTER;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -22,7 +25,7 @@ const CD_LABEL: &str = "hive.openshift.io/cluster-deployment-name";
 
 /// Name of the instance of `set` for cluster `cd`.
 pub fn instance_name(cd: &str, set: &MatchedSet) -> String {
-    if set.selector {
+    if set.selector() {
         format!("{cd}-{}-selector-syncset", set.name())
     } else {
         format!("{cd}-{}-syncset", set.name())
@@ -30,9 +33,13 @@ pub fn instance_name(cd: &str, set: &MatchedSet) -> String {
 }
 
 /// The SyncSetInstance the syncset controller wants for `cd` and `set`.
-pub fn instance_object(sim: &Sim, cd: &Value, set: &MatchedSet) -> Value {
-    let (ns, name) = (meta_str(cd, "namespace"), meta_str(cd, "name"));
-    let (ref_field, set_label) = if set.selector {
+pub fn instance_object(sim: &Sim, cd: &ClusterDeployment, set: &MatchedSet) -> Value {
+    let meta = &cd.metadata;
+    let (ns, name) = (
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default(),
+    );
+    let (ref_field, set_label) = if set.selector() {
         (
             "selectorSyncSetRef",
             "hive.openshift.io/selector-syncset-name",
@@ -43,16 +50,14 @@ pub fn instance_object(sim: &Sim, cd: &Value, set: &MatchedSet) -> Value {
     json!({
         "apiVersion": "hive.openshift.io/v1", "kind": "SyncSetInstance",
         "metadata": {"name": instance_name(name, set), "namespace": ns, "labels": {CD_LABEL: name, set_label: set.name()},
-            "ownerReferences": [{"apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment", "name": name, "uid": meta_str(cd, "uid"), "controller": true, "blockOwnerDeletion": true}]},
+            "ownerReferences": [{"apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment", "name": name, "uid": meta.uid, "controller": true, "blockOwnerDeletion": true}]},
         "spec": {"clusterDeploymentRef": {"name": name}, ref_field: {"name": set.name()}, "syncSetHash": spec_hash(sim, set),
             "resourceApplyMode": if set.sync_mode() { "Sync" } else { "Upsert" }},
     })
 }
 
 fn spec_hash(sim: &Sim, set: &MatchedSet) -> String {
-    sim.set_cache(set.name(), set.generation(), &set.obj)
-        .spec_hash
-        .clone()
+    sim.set_cache(set).spec_hash.clone()
 }
 
 /// Creates, updates and deletes a cluster's SyncSetInstances.
@@ -69,15 +74,10 @@ impl SyncSetController {
 
     async fn run(self: Arc<Self>, (ns, name): (String, String)) -> (Requeue, &'static str) {
         let sim = &self.sim;
-        let Ok(cd) = sim.get_cached(&sim.def(defs::CD), &ns, &name) else {
+        let Some(cd) = sim.cluster_deployment(&ns, &name) else {
             return (Requeue::Done, "no-op");
         };
-        if cd.pointer("/metadata/deletionTimestamp").is_some()
-            || !cd
-                .pointer("/spec/installed")
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        {
+        if cd.metadata.deletion_timestamp.is_some() || !cd.spec.installed {
             return (Requeue::Done, "no-op");
         }
         sim.replicas[0].cores.run(sim.model.reconcile_cpu()).await;
@@ -150,29 +150,25 @@ impl SyncSetController {
             };
             failed |= result.is_err_and(|e| e.code != 409);
         }
-        for (_, _, stale) in existing.iter().filter(|(n, _, _)| !wanted.contains(n)) {
-            let stale = stale.value();
-            if stale
-                .pointer("/spec/resourceApplyMode")
-                .and_then(Value::as_str)
-                == Some("Sync")
+        for (stale_name, _, stale) in existing.iter().filter(|(n, _, _)| !wanted.contains(n)) {
+            if let Some(stale) = decode::<SyncSetInstance>(stale)
+                && stale.spec.resource_apply_mode == Some(ResourceApplyMode::Sync)
             {
-                let refs: Vec<Value> = stale
-                    .pointer("/status/resources")
-                    .and_then(Value::as_array)
-                    .cloned()
+                let refs = stale
+                    .status
+                    .as_ref()
+                    .map(|s| s.resources.as_slice())
                     .unwrap_or_default();
                 let _ =
-                    super::clustersync::delete_stale(sim, SYNCSET, &format!("{ns}/{name}"), &refs)
+                    super::clustersync::delete_stale(sim, SYNCSET, &format!("{ns}/{name}"), refs)
                         .await;
             }
-            let stale_name = meta_str(&stale, "name").to_string();
             let _ = sim
                 .hub_write(
                     SYNCSET,
                     "DELETE",
                     "hive.openshift.io/v1/syncsetinstances",
-                    |s, _| s.delete(&ssi_def, &ns, &stale_name, &Default::default(), false),
+                    |s, _| s.delete(&ssi_def, &ns, stale_name, &Default::default(), false),
                 )
                 .await;
         }
@@ -219,31 +215,32 @@ impl SyncSetInstanceController {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let Ok(cd) = sim.get_cached(&sim.def(defs::CD), &ns, &cd_name) else {
+        let Some(cd) = sim.cluster_deployment(&ns, &cd_name) else {
             return (Requeue::Done, "no-op");
         };
         if skip_reason(&cd).is_some() {
             return (Requeue::Done, "no-op");
         }
-        let (set_def, set_ns, set_name, selector) = match ssi
+        let set = match ssi
             .pointer("/spec/selectorSyncSetRef/name")
             .and_then(Value::as_str)
         {
-            Some(n) => (sim.def(defs::SSS), "", n.to_string(), true),
-            None => (
-                sim.def(defs::SS),
-                ns.as_str(),
-                ssi.pointer("/spec/syncSetRef/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                false,
-            ),
+            Some(n) => sim
+                .hub
+                .get_entry(&sim.def(defs::SSS), "", n)
+                .ok()
+                .and_then(|e| typed(&e))
+                .map(MatchedSet::Selector),
+            None => ssi
+                .pointer("/spec/syncSetRef/name")
+                .and_then(Value::as_str)
+                .and_then(|n| sim.hub.get_entry(&sim.def(defs::SS), &ns, n).ok())
+                .and_then(|e| typed(&e))
+                .map(MatchedSet::Plain),
         };
-        let Ok(obj) = sim.get_cached(&set_def, set_ns, &set_name) else {
+        let Some(set) = set else {
             return (Requeue::Done, "no-op");
         };
-        let set = MatchedSet { obj, selector };
         let now = sim.clock.now_rfc3339();
         let interval = sim.jittered_interval();
         let status = ssi.get("status").cloned().unwrap_or_else(|| json!({}));
@@ -277,7 +274,7 @@ impl SyncSetInstanceController {
             );
         }
         sim.replicas[0].cores.run(sim.model.reconcile_cpu()).await;
-        let fake = super::annotation_true(&cd, FAKE_CLUSTER);
+        let fake = annotation_true(&cd.metadata, FAKE_CLUSTER);
         let cluster = format!("{ns}/{cd_name}");
         let target = super::ApplyTarget {
             cluster: &cluster,
@@ -289,10 +286,7 @@ impl SyncSetInstanceController {
         let mut new_status = status.clone();
         new_status["applied"] = ok.into();
         new_status["syncSetHash"] = hash.into();
-        let resources = sim
-            .set_cache(set.name(), set.generation(), &set.obj)
-            .statuses
-            .clone();
+        let resources = sim.set_cache(&set).statuses.clone();
         new_status["resources"] = json!(resources);
         if ok {
             set_condition(
@@ -315,15 +309,16 @@ impl SyncSetInstanceController {
                 sim.counters
                     .set_first_successes
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let since = [
-                    meta_str(&set.obj, "creationTimestamp"),
-                    cd.pointer("/status/installedTimestamp")
-                        .and_then(Value::as_str)
-                        .unwrap_or(""),
-                ]
-                .iter()
-                .filter_map(|t| sim.clock.seconds_since(t))
-                .fold(f64::INFINITY, f64::min);
+                let installed = cd
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.installed_timestamp.as_deref());
+                let since = set
+                    .created()
+                    .map(|t| sim.clock.seconds_since_time(t))
+                    .into_iter()
+                    .chain(installed.and_then(|t| sim.clock.seconds_since(t)))
+                    .fold(f64::INFINITY, f64::min);
                 if since.is_finite() {
                     sim.metrics
                         .selectorsyncset_apply_duration
@@ -337,7 +332,10 @@ impl SyncSetInstanceController {
                 "ApplySuccess",
                 "False",
                 "ApplyFailed",
-                result.as_ref().err().map(String::as_str).unwrap_or(""),
+                &match &result {
+                    Err(e) => chain(e),
+                    Ok(()) => String::new(),
+                },
                 &now,
             );
         }

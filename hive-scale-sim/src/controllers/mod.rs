@@ -17,13 +17,17 @@ pub mod spoke;
 pub mod workqueue;
 
 use crate::apiserver::registry::ResourceDef;
-use crate::apiserver::store::{Store, WriteOptions};
+use crate::apiserver::store::{Entry, Store, Stored, WriteOptions};
 use crate::clock::Clock;
 use crate::metrics::{HiveMetrics, labels};
 use crate::model::{ApplyMode, CostModel, FAKE_APPLY_MS};
+use clustersync::MatchedSet;
+use hive_scale_core::api::{ClusterDeployment, Lenient, SelectorSyncSet, SyncSet};
+use kube::api::ObjectMeta;
 use parking_lot::Mutex;
 use rand::{Rng, SeedableRng};
 use resources::{ApiCapacity, ClientLimiter, CorePool};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use spoke::Spoke;
 use std::collections::HashMap;
@@ -64,9 +68,8 @@ pub struct Sim {
     /// Record `hive_kube_client_*` per request (off in the planner, where nobody scrapes).
     pub client_metrics: bool,
     rng: Mutex<rand::rngs::StdRng>,
+    /// Each set's resources by the set's uid and generation.
     sets: Mutex<HashMap<(String, i64), Arc<SetCache>>>,
-    /// Parsed objects by resource and uid, with the resourceVersion they were parsed at.
-    parsed: Mutex<HashMap<String, ParsedByUid>>,
 }
 
 type ApplyMetric = (
@@ -153,9 +156,6 @@ pub fn with_pod(mut l: crate::metrics::Labels, pod: Option<&str>) -> crate::metr
     }
     l
 }
-
-/// Parsed objects of one resource by uid, each with the resourceVersion it was parsed at.
-type ParsedByUid = HashMap<String, (String, crate::apiserver::store::Obj)>;
 
 /// Running totals of the sync controller's work.
 #[derive(Debug, Default)]
@@ -305,7 +305,6 @@ impl Sim {
             client_metrics: config.client_metrics,
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(config.seed)),
             sets: Mutex::new(HashMap::new()),
-            parsed: Mutex::new(HashMap::new()),
             model: config.model,
             clock,
             metrics,
@@ -437,85 +436,54 @@ impl Sim {
             .observe(took.as_secs_f64());
     }
 
-    /// `entry` parsed, once per resourceVersion.
-    fn parsed(
-        cache: &mut ParsedByUid,
-        entry: &crate::apiserver::store::Stored,
-    ) -> crate::apiserver::store::Obj {
-        let (uid, rv) = (entry.head().uid(), entry.head().resource_version());
-        match cache.get(uid) {
-            Some((at, obj)) if at == rv => obj.clone(),
-            _ => {
-                let obj = Arc::new(entry.value());
-                cache.insert(uid.to_string(), (rv.to_string(), obj.clone()));
-                obj
-            }
-        }
+    /// The ClusterDeployment `ns/name` as Hive's informer gives it (see [`typed`]): `None`
+    /// when there is none, or when our types cannot represent it.
+    pub fn cluster_deployment(&self, ns: &str, name: &str) -> Option<Arc<ClusterDeployment>> {
+        typed(&self.hub.get_entry(&self.def(defs::CD), ns, name).ok()?)
     }
 
-    /// Every object of `def` in `ns` (all when `None`), parsed once per resourceVersion: every
-    /// reconcile reads all (Selector)SyncSets, and the store keeps them as text. Only for
-    /// small kinds: the cache holds what it parsed.
-    pub fn list_cached(
-        &self,
-        def: &crate::apiserver::registry::ResourceDef,
-        ns: Option<&str>,
-    ) -> Vec<crate::apiserver::store::Obj> {
-        let entries = self
-            .hub
-            .list(def, ns, &Default::default())
-            .map(|l| l.items)
-            .unwrap_or_default();
-        let mut all = self.parsed.lock();
-        let cache = all.entry(def.plural.clone()).or_default();
-        if ns.is_none() && cache.len() > entries.len() {
-            // Forget deleted objects, so churn does not grow the cache.
-            let live: std::collections::HashSet<&str> =
-                entries.iter().map(|e| e.head().uid()).collect();
-            cache.retain(|uid, _| live.contains(uid.as_str()));
-        }
-        entries.iter().map(|e| Self::parsed(cache, e)).collect()
+    /// Every SelectorSyncSet our types can represent (see [`typed`]).
+    pub fn selector_sync_sets(&self) -> Vec<Arc<SelectorSyncSet>> {
+        self.typed_list(defs::SSS, None)
     }
 
-    /// One object, parsed once per resourceVersion (see [`Sim::list_cached`]).
-    pub fn get_cached(
-        &self,
-        def: &crate::apiserver::registry::ResourceDef,
-        ns: &str,
-        name: &str,
-    ) -> Result<crate::apiserver::store::Obj, crate::apiserver::ApiError> {
-        let entry = self.hub.get_entry(def, ns, name)?;
-        let mut all = self.parsed.lock();
-        Ok(Self::parsed(
-            all.entry(def.plural.clone()).or_default(),
-            &entry,
-        ))
+    /// The SyncSets of namespace `ns` our types can represent (see [`typed`]).
+    pub fn sync_sets(&self, ns: &str) -> Vec<Arc<SyncSet>> {
+        self.typed_list(defs::SS, Some(ns))
     }
 
-    /// Parsed resources of a set at a generation.
-    pub fn set_cache(&self, name: &str, generation: i64, set: &Value) -> Arc<SetCache> {
-        let key = (name.to_string(), generation);
+    fn typed_list<K>(&self, gvr: (&str, &str, &str), ns: Option<&str>) -> Vec<Arc<K>>
+    where
+        K: kube::Resource<DynamicType = ()> + DeserializeOwned + Send + Sync + 'static,
+    {
+        self.hub
+            .list(&self.def(gvr), ns, &Default::default())
+            .map(|l| l.items.iter().filter_map(typed).collect())
+            .unwrap_or_default()
+    }
+
+    /// A set's resources, parsed and hashed once per generation of the set.
+    pub fn set_cache(&self, set: &MatchedSet) -> Arc<SetCache> {
+        let meta = set.metadata();
+        let key = (meta.uid.clone().unwrap_or_default(), set.generation());
         if let Some(c) = self.sets.lock().get(&key) {
             return c.clone();
         }
         let resources: Vec<CachedResource> = set
-            .pointer("/spec/resources")
-            .and_then(Value::as_array)
-            .map(|rs| {
-                rs.iter()
-                    .map(|r| CachedResource {
-                        value: r.clone(),
-                        hash: spoke::content_hash(r),
-                        key: spoke::resource_key(r),
-                        label: format!(
-                            "{}/{}",
-                            r.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
-                            r.get("kind").and_then(Value::as_str).unwrap_or("")
-                        ),
-                    })
-                    .collect()
+            .common()
+            .resources
+            .iter()
+            .map(|r| CachedResource {
+                value: r.clone(),
+                hash: spoke::content_hash(r),
+                key: spoke::resource_key(r),
+                label: format!(
+                    "{}/{}",
+                    r.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
+                    r.get("kind").and_then(Value::as_str).unwrap_or("")
+                ),
             })
-            .unwrap_or_default();
+            .collect();
         let refs = resources
             .iter()
             .map(|r: &CachedResource| {
@@ -544,10 +512,7 @@ impl Sim {
         let spec_hash = {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
-            set.get("spec")
-                .map(|s| s.to_string())
-                .unwrap_or_default()
-                .hash(&mut h);
+            set.spec_json().hash(&mut h);
             format!("{:016x}", h.finish())
         };
         let c = Arc::new(SetCache {
@@ -562,7 +527,11 @@ impl Sim {
 
     /// Applies one resource of a set for the cluster `cluster` (`namespace/name`) in `replica`,
     /// as the controller `controller` does: modeled cost first, then the real write to the
-    /// spoke as `writer`. Returns an error message on failure.
+    /// spoke as `writer`.
+    ///
+    /// # Errors
+    ///
+    /// What the spoke answered when it refused the write.
     pub async fn apply_resource(
         &self,
         replica: &Replica,
@@ -574,7 +543,7 @@ impl Sim {
             fake,
             first,
         }: ApplyTarget<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), spoke::SpokeError> {
         let start = self.clock.elapsed();
         let in_flight = replica.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         let mode = if fake {
@@ -654,6 +623,10 @@ impl Sim {
 
     /// Deletes a resource from the cluster `cluster`'s spoke (Sync mode), paying a remote
     /// write.
+    ///
+    /// # Errors
+    ///
+    /// What the spoke answered when it refused the delete (an absent resource is no error).
     pub async fn delete_resource(
         &self,
         controller: &str,
@@ -661,7 +634,7 @@ impl Sim {
         (api_version, kind): (&str, &str),
         ns: Option<&str>,
         name: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), spoke::SpokeError> {
         let took = self
             .spoke_request(
                 cluster,
@@ -682,30 +655,190 @@ impl Sim {
     }
 }
 
-/// Go's ParseBool truthiness of an annotation.
-pub fn annotation_true(obj: &Value, key: &str) -> bool {
-    obj.pointer("/metadata/annotations")
+/// A Hive object as the simulated controllers read it, decoded once per stored version (as
+/// Hive's informers hold decoded objects; see [`decode`]). For the kinds every reconcile reads:
+/// ClusterDeployments, sets, leases.
+pub fn typed<K>(entry: &Entry) -> Option<Arc<K>>
+where
+    K: kube::Resource<DynamicType = ()> + DeserializeOwned + Send + Sync + 'static,
+{
+    Option::clone(&entry.decoded(|_| decode(entry)))
+}
+
+/// A Hive object decoded leniently, as Hive's Go decodes: a value outside our enums is kept, a
+/// field Hive defaults is defaulted. An object our types cannot represent at all is `None`,
+/// with one warning per object ([`Undecodable::warn`]), as a Go informer skips what it cannot
+/// decode. Not kept: for kinds with many objects, each read about once per version.
+///
+/// [`Undecodable::warn`]: hive_scale_core::api::Undecodable::warn
+pub fn decode<K>(entry: &Stored) -> Option<Arc<K>>
+where
+    K: kube::Resource<DynamicType = ()> + DeserializeOwned,
+{
+    match serde_json::from_slice::<Lenient<K>>(entry.json()) {
+        Ok(lenient) => lenient.ok_or_warn(),
+        Err(e) => {
+            // Lenient keeps an object whose body does not decode; only metadata that does not
+            // decode lands here.
+            tracing::warn!(
+                kind = %K::kind(&()),
+                object = %format!("{}/{}", entry.head().namespace(), entry.head().name()),
+                error = %e,
+                "skipped an object whose metadata cannot be read"
+            );
+            None
+        }
+    }
+}
+
+/// Go's ParseBool truthiness of the annotation `key`.
+pub fn annotation_true(meta: &ObjectMeta, key: &str) -> bool {
+    meta.annotations
+        .as_ref()
         .and_then(|a| a.get(key))
-        .and_then(Value::as_str)
-        .and_then(hive_scale_core::labels::parse_bool)
+        .and_then(|v| hive_scale_core::labels::parse_bool(v))
         .unwrap_or(false)
 }
 
-/// `metadata.labels` as a map.
-pub fn labels_of(obj: &Value) -> std::collections::BTreeMap<String, String> {
-    obj.pointer("/metadata/labels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apiserver::store::StoreConfig;
+    use hive_scale_core::api::ResourceApplyMode as ResourceApplyModeOf;
+    use serde_json::json;
 
-/// `metadata.field` as a string.
-pub fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
-    obj.pointer(&format!("/metadata/{field}"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
+    fn sim() -> Arc<Sim> {
+        let hub = Store::new(&hive_scale_core::api::crds(), StoreConfig::default());
+        let model = CostModel::preset("laptop").unwrap();
+        Sim::new(
+            SimConfig::new(model),
+            Clock::real(),
+            Arc::new(HiveMetrics::new()),
+            hub,
+            None,
+        )
+    }
+
+    fn internal() -> WriteOptions {
+        WriteOptions {
+            field_manager: "test".into(),
+            internal: true,
+            ..Default::default()
+        }
+    }
+
+    fn create(sim: &Sim, gvr: (&str, &str, &str), ns: &str, obj: Value) {
+        sim.hub.create(&sim.def(gvr), ns, obj, &internal()).unwrap();
+    }
+
+    fn namespace(sim: &Sim, name: &str) {
+        create(
+            sim,
+            ("", "v1", "namespaces"),
+            "",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+        );
+    }
+
+    fn selector_sync_set(name: &str, mode: &str) -> Value {
+        json!({
+            "apiVersion": "hive.openshift.io/v1", "kind": "SelectorSyncSet",
+            "metadata": {"name": name},
+            "spec": {"resourceApplyMode": mode, "clusterDeploymentSelector": {"matchLabels": {"a": "b"}}},
+        })
+    }
+
+    fn cluster_deployment(name: &str, installed: Value) -> Value {
+        json!({
+            "apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment",
+            "metadata": {"name": name, "namespace": "ns1", "labels": {"a": "b"},
+                "annotations": {"hive.openshift.io/relocate": "elsewhere"}},
+            "spec": {"clusterName": name, "baseDomain": "example.com", "installed": installed,
+                "platform": {"none": {}}},
+            "status": {"conditions": [{"type": "Unreachable", "status": "False"}]},
+        })
+    }
+
+    #[test]
+    fn a_stored_version_is_decoded_once() {
+        let sim = sim();
+        create(&sim, defs::SSS, "", selector_sync_set("s1", "Sync"));
+        let (first, again) = (sim.selector_sync_sets(), sim.selector_sync_sets());
+        assert_eq!(first.len(), 1);
+        assert!(Arc::ptr_eq(&first[0], &again[0]), "the same decoding");
+        let mut changed = selector_sync_set("s1", "Upsert");
+        changed["metadata"]["resourceVersion"] = json!(first[0].metadata.resource_version);
+        sim.hub
+            .update(&sim.def(defs::SSS), "", "s1", changed, &internal())
+            .unwrap();
+        let now = sim.selector_sync_sets();
+        assert!(
+            !Arc::ptr_eq(&first[0], &now[0]),
+            "a new version, decoded anew"
+        );
+        assert_eq!(
+            now[0].spec.common.resource_apply_mode,
+            Some(ResourceApplyModeOf::Upsert)
+        );
+    }
+
+    #[test]
+    fn a_value_outside_our_enums_is_kept_and_read_as_hive_reads_it() {
+        let sim = sim();
+        // Hive's CRD admits any string here and compares the exact spelling.
+        create(&sim, defs::SSS, "", selector_sync_set("lower", "sync"));
+        let sets = sim.selector_sync_sets();
+        assert_eq!(sets.len(), 1, "read, not skipped");
+        assert_eq!(
+            sets[0].spec.common.resource_apply_mode,
+            Some(ResourceApplyModeOf::Other("sync".into()))
+        );
+        assert!(!MatchedSet::Selector(sets[0].clone()).sync_mode(), "Upsert");
+    }
+
+    #[test]
+    fn a_cluster_our_types_cannot_represent_is_skipped_and_the_others_read() {
+        let sim = sim();
+        namespace(&sim, "ns1");
+        create(
+            &sim,
+            defs::CD,
+            "ns1",
+            cluster_deployment("bad", json!("yes")),
+        );
+        create(
+            &sim,
+            defs::CD,
+            "ns1",
+            cluster_deployment("good", json!(true)),
+        );
+        // Creates drop the status (a subresource): written as the clusterdeployment
+        // controller writes it.
+        let status = WriteOptions {
+            status: true,
+            ..internal()
+        };
+        let stored = sim.hub.get(&sim.def(defs::CD), "ns1", "good").unwrap();
+        let mut with_status = (*stored).clone();
+        with_status["status"] = cluster_deployment("good", json!(true))["status"].clone();
+        sim.hub
+            .update(&sim.def(defs::CD), "ns1", "good", with_status, &status)
+            .unwrap();
+        assert!(sim.cluster_deployment("ns1", "bad").is_none());
+        assert!(sim.cluster_deployment("ns1", "absent").is_none());
+        let good = sim.cluster_deployment("ns1", "good").expect("decoded");
+        assert!(good.spec.installed && good.is_reachable());
+        assert_eq!(
+            clustersync::skip_reason(&good),
+            Some("paused"),
+            "a cluster being relocated waits"
+        );
+        create(&sim, defs::SSS, "", selector_sync_set("s1", "Sync"));
+        let matched = clustersync::matching_sets(&sim, &good);
+        assert_eq!(
+            matched.iter().map(MatchedSet::name).collect::<Vec<_>>(),
+            ["s1"]
+        );
+        assert!(matched[0].selector() && matched[0].sync_mode());
+    }
 }

@@ -2,6 +2,7 @@
 //! writes that overwrite another writer's different content are counted (the 2020 worry about
 //! copies "thrashing" shared resources).
 
+use crate::apiserver::ApiError;
 use crate::apiserver::store::{PatchKind, Store, WriteOptions};
 use crate::metrics::HiveMetrics;
 use parking_lot::Mutex;
@@ -18,6 +19,45 @@ pub struct Spoke {
     store: Arc<Store>,
     written: Mutex<HashMap<String, (u64, String)>>,
     metrics: Arc<HiveMetrics>,
+}
+
+/// Why a write to a spoke failed, as the sync controllers record it in a set's status.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SpokeError {
+    /// The spoke does not serve the resource's kind.
+    #[error("the spoke serves no {kind} in {api_version}")]
+    NotServed {
+        /// `apiVersion` of the resource.
+        api_version: String,
+        /// `kind` of the resource.
+        kind: String,
+    },
+    /// The spoke refused the apply.
+    #[error("failed to apply {kind} {namespace}/{name}")]
+    Apply {
+        /// `kind` of the resource.
+        kind: String,
+        /// Its namespace (empty when cluster-scoped).
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The spoke's answer.
+        #[source]
+        source: Box<ApiError>,
+    },
+    /// The spoke refused to delete a resource Sync mode no longer wants.
+    #[error("failed to delete {kind} {namespace}/{name}")]
+    Delete {
+        /// `kind` of the resource.
+        kind: String,
+        /// Its namespace (empty when cluster-scoped).
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The spoke's answer.
+        #[source]
+        source: Box<ApiError>,
+    },
 }
 
 /// Hash of a resource's content, as the spoke would store it.
@@ -57,7 +97,7 @@ impl Spoke {
         key: &str,
         hash: u64,
         writer: &str,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, SpokeError> {
         let mut written = self.written.lock();
         if let Some((h, w)) = written.get(key) {
             if *h == hash {
@@ -76,7 +116,10 @@ impl Spoke {
             .store
             .registry()
             .by_kind(api_version, kind)
-            .ok_or_else(|| format!("the spoke serves no {kind} in {api_version}"))?;
+            .ok_or_else(|| SpokeError::NotServed {
+                api_version: api_version.to_string(),
+                kind: kind.to_string(),
+            })?;
         let ns = resource
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
@@ -101,7 +144,12 @@ impl Spoke {
                 body,
                 &opts,
             )
-            .map_err(|e| format!("failed to apply {kind} {ns}/{name}: {}", e.message))?;
+            .map_err(|source| SpokeError::Apply {
+                kind: kind.to_string(),
+                namespace: ns.to_string(),
+                name: name.to_string(),
+                source: Box::new(source),
+            })?;
         written.insert(key.to_string(), (hash, writer.to_string()));
         Ok(true)
     }
@@ -113,7 +161,7 @@ impl Spoke {
         kind: &str,
         ns: Option<&str>,
         name: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), SpokeError> {
         let Some(def) = self.store.registry().by_kind(api_version, kind) else {
             return Ok(());
         };
@@ -125,7 +173,12 @@ impl Spoke {
         {
             Ok(_) => Ok(()),
             Err(e) if e.code == 404 => Ok(()),
-            Err(e) => Err(e.message),
+            Err(source) => Err(SpokeError::Delete {
+                kind: kind.to_string(),
+                namespace: ns.unwrap_or("").to_string(),
+                name: name.to_string(),
+                source: Box::new(source),
+            }),
         }
     }
 

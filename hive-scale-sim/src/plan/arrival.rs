@@ -4,7 +4,7 @@
 //! fleet grows, the periodic full re-applies of the clusters already there compete with each
 //! newcomer; this shows when a configuration starts to starve.
 
-use super::{PlanConfig, adopt_clusters, create_sets, new_sim};
+use super::{PlanConfig, PlanError, adopt_clusters, create_sets, new_sim};
 use crate::clock;
 use crate::controllers::defs;
 use crate::hive::SimulatedHive;
@@ -56,19 +56,22 @@ pub struct ArrivalResult {
 ///
 /// # Errors
 ///
-/// A model out of range, no clusters or sets, or an interval of zero, as one line.
-pub fn arrivals(cfg: &PlanConfig, every: Duration) -> Result<ArrivalResult, String> {
+/// A model out of range, no clusters or sets, an interval of zero, or a simulation that could
+/// not start.
+pub fn arrivals(cfg: &PlanConfig, every: Duration) -> Result<ArrivalResult, PlanError> {
     cfg.model.validate()?;
-    if cfg.clusters == 0 || cfg.selectorsyncsets == 0 || every.is_zero() {
-        return Err("clusters, selectorsyncsets and the arrival interval must be above 0".into());
+    if cfg.clusters == 0 || cfg.selectorsyncsets == 0 {
+        return Err(PlanError::EmptyFleet);
+    }
+    if every.is_zero() {
+        return Err(PlanError::ZeroInterval);
     }
     let wall = Instant::now();
     let cfg = cfg.clone();
-    clock::run_virtual(async move { run(cfg, every, wall).await })
-        .map_err(|e| format!("cannot start the virtual clock: {e}"))?
+    clock::run_virtual(async move { run(cfg, every, wall).await }).map_err(PlanError::Runtime)?
 }
 
-async fn run(cfg: PlanConfig, every: Duration, wall: Instant) -> Result<ArrivalResult, String> {
+async fn run(cfg: PlanConfig, every: Duration, wall: Instant) -> Result<ArrivalResult, PlanError> {
     let sim = new_sim(&cfg);
     let fixture = SelectorSyncSetFixture::new().configmaps(cfg.configmaps);
     create_sets(&sim, &fixture, 0, cfg.selectorsyncsets)?;
@@ -113,19 +116,31 @@ async fn run(cfg: PlanConfig, every: Duration, wall: Instant) -> Result<ArrivalR
 /// Each clone's latency from its ClusterSync's `firstSuccessTime`.
 fn latencies(sim: &crate::controllers::Sim, arrived_at: &[f64]) -> Vec<Arrival> {
     let now = sim.clock.elapsed().as_secs_f64();
+    // Just the field read: a ClusterSync's status holds an entry per set, which this skips.
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct Status {
+        first_success_time: Option<String>,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct FirstSuccess {
+        status: Status,
+    }
     let mut first: std::collections::HashMap<String, f64> = Default::default();
     for cs in sim
         .hub
-        .list_values(&sim.def(defs::CSYNC), None, &Default::default())
+        .list(&sim.def(defs::CSYNC), None, &Default::default())
+        .map(|l| l.items)
         .unwrap_or_default()
     {
-        if let Some(ago) = cs
-            .pointer("/status/firstSuccessTime")
-            .and_then(serde_json::Value::as_str)
-            .and_then(|t| sim.clock.seconds_since(t))
+        let read: FirstSuccess = serde_json::from_slice(cs.json()).unwrap_or_default();
+        if let Some(ago) = read
+            .status
+            .first_success_time
+            .and_then(|t| sim.clock.seconds_since(&t))
         {
-            let ns = crate::controllers::meta_str(&cs, "namespace").to_string();
-            first.insert(ns, now - ago);
+            first.insert(cs.head().namespace().to_string(), now - ago);
         }
     }
     let plan = hive_scale_core::adopt::AdoptPlan::new(Vec::new());

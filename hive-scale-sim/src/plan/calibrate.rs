@@ -87,13 +87,30 @@ pub enum CalibrateError {
         /// The recording.
         path: String,
     },
+    /// The recording shows more cores busy than the base model's cores give its replicas.
+    #[error(
+        "{path}: {cores_busy:.1} cores were busy, more than the {capacity} that {replicas} replica(s) of --cores {cores} have: give the cores each clustersync pod has"
+    )]
+    TooBusy {
+        /// The recording.
+        path: String,
+        /// Cores busy in the steady stretch.
+        cores_busy: f64,
+        /// What the replicas have between them.
+        capacity: f64,
+        /// Replicas the recording shows.
+        replicas: usize,
+        /// Cores per replica in the base model.
+        cores: usize,
+    },
     /// The fitted values are not a model.
-    #[error("{path}: the fit is not a usable model: {reason}")]
+    #[error("{path}: the fit is not a usable model")]
     Invalid {
         /// The recording.
         path: String,
         /// What is out of range.
-        reason: String,
+        #[source]
+        source: crate::model::ModelError,
     },
 }
 
@@ -284,18 +301,18 @@ pub fn calibrate(rec: &Recording, base: &CostModel) -> Result<Calibration, Calib
     };
     let capacity = (base.cores * replicas) as f64;
     if cores_busy > capacity * 1.05 {
-        return Err(CalibrateError::Invalid {
+        return Err(CalibrateError::TooBusy {
             path,
-            reason: format!(
-                "{cores_busy:.1} cores were busy, more than the {capacity} that {replicas} replica(s) of --cores {} have: give the cores each clustersync pod has",
-                base.cores
-            ),
+            cores_busy,
+            capacity,
+            replicas,
+            cores: base.cores,
         });
     }
     let model = fit(base, &observed, &rec.path);
-    model.validate().map_err(|reason| CalibrateError::Invalid {
+    model.validate().map_err(|source| CalibrateError::Invalid {
         path: path.clone(),
-        reason,
+        source,
     })?;
     Ok(Calibration { observed, model })
 }

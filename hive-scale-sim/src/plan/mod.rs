@@ -2,13 +2,14 @@
 //! creates the sets at time zero, runs until every (set, cluster) pair has applied once, then
 //! times one more SelectorSyncSet reaching every cluster.
 
+use crate::apiserver::ApiError;
 use crate::apiserver::store::{Store, StoreConfig, WriteOptions};
 use crate::clock::{self, Clock};
 use crate::controllers::spoke::Spoke;
 use crate::controllers::{Sim, SimConfig, defs};
 use crate::hive::SimulatedHive;
 use crate::metrics::HiveMetrics;
-use crate::model::{ApplyMode, CostModel, SpokeMode};
+use crate::model::{ApplyMode, CostModel, ModelError, SpokeMode};
 use crate::pressure::HubPressure;
 
 pub mod analytic;
@@ -171,19 +172,67 @@ pub struct PlanResult {
     pub series: Vec<Sample>,
 }
 
+/// Why the planner could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The model is out of range.
+    #[error("invalid model")]
+    Model(#[from] ModelError),
+    /// No clusters, or no sets, to plan for.
+    #[error("clusters and selectorsyncsets must be at least 1")]
+    EmptyFleet,
+    /// Clusters arriving zero apart ([`arrival::arrivals`]).
+    #[error("the arrival interval must be above 0")]
+    ZeroInterval,
+    /// A recommendation asked of the 2020 pipeline ([`recommend::recommend`]), which has no
+    /// replicas to size.
+    #[error(
+        "recommendations size today's clustersync pipeline; the 2020 pipeline has no replicas to size"
+    )]
+    LegacyPipeline,
+    /// The virtual clock's runtime could not start.
+    #[error("cannot start the virtual clock")]
+    Runtime(#[source] std::io::Error),
+    /// The planner's SelectorSyncSets could not be rendered.
+    #[error("cannot render the planner's SelectorSyncSets")]
+    Fixture(#[source] Box<hive_scale_core::Error>),
+    /// The simulated hub refused one of the planner's own writes.
+    #[error("the simulated hub refused {what}")]
+    Hub {
+        /// The object (`SelectorSyncSet scaletest-0-configmap`, ...).
+        what: String,
+        /// The hub's answer.
+        #[source]
+        source: Box<ApiError>,
+    },
+}
+
+impl PlanError {
+    /// The hub refused to create or update `what`.
+    fn hub(what: impl Into<String>) -> impl FnOnce(ApiError) -> Self {
+        move |source| PlanError::Hub {
+            what: what.into(),
+            source: Box::new(source),
+        }
+    }
+}
+
 /// Runs the plan on the virtual clock.
-pub fn plan(cfg: &PlanConfig) -> Result<PlanResult, String> {
+///
+/// # Errors
+///
+/// A model out of range, no clusters or sets, or a simulation that could not start.
+pub fn plan(cfg: &PlanConfig) -> Result<PlanResult, PlanError> {
     cfg.model.validate()?;
     if cfg.clusters == 0 || cfg.selectorsyncsets == 0 {
-        return Err("clusters and selectorsyncsets must be at least 1".into());
+        return Err(PlanError::EmptyFleet);
     }
     let wall = Instant::now();
     let cfg = cfg.clone();
-    clock::run_virtual(async move { run(cfg, wall).await })
-        .map_err(|e| format!("cannot start the virtual clock: {e}"))?
+    clock::run_virtual(async move { run(cfg, wall).await }).map_err(PlanError::Runtime)?
 }
 
-async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, String> {
+async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, PlanError> {
     let sim = new_sim(&cfg);
     let fixture = SelectorSyncSetFixture::new().configmaps(cfg.configmaps);
     create_sets(&sim, &fixture, 0, cfg.selectorsyncsets)?;
@@ -255,23 +304,26 @@ fn create_sets(
     fixture: &SelectorSyncSetFixture,
     start: usize,
     count: usize,
-) -> Result<(), String> {
+) -> Result<(), PlanError> {
     let sss = sim.def(defs::SSS);
     for set in fixture
         .render_range(start, count)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| PlanError::Fixture(Box::new(e)))?
     {
-        let value = serde_json::to_value(&set).map_err(|e| e.to_string())?;
+        let what = format!(
+            "SelectorSyncSet {}",
+            set.metadata.name.as_deref().unwrap_or_default()
+        );
         sim.hub
-            .create(&sss, "", value, &planner_writes())
-            .map_err(|e| e.message)?;
+            .create(&sss, "", erased::Ser::value(&set), &planner_writes())
+            .map_err(PlanError::hub(what))?;
     }
     Ok(())
 }
 
 /// Adopts the fleet at time zero, as the clusterdeployment controller leaves it (installed
 /// and reachable); for the 2020 pipeline also every SyncSetInstance (its "day two" state).
-fn adopt_fleet(sim: &Sim, cfg: &PlanConfig) -> Result<(), String> {
+fn adopt_fleet(sim: &Sim, cfg: &PlanConfig) -> Result<(), PlanError> {
     adopt_clusters(sim, cfg, 1..=cfg.clusters as u32)
 }
 
@@ -282,7 +334,10 @@ fn adopt_spread(sim: &Arc<Sim>, cfg: &PlanConfig, span: Duration) {
     tokio::spawn(async move {
         for i in 1..=cfg.clusters as u32 {
             if let Err(e) = adopt_clusters(&sim, &cfg, i..=i) {
-                tracing::warn!(error = %e, "the planner could not adopt clone {i}");
+                tracing::warn!(
+                    error = %hive_scale_core::error::chain(&e),
+                    "the planner could not adopt clone {i}"
+                );
             }
             sim.clock.sleep(every).await;
         }
@@ -294,7 +349,7 @@ fn adopt_clusters(
     sim: &Sim,
     cfg: &PlanConfig,
     range: std::ops::RangeInclusive<u32>,
-) -> Result<(), String> {
+) -> Result<(), PlanError> {
     let hub = &sim.hub;
     let opts = planner_writes();
     let kubeconfig = format!(
@@ -319,30 +374,35 @@ fn adopt_clusters(
         let ns = adopt.namespace_name(i);
         let to = |v: &dyn erased::Ser| v.value();
         hub.create(&ns_def, "", to(&c.namespace), &opts)
-            .map_err(|e| e.message)?;
+            .map_err(PlanError::hub(format!("Namespace {ns}")))?;
         hub.create(&secret_def, &ns, to(&c.admin_kubeconfig), &opts)
-            .map_err(|e| e.message)?;
+            .map_err(PlanError::hub(format!(
+                "the admin kubeconfig Secret of clone {i}"
+            )))?;
+        let name = adopt.cd_name(i);
         let (cd, _) = hub
             .create(&cd_def, &ns, to(&c.cluster_deployment), &opts)
-            .map_err(|e| e.message)?;
+            .map_err(PlanError::hub(format!("ClusterDeployment {ns}/{name}")))?;
         let mut with_status = (*cd).clone();
         with_status["status"] = serde_json::json!({
-            "installedTimestamp": crate::controllers::meta_str(&cd, "creationTimestamp"),
+            "installedTimestamp": cd["metadata"]["creationTimestamp"],
             "conditions": [
                 {"type": "Unreachable", "status": "False", "reason": "ClusterReachable", "message": "cluster is reachable", "lastProbeTime": now, "lastTransitionTime": now},
                 {"type": "Provisioned", "status": "True", "reason": "Provisioned", "message": "cluster is provisioned", "lastProbeTime": now, "lastTransitionTime": now},
             ],
         });
-        let name = crate::controllers::meta_str(&cd, "name").to_string();
-        let (updated, _) = hub
-            .update(&cd_def, &ns, &name, with_status, &status)
-            .map_err(|e| e.message)?;
-        if cfg.model.pipeline == hive_scale_core::api::Pipeline::SyncSetInstance {
+        hub.update(&cd_def, &ns, &name, with_status, &status)
+            .map_err(PlanError::hub(format!(
+                "the status of ClusterDeployment {ns}/{name}"
+            )))?;
+        if cfg.model.pipeline == hive_scale_core::api::Pipeline::SyncSetInstance
+            && let Some(cd) = sim.cluster_deployment(&ns, &name)
+        {
             let ssi = sim.def(defs::SSI);
-            for set in crate::controllers::clustersync::matching_sets(sim, &updated) {
-                let instance = crate::controllers::legacy::instance_object(sim, &updated, &set);
+            for set in crate::controllers::clustersync::matching_sets(sim, &cd) {
+                let instance = crate::controllers::legacy::instance_object(sim, &cd, &set);
                 hub.create(&ssi, &ns, instance, &opts)
-                    .map_err(|e| e.message)?;
+                    .map_err(PlanError::hub(format!("a SyncSetInstance of clone {i}")))?;
             }
         }
     }
@@ -394,7 +454,7 @@ async fn probe_new_set(
     fixture: &SelectorSyncSetFixture,
     cfg: &PlanConfig,
     pairs: u64,
-) -> Result<Probe, String> {
+) -> Result<Probe, PlanError> {
     let clock = &sim.clock;
     if cfg.probe_under_load {
         // The middle of the second round of re-applies: each cluster comes due 2 h (plus
@@ -737,18 +797,17 @@ mod tests {
             let first_sync_rate = (240 * 100) as f64 / est.first_sync_seconds;
             let rate = first_sync_rate / sim.applies_per_second;
             let new_set = est.new_set_idle_seconds / sim.new_set_seconds.unwrap();
-            println!(
-                "{preset} {mode} {spokes} w{workers} r{replicas}: applies/s sim {:.1} closed {:.1} ({rate:.2}); new set sim {:.0}s closed {:.0}s ({new_set:.2})",
-                sim.applies_per_second,
-                first_sync_rate,
-                sim.new_set_seconds.unwrap(),
-                est.new_set_idle_seconds
-            );
             if !(0.85..=1.15).contains(&rate) || !(0.75..=1.25).contains(&new_set) {
-                off.push(format!("{preset} {mode} w{workers} r{replicas}"));
+                off.push(format!(
+                    "{preset} {mode} {spokes} w{workers} r{replicas}: applies/s sim {:.1} closed {:.1} ({rate:.2}); new set sim {:.0}s closed {:.0}s ({new_set:.2})",
+                    sim.applies_per_second,
+                    first_sync_rate,
+                    sim.new_set_seconds.unwrap(),
+                    est.new_set_idle_seconds
+                ));
             }
         }
-        assert!(off.is_empty(), "the closed form is off for {off:?}");
+        assert!(off.is_empty(), "the closed form is off for {off:#?}");
     }
 
     #[test]

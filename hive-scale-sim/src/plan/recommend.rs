@@ -5,7 +5,7 @@
 //! fleet is split across hubs until one does.
 
 use super::analytic::{self, Estimate, Fleet};
-use super::{PlanConfig, plan};
+use super::{PlanConfig, PlanError, plan};
 use crate::model::{CostModel, SpokeMode};
 use crate::pressure::HubPressure;
 use serde::Serialize;
@@ -250,7 +250,7 @@ fn confirm(
     fleet: Fleet,
     targets: &Targets,
     c: &Candidate,
-) -> Result<Confirmation, String> {
+) -> Result<Confirmation, PlanError> {
     let share = |cap: Option<f64>| cap.map(|v| v / c.replicas as f64);
     let mut m = CostModel {
         replicas: 1,
@@ -319,16 +319,17 @@ fn limit_for(targets: &Targets) -> Duration {
 ///
 /// # Errors
 ///
-/// A model the planner refuses (the 2020 pipeline has no replicas), as one line.
+/// A model the planner refuses: out of range, or the 2020 pipeline, which has no replicas
+/// ([`PlanError::LegacyPipeline`]); or a confirming simulation that could not run.
 pub fn recommend(
     base: &CostModel,
     fleet: Fleet,
     targets: &Targets,
     limits: &Limits,
     simulate: bool,
-) -> Result<Recommendation, String> {
+) -> Result<Recommendation, PlanError> {
     if base.pipeline != hive_scale_core::api::Pipeline::ClusterSync {
-        return Err("--recommend plans today's clustersync pipeline; the 2020 pipeline has no replicas to size".into());
+        return Err(PlanError::LegacyPipeline);
     }
     base.validate()?;
     let guidance_hubs = HubPressure::hubs_needed(fleet.clusters, fleet.sets, base.pipeline);

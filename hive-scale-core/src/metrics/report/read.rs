@@ -217,7 +217,7 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let e = read_recording(&path).unwrap_err();
         assert_eq!(
-            e.to_string(),
+            crate::error::chain(&e),
             format!(
                 "recording {}: line 2 is not UTF-8: {}",
                 path.display(),

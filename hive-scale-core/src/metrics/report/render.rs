@@ -310,7 +310,7 @@ mod tests {
         let f = dir.path().join("bad.md.tera");
         std::fs::write(&f, "# Report\n\n{{ snapshots | count }} {% if %}\n").unwrap();
         let e = markdown(&summary(), Some(&f)).unwrap_err();
-        let text = e.to_string();
+        let text = crate::error::chain(&e);
         assert!(
             text.starts_with(&format!("report template {}: ", f.display())),
             "{text}"
@@ -320,7 +320,7 @@ mod tests {
         assert!(matches!(e, MetricsError::Template { .. }));
         // A rendering error: an unknown field.
         std::fs::write(&f, "{{ findings.nothing.here }}").unwrap();
-        let text = markdown(&summary(), Some(&f)).unwrap_err().to_string();
+        let text = crate::error::chain(&markdown(&summary(), Some(&f)).unwrap_err());
         assert!(
             text.starts_with(&format!("report template {}: ", f.display())) && !text.contains('\n'),
             "{text}"

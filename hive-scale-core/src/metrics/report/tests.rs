@@ -227,8 +227,7 @@ fn a_custom_template_writes_report_md_and_a_broken_one_writes_nothing() {
     let broken = dir.path().join("broken");
     let e = write_report(&rec, &broken, &opts).unwrap_err();
     assert!(
-        e.to_string()
-            .starts_with(&format!("report template {}: ", template.display())),
+        crate::error::chain(&e).starts_with(&format!("report template {}: ", template.display())),
         "{e}"
     );
     assert!(!broken.exists(), "nothing written");

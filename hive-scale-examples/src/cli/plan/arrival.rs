@@ -4,7 +4,7 @@
 //! hive-scale plan --arrival-every 60s --clusters 300 --selectorsyncsets 60 --preset m5.xlarge
 //! ```
 
-use super::{Args, hours};
+use super::{Args, fail, hours};
 use hive_scale_sim::plan::PlanConfig;
 use hive_scale_sim::plan::arrival::{ArrivalResult, arrivals};
 use std::process::ExitCode;
@@ -27,10 +27,7 @@ pub fn main(args: &Args, every: Duration) -> ExitCode {
     config.cores = args.cores.as_ref().map(|c| c.0[0]);
     let model = match config.resolve() {
         Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(&e, 2),
     };
     let mut cfg = PlanConfig::new(model);
     (cfg.clusters, cfg.selectorsyncsets, cfg.configmaps) = (
@@ -42,10 +39,7 @@ pub fn main(args: &Args, every: Duration) -> ExitCode {
     cfg.max_duration = Duration::from_secs(24 * 3600);
     let r = match arrivals(&cfg, every) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(&e, 2),
     };
     if let Some(dir) = &args.out {
         let path = dir.join("arrivals.json");
@@ -63,8 +57,7 @@ pub fn main(args: &Args, every: Duration) -> ExitCode {
         table(&r, args)
     };
     if let Err(e) = crate::print_stdout(&out) {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
+        return fail(&e, 1);
     }
     ExitCode::SUCCESS
 }

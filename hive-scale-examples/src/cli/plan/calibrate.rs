@@ -5,7 +5,7 @@
 //! hive-scale plan --preset-file my-hub.yaml --workers 40      # the same hub with more workers
 //! ```
 
-use super::Args;
+use super::{Args, fail};
 use hive_scale_core::metrics::read_recording;
 use hive_scale_sim::plan::calibrate::{Calibration, calibrate};
 use std::path::Path;
@@ -31,24 +31,15 @@ pub fn main(args: &Args, recording: &Path) -> ExitCode {
     config.cores = args.cores.as_ref().map(|c| c.0[0]);
     let base = match config.resolve() {
         Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(&e, 2),
     };
     let rec = match read_recording(recording) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(&e, 2),
     };
     let mut fit = match calibrate(&rec, &base) {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(&e, 2),
     };
     // A recording does not show the client's QPS; unless told, today's Hive default.
     if args.model.hub_qps.is_none() {
@@ -72,8 +63,7 @@ pub fn main(args: &Args, recording: &Path) -> ExitCode {
         yaml
     };
     if let Err(e) = crate::print_stdout(&out) {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
+        return fail(&e, 1);
     }
     ExitCode::SUCCESS
 }

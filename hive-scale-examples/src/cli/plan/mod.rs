@@ -184,6 +184,12 @@ fn new_set(r: &PlanResult) -> String {
     }
 }
 
+/// Prints the error and its causes as one `error:` line and exits with `code`.
+fn fail(e: &(dyn std::error::Error + 'static), code: u8) -> ExitCode {
+    eprintln!("error: {}", hive_scale_core::error::chain(e));
+    ExitCode::from(code)
+}
+
 fn hours(s: Option<f64>) -> String {
     match s {
         None => "never".into(),
@@ -229,10 +235,7 @@ pub fn main(args: Args) -> ExitCode {
             (config.workers, config.cores) = (*w, *c);
             let model = match config.resolve() {
                 Ok(m) => m,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
+                Err(e) => return fail(&e, 2),
             };
             let mut cfg = PlanConfig::new(model);
             // Split across hubs, the biggest hub is the slowest: the others hold at most one
@@ -243,10 +246,7 @@ pub fn main(args: Args) -> ExitCode {
             cfg.probe_new_set = !args.no_probe;
             match plan(&cfg) {
                 Ok(r) => results.push(r),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
+                Err(e) => return fail(&e, 1),
             }
         }
     }
@@ -334,8 +334,7 @@ pub fn main(args: Args) -> ExitCode {
         t
     };
     if let Err(e) = crate::print_stdout(&out) {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
+        return fail(&e, 1);
     }
     ExitCode::SUCCESS
 }

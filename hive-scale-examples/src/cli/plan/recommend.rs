@@ -6,7 +6,7 @@
 //! ```
 //! Exits 0 with the answer, 1 when no configuration within the limits meets the targets.
 
-use super::{Args, hours};
+use super::{Args, fail, hours};
 use hive_scale_sim::plan::analytic::Fleet;
 use hive_scale_sim::plan::recommend::{Candidate, Limits, Recommendation, Targets, recommend};
 use std::process::ExitCode;
@@ -21,10 +21,7 @@ pub fn main(args: &Args) -> ExitCode {
     }
     let model = match args.model.resolve() {
         Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(&e, 2),
     };
     let f = &args.recommend;
     let targets = Targets {
@@ -46,10 +43,7 @@ pub fn main(args: &Args) -> ExitCode {
     let wall = std::time::Instant::now();
     let r = match recommend(&model, fleet, &targets, &limits, !f.no_confirm) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(&e, 2),
     };
     let out = if args.output.json {
         let v = serde_json::json!({
@@ -69,8 +63,7 @@ pub fn main(args: &Args) -> ExitCode {
         text(&r, &targets, &model, fleet, wall.elapsed().as_secs_f64())
     };
     if let Err(e) = crate::print_stdout(&out) {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
+        return fail(&e, 1);
     }
     if r.fits() {
         ExitCode::SUCCESS

@@ -9,7 +9,8 @@ use crate::apiserver::registry::ResourceDef;
 use crate::apiserver::selector::{FieldQuery, LabelQuery, Selectable};
 use base64::Engine as _;
 use serde_json::{Value, json};
-use std::sync::Arc;
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
 use tokio::sync::broadcast;
 
 /// An object at rest: its compact JSON plus the few fields selectors and bookkeeping read.
@@ -20,6 +21,10 @@ use tokio::sync::broadcast;
 pub struct Stored {
     json: Box<[u8]>,
     head: Head,
+    /// The object decoded by its readers ([`Stored::decoded`]), kept with this version: the
+    /// simulated controllers read every ClusterDeployment and set at each reconcile, and a
+    /// version never changes. Empty for what nobody decodes.
+    decoded: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
 impl Stored {
@@ -29,6 +34,7 @@ impl Stored {
         Ok(Self {
             json: bounds::encode(v)?.into_boxed_slice(),
             head: Head::of(v),
+            decoded: OnceLock::new(),
         })
     }
 
@@ -41,6 +47,7 @@ impl Stored {
                 .expect("a JSON value serializes")
                 .into_boxed_slice(),
             head: Head::of(v),
+            decoded: OnceLock::new(),
         }
     }
 
@@ -60,6 +67,22 @@ impl Stored {
     /// deletionTimestamp), `status.phase` and `type`: enough for selectors without parsing.
     pub fn head(&self) -> &Head {
         &self.head
+    }
+
+    /// The object as `decode` makes it of the JSON, decoded once for this version when every
+    /// reader of the resource asks for the same type `T`; a reader asking for another type
+    /// than the one kept gets its own decoding, not kept.
+    pub fn decoded<T: Send + Sync + 'static>(&self, decode: impl FnOnce(&[u8]) -> T) -> Arc<T> {
+        if let Some(kept) = self.decoded.get() {
+            return match kept.clone().downcast::<T>() {
+                Ok(t) => t,
+                Err(_) => Arc::new(decode(&self.json)),
+            };
+        }
+        let t = Arc::new(decode(&self.json));
+        // A reader racing this one decoded the same bytes; whichever is kept is the same.
+        let _ = self.decoded.set(t.clone());
+        t
     }
 }
 
