@@ -81,8 +81,60 @@ fn a_fleets_artefacts_are_what_it_wrote() {
     let gold = golden("fleet");
     let fleet = FleetSummary::load(&gold).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    ResultDir::new(dir.path()).finish_fleet(&fleet).unwrap();
+    ResultDir::new(dir.path())
+        .finish_fleet(&fleet, None)
+        .unwrap();
     for file in ["summary.json", "junit.xml", "report.md"] {
         same(dir.path(), file, &gold, None);
     }
+}
+
+/// `--template` replaces every section of report.md: the metrics', the scale test's, the
+/// fleet's all come from the one template given.
+#[test]
+fn a_replaced_template_renders_every_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("mine.tera");
+    std::fs::write(
+        &template,
+        "{% if metrics %}metrics of {{ snapshots }} snapshots{% else %}no metrics: {{ no_metrics }}{% endif %}\n\
+         {% if scaletest %}run {{ scaletest.run_id }} {{ scaletest.status }}{% endif %}\n\
+         {% if fleet %}fleet of {{ fleet.hubs }} hubs{% endif %}\n",
+    )
+    .unwrap();
+    let gold = golden("run");
+    let out = dir.path().join("run");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::copy(gold.join("recording.jsonl"), out.join("recording.jsonl")).unwrap();
+    let summary: Summary =
+        serde_json::from_slice(&std::fs::read(gold.join("summary.json")).unwrap()).unwrap();
+    let mut how = Finish::default();
+    how.template = Some(template.clone());
+    ResultDir::new(&out).finish(&summary, &how).unwrap();
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.starts_with("metrics of "), "{report}");
+    assert!(
+        report.contains(&format!("run {} passed", summary.run_id)),
+        "{report}"
+    );
+    // Without a recording, the same template says why there are no metrics.
+    std::fs::remove_file(out.join("recording.jsonl")).unwrap();
+    ResultDir::new(&out).finish(&summary, &how).unwrap();
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.starts_with("no metrics: "), "{report}");
+    let fleet = FleetSummary::load(&golden("fleet")).unwrap();
+    let fleet_out = dir.path().join("fleet");
+    ResultDir::new(&fleet_out)
+        .finish_fleet(&fleet, Some(&template))
+        .unwrap();
+    let report = std::fs::read_to_string(fleet_out.join("report.md")).unwrap();
+    assert!(report.contains("fleet of 2 hubs"), "{report}");
+    // A template that fails is one error naming it.
+    std::fs::write(&template, "{{ nothing.here }}").unwrap();
+    let e = ResultDir::new(&out).finish(&summary, &how).unwrap_err();
+    assert!(
+        hive_scale_core::error::chain(&e).contains("mine.tera"),
+        "{}",
+        hive_scale_core::error::chain(&e)
+    );
 }

@@ -41,7 +41,8 @@ pub use profile::{Findings, Kind, Profile, ProfileQuery, ScrapeOp, ScrapeSpec};
 pub use prometheus::PrometheusClient;
 pub use recorder::{RecordLine, Recorder, RecorderHandle, RecordingSummary};
 pub use report::{
-    ReportOptions, ReportSummary, TemplateError, analyze_recording, read_recording, write_report,
+    ReportOptions, ReportSummary, Sections, TemplateError, analyze_recording, read_recording,
+    render_report, write_report,
 };
 pub use scrape::{Exposition, Scrape, Scraper};
 pub use snapshot::{QueryOutcome, QueryResult, Snapshot};

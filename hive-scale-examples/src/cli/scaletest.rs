@@ -333,7 +333,7 @@ async fn run_fleet(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     output::decide_fleet(&mut summary);
-    if let Err(e) = ResultDir::new(&out).finish_fleet(&summary) {
+    if let Err(e) = ResultDir::new(&out).finish_fleet(&summary, args.template.as_deref()) {
         eprintln!("error: cannot write the fleet's results: {e}");
     }
     let left_objects = args.run.keep

@@ -58,8 +58,28 @@ pub struct ReportOptions {
     /// How often Hive re-applies everything (2 h).
     pub reapply_interval: Duration,
     /// A tera template for `report.md` instead of the built-in [`DEFAULT_TEMPLATE`]; it is fed
-    /// the [`ReportSummary`].
+    /// the [`ReportSummary`] and the [`Sections`].
     pub template: Option<PathBuf>,
+    /// What `report.md` holds besides the metrics (a scale test's section, say).
+    pub sections: Sections,
+}
+
+/// What `report.md` holds besides the metrics: each entry a section the template sees by its
+/// name (`scaletest`, `fleet`).
+pub type Sections = serde_json::Map<String, serde_json::Value>;
+
+/// `report.md` without a recording (a run that recorded no metrics, a fleet): the template fed
+/// `sections`, `metrics: false` and `no_metrics` (why there are none).
+///
+/// # Errors
+///
+/// When the template cannot be read, parsed or rendered.
+pub fn render_report(
+    sections: &Sections,
+    no_metrics: &str,
+    template: Option<&Path>,
+) -> Result<String, MetricsError> {
+    render::markdown(None, sections, no_metrics, template)
 }
 
 impl Default for ReportOptions {
@@ -70,6 +90,7 @@ impl Default for ReportOptions {
             pipeline: None,
             reapply_interval: Duration::from_secs(2 * 3600),
             template: None,
+            sections: Sections::new(),
         }
     }
 }
@@ -131,7 +152,7 @@ pub fn write_report(
         }
     }
     let summary = analysis.summary;
-    let markdown = render::markdown(&summary, opts.template.as_deref())?;
+    let markdown = render::markdown(Some(&summary), &opts.sections, "", opts.template.as_deref())?;
     let json = serde_json::to_string_pretty(&summary).map_err(|source| MetricsError::Encode {
         what: "the report summary",
         source,

@@ -59,9 +59,13 @@ impl std::error::Error for TemplateError {
     }
 }
 
-/// Renders `report.md` from `template` (a file), or the built-in template.
+/// Renders `report.md` from `template` (a file), or the built-in template, fed `metrics` (the
+/// summary's fields, and `metrics: true`; else `metrics: false` and `no_metrics`, why there are
+/// none) and `sections` (`scaletest`, `fleet`: absent ones are null).
 pub(super) fn markdown(
-    summary: &ReportSummary,
+    metrics: Option<&ReportSummary>,
+    sections: &super::Sections,
+    no_metrics: &str,
     template: Option<&Path>,
 ) -> Result<String, MetricsError> {
     let (name, text) = match template {
@@ -78,9 +82,20 @@ pub(super) fn markdown(
         name: name.clone(),
         source: TemplateError(e),
     };
+    let mut context = match metrics.map(serde_json::to_value) {
+        Some(Ok(serde_json::Value::Object(m))) => m,
+        _ => serde_json::Map::new(),
+    };
+    context.insert("metrics".into(), metrics.is_some().into());
+    context.insert("no_metrics".into(), no_metrics.into());
+    for section in ["scaletest", "fleet"] {
+        context.insert(section.into(), serde_json::Value::Null);
+    }
+    context.extend(sections.clone());
     let mut tera = engine();
     tera.add_raw_template(&name, &text).map_err(fail)?;
-    let context = tera::Context::from_serialize(summary).map_err(fail)?;
+    let context =
+        tera::Context::from_serialize(&serde_json::Value::Object(context)).map_err(fail)?;
     tera.render(&name, &context).map_err(fail)
 }
 
@@ -297,7 +312,7 @@ mod tests {
              {{ none_here | labels }} <b>",
         )
         .unwrap();
-        let md = markdown(&summary(), Some(&f)).unwrap();
+        let md = markdown(Some(&summary()), &Default::default(), "", Some(&f)).unwrap();
         assert_eq!(
             md,
             "default: 3 over 20 s; 60,000 1.25/s 2.5 6.9 a=1\\|x,b=2 - <b>"
@@ -309,7 +324,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("bad.md.tera");
         std::fs::write(&f, "# Report\n\n{{ snapshots | count }} {% if %}\n").unwrap();
-        let e = markdown(&summary(), Some(&f)).unwrap_err();
+        let e = markdown(Some(&summary()), &Default::default(), "", Some(&f)).unwrap_err();
         let text = crate::error::chain(&e);
         assert!(
             text.starts_with(&format!("report template {}: ", f.display())),
@@ -320,12 +335,20 @@ mod tests {
         assert!(matches!(e, MetricsError::Template { .. }));
         // A rendering error: an unknown field.
         std::fs::write(&f, "{{ findings.nothing.here }}").unwrap();
-        let text = crate::error::chain(&markdown(&summary(), Some(&f)).unwrap_err());
+        let text = crate::error::chain(
+            &markdown(Some(&summary()), &Default::default(), "", Some(&f)).unwrap_err(),
+        );
         assert!(
             text.starts_with(&format!("report template {}: ", f.display())) && !text.contains('\n'),
             "{text}"
         );
-        let e = markdown(&summary(), Some(&dir.path().join("missing.tera"))).unwrap_err();
+        let e = markdown(
+            Some(&summary()),
+            &Default::default(),
+            "",
+            Some(&dir.path().join("missing.tera")),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("missing.tera"), "{e}");
     }
 }

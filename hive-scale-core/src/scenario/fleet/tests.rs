@@ -1,6 +1,6 @@
 use super::run::same_hub;
 use super::*;
-use crate::scenario::output::{fleet_report, junit, report::findings_lines};
+use crate::scenario::output::{fleet_report, junit};
 
 /// A hub's run summary whose fan-out is `samples`, or Hive's histogram `buckets`.
 fn run_summary(samples: Vec<f64>, buckets: Option<Vec<(f64, f64)>>) -> Box<Summary> {
@@ -140,7 +140,7 @@ fn the_report_names_each_hub_s_run_id_and_identity() {
         }))
         .unwrap(),
     ];
-    let r = fleet_report(&fleet(vec![a]));
+    let r = fleet_report(&fleet(vec![a]), None).unwrap();
     assert!(r.contains("| a | 1 | passed | r-a | 1 of 1 |"), "{r}");
     assert!(
         r.contains("https://127.0.0.1:6443, told from the other hubs by its kube-system namespace uid u-1; its objects carry run id r-a."),
@@ -164,7 +164,7 @@ fn histograms_add_bucket_by_bucket() {
     assert_eq!(s.fleet.fanout_from, FleetFanoutFrom::HiveHistogram);
     assert_eq!(s.fleet.fanout.count, 4);
     assert_eq!(s.fleet.fanout.max, 60.0);
-    let report = fleet_report(&s);
+    let report = fleet_report(&s, None).unwrap();
     assert!(report.contains("| a | 1 | passed |"), "{report}");
 }
 
@@ -179,7 +179,17 @@ fn findings_are_summed_up_per_hub() {
         "reapply": {"items": 80.0, "unit": "clusters", "items_from": "clusters", "queue": "clusterSync-controller", "rate": 2.5, "seconds": 32.0, "fits": true, "interval_s": 7200.0}
     }))
     .unwrap();
-    let t = findings_lines(Some(&f));
+    let mut h = row("a", Status::Passed, 1.0, vec![1.0]);
+    h.phases = vec![
+        serde_json::from_value(serde_json::json!({
+            "name": "observe", "outcome": "ok", "wall_seconds": 1.0, "modeled_seconds": 1.0,
+            "pairs_expected": 1, "pairs_applied": 1, "errors": 0
+        }))
+        .unwrap(),
+    ];
+    h.findings = Some(f);
+    let bare = row("b", Status::Passed, 1.0, vec![1.0]);
+    let t = fleet_report(&fleet(vec![h, bare]), None).unwrap();
     assert!(
         t.contains(
             "Queue clusterSync-controller: peak 80 at 12s, drained in 40s, 2.50 reconciles/s."
@@ -191,7 +201,8 @@ fn findings_are_summed_up_per_hub() {
         t.contains("A full re-apply (80 clusters) takes 32s: fits Hive's 7200s interval."),
         "{t}"
     );
-    assert_eq!(findings_lines(None), "");
+    // A hub without findings says none.
+    assert_eq!(t.matches("Queue ").count(), 2, "{t}");
 }
 
 #[test]
@@ -205,7 +216,7 @@ fn a_failure_is_named_with_its_phase_and_time() {
         at_rfc3339: rfc3339(90.0),
     });
     let s = fleet(vec![h, row("west", Status::Passed, 1.0, vec![1.0])]);
-    let r = fleet_report(&s);
+    let r = fleet_report(&s, None).unwrap();
     assert!(
         r.contains("**east** failed in observe at 1970-01-01T00:01:30Z (90s into the run): connection refused"),
         "{r}"

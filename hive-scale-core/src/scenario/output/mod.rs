@@ -4,9 +4,7 @@
 //! run's exit code is, is the front's to say: it is in the summary handed here.
 
 pub mod junit;
-pub(crate) mod report;
-
-pub use report::fleet_report;
+mod report;
 
 use super::fleet::FleetSummary;
 use super::ndjson;
@@ -95,14 +93,22 @@ impl ResultDir {
         )
     }
 
-    /// Writes every artefact of a finished fleet: its summary, JUnit and `report.md`.
+    /// Writes every artefact of a finished fleet (whose exit codes the front has decided): its
+    /// summary, JUnit and `report.md` (from `template`, or the built-in one).
     ///
     /// # Errors
     ///
-    /// When a file cannot be written.
-    pub fn finish_fleet(&self, fleet: &FleetSummary) -> std::io::Result<()> {
-        self.save_fleet(fleet)?;
-        crate::files::write_atomic(&self.dir.join("report.md"), fleet_report(fleet).as_bytes())
+    /// When a file cannot be written or the template fails.
+    pub fn finish_fleet(
+        &self,
+        fleet: &FleetSummary,
+        template: Option<&Path>,
+    ) -> Result<(), MetricsError> {
+        let path = self.dir.join("report.md");
+        self.save_fleet(fleet)
+            .map_err(|e| MetricsError::io(self.dir.join(SUMMARY_FILE), e))?;
+        let text = fleet_report(fleet, template)?;
+        crate::files::write_atomic(&path, text.as_bytes()).map_err(|e| MetricsError::io(&path, e))
     }
 
     /// Writes every artefact of the finished run (whose exit code the front has decided): the
@@ -119,7 +125,19 @@ impl ResultDir {
             .map_err(|e| MetricsError::io(self.dir.join(SUMMARY_FILE), e))?;
         let recording = self.dir.join("recording.jsonl");
         let report = self.dir.join("report.md");
-        let mut head = None;
+        let mut sections = metrics::Sections::new();
+        sections.insert(
+            "scaletest".into(),
+            serde_json::to_value(report::run_view(summary)).map_err(|source| {
+                MetricsError::Encode {
+                    what: "the scale test's section",
+                    source,
+                }
+            })?,
+        );
+        // report.md is written whole, every section from one template: a directory holds one
+        // run's report, never an old one's.
+        let mut written = false;
         if recording.exists() {
             let clusters = u64::from(summary.scenario.clusters);
             let opts = ReportOptions {
@@ -127,24 +145,23 @@ impl ResultDir {
                 clusters: Some(clusters),
                 pipeline: summary.pipeline,
                 template: how.template.clone(),
+                sections: sections.clone(),
                 ..Default::default()
             };
             match metrics::write_report(&recording, &self.dir, &opts) {
-                Ok(_) => head = std::fs::read_to_string(&report).ok(),
+                Ok(_) => written = true,
+                Err(e @ MetricsError::Template { .. }) => return Err(e),
                 Err(e) => {
                     tracing::warn!(error = %crate::error::chain(&e), "cannot write the metrics report")
                 }
             }
         }
-        // Written whole every time: a directory holds one run's report, never an old one's.
-        let head = head.unwrap_or_else(|| {
-            format!(
-                "# Scale test report\n\n(no metrics were recorded: {})\n",
-                summary.metrics_error.clone().unwrap_or_default()
-            )
-        });
-        crate::files::write_atomic(&report, (head + &report::run_section(summary)).as_bytes())
-            .map_err(|e| MetricsError::io(&report, e))?;
+        if !written {
+            let why = summary.metrics_error.clone().unwrap_or_default();
+            let text = metrics::render_report(&sections, &why, how.template.as_deref())?;
+            crate::files::write_atomic(&report, text.as_bytes())
+                .map_err(|e| MetricsError::io(&report, e))?;
+        }
         if let Some((path, labels)) = &how.ndjson {
             let read = metrics::read_recording(&recording).ok();
             let mut docs = ndjson::run_documents(summary, read.as_ref(), labels);
@@ -166,4 +183,21 @@ impl ResultDir {
         }
         Ok(Finished::default())
     }
+}
+
+/// A fleet's `report.md`: `template` (or the built-in one) fed the fleet's report.
+///
+/// # Errors
+///
+/// When the template fails.
+pub fn fleet_report(fleet: &FleetSummary, template: Option<&Path>) -> Result<String, MetricsError> {
+    let mut sections = metrics::Sections::new();
+    sections.insert(
+        "fleet".into(),
+        serde_json::to_value(report::fleet_view(fleet)).map_err(|source| MetricsError::Encode {
+            what: "the fleet's report",
+            source,
+        })?,
+    );
+    metrics::render_report(&sections, "", template)
 }

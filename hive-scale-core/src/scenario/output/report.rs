@@ -1,266 +1,405 @@
-//! `report.md`'s sections from a run's and a fleet's reports.
+//! `report.md` of a run and of a fleet: what the template is fed. Figures are formatted here,
+//! once, so a replaced template places and words them as it likes without re-deriving them; the
+//! built-in template (`metrics/report/report.md.tera`) lays out every section.
 
 use crate::metrics::slo::{SloReport, SloStatus};
-use crate::scenario::fleet::{FleetFanoutFrom, FleetSummary, HubResult};
+use crate::scenario::fleet::{FleetFanoutFrom, FleetSummary};
 use crate::scenario::runner::{FanoutFrom, PhaseRecord, Summary, TeardownRecord};
+use serde::Serialize;
 
-/// The scale test's own section of `report.md` (phases, fan-out, thresholds, teardown).
-pub(crate) fn run_section(s: &Summary) -> String {
-    let mut text = format!(
-        "\n## Scale test: {}\n\n{}\n\nStatus **{}** (exit code {}), run {}, hub {} ({}), time scale {} (modeled seconds per real second), {:.0}s wall.\n\n",
-        s.scenario.name,
-        s.scenario.description,
-        s.status,
-        s.exit_code,
-        s.run_id,
-        s.hub,
-        s.pipeline
-            .map_or("pipeline unknown".to_string(), |p| format!("{p} pipeline")),
-        s.time_scale,
-        s.wall_seconds
-    );
-    text.push_str(&phase_table(&s.phases));
-    let f = &s.fanout;
-    let how = match s.fanout_from {
-        FanoutFrom::Objects => {
-            "first success against the later of the set's and the cluster's creation"
-        }
-        FanoutFrom::HiveHistogram => {
-            "from Hive's hive_selectorsyncset_apply_duration_seconds, interpolated inside its buckets"
-        }
-    };
-    text.push_str(&format!(
-            "\nFan-out over the run ({} pairs, {how}): P50 {:.0}s, P90 {:.0}s, P99 {:.0}s, max {:.0}s.\n",
-            f.count, f.p50, f.p90, f.p99, f.max
-        ));
-    if let Some(r) = &s.api_slo {
-        text.push_str(&api_slo_section(r));
-    }
-    for t in &s.thresholds {
-        text.push_str(&format!(
-            "\nThreshold {}: {:.1} against a limit of {:.1}: {}.\n",
-            t.kind,
-            t.value,
-            t.limit,
-            if t.held { "held" } else { "FAILED" }
-        ));
-    }
-    match &s.teardown {
-        Some(TeardownRecord::Ran(t)) => {
-            text.push_str(&format!("\nTeardown: {}.\n", t.counts()));
-            for line in t.problems() {
-                text.push_str(&format!("- {line}\n"));
-            }
-        }
-        Some(TeardownRecord::Error { error }) => {
-            text.push_str(&format!("\nTeardown could not run: {error}.\n"));
-        }
-        None => {}
-    }
-    text
+/// A scale test's section: `scaletest` in the template's context.
+#[derive(Debug, Serialize)]
+pub(crate) struct RunView {
+    name: String,
+    description: String,
+    status: String,
+    exit_code: u8,
+    run_id: String,
+    hub: String,
+    pipeline: String,
+    time_scale: String,
+    wall: String,
+    phases: Vec<PhaseRow>,
+    fanout: FanoutView,
+    api_slo: Option<SloView>,
+    thresholds: Vec<ThresholdRow>,
+    teardown: Option<TeardownView>,
 }
 
-/// The report's table of the API call latency SLO.
-fn api_slo_section(r: &SloReport) -> String {
-    let mut text = String::from("\n### API call latency SLO (the hub's API server)\n\n");
-    if r.status == SloStatus::NotMeasured {
-        text.push_str(&format!(
-            "Not measured: {}.\n",
-            r.reason.as_deref().unwrap_or("no data")
-        ));
-        return text;
-    }
-    text.push_str(&format!(
-        "**{}**: P99 of `apiserver_request_duration_seconds` per {:.0}-second window ({} windows over {:.0}s, from {}), worst window per group; limits are the SLO's{}. Custom resources (Hive's objects) are outside the official SLO and checked against the same limits as a reference.\n\n",
-        r.status,
-        r.window_seconds,
-        r.windows,
-        r.span_seconds,
-        r.source.as_deref().unwrap_or("?"),
-        if r.factor == 1.0 {
+/// A row of a phase table.
+#[derive(Debug, Serialize)]
+struct PhaseRow {
+    name: String,
+    outcome: String,
+    wall: String,
+    modeled: String,
+    applied: usize,
+    expected: usize,
+    fanout: String,
+}
+
+#[derive(Debug, Serialize)]
+struct FanoutView {
+    count: usize,
+    how: &'static str,
+    p50: String,
+    p90: String,
+    p99: String,
+    max: String,
+}
+
+#[derive(Debug, Serialize)]
+struct SloView {
+    measured: bool,
+    reason: String,
+    status: String,
+    window: String,
+    windows: usize,
+    span: String,
+    source: String,
+    factor: String,
+    groups: Vec<SloRow>,
+}
+
+#[derive(Debug, Serialize)]
+struct SloRow {
+    calls: String,
+    requests: u64,
+    p99: String,
+    start: String,
+    limit: String,
+    result: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct ThresholdRow {
+    kind: String,
+    value: String,
+    limit: String,
+    held: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct TeardownView {
+    ran: bool,
+    counts: String,
+    problems: Vec<String>,
+    error: String,
+}
+
+/// `{:.0}`.
+fn whole(v: f64) -> String {
+    format!("{v:.0}")
+}
+
+fn phase_rows(phases: &[PhaseRecord]) -> Vec<PhaseRow> {
+    phases
+        .iter()
+        .map(|p| PhaseRow {
+            name: p.name.clone(),
+            outcome: p.outcome.to_string(),
+            wall: format!("{:.1}", p.wall_seconds),
+            modeled: whole(p.modeled_seconds),
+            applied: p.pairs_applied,
+            expected: p.pairs_expected,
+            fanout: p.fanout.as_ref().map_or(String::new(), |f| {
+                format!(
+                    "{:.0} / {:.0} / {:.0} / {:.0} ({} pairs)",
+                    f.p50, f.p90, f.p99, f.max, f.count
+                )
+            }),
+        })
+        .collect()
+}
+
+fn slo_view(r: &SloReport) -> SloView {
+    SloView {
+        measured: r.status != SloStatus::NotMeasured,
+        reason: r.reason.clone().unwrap_or_else(|| "no data".into()),
+        status: r.status.to_string(),
+        window: whole(r.window_seconds),
+        windows: r.windows,
+        span: whole(r.span_seconds),
+        source: r.source.clone().unwrap_or_else(|| "?".into()),
+        factor: if r.factor == 1.0 {
             String::new()
         } else {
             format!(" times {}", r.factor)
-        }
-    ));
-    if r.groups.is_empty() {
-        text.push_str("No requests the SLO covers were served.\n");
-        return text;
+        },
+        groups: r
+            .groups
+            .iter()
+            .map(|g| SloRow {
+                calls: format!(
+                    "{}{}",
+                    g.label(),
+                    if g.custom_resource {
+                        " (reference)"
+                    } else {
+                        ""
+                    }
+                ),
+                requests: g.requests,
+                p99: format!("{:.3}", g.p99_seconds),
+                start: whole(g.window_start_seconds),
+                limit: g.limit_seconds.to_string(),
+                result: if g.passed { "ok" } else { "**FAILED**" },
+            })
+            .collect(),
     }
-    text.push_str("| calls | requests | worst P99 (s) | window start (s) | limit (s) | result |\n|---|---|---|---|---|---|\n");
-    for g in &r.groups {
-        text.push_str(&format!(
-            "| {}{} | {} | {:.3} | {:.0} | {} | {} |\n",
-            g.label(),
-            if g.custom_resource {
-                " (reference)"
-            } else {
-                ""
+}
+
+/// The scale test's section of `report.md`.
+pub(crate) fn run_view(s: &Summary) -> RunView {
+    let f = &s.fanout;
+    RunView {
+        name: s.scenario.name.clone(),
+        description: s.scenario.description.clone(),
+        status: s.status.to_string(),
+        exit_code: s.exit_code,
+        run_id: s.run_id.clone(),
+        hub: s.hub.clone(),
+        pipeline: s
+            .pipeline
+            .map_or("pipeline unknown".to_string(), |p| format!("{p} pipeline")),
+        time_scale: s.time_scale.to_string(),
+        wall: whole(s.wall_seconds),
+        phases: phase_rows(&s.phases),
+        fanout: FanoutView {
+            count: f.count,
+            how: match s.fanout_from {
+                FanoutFrom::Objects => {
+                    "first success against the later of the set's and the cluster's creation"
+                }
+                FanoutFrom::HiveHistogram => {
+                    "from Hive's hive_selectorsyncset_apply_duration_seconds, interpolated inside its buckets"
+                }
             },
-            g.requests,
-            g.p99_seconds,
-            g.window_start_seconds,
-            g.limit_seconds,
-            if g.passed { "ok" } else { "**FAILED**" }
-        ));
+            p50: whole(f.p50),
+            p90: whole(f.p90),
+            p99: whole(f.p99),
+            max: whole(f.max),
+        },
+        api_slo: s.api_slo.as_ref().map(slo_view),
+        thresholds: s
+            .thresholds
+            .iter()
+            .map(|t| ThresholdRow {
+                kind: t.kind.to_string(),
+                value: format!("{:.1}", t.value),
+                limit: format!("{:.1}", t.limit),
+                held: t.held,
+            })
+            .collect(),
+        teardown: s.teardown.as_ref().map(|t| match t {
+            TeardownRecord::Ran(t) => TeardownView {
+                ran: true,
+                counts: t.counts(),
+                problems: t.problems(),
+                error: String::new(),
+            },
+            TeardownRecord::Error { error } => TeardownView {
+                ran: false,
+                counts: String::new(),
+                problems: Vec::new(),
+                error: error.clone(),
+            },
+        }),
     }
-    text
 }
 
-/// The phases as a Markdown table (a run's summary, and each hub's in a fleet's).
-fn phase_table(phases: &[PhaseRecord]) -> String {
-    let mut t = String::from(
-        "| phase | outcome | wall s | modeled s | pairs applied | fan-out P50 / P90 / P99 / max (s) |\n|---|---|---|---|---|---|\n",
-    );
-    for p in phases {
-        let f = p.fanout.as_ref().map_or(String::new(), |f| {
-            format!(
-                "{:.0} / {:.0} / {:.0} / {:.0} ({} pairs)",
-                f.p50, f.p90, f.p99, f.max, f.count
-            )
-        });
-        t.push_str(&format!(
-            "| {} | {} | {:.1} | {:.0} | {} of {} | {} |\n",
-            p.name,
-            p.outcome,
-            p.wall_seconds,
-            p.modeled_seconds,
-            p.pairs_applied,
-            p.pairs_expected,
-            f
-        ));
-    }
-    t
+/// A fleet's `report.md`: `fleet` in the template's context.
+#[derive(Debug, Serialize)]
+pub(crate) struct FleetView {
+    name: String,
+    description: String,
+    status: String,
+    exit_code: u8,
+    run_id: String,
+    hubs: usize,
+    clusters: u64,
+    selectorsyncsets: u32,
+    configmaps: u32,
+    wall: String,
+    rows: Vec<HubRow>,
+    failed: Vec<FailedHub>,
+    sections: Vec<HubSection>,
+    totals: FleetTotalsView,
 }
 
-/// The fleet's `report.md`: a row per hub, the failures with their time, the totals.
-pub fn fleet_report(fleet: &FleetSummary) -> String {
+#[derive(Debug, Serialize)]
+struct HubRow {
+    name: String,
+    clusters: u32,
+    status: String,
+    run_id: String,
+    applied: usize,
+    expected: usize,
+    drain: String,
+    fanout: String,
+    teardown: String,
+    dir: String,
+}
+
+#[derive(Debug, Serialize)]
+struct FailedHub {
+    name: String,
+    phase: String,
+    at: String,
+    into_run: String,
+    error: String,
+}
+
+#[derive(Debug, Serialize)]
+struct HubSection {
+    name: String,
+    clusters: u32,
+    time_scale: String,
+    identity: Option<String>,
+    server: String,
+    run_id: String,
+    phases: Vec<PhaseRow>,
+    queues: Vec<QueueLine>,
+    reapply: Option<ReapplyLine>,
+    dir: String,
+}
+
+#[derive(Debug, Serialize)]
+struct QueueLine {
+    queue: String,
+    peak: String,
+    peak_at: String,
+    drained: String,
+    rate: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ReapplyLine {
+    items: String,
+    unit: String,
+    seconds: String,
+    fits: bool,
+    interval: String,
+}
+
+#[derive(Debug, Serialize)]
+struct FleetTotalsView {
+    passed: usize,
+    hubs: usize,
+    applied: usize,
+    expected: usize,
+    slowest: String,
+    drain: String,
+    count: usize,
+    how: &'static str,
+    p50: String,
+    p90: String,
+    p99: String,
+    max: String,
+    errors: u64,
+}
+
+/// The fleet's `report.md`: a row per hub, the failures with their time, each hub's phases
+/// and findings, the totals.
+pub(crate) fn fleet_view(fleet: &FleetSummary) -> FleetView {
     let s = &fleet.scenario;
-    let mut t = format!(
-        "# Fleet scale test: {}\n\n{}\n\nStatus **{}** (exit code {}), run {} (each hub's objects carry the run id of its row), {} hubs, {} clusters in all, {} SelectorSyncSets of {} ConfigMaps on every hub, {:.0}s wall.\n\n",
-        s.name,
-        s.description,
-        fleet.status,
-        fleet.exit_code,
-        fleet.run_id,
-        fleet.hubs.len(),
-        fleet.fleet.clusters,
-        s.selectorsyncsets,
-        s.configmaps,
-        fleet.wall_seconds
-    );
-    t.push_str("| hub | clusters | status | run id | pairs applied | drain (modeled s) | fan-out P50 / P90 / P99 / max (s) | teardown | details |\n|---|---|---|---|---|---|---|---|---|\n");
-    for h in &fleet.hubs {
-        let f = &h.fanout;
-        t.push_str(&format!(
-                "| {} | {} | {} | {} | {} of {} | {:.0} | {:.0} / {:.0} / {:.0} / {:.0} ({} pairs) | {} | [{}/report.md]({}/report.md) |\n",
-                h.name,
-                h.clusters,
-                h.status,
-                h.run_id,
-                h.pairs_applied,
-                h.pairs_expected,
-                h.drain_seconds,
-                f.p50,
-                f.p90,
-                f.p99,
-                f.max,
-                f.count,
-                h.teardown.as_deref().unwrap_or("not run"),
-                h.dir,
-                h.dir
-            ));
-    }
-    let failed: Vec<&HubResult> = fleet.hubs.iter().filter(|h| h.failure.is_some()).collect();
-    if !failed.is_empty() {
-        t.push_str("\n## Failed hubs\n\n");
-        for h in failed {
-            if let Some(f) = &h.failure {
-                t.push_str(&format!(
-                    "- **{}** failed in {} at {} ({:.0}s into the run): {}\n",
-                    h.name,
-                    f.phase,
-                    f.at_rfc3339,
-                    f.at - fleet.started,
-                    f.error
-                ));
-            }
-        }
-    }
-    for h in fleet.hubs.iter().filter(|h| !h.phases.is_empty()) {
-        t.push_str(&format!(
-            "\n## Hub {} ({} clusters, time scale {})\n\n",
-            h.name, h.clusters, h.time_scale
-        ));
-        if let Some(id) = &h.identity {
-            t.push_str(&format!(
-                "{}, told from the other hubs by its {id}; its objects carry run id {}.\n\n",
-                h.hub.as_deref().unwrap_or("The hub"),
-                h.run_id
-            ));
-        }
-        t.push_str(&phase_table(&h.phases));
-        t.push_str(&findings_lines(h.findings.as_ref()));
-        t.push_str(&format!(
-                "\nHive's metrics, charts and the API call latency SLO of this hub: [{}/report.md]({}/report.md).\n",
-                h.dir, h.dir
-            ));
-    }
     let f = &fleet.fleet;
-    let how = match f.fanout_from {
-        FleetFanoutFrom::Objects => "every pair of every hub, from Hive's objects",
-        FleetFanoutFrom::HiveHistogram => {
-            "the hubs' Hive histograms added, interpolated inside their buckets"
-        }
-        FleetFanoutFrom::WorstHub => "the worst hub's figure each (hubs measured differently)",
-    };
-    t.push_str(&format!(
-            "\n## The fleet\n\n{} of {} hubs passed. Pairs applied: {} of {}. Slowest hub: {} (drain {:.0} modeled s). Fan-out over the fleet ({} pairs, {how}): P50 {:.0}s, P90 {:.0}s, P99 {:.0}s, max {:.0}s. Failed writes: {}.\n",
-            f.hubs_passed,
-            f.hubs,
-            f.pairs_applied,
-            f.pairs_expected,
-            f.slowest_hub.as_deref().unwrap_or("none"),
-            f.drain_seconds,
-            f.fanout.count,
-            f.fanout.p50,
-            f.fanout.p90,
-            f.fanout.p99,
-            f.fanout.max,
-            f.errors
-        ));
-    t
-}
-
-/// A hub's metrics findings in a few lines: each sync queue's peak and drain, and whether a
-/// full re-apply fits Hive's interval.
-pub(crate) fn findings_lines(findings: Option<&crate::metrics::report::ReportFindings>) -> String {
-    let Some(f) = findings else {
-        return String::new();
-    };
-    let mut t = String::new();
-    for q in &f.queues {
-        let drained = q.drain_s.map_or_else(
-            || format!("not drained ({} left)", q.remaining),
-            |d| format!("drained in {d:.0}s"),
-        );
-        t.push_str(&format!(
-            "\nQueue {}: peak {:.0} at {:.0}s, {drained}, {:.2} reconciles/s.\n",
-            q.queue,
-            q.peak,
-            q.peak_at_s,
-            q.rate_mean.unwrap_or(0.0),
-        ));
+    FleetView {
+        name: s.name.clone(),
+        description: s.description.clone(),
+        status: fleet.status.to_string(),
+        exit_code: fleet.exit_code,
+        run_id: fleet.run_id.clone(),
+        hubs: fleet.hubs.len(),
+        clusters: f.clusters,
+        selectorsyncsets: s.selectorsyncsets,
+        configmaps: s.configmaps,
+        wall: whole(fleet.wall_seconds),
+        rows: (fleet.hubs.iter())
+            .map(|h| HubRow {
+                name: h.name.clone(),
+                clusters: h.clusters,
+                status: h.status.to_string(),
+                run_id: h.run_id.clone(),
+                applied: h.pairs_applied,
+                expected: h.pairs_expected,
+                drain: whole(h.drain_seconds),
+                fanout: format!(
+                    "{:.0} / {:.0} / {:.0} / {:.0} ({} pairs)",
+                    h.fanout.p50, h.fanout.p90, h.fanout.p99, h.fanout.max, h.fanout.count
+                ),
+                teardown: h.teardown.clone().unwrap_or_else(|| "not run".into()),
+                dir: h.dir.clone(),
+            })
+            .collect(),
+        failed: (fleet.hubs.iter())
+            .filter_map(|h| {
+                let f = h.failure.as_ref()?;
+                Some(FailedHub {
+                    name: h.name.clone(),
+                    phase: f.phase.clone(),
+                    at: f.at_rfc3339.clone(),
+                    into_run: whole(f.at - fleet.started),
+                    error: f.error.clone(),
+                })
+            })
+            .collect(),
+        sections: (fleet.hubs.iter())
+            .filter(|h| !h.phases.is_empty())
+            .map(|h| HubSection {
+                name: h.name.clone(),
+                clusters: h.clusters,
+                time_scale: h.time_scale.to_string(),
+                identity: h.identity.as_ref().map(ToString::to_string),
+                server: h.hub.clone().unwrap_or_else(|| "The hub".into()),
+                run_id: h.run_id.clone(),
+                phases: phase_rows(&h.phases),
+                queues: (h.findings.iter().flat_map(|f| &f.queues))
+                    .map(|q| QueueLine {
+                        queue: q.queue.clone(),
+                        peak: whole(q.peak),
+                        peak_at: whole(q.peak_at_s),
+                        drained: q.drain_s.map_or_else(
+                            || format!("not drained ({} left)", q.remaining),
+                            |d| format!("drained in {d:.0}s"),
+                        ),
+                        rate: format!("{:.2}", q.rate_mean.unwrap_or(0.0)),
+                    })
+                    .collect(),
+                reapply: (h.findings.as_ref())
+                    .and_then(|f| f.reapply.as_ref())
+                    .map(|r| ReapplyLine {
+                        items: whole(r.items),
+                        unit: r.unit.to_string(),
+                        seconds: whole(r.seconds),
+                        fits: r.fits,
+                        interval: whole(r.interval_s),
+                    }),
+                dir: h.dir.clone(),
+            })
+            .collect(),
+        totals: FleetTotalsView {
+            passed: f.hubs_passed,
+            hubs: f.hubs,
+            applied: f.pairs_applied,
+            expected: f.pairs_expected,
+            slowest: f.slowest_hub.clone().unwrap_or_else(|| "none".into()),
+            drain: whole(f.drain_seconds),
+            count: f.fanout.count,
+            how: match f.fanout_from {
+                FleetFanoutFrom::Objects => "every pair of every hub, from Hive's objects",
+                FleetFanoutFrom::HiveHistogram => {
+                    "the hubs' Hive histograms added, interpolated inside their buckets"
+                }
+                FleetFanoutFrom::WorstHub => {
+                    "the worst hub's figure each (hubs measured differently)"
+                }
+            },
+            p50: whole(f.fanout.p50),
+            p90: whole(f.fanout.p90),
+            p99: whole(f.fanout.p99),
+            max: whole(f.fanout.max),
+            errors: f.errors,
+        },
     }
-    if let Some(r) = &f.reapply {
-        t.push_str(&format!(
-            "\nA full re-apply ({:.0} {}) takes {:.0}s: {} Hive's {:.0}s interval.\n",
-            r.items,
-            r.unit,
-            r.seconds,
-            if r.fits { "fits" } else { "does not fit" },
-            r.interval_s,
-        ));
-    }
-    t
 }
