@@ -864,7 +864,8 @@ async fn tls_with_a_custom_ca_and_basic_auth() {
         .await
         .unwrap_err();
     assert!(e.is_transport(), "{e}");
-    assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
+    let chain = hive_scale_core::error::chain(&e);
+    assert!(chain.to_lowercase().contains("certificate"), "{chain}");
 
     // A wrong password: Prometheus' 401, and the password shown nowhere.
     let wrong = HttpOptions::default()
