@@ -21,16 +21,6 @@ pub enum Signal {
     Terminate,
 }
 
-impl Signal {
-    /// The shell's convention: 128 plus the signal's number.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Signal::Interrupt => 130,
-            Signal::Terminate => 143,
-        }
-    }
-}
-
 impl std::fmt::Display for Signal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -207,6 +197,5 @@ mod tests {
         assert!(stop.is_cancelled(), "a second signal stops at once");
         assert_eq!(signals.first(), Some(Signal::Interrupt));
         assert_eq!(signals.received().count, 2);
-        assert_eq!(Signal::Terminate.exit_code(), 143);
     }
 }

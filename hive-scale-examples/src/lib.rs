@@ -17,6 +17,7 @@
 //!   failed. Use `?` or `anyhow::bail!`; no code needs to be named.
 
 pub mod cli;
+pub mod exit;
 pub mod flags;
 pub mod fleet;
 pub mod output;

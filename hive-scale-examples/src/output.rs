@@ -2,12 +2,12 @@
 //! output layer (the files are `hive_scale_core::scenario::output`'s). The engine decides no
 //! exit code; [`decide`] and [`decide_fleet`] turn a report into them, in one place.
 
+use crate::exit::scaletest as exit;
 use hive_scale_core::metrics::slo::SloStatus;
-use hive_scale_core::scenario::exit;
 use hive_scale_core::scenario::fleet::FleetSummary;
 use hive_scale_core::scenario::output::{Finish, ResultDir};
 use hive_scale_core::scenario::runner::{
-    Event, EventSink, RunEvent, Status, Summary, TeardownRecord, ThresholdKind,
+    Event, EventSink, RunEvent, Signal, Status, Summary, TeardownRecord, ThresholdKind,
 };
 use std::path::{Path, PathBuf};
 
@@ -21,11 +21,19 @@ pub fn threshold_code(kind: ThresholdKind) -> u8 {
     }
 }
 
+/// The shell's convention for a process a signal stopped: 128 plus the signal's number.
+pub fn signal_code(signal: Signal) -> u8 {
+    match signal {
+        Signal::Interrupt => exit::INTERRUPTED,
+        Signal::Terminate => exit::TERMINATED,
+    }
+}
+
 /// The exit code of a run that ended as `summary` says: the signal's, else its status's (the
 /// first failed threshold's for thresholds).
 pub fn run_code(summary: &Summary) -> u8 {
     if let Some(s) = summary.signal {
-        return s.exit_code();
+        return signal_code(s);
     }
     match summary.status {
         Status::Running | Status::Passed => exit::OK,

@@ -14,8 +14,8 @@
 //! let b = compare::load("target/scaletest/new".as_ref())?;
 //! let mut cmp = compare::compare(&a, &b);
 //! cmp.gates = compare::check(&cmp, &["p99-fanout:10%".parse::<Gate>()?])?;
-//! print!("{}", cmp.table());
-//! std::process::exit(cmp.exit_code().into());
+//! let table = cmp.table();
+//! let regressed = cmp.verdict() == compare::GateOutcome::Regressed;
 //! # Ok::<(), compare::CompareError>(())
 //! ```
 
@@ -26,20 +26,6 @@ use crate::metrics::{Kind, read_recording};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// Exit codes of `compare`.
-pub mod exit {
-    /// The codes in one line, for `--help`.
-    pub const HELP: &str = "Exit codes: 0 no gated metric regressed past its limit, 1 a gated metric regressed, 2 bad command line or input (missing or unreadable result directory, unknown metric), 3 a gated metric is missing from one of the runs (it cannot be checked).";
-    /// Nothing regressed past its limit.
-    pub const OK: u8 = 0;
-    /// A gated metric regressed past its limit.
-    pub const REGRESSION: u8 = 1;
-    /// Bad command line or input.
-    pub const USAGE: u8 = 2;
-    /// A gated metric is missing from one run.
-    pub const MISSING: u8 = 3;
-}
 
 /// Why two runs cannot be compared.
 #[derive(Debug, thiserror::Error)]
@@ -702,16 +688,16 @@ pub fn check(cmp: &Comparison, gates: &[Gate]) -> Result<Vec<GateResult>, Compar
 }
 
 impl Comparison {
-    /// [`exit::REGRESSION`] when a gate regressed, else [`exit::MISSING`] when one could not be
-    /// checked, else [`exit::OK`].
-    pub fn exit_code(&self) -> u8 {
+    /// How the gates went as a whole: regressed when one regressed, else missing when one
+    /// could not be checked, else held.
+    pub fn verdict(&self) -> GateOutcome {
         let any = |o| self.gates.iter().any(|g| g.outcome == o);
         if any(GateOutcome::Regressed) {
-            exit::REGRESSION
+            GateOutcome::Regressed
         } else if any(GateOutcome::Missing) {
-            exit::MISSING
+            GateOutcome::Missing
         } else {
-            exit::OK
+            GateOutcome::Held
         }
     }
 
@@ -937,11 +923,11 @@ mod tests {
                 GateOutcome::Missing
             ]
         );
-        assert_eq!(cmp.exit_code(), exit::REGRESSION);
+        assert_eq!(cmp.verdict(), GateOutcome::Regressed);
         cmp.gates.remove(1);
-        assert_eq!(cmp.exit_code(), exit::MISSING);
+        assert_eq!(cmp.verdict(), GateOutcome::Missing);
         cmp.gates.pop();
-        assert_eq!(cmp.exit_code(), exit::OK);
+        assert_eq!(cmp.verdict(), GateOutcome::Held);
         let text = compare(&a, &b).table();
         assert!(text.contains("drain (s)"), "{text}");
         assert!(text.contains("+5.0%  worse"), "{text}");

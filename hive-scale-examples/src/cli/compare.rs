@@ -10,9 +10,10 @@
 //! and deeper queues, lower rates). Exit codes: see `--help`.
 
 use crate::Failure;
+use crate::exit::compare as exit;
 use crate::flags::OutputFlags;
 use clap::Parser;
-use hive_scale_core::scenario::compare::{self, Gate, RUN_METRICS, exit};
+use hive_scale_core::scenario::compare::{self, Gate, GateOutcome, RUN_METRICS};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -87,5 +88,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         cmp.table()
     };
     crate::print_stdout(&text)?;
-    Ok(ExitCode::from(cmp.exit_code()))
+    Ok(ExitCode::from(match cmp.verdict() {
+        GateOutcome::Regressed => exit::REGRESSION,
+        GateOutcome::Missing => exit::MISSING,
+        _ => exit::OK,
+    }))
 }

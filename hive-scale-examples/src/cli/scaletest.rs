@@ -10,12 +10,13 @@
 //! Without `--kubeconfig` or `--context` it runs on the embedded hub, picking a time scale so
 //! the default scenario takes a few minutes. Exit codes: see `--help`.
 
+use crate::exit::scaletest as exit;
 use crate::flags::{LogFlags, RunFlags, ScenarioFlags, TargetFlags};
 use crate::output;
 use clap::Parser;
+use hive_scale_core::scenario::fleet;
 use hive_scale_core::scenario::output::{Finish, Finished, ResultDir};
 use hive_scale_core::scenario::runner::{self, Summary};
-use hive_scale_core::scenario::{exit, fleet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -165,7 +165,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(signal) = signals.first() {
         return Err(Failure::with_code(
-            signal.exit_code(),
+            crate::output::signal_code(signal),
             format!(
                 "stopped by {signal}: {}; run the same command again to finish",
                 summary.counts()

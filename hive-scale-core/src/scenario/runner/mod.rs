@@ -1,7 +1,9 @@
 //! The scale test's engine: runs a [`Scenario`] phase by phase against a [`Target`], records
-//! Hive's metrics, checks the thresholds, tears down what the run created, and always leaves a
-//! result directory (`summary.json`, `junit.xml`, `recording.jsonl`, `report.md`, charts), also
-//! when a phase fails, times out or the run is interrupted.
+//! Hive's metrics (`recording.jsonl`), checks the thresholds, tears down what the run created,
+//! and returns what happened (a [`Summary`]), also when a phase fails, times out or the run is
+//! interrupted. It prints nothing and decides no exit code: it sends [`RunEvent`]s while it
+//! runs, which a front says and the output layer
+//! ([`output::ResultDir`](crate::scenario::output::ResultDir)) writes.
 //!
 //! ```no_run
 //! # async fn demo(target: hive_scale_core::scenario::runner::Target) -> hive_scale_core::Result<()> {
@@ -9,7 +11,7 @@
 //! use hive_scale_core::scenario::runner::{RunSettings, run};
 //! let scenario = Scenario::load("2020-adoption")?.scaled(10, 2);
 //! let summary = run(&scenario, target, &RunSettings::new("target/scaletest/demo")).await?;
-//! println!("{} (exit code {})", summary.status, summary.exit_code);
+//! assert!(summary.status != hive_scale_core::scenario::runner::Status::Running);
 //! # Ok(()) }
 //! ```
 
@@ -489,20 +491,26 @@ impl Run<'_> {
 /// # Errors
 ///
 /// Only when the result directory cannot be created: everything that goes wrong later is
-/// recorded in the summary's status and exit code.
+/// recorded in the summary's status.
 ///
 /// # Examples
 ///
 /// ```no_run
-/// # async fn example() -> hive_scale_core::Result<()> {
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// use hive_scale_core::scenario::Scenario;
+/// use hive_scale_core::scenario::output::{Finish, ResultDir};
 /// use hive_scale_core::scenario::runner::{self, RealHub, RunSettings, Target};
 ///
 /// // 100 fake clusters and 10 sets on the hub of the current kubeconfig context.
 /// let scenario = Scenario::load("2020-adoption")?.scaled(100, 10);
 /// let target = Target::real(RealHub::default()).await?;
-/// let summary = runner::run(&scenario, target, &RunSettings::new("results")).await?;
-/// std::process::exit(summary.exit_code.into());
+/// let results = ResultDir::new("results");
+/// let mut settings = RunSettings::new("results");
+/// settings.events = Some(results.sink(None)); // summary.json as the run goes
+/// let summary = runner::run(&scenario, target, &settings).await?;
+/// results.finish(&summary, &Finish::default())?; // report.md and the rest
+/// println!("{}", summary.status);
+/// # Ok(())
 /// # }
 /// ```
 pub async fn run(

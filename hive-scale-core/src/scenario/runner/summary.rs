@@ -5,8 +5,8 @@
 use crate::adopt::TeardownSummary;
 use crate::hub::StatsSnapshot;
 use crate::metrics::slo::SloReport;
+use crate::scenario::Scenario;
 use crate::scenario::progress::Percentiles;
-use crate::scenario::{Scenario, exit};
 use serde::{Deserialize, Serialize};
 
 /// How a run ended (or that it is still going).
@@ -29,21 +29,6 @@ pub enum Status {
     Refused,
     /// Teardown failed or timed out: objects were left behind.
     TeardownFailed,
-}
-
-impl Status {
-    /// The process exit code of a run that ended this way (thresholds carry their own).
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Status::Running | Status::Passed => exit::OK,
-            Status::Failed => exit::PHASE_FAILED,
-            Status::Timeout => exit::TIMEOUT,
-            Status::Interrupted => exit::INTERRUPTED,
-            Status::ThresholdsFailed => exit::DRAIN,
-            Status::Refused => exit::REFUSED,
-            Status::TeardownFailed => exit::TEARDOWN,
-        }
-    }
 }
 
 impl std::fmt::Display for Status {
