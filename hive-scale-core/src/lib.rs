@@ -27,5 +27,6 @@ pub mod ownership;
 pub mod scenario;
 pub mod secret;
 pub mod signals;
+pub mod time;
 
 pub use error::{Error, Result};

@@ -13,7 +13,7 @@ use hive_scale_core::metrics::{
 use hive_scale_core::scenario::Scenario;
 use hive_scale_core::scenario::runner::{RealHub, Target};
 use hive_scale_sim::hub::EmbeddedHub;
-use hive_scale_sim::scenario::ScaleChoice;
+use hive_scale_sim::target::ScaleChoice;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -324,7 +324,10 @@ impl ScenarioFlags {
                 self.selectorsyncsets.unwrap_or(s.selectorsyncsets),
             );
         }
-        s.configmaps = self.configmaps.unwrap_or(s.configmaps);
+        if let Some(n) = self.configmaps.filter(|n| *n != s.configmaps) {
+            s.configmaps = n;
+            s.description = s.describe();
+        }
         let t = &mut s.thresholds;
         t.max_drain_seconds = self
             .max_drain

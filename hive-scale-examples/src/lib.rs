@@ -19,7 +19,7 @@
 pub mod cli;
 pub mod exit;
 pub mod flags;
-pub mod fleet;
+pub mod members;
 pub mod output;
 
 use std::process::ExitCode;

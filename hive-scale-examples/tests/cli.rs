@@ -386,7 +386,7 @@ async fn a_real_hub_running_the_2020_pipeline_is_found_out_and_watched() {
         }
     }))
     .unwrap();
-    let sets: Api<SelectorSyncSet> = Api::all(hub.hub().client().await.unwrap());
+    let sets: Api<SelectorSyncSet> = Api::all(hub.api_server().client().await.unwrap());
     sets.create(&Default::default(), &foreign).await.unwrap();
     let out = dir.path().join("run");
     let r = run_bin(

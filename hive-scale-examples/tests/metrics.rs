@@ -1159,7 +1159,7 @@ async fn a_real_hub_through_prometheus_gives_progress_fanout_and_the_api_slo() {
     let (ca_file, token_file) = (dir.path().join("ca.crt"), dir.path().join("token"));
     std::fs::write(&ca_file, ca).unwrap();
     std::fs::write(&token_file, token).unwrap();
-    let api = hub.hub().addr();
+    let api = hub.api_server().addr();
     let hive = hub.metrics_url();
     let hive_target = hive
         .trim_start_matches("http://")

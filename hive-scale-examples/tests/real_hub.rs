@@ -33,7 +33,7 @@ fn summary(out: &std::path::Path) -> serde_json::Value {
 async fn objects_hive_admits_never_stop_a_run() {
     let dir = tempfile::tempdir().unwrap();
     let hub = embedded_hub(dir.path()).await;
-    let client = hub.hub().client().await.unwrap();
+    let client = hub.api_server().client().await.unwrap();
     Api::<Namespace>::all(client.clone())
         .create(
             &PostParams::default(),
@@ -163,7 +163,16 @@ async fn objects_hive_admits_never_stop_a_run() {
     )
     .await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert_eq!(summary(&out)["status"], "passed");
+    let s = summary(&out);
+    assert_eq!(s["status"], "passed");
+    // It describes what ran: the scaled shape, and no model of a hub it did not start.
+    assert_eq!(
+        s["scenario"]["description"],
+        "2 SelectorSyncSets x 1 ConfigMaps, then 6 adopted copies of one spoke (from 2020-adoption)"
+    );
+    assert!(s["scenario"].get("embedded").is_none(), "{}", s["scenario"]);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(!report.contains("1000 adopted copies"), "{report}");
     let named = r.stderr.matches("ClusterSync other-team/odd").count();
     assert_eq!(named, 1, "one warning naming it: {}", r.stderr);
     // Nothing of theirs was written or removed.
@@ -192,7 +201,7 @@ async fn objects_hive_admits_never_stop_a_run() {
 async fn add_resource_to_another_runs_set_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let hub = embedded_hub(dir.path()).await;
-    let client = hub.hub().client().await.unwrap();
+    let client = hub.api_server().client().await.unwrap();
     let colleague = hive_scale_core::fixtures::SelectorSyncSetFixture::new()
         .run("colleague")
         .configmaps(1)
@@ -363,7 +372,7 @@ async fn teardown_of_a_range_touches_one_run_unless_told_all_runs() {
 async fn sigterm_during_teardown_is_recorded_and_bounded_by_the_grace() {
     let dir = tempfile::tempdir().unwrap();
     let hub = embedded_hub(dir.path()).await;
-    let client = hub.hub().client().await.unwrap();
+    let client = hub.api_server().client().await.unwrap();
     let kubeconfig = hub.kubeconfig_path().to_str().unwrap().to_string();
     // Clones a few seconds apart, so one can be held before teardown.
     let scenario = dir.path().join("slow.yaml");

@@ -601,7 +601,7 @@ async fn scaletest_killed_at_random_points_ends_exact_and_leaves_readable_files(
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
     let r = run_with_env("scaletest", &a, &[]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let kc = hub.hub().client().await.unwrap();
+    let kc = hub.api_server().client().await.unwrap();
     let lp = ListParams::default().labels("app.kubernetes.io/managed-by=hive-scale");
     let cds = Api::<ClusterDeployment>::all(kc.clone())
         .list(&lp)

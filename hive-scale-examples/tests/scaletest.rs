@@ -41,7 +41,7 @@ async fn default_scenario_scaled_down_matches_the_hubs_state() {
     assert_eq!(summary.exit_code, 0);
 
     // The summary's numbers against the hub's own state.
-    let kc = embedded.hub().client().await.unwrap();
+    let kc = embedded.api_server().client().await.unwrap();
     let cds = Api::<ClusterDeployment>::all(kc.clone())
         .list(&ListParams::default())
         .await

@@ -191,7 +191,7 @@ async fn no_tool_prints_or_writes_a_credential() {
     // list's body (every kubeconfig in it) nor the Secret's values are printed on the way.
     let r = run_with_env("test_setup", &[sp, "7", "7", "--run", "leak"], &env).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let store = hub.hub().store();
+    let store = hub.api_server().store();
     let def = store.registry().lookup("", "v1", "secrets").unwrap();
     let malformed = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "malformed", "namespace": "ns7", "labels": {"app.kubernetes.io/managed-by": "hive-scale"}},

@@ -95,7 +95,7 @@ impl SimulatedHive {
                             ..Default::default()
                         };
                         for i in s
-                            .hub
+                            .store
                             .list(&s.def(defs::SSI), Some(&ns), &lq)
                             .map(|l| l.items)
                             .unwrap_or_default()
@@ -154,7 +154,7 @@ impl SimulatedHive {
                 .filter_map(typed)
                 .collect();
             for cd in s
-                .hub
+                .store
                 .list(&s.def(defs::CD), None, &ListQuery::default())
                 .map(|l| l.items)
                 .unwrap_or_default()
@@ -358,7 +358,7 @@ pub fn refresh_selectorsyncset_gauges(sim: &Sim) {
         status: CsStatus,
     }
     let all = |def: (&str, &str, &str)| {
-        sim.hub
+        sim.store
             .list(&sim.def(def), None, &ListQuery::default())
             .map(|l| l.items)
             .unwrap_or_default()
@@ -425,7 +425,7 @@ impl SyncWorkers {
         let sim = &self.sim;
         sim.replicas.len() == 1
             || sim
-                .hub
+                .store
                 .get_entry(&sim.def(defs::CD), ns, name)
                 .map_or(true, |cd| sim.replica_for(cd.head().uid()) == self.replica)
     }

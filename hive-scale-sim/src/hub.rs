@@ -235,7 +235,7 @@ impl EmbeddedHub {
     }
 
     /// The hub API server.
-    pub fn hub(&self) -> &ApiServer {
+    pub fn api_server(&self) -> &ApiServer {
         &self.hub
     }
 

@@ -15,7 +15,7 @@ pub mod metrics;
 pub mod model;
 pub mod plan;
 pub mod pressure;
-pub mod scenario;
+pub mod target;
 pub mod testing;
 
 use std::net::SocketAddr;

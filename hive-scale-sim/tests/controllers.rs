@@ -84,7 +84,7 @@ async fn synced(client: &kube::Client, sets: usize) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clones_sync_every_set_to_the_spoke() {
     let (_d, hub, client) = start(Pipeline::ClusterSync, 20.0).await;
-    let kc = hub.hub().client().await.unwrap();
+    let kc = hub.api_server().client().await.unwrap();
     let sets = SelectorSyncSetFixture::new()
         .configmaps(3)
         .render_range(0, 4)
@@ -199,7 +199,7 @@ async fn clones_sync_every_set_to_the_spoke() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_and_paused_clusters_are_skipped() {
     let (_d, hub, client) = start(Pipeline::ClusterSync, 20.0).await;
-    let kc = hub.hub().client().await.unwrap();
+    let kc = hub.api_server().client().await.unwrap();
     let sets = SelectorSyncSetFixture::new()
         .configmaps(1)
         .render_range(0, 1)
@@ -261,7 +261,7 @@ async fn unreachable_and_paused_clusters_are_skipped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hiveconfig_sets_the_workers_and_client_and_deleting_without_preserve_is_counted() {
     let (_d, hub, client) = start(Pipeline::ClusterSync, 20.0).await;
-    let kc = hub.hub().client().await.unwrap();
+    let kc = hub.api_server().client().await.unwrap();
     let gauge = |n: usize| {
         format!(
             "controller_runtime_max_concurrent_reconciles{{controller=\"clusterSync-controller\"}} {n}"
@@ -346,7 +346,7 @@ async fn hiveconfig_sets_the_workers_and_client_and_deleting_without_preserve_is
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_mode_keeps_one_instance_per_cluster_and_set() {
     let (_d, hub, client) = start(Pipeline::SyncSetInstance, 20.0).await;
-    let kc = hub.hub().client().await.unwrap();
+    let kc = hub.api_server().client().await.unwrap();
     let sets = SelectorSyncSetFixture::new()
         .configmaps(2)
         .render_range(0, 3)
@@ -407,7 +407,7 @@ async fn legacy_mode_keeps_one_instance_per_cluster_and_set() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflicting_sets_thrash_and_are_counted() {
     let (_d, hub, client) = start(Pipeline::ClusterSync, 20.0).await;
-    let kc = hub.hub().client().await.unwrap();
+    let kc = hub.api_server().client().await.unwrap();
     // Two sets writing the same ConfigMap with different data.
     let template = "apiVersion: hive.openshift.io/v1\nkind: SelectorSyncSet\nmetadata: {name: clash-{{ index }}}\nspec:\n  clusterDeploymentSelector: {matchLabels: {scaletest: \"true\"}}\n  resources:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: shared, namespace: default}, data: {owner: \"{{ index }}\"}}\n";
     let sets = SelectorSyncSetFixture::new()
@@ -431,7 +431,7 @@ async fn conflicting_sets_thrash_and_are_counted() {
 async fn replicas_shard_clusters_by_uid_with_their_own_metrics() {
     let (_d, hub, client) = start_with(Pipeline::ClusterSync, 20.0, 3).await;
     hub.hive().unwrap().refresh();
-    let kc = hub.hub().client().await.unwrap();
+    let kc = hub.api_server().client().await.unwrap();
     let sets = SelectorSyncSetFixture::new()
         .configmaps(2)
         .render_range(0, 2)

@@ -4,7 +4,6 @@
 
 pub mod compare;
 pub mod fleet;
-pub mod ndjson;
 pub mod output;
 pub mod progress;
 pub mod runner;
@@ -272,13 +271,66 @@ impl Scenario {
                 other => other,
             };
         }
+        if (clusters, sets) != (self.clusters, self.selectorsyncsets) {
+            s.description = s.describe();
+        }
         s
+    }
+
+    /// What the scenario does, in one line, read off its phases: what a scaled or customised
+    /// scenario says of itself (its file's description is of the shape it was written for).
+    pub fn describe(&self) -> String {
+        let steps: Vec<String> = (self.phases.iter())
+            .filter_map(|p| match p {
+                Phase::Selectorsyncsets { count, .. } => Some(format!(
+                    "{count} SelectorSyncSets x {} ConfigMaps",
+                    self.configmaps
+                )),
+                Phase::Adopt { start, end } => Some(format!(
+                    "{} adopted copies of one spoke",
+                    end.saturating_sub(*start) + 1
+                )),
+                Phase::Trickle {
+                    count,
+                    every_seconds,
+                    ..
+                } => Some(format!(
+                    "{count} more copies, one every {every_seconds} modeled s"
+                )),
+                Phase::AddResource { set } => Some(format!("one more ConfigMap in set {set}")),
+                Phase::Observe { .. } => None,
+            })
+            .collect();
+        format!("{} (from {})", steps.join(", then "), self.name)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scaled_scenario_says_what_it_will_do() {
+        let s = Scenario::load("2020-adoption").unwrap();
+        assert!(
+            s.description.contains("60 SelectorSyncSets"),
+            "{}",
+            s.description
+        );
+        let mut small = s.scaled(20, 3);
+        assert_eq!(
+            small.description,
+            "3 SelectorSyncSets x 10 ConfigMaps, then 20 adopted copies of one spoke (from 2020-adoption)"
+        );
+        small.configmaps = 2;
+        assert!(
+            small
+                .describe()
+                .starts_with("3 SelectorSyncSets x 2 ConfigMaps")
+        );
+        // Unchanged, it keeps its own words.
+        assert_eq!(s.scaled(1000, 60).description, s.description);
+    }
 
     #[test]
     fn builtins_parse_and_validate() {

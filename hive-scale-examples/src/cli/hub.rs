@@ -119,7 +119,7 @@ pub fn main(args: Args) -> ExitCode {
             )),
             e => e.into(),
         })?;
-        println!("hub listening on {}", hub.hub().url());
+        println!("hub listening on {}", hub.api_server().url());
         if let Some(spoke) = hub.spoke() {
             println!(
                 "spoke listening on {} (kubeconfig {})",
@@ -132,7 +132,7 @@ pub fn main(args: Args) -> ExitCode {
         println!("export KUBECONFIG={}", kubeconfig.display());
         // Last, so whoever waits for it finds every endpoint serving.
         let endpoints = Endpoints {
-            hub_url: hub.hub().url().to_string(),
+            hub_url: hub.api_server().url().to_string(),
             kubeconfig,
             spoke_kubeconfig: hub
                 .spoke()

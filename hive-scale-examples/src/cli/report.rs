@@ -22,7 +22,7 @@ use clap::Parser;
 use hive_scale_core::api::Pipeline;
 use hive_scale_core::metrics::report::{REPORT_FILE, SUMMARY_FILE};
 use hive_scale_core::metrics::{MetricsError, ReportOptions, read_recording, write_report};
-use hive_scale_core::scenario::ndjson;
+use hive_scale_core::scenario::output::ndjson;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;

@@ -240,7 +240,7 @@ async fn run_fleet(args: Args) -> anyhow::Result<ExitCode> {
     // Everything about the fleet is checked before anything starts or is written.
     let (members, embedded) = match (&args.fleet, args.hubs) {
         (Some(file), _) => (
-            crate::fleet::load(file, scenario.clusters, &args.target.hub)?,
+            crate::members::load(file, scenario.clusters, &args.target.hub)?,
             None,
         ),
         (None, Some(n)) => {
@@ -250,7 +250,7 @@ async fn run_fleet(args: Args) -> anyhow::Result<ExitCode> {
             )
             .map_err(|e| crate::Failure::usage(format!("--hubs {n}: {e}")))?;
             let largest = counts.iter().copied().max().unwrap_or(1);
-            let (hubs, scale) = crate::fleet::EmbeddedFleet::start(
+            let (hubs, scale) = crate::members::EmbeddedFleet::start(
                 n as usize,
                 &scenario,
                 largest,
@@ -262,7 +262,7 @@ async fn run_fleet(args: Args) -> anyhow::Result<ExitCode> {
                 "started {n} embedded hubs (time scale {scale}; logs in {}/hubs/*/hub/hub.log)",
                 out.display()
             );
-            let members = crate::fleet::embedded_members(
+            let members = crate::members::embedded_members(
                 &hubs,
                 &counts,
                 args.target.fake_cluster,

@@ -43,7 +43,7 @@ impl ClusterDeploymentController {
             .map_or("", |m| m.admin_kubeconfig_secret_ref.name.as_str());
         let Some(secret) = self
             .sim
-            .hub
+            .store
             .get_entry(&self.sim.def(defs::SECRET), ns, secret_name)
             .ok()
             .and_then(|e| decode::<Secret>(&e))

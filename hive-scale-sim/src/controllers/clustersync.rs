@@ -309,7 +309,7 @@ impl ClusterSyncController {
     async fn clustersync(&self, ns: &str, name: &str, cd: &ClusterDeployment) -> Option<Obj> {
         let sim = &self.sim;
         let cs_def = sim.def(defs::CSYNC);
-        if let Ok(cs) = sim.hub.get(&cs_def, ns, name) {
+        if let Ok(cs) = sim.store.get(&cs_def, ns, name) {
             return Some(cs);
         }
         let owner = json!([{"apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment", "name": name, "uid": cd.metadata.uid, "blockOwnerDeletion": true}]);
@@ -332,7 +332,7 @@ impl ClusterSyncController {
         let sim = &self.sim;
         let interval = sim.jittered_interval();
         let renew_due = sim
-            .hub
+            .store
             .get_entry(&sim.def(defs::LEASE), ns, name)
             .ok()
             .and_then(|l| typed::<ClusterSyncLease>(&l))

@@ -99,7 +99,7 @@ impl SyncSetController {
             spec: Spec,
         }
         let existing: Vec<(String, Option<String>, crate::apiserver::store::Entry)> = sim
-            .hub
+            .store
             .list(&ssi_def, Some(&ns), &q)
             .map(|l| l.items)
             .unwrap_or_default()
@@ -207,7 +207,7 @@ impl SyncSetInstanceController {
     async fn run(self: Arc<Self>, (ns, ssi_name): (String, String)) -> (Requeue, &'static str) {
         let sim = &self.sim;
         let ssi_def = sim.def(defs::SSI);
-        let Ok(ssi) = sim.hub.get(&ssi_def, &ns, &ssi_name) else {
+        let Ok(ssi) = sim.store.get(&ssi_def, &ns, &ssi_name) else {
             return (Requeue::Done, "no-op");
         };
         let cd_name = ssi
@@ -226,7 +226,7 @@ impl SyncSetInstanceController {
             .and_then(Value::as_str)
         {
             Some(n) => sim
-                .hub
+                .store
                 .get_entry(&sim.def(defs::SSS), "", n)
                 .ok()
                 .and_then(|e| typed(&e))
@@ -234,7 +234,7 @@ impl SyncSetInstanceController {
             None => ssi
                 .pointer("/spec/syncSetRef/name")
                 .and_then(Value::as_str)
-                .and_then(|n| sim.hub.get_entry(&sim.def(defs::SS), &ns, n).ok())
+                .and_then(|n| sim.store.get_entry(&sim.def(defs::SS), &ns, n).ok())
                 .and_then(|e| typed(&e))
                 .map(MatchedSet::Plain),
         };

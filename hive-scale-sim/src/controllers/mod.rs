@@ -44,8 +44,8 @@ pub struct Sim {
     pub model: CostModel,
     /// Hive's metrics.
     pub metrics: Arc<HiveMetrics>,
-    /// The hub's objects.
-    pub hub: Arc<Store>,
+    /// The hub's objects (its API server's store).
+    pub store: Arc<Store>,
     /// Where resources are applied.
     pub spoke: Option<Arc<Spoke>>,
     /// The sync controller's processes: clustersync replicas, or the one hive-controllers pod
@@ -308,7 +308,7 @@ impl Sim {
             model: config.model,
             clock,
             metrics,
-            hub,
+            store: hub,
             spoke,
         })
     }
@@ -353,7 +353,7 @@ impl Sim {
 
     /// A resource definition of the hub.
     pub fn def(&self, gvr: (&str, &str, &str)) -> Arc<ResourceDef> {
-        self.hub
+        self.store
             .registry()
             .lookup(gvr.0, gvr.1, gvr.2)
             .expect("the hub serves the Hive CRDs")
@@ -398,7 +398,7 @@ impl Sim {
             internal: true,
             ..Default::default()
         };
-        let out = f(&self.hub, &opts);
+        let out = f(&self.store, &opts);
         if self.client_metrics {
             // Request body, response, and the watch event to Hive's informer.
             self.counters.hub_requests.fetch_add(1, Ordering::Relaxed);
@@ -439,7 +439,7 @@ impl Sim {
     /// The ClusterDeployment `ns/name` as Hive's informer gives it (see [`typed`]): `None`
     /// when there is none, or when our types cannot represent it.
     pub fn cluster_deployment(&self, ns: &str, name: &str) -> Option<Arc<ClusterDeployment>> {
-        typed(&self.hub.get_entry(&self.def(defs::CD), ns, name).ok()?)
+        typed(&self.store.get_entry(&self.def(defs::CD), ns, name).ok()?)
     }
 
     /// Every SelectorSyncSet our types can represent (see [`typed`]).
@@ -456,7 +456,7 @@ impl Sim {
     where
         K: kube::Resource<DynamicType = ()> + DeserializeOwned + Send + Sync + 'static,
     {
-        self.hub
+        self.store
             .list(&self.def(gvr), ns, &Default::default())
             .map(|l| l.items.iter().filter_map(typed).collect())
             .unwrap_or_default()
@@ -728,7 +728,9 @@ mod tests {
     }
 
     fn create(sim: &Sim, gvr: (&str, &str, &str), ns: &str, obj: Value) {
-        sim.hub.create(&sim.def(gvr), ns, obj, &internal()).unwrap();
+        sim.store
+            .create(&sim.def(gvr), ns, obj, &internal())
+            .unwrap();
     }
 
     fn namespace(sim: &Sim, name: &str) {
@@ -768,7 +770,7 @@ mod tests {
         assert!(Arc::ptr_eq(&first[0], &again[0]), "the same decoding");
         let mut changed = selector_sync_set("s1", "Upsert");
         changed["metadata"]["resourceVersion"] = json!(first[0].metadata.resource_version);
-        sim.hub
+        sim.store
             .update(&sim.def(defs::SSS), "", "s1", changed, &internal())
             .unwrap();
         let now = sim.selector_sync_sets();
@@ -818,10 +820,10 @@ mod tests {
             status: true,
             ..internal()
         };
-        let stored = sim.hub.get(&sim.def(defs::CD), "ns1", "good").unwrap();
+        let stored = sim.store.get(&sim.def(defs::CD), "ns1", "good").unwrap();
         let mut with_status = (*stored).clone();
         with_status["status"] = cluster_deployment("good", json!(true))["status"].clone();
-        sim.hub
+        sim.store
             .update(&sim.def(defs::CD), "ns1", "good", with_status, &status)
             .unwrap();
         assert!(sim.cluster_deployment("ns1", "bad").is_none());

@@ -175,7 +175,7 @@ pub fn pump(
     def: Arc<ResourceDef>,
     on_event: impl Fn(&WatchEvent) + Send + Sync + 'static,
 ) {
-    let store = sim.hub.clone();
+    let store = sim.store.clone();
     tokio::spawn(async move {
         loop {
             let Ok(start) = store.watch(&def, None) else {

@@ -129,7 +129,7 @@ fn latencies(sim: &crate::controllers::Sim, arrived_at: &[f64]) -> Vec<Arrival> 
     }
     let mut first: std::collections::HashMap<String, f64> = Default::default();
     for cs in sim
-        .hub
+        .store
         .list(&sim.def(defs::CSYNC), None, &Default::default())
         .map(|l| l.items)
         .unwrap_or_default()

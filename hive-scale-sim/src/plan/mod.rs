@@ -314,7 +314,7 @@ fn create_sets(
             "SelectorSyncSet {}",
             set.metadata.name.as_deref().unwrap_or_default()
         );
-        sim.hub
+        sim.store
             .create(&sss, "", erased::Ser::value(&set), &planner_writes())
             .map_err(PlanError::hub(what))?;
     }
@@ -350,7 +350,7 @@ fn adopt_clusters(
     cfg: &PlanConfig,
     range: std::ops::RangeInclusive<u32>,
 ) -> Result<(), PlanError> {
-    let hub = &sim.hub;
+    let hub = &sim.store;
     let opts = planner_writes();
     let kubeconfig = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: spoke\n  cluster: {{server: '{SPOKE_URL}'}}\nusers:\n- name: u\n  user: {{token: plan}}\ncontexts:\n- name: spoke\n  context: {{cluster: spoke, user: u}}\ncurrent-context: spoke\n"
@@ -529,7 +529,7 @@ fn new_set_reached(sim: &Sim, name: &str, clusters: usize, start: Duration) -> O
     for i in 1..=clusters as u32 {
         let ns = plan.namespace_name(i);
         let cs = sim
-            .hub
+            .store
             .get(&sim.def(defs::CSYNC), &ns, &plan.cd_name(i))
             .ok()?;
         let entries = cs.pointer("/status/selectorSyncSets")?.as_array()?;
@@ -570,7 +570,7 @@ fn result(
     let m = &cfg.model;
     let mut owned = vec![0usize; sim.replicas.len()];
     for cd in sim
-        .hub
+        .store
         .list(&sim.def(defs::CD), None, &Default::default())
         .map(|l| l.items)
         .unwrap_or_default()

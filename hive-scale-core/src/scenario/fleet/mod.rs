@@ -206,11 +206,7 @@ pub struct FleetSummary {
     pub fleet: FleetTotals,
 }
 
-fn rfc3339(unix: f64) -> String {
-    jiff::Timestamp::from_millisecond((unix * 1000.0) as i64)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
+use crate::time::rfc3339;
 
 impl HubResult {
     pub(crate) fn not_run(

@@ -4,10 +4,10 @@
 //! run's exit code is, is the front's to say: it is in the summary handed here.
 
 pub mod junit;
+pub mod ndjson;
 mod report;
 
 use super::fleet::FleetSummary;
-use super::ndjson;
 use super::runner::{Event, EventSink, JUNIT_FILE, RunEvent, SUMMARY_FILE, Summary};
 use crate::metrics::{self, MetricsError, ReportOptions};
 use std::path::{Path, PathBuf};

@@ -531,7 +531,13 @@ pub async fn run(
         status: Status::Running,
         exit_code: 0,
         run_id: settings.run_id.clone(),
-        scenario: scenario.clone(),
+        scenario: {
+            let mut s = scenario.clone();
+            if !target.runs_model {
+                s.embedded.clear();
+            }
+            s
+        },
         parameters: settings.parameters.clone(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         hub: target.description.clone(),

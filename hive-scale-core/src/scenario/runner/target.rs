@@ -199,6 +199,9 @@ pub struct Target {
     pub observer: Box<dyn Observer>,
     /// Where the API server's request latency comes from, for the SLO check.
     pub api_latency: ApiLatency,
+    /// Whether the hub runs the scenario's `embedded:` model (the embedded hub). A run on a
+    /// hub it did not start records that hub's facts, never a model that did not run.
+    pub runs_model: bool,
 }
 
 /// How to reach a real hub for a scenario.
@@ -282,6 +285,7 @@ impl Target {
             time_scale: 1.0,
             metrics: opts.metrics,
             observer: Box::new(observer),
+            runs_model: false,
         })
     }
 }

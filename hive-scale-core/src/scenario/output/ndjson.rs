@@ -12,8 +12,8 @@
 //! Field names are lower_snake_case, times are RFC 3339 in UTC, durations are seconds in fields
 //! ending `_seconds`. A sample's `labels` are the run's labels plus the series' own.
 
-use super::runner::{Summary, drain_seconds};
 use crate::metrics::report::Recording;
+use crate::scenario::runner::{Summary, drain_seconds};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -172,12 +172,7 @@ pub struct SampleDoc {
     pub phase: Option<String>,
 }
 
-/// Unix seconds as RFC 3339 (UTC, milliseconds at most).
-pub fn rfc3339(unix_seconds: f64) -> String {
-    jiff::Timestamp::from_millisecond((unix_seconds * 1000.0).round() as i64)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
+pub use crate::time::rfc3339;
 
 /// The summary, phase and threshold documents of a run. Phases start when the recording marked
 /// them, or (without a recording) when the phases before them ended.
@@ -196,7 +191,7 @@ pub fn run_documents(
     let mut docs = vec![Document::Summary(SummaryDoc {
         common: common(summary.started),
         status: summary.status.to_string(),
-        passed: summary.status == super::runner::Status::Passed,
+        passed: summary.status == crate::scenario::runner::Status::Passed,
         exit_code: summary.exit_code,
         tool_version: summary.tool_version.clone(),
         pipeline: summary

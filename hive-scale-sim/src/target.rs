@@ -142,12 +142,12 @@ impl EmbeddedHub {
             None => Box::new(lists),
         };
         let m = self.model();
-        let requests = self.hub().request_metrics().clone();
+        let requests = self.api_server().request_metrics().clone();
         Ok(Target {
             api_latency: ApiLatency::Direct(std::sync::Arc::new(move |at| requests.durations(at))),
             description: format!(
                 "the embedded hub ({}; {} {} apply, {} workers)",
-                self.hub().url(),
+                self.api_server().url(),
                 m.preset,
                 m.apply_mode,
                 m.workers
@@ -158,6 +158,7 @@ impl EmbeddedHub {
             time_scale: self.clock().scale(),
             metrics: Some(Source::Scrape(metrics)),
             observer,
+            runs_model: true,
         })
     }
 }

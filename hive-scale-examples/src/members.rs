@@ -277,7 +277,7 @@ impl EmbeddedFleet {
         let model = config.resolve().map_err(usage)?;
         let scale = time_scale.or(config.time_scale).unwrap_or_else(|| {
             let share = scenario.scaled(largest, scenario.selectorsyncsets);
-            hive_scale_sim::scenario::pick_time_scale(&share, &model).scale()
+            hive_scale_sim::target::pick_time_scale(&share, &model).scale()
         });
         let program = hive_scale_program()?;
         let mut fleet = Self { hubs: Vec::new() };
