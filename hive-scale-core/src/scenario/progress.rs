@@ -28,6 +28,10 @@ pub struct SyncProgress {
     /// each pair's objects: its cumulative buckets `(le, count)` now (empty before it has any).
     #[serde(skip)]
     pub fanout_histogram: Option<Vec<(f64, f64)>>,
+    /// The fewest clustersync replicas the hub can be running, read off the ClusterSyncs of
+    /// the counted clusters (the highest `controlledByReplica` + 1); `None` when none says.
+    #[serde(skip)]
+    pub replicas: Option<u32>,
 }
 
 /// P50/P90/P99/max of fan-out latencies.
@@ -320,6 +324,19 @@ impl HiveObjects {
             done.insert(pair);
         }
         p.done = done.len();
+        p.replicas = self
+            .cluster_syncs
+            .iter()
+            .filter(|cs| {
+                let key = (
+                    cs.metadata.namespace.clone().unwrap_or_default(),
+                    cs.metadata.name.clone().unwrap_or_default(),
+                );
+                matching.contains_key(&key)
+            })
+            .filter_map(|cs| cs.status.as_ref()?.controlled_by_replica)
+            .filter_map(|ordinal| u32::try_from(ordinal).ok()?.checked_add(1))
+            .max();
         p
     }
 
@@ -404,6 +421,47 @@ mod tests {
         let first = Percentiles::from_histogram(&[], &[(5.0, 4.0), (f64::INFINITY, 4.0)]);
         assert_eq!((first.count, first.max), (4, 5.0));
         assert!((first.p50 - 2.5).abs() < 1e-9, "{first:?}");
+    }
+
+    /// Cluster `i` of namespace `nsI`, installed, and its ClusterSync handled by `replica`.
+    fn cluster(i: u32, replica: Option<i64>) -> (Arc<ClusterDeployment>, Arc<ClusterSync>) {
+        let cd = serde_json::json!({
+            "apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment",
+            "metadata": {"name": format!("c{i}"), "namespace": format!("ns{i}"),
+                         "labels": {"scaletest": "true"}},
+            "spec": {"clusterName": format!("c{i}"), "baseDomain": "example.com",
+                     "installed": true, "platform": {"aws": {"region": "us-east-1"}}},
+        });
+        let cs = serde_json::json!({
+            "apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSync",
+            "metadata": {"name": format!("c{i}"), "namespace": format!("ns{i}")},
+            "spec": {}, "status": {"controlledByReplica": replica},
+        });
+        (
+            Arc::new(serde_json::from_value(cd).unwrap()),
+            Arc::new(serde_json::from_value(cs).unwrap()),
+        )
+    }
+
+    #[test]
+    fn replicas_are_read_off_the_counted_clusters_syncs_only() {
+        let mut objects = HiveObjects::default();
+        for (i, replica) in [(1, Some(0)), (2, Some(2)), (3, None), (4, Some(-1))] {
+            let (cd, cs) = cluster(i, replica);
+            objects.cluster_deployments.push(cd);
+            objects.cluster_syncs.push(cs);
+        }
+        // Another team's cluster, handled by a higher ordinal, is not one the run counts.
+        let (_, foreign) = cluster(9, Some(6));
+        objects.cluster_syncs.push(foreign);
+        assert_eq!(objects.progress().replicas, Some(3));
+        objects.cluster_syncs.retain(|cs| {
+            cs.status
+                .as_ref()
+                .and_then(|s| s.controlled_by_replica)
+                .is_none_or(|r| r < 0 || r == 6)
+        });
+        assert_eq!(objects.progress().replicas, None);
     }
 
     #[test]

@@ -332,6 +332,7 @@ mod tests {
             tool_version: "0".into(),
             hub: "embedded <&>".into(),
             pipeline: Some(crate::api::Pipeline::ClusterSync),
+            clustersync_replicas: None,
             api_slo: None,
             signal: None,
             time_scale: 10.0,

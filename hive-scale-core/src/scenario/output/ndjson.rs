@@ -64,6 +64,9 @@ pub struct SummaryDoc {
     pub tool_version: String,
     /// The Hive pipeline.
     pub pipeline: String,
+    /// The fewest clustersync replicas the hub can be running, when its ClusterSyncs said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clustersync_replicas: Option<u32>,
     /// Modeled seconds per real second.
     pub time_scale: f64,
     /// Clusters in the scenario.
@@ -197,6 +200,7 @@ pub fn run_documents(
         pipeline: summary
             .pipeline
             .map_or_else(|| "unknown".to_string(), |p| p.to_string()),
+        clustersync_replicas: summary.clustersync_replicas,
         time_scale: summary.time_scale,
         clusters: summary.scenario.clusters,
         selectorsyncsets: summary.scenario.selectorsyncsets,
@@ -340,6 +344,7 @@ mod tests {
             tool_version: "0".into(),
             hub: "embedded".into(),
             pipeline: Some(crate::api::Pipeline::SyncSetInstance),
+            clustersync_replicas: None,
             api_slo: None,
             signal: None,
             time_scale: 10.0,

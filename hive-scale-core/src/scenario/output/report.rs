@@ -159,9 +159,12 @@ pub(crate) fn run_view(s: &Summary) -> RunView {
         exit_code: s.exit_code,
         run_id: s.run_id.clone(),
         hub: s.hub.clone(),
-        pipeline: s
-            .pipeline
-            .map_or("pipeline unknown".to_string(), |p| format!("{p} pipeline")),
+        pipeline: match (s.pipeline, s.clustersync_replicas) {
+            (None, _) => "pipeline unknown".to_string(),
+            (Some(p), None) => format!("{p} pipeline"),
+            (Some(p), Some(1)) => format!("{p} pipeline, 1 clustersync replica"),
+            (Some(p), Some(n)) => format!("{p} pipeline, {n} clustersync replicas"),
+        },
         time_scale: s.time_scale.to_string(),
         wall: whole(s.wall_seconds),
         phases: phase_rows(&s.phases),

@@ -245,6 +245,9 @@ impl Run<'_> {
                 Default::default()
             }
         };
+        if p.replicas > self.summary.clustersync_replicas {
+            self.summary.clustersync_replicas = p.replicas;
+        }
         let from_histogram = p.fanout_histogram.clone();
         let fanout = matches!(phase, Phase::Observe { .. }).then(|| {
             if let Some(now) = &from_histogram {
@@ -542,6 +545,7 @@ pub async fn run(
         tool_version: env!("CARGO_PKG_VERSION").into(),
         hub: target.description.clone(),
         pipeline: target.pipeline,
+        clustersync_replicas: None,
         time_scale: target.time_scale,
         signal: None,
         started: metrics::now_unix(),

@@ -1,6 +1,6 @@
-//! `summary.json`: one writer, one schema, rewritten whole after every phase so a crash leaves
-//! the last complete state; `junit.xml` rewritten with it; and the scale test's section of
-//! `report.md`.
+//! A run's result, typed: what `summary.json` holds (the output layer writes it, rewritten whole
+//! after every phase so a crash leaves the last complete state) and what every other artefact
+//! and exit code is made from.
 
 use crate::adopt::TeardownSummary;
 use crate::hub::StatsSnapshot;
@@ -238,6 +238,11 @@ pub struct Summary {
     pub hub: String,
     /// The Hive pipeline observed.
     pub pipeline: Option<crate::api::Pipeline>,
+    /// The fewest clustersync replicas the hub can be running, from what its ClusterSyncs said
+    /// of the run's clusters (the highest `controlledByReplica` + 1; with hundreds of clusters,
+    /// all of them). Absent when Hive's metrics told progress instead, or on the 2020 pipeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clustersync_replicas: Option<u32>,
     /// Modeled seconds per real second.
     pub time_scale: f64,
     /// Unix seconds at start.
