@@ -133,7 +133,7 @@ impl Replica {
         };
         Self {
             ordinal,
-            cores: CorePool::new(model.cores, clock.clone(), metrics.clone()),
+            cores: CorePool::new(model.cores, model.coherency, clock.clone(), metrics.clone()),
             in_flight: AtomicUsize::new(0),
             applies: AtomicU64::new(0),
             reconciles: AtomicU64::new(0),

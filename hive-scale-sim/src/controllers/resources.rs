@@ -9,19 +9,26 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// Cores: a CPU burst holds one for its modeled duration; bursts beyond the core count wait.
+/// The cores are one process's: a burst costs more the more of them are busy when it starts
+/// (the model's `coherency`).
 #[derive(Debug)]
 pub struct CorePool {
     permits: Semaphore,
+    cores: usize,
+    coherency: f64,
     spent_nanos: std::sync::atomic::AtomicU64,
     clock: Clock,
     metrics: Arc<HiveMetrics>,
 }
 
 impl CorePool {
-    /// `cores` cores.
-    pub fn new(cores: usize, clock: Clock, metrics: Arc<HiveMetrics>) -> Self {
+    /// `cores` cores of one process whose bursts cost `1 + coherency * n * (n - 1)` times
+    /// their CPU when they start with `n` cores busy.
+    pub fn new(cores: usize, coherency: f64, clock: Clock, metrics: Arc<HiveMetrics>) -> Self {
         Self {
             permits: Semaphore::new(cores.max(1)),
+            cores: cores.max(1),
+            coherency,
             spent_nanos: Default::default(),
             clock,
             metrics,
@@ -37,6 +44,8 @@ impl CorePool {
         let Ok(_permit) = self.permits.acquire().await else {
             return;
         };
+        let busy = (self.cores - self.permits.available_permits()) as f64;
+        let cpu = cpu.mul_f64(1.0 + self.coherency * busy * (busy - 1.0));
         self.metrics.sim_cores_busy.inc();
         self.clock.sleep(cpu).await;
         self.metrics.sim_cores_busy.dec();
@@ -96,6 +105,7 @@ mod tests {
     async fn cores_queue_beyond_their_count() {
         let pool = Arc::new(CorePool::new(
             2,
+            0.0,
             Clock::real(),
             Arc::new(HiveMetrics::new()),
         ));
@@ -114,6 +124,34 @@ mod tests {
             Duration::from_secs(2),
             "4 one-second bursts on 2 cores"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_costs_more_the_more_cores_are_busy() {
+        let pool = Arc::new(CorePool::new(
+            3,
+            0.25,
+            Clock::real(),
+            Arc::new(HiveMetrics::new()),
+        ));
+        // Alone: its own CPU.
+        let start = tokio::time::Instant::now();
+        pool.run(Duration::from_secs(1)).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        // Three at once: the second starts with two cores busy (1.5 s), the third with three
+        // (2.5 s); the pool's CPU counts what they cost.
+        let start = tokio::time::Instant::now();
+        let jobs: Vec<_> = (0..3)
+            .map(|_| {
+                let p = pool.clone();
+                tokio::spawn(async move { p.run(Duration::from_secs(1)).await })
+            })
+            .collect();
+        for j in jobs {
+            j.await.unwrap();
+        }
+        assert_eq!(start.elapsed(), Duration::from_millis(2500));
+        assert!((pool.spent() - 6.0).abs() < 1e-9, "{}", pool.spent());
     }
 
     #[tokio::test(start_paused = true)]

@@ -345,8 +345,13 @@ fn fit(base: &CostModel, o: &Observed, path: &std::path::Path) -> CostModel {
     };
     let per_replica = o.applies_in_flight / m.replicas.max(1) as f64;
     let saturation = 1.0 + m.contention * (per_replica - m.cores as f64).max(0.0);
+    // The CPU seen already carries the process's coherency at the load seen.
+    let busy = (o.cores_busy / m.replicas.max(1) as f64).max(1.0);
+    let coherency = 1.0 + m.coherency * busy * (busy - 1.0);
     let per_apply = if o.applies_per_second > 0.0 {
-        o.cores_busy / (o.applies_per_second * saturation + o.reconciles_per_second * ratio)
+        o.cores_busy
+            / coherency
+            / (o.applies_per_second * saturation + o.reconciles_per_second * ratio)
     } else {
         0.0
     };
