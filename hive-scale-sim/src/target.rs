@@ -12,6 +12,7 @@ use hive_scale_core::Result;
 use hive_scale_core::adopt::AdoptPlan;
 use hive_scale_core::hub::{Hub, HubOptions};
 use hive_scale_core::metrics::{HttpOptions, Scraper, Source};
+use hive_scale_core::scenario::progress::Mark;
 use hive_scale_core::scenario::runner::{ApiLatency, ListObserver, Observer, PairCount, Target};
 use hive_scale_core::scenario::{Phase, Scenario, progress};
 use parking_lot::Mutex;
@@ -223,6 +224,13 @@ impl Observer for EmbeddedObserver {
 
     fn applied_marks<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<HashMap<String, String>>> {
         self.lists.applied_marks(set)
+    }
+
+    fn applied_marks_of<'a>(
+        &'a self,
+        sets: &'a [String],
+    ) -> BoxFuture<'a, Result<HashMap<String, HashMap<String, Mark>>>> {
+        self.lists.applied_marks_of(sets)
     }
 
     fn queue_depth(&self) -> Option<usize> {

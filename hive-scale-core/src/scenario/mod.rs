@@ -70,6 +70,17 @@ pub enum Phase {
         /// Index of the set.
         set: u32,
     },
+    /// The steady day-two load: every `every_seconds` modeled seconds for `duration_seconds`,
+    /// change `sets` of the run's SelectorSyncSets (in turn, from set 0), each change a new
+    /// generation whose fan-out to every cluster is measured.
+    Churn {
+        /// Sets changed at each step.
+        sets: u32,
+        /// Modeled seconds between two steps.
+        every_seconds: f64,
+        /// Modeled seconds the churn lasts (the first step is at its start).
+        duration_seconds: f64,
+    },
     /// Wait until every (set, cluster) pair has applied once and the sync queue is empty.
     Observe {
         /// Give up after this many wall seconds (default: the run's --timeout).
@@ -92,6 +103,11 @@ impl Phase {
                 every_seconds,
             } => format!("trickle {count} from {start} every {every_seconds}s"),
             Phase::AddResource { set } => format!("add-resource to set {set}"),
+            Phase::Churn {
+                sets,
+                every_seconds,
+                duration_seconds,
+            } => format!("churn {sets} sets every {every_seconds}s for {duration_seconds}s"),
             Phase::Observe { .. } => "observe".into(),
         }
     }
@@ -206,6 +222,29 @@ impl Scenario {
                         p.name()
                     ));
                 }
+                Phase::Churn {
+                    sets,
+                    every_seconds,
+                    duration_seconds,
+                } => {
+                    if *sets == 0 || *sets > self.selectorsyncsets {
+                        return Err(format!(
+                            "phase {:?} changes between 1 and selectorsyncsets ({}) sets a step",
+                            p.name(),
+                            self.selectorsyncsets
+                        ));
+                    }
+                    let finite = |v: f64| v.is_finite() && v > 0.0;
+                    if !finite(*every_seconds)
+                        || !finite(*duration_seconds)
+                        || duration_seconds < every_seconds
+                    {
+                        return Err(format!(
+                            "phase {:?}: every_seconds and duration_seconds must be above 0, the duration at least one step",
+                            p.name()
+                        ));
+                    }
+                }
                 _ => {}
             }
         }
@@ -268,6 +307,15 @@ impl Scenario {
                 Phase::AddResource { set } => Phase::AddResource {
                     set: fs(set).min(sets.saturating_sub(1)),
                 },
+                Phase::Churn {
+                    sets: n,
+                    every_seconds,
+                    duration_seconds,
+                } => Phase::Churn {
+                    sets: fs(n).clamp(1, sets.max(1)),
+                    every_seconds,
+                    duration_seconds,
+                },
                 other => other,
             };
         }
@@ -298,6 +346,13 @@ impl Scenario {
                     "{count} more copies, one every {every_seconds} modeled s"
                 )),
                 Phase::AddResource { set } => Some(format!("one more ConfigMap in set {set}")),
+                Phase::Churn {
+                    sets,
+                    every_seconds,
+                    duration_seconds,
+                } => Some(format!(
+                    "{sets} sets changed every {every_seconds} modeled s for {duration_seconds} s"
+                )),
                 Phase::Observe { .. } => None,
             })
             .collect();
@@ -392,7 +447,7 @@ mod tests {
         .to_string();
         assert_eq!(
             e,
-            "scenario t:5:11: unknown variant `teleport`, expected one of selectorsyncsets, adopt, trickle, add-resource, observe"
+            "scenario t:5:11: unknown variant `teleport`, expected one of selectorsyncsets, adopt, trickle, add-resource, churn, observe"
         );
         // A typo in a key: where, and the keys there are, in one line.
         let e = Scenario::from_yaml(

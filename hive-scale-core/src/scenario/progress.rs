@@ -34,6 +34,17 @@ pub struct SyncProgress {
     pub replicas: Option<u32>,
 }
 
+/// What one cluster last applied of one set (see [`HiveObjects::applied_marks`]), and when
+/// that was first seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mark {
+    /// The observed generation (or the 2020 pipeline's applied hash); empty unless applied.
+    pub applied: String,
+    /// When the observer first saw this cluster hold `applied` of the set (a watch event),
+    /// when it follows the sync objects' changes.
+    pub seen_at: Option<std::time::Instant>,
+}
+
 /// P50/P90/P99/max of fan-out latencies.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Percentiles {
@@ -338,6 +349,29 @@ impl HiveObjects {
             .filter_map(|ordinal| u32::try_from(ordinal).ok()?.checked_add(1))
             .max();
         p
+    }
+
+    /// [`HiveObjects::applied_marks`] of each of `sets`, by set (not yet timed: see
+    /// [`Mark::seen_at`]).
+    pub fn applied_marks_of(&self, sets: &[String]) -> HashMap<String, HashMap<String, Mark>> {
+        sets.iter()
+            .map(|set| {
+                let marks = self
+                    .applied_marks(set)
+                    .into_iter()
+                    .map(|(k, applied)| {
+                        (
+                            k,
+                            Mark {
+                                applied,
+                                ..Mark::default()
+                            },
+                        )
+                    })
+                    .collect();
+                (set.clone(), marks)
+            })
+            .collect()
     }
 
     /// What each cluster last applied of SelectorSyncSet `set`, by `namespace/cluster`: the

@@ -334,6 +334,7 @@ mod tests {
             pipeline: Some(crate::api::Pipeline::ClusterSync),
             clustersync_replicas: None,
             api_slo: None,
+            changes: Vec::new(),
             signal: None,
             time_scale: 10.0,
             started: 1_700_000_000.0,

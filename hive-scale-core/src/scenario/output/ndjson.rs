@@ -6,6 +6,7 @@
 //! {"type":"summary","run_id":"r1","scenario":"2020-adoption","timestamp":"2024-05-01T10:00:00Z","labels":{"ci":"nightly"},"status":"passed",...}
 //! {"type":"phase","run_id":"r1","scenario":"2020-adoption","timestamp":"...","labels":{...},"phase":"observe","phase_index":2,...}
 //! {"type":"threshold","run_id":"r1",...,"threshold":"drain","limit":3600.0,"value":1200.0,"held":true}
+//! {"type":"change","run_id":"r1",...,"set":"scaletest-3-configmap","generation":4,"clusters":1000,"reached":1000,"complete":true,"fanout_p99_seconds":41.0,...}
 //! {"type":"sample","run_id":"r1",...,"metric":"workqueue_depth","labels":{"ci":"nightly","name":"clustersync"},"value":42.0,"unit":"items"}
 //! ```
 //!
@@ -31,6 +32,8 @@ pub enum Document {
     Phase(PhaseDoc),
     /// One threshold.
     Threshold(ThresholdDoc),
+    /// One change to a set and its fan-out.
+    Change(ChangeDoc),
     /// One point of one series of the recording.
     Sample(SampleDoc),
 }
@@ -156,6 +159,35 @@ pub struct ThresholdDoc {
     pub held: bool,
 }
 
+/// One change to a set (add-resource, churn) and how it reached the clusters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeDoc {
+    /// Run id, scenario, when the change was written, labels.
+    #[serde(flatten)]
+    pub common: Common,
+    /// The phase that made it.
+    pub phase: String,
+    /// The SelectorSyncSet changed.
+    pub set: String,
+    /// Its generation after the change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    /// Clusters that held the set.
+    pub clusters: usize,
+    /// Clusters seen to apply the change.
+    pub reached: usize,
+    /// Whether every one did.
+    pub complete: bool,
+    /// Fan-out P50, modeled seconds after the change.
+    pub fanout_p50_seconds: f64,
+    /// P90.
+    pub fanout_p90_seconds: f64,
+    /// P99.
+    pub fanout_p99_seconds: f64,
+    /// Slowest.
+    pub fanout_max_seconds: f64,
+}
+
 /// One point of one series.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SampleDoc {
@@ -177,7 +209,7 @@ pub struct SampleDoc {
 
 pub use crate::time::rfc3339;
 
-/// The summary, phase and threshold documents of a run. Phases start when the recording marked
+/// The summary, phase, threshold and change documents of a run. Phases start when the recording marked
 /// them, or (without a recording) when the phases before them ended.
 pub fn run_documents(
     summary: &Summary,
@@ -259,6 +291,21 @@ pub fn run_documents(
             limit: t.limit,
             value: t.value,
             held: t.held,
+        }));
+    }
+    for c in &summary.changes {
+        docs.push(Document::Change(ChangeDoc {
+            common: common(c.at),
+            phase: c.phase.clone(),
+            set: c.set.clone(),
+            generation: c.generation,
+            clusters: c.clusters,
+            reached: c.reached,
+            complete: c.complete(),
+            fanout_p50_seconds: c.fanout.p50,
+            fanout_p90_seconds: c.fanout.p90,
+            fanout_p99_seconds: c.fanout.p99,
+            fanout_max_seconds: c.fanout.max,
         }));
     }
     docs
@@ -346,6 +393,7 @@ mod tests {
             pipeline: Some(crate::api::Pipeline::SyncSetInstance),
             clustersync_replicas: None,
             api_slo: None,
+            changes: Vec::new(),
             signal: None,
             time_scale: 10.0,
             started: 1_700_000_000.0,

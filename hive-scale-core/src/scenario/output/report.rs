@@ -24,6 +24,42 @@ pub(crate) struct RunView {
     api_slo: Option<SloView>,
     thresholds: Vec<ThresholdRow>,
     teardown: Option<TeardownView>,
+    changes: Vec<ChangeRow>,
+}
+
+/// A change to a set and its completion curve: `curve` holds the modeled seconds by which
+/// 10%, 20%, ... 90%, 99% and 100% of the clusters had it ("-" for a share never reached).
+#[derive(Debug, Serialize)]
+struct ChangeRow {
+    phase: String,
+    set: String,
+    generation: String,
+    reached: String,
+    p50: String,
+    p90: String,
+    p99: String,
+    curve: Vec<String>,
+}
+
+/// The points of a change row's curve: the built-in template's columns 10% .. 100%.
+const CURVE_POINTS: usize = 11;
+
+fn change_rows(changes: &[crate::scenario::runner::ChangeFanout]) -> Vec<ChangeRow> {
+    changes
+        .iter()
+        .map(|c| ChangeRow {
+            phase: c.phase.clone(),
+            set: c.set.clone(),
+            generation: c.generation.map_or("-".into(), |g| g.to_string()),
+            reached: format!("{} of {}", c.reached, c.clusters),
+            p50: whole(c.fanout.p50),
+            p90: whole(c.fanout.p90),
+            p99: whole(c.fanout.p99),
+            curve: (0..CURVE_POINTS)
+                .map(|i| c.curve.get(i).map_or("-".into(), |p| whole(p.seconds)))
+                .collect(),
+        })
+        .collect()
 }
 
 /// A row of a phase table.
@@ -194,6 +230,7 @@ pub(crate) fn run_view(s: &Summary) -> RunView {
                 held: t.held,
             })
             .collect(),
+        changes: change_rows(&s.changes),
         teardown: s.teardown.as_ref().map(|t| match t {
             TeardownRecord::Ran(t) => TeardownView {
                 ran: true,

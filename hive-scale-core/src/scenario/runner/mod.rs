@@ -15,12 +15,15 @@
 //! # Ok(()) }
 //! ```
 
+mod changes;
 mod events;
+pub mod marks;
 mod phases;
 mod summary;
 mod target;
 mod watch;
 
+pub use changes::{ChangeFanout, CurvePoint};
 pub use events::{Event, EventSink, RunEvent, fan_out};
 pub use summary::{
     FanoutFrom, JUNIT_FILE, PhaseOutcome, PhaseRecord, SUMMARY_FILE, Status, Summary,
@@ -37,7 +40,6 @@ use crate::metrics::{self, Profile, Recorder, RecorderHandle};
 use crate::scenario::progress::{Percentiles, bucket_count};
 use crate::scenario::{Phase, Scenario};
 use crate::{Error, Result};
-use phases::Change;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -167,9 +169,11 @@ struct Run<'a> {
     started: Instant,
     /// Fan-out of every applied pair so far, by `namespace/cluster/set`.
     all_fanout: HashMap<String, f64>,
-    /// A change to an existing set that the next observe phase waits for.
-    change: Option<Change>,
-    /// Fan-out of the last change, modeled seconds, once an observe phase has seen it land.
+    /// Changes to existing sets still landing, which the next observe phase waits for.
+    changes: Vec<changes::Pending>,
+    /// The indexes of the sets this run created, in order (what a churn changes).
+    created_sets: Vec<u32>,
+    /// Fan-out of the changes landed since the last observe phase, modeled seconds.
     change_fanout: Vec<f64>,
     /// Hive's fan-out histogram when the run started and at the last observe phase's end
     /// (when fan-out comes from it).
@@ -562,6 +566,7 @@ pub async fn run(
         metrics: None,
         metrics_error: None,
         api_slo: None,
+        changes: Vec::new(),
     };
     let mut run = Run {
         scenario,
@@ -573,7 +578,8 @@ pub async fn run(
         all_fanout: HashMap::new(),
         fanout_histogram_start: None,
         fanout_histogram: None,
-        change: None,
+        changes: Vec::new(),
+        created_sets: Vec::new(),
         change_fanout: Vec::new(),
         signals: settings.signals.clone().unwrap_or_else(Signals::install),
     };

@@ -1,5 +1,6 @@
 //! Running one phase of a scenario.
 
+use super::changes::Pending;
 use super::{ObserveProgress, PhaseError, Run};
 use crate::adopt::{self, EngineOptions};
 use crate::api::SelectorSyncSet;
@@ -7,20 +8,10 @@ use crate::fixtures::{self, ConfigMapFixture};
 use crate::guarded;
 use crate::scenario::Phase;
 use kube::api::Api;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Consecutive failed polls an observe phase rides out before it fails.
 const MAX_POLL_FAILURES: u32 = 5;
-
-/// A resource added to an existing set: what each cluster had applied before, and when each
-/// was first seen to have applied the new content.
-pub(super) struct Change {
-    set: String,
-    before: HashMap<String, String>,
-    at: Instant,
-    reached: HashMap<String, f64>,
-}
 
 impl Run<'_> {
     /// Runs one phase.
@@ -34,6 +25,14 @@ impl Run<'_> {
                 every_seconds,
             } => self.trickle(*start, *count, *every_seconds).await,
             Phase::AddResource { set } => self.add_resource(*set).await,
+            Phase::Churn {
+                sets,
+                every_seconds,
+                duration_seconds,
+            } => {
+                self.churn(phase.name(), *sets, *every_seconds, *duration_seconds)
+                    .await
+            }
             Phase::Observe { timeout_seconds } => {
                 let timeout = timeout_seconds
                     .map(Duration::from_secs_f64)
@@ -50,6 +49,7 @@ impl Run<'_> {
         let s = fixtures::apply_selector_syncsets(&self.target.hub, &sets, 16, &None).await?;
         self.summary.errors += s.counts.failed as u64;
         s.into_result()?;
+        self.created_sets.extend(start..start + count);
         Ok(())
     }
 
@@ -127,6 +127,7 @@ impl Run<'_> {
         // Named once, from the set as first read, so a re-read after a lost response finds
         // the resource it added instead of adding another.
         let mut added: Option<serde_json::Value> = None;
+        let at = Instant::now();
         guarded::modify(hub, &api, &name, &run, |s: &mut SelectorSyncSet| {
             let resources = &mut s.spec.common.resources;
             let resource = added.get_or_insert_with(|| {
@@ -145,12 +146,127 @@ impl Run<'_> {
             true
         })
         .await?;
-        self.change = Some(Change {
-            set: name,
+        let generation = self.generation_of(&api, &name).await;
+        self.changes.push(Pending::new(
+            format!("add-resource to set {set}"),
+            name,
+            generation,
             before,
-            at: Instant::now(),
-            reached: HashMap::new(),
-        });
+            at,
+        ));
+        Ok(())
+    }
+
+    /// The generation a set of ours has now (`None` when the hub does not say or the read
+    /// fails: the change is then known by each cluster's mark moving).
+    async fn generation_of(&self, api: &Api<SelectorSyncSet>, name: &str) -> Option<i64> {
+        let hub = &self.target.hub;
+        hub.call("get", "selectorsyncsets", || api.get(name))
+            .await
+            .ok()?
+            .metadata
+            .generation
+    }
+
+    /// Every `every_seconds` (modeled) for `duration_seconds`, changes `per_step` of the run's
+    /// sets in turn (a new value in the first resource's data: a new generation), each through
+    /// the ownership check of every write, and follows each change until it lands.
+    async fn churn(
+        &mut self,
+        phase: String,
+        per_step: u32,
+        every_seconds: f64,
+        duration_seconds: f64,
+    ) -> Result<(), PhaseError> {
+        if self.created_sets.is_empty() {
+            return Err(PhaseError::Incomplete(
+                "a churn needs sets this run created (a selectorsyncsets phase before it)".into(),
+            ));
+        }
+        let api: Api<SelectorSyncSet> = Api::all(self.target.hub.client());
+        let run = self.settings.run_id.clone();
+        let every = Duration::from_secs_f64(every_seconds / self.target.time_scale);
+        let steps = (duration_seconds / every_seconds).floor().max(1.0) as u64;
+        let poll = self.target.observer.poll_interval();
+        let mut next = 0usize;
+        for step in 0..steps {
+            let tick = Instant::now();
+            for _ in 0..per_step {
+                let index = self.created_sets[next % self.created_sets.len()];
+                next += 1;
+                let name = self
+                    .fixture()
+                    .render_range(index as usize, 1)?
+                    .remove(0)
+                    .metadata
+                    .name
+                    .unwrap_or_default();
+                let before = self.target.observer.applied_marks(&name).await?;
+                let value = format!("{run}-{step}");
+                let at = Instant::now();
+                guarded::modify(
+                    &self.target.hub,
+                    &api,
+                    &name,
+                    &run,
+                    |s: &mut SelectorSyncSet| {
+                        let Some(first) = s.spec.common.resources.first_mut() else {
+                            return false;
+                        };
+                        let data = first
+                            .as_object_mut()
+                            .map(|o| o.entry("data").or_insert_with(|| serde_json::json!({})));
+                        match data.and_then(|d| d.as_object_mut()) {
+                            Some(d) if d.get("churn").and_then(|v| v.as_str()) != Some(&value) => {
+                                d.insert("churn".into(), value.clone().into());
+                                true
+                            }
+                            _ => false,
+                        }
+                    },
+                )
+                .await?;
+                let generation = self.generation_of(&api, &name).await;
+                self.changes
+                    .push(Pending::new(phase.clone(), name, generation, before, at));
+            }
+            // Follow the changes until the next step is due.
+            loop {
+                self.track_changes().await?;
+                let left = every.saturating_sub(tick.elapsed());
+                if left.is_zero() || step + 1 == steps {
+                    break;
+                }
+                tokio::time::sleep(left.min(poll)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what each cluster has applied of the sets with changes landing, notes the
+    /// clusters each change has reached, and records the changes that have landed.
+    async fn track_changes(&mut self) -> Result<(), PhaseError> {
+        if self.changes.is_empty() {
+            return Ok(());
+        }
+        let mut sets: Vec<String> = self.changes.iter().map(|c| c.set.clone()).collect();
+        sets.sort();
+        sets.dedup();
+        let marks = self.target.observer.applied_marks_of(&sets).await?;
+        let scale = self.target.time_scale;
+        for change in &mut self.changes {
+            if let Some(m) = marks.get(&change.set) {
+                change.see(m, scale);
+            }
+        }
+        let (landed, pending): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.changes)
+            .into_iter()
+            .partition(Pending::landed);
+        self.changes = pending;
+        for change in landed {
+            self.change_fanout.extend(change.samples());
+            self.summary.changes.push(change.finish());
+        }
         Ok(())
     }
 
@@ -224,38 +340,28 @@ impl Run<'_> {
         }
     }
 
-    /// With a change pending, whether every cluster has applied it (recording when each was
-    /// first seen to); without one, true. Polls until then or the deadline.
+    /// With changes landing, whether every cluster has applied each (recording when each was
+    /// first seen to); without any, true. Reads until then or the deadline.
     async fn change_landed(
         &mut self,
         deadline: Instant,
         poll: Duration,
     ) -> Result<bool, PhaseError> {
-        let Some(change) = self.change.as_mut() else {
-            return Ok(true);
-        };
         loop {
-            let now = self.target.observer.applied_marks(&change.set).await?;
-            let seen = change.at.elapsed().as_secs_f64() * self.target.time_scale;
-            for (key, old) in &change.before {
-                if let Some(mark) = now.get(key)
-                    && !mark.is_empty()
-                    && mark != old
-                {
-                    change.reached.entry(key.clone()).or_insert(seen);
-                }
-            }
-            if change.reached.len() >= change.before.len() {
-                self.change_fanout = change.reached.values().copied().collect();
-                self.change = None;
+            self.track_changes().await?;
+            if self.changes.is_empty() {
                 return Ok(true);
             }
             if Instant::now() >= deadline {
+                let first = &self.changes[0].finish();
+                let (phase, set) = (first.phase.clone(), first.set.clone());
+                let (reached, clusters) = (first.reached, first.clusters);
+                // What did land is kept, with the ones that did not.
+                for change in std::mem::take(&mut self.changes) {
+                    self.summary.changes.push(change.finish());
+                }
                 return Err(PhaseError::Timeout(format!(
-                    "{} of {} clusters applied the change to {}",
-                    change.reached.len(),
-                    change.before.len(),
-                    change.set
+                    "{reached} of {clusters} clusters applied the change to {set} ({phase})"
                 )));
             }
             tokio::time::sleep(poll).await;

@@ -281,6 +281,10 @@ pub struct Summary {
     /// The hub API server against the API call latency SLO (once the phases are over).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_slo: Option<SloReport>,
+    /// Every change the run made to an existing set (add-resource, churn) and how it reached
+    /// the clusters, as each landed (those still landing when the run stopped last).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<super::ChangeFanout>,
 }
 
 /// The run's summary, in the result directory.

@@ -1,5 +1,6 @@
 //! Where a scenario runs, and what that hub can tell the runner about Hive's progress.
 
+use super::marks::Follower;
 use super::watch::{Detected, WatchObserver, detect_pipeline};
 use crate::Result;
 use crate::adopt::AdoptPlan;
@@ -7,7 +8,7 @@ use crate::api::Pipeline;
 use crate::hub::Hub;
 use crate::metrics::slo::DurationSample;
 use crate::metrics::{PrometheusClient, Source};
-use crate::scenario::progress::{HiveObjects, SyncProgress};
+use crate::scenario::progress::{HiveObjects, Mark, SyncProgress};
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -42,6 +43,34 @@ pub trait Observer: Send + Sync + std::fmt::Debug {
     /// What each cluster last applied of SelectorSyncSet `set`, by `namespace/cluster` (see
     /// [`HiveObjects::applied_marks`]).
     fn applied_marks<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<HashMap<String, String>>>;
+
+    /// [`Observer::applied_marks`] of several sets at once, with each entry's last transition
+    /// when the hub says (see [`HiveObjects::applied_marks_of`]); by set.
+    fn applied_marks_of<'a>(
+        &'a self,
+        sets: &'a [String],
+    ) -> BoxFuture<'a, Result<HashMap<String, HashMap<String, Mark>>>> {
+        Box::pin(async move {
+            let mut all = HashMap::new();
+            for set in sets {
+                let marks = self.applied_marks(set).await?;
+                let marks = marks
+                    .into_iter()
+                    .map(|(k, applied)| {
+                        (
+                            k,
+                            Mark {
+                                applied,
+                                ..Mark::default()
+                            },
+                        )
+                    })
+                    .collect();
+                all.insert(set.clone(), marks);
+            }
+            Ok(all)
+        })
+    }
 
     /// Keys queued or in progress in the sync controller, when the hub can tell.
     fn queue_depth(&self) -> Option<usize> {
@@ -79,6 +108,8 @@ pub struct ListObserver {
     pipeline: Pipeline,
     poll: Duration,
     run: std::sync::OnceLock<String>,
+    /// A watch of the ClusterSyncs timing changes to sets, from the first question about one.
+    follower: std::sync::Arc<tokio::sync::OnceCell<Follower>>,
 }
 
 impl ListObserver {
@@ -89,7 +120,21 @@ impl ListObserver {
             pipeline,
             poll,
             run: std::sync::OnceLock::new(),
+            follower: Default::default(),
         }
+    }
+
+    /// The follower of the ClusterSyncs' changes, started on first use (today's pipeline only:
+    /// a SyncSetInstance's applied hash is compared, not timed).
+    async fn follower(&self) -> Option<&Follower> {
+        if self.pipeline != Pipeline::ClusterSync {
+            return None;
+        }
+        Some(
+            self.follower
+                .get_or_init(|| Follower::start(&self.hub, Duration::from_secs(60)))
+                .await,
+        )
     }
 
     /// The hub it lists from.
@@ -134,7 +179,26 @@ impl Observer for ListObserver {
     }
 
     fn applied_marks<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<HashMap<String, String>>> {
-        Box::pin(async move { Ok(self.objects().await?.applied_marks(set)) })
+        Box::pin(async move {
+            // Asked before a change is made: its arrivals are timed from here on.
+            self.follower().await;
+            Ok(self.objects().await?.applied_marks(set))
+        })
+    }
+
+    fn applied_marks_of<'a>(
+        &'a self,
+        sets: &'a [String],
+    ) -> BoxFuture<'a, Result<HashMap<String, HashMap<String, Mark>>>> {
+        Box::pin(async move {
+            let mut marks = self.objects().await?.applied_marks_of(sets);
+            if let Some(f) = self.follower().await {
+                for (set, m) in &mut marks {
+                    f.log().stamp(set, m);
+                }
+            }
+            Ok(marks)
+        })
     }
 
     fn poll_interval(&self) -> Duration {

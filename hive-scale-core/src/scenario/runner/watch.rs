@@ -11,13 +11,14 @@
 //! each pair's fan-out when Hive does not export that histogram. Without metrics they are
 //! watched too, and fan-out is exact per pair.
 
+use super::marks::MarkLog;
 use super::target::{Observer, PairCount};
 use crate::api::{
     ClusterDeployment, ClusterSync, Lenient, Pipeline, SelectorSyncSet, SyncSetInstance,
 };
 use crate::hub::Hub;
 use crate::metrics::{Source, names};
-use crate::scenario::progress::{HiveObjects, SyncProgress, bucket_count};
+use crate::scenario::progress::{HiveObjects, Mark, SyncProgress, bucket_count};
 use crate::{Error, Result};
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
@@ -25,6 +26,7 @@ use kube::api::{Api, ListParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -191,6 +193,9 @@ pub struct WatchObserver {
     exact: std::sync::atomic::AtomicBool,
     /// The sync objects' watches started for a change to a set (metrics mode).
     late_syncs: tokio::sync::OnceCell<SyncStores>,
+    /// When each cluster was first seen to hold each set's generation, from the ClusterSyncs'
+    /// watch events.
+    marks: Arc<MarkLog>,
     late_tasks: parking_lot::Mutex<Vec<tokio::task::AbortHandle>>,
     /// Since when the metrics have not mentioned the run's sets, and whether that was said.
     silent_since: parking_lot::Mutex<Option<std::time::Instant>>,
@@ -218,8 +223,24 @@ type SyncStores = (
     Option<Watched<SyncSetInstance>>,
 );
 
+/// What a watch tells besides its copy: each event, as it arrives.
+type Hook<K> = Box<dyn Fn(&watcher::Event<Lenient<K>>) + Send + Sync>;
+
 /// Starts a reflector for `K` on every namespace; the task retries with backoff after errors.
 fn watch<K>(client: kube::Client, tasks: &mut Vec<tokio::task::AbortHandle>) -> Watched<K>
+where
+    K: kube::Resource<DynamicType = ()> + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Send + Sync + 'static,
+{
+    watch_with(client, tasks, None)
+}
+
+/// [`watch`], handing every event to `hook` as it arrives.
+fn watch_with<K>(
+    client: kube::Client,
+    tasks: &mut Vec<tokio::task::AbortHandle>,
+    hook: Option<Hook<K>>,
+) -> Watched<K>
 where
     K: kube::Resource<DynamicType = ()> + serde::de::DeserializeOwned + std::fmt::Debug,
     K: Send + Sync + 'static,
@@ -230,6 +251,9 @@ where
     let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
         .default_backoff()
         .for_each(move |event| {
+            if let (Some(hook), Ok(e)) = (&hook, &event) {
+                hook(e);
+            }
             match event {
                 Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
                     o.ok_or_warn();
@@ -278,10 +302,18 @@ impl WatchObserver {
             metrics.is_none()
                 && (detected == Detected::Undecided || detected == Detected::Pipeline(p))
         };
+        let marks = Arc::new(MarkLog::default());
+        let feed = marks.clone();
         let observer = Self {
             cluster_deployments: watch(client.clone(), &mut tasks),
             selector_sync_sets: watch(client.clone(), &mut tasks),
-            cluster_syncs: wants(Pipeline::ClusterSync).then(|| watch(client.clone(), &mut tasks)),
+            cluster_syncs: wants(Pipeline::ClusterSync).then(|| {
+                watch_with(
+                    client.clone(),
+                    &mut tasks,
+                    Some(Box::new(move |e| feed.on_event(e))),
+                )
+            }),
             instances: wants(Pipeline::SyncSetInstance).then(|| watch(client.clone(), &mut tasks)),
             metrics,
             detected,
@@ -290,6 +322,7 @@ impl WatchObserver {
             baseline: parking_lot::Mutex::new(None),
             exact: std::sync::atomic::AtomicBool::new(false),
             late_syncs: tokio::sync::OnceCell::new(),
+            marks,
             late_tasks: parking_lot::Mutex::new(Vec::new()),
             silent_since: parking_lot::Mutex::new(None),
             warned: std::sync::atomic::AtomicBool::new(false),
@@ -348,8 +381,15 @@ impl WatchObserver {
                         self.detected == Detected::Undecided
                             || self.detected == Detected::Pipeline(p)
                     };
+                    let feed = self.marks.clone();
                     (
-                        wants(Pipeline::ClusterSync).then(|| watch(client.clone(), &mut tasks)),
+                        wants(Pipeline::ClusterSync).then(|| {
+                            watch_with(
+                                client.clone(),
+                                &mut tasks,
+                                Some(Box::new(move |e| feed.on_event(e))),
+                            )
+                        }),
                         wants(Pipeline::SyncSetInstance).then(|| watch(client, &mut tasks)),
                     )
                 };
@@ -453,6 +493,20 @@ impl WatchObserver {
                 "the metrics have shown nothing of the run's SelectorSyncSets; if they are not hive-controllers' (or a Prometheus scraping them), pairs applied stay at 0"
             );
         }
+    }
+
+    /// The objects as last watched with the sync objects. In metrics mode only a change to a
+    /// set needs each cluster's sync object (its observed generation), read until every
+    /// cluster has it: they are watched from the first such question on, rather than listed
+    /// at every poll.
+    async fn with_sync_objects(&self) -> Result<HiveObjects> {
+        let mut objects = self.objects();
+        if self.metrics.is_some() {
+            let (syncs, instances) = self.late_syncs().await?;
+            objects.cluster_syncs = syncs.as_ref().map(decoded).unwrap_or_default();
+            objects.instances = instances.as_ref().map(decoded).unwrap_or_default();
+        }
+        Ok(objects)
     }
 
     /// The objects as last watched, only the run's clusters and sets once scoped.
@@ -623,17 +677,19 @@ impl Observer for WatchObserver {
     }
 
     fn applied_marks<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<HashMap<String, String>>> {
+        Box::pin(async move { Ok(self.with_sync_objects().await?.applied_marks(set)) })
+    }
+
+    fn applied_marks_of<'a>(
+        &'a self,
+        sets: &'a [String],
+    ) -> BoxFuture<'a, Result<HashMap<String, HashMap<String, Mark>>>> {
         Box::pin(async move {
-            let mut objects = self.objects();
-            if self.metrics.is_some() {
-                // Only a change to a set needs each cluster's sync object (its observed
-                // generation), polled until every cluster has it: watch them from the first
-                // such question on, rather than list them all at every poll.
-                let (syncs, instances) = self.late_syncs().await?;
-                objects.cluster_syncs = syncs.as_ref().map(decoded).unwrap_or_default();
-                objects.instances = instances.as_ref().map(decoded).unwrap_or_default();
+            let mut marks = self.with_sync_objects().await?.applied_marks_of(sets);
+            for (set, m) in &mut marks {
+                self.marks.stamp(set, m);
             }
-            Ok(objects.applied_marks(set))
+            Ok(marks)
         })
     }
 
