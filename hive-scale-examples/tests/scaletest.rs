@@ -493,3 +493,66 @@ async fn the_report_s_re_apply_agrees_with_the_planner_on_starvation() {
         "report {report_s:.0} s vs plan {plan_s:.0} s\nreport {r}\nplan {plan}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ramp_reports_the_knee_beside_the_planner_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("today.yaml");
+    std::fs::write(
+        &scenario,
+        "name: today\ndescription: today's pipeline\nclusters: 40\nselectorsyncsets: 2\nconfigmaps: 5\n\
+         embedded:\n  preset: m4.xlarge-2020\n  pipeline: clustersync\nphases:\n  - observe: {}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("ramp");
+    let r = run_with_env(
+        "scaletest",
+        &[
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--ramp",
+            "--step",
+            "10",
+            "--every",
+            "2m",
+            "--target-fanout",
+            "15s",
+            "--time-scale",
+            "100",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("This hub and HiveConfig hold")
+            || r.stdout.contains("This hub and HiveConfig held all 40"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("the planner predicts"), "{}", r.stdout);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let ramp = &summary["ramp"];
+    assert!(
+        ramp["steps"].as_array().is_some_and(|s| !s.is_empty()),
+        "{ramp}"
+    );
+    assert!(ramp["predicted_knee"].is_u64(), "{ramp}");
+    assert_eq!(summary["scenario"]["phases"][1]["ramp"]["step"], 10);
+    // Everything the ramp adopted was torn down.
+    assert!(r.stdout.contains("left behind 0"), "{}", r.stdout);
+
+    // Ramp flags without --ramp, or a ramp over a fleet: a bad command line.
+    for args in [
+        vec!["--step", "10"],
+        vec!["--ramp", "--hubs", "2"],
+        vec!["--ramp", "--step", "0"],
+    ] {
+        let r = run_with_env("scaletest", &args, &[]).await;
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{args:?}: {}", r.stderr);
+    }
+}

@@ -67,6 +67,13 @@ pub fn pick_time_scale(scenario: &Scenario, model: &CostModel) -> ScaleChoice {
                 every_seconds,
                 ..
             } => f64::from(*count) * every_seconds,
+            Phase::Ramp {
+                start,
+                end,
+                step,
+                every_seconds,
+                ..
+            } => f64::from((end - start + 1).div_ceil((*step).max(1))) * every_seconds,
             _ => 0.0,
         })
         .sum();
@@ -78,6 +85,35 @@ pub fn pick_time_scale(scenario: &Scenario, model: &CostModel) -> ScaleChoice {
         scale: TimeScale::new(k).unwrap_or(TimeScale::REAL),
         modeled_seconds,
     }
+}
+
+/// The knee the planner predicts for `scenario`'s first ramp phase under `model` (today's
+/// pipeline only), to stand beside the measured one.
+pub fn predicted_knee(scenario: &Scenario, model: &CostModel) -> Option<u32> {
+    if model.pipeline != hive_scale_core::api::Pipeline::ClusterSync {
+        return None;
+    }
+    scenario.phases.iter().find_map(|p| match p {
+        Phase::Ramp {
+            start,
+            end,
+            step,
+            every_seconds,
+            target_fanout_seconds,
+        } => {
+            let ramp = crate::plan::analytic::Ramp {
+                step: *step as usize,
+                clusters: (end - start + 1) as usize,
+                sets: scenario.selectorsyncsets as usize,
+                resources: scenario.configmaps as usize,
+                every: *every_seconds,
+                target_fanout: *target_fanout_seconds,
+            };
+            let (knee, _) = crate::plan::analytic::knee(model, ramp);
+            u32::try_from(knee).ok()
+        }
+        _ => None,
+    })
 }
 
 impl EmbeddedHub {
@@ -235,6 +271,12 @@ impl Observer for EmbeddedObserver {
 
     fn queue_depth(&self) -> Option<usize> {
         Some((self.pending)())
+    }
+
+    fn catch_up(&self) -> BoxFuture<'_, Result<()>> {
+        // The run has just written clusters or sets: count the pairs they bring afresh.
+        *self.expected.lock() = None;
+        self.lists.catch_up()
     }
 
     fn poll_interval(&self) -> Duration {

@@ -81,6 +81,23 @@ pub enum Phase {
         /// Modeled seconds the churn lasts (the first step is at its start).
         duration_seconds: f64,
     },
+    /// The knee of a hub: adopt clones `step` at a time from `start` (up to clone `end`),
+    /// one step every `every_seconds` modeled seconds; after each step check the fleet's
+    /// health (the step's clusters synced within the step, a new generation of one of the
+    /// run's sets on every cluster within `target_fanout_seconds` at P99) and stop adding at
+    /// the first step that fails. The clusters of the last healthy step are the knee.
+    Ramp {
+        /// First clone (1 or more).
+        start: u32,
+        /// Last clone at most.
+        end: u32,
+        /// Clones added per step.
+        step: u32,
+        /// Modeled seconds per step.
+        every_seconds: f64,
+        /// Longest acceptable P99 fan-out of a change, modeled seconds.
+        target_fanout_seconds: f64,
+    },
     /// Wait until every (set, cluster) pair has applied once and the sync queue is empty.
     Observe {
         /// Give up after this many wall seconds (default: the run's --timeout).
@@ -108,6 +125,9 @@ impl Phase {
                 every_seconds,
                 duration_seconds,
             } => format!("churn {sets} sets every {every_seconds}s for {duration_seconds}s"),
+            Phase::Ramp {
+                start, end, step, ..
+            } => format!("ramp {start}..={end} by {step}"),
             Phase::Observe { .. } => "observe".into(),
         }
     }
@@ -222,6 +242,31 @@ impl Scenario {
                         p.name()
                     ));
                 }
+                Phase::Ramp {
+                    start,
+                    end,
+                    step,
+                    every_seconds,
+                    target_fanout_seconds,
+                } => {
+                    if let Err(e) = crate::adopt::CloneRange::new(*start, *end) {
+                        return Err(format!("phase {:?}: {e}", p.name()));
+                    }
+                    if *end > self.clusters {
+                        return Err(format!(
+                            "phase {:?} goes beyond clusters: {}",
+                            p.name(),
+                            self.clusters
+                        ));
+                    }
+                    let finite = |v: f64| v.is_finite() && v > 0.0;
+                    if *step == 0 || !finite(*every_seconds) || !finite(*target_fanout_seconds) {
+                        return Err(format!(
+                            "phase {:?}: step, every_seconds and target_fanout_seconds must be above 0",
+                            p.name()
+                        ));
+                    }
+                }
                 Phase::Churn {
                     sets,
                     every_seconds,
@@ -307,6 +352,22 @@ impl Scenario {
                 Phase::AddResource { set } => Phase::AddResource {
                     set: fs(set).min(sets.saturating_sub(1)),
                 },
+                Phase::Ramp {
+                    start,
+                    end,
+                    step,
+                    every_seconds,
+                    target_fanout_seconds,
+                } => {
+                    let (a, b) = (fc(start).max(1), fc(end).max(1));
+                    Phase::Ramp {
+                        start: a,
+                        end: b.max(a),
+                        step: fc(step).max(1),
+                        every_seconds,
+                        target_fanout_seconds,
+                    }
+                }
                 Phase::Churn {
                     sets: n,
                     every_seconds,
@@ -322,6 +383,29 @@ impl Scenario {
         if (clusters, sets) != (self.clusters, self.selectorsyncsets) {
             s.description = s.describe();
         }
+        s
+    }
+
+    /// `self`'s fleet as a ramp (see [`Phase::Ramp`]): its sets created, then its clusters
+    /// added `step` at a time, one step every `every_seconds`, until a change no longer
+    /// reaches 99% of them within `target_fanout_seconds`. Its model, thresholds and shape
+    /// are kept; its phases are replaced.
+    pub fn ramp(&self, step: u32, every_seconds: f64, target_fanout_seconds: f64) -> Self {
+        let mut s = self.clone();
+        s.phases = vec![
+            Phase::Selectorsyncsets {
+                start: 0,
+                count: self.selectorsyncsets,
+            },
+            Phase::Ramp {
+                start: 1,
+                end: self.clusters,
+                step,
+                every_seconds,
+                target_fanout_seconds,
+            },
+        ];
+        s.description = s.describe();
         s
     }
 
@@ -352,6 +436,16 @@ impl Scenario {
                     duration_seconds,
                 } => Some(format!(
                     "{sets} sets changed every {every_seconds} modeled s for {duration_seconds} s"
+                )),
+                Phase::Ramp {
+                    start,
+                    end,
+                    step,
+                    every_seconds,
+                    target_fanout_seconds,
+                } => Some(format!(
+                    "up to {} copies, {step} every {every_seconds} modeled s until a change's P99 fan-out passes {target_fanout_seconds} s",
+                    end.saturating_sub(*start) + 1
                 )),
                 Phase::Observe { .. } => None,
             })
@@ -447,7 +541,7 @@ mod tests {
         .to_string();
         assert_eq!(
             e,
-            "scenario t:5:11: unknown variant `teleport`, expected one of selectorsyncsets, adopt, trickle, add-resource, churn, observe"
+            "scenario t:5:11: unknown variant `teleport`, expected one of selectorsyncsets, adopt, trickle, add-resource, churn, ramp, observe"
         );
         // A typo in a key: where, and the keys there are, in one line.
         let e = Scenario::from_yaml(

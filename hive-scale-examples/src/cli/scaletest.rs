@@ -38,6 +38,10 @@ const EXAMPLES: &[(&str, &str)] = &[
         "Three embedded hubs sharing 300 clusters",
         "hive-scale scaletest --hubs 3 --clusters 300 --selectorsyncsets 6",
     ),
+    (
+        "The knee of a hub: 100 clusters every 10 minutes until a change takes over 5 minutes",
+        "hive-scale scaletest --ramp --clusters 1000 --step 100 --every 10m --target-fanout 5m",
+    ),
 ];
 
 /// Run a Hive scale test (on the embedded hub unless --kubeconfig is given) and write a report.
@@ -74,6 +78,21 @@ pub struct Args {
     /// fleet (through their kubeconfigs and metrics URLs, as over real hubs).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=50), conflicts_with_all = FLEET_CONFLICTS)]
     hubs: Option<u32>,
+    /// Find the knee of the hub: add the scenario's clusters --step at a time, one step every
+    /// --every (modeled), check the fleet's health after each (the step synced within it, a
+    /// change to a set on 99% of the clusters within --target-fanout), stop at the first step
+    /// that fails, tear down and report how many clusters the hub held.
+    #[arg(long, conflicts_with_all = ["fleet", "hubs"])]
+    ramp: bool,
+    /// Clusters added per step of a ramp.
+    #[arg(long, default_value_t = 100, requires = "ramp", value_parser = clap::value_parser!(u32).range(1..))]
+    step: u32,
+    /// Time per step of a ramp, modeled (`10m`, `90s`).
+    #[arg(long, default_value = "10m", requires = "ramp", value_parser = crate::flags::duration)]
+    every: std::time::Duration,
+    /// A change's P99 fan-out a healthy step of a ramp keeps under, modeled (`5m`).
+    #[arg(long, default_value = "5m", requires = "ramp", value_parser = crate::flags::duration)]
+    target_fanout: std::time::Duration,
     #[command(flatten)]
     log: LogFlags,
 }
@@ -103,7 +122,17 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.fleet.is_some() || args.hubs.is_some() {
         return run_fleet(args).await;
     }
-    let scenario = args.scenario.load()?;
+    let mut scenario = args.scenario.load()?;
+    if args.ramp {
+        scenario = scenario.ramp(
+            args.step,
+            args.every.as_secs_f64(),
+            args.target_fanout.as_secs_f64(),
+        );
+        scenario
+            .validate()
+            .map_err(|why| crate::Failure::usage(format!("--ramp: {why}")))?;
+    }
     let mut settings = args.run.settings(&scenario)?;
     settings.parameters = serde_json::json!({
         "scenario": args.scenario.scenario,
@@ -139,6 +168,9 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     drop(settings.progress.take());
     let _ = drawing.await;
     let mut summary = summary?;
+    if let (Some(ramp), Some(hub)) = (summary.ramp.as_mut(), &embedded) {
+        ramp.predicted_knee = hive_scale_sim::target::predicted_knee(&scenario, hub.model());
+    }
     let mut how = Finish::default();
     how.template = args.template.clone();
     how.ndjson = args.ndjson.clone().map(|path| {
@@ -202,6 +234,12 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             runner::interrupted().await;
         }
         hub.shutdown().await;
+    }
+    if let Some(ramp) = &summary.ramp {
+        println!("{}", ramp.verdict());
+        if let Some(k) = ramp.predicted_knee {
+            println!("the planner predicts {k} clusters for the same model and targets");
+        }
     }
     let f = &summary.fanout;
     println!(

@@ -433,3 +433,61 @@ mod tests {
         );
     }
 }
+
+/// A ramp as `scaletest --ramp` runs it: clusters added `step` at a time up to `clusters`, one
+/// step every `every` modeled seconds, each step healthy while its new clusters sync within
+/// the step and a change to one set reaches every cluster within `target_fanout`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ramp {
+    /// Clusters added per step.
+    pub step: usize,
+    /// Most clusters offered.
+    pub clusters: usize,
+    /// Sets on every cluster and resources per set.
+    pub sets: usize,
+    /// Resources per set.
+    pub resources: usize,
+    /// Modeled seconds per step.
+    pub every: f64,
+    /// Longest acceptable fan-out of a change, modeled seconds.
+    pub target_fanout: f64,
+}
+
+/// The knee the closed form predicts for `ramp` under `m`: the clusters of the last healthy
+/// step, and whether a step failed (else the knee is at least `ramp.clusters`).
+pub fn knee(m: &CostModel, ramp: Ramp) -> (usize, bool) {
+    let step = ramp.step.max(1);
+    let mut held = 0;
+    let mut n = 0;
+    while n < ramp.clusters {
+        let before = n;
+        n = (n + step).min(ramp.clusters);
+        let added = n - before;
+        // The step's clusters' first sync, the hub otherwise idle.
+        let sync = estimate(
+            m,
+            Fleet {
+                clusters: added,
+                sets: ramp.sets,
+                resources: ramp.resources,
+            },
+        )
+        .first_sync_seconds;
+        // A change to one set on every cluster: the same work as a new set (its resources on
+        // each cluster and a status write), on a hub that has synced.
+        let change = estimate(
+            m,
+            Fleet {
+                clusters: n,
+                sets: ramp.sets,
+                resources: ramp.resources,
+            },
+        )
+        .new_set_idle_seconds;
+        if sync > ramp.every || change > ramp.target_fanout {
+            return (held, true);
+        }
+        held = n;
+    }
+    (held, false)
+}

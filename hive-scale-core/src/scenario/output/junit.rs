@@ -335,6 +335,7 @@ mod tests {
             clustersync_replicas: None,
             api_slo: None,
             changes: Vec::new(),
+            ramp: None,
             signal: None,
             time_scale: 10.0,
             started: 1_700_000_000.0,

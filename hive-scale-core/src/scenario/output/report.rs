@@ -25,6 +25,51 @@ pub(crate) struct RunView {
     thresholds: Vec<ThresholdRow>,
     teardown: Option<TeardownView>,
     changes: Vec<ChangeRow>,
+    ramp: Option<RampView>,
+}
+
+/// A ramp: the knee in one line, the planner's beside it, and each step.
+#[derive(Debug, Serialize)]
+struct RampView {
+    verdict: String,
+    predicted: String,
+    steps: Vec<RampRow>,
+}
+
+#[derive(Debug, Serialize)]
+struct RampRow {
+    clusters: u32,
+    synced: String,
+    probe_p99: String,
+    healthy: bool,
+    why: String,
+}
+
+fn ramp_view(r: &crate::scenario::runner::RampResult) -> RampView {
+    RampView {
+        verdict: r.verdict(),
+        predicted: match r.predicted_knee {
+            Some(k) => {
+                let measured = f64::from(r.knee.max(1));
+                format!(
+                    "The planner predicts {k} clusters for the same model and targets ({:+.0}% from the measured knee)",
+                    (f64::from(k) / measured - 1.0) * 100.0
+                )
+            }
+            None => String::new(),
+        },
+        steps: r
+            .steps
+            .iter()
+            .map(|s| RampRow {
+                clusters: s.clusters,
+                synced: s.synced_seconds.map_or("-".into(), whole),
+                probe_p99: s.probe_p99_seconds.map_or("-".into(), whole),
+                healthy: s.healthy,
+                why: s.why.clone().unwrap_or_default(),
+            })
+            .collect(),
+    }
 }
 
 /// A change to a set and its completion curve: `curve` holds the modeled seconds by which
@@ -231,6 +276,7 @@ pub(crate) fn run_view(s: &Summary) -> RunView {
             })
             .collect(),
         changes: change_rows(&s.changes),
+        ramp: s.ramp.as_ref().map(ramp_view),
         teardown: s.teardown.as_ref().map(|t| match t {
             TeardownRecord::Ran(t) => TeardownView {
                 ran: true,

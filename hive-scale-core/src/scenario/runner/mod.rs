@@ -19,12 +19,14 @@ mod changes;
 mod events;
 pub mod marks;
 mod phases;
+mod ramp;
 mod summary;
 mod target;
 mod watch;
 
 pub use changes::{ChangeFanout, CurvePoint};
 pub use events::{Event, EventSink, RunEvent, fan_out};
+pub use ramp::{RampResult, RampStep};
 pub use summary::{
     FanoutFrom, JUNIT_FILE, PhaseOutcome, PhaseRecord, SUMMARY_FILE, Status, Summary,
     TeardownRecord, ThresholdKind, ThresholdResult, drain_seconds,
@@ -567,6 +569,7 @@ pub async fn run(
         metrics_error: None,
         api_slo: None,
         changes: Vec::new(),
+        ramp: None,
     };
     let mut run = Run {
         scenario,

@@ -33,6 +33,20 @@ impl Run<'_> {
                 self.churn(phase.name(), *sets, *every_seconds, *duration_seconds)
                     .await
             }
+            Phase::Ramp {
+                start,
+                end,
+                step,
+                every_seconds,
+                target_fanout_seconds,
+            } => {
+                self.ramp(
+                    (*start, *end, *step),
+                    *every_seconds,
+                    *target_fanout_seconds,
+                )
+                .await
+            }
             Phase::Observe { timeout_seconds } => {
                 let timeout = timeout_seconds
                     .map(Duration::from_secs_f64)
@@ -53,7 +67,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn adopt(&mut self, start: u32, end: u32) -> Result<(), PhaseError> {
+    pub(super) async fn adopt(&mut self, start: u32, end: u32) -> Result<(), PhaseError> {
         let opts = EngineOptions::default()
             .with_concurrency(self.settings.concurrency)
             .with_borrow_namespaces(self.settings.borrow_namespaces);
@@ -183,7 +197,6 @@ impl Run<'_> {
                 "a churn needs sets this run created (a selectorsyncsets phase before it)".into(),
             ));
         }
-        let api: Api<SelectorSyncSet> = Api::all(self.target.hub.client());
         let run = self.settings.run_id.clone();
         let every = Duration::from_secs_f64(every_seconds / self.target.time_scale);
         let steps = (duration_seconds / every_seconds).floor().max(1.0) as u64;
@@ -194,41 +207,8 @@ impl Run<'_> {
             for _ in 0..per_step {
                 let index = self.created_sets[next % self.created_sets.len()];
                 next += 1;
-                let name = self
-                    .fixture()
-                    .render_range(index as usize, 1)?
-                    .remove(0)
-                    .metadata
-                    .name
-                    .unwrap_or_default();
-                let before = self.target.observer.applied_marks(&name).await?;
-                let value = format!("{run}-{step}");
-                let at = Instant::now();
-                guarded::modify(
-                    &self.target.hub,
-                    &api,
-                    &name,
-                    &run,
-                    |s: &mut SelectorSyncSet| {
-                        let Some(first) = s.spec.common.resources.first_mut() else {
-                            return false;
-                        };
-                        let data = first
-                            .as_object_mut()
-                            .map(|o| o.entry("data").or_insert_with(|| serde_json::json!({})));
-                        match data.and_then(|d| d.as_object_mut()) {
-                            Some(d) if d.get("churn").and_then(|v| v.as_str()) != Some(&value) => {
-                                d.insert("churn".into(), value.clone().into());
-                                true
-                            }
-                            _ => false,
-                        }
-                    },
-                )
-                .await?;
-                let generation = self.generation_of(&api, &name).await;
-                self.changes
-                    .push(Pending::new(phase.clone(), name, generation, before, at));
+                self.change_set(&phase, index, &format!("{run}-{step}"))
+                    .await?;
             }
             // Follow the changes until the next step is due.
             loop {
@@ -243,9 +223,61 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Changes set `index` of the run (`value` in its first resource's data: a new
+    /// generation), through the ownership check of every write, and follows the change.
+    pub(super) async fn change_set(
+        &mut self,
+        phase: &str,
+        index: u32,
+        value: &str,
+    ) -> Result<(), PhaseError> {
+        let api: Api<SelectorSyncSet> = Api::all(self.target.hub.client());
+        let run = self.settings.run_id.clone();
+        let name = self
+            .fixture()
+            .render_range(index as usize, 1)?
+            .remove(0)
+            .metadata
+            .name
+            .unwrap_or_default();
+        let before = self.target.observer.applied_marks(&name).await?;
+        let at = Instant::now();
+        guarded::modify(
+            &self.target.hub,
+            &api,
+            &name,
+            &run,
+            |s: &mut SelectorSyncSet| {
+                let Some(first) = s.spec.common.resources.first_mut() else {
+                    return false;
+                };
+                let data = first
+                    .as_object_mut()
+                    .map(|o| o.entry("data").or_insert_with(|| serde_json::json!({})));
+                match data.and_then(|d| d.as_object_mut()) {
+                    Some(d) if d.get("churn").and_then(|v| v.as_str()) != Some(value) => {
+                        d.insert("churn".into(), value.into());
+                        true
+                    }
+                    _ => false,
+                }
+            },
+        )
+        .await?;
+        let generation = self.generation_of(&api, &name).await;
+        self.changes.push(Pending::new(
+            phase.to_string(),
+            name,
+            generation,
+            before,
+            at,
+        ));
+        Ok(())
+    }
+
     /// Reads what each cluster has applied of the sets with changes landing, notes the
     /// clusters each change has reached, and records the changes that have landed.
-    async fn track_changes(&mut self) -> Result<(), PhaseError> {
+    pub(super) async fn track_changes(&mut self) -> Result<(), PhaseError> {
         if self.changes.is_empty() {
             return Ok(());
         }

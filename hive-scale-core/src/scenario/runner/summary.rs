@@ -285,6 +285,9 @@ pub struct Summary {
     /// the clusters, as each landed (those still landing when the run stopped last).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<super::ChangeFanout>,
+    /// A ramp's steps and the knee it found, when the scenario has a ramp phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp: Option<super::RampResult>,
 }
 
 /// The run's summary, in the result directory.
