@@ -69,6 +69,13 @@ async fn the_measured_knee_is_the_planner_s_within_a_quarter() {
     let last = ramp.steps.last().unwrap();
     assert!(!last.healthy && last.why.is_some(), "{last:?}");
     assert!(ramp.steps[..ramp.steps.len() - 1].iter().all(|s| s.healthy));
+    // The embedded API server is read in-process: every step's SLO is measured, and held.
+    assert!(
+        ramp.steps
+            .iter()
+            .all(|s| s.api_slo == Some(hive_scale_core::metrics::slo::SloStatus::Passed)),
+        "{ramp:?}"
+    );
     // Adoption stopped at the failing step: no clusters past it.
     assert_eq!(last.clusters, ramp.knee + 10);
     let predicted = predicted.expect("the planner predicts a knee for today's pipeline");

@@ -41,6 +41,7 @@ struct RampRow {
     clusters: u32,
     synced: String,
     probe_p99: String,
+    api_slo: String,
     healthy: bool,
     why: String,
 }
@@ -65,6 +66,7 @@ fn ramp_view(r: &crate::scenario::runner::RampResult) -> RampView {
                 clusters: s.clusters,
                 synced: s.synced_seconds.map_or("-".into(), whole),
                 probe_p99: s.probe_p99_seconds.map_or("-".into(), whole),
+                api_slo: s.api_slo.map_or("-".into(), |v| v.to_string()),
                 healthy: s.healthy,
                 why: s.why.clone().unwrap_or_default(),
             })

@@ -2,12 +2,14 @@
 //! step at a time and the fleet's health is checked after each step, until a step fails.
 //!
 //! A step is healthy when its clusters have synced (every pair applied) within the step's
-//! interval, so the hub keeps up with arrivals, and a new generation of one of the run's sets
+//! interval, so the hub keeps up with arrivals; a new generation of one of the run's sets
 //! reaches 99% of the clusters within the target, the SRE's "a change lands everywhere within
-//! minutes". The knee is the clusters the last healthy step had.
+//! minutes"; and the hub's API server kept its call latency SLO over the step (when it can be
+//! read). The knee is the clusters the last healthy step had.
 
 use super::changes::ChangeFanout;
-use super::{PhaseError, Run};
+use super::{ApiLatency, PhaseError, Run};
+use crate::metrics::slo::{self, DurationSample, SloReport, SloStatus};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -51,6 +53,9 @@ pub struct RampStep {
     /// when the runner stopped waiting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_p99_seconds: Option<f64>,
+    /// The hub's API call latency SLO over the step (`passed`, `failed`), when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_slo: Option<SloStatus>,
     /// Whether the step was healthy.
     pub healthy: bool,
     /// Why not, when it was not.
@@ -124,6 +129,7 @@ impl Run<'_> {
         while first <= end {
             let last = (first + step - 1).min(end);
             let t0 = Instant::now();
+            let slo_from = self.api_now();
             self.adopt(first, last).await?;
             self.target.observer.catch_up().await?;
             let mut row = RampStep {
@@ -174,6 +180,17 @@ impl Run<'_> {
                 }
                 row.probe = Some(probe);
             }
+            // The hub's API server within its SLO over the step.
+            if let Some(r) = self.step_slo(slo_from).await {
+                row.api_slo = Some(r.status);
+                if r.status == SloStatus::Failed && row.why.is_none() {
+                    let worst: Vec<String> = r.failed().map(|g| g.label()).collect();
+                    row.why = Some(format!(
+                        "the API call latency SLO failed over the step ({})",
+                        worst.join(", ")
+                    ));
+                }
+            }
             row.healthy = row.why.is_none();
             let healthy = row.healthy;
             if healthy {
@@ -193,6 +210,36 @@ impl Run<'_> {
         }
         self.summary.ramp = Some(result);
         Ok(())
+    }
+
+    /// Where a step's API SLO starts: now, and the in-process histogram when there is one.
+    fn api_now(&self) -> (f64, Option<DurationSample>) {
+        let now = crate::metrics::now_unix();
+        match &self.target.api_latency {
+            ApiLatency::Direct(read) => (now, Some(read(now))),
+            _ => (now, None),
+        }
+    }
+
+    /// The API call latency SLO from `from` to now, when the hub's API server can be read.
+    async fn step_slo(&self, from: (f64, Option<DurationSample>)) -> Option<SloReport> {
+        let factor = self.settings.api_slo_factor;
+        let now = crate::metrics::now_unix();
+        match (&self.target.api_latency, from) {
+            (ApiLatency::Direct(read), (_, Some(start))) => {
+                Some(slo::check(&[start, read(now)], factor))
+            }
+            (ApiLatency::Prometheus(p), (start, _)) => {
+                let step = Duration::from_secs_f64(((now - start) / 20.0).clamp(5.0, 60.0));
+                match p.query_range(slo::PROMQL, start, now, step).await {
+                    Ok(crate::metrics::QueryValue::Matrix { series }) => {
+                        Some(slo::check(&DurationSample::from_range(&series), factor))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
     }
 
     /// Changes set `index` and follows the change until it lands or `limit` passes (then as
