@@ -10,7 +10,7 @@ use std::time::Duration;
 
 const SCENARIO: &str = "\
 name: churn
-description: three sets on four clusters, then two sets changed every minute for three minutes
+description: two sets on four clusters, a third on the synced fleet, then two sets changed every minute for three minutes
 clusters: 4
 selectorsyncsets: 3
 configmaps: 2
@@ -18,8 +18,10 @@ embedded:
   pipeline: clustersync
   workers: 4
 phases:
-  - selectorsyncsets: {start: 0, count: 3}
+  - selectorsyncsets: {start: 0, count: 2}
   - adopt: {start: 1, end: 4}
+  - observe: {}
+  - selectorsyncsets: {start: 2, count: 1}
   - observe: {}
   - churn: {sets: 2, every_seconds: 60, duration_seconds: 180}
   - observe: {}
@@ -49,6 +51,24 @@ async fn every_generation_of_a_churn_is_followed_to_every_cluster() {
     let mut how = Finish::default();
     how.ndjson = Some((tmp.path().join("run.ndjson"), Default::default()));
     dir.finish(&summary, &how).unwrap();
+    // Hive observes its apply-duration histogram only until a ClusterSync's first success:
+    // the first two sets once per cluster, the set added to the synced fleet and every
+    // churned generation never.
+    let text = embedded.metrics().encode();
+    for (set, count) in [
+        ("scaletest-0-configmap", "4"),
+        ("scaletest-1-configmap", "4"),
+    ] {
+        let line =
+            format!("hive_selectorsyncset_apply_duration_seconds_count{{name=\"{set}\"}} {count}");
+        assert!(text.contains(&line), "{line} missing from\n{text}");
+    }
+    assert!(
+        !text.contains(
+            "hive_selectorsyncset_apply_duration_seconds_count{name=\"scaletest-2-configmap\"}"
+        ),
+        "{text}"
+    );
     embedded.shutdown().await;
 
     assert_eq!(summary.status, Status::Passed, "{:?}", summary.phases);
