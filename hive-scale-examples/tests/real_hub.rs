@@ -492,3 +492,56 @@ async fn sigterm_during_teardown_is_recorded_and_bounded_by_the_grace() {
     }
     hub.shutdown().await;
 }
+
+/// A churn on the real-hub path, with and without Hive's metrics: each generation is followed
+/// to every cluster through the ClusterSyncs' watch (never a list per poll), and timed by the
+/// watch event that showed it, not by the observer's 5-second poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_churn_on_a_real_hub_is_timed_by_watch_events() {
+    let dir = tempfile::tempdir().unwrap();
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let mut cfg = EmbeddedHubConfig::new(dir.path().join("hub"));
+    cfg.sim.model.pipeline = hive_scale_core::api::Pipeline::ClusterSync;
+    let hub = EmbeddedHub::start(cfg).await.unwrap();
+    let scenario = dir.path().join("churn.yaml");
+    std::fs::write(
+        &scenario,
+        "name: churn\nclusters: 3\nselectorsyncsets: 2\nconfigmaps: 1\nphases:\n  - selectorsyncsets: {start: 0, count: 2}\n  - adopt: {start: 1, end: 3}\n  - observe: {}\n  - churn: {sets: 1, every_seconds: 10, duration_seconds: 20}\n  - observe: {}\n",
+    )
+    .unwrap();
+    let metrics = hub.metrics_url();
+    for (name, extra) in [
+        ("watched", vec![]),
+        ("metrics", vec!["--metrics-url", &metrics]),
+    ] {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "scaletest",
+            "--kubeconfig",
+            hub.kubeconfig_path().to_str().unwrap(),
+            "--fake-cluster",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--timeout",
+            "2m",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let r = run_bin(&args, &[]).await;
+        assert_eq!(r.code, 0, "{name}: {}\n{}", r.stdout, r.stderr);
+        let s = summary(&out);
+        let changes = s["changes"].as_array().unwrap();
+        assert_eq!(changes.len(), 2, "{name}: {changes:?}");
+        for c in changes {
+            assert_eq!(c["clusters"], 3, "{name}: {c}");
+            assert_eq!(c["reached"], 3, "{name}: {c}");
+            let max = c["fanout"]["max"].as_f64().unwrap();
+            assert!(
+                max > 0.0 && max < 4.5,
+                "{name}: timed by the watch, not the 5 s poll: {c}"
+            );
+        }
+    }
+    hub.shutdown().await;
+}
