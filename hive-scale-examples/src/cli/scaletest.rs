@@ -168,8 +168,23 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     drop(settings.progress.take());
     let _ = drawing.await;
     let mut summary = summary?;
-    if let (Some(ramp), Some(hub)) = (summary.ramp.as_mut(), &embedded) {
-        ramp.predicted_knee = hive_scale_sim::target::predicted_knee(&scenario, hub.model());
+    if let Some(ramp) = summary.ramp.as_mut() {
+        // The embedded hub's own model; on a real hub the scenario's (a preset calibrated to
+        // that hub, say), in the pipeline the hub was seen to run.
+        let model = match &embedded {
+            Some(hub) => Some(hub.model().clone()),
+            None => hive_scale_sim::model::ModelConfig::from_section(&scenario.embedded)
+                .ok()
+                .and_then(|c| c.resolve().ok())
+                .map(|mut m| {
+                    m.pipeline = summary.pipeline.unwrap_or(m.pipeline);
+                    m
+                }),
+        };
+        if let Some(m) = model {
+            ramp.predicted_knee = hive_scale_sim::target::predicted_knee(&scenario, &m);
+            ramp.predicted_for = ramp.predicted_knee.map(|_| m.preset.clone());
+        }
     }
     let mut how = Finish::default();
     how.template = args.template.clone();

@@ -53,7 +53,10 @@ fn ramp_view(r: &crate::scenario::runner::RampResult) -> RampView {
             Some(k) => {
                 let measured = f64::from(r.knee.max(1));
                 format!(
-                    "The planner predicts {k} clusters for the same model and targets ({:+.0}% from the measured knee)",
+                    "The planner predicts {k} clusters for the same targets and model{} ({:+.0}% from the measured knee)",
+                    r.predicted_for
+                        .as_deref()
+                        .map_or(String::new(), |m| format!(" (preset {m})")),
                     (f64::from(k) / measured - 1.0) * 100.0
                 )
             }

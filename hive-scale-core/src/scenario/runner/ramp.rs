@@ -31,9 +31,13 @@ pub struct RampResult {
     /// knee is at least that.
     pub found: bool,
     /// The planner's knee for the same model and targets, when the front can tell (the
-    /// embedded hub, or a real hub given a preset).
+    /// embedded hub's model, or on a real hub the scenario's `embedded:` model, such as a
+    /// preset calibrated to that hub).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predicted_knee: Option<u32>,
+    /// The model the prediction is for (a preset's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_for: Option<String>,
 }
 
 /// One step of a ramp.
