@@ -231,23 +231,18 @@ pub struct EmbeddedFleet {
 /// How long a hub may take to start before the fleet gives up on it.
 const HUB_START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The `hive-scale` program that starts the hubs: this one, unless this is an example (which
-/// has no `hub` subcommand), then the one on PATH.
-fn hive_scale_program() -> anyhow::Result<PathBuf> {
+/// How to start a hub: this program's `hub` subcommand, or (this being an example, which has
+/// no subcommands) this program again told to be the hub tool ([`crate::cli::RUN_AS_HUB`]):
+/// either way the code that runs the test, whatever is installed.
+fn hub_command() -> anyhow::Result<tokio::process::Command> {
     let me = std::env::current_exe().context("cannot find this program")?;
+    let mut cmd = tokio::process::Command::new(&me);
     if me.file_stem().is_some_and(|s| s == "hive-scale") {
-        return Ok(me);
+        cmd.arg("hub");
+    } else {
+        cmd.env(crate::cli::RUN_AS_HUB, "1");
     }
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join("hive-scale"))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "--hubs starts `hive-scale hub` processes, and no hive-scale is on PATH (cargo install --path hive-scale-examples)"
-            )
-        })
+    Ok(cmd)
 }
 
 impl EmbeddedFleet {
@@ -279,7 +274,6 @@ impl EmbeddedFleet {
             let share = scenario.scaled(largest, scenario.selectorsyncsets);
             hive_scale_sim::target::pick_time_scale(&share, &model).scale()
         });
-        let program = hive_scale_program()?;
         let mut fleet = Self { hubs: Vec::new() };
         for i in 1..=n {
             let name = format!("hub-{i}");
@@ -291,8 +285,8 @@ impl EmbeddedFleet {
                 .with_context(|| format!("{}", model_file.display()))?;
             let log = std::fs::File::create(dir.join("hub.log"))
                 .with_context(|| format!("{}", dir.join("hub.log").display()))?;
-            let child = tokio::process::Command::new(&program)
-                .arg("hub")
+            let mut cmd = hub_command()?;
+            let child = cmd
                 .arg("--dir")
                 .arg(&dir)
                 .arg("--model")
@@ -304,7 +298,7 @@ impl EmbeddedFleet {
                 .stderr(log)
                 .kill_on_drop(true)
                 .spawn()
-                .with_context(|| format!("cannot start {}", program.display()))?;
+                .context("cannot start a hub")?;
             fleet.hubs.push((name, placeholder(), child));
         }
         for i in 0..fleet.hubs.len() {

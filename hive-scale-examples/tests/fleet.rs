@@ -1028,3 +1028,32 @@ async fn sigterm_stops_every_hub_s_run_and_the_embedded_hubs() {
         );
     }
 }
+
+/// The card's way in, `cargo run --example scaletest -- --hubs N`, with no `hive-scale` on
+/// PATH: the example starts its hubs from its own code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_starts_its_hubs_without_hive_scale_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let scenario = scenario(dir.path(), 4, 1, Some(30.0));
+    let r = common::run_with_env(
+        "scaletest",
+        &[
+            "--hubs",
+            "2",
+            "--timeout",
+            "2m",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        // Only the system's programs: no hive-scale.
+        &[("PATH", "/usr/bin:/bin")],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("started 2 embedded hubs"), "{}", r.stdout);
+    let s = read_json(&out.join("summary.json"));
+    assert_eq!(s["fleet"]["hubs_passed"], 2, "{s}");
+}

@@ -30,8 +30,19 @@ pub(crate) fn after_help(examples: &[(&str, &str)], more: &str) -> String {
     text
 }
 
+/// The environment variable that makes an example run the `hub` tool instead of its own:
+/// how `scaletest --hubs N` started as an example (`cargo run --example scaletest`) starts
+/// its hubs from its own code, with no `hive-scale` installed.
+pub const RUN_AS_HUB: &str = "HIVE_SCALE_RUN_AS_HUB";
+
 /// Parses the command line as `T` and runs `main`; a usage error exits 2 with one line.
 pub fn example<T: Parser>(main: fn(T) -> ExitCode) -> ExitCode {
+    if std::env::var_os(RUN_AS_HUB).is_some() {
+        return match crate::parse_args::<hub::Args>() {
+            Ok(args) => hub::main(args),
+            Err(code) => code,
+        };
+    }
     match crate::parse_args::<T>() {
         Ok(args) => main(args),
         Err(code) => code,
