@@ -1233,5 +1233,51 @@ async fn a_real_hub_through_prometheus_gives_progress_fanout_and_the_api_slo() {
             .any(|g| g["resource"] == "clusterdeployments.hive.openshift.io" && g["verb"] == "POST"),
         "the run's own creates are measured: {slo}"
     );
+    // report.md links the run's window on this Prometheus's graph page, every query of the
+    // default profile (the Grafana dashboard's panels) on it.
+    assert_eq!(
+        s["prometheus"].as_str().map(|u| u.trim_end_matches('/')),
+        Some(prom.url.trim_end_matches('/')),
+        "{}",
+        s["prometheus"]
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let link = report
+        .split("[The run in Prometheus](")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no Prometheus link in\n{report}"));
+    assert!(
+        link.starts_with(&format!(
+            "{}/graph?g0.expr=",
+            prom.url.trim_end_matches('/')
+        )),
+        "{link}"
+    );
+    let profile = hive_scale_core::metrics::profile::Profile::builtin();
+    assert!(
+        link.contains(&format!("g{}.expr=", profile.queries.len() - 1)),
+        "{link}"
+    );
+    // The first graph's expression is the profile's first query, percent-encoded.
+    let g0 = link
+        .split("g0.expr=")
+        .nth(1)
+        .and_then(|v| v.split('&').next())
+        .unwrap();
+    let bytes = g0.as_bytes();
+    let mut decoded = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            decoded.push(u8::from_str_radix(&g0[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let want: Vec<&str> = profile.queries[0].query.split_whitespace().collect();
+    assert_eq!(String::from_utf8(decoded).unwrap(), want.join(" "));
     hub.shutdown().await;
 }

@@ -22,6 +22,7 @@
 
 #[cfg(feature = "charts")]
 mod chart;
+pub mod dashboard;
 mod error;
 mod http;
 pub mod names;

@@ -333,6 +333,7 @@ mod tests {
             hub: "embedded <&>".into(),
             pipeline: Some(crate::api::Pipeline::ClusterSync),
             clustersync_replicas: None,
+            prometheus: None,
             api_slo: None,
             changes: Vec::new(),
             ramp: None,

@@ -392,6 +392,7 @@ mod tests {
             hub: "embedded".into(),
             pipeline: Some(crate::api::Pipeline::SyncSetInstance),
             clustersync_replicas: None,
+            prometheus: None,
             api_slo: None,
             changes: Vec::new(),
             ramp: None,

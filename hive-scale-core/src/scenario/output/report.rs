@@ -26,6 +26,9 @@ pub(crate) struct RunView {
     teardown: Option<TeardownView>,
     changes: Vec<ChangeRow>,
     ramp: Option<RampView>,
+    /// The run's window on the graph page of the Prometheus it read, with the default
+    /// profile's queries (what `config/grafana/` shows).
+    prometheus_link: Option<String>,
 }
 
 /// A ramp: the knee in one line, the planner's beside it, and each step.
@@ -282,6 +285,14 @@ pub(crate) fn run_view(s: &Summary) -> RunView {
             .collect(),
         changes: change_rows(&s.changes),
         ramp: s.ramp.as_ref().map(ramp_view),
+        prometheus_link: s.prometheus.as_deref().map(|url| {
+            crate::metrics::dashboard::prometheus_graph_url(
+                url,
+                &crate::metrics::profile::Profile::builtin(),
+                s.started,
+                s.started + s.wall_seconds,
+            )
+        }),
         teardown: s.teardown.as_ref().map(|t| match t {
             TeardownRecord::Ran(t) => TeardownView {
                 ran: true,

@@ -550,6 +550,10 @@ pub async fn run(
         parameters: settings.parameters.clone(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         hub: target.description.clone(),
+        prometheus: match &source {
+            Some(metrics::Source::Prometheus(p)) => Some(metrics::redact_url(p.url())),
+            _ => None,
+        },
         pipeline: target.pipeline,
         clustersync_replicas: None,
         time_scale: target.time_scale,

@@ -236,6 +236,9 @@ pub struct Summary {
     pub tool_version: String,
     /// `embedded (URL)` or the hub's URL.
     pub hub: String,
+    /// The Prometheus the run read Hive's metrics from (without credentials), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<String>,
     /// The Hive pipeline observed.
     pub pipeline: Option<crate::api::Pipeline>,
     /// The fewest clustersync replicas the hub can be running, from what its ClusterSyncs said
