@@ -464,7 +464,7 @@ async fn a_real_hub_running_the_2020_pipeline_is_found_out_and_watched() {
     hub.shutdown().await;
 }
 
-/// `plan --no-probe` does not time a new set: the table says "not measured" and the JSON says
+/// `plan --no-probe` does not time a new set: the table says "skipped" and the JSON says
 /// so, rather than "never" (which means the new set never reached every cluster).
 #[tokio::test]
 async fn plan_without_the_probe_says_the_new_set_was_not_measured() {
@@ -479,7 +479,7 @@ async fn plan_without_the_probe_says_the_new_set_was_not_measured() {
     ];
     let table = run_with_env("plan", &args, &[]).await.ok().stdout.clone();
     let row = table.lines().nth(1).unwrap();
-    assert!(row.contains("not measured"), "{table}");
+    assert!(row.contains("skipped"), "{table}");
     assert!(!row.contains("never"), "{table}");
     let json = run_with_env("plan", &[&args[..], &["--json"]].concat(), &[])
         .await
@@ -901,4 +901,96 @@ async fn a_hub_directory_is_served_by_one_hub_at_a_time() {
     first.wait().await.unwrap();
     let again = EmbeddedHub::start(no_controllers()).await.unwrap();
     again.shutdown().await;
+}
+
+/// What the planner prints reads right: `--recommend` needs a target and a target needs
+/// `--recommend`; the recommended configuration comes first, labelled; a plan that does not
+/// fit says how to find one that does.
+#[tokio::test]
+async fn the_planner_says_what_it_recommends_first_and_how_to_fit() {
+    for args in [
+        vec!["--recommend"],
+        vec!["--target-fanout", "5m"],
+        vec!["--target-reapply", "2h", "--clusters", "10"],
+    ] {
+        let r = run_with_env("plan", &args, &[]).await;
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stdout);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stdout.is_empty(),
+            "{args:?}: nothing planned: {}",
+            r.stdout
+        );
+    }
+    let r = run_with_env(
+        "plan",
+        &[
+            "--recommend",
+            "--clusters",
+            "40",
+            "--selectorsyncsets",
+            "3",
+            "--configmaps",
+            "2",
+            "--preset",
+            "c5.9xlarge",
+            "--target-fanout",
+            "2m",
+            "--target-reapply",
+            "2h",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    let chosen = lines
+        .iter()
+        .position(|l| l.starts_with("recommended:"))
+        .expect("the answer");
+    let first_row = lines
+        .iter()
+        .position(|l| l.starts_with("recommended "))
+        .expect("the recommended row");
+    assert!(
+        chosen < first_row,
+        "the answer before the table: {}",
+        r.stdout
+    );
+    // The recommended row is the table's first, and the only one so labelled.
+    assert!(lines[first_row - 1].contains("replicas"), "{}", r.stdout);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("recommended "))
+            .count(),
+        1
+    );
+    assert!(lines[first_row].contains("meets"), "{}", r.stdout);
+    // Every duration column says it is a time, the load its percent.
+    let header = lines[first_row - 1];
+    for h in [
+        "re-apply(time)",
+        "new-set(time)",
+        "new-cluster(time)",
+        "load(%)",
+    ] {
+        assert!(header.contains(h), "{header}");
+    }
+
+    // The 2020 Hive at 1000 clusters does not re-apply within 2 h: say what to run.
+    let r = run_with_env("plan", &["--no-probe", "--clusters", "1000"], &[]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.lines().next().unwrap().contains("re-apply(time)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "`hive-scale plan --recommend --clusters 1000 --selectorsyncsets 60 --configmaps 10 --preset m4.xlarge-2020 --target-reapply 2h`"
+        ),
+        "{}",
+        r.stdout
+    );
 }

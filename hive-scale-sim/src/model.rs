@@ -550,7 +550,8 @@ fn first_line(s: &str) -> String {
 // earlier scenario files is still read.
 #[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
 pub struct ModelConfig {
-    /// Named preset (m4.xlarge-2020, c5.24xlarge-2020, m5.xlarge, c5.9xlarge, laptop).
+    /// Named preset (m4.xlarge-2020, c5.24xlarge-2020, m5.xlarge, c5.2xlarge, c5.9xlarge,
+    /// c5.24xlarge, laptop).
     #[cfg_attr(feature = "cli", arg(long, default_value = "m4.xlarge-2020"))]
     pub preset: String,
     /// A preset file (the shape of config/presets/*.yaml) instead of a named preset; the

@@ -175,12 +175,13 @@ pub struct RecommendFlags {
     no_confirm: bool,
 }
 
-/// The new-set column: "not measured" when the probe did not run, which is not "never".
+/// The new-set column: "skipped" when the probe did not run (`--no-probe`), which is not
+/// "never" (the new set never reached every cluster).
 fn new_set(r: &PlanResult) -> String {
     if r.new_set_measured {
         hours(r.new_set_seconds)
     } else {
-        "not measured".into()
+        "skipped".into()
     }
 }
 
@@ -202,6 +203,26 @@ fn hours(s: Option<f64>) -> String {
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
     crate::init_logging(false);
+    let f = &args.recommend;
+    let targets = [
+        ("--target-fanout", f.target_fanout.is_some()),
+        ("--target-reapply", f.target_reapply.is_some()),
+        ("--target-new-cluster", f.target_new_cluster.is_some()),
+    ];
+    let given: Vec<&str> = targets.iter().filter(|t| t.1).map(|t| t.0).collect();
+    if f.recommend && given.is_empty() {
+        eprintln!(
+            "error: --recommend needs a target to meet: --target-fanout, --target-reapply or --target-new-cluster"
+        );
+        return ExitCode::from(2);
+    }
+    if !f.recommend && !given.is_empty() {
+        eprintln!(
+            "error: {} is a target of --recommend, which was not given",
+            given.join(", ")
+        );
+        return ExitCode::from(2);
+    }
     if args.recommend.recommend {
         return recommend::main(&args);
     }
@@ -288,11 +309,11 @@ pub fn main(args: Args) -> ExitCode {
         )
     } else {
         let mut t = String::from(
-            "replicas workers cores/replica applies/s(hub) reconciles/s  apply(s)  drain        new-set  fits-2h  busy(hub)\n",
+            "replicas workers/replica cores/replica applies/s(hub) reconciles/s apply(s) re-apply(time) new-set(time) fits-2h busy(cores)\n",
         );
         for r in &results {
             t.push_str(&format!(
-                "{:>8} {:>7} {:>13} {:>14.1} {:>12.2} {:>9.3} {:>7} {:>14} {:>8} {:>10.1}\n",
+                "{:>8} {:>14} {:>13} {:>14.1} {:>12.2} {:>8.3} {:>14} {:>13} {:>7} {:>11.1}\n",
                 r.replicas,
                 r.workers,
                 r.cores,
@@ -330,6 +351,19 @@ pub fn main(args: Args) -> ExitCode {
             if args.hubs > 1 {
                 t.push_str(&fleet_line(&args, &results));
             }
+        }
+        if results.iter().any(|r| !r.reapply_fits_2h) {
+            t.push_str(&format!(
+                "a full re-apply does not fit Hive's 2 h interval{}: `hive-scale plan --recommend --clusters {} --selectorsyncsets {} --configmaps {} {} --target-reapply 2h` finds the cheapest configuration that does\n",
+                if results.len() > 1 { " in some of these" } else { "" },
+                args.clusters,
+                args.selectorsyncsets,
+                args.configmaps,
+                match &args.model.preset_file {
+                    Some(f) => format!("--preset-file {}", f.display()),
+                    None => format!("--preset {}", args.model.preset),
+                }
+            ));
         }
         t
     };

@@ -76,7 +76,7 @@ fn target(t: Option<std::time::Duration>) -> String {
     t.map_or("-".into(), |d| hours(Some(d.as_secs_f64())))
 }
 
-fn row(c: &Candidate) -> String {
+fn row(c: &Candidate, label: &str) -> String {
     let e = &c.predicted;
     let confirmed = match &c.confirmed {
         None => "not run".to_string(),
@@ -89,7 +89,7 @@ fn row(c: &Candidate) -> String {
         ),
     };
     format!(
-        "{:>8} {:>7} {:>13} {:>10} {:>14.1} {:>9} {:>5.0}% {:>8} {:>11} {:>13.1} {:>14}  {}\n",
+        "{label:<11} {:>8} {:>15} {:>13} {:>10} {:>14.1} {:>14} {:>13.0}% {:>13} {:>17} {:>18.1} {:>14}  {}\n",
         c.replicas,
         c.workers,
         c.cores,
@@ -145,14 +145,6 @@ fn text(
             r.hubs, r.clusters_per_hub
         ));
     }
-    t.push_str(&format!(
-        "cheapest configurations per hub ({} searched; cheapest: fewest cores in all, then fewest replicas, each of which also holds its own cache of the hub's objects). Re-apply is one full round; load is its share of the busiest replica; new set and new cluster are timed with that load running:\n",
-        r.searched
-    ));
-    t.push_str("replicas workers cores/replica cores(all) applies/s(hub)  re-apply  load  new-set new-cluster busy/replica  limited by      simulated\n");
-    for c in &r.candidates {
-        t.push_str(&row(c));
-    }
     match &r.chosen {
         Some(c) => t.push_str(&format!(
             "recommended: {} clustersync replicas x {} workers x {} cores ({} cores in all){}\n",
@@ -170,6 +162,21 @@ fn text(
             "the simulation did not confirm the closed form's cheapest candidates (exit 1); plan them with --replicas, --workers and --cores to see why\n",
         ),
         None => {}
+    }
+    t.push_str(&format!(
+        "the recommended configuration first, then the cheapest others per hub ({} searched; cheapest: fewest cores in all, then fewest replicas, each of which also holds its own cache of the hub's objects). Re-apply is one full round; load is its share of the busiest replica; new set and new cluster are timed with that load running:\n",
+        r.searched
+    ));
+    t.push_str("            replicas workers/replica cores/replica cores(all) applies/s(hub) re-apply(time) re-apply load(%) new-set(time) new-cluster(time) busy(cores/replica)     limited by  simulated\n");
+    let chosen = r.chosen.as_ref();
+    let is_chosen = |c: &Candidate| {
+        chosen.is_some_and(|k| (k.replicas, k.workers, k.cores) == (c.replicas, c.workers, c.cores))
+    };
+    for c in r.candidates.iter().filter(|c| is_chosen(c)) {
+        t.push_str(&row(c, "recommended"));
+    }
+    for c in r.candidates.iter().filter(|c| !is_chosen(c)) {
+        t.push_str(&row(c, ""));
     }
     t.push_str(&r.hub.line());
     t.push_str(&format!("\n{wall:.1}s wall\n"));
