@@ -210,12 +210,6 @@ pub fn main(args: Args) -> ExitCode {
         ("--target-new-cluster", f.target_new_cluster.is_some()),
     ];
     let given: Vec<&str> = targets.iter().filter(|t| t.1).map(|t| t.0).collect();
-    if f.recommend && given.is_empty() {
-        eprintln!(
-            "error: --recommend needs a target to meet: --target-fanout, --target-reapply or --target-new-cluster"
-        );
-        return ExitCode::from(2);
-    }
     if !f.recommend && !given.is_empty() {
         eprintln!(
             "error: {} is a target of --recommend, which was not given",

@@ -19,11 +19,17 @@ pub fn main(args: &Args) -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    let f = &args.recommend;
+    if f.target_fanout.is_none() && f.target_reapply.is_none() && f.target_new_cluster.is_none() {
+        eprintln!(
+            "error: --recommend needs a target to meet: --target-fanout, --target-reapply or --target-new-cluster"
+        );
+        return ExitCode::from(2);
+    }
     let model = match args.model.resolve() {
         Ok(m) => m,
         Err(e) => return fail(&e, 2),
     };
-    let f = &args.recommend;
     let targets = Targets {
         fanout: f.target_fanout,
         reapply: f.target_reapply,
