@@ -64,6 +64,34 @@ fn runs(points: &[(f64, f64)], div: f64) -> Vec<Vec<(f64, f64)>> {
     out
 }
 
+/// The plotting area's width, pixels: the image's less the y labels and margins.
+const PLOT_WIDTH_PX: u32 = 960 - 80 - 2 * 14;
+/// About the width of one character of a 13 px sans-serif label, pixels.
+const LABEL_CHAR_PX: f64 = 7.0;
+/// One row of phase labels, as a share of the plot's height (about 17 px of 424).
+const ROW_FRACTION: f64 = 0.04;
+
+/// The row of each label starting at `starts[i]` pixels and `widths[i]` wide: the first row
+/// where it begins past the end of every label already on that row.
+fn label_rows(starts: &[f64], widths: &[f64]) -> Vec<usize> {
+    let mut ends: Vec<f64> = Vec::new();
+    starts
+        .iter()
+        .zip(widths)
+        .map(|(&start, &width)| {
+            let row = ends
+                .iter()
+                .position(|&end| start >= end)
+                .unwrap_or(ends.len());
+            if row == ends.len() {
+                ends.push(0.0);
+            }
+            ends[row] = start + width;
+            row
+        })
+        .collect()
+}
+
 /// Draws the chart; returns the SVG text.
 pub(crate) fn svg(spec: &ChartSpec) -> Result<String, DrawingAreaErrorKind<std::io::Error>> {
     let xs = spec
@@ -130,10 +158,23 @@ pub(crate) fn svg(spec: &ChartSpec) -> Result<String, DrawingAreaErrorKind<std::
             }
         }
         let grey = RGBColor(90, 90, 90);
+        // Labels of phases close together go on rows of their own, so none is printed over
+        // another: each on the first row where it clears the labels already there.
+        let plot_px = f64::from(PLOT_WIDTH_PX);
+        let starts: Vec<f64> = spec
+            .phases
+            .iter()
+            .map(|p| (p.x / div - x0) / (x1 - x0) * plot_px)
+            .collect();
+        let widths: Vec<f64> = spec
+            .phases
+            .iter()
+            .map(|p| LABEL_CHAR_PX * (p.name.chars().count() + 1) as f64)
+            .collect();
+        let rows = label_rows(&starts, &widths);
         for (i, p) in spec.phases.iter().enumerate() {
             let x = p.x / div;
-            // Labels of phases close together go on staggered rows.
-            let label_y = y1 - (y1 - y0) * 0.045 * (i % 3) as f64;
+            let label_y = y1 - (y1 - y0) * ROW_FRACTION * rows[i] as f64;
             chart.draw_series(std::iter::once(PathElement::new(
                 vec![(x, y0), (x, y1)],
                 grey.stroke_width(1),
@@ -161,6 +202,16 @@ pub(crate) fn svg(spec: &ChartSpec) -> Result<String, DrawingAreaErrorKind<std::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phase_labels_close_together_each_get_a_row() {
+        // The 2020 test's first phases start within seconds of each other on an hours-long
+        // chart: three rows; the teardown far to the right goes back to the first.
+        let rows = label_rows(&[0.0, 2.0, 5.0, 800.0], &[170.0, 140.0, 56.0, 70.0]);
+        assert_eq!(rows, vec![0, 1, 2, 0]);
+        // Far apart, one row.
+        assert_eq!(label_rows(&[0.0, 300.0, 600.0], &[100.0; 3]), vec![0, 0, 0]);
+    }
 
     #[test]
     fn a_chart_holds_every_point_and_the_phase_lines() {
