@@ -29,18 +29,14 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    hive_scale_sim::apiserver::server::install_crypto_provider();
-    let dir = tempfile::tempdir()?;
-    let server = ApiServer::start(ApiServerConfig::new(dir.path(), "hub")).await?;
-    let clients = 8;
-    let secs = 5.0;
-
-    // 1. Small requests: each client on its own keep-alive connection, alternating create and get.
+/// Requests per second `clients` (one task each) send in `secs`, alternating a create and a
+/// get of a small ConfigMap in `default`.
+async fn small_requests(
+    clients: Vec<kube::Client>,
+    secs: f64,
+) -> Result<f64, Box<dyn std::error::Error>> {
     let mut tasks = Vec::new();
-    for c in 0..clients {
-        let client = server.client().await?;
+    for (c, client) in clients.into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
             let api: Api<ConfigMap> = Api::namespaced(client, "default");
             let deadline = Instant::now() + Duration::from_secs_f64(secs);
@@ -60,10 +56,88 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for t in tasks {
         total += t.await?;
     }
-    let rps = total as f64 / secs;
+    Ok(total as f64 / secs)
+}
+
+/// A server on the hub's own stack (axum-server: hyper and rustls, a certificate of the same
+/// kind) that answers the small requests with no API server behind them: a create is echoed
+/// back, a get returns a fixed ConfigMap of the name asked. Returns a kubeconfig for it.
+async fn bare_server()
+-> Result<(String, axum_server::Handle<std::net::SocketAddr>), Box<dyn std::error::Error>> {
+    use base64::Engine as _;
+    let certs = hive_scale_sim::apiserver::tls::generate()?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem(
+        certs.cert_pem.clone().into_bytes(),
+        certs.key_pem.clone().into_bytes(),
+    )
+    .await?;
+    let app = axum::Router::new().fallback(|req: axum::extract::Request| async move {
+        let json = [(http::header::CONTENT_TYPE, "application/json")];
+        if req.method() == http::Method::POST {
+            let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+                .await
+                .unwrap_or_default();
+            (http::StatusCode::CREATED, json, body)
+        } else {
+            let name = req.uri().path().rsplit('/').next().unwrap_or("").to_string();
+            let body = serde_json::to_vec(&serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": "default", "resourceVersion": "1",
+                    "labels": {"scaletest": "true"}},
+                "data": {"foo": "bar", "a": "1", "b": "2"}
+            }))
+            .unwrap_or_default();
+            (http::StatusCode::OK, json, body.into())
+        }
+    });
+    let handle = axum_server::Handle::new();
+    let server = axum_server::from_tcp_rustls(listener, tls)?.handle(handle.clone());
+    tokio::spawn(async move { server.serve(app.into_make_service()).await });
+    let ca = base64::engine::general_purpose::STANDARD.encode(&certs.ca_pem);
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: bare\n  cluster:\n    server: https://{addr}\n    certificate-authority-data: {ca}\nusers:\n- name: bare\n  user:\n    token: bare\ncontexts:\n- name: bare\n  context:\n    cluster: bare\n    user: bare\ncurrent-context: bare\n"
+    );
+    Ok((kubeconfig, handle))
+}
+
+async fn client_from(yaml: &str) -> Result<kube::Client, Box<dyn std::error::Error>> {
+    let kc = kube::config::Kubeconfig::from_yaml(yaml)?;
+    let cfg =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await?;
+    Ok(kube::Client::try_from(cfg)?)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let dir = tempfile::tempdir()?;
+    let server = ApiServer::start(ApiServerConfig::new(dir.path(), "hub")).await?;
+    let clients = 8;
+    let secs = 5.0;
+
+    // 1. Small requests: each client on its own keep-alive connection, alternating create and
+    // get; then the same against a bare server on the same stack (hyper, rustls) answering
+    // them with fixed bytes, run in the same process: the hub's cost over the transport's.
+    let mut hub_clients = Vec::new();
+    for _ in 0..clients {
+        hub_clients.push(server.client().await?);
+    }
+    let rps = small_requests(hub_clients, secs).await?;
+    let (bare, bare_handle) = bare_server().await?;
+    let mut bare_clients = Vec::new();
+    for _ in 0..clients {
+        bare_clients.push(client_from(&bare).await?);
+    }
+    let bare_rps = small_requests(bare_clients, secs).await?;
+    bare_handle.shutdown();
     println!(
-        "requests/s (get+create, {clients} clients, keep-alive): {rps:.0}  target 5000  ratio {:.2}",
-        rps / 5000.0
+        "requests/s (get+create, {clients} clients, keep-alive): hub {rps:.0}, bare hyper+rustls {bare_rps:.0}; hub/bare {:.2}  target 0.50  ratio {:.2}",
+        rps / bare_rps,
+        (rps / bare_rps) / 0.5
     );
 
     // 2. 60,000 objects of one kind, listed 500 per page as kubectl does.
