@@ -82,7 +82,13 @@ async fn bare_server()
                 .unwrap_or_default();
             (http::StatusCode::CREATED, json, body)
         } else {
-            let name = req.uri().path().rsplit('/').next().unwrap_or("").to_string();
+            let name = req
+                .uri()
+                .path()
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string();
             let body = serde_json::to_vec(&serde_json::json!({
                 "apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": {"name": name, "namespace": "default", "resourceVersion": "1",
@@ -105,9 +111,8 @@ async fn bare_server()
 
 async fn client_from(yaml: &str) -> Result<kube::Client, Box<dyn std::error::Error>> {
     let kc = kube::config::Kubeconfig::from_yaml(yaml)?;
-    let cfg =
-        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-            .await?;
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+        .await?;
     Ok(kube::Client::try_from(cfg)?)
 }
 

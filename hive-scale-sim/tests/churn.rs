@@ -180,3 +180,39 @@ fn a_churn_is_checked_when_the_scenario_is_read() {
         small.describe()
     );
 }
+
+/// A set with nothing to change (no ConfigMap) is not a change that "lands" at once: the churn
+/// fails, saying why, and records no fan-out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_with_nothing_to_change_fails_the_churn_instead_of_landing_at_once() {
+    hive_scale_sim::apiserver::server::install_crypto_provider();
+    let tmp = tempfile::tempdir().unwrap();
+    let text = SCENARIO.replace("configmaps: 2", "configmaps: 0");
+    let scenario = Scenario::from_yaml(&text, "empty.yaml").unwrap();
+    let (embedded, _) = EmbeddedHub::for_scenario(
+        &scenario,
+        tmp.path().join("hub"),
+        Some(TimeScale::new(100.0).unwrap()),
+    )
+    .await
+    .unwrap();
+    let hub = embedded.connect(0.0).await.unwrap();
+    let mut settings = RunSettings::new(tmp.path().join("out"));
+    settings.timeout = Duration::from_secs(60);
+    settings.interval = Duration::from_millis(100);
+    let target = embedded.target(hub, false).unwrap();
+    let summary = runner::run(&scenario, target, &settings).await.unwrap();
+    embedded.shutdown().await;
+    assert_eq!(summary.status, Status::Failed, "{:?}", summary.phases);
+    let churn = summary
+        .phases
+        .iter()
+        .find(|p| p.name.starts_with("churn"))
+        .unwrap_or_else(|| panic!("{:#?}", summary.phases));
+    assert!(
+        churn.outcome.to_string().contains("could not be changed"),
+        "{}",
+        churn.outcome
+    );
+    assert!(summary.changes.is_empty(), "{:?}", summary.changes);
+}

@@ -124,6 +124,15 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut scenario = args.scenario.load()?;
     if args.ramp {
+        // Hive's gauges, which the pairs come from with its metrics, are refreshed every two
+        // minutes: a shorter step would be judged on what it looked like before.
+        let m = &args.target.metrics;
+        let gauges = m.prometheus.is_some() || !m.metrics_url.is_empty();
+        if gauges && args.every < std::time::Duration::from_secs(300) {
+            return Err(crate::Failure::usage(
+                "--ramp with Hive's metrics (--prometheus, --metrics-url) needs --every of 5m or more: Hive refreshes the gauges the pairs come from every 2 minutes",
+            ));
+        }
         scenario = scenario.ramp(
             args.step,
             args.every.as_secs_f64(),
@@ -173,8 +182,11 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         // that hub, say), in the pipeline the hub was seen to run.
         let model = match &embedded {
             Some(hub) => Some(hub.model().clone()),
+            // Only a preset file says anything of a hub we did not start (one calibrated to
+            // it with `plan --calibrate`); a named preset is some other machine.
             None => hive_scale_sim::model::ModelConfig::from_section(&scenario.embedded)
                 .ok()
+                .filter(|c| c.preset_file.is_some())
                 .and_then(|c| c.resolve().ok())
                 .map(|mut m| {
                     m.pipeline = summary.pipeline.unwrap_or(m.pipeline);
@@ -253,7 +265,10 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(ramp) = &summary.ramp {
         println!("{}", ramp.verdict());
         if let Some(k) = ramp.predicted_knee {
-            println!("the planner predicts {k} clusters for the same model and targets");
+            println!(
+                "the planner predicts {k} clusters for the same targets and model (preset {})",
+                ramp.predicted_for.as_deref().unwrap_or("?")
+            );
         }
     }
     let f = &summary.fanout;

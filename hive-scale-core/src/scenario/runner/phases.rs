@@ -11,7 +11,7 @@ use kube::api::Api;
 use std::time::{Duration, Instant};
 
 /// Consecutive failed polls an observe phase rides out before it fails.
-const MAX_POLL_FAILURES: u32 = 5;
+pub(super) const MAX_POLL_FAILURES: u32 = 5;
 
 impl Run<'_> {
     /// Runs one phase.
@@ -182,9 +182,11 @@ impl Run<'_> {
             .generation
     }
 
-    /// Every `every_seconds` (modeled) for `duration_seconds`, changes `per_step` of the run's
-    /// sets in turn (a new value in the first resource's data: a new generation), each through
-    /// the ownership check of every write, and follows each change until it lands.
+    /// At 0, `every_seconds`, 2 x `every_seconds`, ... (modeled) while under
+    /// `duration_seconds`, changes `per_step` of the run's sets in turn (a new value in the
+    /// first resource's data: a new generation), each through the ownership check of every
+    /// write, and follows each change until it lands (the observe phase after waits for the
+    /// last ones).
     async fn churn(
         &mut self,
         phase: String,
@@ -202,17 +204,19 @@ impl Run<'_> {
         let steps = (duration_seconds / every_seconds).floor().max(1.0) as u64;
         let poll = self.target.observer.poll_interval();
         let mut next = 0usize;
+        let mut failures = 0;
         for step in 0..steps {
             let tick = Instant::now();
             for _ in 0..per_step {
                 let index = self.created_sets[next % self.created_sets.len()];
                 next += 1;
-                self.change_set(&phase, index, &format!("{run}-{step}"))
+                // Unique per change: a set changed twice in a step gets two generations.
+                self.change_set(&phase, index, &format!("{run}-{step}-{next}"))
                     .await?;
             }
             // Follow the changes until the next step is due.
             loop {
-                self.track_changes().await?;
+                self.track_changes_tolerant(&mut failures).await?;
                 let left = every.saturating_sub(tick.elapsed());
                 if left.is_zero() || step + 1 == steps {
                     break;
@@ -242,7 +246,7 @@ impl Run<'_> {
             .unwrap_or_default();
         let before = self.target.observer.applied_marks(&name).await?;
         let at = Instant::now();
-        guarded::modify(
+        let written = guarded::modify(
             &self.target.hub,
             &api,
             &name,
@@ -264,6 +268,13 @@ impl Run<'_> {
             },
         )
         .await?;
+        if written == guarded::Modified::Unchanged {
+            // Nothing written is no change to time (it would "land" at once): a set with no
+            // resource, or one whose first resource has no data map to change.
+            return Err(PhaseError::Incomplete(format!(
+                "{name} could not be changed: its first resource has no data to change (a set needs at least one ConfigMap)"
+            )));
+        }
         let generation = self.generation_of(&api, &name).await;
         self.changes.push(Pending::new(
             phase.to_string(),
@@ -273,6 +284,26 @@ impl Run<'_> {
             at,
         ));
         Ok(())
+    }
+
+    /// [`Run::track_changes`], riding out a few consecutive failed reads (a Prometheus or API
+    /// server that fails once must not end a run of hours), as an observe phase does.
+    pub(super) async fn track_changes_tolerant(
+        &mut self,
+        failures: &mut u32,
+    ) -> Result<(), PhaseError> {
+        match self.track_changes().await {
+            Ok(()) => {
+                *failures = 0;
+                Ok(())
+            }
+            Err(e) if *failures < MAX_POLL_FAILURES => {
+                *failures += 1;
+                tracing::warn!(error = %crate::error::chain(&e), failures = *failures, "cannot read the changes' progress; trying again");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Reads what each cluster has applied of the sets with changes landing, notes the
@@ -379,8 +410,9 @@ impl Run<'_> {
         deadline: Instant,
         poll: Duration,
     ) -> Result<bool, PhaseError> {
+        let mut failures = 0;
         loop {
-            self.track_changes().await?;
+            self.track_changes_tolerant(&mut failures).await?;
             if self.changes.is_empty() {
                 return Ok(true);
             }

@@ -30,6 +30,10 @@ pub struct RampResult {
     /// Whether a step failed: when not, the hub held every cluster the ramp offered and the
     /// knee is at least that.
     pub found: bool,
+    /// Whether the ramp ran to its end (a step failed, or every cluster was offered); not
+    /// when it was interrupted or a request failed for good, and then the knee is unknown.
+    #[serde(default)]
+    pub completed: bool,
     /// The planner's knee for the same model and targets, when the front can tell (the
     /// embedded hub's model, or on a real hub the scenario's `embedded:` model, such as a
     /// preset calibrated to that hub).
@@ -74,7 +78,12 @@ impl RampResult {
             "a change on 99% of the clusters within {:.0} s, each step of {} synced within {:.0} s",
             self.target_fanout_seconds, self.step, self.every_seconds
         );
-        if self.found {
+        if !self.completed {
+            format!(
+                "The ramp stopped at {} clusters before it found the knee ({targets})",
+                self.steps.last().map_or(0, |s| s.clusters)
+            )
+        } else if self.found {
             format!(
                 "This hub and HiveConfig hold {} clusters under these targets ({targets})",
                 self.knee
@@ -92,7 +101,8 @@ impl RampResult {
 /// `None` when fewer than that many had it.
 fn p99_of_all(probe: &ChangeFanout) -> Option<f64> {
     if probe.clusters == 0 {
-        return Some(0.0);
+        // No cluster held the set when it changed: nothing was measured.
+        return None;
     }
     let needed = ((0.99 * probe.clusters as f64).ceil() as usize).max(1);
     if probe.reached < needed {
@@ -144,8 +154,21 @@ impl Run<'_> {
             // count may not know of the newest clusters yet: every one of them has every set.
             let deadline = t0 + every;
             let pairs = row.clusters as usize * self.created_sets.len();
+            let mut failures = 0;
             loop {
-                let mut now = self.target.observer.pairs().await?;
+                let mut now = match self.target.observer.pairs().await {
+                    Ok(now) => {
+                        failures = 0;
+                        now
+                    }
+                    Err(e) if failures < super::phases::MAX_POLL_FAILURES => {
+                        failures += 1;
+                        tracing::warn!(error = %crate::error::chain(&e), failures, "cannot read progress; trying again");
+                        tokio::time::sleep(poll).await;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 now.expected = now.expected.max(pairs);
                 if now.applied >= now.expected {
                     row.synced_seconds = Some(t0.elapsed().as_secs_f64() * scale);
@@ -174,6 +197,11 @@ impl Run<'_> {
                         row.why = Some(format!(
                             "a change reached 99% of the clusters in {p:.0} s, past {target_fanout_seconds:.0} s"
                         ));
+                    }
+                    None if probe.clusters == 0 => {
+                        row.why = Some(
+                            "no cluster held the set when it changed: nothing to measure".into(),
+                        );
                     }
                     None => {
                         row.why = Some(format!(
@@ -212,6 +240,7 @@ impl Run<'_> {
                 tokio::time::sleep(every.saturating_sub(t0.elapsed())).await;
             }
         }
+        result.completed = true;
         self.summary.ramp = Some(result);
         Ok(())
     }
@@ -260,8 +289,9 @@ impl Run<'_> {
         // Past the target the step has failed whatever comes after: wait a poll more.
         let deadline = Instant::now() + limit + self.target.observer.poll_interval();
         let poll = self.target.observer.poll_interval();
+        let mut failures = 0;
         loop {
-            self.track_changes().await?;
+            self.track_changes_tolerant(&mut failures).await?;
             if self.changes.is_empty() || Instant::now() >= deadline {
                 break;
             }
@@ -307,6 +337,8 @@ mod tests {
         assert_eq!(p99_of_all(&probe(100, 100, 30.0)), Some(30.0));
         assert_eq!(p99_of_all(&probe(100, 99, 30.0)), Some(30.0));
         assert_eq!(p99_of_all(&probe(100, 98, 30.0)), None);
+        // A probe no cluster held measures nothing: never a pass.
+        assert_eq!(p99_of_all(&probe(0, 0, 0.0)), None);
     }
 
     #[test]
@@ -317,6 +349,11 @@ mod tests {
             target_fanout_seconds: 300.0,
             knee: 400,
             found: true,
+            completed: true,
+            steps: vec![RampStep {
+                clusters: 500,
+                ..RampStep::default()
+            }],
             ..RampResult::default()
         };
         assert!(
@@ -327,5 +364,13 @@ mod tests {
         );
         r.found = false;
         assert!(r.verdict().contains("held all 400"), "{}", r.verdict());
+        // Interrupted: no claim about what the hub holds.
+        r.completed = false;
+        assert!(
+            r.verdict()
+                .starts_with("The ramp stopped at 500 clusters before it found the knee"),
+            "{}",
+            r.verdict()
+        );
     }
 }

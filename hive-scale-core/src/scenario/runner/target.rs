@@ -44,8 +44,9 @@ pub trait Observer: Send + Sync + std::fmt::Debug {
     /// [`HiveObjects::applied_marks`]).
     fn applied_marks<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<HashMap<String, String>>>;
 
-    /// [`Observer::applied_marks`] of several sets at once, with each entry's last transition
-    /// when the hub says (see [`HiveObjects::applied_marks_of`]); by set.
+    /// [`Observer::applied_marks`] of several sets at once, by set, each mark with when it was
+    /// first seen when the observer follows the sync objects' changes (a watch of the
+    /// ClusterSyncs; the default has no such time, and a change is then timed when looked at).
     fn applied_marks_of<'a>(
         &'a self,
         sets: &'a [String],
