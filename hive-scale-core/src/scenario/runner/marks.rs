@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default)]
 pub struct MarkLog {
     seen: Mutex<HashMap<(String, String), (String, Instant)>>,
+    /// The sets whose marks are kept: a production hub's ClusterSyncs list other teams' sets
+    /// too, which are none of the run's business (nor of its memory).
+    wanted: parking_lot::RwLock<std::collections::HashSet<String>>,
     /// Whether the watch feeding the log has listed every ClusterSync once.
     ready: tokio::sync::watch::Sender<bool>,
 }
@@ -31,8 +34,15 @@ impl MarkLog {
             cs.metadata.namespace.as_deref().unwrap_or_default(),
             cs.metadata.name.as_deref().unwrap_or_default()
         );
+        let wanted = self.wanted.read();
+        if wanted.is_empty() {
+            return;
+        }
         let mut seen = self.seen.lock();
         for e in cs.status.iter().flat_map(|s| s.selector_sync_sets.iter()) {
+            if !wanted.contains(&e.name) {
+                continue;
+            }
             let mark = if e.result == SyncResult::Success {
                 e.observed_generation.to_string()
             } else {
@@ -45,6 +55,13 @@ impl MarkLog {
                     seen.insert(key, (mark, at));
                 }
             }
+        }
+    }
+
+    /// Keeps the marks of `set` from now on (before a change to it is made).
+    pub fn want(&self, set: &str) {
+        if !self.wanted.read().contains(set) {
+            self.wanted.write().insert(set.to_string());
         }
     }
 
@@ -165,6 +182,8 @@ mod tests {
     #[test]
     fn a_mark_keeps_the_moment_it_was_first_seen() {
         let log = MarkLog::default();
+        log.want("a");
+        log.want("b");
         let t0 = Instant::now();
         let t1 = t0 + Duration::from_secs(1);
         let t2 = t0 + Duration::from_secs(2);
@@ -176,5 +195,8 @@ mod tests {
         assert_eq!(log.first_seen("ns1/c1", "a", "2"), Some(t2));
         assert_eq!(log.first_seen("ns1/c1", "a", "1"), None, "no longer held");
         assert_eq!(log.first_seen("ns1/c2", "a", "2"), None);
+        // Another team's set on the same cluster is not kept.
+        log.record(&cs(&[("theirs", 7, "Success")]), t2);
+        assert_eq!(log.first_seen("ns1/c1", "theirs", "7"), None);
     }
 }

@@ -182,7 +182,9 @@ impl Observer for ListObserver {
     fn applied_marks<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<HashMap<String, String>>> {
         Box::pin(async move {
             // Asked before a change is made: its arrivals are timed from here on.
-            self.follower().await;
+            if let Some(f) = self.follower().await {
+                f.log().want(set);
+            }
             Ok(self.objects().await?.applied_marks(set))
         })
     }

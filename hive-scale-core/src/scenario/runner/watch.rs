@@ -677,7 +677,11 @@ impl Observer for WatchObserver {
     }
 
     fn applied_marks<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<HashMap<String, String>>> {
-        Box::pin(async move { Ok(self.with_sync_objects().await?.applied_marks(set)) })
+        Box::pin(async move {
+            // Asked before a change is made: its arrivals are timed from here on.
+            self.marks.want(set);
+            Ok(self.with_sync_objects().await?.applied_marks(set))
+        })
     }
 
     fn applied_marks_of<'a>(
