@@ -978,19 +978,40 @@ async fn the_planner_says_what_it_recommends_first_and_how_to_fit() {
         assert!(header.contains(h), "{header}");
     }
 
-    // The 2020 Hive at 1000 clusters does not re-apply within 2 h: say what to run.
-    let r = run_with_env("plan", &["--no-probe", "--clusters", "1000"], &[]).await;
+    // The 2020 Hive at 1000 clusters does not re-apply within 2 h: say what to run, with the
+    // model flags given (not the cores --recommend chooses itself), and it runs.
+    let r = run_with_env(
+        "plan",
+        &[
+            "--no-probe",
+            "--clusters",
+            "1000",
+            "--hub-qps",
+            "7",
+            "--cores",
+            "4",
+        ],
+        &[],
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout.lines().next().unwrap().contains("re-apply(time)"),
         "{}",
         r.stdout
     );
-    assert!(
-        r.stdout.contains(
-            "`hive-scale plan --recommend --clusters 1000 --selectorsyncsets 60 --configmaps 10 --preset m4.xlarge-2020 --target-reapply 2h`"
-        ),
-        "{}",
-        r.stdout
+    let suggested = r
+        .stdout
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no command in {}", r.stdout));
+    assert_eq!(
+        suggested,
+        "hive-scale plan --recommend --clusters 1000 --selectorsyncsets 60 --configmaps 10 --preset m4.xlarge-2020 --pipeline clustersync --hub-qps 7.0 --target-reapply 2h"
     );
+    let mut words: Vec<&str> = suggested.split(' ').skip(2).collect();
+    words.push("--no-confirm");
+    let r = run_with_env("plan", &words, &[]).await;
+    assert!(r.code == 0 || r.code == 1, "{words:?}: {}", r.stderr);
+    assert!(r.stdout.contains("recommended"), "{}", r.stdout);
 }

@@ -200,6 +200,38 @@ fn hours(s: Option<f64>) -> String {
     }
 }
 
+/// The model flags of `config` as given (each ` --flag value`), for a command that plans the
+/// same model: everything but the replicas, workers and cores `--recommend` chooses itself.
+fn model_flags(config: &hive_scale_sim::model::ModelConfig) -> String {
+    // The settings are keyed as their flags are (`hub-qps` is `--hub-qps`).
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(config) else {
+        return String::new();
+    };
+    let quote = |v: String| {
+        if v.is_empty() || v.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+            format!("'{}'", v.replace('\'', "'\\''"))
+        } else {
+            v
+        }
+    };
+    let mut out = String::new();
+    for (key, value) in fields {
+        let skip = matches!(
+            key.as_str(),
+            "replicas" | "workers" | "cores" | "time-scale"
+        ) || (key == "preset" && config.preset_file.is_some());
+        let value = match value {
+            serde_json::Value::Null => continue,
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        if !skip {
+            out.push_str(&format!(" --{key} {}", quote(value)));
+        }
+    }
+    out
+}
+
 /// Runs the tool with its parsed command line.
 pub fn main(args: Args) -> ExitCode {
     crate::init_logging(false);
@@ -348,15 +380,12 @@ pub fn main(args: Args) -> ExitCode {
         }
         if results.iter().any(|r| !r.reapply_fits_2h) {
             t.push_str(&format!(
-                "a full re-apply does not fit Hive's 2 h interval{}: `hive-scale plan --recommend --clusters {} --selectorsyncsets {} --configmaps {} {} --target-reapply 2h` finds the cheapest configuration that does\n",
+                "a full re-apply does not fit Hive's 2 h interval{}: `hive-scale plan --recommend --clusters {} --selectorsyncsets {} --configmaps {}{} --target-reapply 2h` finds the cheapest configuration that does\n",
                 if results.len() > 1 { " in some of these" } else { "" },
                 args.clusters,
                 args.selectorsyncsets,
                 args.configmaps,
-                match &args.model.preset_file {
-                    Some(f) => format!("--preset-file {}", f.display()),
-                    None => format!("--preset {}", args.model.preset),
-                }
+                model_flags(&args.model)
             ));
         }
         t
