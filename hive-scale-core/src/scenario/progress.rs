@@ -45,6 +45,25 @@ pub struct Mark {
     pub seen_at: Option<std::time::Instant>,
 }
 
+impl Mark {
+    /// Each cluster's applied mark (as [`HiveObjects::applied_marks`] gives them), not yet
+    /// timed.
+    pub fn unstamped(applied: HashMap<String, String>) -> HashMap<String, Mark> {
+        applied
+            .into_iter()
+            .map(|(k, applied)| {
+                (
+                    k,
+                    Mark {
+                        applied,
+                        seen_at: None,
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
 /// P50/P90/P99/max of fan-out latencies.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Percentiles {
@@ -355,22 +374,7 @@ impl HiveObjects {
     /// [`Mark::seen_at`]).
     pub fn applied_marks_of(&self, sets: &[String]) -> HashMap<String, HashMap<String, Mark>> {
         sets.iter()
-            .map(|set| {
-                let marks = self
-                    .applied_marks(set)
-                    .into_iter()
-                    .map(|(k, applied)| {
-                        (
-                            k,
-                            Mark {
-                                applied,
-                                ..Mark::default()
-                            },
-                        )
-                    })
-                    .collect();
-                (set.clone(), marks)
-            })
+            .map(|set| (set.clone(), Mark::unstamped(self.applied_marks(set))))
             .collect()
     }
 

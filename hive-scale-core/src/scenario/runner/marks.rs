@@ -102,10 +102,12 @@ impl MarkLog {
         }
     }
 
-    /// Sets each of `marks`' `seen_at` (marks of `set`, by cluster) from the log.
-    pub fn stamp(&self, set: &str, marks: &mut HashMap<String, Mark>) {
-        for (cluster, mark) in marks.iter_mut() {
-            mark.seen_at = self.first_seen(cluster, set, &mark.applied);
+    /// Sets the `seen_at` of every mark of `marks` (by set, then cluster) from the log.
+    pub fn stamp(&self, marks: &mut HashMap<String, HashMap<String, Mark>>) {
+        for (set, by_cluster) in marks.iter_mut() {
+            for (cluster, mark) in by_cluster.iter_mut() {
+                mark.seen_at = self.first_seen(cluster, set, &mark.applied);
+            }
         }
     }
 }

@@ -130,13 +130,7 @@ impl Run<'_> {
         let hub = &self.target.hub;
         let api: Api<SelectorSyncSet> = Api::all(hub.client());
         let run = self.settings.run_id.clone();
-        let name = self
-            .fixture()
-            .render_range(set as usize, 1)?
-            .remove(0)
-            .metadata
-            .name
-            .unwrap_or_default();
+        let name = self.set_name(set)?;
         let before = self.target.observer.applied_marks(&name).await?;
         // Named once, from the set as first read, so a re-read after a lost response finds
         // the resource it added instead of adding another.
@@ -169,6 +163,17 @@ impl Run<'_> {
             at,
         ));
         Ok(())
+    }
+
+    /// The name of the run's set `index`, as its fixture renders it.
+    fn set_name(&self, index: u32) -> Result<String, PhaseError> {
+        Ok(self
+            .fixture()
+            .render_range(index as usize, 1)?
+            .remove(0)
+            .metadata
+            .name
+            .unwrap_or_default())
     }
 
     /// The generation a set of ours has now (`None` when the hub does not say or the read
@@ -237,13 +242,7 @@ impl Run<'_> {
     ) -> Result<(), PhaseError> {
         let api: Api<SelectorSyncSet> = Api::all(self.target.hub.client());
         let run = self.settings.run_id.clone();
-        let name = self
-            .fixture()
-            .render_range(index as usize, 1)?
-            .remove(0)
-            .metadata
-            .name
-            .unwrap_or_default();
+        let name = self.set_name(index)?;
         let before = self.target.observer.applied_marks(&name).await?;
         let at = Instant::now();
         let written = guarded::modify(

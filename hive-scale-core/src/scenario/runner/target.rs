@@ -54,19 +54,7 @@ pub trait Observer: Send + Sync + std::fmt::Debug {
         Box::pin(async move {
             let mut all = HashMap::new();
             for set in sets {
-                let marks = self.applied_marks(set).await?;
-                let marks = marks
-                    .into_iter()
-                    .map(|(k, applied)| {
-                        (
-                            k,
-                            Mark {
-                                applied,
-                                ..Mark::default()
-                            },
-                        )
-                    })
-                    .collect();
+                let marks = Mark::unstamped(self.applied_marks(set).await?);
                 all.insert(set.clone(), marks);
             }
             Ok(all)
@@ -196,9 +184,7 @@ impl Observer for ListObserver {
         Box::pin(async move {
             let mut marks = self.objects().await?.applied_marks_of(sets);
             if let Some(f) = self.follower().await {
-                for (set, m) in &mut marks {
-                    f.log().stamp(set, m);
-                }
+                f.log().stamp(&mut marks);
             }
             Ok(marks)
         })

@@ -690,9 +690,7 @@ impl Observer for WatchObserver {
     ) -> BoxFuture<'a, Result<HashMap<String, HashMap<String, Mark>>>> {
         Box::pin(async move {
             let mut marks = self.with_sync_objects().await?.applied_marks_of(sets);
-            for (set, m) in &mut marks {
-                self.marks.stamp(set, m);
-            }
+            self.marks.stamp(&mut marks);
             Ok(marks)
         })
     }
