@@ -15,22 +15,54 @@ pub const REQUIRE_TOOLS: &str = "HIVE_SCALE_REQUIRE_TOOLS";
 ///
 /// When `name` is missing and [`REQUIRE_TOOLS`] is set.
 pub fn tool(name: &str, test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join(name))
-            .find(|f| f.is_file())
-    });
+    let found = on_path(name);
     if found.is_none() {
         let why = format!(
             "{name} is not on PATH (hack/test.sh installs what the tests need and runs them all)"
         );
-        assert!(
-            std::env::var_os(REQUIRE_TOOLS).is_none(),
-            "{test}: {why}; {REQUIRE_TOOLS} is set, so this is a failure"
-        );
-        let _ = writeln!(std::io::stderr(), "skipped {test}: {why}");
+        skip_or_fail(test, &why);
     }
     found
+}
+
+/// Finds an older kubectl, `kubectl.1.MINOR`: on `PATH`, or beside the file the `kubectl` on
+/// `PATH` resolves to (the Google Cloud SDK keeps `kubectl.1.27` to `kubectl.1.33` in its `bin`
+/// folder and links only `kubectl`). Missing, it is handled as [`tool`] handles a missing program.
+///
+/// # Panics
+///
+/// When it is missing and [`REQUIRE_TOOLS`] is set.
+pub fn kubectl_version(minor: u32, test: &str) -> Option<PathBuf> {
+    let name = format!("kubectl.1.{minor}");
+    let found = on_path(&name).or_else(|| {
+        let kubectl = std::fs::canonicalize(on_path("kubectl")?).ok()?;
+        Some(kubectl.with_file_name(&name)).filter(|f| f.is_file())
+    });
+    if found.is_none() {
+        skip_or_fail(
+            test,
+            &format!(
+                "{name} is neither on PATH nor beside kubectl (the Google Cloud SDK ships it)"
+            ),
+        );
+    }
+    found
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|f| f.is_file())
+    })
+}
+
+fn skip_or_fail(test: &str, why: &str) {
+    assert!(
+        std::env::var_os(REQUIRE_TOOLS).is_none(),
+        "{test}: {why}; {REQUIRE_TOOLS} is set, so this is a failure"
+    );
+    let _ = writeln!(std::io::stderr(), "skipped {test}: {why}");
 }
 
 /// Objects a hub holding `crd` admits, generated from its schema: each optional field present or

@@ -347,3 +347,96 @@ async fn malformed_requests_get_a_status_not_a_crash() {
     assert_eq!(code, 200);
     hub.shutdown().await;
 }
+
+async fn get_json(client: &kube::Client, path: &str) -> Value {
+    let req = http::Request::get(path).body(Vec::new()).unwrap();
+    serde_json::from_str(&client.request_text(req).await.unwrap()).unwrap()
+}
+
+/// `/openapi/v2` (for kubectl before 1.28) describes every path and schema `/openapi/v3` does.
+#[tokio::test]
+async fn openapi_v2_describes_what_v3_does() {
+    let (_dir, hub, client) = hub().await;
+    let v2 = get_json(&client, "/openapi/v2").await;
+    assert_eq!(v2["swagger"], "2.0");
+    let index = get_json(&client, "/openapi/v3").await;
+    let mut schemas = 0;
+    for entry in index["paths"].as_object().unwrap().values() {
+        let v3 = get_json(&client, entry["serverRelativeURL"].as_str().unwrap()).await;
+        for (path, item) in v3["paths"].as_object().unwrap() {
+            let methods: Vec<&String> = item.as_object().unwrap().keys().collect();
+            let v2_methods: Vec<&String> = v2["paths"][path]
+                .as_object()
+                .unwrap_or_else(|| panic!("{path} is in v3 but not in v2"))
+                .keys()
+                .collect();
+            assert_eq!(methods, v2_methods, "{path}");
+        }
+        for (name, schema) in v3["components"]["schemas"].as_object().unwrap() {
+            let def = &v2["definitions"][name];
+            assert_eq!(
+                def["x-kubernetes-group-version-kind"], schema["x-kubernetes-group-version-kind"],
+                "{name}"
+            );
+            assert_eq!(
+                def["properties"].as_object().map(|p| p.len()),
+                schema["properties"].as_object().map(|p| p.len()),
+                "{name}"
+            );
+            schemas += 1;
+        }
+    }
+    assert_eq!(v2["definitions"].as_object().unwrap().len(), schemas);
+    assert!(
+        v2["definitions"]["io.openshift.hive.v1.ClusterDeployment"]["properties"]["spec"]
+            ["properties"]
+            .get("baseDomain")
+            .is_some(),
+        "the CRD's schema is in v2"
+    );
+
+    // client-go asks for protobuf and gets it.
+    let req = http::Request::get("/openapi/v2")
+        .header(
+            "accept",
+            "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+        )
+        .body(Vec::new())
+        .unwrap();
+    let bytes = client.request_stream(req).await.unwrap();
+    let mut body = Vec::new();
+    futures::io::AsyncReadExt::read_to_end(&mut Box::pin(bytes), &mut body)
+        .await
+        .unwrap();
+    assert!(serde_json::from_slice::<Value>(&body).is_err(), "not JSON");
+    assert!(
+        body.windows(b"x-kubernetes-group-version-kind".len())
+            .any(|w| w == b"x-kubernetes-group-version-kind"),
+        "the protobuf names the kinds"
+    );
+    hub.shutdown().await;
+}
+
+/// ObjectMeta's maps and lists are omitted when empty, as kube-apiserver's typed metadata does.
+#[tokio::test]
+async fn empty_metadata_maps_are_not_stored() {
+    let (_dir, hub, client) = hub().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let body = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "e", "annotations": {}, "labels": {}, "finalizers": []}});
+    let (status, created) = raw(
+        &client,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    for field in ["annotations", "labels", "finalizers"] {
+        assert_eq!(created["metadata"].get(field), None, "{field}");
+    }
+    let read = cms.get("e").await.unwrap();
+    assert_eq!(read.metadata.annotations, None);
+    hub.shutdown().await;
+}

@@ -1,10 +1,11 @@
-//! The real kubectl (1.32, preinstalled) against the embedded hub.
+//! The real kubectl (1.32, preinstalled, and 1.27 beside it) against the embedded hub.
 
 use hive_scale_sim::apiserver::{ApiServer, ApiServerConfig};
 use std::path::Path;
 use std::process::Command;
 
 struct Kubectl<'a> {
+    program: &'a Path,
     kubeconfig: &'a Path,
     cache: &'a Path,
 }
@@ -16,7 +17,7 @@ fn have_kubectl(test: &str) -> bool {
 
 impl Kubectl<'_> {
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("kubectl");
+        let mut c = Command::new(self.program);
         c.arg("--kubeconfig")
             .arg(self.kubeconfig)
             .arg("--cache-dir")
@@ -105,6 +106,7 @@ async fn kubectl_works_against_the_hub() {
     let cache = dir.path().join("cache");
     tokio::task::spawn_blocking(move || {
         let k = Kubectl {
+            program: Path::new("kubectl"),
             kubeconfig: &kubeconfig,
             cache: &cache,
         };
@@ -323,6 +325,7 @@ async fn kubectl_imperative_creates_send_protobuf_and_work() {
     let cache = dir.path().join("cache");
     tokio::task::spawn_blocking(move || {
         let k = Kubectl {
+            program: Path::new("kubectl"),
             kubeconfig: &kubeconfig,
             cache: &cache,
         };
@@ -385,6 +388,119 @@ async fn kubectl_imperative_creates_send_protobuf_and_work() {
                 || String::from_utf8_lossy(&again.stderr).contains("already exists"),
             "{}",
             String::from_utf8_lossy(&again.stderr)
+        );
+    })
+    .await
+    .unwrap();
+    hub.shutdown().await;
+}
+
+/// kubectl 1.27 (what `oc` 4.14 is built on) reads `/openapi/v2` as protobuf before an apply,
+/// and decides from it whether the server validates fields; later versions read v3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_1_27_applies_updates_gets_and_deletes() {
+    let Some(program) = hive_scale_sim::testing::kubectl_version(
+        27,
+        "kubectl_1_27_applies_updates_gets_and_deletes",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let hub = ApiServer::start(ApiServerConfig::new(dir.path(), "hub"))
+        .await
+        .unwrap();
+    let kubeconfig = hub.kubeconfig_path().to_path_buf();
+    let cache = dir.path().join("cache");
+    tokio::task::spawn_blocking(move || {
+        let k = Kubectl {
+            program: &program,
+            kubeconfig: &kubeconfig,
+            cache: &cache,
+        };
+        let version = k.ok(&["version", "--client", "-o", "json"]);
+        assert!(version.contains("\"minor\": \"27\""), "{version}");
+
+        let out = k.stdin(&["apply", "-f", "-"], CD);
+        assert!(
+            out.contains("namespace/ns1 created")
+                && out.contains("clusterdeployment.hive.openshift.io/c1 created"),
+            "{out}"
+        );
+        assert!(
+            k.stdin(&["apply", "-f", "-"], SSS)
+                .contains("selectorsyncset.hive.openshift.io/scaletest-0-configmap created")
+        );
+        assert!(
+            k.stdin(&["apply", "-f", "-"], SSS).contains("unchanged"),
+            "a second apply changes nothing"
+        );
+        let changed = SSS.replace("foo: bar", "foo: baz");
+        assert!(
+            k.stdin(&["apply", "-f", "-"], &changed)
+                .contains("configured")
+        );
+        // A built-in kind: kubectl computes a strategic merge patch for it.
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: ns1}\ndata: {x: \"1\"}\n";
+        assert!(k.stdin(&["apply", "-f", "-"], cm).contains("configmap/a created"));
+        assert!(
+            k.stdin(&["apply", "-f", "-"], &cm.replace("\"1\"", "\"2\""))
+                .contains("configmap/a configured")
+        );
+        assert_eq!(
+            k.ok(&["get", "configmap", "a", "-n", "ns1", "-o", "jsonpath={.data.x}"]),
+            "2"
+        );
+        // Nothing differs after an apply (the hub does not keep the `annotations: {}` that
+        // kubectl's dry-run patch sends).
+        let diff = k
+            .command(&["diff", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(cm.replace("\"1\"", "\"2\"").as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert!(
+            diff.status.success(),
+            "kubectl diff found a difference: {}",
+            String::from_utf8_lossy(&diff.stdout)
+        );
+
+        let yaml = k.ok(&[
+            "get",
+            "selectorsyncset",
+            "scaletest-0-configmap",
+            "-o",
+            "yaml",
+        ]);
+        assert!(
+            yaml.contains("foo: baz") && yaml.contains("generation: 2"),
+            "{yaml}"
+        );
+        let cds = k.ok(&["get", "clusterdeployments", "-A"]);
+        assert!(cds.contains("fake-c1"), "{cds}");
+
+        assert!(
+            k.ok(&["delete", "sss", "scaletest-0-configmap"])
+                .contains("deleted")
+        );
+        assert!(
+            k.ok(&["delete", "configmap", "a", "-n", "ns1"])
+                .contains("deleted")
+        );
+        assert!(k.ok(&["delete", "cd", "c1", "-n", "ns1"]).contains("deleted"));
+        let none = k.command(&["get", "sss,cm", "-n", "ns1"]).output().unwrap();
+        assert!(
+            String::from_utf8_lossy(&none.stderr).contains("No resources found"),
+            "{}",
+            String::from_utf8_lossy(&none.stdout)
         );
     })
     .await

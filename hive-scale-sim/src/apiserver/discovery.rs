@@ -1,5 +1,6 @@
 //! Discovery documents (`/version`, `/api`, `/apis`, resource lists) and `/openapi/v3`,
-//! which kubectl reads before it creates or applies anything.
+//! which kubectl reads before it creates or applies anything (`/openapi/v2`, for older
+//! clients, is derived from these in [`super::openapi_v2`]).
 
 use super::registry::{Registry, ResourceDef};
 use serde_json::{Map, Value, json};
@@ -108,14 +109,19 @@ pub fn resources(registry: &Registry, group: &str, version: &str) -> Option<Valu
     )
 }
 
-/// `/openapi/v3`: one entry per group/version.
-pub fn openapi_index(registry: &Registry) -> Value {
-    let mut paths = Map::new();
+/// The group/versions that have OpenAPI documents: the core `v1`, then the registry's.
+pub fn openapi_group_versions(registry: &Registry) -> Vec<(String, String)> {
     let mut gvs = vec![(String::new(), "v1".to_string())];
     for (g, versions) in registry.groups() {
         gvs.extend(versions.into_iter().map(|v| (g.clone(), v)));
     }
-    for (g, v) in gvs {
+    gvs
+}
+
+/// `/openapi/v3`: one entry per group/version.
+pub fn openapi_index(registry: &Registry) -> Value {
+    let mut paths = Map::new();
+    for (g, v) in openapi_group_versions(registry) {
         let path = if g.is_empty() {
             format!("api/{v}")
         } else {

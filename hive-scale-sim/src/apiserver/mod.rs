@@ -6,6 +6,7 @@ pub mod discovery;
 pub mod error;
 pub mod faults;
 pub mod fields;
+pub mod openapi_v2;
 pub mod protobuf;
 pub mod rbac;
 pub mod registry;

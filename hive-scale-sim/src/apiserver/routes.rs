@@ -5,6 +5,7 @@ use super::auth::{self, Caller};
 use super::discovery;
 use super::error::ApiError;
 use super::faults::Fault;
+use super::openapi_v2;
 use super::protobuf;
 use super::rbac;
 use super::registry::ResourceDef;
@@ -221,6 +222,22 @@ async fn route(
         ["api", v] => return read_only(discovery::resources(&registry, "", v)),
         ["apis", g] => return read_only(discovery::group(&registry, g)),
         ["apis", g, v] => return read_only(discovery::resources(&registry, g, v)),
+        ["openapi", "v2"] => {
+            if method != Method::GET {
+                return Err(ApiError::method_not_allowed(method.as_str(), path));
+            }
+            let doc = openapi_v2::document(&registry);
+            let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+            if openapi_v2::wants_protobuf(accept) {
+                return Ok((
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, openapi_v2::PROTOBUF_CONTENT_TYPE)],
+                    openapi_v2::protobuf(&doc),
+                )
+                    .into_response());
+            }
+            return Ok(ok(&doc));
+        }
         ["openapi", "v3"] => return read_only(Some(discovery::openapi_index(&registry))),
         ["openapi", "v3", "api", v] => return read_only(discovery::openapi_gv(&registry, "", v)),
         ["openapi", "v3", "apis", g, v] => {

@@ -258,6 +258,19 @@ pub(super) fn stamp_metadata(
     server: ServerFields<'_>,
 ) {
     let m = meta_mut(new);
+    // ObjectMeta is a typed struct in kube-apiserver whose maps and lists are `omitempty`: an
+    // empty or null one written by a client (kubectl's apply sends `annotations: {}`) is not
+    // stored, so it is neither read back nor seen as a difference.
+    m.retain(|k, v| {
+        let omitted = matches!(
+            k.as_str(),
+            "labels" | "annotations" | "finalizers" | "ownerReferences" | "managedFields"
+        );
+        let empty = v.is_null()
+            || v.as_object().is_some_and(|o| o.is_empty())
+            || v.as_array().is_some_and(|a| a.is_empty());
+        !(omitted && empty)
+    });
     m.insert("name".into(), name.into());
     if def.namespaced {
         m.insert("namespace".into(), ns.into());
