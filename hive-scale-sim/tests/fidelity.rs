@@ -394,3 +394,64 @@ fn today_s_presets_against_hive_s_published_magnitudes() {
         f.join("\n")
     );
 }
+
+/// The sampled shortcut ([`hive_scale_sim::plan::sample`]) against whole simulations of the same
+/// fleets: the drain and a new set's fan-out extrapolated from two samples, the new cluster
+/// read from the larger. Prints both; each within 10%, or 25% for a fleet whose re-applies
+/// never keep up (its backlog at the probe grows faster than linearly with the fleet).
+/// docs/performance.md records the 10,000 cluster comparison, in release.
+#[test]
+fn sampled_plans_agree_with_whole_ones() {
+    let mut failures = Vec::new();
+    let cases: [(&str, usize, usize, bool); 4] = [
+        ("m4.xlarge-2020", 1, 5, false),
+        ("c5.9xlarge", 1, 20, false),
+        ("c5.9xlarge", 3, 10, true),
+        ("m5.xlarge", 1, 10, true),
+    ];
+    for (preset, replicas, workers, under_load) in cases {
+        let mut model = CostModel::preset(preset).unwrap();
+        model.replicas = replicas;
+        model.workers = workers;
+        let mut cfg = PlanConfig::new(model);
+        (cfg.clusters, cfg.selectorsyncsets, cfg.configmaps) = (3000, 6, 10);
+        if under_load {
+            cfg.adopt_over = Some(std::time::Duration::from_secs(7200));
+            cfg.probe_under_load = true;
+        }
+        cfg.sample_above = Some(1000);
+        let sampled = plan(&cfg).unwrap();
+        let samples = sampled.sampled.expect("3000 clusters above 1000 are sampled");
+        cfg.sample_above = None;
+        let whole = plan(&cfg).unwrap();
+        assert!(whole.sampled.is_none());
+        let figures = [
+            ("drain s", whole.drain_seconds, sampled.drain_seconds),
+            ("new set s", whole.new_set_seconds, sampled.new_set_seconds),
+            (
+                "new cluster s",
+                whole.new_cluster_seconds,
+                sampled.new_cluster_seconds,
+            ),
+        ];
+        for (what, w, s) in figures {
+            let (Some(w), Some(s)) = (w, s) else {
+                assert_eq!(w.is_some(), s.is_some(), "{preset} {what}: {w:?} vs {s:?}");
+                continue;
+            };
+            let off = s / w - 1.0;
+            println!(
+                "{preset:<15} {replicas} x {workers:>3} workers{}: {what:<14} whole {w:>9.1}  sampled ({} + {}) {s:>9.1}  {:+.1}%",
+                if under_load { ", under load" } else { "" },
+                samples.small,
+                samples.large,
+                off * 100.0
+            );
+            let overloaded = whole.drain_seconds.is_none_or(|d| d > 7200.0);
+            if off.abs() > if overloaded { 0.25 } else { 0.10 } {
+                failures.push(format!("{preset} {replicas}x{workers} {what}: whole {w:.1}, sampled {s:.1}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -12,8 +12,11 @@ use crate::model::{ApplyMode, CostModel, FAKE_APPLY_MS, SpokeMode};
 use hive_scale_core::api::Pipeline;
 use serde::Serialize;
 
+/// The mean of Hive's random 0-10% added to each re-apply interval, as a factor.
+pub const MEAN_JITTER: f64 = 1.05;
+
 /// Hive's mean interval between two full re-applies of a cluster: 2 h plus a random 0-10%.
-pub const REAPPLY_EVERY: f64 = 7200.0 * 1.05;
+pub const REAPPLY_EVERY: f64 = 7200.0 * MEAN_JITTER;
 
 /// A fleet: what every replica's clusters carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,6 +16,7 @@ pub mod analytic;
 pub mod arrival;
 pub mod calibrate;
 pub mod recommend;
+pub mod sample;
 use hive_scale_core::adopt::AdoptPlan;
 use hive_scale_core::fixtures::SelectorSyncSetFixture;
 use serde::Serialize;
@@ -49,6 +50,11 @@ pub struct PlanConfig {
     pub probe_under_load: bool,
     /// Seed of jitter and fake-apply draws.
     pub seed: u64,
+    /// Hive's interval between two full re-applies of a cluster (before its 0-10% jitter).
+    pub reapply_interval: Duration,
+    /// Simulate fleets above this many clusters as two smaller samples, extrapolated
+    /// ([`sample`]); `None` simulates every cluster.
+    pub sample_above: Option<usize>,
 }
 
 impl PlanConfig {
@@ -65,6 +71,8 @@ impl PlanConfig {
             adopt_over: None,
             probe_under_load: false,
             seed: 1,
+            reapply_interval: Duration::from_secs(7200),
+            sample_above: Some(sample::ABOVE),
         }
     }
 }
@@ -166,6 +174,8 @@ pub struct PlanResult {
     pub per_replica: Vec<ReplicaResult>,
     /// The objects the hub holds for this fleet, against Hive's guidance.
     pub hub: HubPressure,
+    /// When the fleet was simulated as two samples and extrapolated, their sizes.
+    pub sampled: Option<sample::Samples>,
     /// Wall-clock seconds the simulation took.
     pub wall_seconds: f64,
     /// The time series.
@@ -227,6 +237,14 @@ pub fn plan(cfg: &PlanConfig) -> Result<PlanResult, PlanError> {
     if cfg.clusters == 0 || cfg.selectorsyncsets == 0 {
         return Err(PlanError::EmptyFleet);
     }
+    if let Some(sizes) = sample::sizes(cfg) {
+        return sample::plan_sampled(cfg, sizes);
+    }
+    plan_whole(cfg)
+}
+
+/// Runs the plan on the virtual clock, every cluster simulated.
+fn plan_whole(cfg: &PlanConfig) -> Result<PlanResult, PlanError> {
     let wall = Instant::now();
     let cfg = cfg.clone();
     clock::run_virtual(async move { run(cfg, wall).await }).map_err(PlanError::Runtime)?
@@ -280,7 +298,7 @@ fn new_sim(cfg: &PlanConfig) -> Arc<Sim> {
     ));
     let sim_cfg = SimConfig {
         model: cfg.model.clone(),
-        reapply_interval: Duration::from_secs(7200),
+        reapply_interval: cfg.reapply_interval,
         seed: cfg.seed,
         client_metrics: false,
     };
@@ -447,10 +465,13 @@ async fn drain(
     }
 }
 
-/// Adds one more SelectorSyncSet and times it reaching every cluster.
-/// Longest the new-set probe waits, modeled, for the sync queue to empty first.
-const SETTLE: Duration = Duration::from_secs(600);
+/// Longest the new-set probe waits, modeled, for the sync queue to empty first: a twelfth of
+/// the re-apply interval (10 minutes of Hive's 2 hours).
+fn settle(cfg: &PlanConfig) -> Duration {
+    cfg.reapply_interval / 12
+}
 
+/// Adds one more SelectorSyncSet and times it reaching every cluster.
 async fn probe_new_set(
     sim: &Arc<Sim>,
     hive: &SimulatedHive,
@@ -463,7 +484,7 @@ async fn probe_new_set(
         // The middle of the second round of re-applies: each cluster comes due 2 h (plus
         // jitter) after it first synced, so the round runs as long as the first sync did.
         let drained = clock.elapsed().as_secs_f64();
-        let at = analytic::REAPPLY_EVERY + drained / 2.0;
+        let at = cfg.reapply_interval.as_secs_f64() * analytic::MEAN_JITTER + drained / 2.0;
         clock
             .sleep(Duration::from_secs_f64((at - drained).max(0.0)))
             .await;
@@ -473,7 +494,7 @@ async fn probe_new_set(
         // its burst. A fleet whose re-applies take longer than their interval never goes
         // quiet: its new set comes amid the backlog, as on a real hub, after a short wait
         // rather than after simulating days of a queue that never empties.
-        let settle = clock.elapsed() + SETTLE.min(cfg.max_duration);
+        let settle = clock.elapsed() + settle(cfg).min(cfg.max_duration);
         while hive.pending() > 0 && clock.elapsed() < settle {
             clock.sleep(Duration::from_secs(1)).await;
         }
@@ -626,6 +647,7 @@ fn result(
         thrash: sim.metrics.sim_thrash.get(),
         per_replica,
         hub: HubPressure::estimate(cfg.clusters, cfg.selectorsyncsets, m.pipeline),
+        sampled: None,
         wall_seconds: wall.elapsed().as_secs_f64(),
         series,
     }
