@@ -59,6 +59,21 @@ impl<K: Resource<DynamicType = ()>> Lenient<K> {
         }
     }
 
+    /// As [`Lenient::ok_or_warn`], consuming `self`: the object is moved out, not shared.
+    pub fn into_ok_or_warn(self) -> Option<Arc<K>> {
+        match self.decoded {
+            Ok(k) => Some(k),
+            Err(reason) => {
+                Undecodable {
+                    object: crate::ownership::describe(&K::kind(&()), &self.metadata),
+                    reason,
+                }
+                .warn(self.metadata.uid.as_deref());
+                None
+            }
+        }
+    }
+
     /// The decoded object, if any.
     pub fn into_decoded(self) -> Result<Arc<K>, Undecodable> {
         let object = crate::ownership::describe(&K::kind(&()), &self.metadata);

@@ -410,13 +410,30 @@ impl Hub {
     where
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
     {
-        Ok(self
-            .list_lenient(api, selector)
-            .await?
-            .iter()
-            .filter_map(Lenient::ok_or_warn)
-            .map(Arc::unwrap_or_clone)
-            .collect())
+        self.list_all_with(api, selector, |k| k).await
+    }
+
+    /// As [`Hub::list_all`], keeping `keep(object)` of each object as its page arrives: a
+    /// caller that needs less than whole objects (a count over 60,000 SyncSetInstances) never
+    /// holds every whole object at once.
+    pub async fn list_all_with<K, T>(
+        &self,
+        api: &Api<K>,
+        selector: &str,
+        mut keep: impl FnMut(K) -> T,
+    ) -> Result<Vec<T>>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    {
+        let mut out = Vec::new();
+        self.list_pages(api, selector, |object| {
+            // Just decoded, so the only reference: unwrapped without a copy.
+            if let Some(k) = object.into_ok_or_warn() {
+                out.push(keep(Arc::unwrap_or_clone(k)));
+            }
+        })
+        .await?;
+        Ok(out)
     }
 
     /// Lists everything a label selector matches, each object decoded or not (see
@@ -426,6 +443,21 @@ impl Hub {
         K: Resource<DynamicType = ()> + DeserializeOwned,
     {
         let mut out = Vec::new();
+        self.list_pages(api, selector, |o| out.push(o)).await?;
+        Ok(out)
+    }
+
+    /// Lists everything a label selector matches, 500 per page as kubectl does, handing each
+    /// object to `each` as its page arrives.
+    async fn list_pages<K>(
+        &self,
+        api: &Api<K>,
+        selector: &str,
+        mut each: impl FnMut(Lenient<K>),
+    ) -> Result<()>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned,
+    {
         let mut token: Option<String> = None;
         let what = format!("{} ({selector})", K::plural(&()));
         let client = self.client.clone();
@@ -445,10 +477,10 @@ impl Hub {
                     }
                 })
                 .await?;
-            out.extend(page.items);
+            page.items.into_iter().for_each(&mut each);
             token = page.metadata.continue_.filter(|c| !c.is_empty());
             if token.is_none() {
-                return Ok(out);
+                return Ok(());
             }
         }
     }
