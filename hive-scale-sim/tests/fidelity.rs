@@ -421,7 +421,9 @@ fn sampled_plans_agree_with_whole_ones() {
         }
         cfg.sample_above = Some(1000);
         let sampled = plan(&cfg).unwrap();
-        let samples = sampled.sampled.expect("3000 clusters above 1000 are sampled");
+        let samples = sampled
+            .sampled
+            .expect("3000 clusters above 1000 are sampled");
         cfg.sample_above = None;
         let whole = plan(&cfg).unwrap();
         assert!(whole.sampled.is_none());
@@ -449,7 +451,9 @@ fn sampled_plans_agree_with_whole_ones() {
             );
             let overloaded = whole.drain_seconds.is_none_or(|d| d > 7200.0);
             if off.abs() > if overloaded { 0.25 } else { 0.10 } {
-                failures.push(format!("{preset} {replicas}x{workers} {what}: whole {w:.1}, sampled {s:.1}"));
+                failures.push(format!(
+                    "{preset} {replicas}x{workers} {what}: whole {w:.1}, sampled {s:.1}"
+                ));
             }
         }
     }

@@ -328,23 +328,40 @@ pub fn estimate(m: &CostModel, fleet: Fleet) -> Estimate {
         true,
     );
     let applies = (fleet.clusters * pairs) as f64;
-    // New work shares the replica with the re-applies that keep coming (processor sharing):
-    // it gets what they leave.
+    // The share of the replica's workers the re-applies that keep coming take.
     let load = reapply / REAPPLY_EVERY;
-    let stretch = if load < 1.0 {
-        1.0 / (1.0 - load)
+    let new_set_idle = fan_out + one(m, &new_set);
+    // One cluster's full re-apply, on one worker of a busy replica.
+    let per_job = reapply / busiest.max(1) as f64 * m.workers as f64;
+    // A new set queues every cluster's key at once. Those whose re-apply comes due while
+    // their key waits re-apply everything when it is reached, so the re-applies keep their
+    // share of the workers throughout (processor sharing): the set gets what they leave.
+    let new_set_seconds = if load < 1.0 {
+        new_set_idle / (1.0 - load)
     } else {
         f64::INFINITY
     };
-    let new_set_idle = fan_out + one(m, &new_set);
+    // A new cluster is one worker's job: it waits for a free worker among the re-applies
+    // (Erlang C over the replica's workers), then runs beside them, sharing the cores with
+    // the other workers' CPU bursts.
+    let new_cluster = if load < 1.0 {
+        let wait = erlang_c(m.workers, load) * per_job / (m.workers as f64 * (1.0 - load));
+        // Each busy worker is on a core this share of its time.
+        let on_cpu = (busy / m.workers.max(1) as f64).min(1.0);
+        let others = load * (m.workers.saturating_sub(1)) as f64 * on_cpu;
+        let share = ((1.0 + others) / m.cores as f64).max(1.0);
+        wait + one_beside(m, &creation, share) + one_beside(m, &everything, share)
+    } else {
+        f64::INFINITY
+    };
     Estimate {
         busiest_replica_clusters: busiest,
         applies_per_second: applies / reapply.max(1e-12),
         reapply_seconds: reapply + one(m, &full),
         first_sync_seconds: first_sync + one(m, &first),
-        new_set_seconds: new_set_idle * stretch,
+        new_set_seconds,
         new_set_idle_seconds: new_set_idle,
-        new_cluster_seconds: (one(m, &creation) + one(m, &everything)) * stretch,
+        new_cluster_seconds: new_cluster,
         reapply_load: load,
         cores_busy_per_replica: busy,
         limited_by,
@@ -367,6 +384,12 @@ fn paced(m: &CostModel, jobs: usize, job: &Job) -> f64 {
 
 /// One job alone on an idle replica: its CPU at one apply in flight, and its waits.
 fn one(m: &CostModel, job: &Job) -> f64 {
+    one_beside(m, job, 1.0)
+}
+
+/// One job on a replica whose cores each run `share` CPU bursts at once (1: a core to
+/// itself), the job's own included.
+fn one_beside(m: &CostModel, job: &Job, share: f64) -> f64 {
     let alone = m.apply_cpu_in(m.apply_mode, 1).as_secs_f64();
     let busy = m.apply_cpu_in(m.apply_mode, m.workers).as_secs_f64();
     let cpu = if busy > 0.0 {
@@ -374,7 +397,20 @@ fn one(m: &CostModel, job: &Job) -> f64 {
     } else {
         job.cpu
     };
-    cpu + job.wait
+    cpu * share.max(1.0) + job.wait
+}
+
+/// Erlang's C formula: the chance that a job arriving at `servers` servers, each busy a
+/// `utilization` share of the time, finds them all busy and waits.
+fn erlang_c(servers: usize, utilization: f64) -> f64 {
+    let (c, a) = (servers.max(1) as f64, utilization * servers.max(1) as f64);
+    // The Erlang B recursion, stable for hundreds of servers, then C from B.
+    let mut b = 1.0;
+    for k in 1..=servers.max(1) {
+        b = a * b / (k as f64 + a * b);
+    }
+    let rho = a / c;
+    (b / (1.0 - rho + rho * b)).clamp(0.0, 1.0)
 }
 
 #[cfg(test)]

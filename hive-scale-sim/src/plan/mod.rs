@@ -506,68 +506,53 @@ async fn probe_new_set(
                 .await;
         }
     }
+    let since = |from: Duration| clock.elapsed().saturating_sub(from).as_secs_f64();
+    // Polls a fiftieth of the time waited so far (from 50 ms to 1 s): a few seconds' probe is
+    // timed to a few percent, a day's without a million wakeups.
+    let poll = |from: Duration| Duration::from_secs_f64((since(from) / 50.0).clamp(0.05, 1.0));
+    // First a new cluster amid the re-applies alone, then (once it synced) the new set: each
+    // timed on its own, a cluster adopted with the set would wait behind every key the set
+    // queued, and one adopted right after the set's fan-out behind the re-applies that came
+    // due during it.
+    let mut cluster_at = None;
+    let mut target = pairs;
+    if cfg.probe_under_load {
+        let newcomer = cfg.clusters as u32 + 1;
+        adopt_clusters(sim, cfg, newcomer..=newcomer)?;
+        target += cfg.selectorsyncsets as u64;
+        let adopted = clock.elapsed();
+        let synced =
+            || sim.counters.cluster_first_successes.load(Ordering::Relaxed) >= u64::from(newcomer);
+        while clock.elapsed() < adopted + cfg.max_duration {
+            if synced() {
+                cluster_at = Some(since(adopted));
+                break;
+            }
+            clock.sleep(poll(adopted)).await;
+        }
+        if cluster_at.is_none() {
+            return Ok(Probe {
+                new_set: None,
+                new_cluster: None,
+            });
+        }
+    }
     create_sets(sim, fixture, cfg.selectorsyncsets, 1)?;
     let start = clock.elapsed();
-    let mut target = pairs + cfg.clusters as u64;
-    let newcomer = cfg.clusters as u32 + 1;
-    if cfg.probe_under_load {
-        adopt_clusters(sim, cfg, newcomer..=newcomer)?;
-        // The newcomer's pairs, the new set's included.
-        target += cfg.selectorsyncsets as u64 + 1;
-    }
-    let set_name = fixture
-        .render_range(cfg.selectorsyncsets, 1)
-        .ok()
-        .and_then(|s| s.into_iter().next())
-        .and_then(|s| s.metadata.name);
-    let (mut set_at, mut cluster_at) = (None, None);
-    let synced = |n: u64| sim.counters.cluster_first_successes.load(Ordering::Relaxed) >= n;
+    let clusters = cfg.clusters as u64 + u64::from(cfg.probe_under_load);
+    target += clusters;
+    let mut set_at = None;
     while clock.elapsed() < start + cfg.max_duration {
-        let since = || clock.elapsed().saturating_sub(start).as_secs_f64();
-        if set_at.is_none() && sim.counters.set_first_successes.load(Ordering::Relaxed) >= target {
-            set_at = Some(since());
-        }
-        if cluster_at.is_none() && cfg.probe_under_load && synced(u64::from(newcomer)) {
-            cluster_at = Some(since());
-        }
-        if set_at.is_some() && (cluster_at.is_some() || !cfg.probe_under_load) {
+        if sim.counters.set_first_successes.load(Ordering::Relaxed) >= target {
+            set_at = Some(since(start));
             break;
         }
-        clock.sleep(Duration::from_secs(1)).await;
-    }
-    if cfg.probe_under_load && set_at.is_some() {
-        // The counter above also counted the newcomer's pairs: the new set's own fan-out is
-        // when it first succeeded on the last of the clusters that were there before.
-        set_at = set_name.and_then(|name| new_set_reached(sim, &name, cfg.clusters, start));
+        clock.sleep(poll(start)).await;
     }
     Ok(Probe {
         new_set: set_at,
         new_cluster: cluster_at,
     })
-}
-
-/// Modeled seconds from `start` until the set `name` first succeeded on each of the clusters
-/// `1..=clusters`, from their ClusterSyncs; `None` if one has not.
-fn new_set_reached(sim: &Sim, name: &str, clusters: usize, start: Duration) -> Option<f64> {
-    let now = sim.clock.elapsed().as_secs_f64();
-    let plan = AdoptPlan::new(Vec::new());
-    let mut latest: f64 = 0.0;
-    for i in 1..=clusters as u32 {
-        let ns = plan.namespace_name(i);
-        let cs = sim
-            .store
-            .get(&sim.def(defs::CSYNC), &ns, &plan.cd_name(i))
-            .ok()?;
-        let entries = cs.pointer("/status/selectorSyncSets")?.as_array()?;
-        let at = entries
-            .iter()
-            .find(|e| e.get("name").and_then(serde_json::Value::as_str) == Some(name))?
-            .get("firstSuccessTime")?
-            .as_str()?;
-        let ago = sim.clock.seconds_since(at)?;
-        latest = latest.max(now - ago);
-    }
-    Some((latest - start.as_secs_f64()).max(0.0))
 }
 
 /// What the probe timed: `None` when it did not happen within the limit (or was not asked).

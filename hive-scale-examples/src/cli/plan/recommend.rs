@@ -101,7 +101,7 @@ fn row(c: &Candidate, label: &str) -> String {
         c.cores,
         c.total_cores,
         e.applies_per_second,
-        hours(Some(e.reapply_seconds)),
+        hours(Some(e.first_sync_seconds)),
         e.reapply_load * 100.0,
         hours(Some(e.new_set_seconds)),
         hours(Some(e.new_cluster_seconds)),
@@ -170,7 +170,7 @@ fn text(
         None => {}
     }
     t.push_str(&format!(
-        "the recommended configuration first, then the cheapest others per hub ({} searched; cheapest: fewest cores in all, then fewest replicas, each of which also holds its own cache of the hub's objects). Re-apply is one full round; load is its share of the busiest replica; new set and new cluster are timed with that load running:\n",
+        "the recommended configuration first, then the cheapest others per hub ({} searched; cheapest: fewest cores in all, then fewest replicas, each of which also holds its own cache of the hub's objects). Re-apply is one full round from nothing (every pair new to its cluster, at least what the periodic re-apply takes); load is the periodic re-apply's share of the busiest replica; new set and new cluster are timed with that load running:\n",
         r.searched
     ));
     t.push_str("            replicas workers/replica cores/replica cores(all) applies/s(hub) re-apply(time) re-apply load(%) new-set(time) new-cluster(time) busy(cores/replica)     limited by  simulated\n");
