@@ -331,25 +331,31 @@ pub fn estimate(m: &CostModel, fleet: Fleet) -> Estimate {
     // The share of the replica's workers the re-applies that keep coming take.
     let load = reapply / REAPPLY_EVERY;
     let new_set_idle = fan_out + one(m, &new_set);
-    // One cluster's full re-apply, on one worker of a busy replica.
-    let per_job = reapply / busiest.max(1) as f64 * m.workers as f64;
+    // The CPU bursts that share a core with one worker's, its own included: each busy worker
+    // is on a core `busy / workers` of its time, and a `load` share of the others are busy.
+    let on_cpu = (busy / m.workers.max(1) as f64).min(1.0);
+    let others = load.min(1.0) * (m.workers.saturating_sub(1)) as f64 * on_cpu;
+    let share = ((1.0 + others) / m.cores as f64).max(1.0);
+    // One cluster's full re-apply on one worker amid the others.
+    let per_job = one_beside(m, &full, share);
     // A new set queues every cluster's key at once. Those whose re-apply comes due while
     // their key waits re-apply everything when it is reached, so the re-applies keep their
-    // share of the workers throughout (processor sharing): the set gets what they leave.
+    // share of the workers throughout (processor sharing): the set gets what they leave. And
+    // a cluster whose re-apply was in progress when the set came gets it only after that
+    // re-apply ends (its key is queued again): the set has reached every cluster no sooner
+    // than the last of the `load * workers` re-applies in progress ends, each with a residual
+    // spread evenly over one re-apply.
     let new_set_seconds = if load < 1.0 {
-        new_set_idle / (1.0 - load)
+        let in_progress = load * m.workers as f64;
+        let last_ends = per_job * in_progress / (in_progress + 1.0);
+        (fan_out / (1.0 - load)).max(last_ends) + one(m, &new_set)
     } else {
         f64::INFINITY
     };
     // A new cluster is one worker's job: it waits for a free worker among the re-applies
-    // (Erlang C over the replica's workers), then runs beside them, sharing the cores with
-    // the other workers' CPU bursts.
+    // (Erlang C over the replica's workers), then runs beside them.
     let new_cluster = if load < 1.0 {
         let wait = erlang_c(m.workers, load) * per_job / (m.workers as f64 * (1.0 - load));
-        // Each busy worker is on a core this share of its time.
-        let on_cpu = (busy / m.workers.max(1) as f64).min(1.0);
-        let others = load * (m.workers.saturating_sub(1)) as f64 * on_cpu;
-        let share = ((1.0 + others) / m.cores as f64).max(1.0);
         wait + one_beside(m, &creation, share) + one_beside(m, &everything, share)
     } else {
         f64::INFINITY

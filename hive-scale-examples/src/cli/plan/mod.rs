@@ -69,6 +69,11 @@ pub struct Args {
     /// Skip timing one new set's fan-out after the drain.
     #[arg(long)]
     no_probe: bool,
+    /// Simulate every cluster, even of a fleet above 2,000 clusters (which is otherwise
+    /// simulated as two smaller samples and extrapolated: faster and lighter, within a few
+    /// percent; see docs/performance.md).
+    #[arg(long)]
+    no_sample: bool,
     /// Split the fleet across this many hubs (each its own Hive) and print each hub's and the
     /// fleet's figures.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -291,6 +296,9 @@ pub fn main(args: Args) -> ExitCode {
             cfg.selectorsyncsets = args.selectorsyncsets as usize;
             cfg.configmaps = args.configmaps as usize;
             cfg.probe_new_set = !args.no_probe;
+            if args.no_sample {
+                cfg.sample_above = None;
+            }
             match plan(&cfg) {
                 Ok(r) => results.push(r),
                 Err(e) => return fail(&e, 1),
@@ -372,6 +380,12 @@ pub fn main(args: Args) -> ExitCode {
                 r.pipeline,
                 results.iter().map(|r| r.wall_seconds).sum::<f64>()
             ));
+            if let Some(s) = r.sampled {
+                t.push_str(&format!(
+                    "simulated as samples of {} and {} clusters (fleet time shrunk to match) and extrapolated to {}; --no-sample simulates every cluster\n",
+                    s.small, s.large, r.clusters
+                ));
+            }
             t.push_str(&r.hub.line());
             t.push('\n');
             if args.hubs > 1 {
