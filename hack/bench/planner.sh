@@ -3,7 +3,7 @@
 #   1. `hive-scale plan` with no flags (what a newcomer runs first: 1000 x 60 x 10,
 #      m4.xlarge-2020, client-side, with the new-set probe),
 #   2. 1000 x 60 x 10 in both pipelines (c5.24xlarge-2020, server-side, 100 workers),
-#   3. 10,000 x 60 x 10, whole and sampled (the error of the sampled shortcut at 10k),
+#   3. 10,000 x 60 x 10 without the probe, whole and sampled (the sampled shortcut's error),
 #   4. 100,000 x 60 x 10 (sampled: Hive's scale-mode design aimed at O(100k) clusters a hub),
 #   5. --recommend for 1000 x 60 x 10 and for 3000 x 150 x 10 (the SRE's question).
 # Each figure is printed as a ratio to its target (under 1 meets it), and as microseconds per
@@ -23,7 +23,9 @@ run() {
   local name=$1 target_s=$2 target_mb=$3
   shift 3
   /usr/bin/time -f '%e %M' -o "$tmp/time" "$bin" plan "$@" --json >"$tmp/out.json" || true
-  read -r wall kb <"$tmp/time"
+  # GNU time puts "Command exited with non-zero status N" first when the plan fails
+  # (a recommendation the simulation did not confirm exits 1).
+  read -r wall kb < <(tail -1 "$tmp/time")
   local mb=$((kb / 1024))
   local applies
   applies=$(python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); v=v if isinstance(v,list) else [v]; print(sum(r.get("applies",0) for r in v))' "$tmp/out.json" 2>/dev/null || echo 0)
@@ -40,7 +42,7 @@ run() {
   cp "$tmp/out.json" "$tmp/last.json"
 }
 
-field() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r.get(sys.argv[2]))' "$tmp/last.json" "$1"; }
+field() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); r=r[0] if isinstance(r,list) else r; print(r.get(sys.argv[2]))' "$tmp/last.json" "$1"; }
 
 fleet=(--selectorsyncsets 60 --configmaps 10 --preset c5.24xlarge-2020 --apply server-side --workers 100)
 baseline_us=0
@@ -49,19 +51,19 @@ baseline_us=$last_per_apply
 run "plan (no flags: 1000 x 60 x 10, m4.xlarge-2020)" 10 500
 run "1000 x 60 x 10, clustersync" 10 500 --clusters 1000 "${fleet[@]}"
 run "1000 x 60 x 10, 2020 pipeline" 10 500 --clusters 1000 "${fleet[@]}" --pipeline syncsetinstance
-run "10,000 x 60 x 10, clustersync, sampled" 100 2048 --clusters 10000 "${fleet[@]}"
+# The 10,000-cluster fleet's re-applies do not keep up (2.4 h a round): no new-set probe, whose
+# figure a sampled plan of such a fleet does not give.
+run "10,000 x 60 x 10, clustersync, sampled" 100 2048 --clusters 10000 "${fleet[@]}" --no-probe
 sampled_drain=$(field drain_seconds)
-sampled_new_set=$(field new_set_seconds)
 if [ -z "${SKIP_10K:-}" ]; then
-  run "10,000 x 60 x 10, clustersync, whole" 100 2048 --clusters 10000 "${fleet[@]}" --no-sample
-  python3 - "$sampled_drain" "$(field drain_seconds)" "$sampled_new_set" "$(field new_set_seconds)" <<'PY'
+  run "10,000 x 60 x 10, clustersync, whole" 100 2048 --clusters 10000 "${fleet[@]}" --no-sample --no-probe
+  python3 - "$sampled_drain" "$(field drain_seconds)" <<'PY'
 import sys
-sd, wd, sn, wn = (float(x) for x in sys.argv[1:])
-print(f"  sampled against whole at 10,000: drain {sd:.0f} s vs {wd:.0f} s ({sd / wd - 1:+.1%}), "
-      f"new set {sn:.1f} s vs {wn:.1f} s ({sn / wn - 1:+.1%})")
+sd, wd = (float(x) for x in sys.argv[1:])
+print(f"  sampled against whole at 10,000: drain {sd:.0f} s vs {wd:.0f} s ({sd / wd - 1:+.1%})")
 PY
 fi
-run "100,000 x 60 x 10 (no flags but --clusters)" 60 2048 --clusters 100000
+run "100,000 x 60 x 10, clustersync, sampled" 60 2048 --clusters 100000 "${fleet[@]}"
 run "recommend 1000 x 60 x 10 (c5.9xlarge)" 60 1024 --recommend --clusters 1000 \
   --selectorsyncsets 60 --configmaps 10 --preset c5.9xlarge --target-fanout 5m --target-reapply 2h
 run "recommend 3000 x 150 x 10 (no preset)" 60 1024 --recommend --clusters 3000 \

@@ -385,6 +385,9 @@ pub fn main(args: Args) -> ExitCode {
                     "simulated as samples of {} and {} clusters (fleet time shrunk to match) and extrapolated to {}; --no-sample simulates every cluster\n",
                     s.small, s.large, r.clusters
                 ));
+                if !args.no_probe && !r.new_set_measured {
+                    t.push_str("the new set is not timed from samples of a fleet whose re-applies do not keep up (their backlog does not scale down); --no-sample times it\n");
+                }
             }
             t.push_str(&r.hub.line());
             t.push('\n');
