@@ -45,8 +45,8 @@ pub struct PlanConfig {
     /// fleet that grew, whose full re-applies are spread over the interval rather than
     /// bunched.
     pub adopt_over: Option<Duration>,
-    /// Probe while the second round of full re-applies runs (instead of on a quiet fleet),
-    /// and adopt one more cluster at the same moment to time its first sync.
+    /// Probe while the second round of full re-applies runs (instead of on a quiet fleet):
+    /// first adopt one more cluster and time its first sync, then add the set.
     pub probe_under_load: bool,
     /// Seed of jitter and fake-apply draws.
     pub seed: u64,
@@ -159,8 +159,8 @@ pub struct PlanResult {
     /// Modeled seconds for one new SelectorSyncSet to reach every cluster; `None` when it never
     /// did, or when it was not measured ([`new_set_measured`](Self::new_set_measured)).
     pub new_set_seconds: Option<f64>,
-    /// With [`PlanConfig::probe_under_load`]: modeled seconds for a cluster adopted at the
-    /// probe to get every set.
+    /// With [`PlanConfig::probe_under_load`]: modeled seconds for a cluster adopted amid the
+    /// re-applies (before the new set) to get every set.
     pub new_cluster_seconds: Option<f64>,
     /// Whether one full re-apply of everything fits in the 2h interval.
     pub reapply_fits_2h: bool,
