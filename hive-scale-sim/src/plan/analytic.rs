@@ -5,8 +5,9 @@
 //! fixed delay) and the waits that hold no core (spoke and hub latencies, the fake helper's
 //! sleeps). Mean value analysis over the worker count gives the replica's throughput; the
 //! shared spoke and the hub then cap the fleet's. The simulation on the virtual clock
-//! ([`super::plan`]) stays the reference: `recommend` confirms what this finds there, and a
-//! test holds the two within a few percent of each other.
+//! ([`super::plan`]) stays the reference: `recommend` confirms what this finds there, and
+//! `tests/closed_form.rs` prints the two over a grid of configurations (the full round and a
+//! new cluster within 25%, a new set within 35%; docs/performance.md says where they differ).
 
 use crate::model::{ApplyMode, CostModel, FAKE_APPLY_MS, SpokeMode};
 use hive_scale_core::api::Pipeline;
