@@ -37,7 +37,8 @@ impl Kubectl<'_> {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    fn stdin(&self, args: &[&str], input: &str) -> String {
+    /// Runs kubectl with `input` on stdin, whatever its exit.
+    fn piped(&self, args: &[&str], input: &str) -> std::process::Output {
         use std::io::Write;
         let mut child = self
             .command(args)
@@ -52,7 +53,13 @@ impl Kubectl<'_> {
             .unwrap()
             .write_all(input.as_bytes())
             .unwrap();
-        let out = child.wait_with_output().unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs kubectl with `input` on stdin and returns stdout, failing the test on a non-zero
+    /// exit.
+    fn stdin(&self, args: &[&str], input: &str) -> String {
+        let out = self.piped(args, input);
         assert!(
             out.status.success(),
             "kubectl {args:?} failed: {}",
@@ -93,6 +100,25 @@ spec:
     data: {foo: bar}
 "#;
 
+/// Applies the set three times: created, unchanged, then changed and configured; returns the
+/// changed set.
+fn apply_create_unchanged_configured(k: &Kubectl) -> String {
+    assert!(
+        k.stdin(&["apply", "-f", "-"], SSS)
+            .contains("selectorsyncset.hive.openshift.io/scaletest-0-configmap created")
+    );
+    assert!(
+        k.stdin(&["apply", "-f", "-"], SSS).contains("unchanged"),
+        "a second client-side apply changes nothing"
+    );
+    let changed = SSS.replace("foo: bar", "foo: baz");
+    assert!(
+        k.stdin(&["apply", "-f", "-"], &changed)
+            .contains("configured")
+    );
+    changed
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_works_against_the_hub() {
     if !have_kubectl("kubectl_works_against_the_hub") {
@@ -123,19 +149,7 @@ async fn kubectl_works_against_the_hub() {
             k.stdin(&["create", "-f", "-"], CD)
                 .contains("clusterdeployment.hive.openshift.io/c1 created")
         );
-        assert!(
-            k.stdin(&["apply", "-f", "-"], SSS)
-                .contains("selectorsyncset.hive.openshift.io/scaletest-0-configmap created")
-        );
-        assert!(
-            k.stdin(&["apply", "-f", "-"], SSS).contains("unchanged"),
-            "a second client-side apply changes nothing"
-        );
-        let changed = SSS.replace("foo: bar", "foo: baz");
-        assert!(
-            k.stdin(&["apply", "-f", "-"], &changed)
-                .contains("configured")
-        );
+        let changed = apply_create_unchanged_configured(&k);
         assert!(
             k.stdin(
                 &["apply", "--server-side", "--force-conflicts", "-f", "-"],
@@ -426,19 +440,7 @@ async fn kubectl_1_27_applies_updates_gets_and_deletes() {
                 && out.contains("clusterdeployment.hive.openshift.io/c1 created"),
             "{out}"
         );
-        assert!(
-            k.stdin(&["apply", "-f", "-"], SSS)
-                .contains("selectorsyncset.hive.openshift.io/scaletest-0-configmap created")
-        );
-        assert!(
-            k.stdin(&["apply", "-f", "-"], SSS).contains("unchanged"),
-            "a second apply changes nothing"
-        );
-        let changed = SSS.replace("foo: bar", "foo: baz");
-        assert!(
-            k.stdin(&["apply", "-f", "-"], &changed)
-                .contains("configured")
-        );
+        apply_create_unchanged_configured(&k);
         // A built-in kind: kubectl computes a strategic merge patch for it.
         let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: ns1}\ndata: {x: \"1\"}\n";
         assert!(k.stdin(&["apply", "-f", "-"], cm).contains("configmap/a created"));
@@ -452,21 +454,7 @@ async fn kubectl_1_27_applies_updates_gets_and_deletes() {
         );
         // Nothing differs after an apply (the hub does not keep the `annotations: {}` that
         // kubectl's dry-run patch sends).
-        let diff = k
-            .command(&["diff", "-f", "-"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(cm.replace("\"1\"", "\"2\"").as_bytes())?;
-                child.wait_with_output()
-            })
-            .unwrap();
+        let diff = k.piped(&["diff", "-f", "-"], &cm.replace("\"1\"", "\"2\""));
         assert!(
             diff.status.success(),
             "kubectl diff found a difference: {}",

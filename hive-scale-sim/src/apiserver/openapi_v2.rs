@@ -279,9 +279,11 @@ pub(crate) mod pb {
         pub schema: Option<Schema>,
     }
 
+    /// `NonBodyParameter`, whose oneof also allows header, form and path parameters (the
+    /// document has only query parameters: the v3 documents name no path parameters).
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct NonBodyParameter {
-        #[prost(oneof = "NonBodyKind", tags = "3, 4")]
+        #[prost(oneof = "NonBodyKind", tags = "3")]
         pub oneof: Option<NonBodyKind>,
     }
 
@@ -289,8 +291,6 @@ pub(crate) mod pb {
     pub enum NonBodyKind {
         #[prost(message, tag = "3")]
         QueryParameterSubSchema(QueryParameter),
-        #[prost(message, tag = "4")]
-        PathParameterSubSchema(PathParameter),
     }
 
     /// `QueryParameterSubSchema`: its first fields (the rest constrain values).
@@ -307,23 +307,6 @@ pub(crate) mod pb {
         #[prost(string, tag = "6")]
         pub r#type: String,
         #[prost(bool, tag = "20")]
-        pub unique_items: bool,
-    }
-
-    /// `PathParameterSubSchema`: its first fields.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct PathParameter {
-        #[prost(bool, tag = "1")]
-        pub required: bool,
-        #[prost(string, tag = "2")]
-        pub r#in: String,
-        #[prost(string, tag = "3")]
-        pub description: String,
-        #[prost(string, tag = "4")]
-        pub name: String,
-        #[prost(string, tag = "5")]
-        pub r#type: String,
-        #[prost(bool, tag = "19")]
         pub unique_items: bool,
     }
 
@@ -615,16 +598,6 @@ pub(crate) mod pb {
                 required: p["required"].as_bool().unwrap_or(false),
                 schema: p.get("schema").map(schema),
             })),
-            "path" => ParameterKind::NonBodyParameter(NonBodyParameter {
-                oneof: Some(NonBodyKind::PathParameterSubSchema(PathParameter {
-                    required: true,
-                    r#in: "path".into(),
-                    description: text(p, "description"),
-                    name: text(p, "name"),
-                    r#type: text(p, "type"),
-                    unique_items: p["uniqueItems"].as_bool().unwrap_or(false),
-                })),
-            }),
             _ => ParameterKind::NonBodyParameter(NonBodyParameter {
                 oneof: Some(NonBodyKind::QueryParameterSubSchema(QueryParameter {
                     required: p["required"].as_bool().unwrap_or(false),
