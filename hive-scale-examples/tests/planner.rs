@@ -413,3 +413,44 @@ async fn a_re_apply_too_slow_for_2h_is_too_slow_in_the_report_and_the_plan() {
         plan[0]
     );
 }
+
+/// Above 2,000 clusters the plan says it sampled; `--no-sample` simulates every cluster, and
+/// makes no sense beside `--recommend` (which always samples what it confirms).
+#[tokio::test]
+async fn large_fleets_are_sampled_unless_told_not_to() {
+    let fleet = [
+        "plan",
+        "--clusters",
+        "2100",
+        "--selectorsyncsets",
+        "1",
+        "--configmaps",
+        "1",
+        "--no-probe",
+    ];
+    let sampled = run_bin(&fleet, &[]).await;
+    assert_eq!(sampled.code, 0, "{}", sampled.stderr);
+    assert!(
+        sampled.stdout.contains("simulated as samples of"),
+        "{}",
+        sampled.stdout
+    );
+    let whole = run_bin(&[&fleet[..], &["--no-sample"]].concat(), &[]).await;
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    assert!(!whole.stdout.contains("samples"), "{}", whole.stdout);
+    let both = run_bin(
+        &[
+            &fleet[..7],
+            &["--no-sample", "--recommend", "--target-fanout", "5m"],
+        ]
+        .concat(),
+        &[],
+    )
+    .await;
+    assert_eq!(both.code, 2);
+    assert!(
+        both.one_error_line().contains("--no-sample"),
+        "{}",
+        both.stderr
+    );
+}

@@ -71,8 +71,9 @@ pub struct Args {
     no_probe: bool,
     /// Simulate every cluster, even of a fleet above 2,000 clusters (which is otherwise
     /// simulated as two smaller samples and extrapolated: faster and lighter, within a few
-    /// percent; see docs/performance.md).
-    #[arg(long)]
+    /// percent; see docs/performance.md). `--recommend` always samples the shards it confirms;
+    /// `--arrival-every` never samples.
+    #[arg(long, conflicts_with_all = ["recommend", "arrival_every"])]
     no_sample: bool,
     /// Split the fleet across this many hubs (each its own Hive) and print each hub's and the
     /// fleet's figures.
