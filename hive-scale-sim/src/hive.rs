@@ -153,19 +153,26 @@ impl SimulatedHive {
                 .chain(e.prev.as_ref())
                 .filter_map(typed)
                 .collect();
-            for cd in s
+            let mut keys: Vec<_> = s
                 .store
                 .list(&s.def(defs::CD), None, &ListQuery::default())
                 .map(|l| l.items)
                 .unwrap_or_default()
-            {
-                let l = cd.head().labels();
-                if selectors
-                    .iter()
-                    .any(|set| set.spec.cluster_deployment_selector.matches(&l))
-                {
-                    qq.add(key_of(cd.head()));
-                }
+                .iter()
+                .filter(|cd| {
+                    let l = cd.head().labels();
+                    selectors
+                        .iter()
+                        .any(|set| set.spec.cluster_deployment_selector.matches(&l))
+                })
+                .map(|cd| key_of(cd.head()))
+                .collect();
+            // Hive lists the matching ClusterDeployments from its informer cache, a Go map:
+            // they are queued in no particular order, not by name (by name, the clusters
+            // adopted together, and so due together, would be reached together).
+            s.shuffle(&mut keys);
+            for key in keys {
+                qq.add(key);
             }
         });
         pump(sim, sim.def(defs::SS), move |e| {

@@ -204,7 +204,8 @@ struct Lease {
     /// Modeled time the lease was read (the reconcile's start).
     read_at: jiff::Timestamp,
     full_reapply: bool,
-    renew_due: Option<jiff::Timestamp>,
+    /// The lease's renew time: the last full re-apply.
+    renewed: Option<jiff::Timestamp>,
     interval: Duration,
 }
 
@@ -302,7 +303,7 @@ impl ClusterSyncController {
         if failed {
             return (Requeue::Error, "full-sync");
         }
-        (Requeue::After(next_renewal(&lease)), "full-sync")
+        (self.next_renewal(&lease), "full-sync")
     }
 
     /// The cluster's ClusterSync, or `None` after creating it.
@@ -331,22 +332,39 @@ impl ClusterSyncController {
     fn lease(&self, ns: &str, name: &str) -> Lease {
         let sim = &self.sim;
         let interval = sim.jittered_interval();
-        let renew_due = sim
+        let renewed = sim
             .store
             .get_entry(&sim.def(defs::LEASE), ns, name)
             .ok()
             .and_then(|l| typed::<ClusterSyncLease>(&l))
-            .and_then(|l| l.spec.renew_time.parse::<jiff::Timestamp>().ok())
-            .and_then(|t| {
-                t.checked_add(jiff::SignedDuration::try_from(interval).ok()?)
-                    .ok()
-            });
+            .and_then(|l| l.spec.renew_time.parse::<jiff::Timestamp>().ok());
         let read_at = sim.clock.now();
         Lease {
             read_at,
-            full_reapply: renew_due.is_none_or(|due| due <= read_at),
-            renew_due,
+            full_reapply: renewed
+                .and_then(|t| due_after(t, interval))
+                .is_none_or(|due| due <= read_at),
+            renewed,
             interval,
+        }
+    }
+
+    /// When to come back: after the interval following a full re-apply; else when the lease
+    /// comes due, asked again with a jitter of its own (Hive draws it afresh on every call,
+    /// so a cluster inside its jitter window is asked again and again until a draw says due).
+    fn next_renewal(&self, lease: &Lease) -> Requeue {
+        if lease.full_reapply {
+            return Requeue::After(lease.interval);
+        }
+        let due = lease
+            .renewed
+            .and_then(|t| due_after(t, self.sim.jittered_interval()));
+        match due {
+            Some(due) if due > lease.read_at => Requeue::After(Duration::from_secs_f64(
+                (due.as_millisecond() - lease.read_at.as_millisecond()) as f64 / 1000.0,
+            )),
+            Some(_) => Requeue::Soon,
+            None => Requeue::After(lease.interval),
         }
     }
 
@@ -625,20 +643,11 @@ impl ClusterSyncController {
     }
 }
 
-/// When to come back: after the interval following a full re-apply, else when the lease is due.
-fn next_renewal(lease: &Lease) -> Duration {
-    let now = lease.read_at;
-    if lease.full_reapply {
-        return lease.interval;
-    }
-    lease
-        .renew_due
-        .map(|d| {
-            Duration::from_secs_f64(
-                ((d.as_millisecond() - now.as_millisecond()).max(0) as f64) / 1000.0,
-            )
-        })
-        .unwrap_or(lease.interval)
+/// `renewed` plus `interval`.
+fn due_after(renewed: jiff::Timestamp, interval: Duration) -> Option<jiff::Timestamp> {
+    renewed
+        .checked_add(jiff::SignedDuration::try_from(interval).ok()?)
+        .ok()
 }
 
 impl Reconciler<(String, String)> for ClusterSyncController {

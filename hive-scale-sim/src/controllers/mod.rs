@@ -359,6 +359,17 @@ impl Sim {
             .expect("the hub serves the Hive CRDs")
     }
 
+    /// A random number in `0..1`, from the simulation's seed.
+    pub fn fraction(&self) -> f64 {
+        self.rng.lock().random_range(0.0..1.0)
+    }
+
+    /// Puts `items` in a random order, from the simulation's seed.
+    pub fn shuffle<T>(&self, items: &mut [T]) {
+        use rand::seq::SliceRandom;
+        items.shuffle(&mut *self.rng.lock());
+    }
+
     /// The re-apply interval plus Hive's 0-10 % jitter.
     pub fn jittered_interval(&self) -> Duration {
         let j: f64 = self.rng.lock().random_range(0.0..0.1);

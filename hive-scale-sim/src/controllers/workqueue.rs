@@ -52,6 +52,9 @@ struct Inner<K> {
     added_at: HashMap<K, Duration>,
     failures: HashMap<K, u32>,
     delayed: BinaryHeap<Reverse<(Duration, u64, K)>>,
+    /// Each delayed key's one ready time (and its entry's sequence number): like client-go's
+    /// delaying queue, a key waits once, for the earliest of the times it was added after.
+    waiting: HashMap<K, (Duration, u64)>,
     seq: u64,
     bucket: (f64, Duration),
     shutdown: bool,
@@ -92,6 +95,7 @@ impl<K: Clone + Eq + Hash + Ord + Send + Sync + 'static> WorkQueue<K> {
                 added_at: HashMap::new(),
                 failures: HashMap::new(),
                 delayed: BinaryHeap::new(),
+                waiting: HashMap::new(),
                 seq: 0,
                 bucket: (BUCKET_BURST, Duration::ZERO),
                 shutdown: false,
@@ -150,8 +154,12 @@ impl<K: Clone + Eq + Hash + Ord + Send + Sync + 'static> WorkQueue<K> {
             return;
         }
         let at = self.clock.elapsed() + delay;
+        if st.waiting.get(&key).is_some_and(|(t, _)| *t <= at) {
+            return;
+        }
         st.seq += 1;
         let seq = st.seq;
+        st.waiting.insert(key.clone(), (at, seq));
         let earliest = st.delayed.peek().is_none_or(|Reverse((t, _, _))| at < *t);
         st.delayed.push(Reverse((at, seq, key)));
         drop(st);
@@ -312,7 +320,10 @@ impl<K: Clone + Eq + Hash + Ord + Send + Sync + 'static> WorkQueue<K> {
                 .peek()
                 .is_some_and(|Reverse((t, _, _))| *t <= now)
             {
-                if let Some(Reverse((_, _, k))) = st.delayed.pop() {
+                if let Some(Reverse((t, seq, k))) = st.delayed.pop()
+                    && st.waiting.get(&k) == Some(&(t, seq))
+                {
+                    st.waiting.remove(&k);
                     due.push(k);
                 }
             }
@@ -400,5 +411,26 @@ mod tests {
         assert!(t0.elapsed() >= Duration::from_secs(5));
         assert_eq!(q.get().await.unwrap(), "late");
         assert!(t0.elapsed() >= Duration::from_secs(7200));
+    }
+
+    /// As client-go's delaying queue: a key added after several delays waits once, for the
+    /// earliest (Hive's re-apply timer and a sooner requeue of the same cluster are one wait).
+    #[tokio::test(start_paused = true)]
+    async fn a_key_delayed_twice_waits_once_for_the_earlier() {
+        let q = queue();
+        q.add_after("a".into(), Duration::from_secs(60));
+        q.add_after("a".into(), Duration::from_secs(5));
+        q.add_after("a".into(), Duration::from_secs(30));
+        q.add_after("b".into(), Duration::from_secs(600));
+        let t0 = tokio::time::Instant::now();
+        assert_eq!(q.get().await.unwrap(), "a");
+        let at = t0.elapsed();
+        assert!(
+            at >= Duration::from_secs(5) && at < Duration::from_secs(30),
+            "{at:?}"
+        );
+        q.done(&"a".to_string());
+        assert_eq!(q.get().await.unwrap(), "b", "a's later delays were dropped");
+        assert!(t0.elapsed() >= Duration::from_secs(600));
     }
 }
