@@ -398,8 +398,8 @@ fn today_s_presets_against_hive_s_published_magnitudes() {
 /// The sampled shortcut ([`hive_scale_sim::plan::sample`]) against whole simulations of the same
 /// fleets: the drain and a new set's fan-out extrapolated from two samples, the new cluster
 /// read from the larger. Prints both; each within 10%, or 35% for a fleet whose re-applies
-/// never keep up (its backlog grows faster than linearly with the fleet; on a quiet fleet its
-/// new set is not timed from samples at all).
+/// never keep up (its backlog grows faster than linearly with the fleet: its new set, and
+/// under load its new cluster, are not timed from samples at all).
 /// docs/performance.md records the 10,000 cluster comparison, in release.
 #[test]
 fn sampled_plans_agree_with_whole_ones() {
@@ -441,10 +441,9 @@ fn sampled_plans_agree_with_whole_ones() {
             let (Some(w), Some(s)) = (w, s) else {
                 // A sampled plan does not time the new set of a fleet whose re-applies do not
                 // keep up (see `plan::sample`), and says so.
-                let not_timed = what == "new set s"
-                    && !under_load
+                let not_timed = (what == "new set s" || under_load && what == "new cluster s")
                     && !sampled.new_set_measured
-                    && sampled.drain_seconds.is_none_or(|d| d > 7200.0);
+                    && whole.drain_seconds.is_none_or(|d| d > 7200.0 * 1.1);
                 assert!(
                     w.is_some() == s.is_some() || not_timed,
                     "{preset} {what}: {w:?} vs {s:?}"

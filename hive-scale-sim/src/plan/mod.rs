@@ -46,7 +46,8 @@ pub struct PlanConfig {
     /// bunched.
     pub adopt_over: Option<Duration>,
     /// Probe while the second round of full re-applies runs (instead of on a quiet fleet):
-    /// first adopt one more cluster and time its first sync, then add the set.
+    /// the last few of the clusters are held back and adopted then, one at a time, each first
+    /// sync timed; then the set is added.
     pub probe_under_load: bool,
     /// Seed of jitter and fake-apply draws.
     pub seed: u64,
@@ -160,7 +161,7 @@ pub struct PlanResult {
     /// did, or when it was not measured ([`new_set_measured`](Self::new_set_measured)).
     pub new_set_seconds: Option<f64>,
     /// With [`PlanConfig::probe_under_load`]: modeled seconds for a cluster adopted amid the
-    /// re-applies (before the new set) to get every set.
+    /// re-applies (before the new set) to get every set, the mean of a few.
     pub new_cluster_seconds: Option<f64>,
     /// Whether one full re-apply of everything fits in the 2h interval.
     pub reapply_fits_2h: bool,
@@ -261,11 +262,11 @@ async fn run(cfg: PlanConfig, wall: Instant) -> Result<PlanResult, PlanError> {
         }
         Some(span) => {
             let hive = SimulatedHive::start(sim.clone());
-            adopt_spread(&sim, &cfg, span);
+            adopt_spread(&sim, &cfg, fleet(&cfg), span);
             hive
         }
     };
-    let pairs = (cfg.clusters * cfg.selectorsyncsets) as u64;
+    let pairs = (fleet(&cfg) * cfg.selectorsyncsets) as u64;
     let (drained_at, series) = drain(&sim, &hive, &cfg, pairs).await;
     let at_drain = Snapshot::take(&sim);
     let new_set = match drained_at {
@@ -305,6 +306,9 @@ fn new_sim(cfg: &PlanConfig) -> Arc<Sim> {
     Sim::new(sim_cfg, Clock::real(), metrics, hub, Some(spoke))
 }
 
+/// The name prefix of the new-set probe's SelectorSyncSet: after the fleet's sets by name.
+const PROBE_SET_PREFIX: &str = "zz-probe";
+
 /// Where the planner's clones point (never dialled).
 const SPOKE_URL: &str = "https://spoke.plan.invalid:6443";
 
@@ -342,15 +346,18 @@ fn create_sets(
 /// Adopts the fleet at time zero, as the clusterdeployment controller leaves it (installed
 /// and reachable); for the 2020 pipeline also every SyncSetInstance (its "day two" state).
 fn adopt_fleet(sim: &Sim, cfg: &PlanConfig) -> Result<(), PlanError> {
-    adopt_clusters(sim, cfg, 1..=cfg.clusters as u32)
+    adopt_clusters(sim, cfg, 1..=fleet(cfg) as u32)
 }
 
 /// Adopts the fleet one clone at a time, evenly over `span`, beside the running controllers.
-fn adopt_spread(sim: &Arc<Sim>, cfg: &PlanConfig, span: Duration) {
+fn adopt_spread(sim: &Arc<Sim>, cfg: &PlanConfig, clusters: usize, span: Duration) {
     let (sim, cfg) = (sim.clone(), cfg.clone());
-    let every = span / cfg.clusters.max(1) as u32;
+    let every = span / clusters.max(1) as u32;
     tokio::spawn(async move {
-        for i in 1..=cfg.clusters as u32 {
+        // Each seed starts the schedule at its own phase: on a small fleet, which clusters
+        // are in their jitter window when the new set comes is otherwise the same every run.
+        sim.clock.sleep(every.mul_f64(sim.fraction())).await;
+        for i in 1..=clusters as u32 {
             if let Err(e) = adopt_clusters(&sim, &cfg, i..=i) {
                 tracing::warn!(
                     error = %hive_scale_core::error::chain(&e),
@@ -465,6 +472,29 @@ async fn drain(
     }
 }
 
+/// Clusters timed one after another as they are adopted amid the re-applies (under load): one
+/// is one draw of whether a worker is free, so the probe averages up to this many, one per
+/// [`NEWCOMER_SHARE`] clusters of the fleet (held back from a small fleet, more would make it
+/// lighter than it is).
+const NEWCOMERS: usize = 8;
+/// See [`NEWCOMERS`].
+const NEWCOMER_SHARE: usize = 20;
+
+/// The newcomers a probe under load adopts: the last of `cfg.clusters`, so the new set comes to
+/// a fleet of `cfg.clusters` all the same.
+fn newcomers(cfg: &PlanConfig) -> usize {
+    if cfg.probe_under_load && cfg.probe_new_set {
+        (cfg.clusters / NEWCOMER_SHARE).clamp(1, NEWCOMERS)
+    } else {
+        0
+    }
+}
+
+/// The clusters adopted before the probe.
+fn fleet(cfg: &PlanConfig) -> usize {
+    cfg.clusters.saturating_sub(newcomers(cfg)).max(1)
+}
+
 /// Longest the new-set probe waits, modeled, for the sync queue to empty first: a twelfth of
 /// the re-apply interval (10 minutes of Hive's 2 hours).
 fn settle(cfg: &PlanConfig) -> Duration {
@@ -510,37 +540,47 @@ async fn probe_new_set(
     // Polls a fiftieth of the time waited so far (from 50 ms to 1 s): a few seconds' probe is
     // timed to a few percent, a day's without a million wakeups.
     let poll = |from: Duration| Duration::from_secs_f64((since(from) / 50.0).clamp(0.05, 1.0));
-    // First a new cluster amid the re-applies alone, then (once it synced) the new set: each
-    // timed on its own, a cluster adopted with the set would wait behind every key the set
-    // queued, and one adopted right after the set's fan-out behind the re-applies that came
-    // due during it.
+    // First new clusters amid the re-applies alone, one at a time, then (once they synced) the
+    // new set: each timed on its own, a cluster adopted with the set would wait behind every
+    // key the set queued, and one adopted right after the set's fan-out behind the re-applies
+    // that came due during it.
     let mut cluster_at = None;
     let mut target = pairs;
-    if cfg.probe_under_load {
-        let newcomer = cfg.clusters as u32 + 1;
+    let fleet = fleet(cfg);
+    for newcomer in fleet + 1..=fleet + newcomers(cfg) {
+        let newcomer = newcomer as u32;
         adopt_clusters(sim, cfg, newcomer..=newcomer)?;
         target += cfg.selectorsyncsets as u64;
         let adopted = clock.elapsed();
         let synced =
             || sim.counters.cluster_first_successes.load(Ordering::Relaxed) >= u64::from(newcomer);
+        let mut took = None;
         while clock.elapsed() < adopted + cfg.max_duration {
             if synced() {
-                cluster_at = Some(since(adopted));
+                took = Some(since(adopted));
                 break;
             }
             clock.sleep(poll(adopted)).await;
         }
-        if cluster_at.is_none() {
+        let Some(took) = took else {
             return Ok(Probe {
                 new_set: None,
                 new_cluster: None,
             });
-        }
+        };
+        cluster_at = Some(cluster_at.unwrap_or(0.0) + took / newcomers(cfg) as f64);
+        // The next comes at a moment of its own, not in step with the re-applies this one met.
+        clock
+            .sleep(Duration::from_secs_f64(took * sim.fraction()))
+            .await;
     }
-    create_sets(sim, fixture, cfg.selectorsyncsets, 1)?;
+    // Named to sort after every set of the fleet: Hive applies a cluster's sets by name, so a
+    // full re-apply that reaches a cluster while the new set is on its way brings it last, the
+    // worst case for a set of any name.
+    let probe = fixture.clone().name_prefix(PROBE_SET_PREFIX);
+    create_sets(sim, &probe, cfg.selectorsyncsets, 1)?;
     let start = clock.elapsed();
-    let clusters = cfg.clusters as u64 + u64::from(cfg.probe_under_load);
-    target += clusters;
+    target += (fleet + newcomers(cfg)) as u64;
     let mut set_at = None;
     while clock.elapsed() < start + cfg.max_duration {
         if sim.counters.set_first_successes.load(Ordering::Relaxed) >= target {

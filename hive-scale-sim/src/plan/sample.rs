@@ -67,6 +67,10 @@ fn shrunk(cfg: &PlanConfig, clusters: usize) -> PlanConfig {
     }
 }
 
+/// How far past its adoption span a fleet adopted over one may take to sync and still be said
+/// to keep up: a cluster's first sync is a few percent of the interval at most.
+const ADOPTION_TAIL: f64 = 1.1;
+
 /// Plans `cfg` from two samples (see the module's documentation).
 ///
 /// # Errors
@@ -97,17 +101,24 @@ pub(super) fn plan_sampled(cfg: &PlanConfig, sizes: Samples) -> Result<PlanResul
     large.drain_seconds = drain;
     large.reapply_fits_2h = drain.is_some_and(|d| d <= 7200.0);
     large.new_set_seconds = line(small.new_set_seconds, large.new_set_seconds);
-    // A fleet whose re-applies do not keep up meets a quiet-fleet new set amid a backlog
-    // whose growth the samples do not reproduce (at 10,000 clusters they said 148 s where the
-    // whole fleet took 8,209 s): not measured, rather than wrong. (Adopted over the interval,
-    // the drain is the adoption's span and says nothing of keeping up; there the samples'
-    // new set has come out up to a third too long for a fleet that never keeps up.)
-    let keeps_up = drain.is_some_and(|d| d <= cfg.reapply_interval.as_secs_f64());
-    if cfg.adopt_over.is_none() && !keeps_up {
+    // A fleet whose re-applies do not keep up meets a new set amid a backlog whose growth
+    // the samples do not reproduce (at 10,000 clusters they said 148 s where the whole fleet
+    // took 8,209 s): not measured, rather than wrong.
+    let keeps_up = match cfg.adopt_over {
+        None => drain.is_some_and(|d| d <= cfg.reapply_interval.as_secs_f64()),
+        // Adopted over a span, a fleet that keeps up has synced a job's time after its last
+        // adoption; one that does not has a backlog then, growing with the fleet.
+        Some(span) => drain.is_some_and(|d| d <= span.as_secs_f64() * ADOPTION_TAIL),
+    };
+    large.new_cluster_seconds = line(small.new_cluster_seconds, large.new_cluster_seconds);
+    if !keeps_up {
         large.new_set_measured = false;
         large.new_set_seconds = None;
+        // Under load, a new cluster waits behind that backlog too.
+        if cfg.adopt_over.is_some() {
+            large.new_cluster_seconds = None;
+        }
     }
-    large.new_cluster_seconds = line(small.new_cluster_seconds, large.new_cluster_seconds);
     large.applies = (large.applies as f64 * scale).round() as u64;
     large.thrash = (large.thrash as f64 * scale).round() as u64;
     for r in &mut large.per_replica {
