@@ -2,19 +2,30 @@
 //!
 //! Each replica is a closed queueing network: its workers circulate between its cores (a
 //! multi-server station, approximated after Seidmann as one queue of a core's share plus a
-//! fixed delay) and the waits that hold no core (spoke and hub latencies, the fake helper's
-//! sleeps). Mean value analysis over the worker count gives the replica's throughput; the
-//! shared spoke and the hub then cap the fleet's. The simulation on the virtual clock
-//! ([`super::plan`]) stays the reference: `recommend` confirms what this finds there, and
-//! `tests/closed_form.rs` prints the two over a grid of configurations (the full round and a
-//! new cluster within 25%, a new set within 35%; docs/performance.md says where they differ).
+//! fixed delay, once there are more workers than cores) and the waits that hold no core
+//! (spoke and hub latencies, the fake helper's sleeps). Mean value analysis over the worker
+//! count gives the replica's throughput; the shared spoke and the hub then cap the fleet's.
+//! A new set amid the steady re-applies is a first-in, first-out queue worked through by the
+//! workers, slowed by what was there before it and by the keys that reach a cluster whose
+//! re-apply is due ([`Amid`]); a new cluster waits for a worker (Erlang C).
+//!
+//! The simulation on the virtual clock ([`super::plan`]) stays the reference: `recommend`
+//! confirms what this finds there, and `tests/closed_form.rs` prints the two over a grid of
+//! configurations, every figure within 25% (docs/performance.md gives the spread).
 
 use crate::model::{ApplyMode, CostModel, FAKE_APPLY_MS, SpokeMode};
 use hive_scale_core::api::Pipeline;
 use serde::Serialize;
 
-/// The mean of Hive's random 0-10% added to each re-apply interval, as a factor.
-pub const MEAN_JITTER: f64 = 1.05;
+/// Hive's jitter window: up to 10% of the interval is added at random.
+pub const JITTER: f64 = 0.1;
+
+/// A cluster's mean cycle between two full re-applies, as a factor of the interval. Hive draws
+/// the jitter afresh each time it asks whether a re-apply is due and each time it sets the
+/// timer, so a cluster in its window is asked again and again until a draw falls below how
+/// far in it is: the re-apply comes 68% of the way into the window on average, not half way
+/// (`jitter_follows_from_hives_draws` works it out).
+pub const MEAN_JITTER: f64 = 1.0 + JITTER * 0.679_486;
 
 /// Hive's mean interval between two full re-applies of a cluster: 2 h plus a random 0-10%.
 pub const REAPPLY_EVERY: f64 = 7200.0 * MEAN_JITTER;
@@ -188,6 +199,13 @@ fn mva(job: &Job, workers: usize, cores: usize) -> (f64, f64) {
     let (queued, fixed) = (job.cpu / c, job.cpu * (c - 1.0) / c);
     let (mut x, mut q) = (0.0, 0.0);
     for n in 1..=workers {
+        if n <= cores {
+            // No more workers than cores: each burst has a core to itself (Seidmann's
+            // station would queue them behind one another).
+            x = n as f64 / (job.cpu + job.wait).max(1e-12);
+            q = x * queued;
+            continue;
+        }
         let r = queued * (1.0 + q);
         x = n as f64 / (r + fixed + job.wait).max(1e-12);
         q = x * r;
@@ -254,8 +272,14 @@ impl std::fmt::Display for Limit {
 
 /// What the closed form predicts for `fleet` under `m` (today's pipeline).
 pub fn estimate(m: &CostModel, fleet: Fleet) -> Estimate {
+    estimate_shard(m, fleet, busiest_shard(fleet.clusters, m.replicas))
+}
+
+/// [`estimate`] for a busiest replica of `busiest` clusters (the others have no more), such
+/// as [`busiest_shard_bound`]'s.
+pub fn estimate_shard(m: &CostModel, fleet: Fleet, busiest: usize) -> Estimate {
     debug_assert_eq!(m.pipeline, Pipeline::ClusterSync);
-    let busiest = busiest_shard(fleet.clusters, m.replicas);
+    let busiest = busiest.clamp(1, fleet.clusters.max(1));
     let pairs = fleet.sets * fleet.resources;
     // The time for the busiest replica's `busiest` jobs of one kind: the fleet's rate is
     // shared evenly, the busiest replica has more than its part; and no faster than its
@@ -339,25 +363,30 @@ pub fn estimate(m: &CostModel, fleet: Fleet) -> Estimate {
     let share = ((1.0 + others) / m.cores as f64).max(1.0);
     // One cluster's full re-apply on one worker amid the others.
     let per_job = one_beside(m, &full, share);
-    // A new set queues every cluster's key at once. Those whose re-apply comes due while
-    // their key waits re-apply everything when it is reached, so the re-applies keep their
-    // share of the workers throughout (processor sharing): the set gets what they leave. And
-    // a cluster whose re-apply was in progress when the set came gets it only after that
-    // re-apply ends (its key is queued again): the set has reached every cluster no sooner
-    // than the last of the `load * workers` re-applies in progress ends, each with a residual
-    // spread evenly over one re-apply.
     let new_set_seconds = if load < 1.0 {
-        let in_progress = load * m.workers as f64;
-        let last_ends = per_job * in_progress / (in_progress + 1.0);
-        (fan_out / (1.0 - load)).max(last_ends) + one(m, &new_set)
+        let per_worker = m.workers as f64 / busiest.max(1) as f64;
+        Amid {
+            keys: busiest as f64,
+            workers: m.workers as f64,
+            small: fan_out * per_worker,
+            full: reapply * per_worker,
+            full_after: per_job,
+            load,
+            last: one(m, &new_set),
+        }
+        .new_set()
     } else {
         f64::INFINITY
     };
-    // A new cluster is one worker's job: it waits for a free worker among the re-applies
-    // (Erlang C over the replica's workers), then runs beside them.
+    // A new cluster waits for a free worker among the re-applies (Erlang C over the
+    // replica's workers) twice: Hive creates its ClusterSync and requeues it, to the back of
+    // the queue; then it runs beside the re-applies.
     let new_cluster = if load < 1.0 {
-        let wait = erlang_c(m.workers, load) * per_job / (m.workers as f64 * (1.0 - load));
-        wait + one_beside(m, &creation, share) + one_beside(m, &everything, share)
+        let wait = waiting(m.workers, load, per_job) * per_job / (m.workers as f64 * (1.0 - load));
+        // While it holds a worker, the others carry all the re-applies.
+        let others = (load * m.workers as f64).min(m.workers.saturating_sub(1) as f64) * on_cpu;
+        let beside = ((1.0 + others) / m.cores as f64).max(1.0);
+        2.0 * wait + one_beside(m, &creation, beside) + one_beside(m, &everything, beside)
     } else {
         f64::INFINITY
     };
@@ -372,6 +401,110 @@ pub fn estimate(m: &CostModel, fleet: Fleet) -> Estimate {
         reapply_load: load,
         cores_busy_per_replica: busy,
         limited_by,
+    }
+}
+
+/// The share of a new set's keys that reach a cluster whose full re-apply Hive finds due
+/// although no timer said so: a cluster `x` of the way into its jitter window is due with
+/// chance `x` at each ask. Over a mean cycle, the integral of that up to where the re-apply
+/// comes (`jitter_follows_from_hives_draws`): 2.4% of the keys.
+const DUE_IN_JITTER: f64 = 0.023_878;
+
+/// A new set on one replica amid its steady re-applies. Every time is on a worker while all
+/// the workers are busy (`full_after` excepted).
+struct Amid {
+    /// The clusters, each queued once.
+    keys: f64,
+    workers: f64,
+    /// One cluster's new set.
+    small: f64,
+    /// One cluster's full re-apply.
+    full: f64,
+    /// The same once the set has gone by (the cores less busy).
+    full_after: f64,
+    /// The re-applies' share of the workers.
+    load: f64,
+    /// The last cluster's new set on an otherwise idle replica.
+    last: f64,
+}
+
+impl Amid {
+    /// Seconds until every cluster has the set. The queue is first in, first out, so the
+    /// re-applies that come due while the set's keys wait queue behind them; what delays
+    /// the set is what was already there (the re-applies in progress and queued) and the keys
+    /// of clusters whose re-apply is due when they are reached: those re-apply everything and
+    /// bring the set last. The keys are worked through as a fluid on the workers; the set has
+    /// reached every cluster when that ends, or when the last full re-apply it waits on ends,
+    /// whichever is later.
+    fn new_set(&self) -> f64 {
+        let in_progress = self.load * self.workers;
+        let queued =
+            waiting(self.workers as usize, self.load, self.full) * self.load / (1.0 - self.load);
+        // Due when reached: in the jitter window, or its timer fired while the key waited.
+        let due = |t: f64| (DUE_IN_JITTER + t / (2.0 * REAPPLY_EVERY)).min(1.0);
+        // A worker's time spent by `t`: what was in progress (a residual uniform over one
+        // re-apply), what was queued, the set's keys, and the re-applies among them (reached
+        // evenly over `t`), none past `t`.
+        let spent = |t: f64| {
+            let residual = if t >= self.full {
+                self.full / 2.0
+            } else {
+                t - t * t / (2.0 * self.full)
+            };
+            let converted = if t <= self.full {
+                t / 2.0
+            } else {
+                self.full - self.full * self.full / (2.0 * t)
+            };
+            in_progress * residual
+                + queued * t.min(self.full)
+                + self.keys * (1.0 - due(t)) * self.small
+                + self.keys * due(t) * converted
+        };
+        // The keys are all reached when the workers have spent that much: the least `t` with
+        // `workers * t >= spent(t)`.
+        let (mut lo, mut hi) = (0.0, self.keys * self.full.max(self.small) + self.full);
+        if self.workers * hi < spent(hi) {
+            return f64::INFINITY;
+        }
+        for _ in 0..50 {
+            let mid = (lo + hi) / 2.0;
+            if self.workers * mid >= spent(mid) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        let reached = hi;
+        // What runs on past `reached`, at the pace of a replica the set has left: a re-apply
+        // started at `t` has `1 - (reached - t) / full` of its work left.
+        let left = |since: f64| (1.0 - since / self.full).max(0.0) * self.full_after;
+        let converted = self.keys * due(reached);
+        // The chance nothing still running would end after `x` past `reached`: the re-applies
+        // the keys turned into (a Poisson process over `0..reached`), the ones in progress
+        // (their own cluster's key follows them), the queued ones (started at once).
+        let none_after = |x: f64| {
+            let window = if x >= self.full_after {
+                0.0
+            } else {
+                (self.full * (1.0 - x / self.full_after)).min(reached)
+            };
+            let from_keys = converted / reached.max(1e-9) * window;
+            let tail = 1.0 - reached / self.full - (x - self.last).max(0.0) / self.full_after;
+            let from_progress = in_progress * tail.max(0.0);
+            let from_queue = if x < left(reached) { queued } else { 0.0 };
+            (-(from_keys + from_progress + from_queue)).exp()
+        };
+        // E[max(last, X)] = last + the integral of P(X > x) above it.
+        const STEPS: usize = 64;
+        let span = self.full_after + self.last;
+        let dx = span / STEPS as f64;
+        let after: f64 = (0..STEPS)
+            .map(|i| self.last + (i as f64 + 0.5) * dx)
+            .map(|x| 1.0 - none_after(x))
+            .sum::<f64>()
+            * dx;
+        reached + self.last + after
     }
 }
 
@@ -407,6 +540,18 @@ fn one_beside(m: &CostModel, job: &Job, share: f64) -> f64 {
     cpu * share.max(1.0) + job.wait
 }
 
+/// The chance a job finds every worker busy, scaled for how regular the re-applies are
+/// (Allen and Cunneen: Erlang C times `(Ca^2 + Cs^2) / 2`). A cluster's re-apply takes about
+/// the same time every time (`Cs^2` 0). Each comes once per cycle somewhere in its jitter
+/// window: over one job's length `job`, the clusters whose windows cover it each come with
+/// chance `job / window`, so the count varies as a binomial's, `1 - job / window` of a
+/// Poisson's.
+fn waiting(workers: usize, load: f64, job: f64) -> f64 {
+    let window = JITTER * REAPPLY_EVERY / MEAN_JITTER;
+    let arrivals = (1.0 - job / window).clamp(0.0, 1.0);
+    erlang_c(workers, load) * arrivals / 2.0
+}
+
 /// Erlang's C formula: the chance that a job arriving at `servers` servers, each busy a
 /// `utilization` share of the time, finds them all busy and waits.
 fn erlang_c(servers: usize, utilization: f64) -> f64 {
@@ -423,6 +568,29 @@ fn erlang_c(servers: usize, utilization: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Where in its window a cluster re-applies, worked out from Hive's draws: at a check `x`
+    /// of the way into the window (the window's length is 1), it is due with chance `x`;
+    /// else the timer is set again with a fresh draw, later in the window (uniform on
+    /// `x..1`) or at once (the same check again). `v` is the density of checks at `x`: one
+    /// from the first timer, plus those moved up from earlier checks.
+    #[test]
+    fn jitter_follows_from_hives_draws() {
+        let n = 100_000;
+        let (mut v, mut total, mut mean, mut square) = (1.0, 0.0, 0.0, 0.0);
+        for i in 0..n {
+            let x = (i as f64 + 0.5) / n as f64;
+            let due = x / (x + (1.0 - x) * (1.0 - x));
+            let leaves = v * due / n as f64;
+            (total, mean, square) = (total + leaves, mean + x * leaves, square + x * x * leaves);
+            v += v * (1.0 - due) / (1.0 - x) / n as f64;
+        }
+        assert!((total - 1.0).abs() < 1e-4, "{total}");
+        assert!((MEAN_JITTER - (1.0 + JITTER * mean)).abs() < 1e-5, "{mean}");
+        // Due when reached: the window's share of a mean cycle, weighted by the chance.
+        let due = (square / 2.0) / (1.0 / JITTER + mean);
+        assert!((DUE_IN_JITTER - due).abs() < 1e-5, "{due}");
+    }
 
     #[test]
     fn shards_and_single_jobs() {
