@@ -77,6 +77,9 @@ pub struct Confirmation {
     pub new_cluster_seconds: Option<f64>,
     /// Whether these meet the targets.
     pub meets: bool,
+    /// Runs with other seeds whose new set and new cluster are averaged (one on a shard of
+    /// a few hundred clusters or more).
+    pub draws: usize,
 }
 
 /// The answer.
@@ -162,6 +165,11 @@ impl Margin {
 const SPLIT_AT_MOST: usize = 10_000;
 /// Candidates shown.
 const SHOWN: usize = 5;
+/// A shard of fewer clusters has its new set and new cluster simulated more than once (one
+/// more run per this many clusters short), at most [`MAX_DRAWS`] times.
+const DRAW_CLUSTERS: usize = 200;
+/// Runs a confirmation averages at most.
+const MAX_DRAWS: usize = 10;
 /// Candidates the simulation runs before giving up on confirming one.
 const CONFIRM_AT_MOST: usize = 3;
 
@@ -180,6 +188,17 @@ fn cost(c: &Candidate) -> (usize, usize, usize) {
 
 fn same_shape(a: &Candidate, b: &Candidate) -> bool {
     cost(a) == cost(b) && a.cores == b.cores
+}
+
+/// The same replicas and workers, and the closed form's figures within 2%: a simulation of
+/// one says what one of the other would.
+fn similar(a: &Candidate, b: &Candidate) -> bool {
+    let close = |x: f64, y: f64| (x - y).abs() <= 0.02 * x.abs().max(y.abs());
+    let (p, q) = (&a.predicted, &b.predicted);
+    (a.replicas, a.workers) == (b.replicas, b.workers)
+        && close(p.first_sync_seconds, q.first_sync_seconds)
+        && close(p.new_set_seconds, q.new_set_seconds)
+        && close(p.new_cluster_seconds, q.new_cluster_seconds)
 }
 
 fn meets(targets: &Targets, reapply: f64, new_set: f64, new_cluster: f64) -> bool {
@@ -210,7 +229,9 @@ fn search(
                     cores,
                     ..base.clone()
                 };
-                let e = analytic::estimate(&m, fleet);
+                // The shard the confirmation simulates, the one the answer must hold for.
+                let shard = analytic::busiest_shard_bound(fleet.clusters, replicas);
+                let e = analytic::estimate_shard(&m, fleet, shard);
                 // The re-apply target is held against a full round from nothing, what the
                 // confirming simulation runs: every pair new to its cluster, so at least what a
                 // periodic re-apply of unchanged content takes.
@@ -283,29 +304,83 @@ fn confirm(
         probe_new_set: false,
         ..cfg.clone()
     })?;
-    // The new set and a new cluster on a fleet that grew over the re-apply interval, so its
-    // re-applies run evenly beside them.
-    let grow = Duration::from_secs(7200);
-    let steady = plan(&PlanConfig {
-        adopt_over: Some(grow),
-        probe_under_load: true,
-        max_duration: grow + cfg.max_duration,
-        ..cfg
-    })?;
-    let (reapply, new_set, new_cluster) = (
-        round.drain_seconds,
-        steady.new_set_seconds,
-        steady.new_cluster_seconds,
-    );
+    let steady = steady(&cfg)?;
+    let (new_set, new_cluster) = (steady.new_set_seconds, steady.new_cluster_seconds);
+    let reapply = round.drain_seconds;
     let ok = match (reapply, new_set, new_cluster) {
         (Some(r), Some(n), Some(c)) => meets(targets, r, n, c),
         _ => false,
     };
     Ok(Confirmation {
+        draws: steady.draws,
         reapply_seconds: reapply,
         new_set_seconds: new_set,
         new_cluster_seconds: new_cluster,
         meets: ok,
+    })
+}
+
+/// A new set and a new cluster amid steady re-applies, simulated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Steady {
+    /// Modeled seconds for a new set to reach every cluster: the mean over the draws.
+    pub new_set_seconds: Option<f64>,
+    /// Modeled seconds for a new cluster to get every set: the mean over the draws.
+    pub new_cluster_seconds: Option<f64>,
+    /// Runs averaged.
+    pub draws: usize,
+}
+
+/// Simulates `cfg`'s fleet grown over the re-apply interval, so its re-applies run evenly,
+/// then a new cluster and a new set amid them. On a small shard one run is one draw of which
+/// re-applies happen to be running or due when they come, each a large share of the whole:
+/// the mean of a few runs with other seeds is what the closed form's expectation is held
+/// against (one run per [`DRAW_CLUSTERS`] clusters short, at most [`MAX_DRAWS`]). `None`:
+/// not within `cfg.max_duration` in some run.
+///
+/// # Errors
+///
+/// A simulation that could not run.
+pub fn steady(cfg: &PlanConfig) -> Result<Steady, PlanError> {
+    let grow = Duration::from_secs(7200);
+    let draws = (DRAW_CLUSTERS / cfg.clusters.max(1)).clamp(1, MAX_DRAWS);
+    // Each draw is its own simulation on its own virtual clock: as many run side by side as
+    // there are cores (each holds its own hub).
+    let side_by_side = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut runs = Vec::with_capacity(draws);
+    for batch in (0..draws).collect::<Vec<_>>().chunks(side_by_side) {
+        let done = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|&draw| {
+                    let cfg = PlanConfig {
+                        adopt_over: Some(grow),
+                        probe_under_load: true,
+                        max_duration: grow + cfg.max_duration,
+                        seed: cfg.seed + draw as u64,
+                        ..cfg.clone()
+                    };
+                    scope.spawn(move || plan(&cfg))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        runs.extend(done);
+    }
+    let mean = |one: fn(&super::PlanResult) -> Option<f64>| {
+        runs.iter()
+            .map(one)
+            .sum::<Option<f64>>()
+            .map(|sum| sum / draws as f64)
+    };
+    let (new_set, new_cluster) = (mean(|r| r.new_set_seconds), mean(|r| r.new_cluster_seconds));
+    Ok(Steady {
+        new_set_seconds: new_set,
+        new_cluster_seconds: new_cluster,
+        draws,
     })
 }
 
@@ -375,6 +450,11 @@ pub fn recommend(
     }
     let mut searched = 0;
     let mut tried = std::collections::HashSet::new();
+    // The simulation is the reference: when it misses what the closed form predicted, the
+    // closed form's figures are scaled by how far it missed, and the search runs again with
+    // that margin, on this hub size and, if none meets it there, on smaller ones.
+    let mut margin = Margin::default();
+    let mut confirmations = 0;
     // Past the limit the search goes on, to say how many hubs it would take.
     for hubs in guidance_hubs..=fleet.clusters.clamp(1, SPLIT_AT_MOST) {
         let per_hub = Fleet {
@@ -385,28 +465,36 @@ pub fn recommend(
         if !tried.insert(per_hub.clusters) {
             continue;
         }
-        let (mut candidates, n) = search(base, per_hub, targets, limits);
+        let (mut candidates, n) = search(base, per_hub, &margin.tighten(targets), limits);
         searched += n;
         if candidates.is_empty() {
             continue;
         }
         let mut chosen = None;
-        // The simulation is the reference: when it misses what the closed form predicted,
-        // the closed form's figures are scaled by how far it missed, and the search runs
-        // again with that margin.
-        let mut margin = Margin::default();
         // Every candidate the simulation ran, shown with what it found.
         let mut ran: Vec<Candidate> = Vec::new();
+        // Whether the corrected search found nothing more on this hub size.
+        let mut exhausted = false;
         for round in 1..=CORRECTIONS {
             if !simulate {
                 break;
             }
-            for c in candidates.iter_mut().take(CONFIRM_AT_MOST) {
+            let mut this_round = 0;
+            for c in candidates.iter_mut() {
+                if this_round == CONFIRM_AT_MOST {
+                    break;
+                }
                 if let Some(done) = ran.iter().find(|r| same_shape(r, c)) {
                     *c = done.clone();
                     continue;
                 }
+                // A core more where the workers are the limit: the simulation would say the
+                // same again.
+                if ran.iter().any(|r| similar(r, c)) {
+                    continue;
+                }
                 let confirmation = confirm(base, per_hub, targets, c)?;
+                (confirmations, this_round) = (confirmations + 1, this_round + 1);
                 c.confirmed = Some(confirmation);
                 margin.widen(&c.predicted, &confirmation);
                 ran.push(c.clone());
@@ -421,9 +509,15 @@ pub fn recommend(
             let (again, n) = search(base, per_hub, &margin.tighten(targets), limits);
             searched += n;
             if again.is_empty() {
+                exhausted = true;
                 break;
             }
             candidates = again;
+        }
+        // Nothing this hub size offers meets the corrected targets: smaller hubs, with the
+        // margin learnt here, while the confirmations last.
+        if chosen.is_none() && exhausted && confirmations < CONFIRM_AT_MOST * CORRECTIONS {
+            continue;
         }
         // Cheapest first: the ones the simulation turned down, the chosen one, then the
         // cheapest others the closed form found.

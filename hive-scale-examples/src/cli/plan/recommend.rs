@@ -87,11 +87,16 @@ fn row(c: &Candidate, label: &str) -> String {
     let confirmed = match &c.confirmed {
         None => "not run".to_string(),
         Some(k) => format!(
-            "{} (re-apply {}, new set {}, new cluster {})",
+            "{} (re-apply {}, new set {}, new cluster {}{})",
             if k.meets { "meets" } else { "misses" },
             hours(k.reapply_seconds),
             hours(k.new_set_seconds),
-            hours(k.new_cluster_seconds)
+            hours(k.new_cluster_seconds),
+            if k.draws > 1 {
+                format!("; mean of {} runs", k.draws)
+            } else {
+                String::new()
+            }
         ),
     };
     format!(
