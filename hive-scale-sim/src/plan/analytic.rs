@@ -7,7 +7,7 @@
 //! count gives the replica's throughput; the shared spoke and the hub then cap the fleet's.
 //! A new set amid the steady re-applies is a first-in, first-out queue worked through by the
 //! workers, slowed by what was there before it and by the keys that reach a cluster whose
-//! re-apply is due ([`Amid`]); a new cluster waits for a worker (Erlang C).
+//! re-apply is due; a new cluster waits for a worker (Erlang C).
 //!
 //! The simulation on the virtual clock ([`super::plan`]) stays the reference: `recommend`
 //! confirms what this finds there, and `tests/closed_form.rs` prints the two over a grid of

@@ -335,7 +335,7 @@ pub struct Steady {
 /// then a new cluster and a new set amid them. On a small shard one run is one draw of which
 /// re-applies happen to be running or due when they come, each a large share of the whole:
 /// the mean of a few runs with other seeds is what the closed form's expectation is held
-/// against (one run per [`DRAW_CLUSTERS`] clusters short, at most [`MAX_DRAWS`]). `None`:
+/// against (a shard of `n` clusters runs `200 / n` times, at most 10). `None`:
 /// not within `cfg.max_duration` in some run.
 ///
 /// # Errors
