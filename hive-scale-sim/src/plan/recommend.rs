@@ -455,6 +455,7 @@ pub fn recommend(
     // that margin, on this hub size and, if none meets it there, on smaller ones.
     let mut margin = Margin::default();
     let mut confirmations = 0;
+    let mut unconfirmed = None;
     // Past the limit the search goes on, to say how many hubs it would take.
     for hubs in guidance_hubs..=fleet.clusters.clamp(1, SPLIT_AT_MOST) {
         let per_hub = Fleet {
@@ -514,11 +515,6 @@ pub fn recommend(
             }
             candidates = again;
         }
-        // Nothing this hub size offers meets the corrected targets: smaller hubs, with the
-        // margin learnt here, while the confirmations last.
-        if chosen.is_none() && exhausted && confirmations < CONFIRM_AT_MOST * CORRECTIONS {
-            continue;
-        }
         // Cheapest first: the ones the simulation turned down, the chosen one, then the
         // cheapest others the closed form found.
         candidates.retain(|c| !ran.iter().any(|r| same_shape(r, c)));
@@ -544,7 +540,7 @@ pub fn recommend(
                 )
             }
         });
-        return Ok(Recommendation {
+        let answer = Recommendation {
             clusters_per_hub: per_hub.clusters,
             hubs,
             within_limits: hubs <= limits.max_hubs,
@@ -554,12 +550,23 @@ pub fn recommend(
             chosen,
             hub: HubPressure::estimate(per_hub.clusters, fleet.sets, base.pipeline),
             searched,
-        });
+        };
+        // Nothing this hub size offers meets the corrected targets: smaller hubs, with the
+        // margin learnt here, while the confirmations last. If none confirms, this size's
+        // unconfirmed answer is what is shown.
+        if answer.chosen.is_none() && exhausted && confirmations < CONFIRM_AT_MOST * CORRECTIONS {
+            unconfirmed.get_or_insert(answer);
+            continue;
+        }
+        return Ok(answer);
     }
-    Ok(refuse(
-        searched,
-        "no configuration within the limits meets the targets, however the fleet is split".into(),
-    ))
+    Ok(unconfirmed.unwrap_or_else(|| {
+        refuse(
+            searched,
+            "no configuration within the limits meets the targets, however the fleet is split"
+                .into(),
+        )
+    }))
 }
 
 impl Recommendation {
