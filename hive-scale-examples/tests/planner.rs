@@ -8,6 +8,10 @@ use common::{Run, run_bin};
 use serde_json::Value;
 use std::path::Path;
 
+/// Held by the tests that keep both cores busy (the planner's confirmations run two at a time)
+/// and by those whose hub runs on a scaled clock that must keep up: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// `hive-scale scaletest` of `scenario` into `out` at `time_scale`, polling every 100 ms.
 async fn scaletest(scenario: &Path, out: &Path, time_scale: &str, extra: &[&str]) -> Run {
     let mut args = vec![
@@ -49,6 +53,7 @@ async fn json(args: &[&str]) -> (i32, Value) {
 
 #[tokio::test]
 async fn the_recommended_configuration_is_confirmed_by_the_sweep() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     let targets = [
         "--recommend",
         "--target-fanout",
@@ -102,6 +107,7 @@ async fn the_recommended_configuration_is_confirmed_by_the_sweep() {
 
 #[tokio::test]
 async fn impossible_limits_are_refused_with_the_hubs_it_would_take() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     let tight = [
         "--recommend",
         "--target-fanout",
@@ -177,6 +183,7 @@ async fn hubs_split_the_fleet() {
 /// hub at other worker counts within 15%.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calibration_recovers_a_hub_it_was_not_told() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let hidden = dir.path().join("hidden.yaml");
     std::fs::write(
@@ -307,6 +314,7 @@ async fn calibration_recovers_a_hub_it_was_not_told() {
 /// queue's unit), each at the replica's own rate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn findings_per_replica() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("replicas.yaml");
     std::fs::write(
@@ -361,6 +369,7 @@ async fn findings_per_replica() {
 /// model, both say so, within a small factor of each other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_re_apply_too_slow_for_2h_is_too_slow_in_the_report_and_the_plan() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("slow.yaml");
     // 20 clusters x 6 sets x 10 ConfigMaps on one worker and one core at 10 s of CPU an apply
@@ -418,6 +427,7 @@ async fn a_re_apply_too_slow_for_2h_is_too_slow_in_the_report_and_the_plan() {
 /// makes no sense beside `--recommend` (which always samples what it confirms).
 #[tokio::test]
 async fn large_fleets_are_sampled_unless_told_not_to() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     let fleet = [
         "plan",
         "--clusters",
