@@ -78,7 +78,7 @@ pub struct Confirmation {
     /// Whether these meet the targets.
     pub meets: bool,
     /// Runs with other seeds whose new set and new cluster are averaged (one on a shard of
-    /// a few hundred clusters or more).
+    /// 200 clusters or more).
     pub draws: usize,
 }
 
@@ -165,8 +165,8 @@ impl Margin {
 const SPLIT_AT_MOST: usize = 10_000;
 /// Candidates shown.
 const SHOWN: usize = 5;
-/// A shard of fewer clusters has its new set and new cluster simulated more than once (one
-/// more run per this many clusters short), at most [`MAX_DRAWS`] times.
+/// A shard of `n` clusters, fewer than this, has its new set and new cluster simulated
+/// `DRAW_CLUSTERS / n` times, at most [`MAX_DRAWS`].
 const DRAW_CLUSTERS: usize = 200;
 /// Runs a confirmation averages at most.
 const MAX_DRAWS: usize = 10;
