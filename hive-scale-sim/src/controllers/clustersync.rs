@@ -227,13 +227,13 @@ impl Applied {
     }
 }
 
-fn entries_by_name(status: &Value, field: &str) -> BTreeMap<String, Value> {
+fn entries_by_name<'a>(status: &'a Value, field: &str) -> BTreeMap<&'a str, &'a Value> {
     status
         .get(field)
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .filter_map(|e| Some((e.get("name")?.as_str()?.to_string(), e.clone())))
+                .filter_map(|e| Some((e.get("name")?.as_str()?, e)))
                 .collect()
         })
         .unwrap_or_default()
@@ -278,7 +278,13 @@ impl ClusterSyncController {
             return (Requeue::Soon, "clustersync-created");
         };
         let lease = self.lease(&ns, &name);
-        let old_status = cs.get("status").cloned().unwrap_or_else(|| json!({}));
+        // A ClusterSync's status lists every set's resources (tens of kB a cluster): it is
+        // taken out of the object the store just decoded, not copied.
+        let mut cs = Arc::unwrap_or_clone(cs);
+        let old_status = match cs.get_mut("status").map(Value::take) {
+            Some(s) if s.is_object() => s,
+            _ => json!({}),
+        };
         let cluster = Cluster {
             ns: &ns,
             name: &name,
@@ -294,11 +300,12 @@ impl ClusterSyncController {
         let applied = self.apply_sets(&cluster, &lease, &old_status).await;
         let failed = !applied.failures.is_empty();
         let status = self.status(&cluster, applied, &old_status);
-        if status != old_status && !self.write_status(&cluster, &cs, status).await {
+        let uid = cs["metadata"]["uid"].clone();
+        if status != old_status && !self.write_status(&cluster, cs, status).await {
             return (Requeue::Error, "full-sync");
         }
         if lease.full_reapply {
-            self.renew_lease(&cluster, &cs).await;
+            self.renew_lease(&cluster, uid).await;
         }
         if failed {
             return (Requeue::Error, "full-sync");
@@ -384,16 +391,15 @@ impl ClusterSyncController {
                 old_ss.remove(set.name())
             };
             let needs = lease.full_reapply
-                || str_field(old.as_ref(), "result") != Some("Success")
+                || str_field(old, "result") != Some("Success")
                 || old
-                    .as_ref()
                     .and_then(|o| o.get("observedGeneration"))
                     .and_then(Value::as_i64)
                     != Some(set.generation());
             let entry = match old {
-                Some(entry) if !needs => entry,
+                Some(entry) if !needs => entry.clone(),
                 old => {
-                    let (entry, failure) = self.apply_one(c, set, old.as_ref()).await;
+                    let (entry, failure) = self.apply_one(c, set, old).await;
                     applied.failures.extend(failure);
                     entry
                 }
@@ -436,14 +442,16 @@ impl ClusterSyncController {
             first,
         };
         let mut result = apply_set(sim, self.replica(), NAME, set, target).await;
-        let refs = sim.set_cache(set).refs.clone();
+        let cache = sim.set_cache(set);
         if result.is_ok() && set.sync_mode() {
-            let previous: Vec<Value> = old
+            let stale: Vec<Value> = old
                 .and_then(|o| o.get("resourcesToDelete"))
                 .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|p| !cache.refs.contains(p))
                 .cloned()
-                .unwrap_or_default();
-            let stale: Vec<Value> = previous.into_iter().filter(|p| !refs.contains(p)).collect();
+                .collect();
             result = delete_stale(sim, NAME, &c.key, &stale).await;
         }
         let result_name = if result.is_ok() { "Success" } else { "Failure" };
@@ -477,7 +485,7 @@ impl ClusterSyncController {
             None => {}
         }
         if set.sync_mode() {
-            entry["resourcesToDelete"] = Value::Array(refs);
+            entry["resourcesToDelete"] = Value::Array(cache.refs.clone());
         }
         (entry, failure)
     }
@@ -580,10 +588,9 @@ impl ClusterSyncController {
     }
 
     /// Writes the status; false if the hub refused.
-    async fn write_status(&self, c: &Cluster<'_>, cs: &Obj, status: Value) -> bool {
+    async fn write_status(&self, c: &Cluster<'_>, mut updated: Value, status: Value) -> bool {
         let sim = &self.sim;
         let cs_def = sim.def(defs::CSYNC);
-        let mut updated = (**cs).clone();
         updated["status"] = status;
         let write = |s: &crate::apiserver::store::Store, o: &WriteOptions| {
             s.update(
@@ -609,7 +616,7 @@ impl ClusterSyncController {
     }
 
     /// Records a full re-apply in the ClusterSyncLease.
-    async fn renew_lease(&self, c: &Cluster<'_>, cs: &Obj) {
+    async fn renew_lease(&self, c: &Cluster<'_>, cs_uid: Value) {
         let sim = &self.sim;
         let lease_def = sim.def(defs::LEASE);
         let renew = sim
@@ -617,7 +624,7 @@ impl ClusterSyncController {
             .now()
             .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
             .to_string();
-        let owner = json!([{"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSync", "name": c.name, "uid": cs["metadata"]["uid"]}]);
+        let owner = json!([{"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSync", "name": c.name, "uid": cs_uid}]);
         let body = json!({"apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSyncLease", "metadata": {"name": c.name, "namespace": c.ns, "ownerReferences": owner}, "spec": {"renewTime": renew}});
         let _ = sim
             .hub_write_via(

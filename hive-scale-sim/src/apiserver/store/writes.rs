@@ -538,16 +538,21 @@ fn merge_scope(def: &ResourceDef, old: &Value, mut new: Value, status_endpoint: 
         return new;
     }
     if status_endpoint {
-        let mut out = old.clone();
-        match new.as_object_mut().and_then(|m| m.remove("status")) {
-            Some(s) => out["status"] = s,
-            None => {
-                out.as_object_mut()
-                    .expect("stored objects are maps")
-                    .remove("status");
+        // Everything but the status from the stored object; the old status, which may be
+        // most of the object, is not copied only to be replaced.
+        let mut status = new.as_object_mut().and_then(|m| m.remove("status"));
+        let mut out = serde_json::Map::new();
+        for (k, v) in old.as_object().expect("stored objects are maps") {
+            if k != "status" {
+                out.insert(k.clone(), v.clone());
+            } else if let Some(s) = status.take() {
+                out.insert(k.clone(), s);
             }
         }
-        out
+        if let Some(s) = status {
+            out.insert("status".into(), s);
+        }
+        Value::Object(out)
     } else {
         let m = new.as_object_mut().expect("admitted objects are maps");
         match old.get("status") {

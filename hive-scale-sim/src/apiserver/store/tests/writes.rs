@@ -117,6 +117,22 @@ fn status_is_a_subresource() {
         "the main endpoint ignores status"
     );
     assert_eq!(o3["status"]["apiURL"], "https://x");
+    // A second status write replaces the whole status in its place among the object's fields;
+    // one without a status removes it.
+    let mut again = (*o3).clone();
+    again["status"] = json!({"webConsoleURL": "https://y"});
+    let (o4, _) = s
+        .update(&cds, "default", "c1", again, &status_opts)
+        .unwrap();
+    assert_eq!(o4["status"], json!({"webConsoleURL": "https://y"}));
+    let keys = |o: &Value| o.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&o4), keys(&o3), "the fields keep their order");
+    assert_eq!(o4["metadata"]["uid"], o["metadata"]["uid"]);
+    let mut none = (*o4).clone();
+    none.as_object_mut().unwrap().remove("status");
+    let (o5, _) = s.update(&cds, "default", "c1", none, &status_opts).unwrap();
+    assert!(o5.get("status").is_none(), "{o5}");
+    assert_eq!(o5["spec"], o4["spec"]);
 }
 
 #[test]
