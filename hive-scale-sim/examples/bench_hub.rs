@@ -30,19 +30,20 @@ fn rss_kib() -> u64 {
 }
 
 /// Requests per second `clients` (one task each) send in `secs`, alternating a create and a
-/// get of a small ConfigMap in `default`.
+/// get of a small ConfigMap in `default` (named after `round`, so rounds do not collide).
 async fn small_requests(
-    clients: Vec<kube::Client>,
+    clients: &[kube::Client],
+    round: usize,
     secs: f64,
 ) -> Result<f64, Box<dyn std::error::Error>> {
     let mut tasks = Vec::new();
-    for (c, client) in clients.into_iter().enumerate() {
+    for (c, client) in clients.iter().cloned().enumerate() {
         tasks.push(tokio::spawn(async move {
             let api: Api<ConfigMap> = Api::namespaced(client, "default");
             let deadline = Instant::now() + Duration::from_secs_f64(secs);
             let mut n = 0u64;
             while Instant::now() < deadline {
-                let name = format!("load-{c}-{n}");
+                let name = format!("load-{round}-{c}-{n}");
                 api.create(&PostParams::default(), &cm(&name))
                     .await
                     .expect("create");
@@ -122,7 +123,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let server = ApiServer::start(ApiServerConfig::new(dir.path(), "hub")).await?;
     let clients = 8;
-    let secs = 5.0;
+    // Rounds of hub and bare server in turn, each pair in alternating order: this machine's
+    // speed drifts by a third over a minute, so a ratio is taken from neighbouring runs.
+    let rounds = 5;
+    let secs = 2.0;
 
     // 1. Small requests: each client on its own keep-alive connection, alternating create and
     // get; then the same against a bare server on the same stack (hyper, rustls) answering
@@ -131,18 +135,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..clients {
         hub_clients.push(server.client().await?);
     }
-    let rps = small_requests(hub_clients, secs).await?;
     let (bare, bare_handle) = bare_server().await?;
     let mut bare_clients = Vec::new();
     for _ in 0..clients {
         bare_clients.push(client_from(&bare).await?);
     }
-    let bare_rps = small_requests(bare_clients, secs).await?;
+    let mut pairs = Vec::new();
+    for round in 0..rounds {
+        let (hub_rps, bare_rps) = if round % 2 == 0 {
+            let hub = small_requests(&hub_clients, round, secs).await?;
+            (hub, small_requests(&bare_clients, round, secs).await?)
+        } else {
+            let bare = small_requests(&bare_clients, round, secs).await?;
+            (small_requests(&hub_clients, round, secs).await?, bare)
+        };
+        pairs.push((hub_rps, bare_rps));
+    }
     bare_handle.shutdown();
+    let mut ratios: Vec<f64> = pairs.iter().map(|(h, b)| h / b).collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    let runs = pairs
+        .iter()
+        .map(|(h, b)| format!("{h:.0}/{b:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     println!(
-        "requests/s (get+create, {clients} clients, keep-alive): hub {rps:.0}, bare hyper+rustls {bare_rps:.0}; hub/bare {:.2}  target 0.50  ratio {:.2}",
-        rps / bare_rps,
-        (rps / bare_rps) / 0.5
+        "requests/s (get+create, {clients} clients, keep-alive), hub/bare in {rounds} paired runs of {secs:.0}s: {runs}; hub/bare median {median:.2} (lowest {:.2}, highest {:.2})  target 0.50  ratio {:.2}",
+        ratios[0],
+        ratios[ratios.len() - 1],
+        median / 0.5
     );
 
     // 2. 60,000 objects of one kind, listed 500 per page as kubectl does.

@@ -616,12 +616,19 @@ async fn serve(
             Ok(ok(&list))
         }
         (Method::GET, Some(name)) => {
-            let obj = store.get(def, ns, name)?;
             if as_table {
+                let obj = store.get(def, ns, name)?;
                 let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or_default()});
                 return Ok(ok(&table::table(def, std::iter::once(&*obj), meta, true)));
             }
-            Ok(ok(&obj))
+            // As a list does: the stored JSON goes out as it is, neither parsed nor rewritten.
+            let entry = store.get_entry(def, ns, name)?;
+            Ok((
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                Bytes::copy_from_slice(entry.json()),
+            )
+                .into_response())
         }
         (Method::PUT, Some(name)) => {
             let (obj, _) = decode(headers, &body, &def.kind)?;
