@@ -444,14 +444,21 @@ impl ClusterSyncController {
         let mut result = apply_set(sim, self.replica(), NAME, set, target).await;
         let cache = sim.set_cache(set);
         if result.is_ok() && set.sync_mode() {
-            let stale: Vec<Value> = old
+            let previous = old
                 .and_then(|o| o.get("resourcesToDelete"))
                 .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter(|p| !cache.refs.contains(p))
-                .cloned()
-                .collect();
+                .map_or(&[][..], Vec::as_slice);
+            // Nearly always the set still lists what it listed: one pass finds that, rather
+            // than looking each previous resource up among the current ones.
+            let stale: Vec<Value> = if previous == cache.refs.as_slice() {
+                Vec::new()
+            } else {
+                previous
+                    .iter()
+                    .filter(|p| !cache.refs.contains(p))
+                    .cloned()
+                    .collect()
+            };
             result = delete_stale(sim, NAME, &c.key, &stale).await;
         }
         let result_name = if result.is_ok() { "Success" } else { "Failure" };
