@@ -490,9 +490,12 @@ fn newcomers(cfg: &PlanConfig) -> usize {
     }
 }
 
-/// The clusters adopted before the probe.
+/// The clusters adopted before the probe: none when the one cluster asked for is the newcomer.
 fn fleet(cfg: &PlanConfig) -> usize {
-    cfg.clusters.saturating_sub(newcomers(cfg)).max(1)
+    match newcomers(cfg) {
+        0 => cfg.clusters.max(1),
+        n => cfg.clusters.saturating_sub(n),
+    }
 }
 
 /// Longest the new-set probe waits, modeled, for the sync queue to empty first: a twelfth of
@@ -782,6 +785,22 @@ mod tests {
         (cfg.clusters, cfg.selectorsyncsets, cfg.configmaps) = (60, 4, 5);
         cfg.probe_new_set = false;
         plan(&cfg).unwrap()
+    }
+
+    /// Under load the newcomers are the last of `--clusters`, not more: a one-cluster shard is
+    /// one cluster, adopted to an empty hub.
+    #[test]
+    fn a_probe_under_load_adopts_the_clusters_asked_for() {
+        for clusters in [1, 2, 40] {
+            let mut cfg = PlanConfig::new(CostModel::preset("c5.9xlarge").unwrap());
+            (cfg.clusters, cfg.selectorsyncsets, cfg.configmaps) = (clusters, 3, 2);
+            (cfg.adopt_over, cfg.probe_under_load) = (Some(Duration::from_secs(7200)), true);
+            let r = plan(&cfg).unwrap();
+            let adopted: usize = r.per_replica.iter().map(|p| p.clusters).sum();
+            assert_eq!(adopted, clusters, "{clusters} asked for");
+            assert!(r.new_cluster_seconds.is_some(), "{clusters}: {r:?}");
+            assert!(r.new_set_seconds.is_some(), "{clusters}: {r:?}");
+        }
     }
 
     #[test]
