@@ -124,8 +124,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = ApiServer::start(ApiServerConfig::new(dir.path(), "hub")).await?;
     let clients = 8;
     // Rounds of hub and bare server in turn, each pair in alternating order: this machine's
-    // speed drifts by a third over a minute, so a ratio is taken from neighbouring runs.
-    let rounds = 5;
+    // speed drifts by a third over a minute, so a ratio is taken from neighbouring runs; an
+    // even number of pairs puts each side first equally often.
+    let rounds = 6;
     let secs = 2.0;
 
     // 1. Small requests: each client on its own keep-alive connection, alternating create and
@@ -154,7 +155,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     bare_handle.shutdown();
     let mut ratios: Vec<f64> = pairs.iter().map(|(h, b)| h / b).collect();
     ratios.sort_by(f64::total_cmp);
-    let median = ratios[ratios.len() / 2];
+    let median = (ratios[(ratios.len() - 1) / 2] + ratios[ratios.len() / 2]) / 2.0;
     let runs = pairs
         .iter()
         .map(|(h, b)| format!("{h:.0}/{b:.0}"))
