@@ -11,7 +11,7 @@ use super::rbac;
 use super::registry::ResourceDef;
 use super::request_metrics::{RequestKey, RequestMetrics};
 use super::selector::{FieldQuery, LabelQuery};
-use super::state::{ApiState, error_response, flag, json_response};
+use super::state::{ApiState, error_response, flag, json_bytes, json_response};
 use super::store::{
     DeleteOptions, ListQuery, PatchKind, Preconditions, Propagation, WriteEffect, WriteOptions,
 };
@@ -623,12 +623,10 @@ async fn serve(
             }
             // As a list does: the stored JSON goes out as it is, neither parsed nor rewritten.
             let entry = store.get_entry(def, ns, name)?;
-            Ok((
+            Ok(json_bytes(
                 StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/json")],
                 Bytes::copy_from_slice(entry.json()),
-            )
-                .into_response())
+            ))
         }
         (Method::PUT, Some(name)) => {
             let (obj, _) = decode(headers, &body, &def.kind)?;
@@ -712,12 +710,7 @@ fn list_response(def: &ResourceDef, res: super::store::ListResult) -> Response {
         out.extend_from_slice(item.json());
     }
     out.extend_from_slice(b"]}");
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        out,
-    )
-        .into_response()
+    json_bytes(StatusCode::OK, out)
 }
 
 #[cfg(test)]

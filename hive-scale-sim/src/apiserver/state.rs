@@ -94,8 +94,17 @@ pub fn error_response(e: &ApiError) -> Response {
 
 /// A JSON response.
 pub fn json_response(code: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    (code, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+    json_bytes(code, serde_json::to_vec(body).unwrap_or_default())
+}
+
+/// A response of JSON already written (stored objects go out as they are).
+pub fn json_bytes(code: StatusCode, json: impl Into<axum::body::Body>) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        json.into(),
+    )
+        .into_response()
 }
 
 /// Whether a boolean query parameter is set (`true` or `1`).

@@ -549,8 +549,8 @@ async fn probe_new_set(
     // that came due during it.
     let mut cluster_at = None;
     let mut target = pairs;
-    let fleet = fleet(cfg);
-    for newcomer in fleet + 1..=fleet + newcomers(cfg) {
+    let (fleet, newcomers) = (fleet(cfg), newcomers(cfg));
+    for newcomer in fleet + 1..=fleet + newcomers {
         let newcomer = newcomer as u32;
         adopt_clusters(sim, cfg, newcomer..=newcomer)?;
         target += cfg.selectorsyncsets as u64;
@@ -571,7 +571,7 @@ async fn probe_new_set(
                 new_cluster: None,
             });
         };
-        cluster_at = Some(cluster_at.unwrap_or(0.0) + took / newcomers(cfg) as f64);
+        cluster_at = Some(cluster_at.unwrap_or(0.0) + took / newcomers as f64);
         // The next comes at a moment of its own, not in step with the re-applies this one met.
         clock
             .sleep(Duration::from_secs_f64(took * sim.fraction()))
@@ -583,7 +583,7 @@ async fn probe_new_set(
     let probe = fixture.clone().name_prefix(PROBE_SET_PREFIX);
     create_sets(sim, &probe, cfg.selectorsyncsets, 1)?;
     let start = clock.elapsed();
-    target += (fleet + newcomers(cfg)) as u64;
+    target += (fleet + newcomers) as u64;
     let mut set_at = None;
     while clock.elapsed() < start + cfg.max_duration {
         if sim.counters.set_first_successes.load(Ordering::Relaxed) >= target {
